@@ -1,0 +1,79 @@
+/* coop/clip.h: CLIP model in memory: configuration inferred from a checkpoint
+ * and weight pointers into one float32 arena (checkpoints in fp16/bf16 are
+ * converted at load). Names follow the OpenAI state dict. The loader
+ * (core/clip/checkpoint.c) fills these structs; the towers (text.c, vit.c,
+ * resnet.c) read them. Shapes are given as in PyTorch. */
+#ifndef COOP_CLIP_H
+#define COOP_CLIP_H
+
+#include "coop/common.h"
+#include <stdbool.h>
+
+struct coop_clip_block {           /* pre-norm residual attention block, width W */
+    float *ln_1_w, *ln_1_b;        /* [W] */
+    float *in_proj_w, *in_proj_b;  /* [3W, W], [3W]: rows q | k | v */
+    float *out_proj_w, *out_proj_b;/* [W, W], [W] */
+    float *ln_2_w, *ln_2_b;        /* [W] */
+    float *c_fc_w, *c_fc_b;        /* [4W, W], [4W] */
+    float *c_proj_w, *c_proj_b;    /* [W, 4W], [W] */
+};
+
+struct coop_clip_text {
+    int context_length, vocab_size, width, heads, layers, embed_dim;
+    float *token_embedding;        /* [V, W] */
+    float *positional_embedding;   /* [L, W] */
+    struct coop_clip_block *blocks;/* [layers] */
+    float *ln_final_w, *ln_final_b;/* [W] */
+    float *text_projection;        /* [W, E] */
+};
+
+struct coop_clip_vit {
+    int image_size, patch_size, width, heads, layers, embed_dim;
+    float *conv1_w;                /* [W, 3, P, P], no bias */
+    float *class_embedding;        /* [W] */
+    float *positional_embedding;   /* [(S/P)^2 + 1, W] */
+    float *ln_pre_w, *ln_pre_b;
+    struct coop_clip_block *blocks;
+    float *ln_post_w, *ln_post_b;
+    float *proj;                   /* [W, E] */
+};
+
+struct coop_clip_bn {               /* BatchNorm2d in eval mode, eps 1e-5 */
+    float *w, *b, *mean, *var;     /* [C] */
+};
+struct coop_clip_bottleneck {       /* expansion 4 */
+    int inplanes, planes, stride;
+    float *conv1_w; struct coop_clip_bn bn1;   /* [planes, inplanes, 1, 1] */
+    float *conv2_w; struct coop_clip_bn bn2;   /* [planes, planes, 3, 3] */
+    float *conv3_w; struct coop_clip_bn bn3;   /* [4 planes, planes, 1, 1] */
+    bool has_downsample;           /* AvgPool(stride) + 1x1 conv + BN */
+    float *down_conv_w; struct coop_clip_bn down_bn; /* [4 planes, inplanes, 1, 1] */
+};
+struct coop_clip_resnet {
+    int image_size, width, embed_dim, heads, layers[4];
+    float *conv1_w; struct coop_clip_bn bn1;   /* [W/2, 3, 3, 3] stride 2 */
+    float *conv2_w; struct coop_clip_bn bn2;   /* [W/2, W/2, 3, 3] */
+    float *conv3_w; struct coop_clip_bn bn3;   /* [W, W/2, 3, 3] */
+    struct coop_clip_bottleneck *blocks;       /* layers[0]+..+layers[3] */
+    /* AttentionPool2d over (S/32)^2 + 1 tokens of width 32W (= 8 * 4 * W) */
+    float *ap_positional_embedding;            /* [(S/32)^2 + 1, 32W] */
+    float *ap_q_w, *ap_q_b, *ap_k_w, *ap_k_b, *ap_v_w, *ap_v_b; /* [32W, 32W] */
+    float *ap_c_w, *ap_c_b;                    /* [E, 32W] */
+};
+
+enum coop_clip_vision_kind { COOP_CLIP_VISION_NONE = 0, COOP_CLIP_VISION_VIT = 1,
+                             COOP_CLIP_VISION_RESNET = 2 };
+
+struct coop_clip_model {
+    struct coop_clip_text text;
+    enum coop_clip_vision_kind vision_kind;
+    struct coop_clip_vit vit;
+    struct coop_clip_resnet resnet;
+    float logit_scale;             /* raw parameter (log); exp() gives the multiplier */
+    char arch[64];                 /* e.g. "ViT-B/16", "RN50", or a descriptive name */
+    float *arena;                  /* owns every weight */
+    size_t n_floats;
+    void *aux;                     /* loader-owned block arrays */
+};
+
+#endif

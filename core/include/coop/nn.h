@@ -1,0 +1,81 @@
+/* coop/nn.h: float32 kernels, each a _forward/_backward pair of plain
+ * functions over row-major arrays (outputs first, then inputs, then sizes),
+ * plus a naive reference (_ref) used as the oracle in tests. Backward
+ * functions ACCUMULATE (+=) into gradient buffers the caller zeroes; a NULL
+ * gradient pointer means "not needed" (frozen weights) and skips that work.
+ * Nothing here allocates except where stated, prints, or knows about models. */
+#ifndef COOP_NN_H
+#define COOP_NN_H
+
+#include "coop/common.h"
+
+/* out[M,N] = inp[M,K] @ w[N,K]^T + bias[N]   (PyTorch nn.Linear layout; bias may be NULL) */
+COOP_API void coop_linear_forward(float *out, const float *inp, const float *w, const float *bias,
+                                  int M, int K, int N);
+COOP_API void coop_linear_forward_ref(float *out, const float *inp, const float *w,
+                                      const float *bias, int M, int K, int N);
+/* dinp[M,K] += dout @ w; dw[N,K] += dout^T @ inp; dbias[N] += colsum(dout) */
+COOP_API void coop_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                                   const float *inp, const float *w, int M, int K, int N);
+COOP_API void coop_linear_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
+                                       const float *inp, const float *w, int M, int K, int N);
+
+/* out[M,N] = a[M,K] @ b[K,N] (plain matmul, e.g. x @ text_projection) */
+COOP_API void coop_matmul_forward(float *out, const float *a, const float *b, int M, int K, int N);
+COOP_API void coop_matmul_forward_ref(float *out, const float *a, const float *b, int M, int K,
+                                      int N);
+/* da[M,K] += dout @ b^T; db[K,N] += a^T @ dout */
+COOP_API void coop_matmul_backward(float *da, float *db, const float *dout, const float *a,
+                                   const float *b, int M, int K, int N);
+
+/* LayerNorm over C (eps e.g. 1e-5, biased variance). mean/rstd [M] saved for backward
+ * (may be NULL in inference). */
+COOP_API void coop_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                                     const float *w, const float *b, int M, int C, float eps);
+COOP_API void coop_layernorm_forward_ref(float *out, float *mean, float *rstd, const float *inp,
+                                         const float *w, const float *b, int M, int C,
+                                         float eps);
+COOP_API void coop_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                                      const float *inp, const float *w, const float *mean,
+                                      const float *rstd, int M, int C);
+
+/* QuickGELU: x * sigmoid(1.702 x) */
+COOP_API void coop_quick_gelu_forward(float *out, const float *inp, size_t n);
+COOP_API void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
+/* Multi-head self-attention core on packed qkv [B, T, 3C] (q | k | v, heads
+ * contiguous C/H slices): out [B, T, C] = softmax(q k^T / sqrt(C/H) + mask) v.
+ * att [B, H, T, T] receives the probabilities (needed by backward; may be NULL
+ * in inference). causal: mask j > i. */
+COOP_API void coop_attention_forward(float *out, float *att, const float *qkv, int B, int T,
+                                     int C, int H, int causal);
+COOP_API void coop_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T,
+                                         int C, int H, int causal);
+COOP_API void coop_attention_backward(float *dqkv, const float *dout, const float *qkv,
+                                      const float *att, int B, int T, int C, int H, int causal);
+
+/* Softmax cross-entropy over rows: loss = mean_i -log softmax(logits_i)[y_i];
+ * dlogits (may be NULL) = (softmax - onehot) / M. Returns the mean loss. */
+COOP_API float coop_cross_entropy(float *dlogits, const float *logits, const int *y, int M,
+                                  int N);
+
+/* Row-wise L2 normalisation: out = x / ||x||; norm [M] saved. Backward
+ * dx += (dout - out * <dout, out>) / norm. */
+COOP_API void coop_l2norm_forward(float *out, float *norm, const float *x, int M, int C);
+COOP_API void coop_l2norm_backward(float *dx, const float *dout, const float *out,
+                                   const float *norm, int M, int C);
+
+/* 2-D convolution, NCHW, weight [Co, Ci, kh, kw], no dilation/groups; bias may
+ * be NULL. im2col + GEMM. Single image per call. */
+COOP_API void coop_conv2d_forward(float *out, const float *inp, const float *w, const float *bias,
+                                  int Ci, int H, int W, int Co, int kh, int kw, int stride,
+                                  int pad);
+COOP_API void coop_conv2d_forward_ref(float *out, const float *inp, const float *w,
+                                      const float *bias, int Ci, int H, int W, int Co, int kh,
+                                      int kw, int stride, int pad);
+
+/* Measured single-precision GEMM peak of this machine (GFLOP/s) on an n x n x n
+ * sgemm, best of a few runs; for benchmarks reporting efficiency. */
+COOP_API double coop_sgemm_peak_gflops(int n);
+
+#endif
