@@ -76,4 +76,45 @@ struct coop_clip_model {
     void *aux;                     /* loader-owned block arrays */
 };
 
+/* ---- towers (core/clip/text.c, vit.c, resnet.c) --------------------------
+ * Gradient containers reuse the weight structs: a struct whose pointers point
+ * into a zeroed gradient arena of the same layout (coop_clip_*_grads_alloc).
+ * A NULL gradient struct means frozen weights: only input gradients. */
+
+/* Text tower from token embeddings. emb [K, L, W] WITHOUT positional
+ * embedding; eot [K] (index of the EOT token in each prompt). Exact fast path:
+ * positions beyond max(eot) are never computed; shared_prefix > 0 asserts that
+ * rows [0, shared_prefix) are identical in every prompt, so they are computed
+ * once. feat [K, E] = ln_final(x)[eot] @ text_projection (not normalised).
+ * tape (may be NULL): saved activations for the backward. */
+struct coop_clip_text_tape;
+COOP_API int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb,
+                                    const int *eot, int K, int shared_prefix, float *feat,
+                                    struct coop_clip_text_tape **tape, struct coop_err *e);
+/* dfeat [K, E] -> demb [K, L, W] (+=); dw (may be NULL) accumulates weight
+ * gradients (token_embedding is not touched: the caller scatters demb). */
+COOP_API int coop_clip_text_backward(const struct coop_clip_text *t,
+                                     struct coop_clip_text_tape *tape, const float *dfeat,
+                                     float *demb, struct coop_clip_text *dw, struct coop_err *e);
+COOP_API void coop_clip_text_tape_free(struct coop_clip_text_tape *tape);
+/* Convenience: token ids [K, L] -> feat [K, E] (eot = argmax id per row). */
+COOP_API int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,
+                                       float *feat, struct coop_err *e);
+
+/* Image towers. pixels [B, 3, S, S] normalised; feat [B, E] not normalised. */
+struct coop_clip_vit_tape;
+COOP_API int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, int B,
+                                   float *feat, struct coop_clip_vit_tape **tape,
+                                   struct coop_err *e);
+/* dfeat [B, E] -> weight gradients dw (+=); dpixels may be NULL. */
+COOP_API int coop_clip_vit_backward(const struct coop_clip_vit *v, struct coop_clip_vit_tape *tape,
+                                    const float *dfeat, float *dpixels, struct coop_clip_vit *dw,
+                                    struct coop_err *e);
+COOP_API void coop_clip_vit_tape_free(struct coop_clip_vit_tape *tape);
+COOP_API int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
+                                      float *feat, struct coop_err *e);
+/* Dispatches on vision_kind. */
+COOP_API int coop_clip_encode_images(const struct coop_clip_model *m, const float *pixels, int B,
+                                     float *feat, struct coop_err *e);
+
 #endif
