@@ -8,6 +8,7 @@
 #include "coop/run.h"
 #include "coop_config.h"
 #include "coop/results.h"
+#include "coop/util.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,9 +126,9 @@ int main(int argc, char **argv)
     if (dry) {
         for (size_t i = 0; i < n; i++) {
             const struct coop_trial *t = coop_matrix_trial(m, i);
-            char *dir = NULL;
+            char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
             enum coop_trial_state st = COOP_TRIAL_MISSING;
-            if (asprintf(&dir, "%s/%s", t->results_dir, t->experiment) > 0)
+            if (dir)
                 coop_results_state(dir, t->id, &st, NULL, 0, NULL);
             free(dir);
             printf("%s  %-9s %s\n", t->id,
