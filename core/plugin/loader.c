@@ -21,7 +21,7 @@ struct coop_registry {
     size_t n, cap;
     void **modules;
     char **module_paths;
-    size_t n_modules, cap_modules;
+    size_t n_modules, cap_modules, cap_paths;
     char **problems;
     size_t n_problems, cap_problems;
 };
@@ -115,7 +115,19 @@ static char *validate(const struct coop_plugin *d, uint32_t index)
     return NULL;
 }
 
+static int load_file(struct coop_registry *r, const char *path, struct coop_err *e);
+
 int coop_registry_load_file(struct coop_registry *r, const char *path, struct coop_err *e)
+{
+    struct coop_err le; /* every failure is recorded, whether or not the caller asks */
+    le.msg[0] = '\0';
+    int rc = load_file(r, path, &le);
+    if (rc && e)
+        *e = le;
+    return rc;
+}
+
+static int load_file(struct coop_registry *r, const char *path, struct coop_err *e)
 {
     for (size_t i = 0; i < r->n_modules; i++)
         if (strcmp(r->module_paths[i], path) == 0)
@@ -126,7 +138,7 @@ int coop_registry_load_file(struct coop_registry *r, const char *path, struct co
         const char *why = dlerror();
         int rc = coop_fail(e, COOP_E_IO, "%s: cannot load plugin: %s", path,
                            why ? why : "unknown dlopen error");
-        add_problem(r, coop_strdup(e ? e->msg : path));
+        add_problem(r, coop_strdup(e->msg));
         return rc;
     }
     union {
@@ -138,11 +150,11 @@ int coop_registry_load_file(struct coop_registry *r, const char *path, struct co
         dlclose(h);
         int rc = coop_fail(e, COOP_E_NOTFOUND, "%s: not a coop plugin: entry point %s() missing",
                            path, COOP_PLUGIN_ENUM_SYMBOL);
-        add_problem(r, coop_strdup(e ? e->msg : path));
+        add_problem(r, coop_strdup(e->msg));
         return rc;
     }
     if (grow((void **)&r->modules, &r->cap_modules, r->n_modules + 1, sizeof(void *)) ||
-        grow((void **)&r->module_paths, &r->cap_modules, r->n_modules + 1, sizeof(char *))) {
+        grow((void **)&r->module_paths, &r->cap_paths, r->n_modules + 1, sizeof(char *))) {
         dlclose(h);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
@@ -159,7 +171,7 @@ int coop_registry_load_file(struct coop_registry *r, const char *path, struct co
         if (why) {
             rc = coop_fail(e, COOP_E_ABI, "%s: %s", path, why);
             free(why);
-            add_problem(r, coop_strdup(e ? e->msg : path));
+            add_problem(r, coop_strdup(e->msg));
             continue;
         }
         const struct coop_plugin *prev = lookup(r, d->kind, d->name);

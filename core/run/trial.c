@@ -90,6 +90,23 @@ static int on_epoch(void *vctx, int epoch, int epochs, double loss, double acc, 
 }
 
 /* ---- evaluation ----------------------------------------------------------- */
+/* Rebuilds the prompts for a target's classes, passing the class mapping when
+ * the target declares one (class-specific context follows its class). */
+static int prompt_classes(struct method *m, struct rt_dataset *target, const char **names, int K,
+                          struct coop_err *e)
+{
+    if (!target->ref.ops->source_class || !m->pops->set_classes_mapped)
+        return m->pops->set_classes(m->prompt, names, K, e);
+    int *map = malloc((size_t)K * sizeof *map);
+    if (!map)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (int k = 0; k < K; k++)
+        map[k] = target->ref.ops->source_class(target->ref.ds, k);
+    int rc = m->pops->set_classes_mapped(m->prompt, names, K, map, e);
+    free(map);
+    return rc;
+}
+
 /* logits [n, K] of the method on image features x for a class list. */
 static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *target,
                          const char **names, int K, const float *x, size_t n, float *out,
@@ -102,7 +119,7 @@ static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *tar
         if (!t || !xn)
             rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (rc == 0 && target)
-            rc = m->pops->set_classes(m->prompt, names, K, e);
+            rc = prompt_classes(m, target, names, K, e);
         if (rc == 0)
             rc = coop_prompt_text_features(rt->bb, m->pops, m->prompt, K, t, e);
         if (rc == 0) {

@@ -20,6 +20,8 @@ struct coop_prompt {
     /* per class: frozen embeddings of the tokenised "X..X name." prompt */
     float *frozen;     /* [K, L, D] */
     int *eot, *name_len; /* [K] */
+    int K_train;         /* classes the (CSC) context was learned for */
+    int *ctx_row;        /* [K]: CSC row of class k (NULL: row k) */
 };
 
 static const char *const positions[] = {"end", "middle", "front", NULL};
@@ -42,6 +44,7 @@ static void prompt_free(struct coop_prompt *p)
     coop_free(p->frozen);
     free(p->eot);
     free(p->name_len);
+    free(p->ctx_row);
     free(p);
 }
 
@@ -159,19 +162,20 @@ static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **
         for (size_t i = 0; i < n; i++)
             p->ctx[i] = (float)(std * coop_rng_normal(&r));
     }
+    p->K_train = a->num_classes;
     *out = p;
     return 0;
 }
 
 static size_t prompt_num_params(const struct coop_prompt *p)
 {
-    return (size_t)(p->csc ? p->K : 1) * p->M * p->D;
+    return (size_t)(p->csc ? p->K_train : 1) * p->M * p->D;
 }
 static float *prompt_param_data(struct coop_prompt *p) { return p->ctx; }
 static int prompt_param_shape(const struct coop_prompt *p, size_t shape[4])
 {
     if (p->csc) {
-        shape[0] = (size_t)p->K;
+        shape[0] = (size_t)p->K_train;
         shape[1] = (size_t)p->M;
         shape[2] = (size_t)p->D;
         return 3;
@@ -181,15 +185,45 @@ static int prompt_param_shape(const struct coop_prompt *p, size_t shape[4])
     return 2;
 }
 
+static int prompt_set_classes_mapped(struct coop_prompt *p, const char *const *names, int K,
+                                     const int *source_class, struct coop_err *e)
+{
+    int *rows = NULL;
+    if (p->csc) {
+        if (!source_class && K != p->K_train)
+            return coop_fail(e, COOP_E_INVAL,
+                             "coop: class-specific context was learned for %d classes; it "
+                             "cannot be applied to %d classes without a class mapping",
+                             p->K_train, K);
+        if (source_class) {
+            rows = malloc((size_t)K * sizeof *rows);
+            if (!rows)
+                return coop_fail(e, COOP_E_NOMEM, "out of memory");
+            for (int k = 0; k < K; k++) {
+                if (source_class[k] < 0 || source_class[k] >= p->K_train) {
+                    free(rows);
+                    return coop_fail(e, COOP_E_INVAL,
+                                     "coop: class '%s' maps to training class %d, outside "
+                                     "0..%d", names[k], source_class[k], p->K_train - 1);
+                }
+                rows[k] = source_class[k];
+            }
+        }
+    }
+    int rc = prepare_classes(p, names, K, e);
+    if (rc) {
+        free(rows);
+        return rc;
+    }
+    free(p->ctx_row);
+    p->ctx_row = rows;
+    return 0;
+}
+
 static int prompt_set_classes(struct coop_prompt *p, const char *const *names, int K,
                               struct coop_err *e)
 {
-    if (p->csc && K != p->K)
-        return coop_fail(e, COOP_E_INVAL,
-                         "coop: class-specific context was learned for %d classes; it cannot "
-                         "be applied to %d classes",
-                         p->K, K);
-    return prepare_classes(p, names, K, e);
+    return prompt_set_classes_mapped(p, names, K, NULL, e);
 }
 
 /* Position in the prompt of context vector j of class k's row layout:
@@ -219,7 +253,7 @@ static int prompt_build(struct coop_prompt *p, float *emb, int *eot, int *shared
         int nl = p->name_len[k];
         int name_at = p->pos == POS_END ? 1 + p->M : p->pos == POS_FRONT ? 1 : 1 + p->M / 2;
         memcpy(dst + (size_t)name_at * D, name, (size_t)nl * D * sizeof(float));
-        const float *ctx = p->ctx + (p->csc ? (size_t)k * p->M * D : 0);
+        const float *ctx = p->ctx + (p->csc ? (size_t)(p->ctx_row ? p->ctx_row[k] : k) * p->M * D : 0);
         for (int j = 0; j < p->M; j++)
             memcpy(dst + (size_t)ctx_slot(p, k, j) * D, ctx + (size_t)j * D, D * sizeof(float));
         size_t tail = (size_t)(1 + p->M + nl);
@@ -237,7 +271,7 @@ static int prompt_backward(struct coop_prompt *p, const float *demb, float *dpar
 {
     const size_t D = (size_t)p->D, row = (size_t)p->L * D;
     for (int k = 0; k < p->K; k++) {
-        float *dctx = dparams + (p->csc ? (size_t)k * p->M * D : 0);
+        float *dctx = dparams + (p->csc ? (size_t)(p->ctx_row ? p->ctx_row[k] : k) * p->M * D : 0);
         for (int j = 0; j < p->M; j++) {
             const float *g = demb + (size_t)k * row + (size_t)ctx_slot(p, k, j) * D;
             for (size_t d = 0; d < D; d++)
@@ -258,6 +292,7 @@ static const struct coop_prompt_ops coop_ops = {
     .set_classes = prompt_set_classes,
     .build = prompt_build,
     .backward = prompt_backward,
+    .set_classes_mapped = prompt_set_classes_mapped,
 };
 
 static const struct coop_plugin plugin = {
