@@ -52,6 +52,7 @@ static const char *base_yaml =
     "    csc: [false, true]\n"
     "  - name: zeroshot\n"
     "  - name: ensemble\n"
+    "  - name: linear_probe\n"
     "shots: [2, 4]\n"
     "seeds: [1]\n"
     "train: {epochs: 30, lr: 0.05, batch_size: 8}\n"
@@ -107,12 +108,13 @@ START_TEST(sweep_trains_evaluates_and_records)
     char *yaml = write_yaml("toy.yaml", base_yaml);
     struct coop_run_summary s;
     ck_assert_int_eq(sweep(yaml, false, &s), 0);
-    /* coop: 2 n_ctx x 2 csc x 2 shots; zeroshot and ensemble: once each */
-    ck_assert_uint_eq(s.total, 10);
-    ck_assert_uint_eq(s.completed, 10);
+    /* coop: 2 n_ctx x 2 csc x 2 shots; zeroshot and ensemble: once each;
+     * linear probe: 2 shots */
+    ck_assert_uint_eq(s.total, 12);
+    ck_assert_uint_eq(s.completed, 12);
     ck_assert_uint_eq(s.failed, 0);
     char *dir = coop_asprintf("%s/results/toy", tmpdir);
-    ck_assert_uint_eq(count_files(dir, ".h5", false), 10);
+    ck_assert_uint_eq(count_files(dir, ".h5", false), 12);
     /* read every file back: CoOp learns the toy task, zero-shot is recorded */
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -154,6 +156,21 @@ START_TEST(sweep_trains_evaluates_and_records)
             ck_assert(coop_results_has(r, "interpret/nearest_words"));
             ck_assert(coop_results_has(r, "fewshot/train_items"));
         }
+        char *plugin;
+        ck_assert_int_eq(coop_results_read_attr_str(r, "method_plugin", &plugin, &e), 0);
+        if (strcmp(plugin, "linear_probe") == 0) {
+            double *acc;
+            int rank;
+            size_t shape[COOP_RESULTS_MAX_RANK];
+            ck_assert_int_eq(coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_double_gt(acc[0], 80.0); /* the toy colours are linearly separable */
+            free(acc);
+            char *state;
+            ck_assert_int_eq(coop_results_read_attr_str(r, "method_state", &state, &e), 0);
+            ck_assert_ptr_nonnull(strstr(state, "C="));
+            free(state);
+        }
+        free(plugin);
         free(status);
         free(kind);
         coop_results_close(r);
@@ -164,12 +181,12 @@ START_TEST(sweep_trains_evaluates_and_records)
     coop_run_summary_free(&s);
     /* re-run: everything is skipped, judged by recorded status */
     ck_assert_int_eq(sweep(yaml, false, &s), 0);
-    ck_assert_uint_eq(s.skipped, 10);
+    ck_assert_uint_eq(s.skipped, 12);
     ck_assert_uint_eq(s.ran, 0);
     coop_run_summary_free(&s);
     /* --force re-runs */
     ck_assert_int_eq(sweep(yaml, true, &s), 0);
-    ck_assert_uint_eq(s.completed, 10);
+    ck_assert_uint_eq(s.completed, 12);
     coop_run_summary_free(&s);
     ck_assert_uint_eq(count_files(dir, ".tmp", true), 0);
     free(dir);
@@ -231,7 +248,7 @@ START_TEST(cli_dry_run_list_and_bad_input)
     static char out[65536];
     char *args = coop_asprintf("--dry-run %s", yaml);
     ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "10 trials"));
+    ck_assert_ptr_nonnull(strstr(out, "12 trials"));
     ck_assert_ptr_nonnull(strstr(out, "n_ctx=4"));
     ck_assert_ptr_nonnull(strstr(out, "todo"));
     free(args);
