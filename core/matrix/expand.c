@@ -192,6 +192,7 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
 struct combo {
     struct flat bb, ds, me;
     const char *set[MX_TRAIN_KEYS + MX_AUGMENT_KEYS]; /* canonical train.* then augment.* */
+    bool fixed[MX_TRAIN_KEYS]; /* train.* value set by the method itself */
     int shots, seed, epochs;
     bool trains;
 };
@@ -389,7 +390,7 @@ static char *summary_text(const struct coop_matrix *m, const struct combo *c)
     for (int i = 0; c->trains && i < MX_TRAIN_KEYS + MX_AUGMENT_KEYS; i++) {
         const struct mx_setting *s = i < MX_TRAIN_KEYS ? &m->train[i]
                                                        : &m->augment[i - MX_TRAIN_KEYS];
-        if (s->n > 1)
+        if (s->n > 1 && !(i < MX_TRAIN_KEYS && c->fixed[i]))
             sb_add(&b, " %s=%s", s->name, c->set[i]);
     }
     if (c->trains && m->shots.n > 1)
@@ -537,8 +538,12 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
     c->ds = flat_at(mm->datasets, m->n_datasets, idx[d->dim_of[AX_DATASET]]);
     c->me = flat_at(mm->methods, m->n_methods, idx[d->dim_of[AX_METHOD]]);
     c->trains = c->me.en->info.trains;
-    for (int i = 0; i < MX_TRAIN_KEYS; i++)
+    for (int i = 0; i < MX_TRAIN_KEYS; i++) {
         c->set[i] = m->train[i].values[idx[d->dim_of[AX_TRAIN0 + i]]];
+        c->fixed[i] = c->me.en->train[i] != NULL;
+        if (c->fixed[i])
+            c->set[i] = c->me.en->train[i];
+    }
     for (int i = 0; i < MX_AUGMENT_KEYS; i++)
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];
     c->shots = atoi(m->shots.values[idx[d->dim_of[AX_SHOTS]]]);

@@ -287,6 +287,29 @@ START_TEST(exclude_rules)
 }
 END_TEST
 
+START_TEST(method_train_overrides)
+{
+    struct coop_matrix *m = load_ok(BACKBONE "datasets: [oxford_pets]\n"
+                                    "methods: [coop, {name: linear_probe, train: {lr: 0.1, "
+                                    "epochs: 3}}]\nshots: 4\ntrain: {lr: [0.002, 0.01]}\n");
+    ck_assert_uint_eq(coop_matrix_count(m), 3); /* the probe is not multiplied by lr */
+    const struct coop_trial *t = find_trial(m, "dataset=oxford_pets method=linear_probe");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_double_eq(t->train.lr, 0.1);
+    ck_assert_int_eq(t->train.epochs, 3);
+    t = find_trial(m, "dataset=oxford_pets method=coop train.lr=0.01");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->train.epochs, 100);
+    coop_matrix_free(m);
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, train: {lr: [1, 2]}}]\n"
+                 "shots: 1\n", 3, 36, "single values");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, train: {lrr: 1}}]\n"
+                 "shots: 1\n", 3, 32, "unknown key 'lrr'", "did you mean 'lr'");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, trian: {lr: 1}}]\n"
+                 "shots: 1\n", 3, 24, "unknown key 'trian'", "did you mean 'train'");
+}
+END_TEST
+
 START_TEST(defaults_filled)
 {
     struct coop_matrix *m = load_ok(BACKBONE "datasets: [oxford_pets]\nmethods: [coop]\n"
@@ -859,6 +882,7 @@ int main(void)
     tcase_add_test(tc, product_counts);
     tcase_add_test(tc, zip_axes);
     tcase_add_test(tc, exclude_rules);
+    tcase_add_test(tc, method_train_overrides);
     tcase_add_test(tc, defaults_filled);
     tcase_add_test(tc, auto_epochs);
     tcase_add_test(tc, ids_stable_when_axes_grow);
