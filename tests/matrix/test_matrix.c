@@ -355,7 +355,7 @@ START_TEST(defaults_filled)
     ck_assert_str_eq(coop_params_str(&t->method_params, "csc", ""), "true");
     ck_assert_str_eq(coop_params_str(&t->method_params, "init_std", ""), "0.02");
     ck_assert_str_eq(coop_params_str(&t->method_params, "init", ""), "a photo of a");
-    ck_assert_ptr_nonnull(strstr(t->config_yaml, "\"init\": \"a photo of a\""));
+    ck_assert_ptr_nonnull(strstr(t->config_yaml, "    init: \"a photo of a\"\n"));
     coop_matrix_free(m);
 }
 END_TEST
