@@ -403,7 +403,7 @@ int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_
     return rc;
 }
 
-static const char *const method_keys[] = {"name", "label", "zip"};
+static const char *const method_keys[] = {"name", "label", "zip", "train"};
 
 int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
@@ -417,7 +417,10 @@ int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_e
         if (!rc)
             rc = entry_name(m, en, it, "name", 0, e);
         if (!rc)
-            rc = parse_params(m, en, it->kind == YNODE_MAP ? it : NULL, it, method_keys, 3, e);
+            rc = parse_params(m, en, it->kind == YNODE_MAP ? it : NULL, it, method_keys, 4, e);
+        const struct ynode *tr = ymap_get(it, "train");
+        if (!rc && tr)
+            rc = mx_parse_train_override(m, tr, en->train, e);
         if (!rc)
             rc = expand_entry(m, en, ymap_get(it, "zip"), it, e);
     }

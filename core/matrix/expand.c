@@ -192,6 +192,7 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
 struct combo {
     struct flat bb, ds, me;
     const char *set[MX_TRAIN_KEYS + MX_AUGMENT_KEYS]; /* canonical train.* then augment.* */
+    bool fixed[MX_TRAIN_KEYS]; /* train.* value set by the method itself */
     int shots, seed, epochs;
     bool trains;
 };
@@ -277,20 +278,71 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
     }
 }
 
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = (b->cap ? b->cap * 2 : 1024) + n;
+        char *ns = realloc(b->s, nc);
+        if (!ns) {
+            b->oom = true;
+            return;
+        }
+        b->s = ns;
+        b->cap = nc;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* The finished text, trimmed to its length (NULL if anything failed). */
+static char *sb_done(struct sbuf *b)
+{
+    if (b->oom || !b->s) {
+        free(b->s);
+        return NULL;
+    }
+    char *t = realloc(b->s, b->n + 1);
+    return t ? t : b->s;
+}
+
 /* YAML double-quoted string with escapes (so any text round-trips). */
 static void sb_quoted(struct sbuf *b, const char *s)
 {
-    sb_add(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    sb_put(b, "\"", 1);
+    while (*s) {
+        size_t run = 0;
+        while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20 &&
+               s[run] != 0x7f)
+            run++;
+        sb_put(b, s, run);
+        s += run;
+        if (!*s)
+            break;
+        unsigned char ch = (unsigned char)*s++;
         if (ch == '"' || ch == '\\')
             sb_add(b, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            sb_add(b, "\\x%02x", ch);
         else
-            sb_add(b, "%c", ch);
+            sb_add(b, "\\x%02x", ch);
     }
-    sb_add(b, "\"");
+    sb_put(b, "\"", 1);
+}
+
+/* A mapping key: plain when it is a simple identifier, quoted otherwise. */
+static void sb_key(struct sbuf *b, const char *k)
+{
+    size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    if (n && k[n] == '\0' && !(k[0] >= '0' && k[0] <= '9'))
+        sb_put(b, k, n);
+    else
+        sb_quoted(b, k);
 }
 
 static void sb_params(struct sbuf *b, const struct mx_entry *en, const struct coop_params *p,
@@ -306,14 +358,15 @@ static void sb_params(struct sbuf *b, const struct mx_entry *en, const struct co
         for (size_t j = 0; j < en->n_params; j++)
             if (strcmp(en->params[j].spec->name, p->kv[i].key) == 0)
                 ty = en->params[j].spec->type;
-        sb_add(b, "%s  ", indent);
-        sb_quoted(b, p->kv[i].key);
-        sb_add(b, ": ");
+        sb_str(b, indent);
+        sb_str(b, "  ");
+        sb_key(b, p->kv[i].key);
+        sb_str(b, ": ");
         if (ty == COOP_PARAM_STRING || ty == COOP_PARAM_CHOICE)
             sb_quoted(b, p->kv[i].value);
         else
-            sb_add(b, "%s", p->kv[i].value);
-        sb_add(b, "\n");
+            sb_str(b, p->kv[i].value);
+        sb_str(b, "\n");
     }
 }
 
@@ -323,26 +376,26 @@ static char *config_text(const struct coop_matrix *m, const struct combo *c)
 {
     struct sbuf b = {0};
     const struct mx_entry *bb = c->bb.en, *ds = c->ds.en, *me = c->me.en;
-    sb_add(&b, "coop_config: 1\nbackbone:\n  plugin: ");
+    sb_str(&b, "coop_config: 1\nbackbone:\n  plugin: ");
     sb_quoted(&b, bb->name);
-    sb_add(&b, "\n  checkpoint: ");
+    sb_str(&b, "\n  checkpoint: ");
     sb_quoted(&b, bb->checkpoint_as_written);
     if (bb->vocab_as_written) {
-        sb_add(&b, "\n  vocab: ");
+        sb_str(&b, "\n  vocab: ");
         sb_quoted(&b, bb->vocab_as_written);
     }
-    sb_add(&b, "\n");
+    sb_str(&b, "\n");
     sb_params(&b, bb, &bb->variants[c->bb.v].params, "  ", "options");
-    sb_add(&b, "dataset:\n  name: ");
+    sb_str(&b, "dataset:\n  name: ");
     sb_quoted(&b, ds->name);
-    sb_add(&b, "\n");
+    sb_str(&b, "\n");
     sb_params(&b, ds, &ds->variants[c->ds.v].params, "  ", "options");
-    sb_add(&b, "  targets: [");
+    sb_str(&b, "  targets: [");
     for (size_t i = 0; i < ds->n_targets; i++) {
         sb_add(&b, "%s", i ? ", " : "");
         sb_quoted(&b, ds->targets[i]);
     }
-    sb_add(&b, "]\nmethod:\n  name: ");
+    sb_str(&b, "]\nmethod:\n  name: ");
     sb_quoted(&b, me->name);
     sb_add(&b, "\n  kind: %s\n", kind_names[me->info.kind]);
     sb_params(&b, me, &me->variants[c->me.v].params, "  ", "params");
@@ -352,21 +405,19 @@ static char *config_text(const struct coop_matrix *m, const struct combo *c)
             const char *name = i < MX_TRAIN_KEYS ? m->train[i].name + 6
                                                  : m->augment[i - MX_TRAIN_KEYS].name + 8;
             if (i == MX_TRAIN_KEYS)
-                sb_add(&b, "augment:\n");
+                sb_str(&b, "augment:\n");
             bool word = c->set[i][0] >= 'a' && c->set[i][0] <= 'z';
-            sb_add(&b, "  %s: ", name);
+            sb_str(&b, "  ");
+            sb_str(&b, name);
+            sb_str(&b, ": ");
             if (word)
                 sb_quoted(&b, c->set[i]);
             else
-                sb_add(&b, "%s", c->set[i]);
-            sb_add(&b, "\n");
+                sb_str(&b, c->set[i]);
+            sb_str(&b, "\n");
         }
     }
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return sb_done(&b);
 }
 
 /* ---- summaries ----------------------------------------------------------- */
@@ -389,18 +440,14 @@ static char *summary_text(const struct coop_matrix *m, const struct combo *c)
     for (int i = 0; c->trains && i < MX_TRAIN_KEYS + MX_AUGMENT_KEYS; i++) {
         const struct mx_setting *s = i < MX_TRAIN_KEYS ? &m->train[i]
                                                        : &m->augment[i - MX_TRAIN_KEYS];
-        if (s->n > 1)
+        if (s->n > 1 && !(i < MX_TRAIN_KEYS && c->fixed[i]))
             sb_add(&b, " %s=%s", s->name, c->set[i]);
     }
     if (c->trains && m->shots.n > 1)
         sb_add(&b, " shots=%d", c->shots);
     if (c->trains && m->seeds.n > 1)
         sb_add(&b, " seed=%d", c->seed);
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return sb_done(&b);
 }
 
 static int add_axis_name(struct coop_matrix *m, const char *name, size_t cap)
@@ -537,8 +584,12 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
     c->ds = flat_at(mm->datasets, m->n_datasets, idx[d->dim_of[AX_DATASET]]);
     c->me = flat_at(mm->methods, m->n_methods, idx[d->dim_of[AX_METHOD]]);
     c->trains = c->me.en->info.trains;
-    for (int i = 0; i < MX_TRAIN_KEYS; i++)
+    for (int i = 0; i < MX_TRAIN_KEYS; i++) {
         c->set[i] = m->train[i].values[idx[d->dim_of[AX_TRAIN0 + i]]];
+        c->fixed[i] = c->me.en->train[i] != NULL;
+        if (c->fixed[i])
+            c->set[i] = c->me.en->train[i];
+    }
     for (int i = 0; i < MX_AUGMENT_KEYS; i++)
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];
     c->shots = atoi(m->shots.values[idx[d->dim_of[AX_SHOTS]]]);

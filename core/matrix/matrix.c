@@ -286,6 +286,33 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
     return rc;
 }
 
+int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
+                            struct coop_err *e)
+{
+    const char *known[MX_TRAIN_KEYS];
+    for (size_t i = 0; i < MX_TRAIN_KEYS; i++)
+        known[i] = train_specs[i].name;
+    int rc = mx_check_keys(m, n, "method train", known, MX_TRAIN_KEYS, e);
+    for (size_t i = 0; !rc && i + 1 < n->n; i += 2) {
+        size_t k = 0;
+        while (strcmp(train_specs[k].name, n->items[i]->str) != 0)
+            k++;
+        const struct ynode *v = n->items[i + 1];
+        char **vals;
+        size_t cnt;
+        if (v->kind == YNODE_SEQ)
+            return mx_fail(e, m, v, COOP_E_INVAL,
+                           "train.%s: a method's own training settings are single values "
+                           "(sweep them in the top-level train: section)", train_specs[k].name);
+        char what[64];
+        snprintf(what, sizeof what, "train.%s", train_specs[k].name);
+        rc = mx_parse_axis(m, v, what, &train_specs[k], &vals, &cnt, e);
+        if (!rc)
+            out[k] = vals[0];
+    }
+    return rc;
+}
+
 static int parse_experiment(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n) {

@@ -9,6 +9,8 @@
 #include "coop/matrix.h"
 #include "ytree.h"
 
+enum { MX_TRAIN_KEYS = 10, MX_AUGMENT_KEYS = 2, MX_MAX_EXCLUDE_NAMES = 512 };
+
 /* One parameter of an entry after validation: its canonical values (n > 1 =
  * an axis of that entry). */
 struct mx_param {
@@ -42,6 +44,8 @@ struct mx_entry {
     const char **targets;
     size_t n_targets;
     int epochs; /* per-dataset override of "auto" (0 = none) */
+    /* method: train.* values fixed for this method (NULL = the global axis) */
+    const char *train[MX_TRAIN_KEYS];
 };
 
 /* A setting that may be swept: shots, seeds, train.* and augment.* keys. */
@@ -61,7 +65,6 @@ struct mx_rule {
     size_t n;
 };
 
-enum { MX_TRAIN_KEYS = 10, MX_AUGMENT_KEYS = 2, MX_MAX_EXCLUDE_NAMES = 512 };
 
 struct coop_matrix {
     const struct coop_matrix_resolver *r;
@@ -113,6 +116,10 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
 char *mx_canon_loose(struct coop_matrix *m, const char *text);
 /* path resolution against m->dir; returns pooled string */
 const char *mx_path(struct coop_matrix *m, const char *p);
+
+/* a method's own train: mapping (scalars only) into out[MX_TRAIN_KEYS] */
+int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
+                            struct coop_err *e);
 
 /* entries.c */
 int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
