@@ -24,6 +24,12 @@ void coop_image_resize_dims(int *ow, int *oh, int w, int h, int size)
 static void window_to_rgb(uint8_t *out, const struct coop_image *img, int left, int top,
                           int size, int flip)
 {
+    if (img->mode == COOP_IMG_RGB && !flip) {
+        for (int y = 0; y < size; y++)
+            memcpy(out + (size_t)y * size * 3, img->data + ((size_t)(top + y) * img->w + left) * 3,
+                   (size_t)size * 3);
+        return;
+    }
     struct coop_image row = *img;
     row.w = 1;
     row.h = 1;
