@@ -23,29 +23,45 @@ size_t vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int 
     return (size_t)Ci * (size_t)kh * (size_t)kw * Ho * Wo;
 }
 
+/* One row of col: output row oy through tap (ky, kx) of channel plane src. */
+static void im2col_row(float *dst, const float *src, int H, int W, int Wo, int iy, int kx,
+                       int stride, int pad)
+{
+    if (iy < 0 || iy >= H) {
+        memset(dst, 0, sizeof(float) * (size_t)Wo);
+        return;
+    }
+    const float *s = src + (size_t)iy * W;
+    if (stride != 1) {
+        for (int ox = 0; ox < Wo; ox++) {
+            int ix = ox * stride - pad + kx;
+            dst[ox] = (ix >= 0 && ix < W) ? s[ix] : 0.0f;
+        }
+        return;
+    }
+    /* stride 1: ix = ox + kx - pad is valid for ox in [lo, hi) */
+    int lo = pad - kx > 0 ? pad - kx : 0, hi = W + pad - kx < Wo ? W + pad - kx : Wo;
+    if (hi < lo)
+        hi = lo;
+    memset(dst, 0, sizeof(float) * (size_t)lo);
+    if (hi > lo)
+        memcpy(dst + lo, s + lo + kx - pad, sizeof(float) * (size_t)(hi - lo));
+    memset(dst + hi, 0, sizeof(float) * (size_t)(Wo - hi));
+}
+
 /* col [Ci*kh*kw, Ho*Wo]: row (c, ky, kx) holds the input pixel each output
  * position reads through that tap (0 in the padding). */
 static void im2col(float *col, const float *inp, int Ci, int H, int W, int kh, int kw,
                    int stride, int pad, int Ho, int Wo)
 {
+#pragma omp parallel for schedule(static) if ((size_t)Ci * kh * kw * Ho * Wo > 32768)
     for (int c = 0; c < Ci; c++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
                 float *row = col + ((size_t)(c * kh + ky) * kw + kx) * (size_t)Ho * Wo;
-                const float *src = inp + (size_t)c * H * W;
-                for (int oy = 0; oy < Ho; oy++) {
-                    int iy = oy * stride - pad + ky;
-                    float *dst = row + (size_t)oy * Wo;
-                    if (iy < 0 || iy >= H) {
-                        memset(dst, 0, sizeof(float) * (size_t)Wo);
-                        continue;
-                    }
-                    const float *s = src + (size_t)iy * W;
-                    for (int ox = 0; ox < Wo; ox++) {
-                        int ix = ox * stride - pad + kx;
-                        dst[ox] = (ix >= 0 && ix < W) ? s[ix] : 0.0f;
-                    }
-                }
+                for (int oy = 0; oy < Ho; oy++)
+                    im2col_row(row + (size_t)oy * Wo, inp + (size_t)c * H * W, H, W, Wo,
+                               oy * stride - pad + ky, kx, stride, pad);
             }
 }
 
@@ -106,6 +122,7 @@ void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const
 
 void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
+#pragma omp parallel for schedule(static) if ((size_t)C * HW > 32768)
     for (int c = 0; c < C; c++) {
         float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
         float shift = bn->b[c] - bn->mean[c] * scale;
@@ -136,6 +153,7 @@ void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
 {
     int Ho = H / k, Wo = W / k;
     float div = (float)(k * k);
+#pragma omp parallel for schedule(static) if ((size_t)C * H * W > 32768)
     for (int c = 0; c < C; c++)
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {

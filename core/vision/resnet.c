@@ -80,8 +80,9 @@ static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int
         vision_bn_act(u->t2, &b->down_bn, 4 * p, Ro * Ro, 0);
         id = u->t2;
     }
-    size_t n = (size_t)4 * p * Ro * Ro;
-    for (size_t i = 0; i < n; i++) {
+    long n = (long)4 * p * Ro * Ro;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (long i = 0; i < n; i++) {
         float y = u->t3[i] + id[i];
         u->x[i] = y > 0.0f ? y : 0.0f;
     }
