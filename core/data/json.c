@@ -116,13 +116,13 @@ static int hex4(const char *s, unsigned *out)
     return 0;
 }
 
-/* Decodes one \u escape (p->pos at the 'u'), with surrogate pairs. */
+/* Decodes one \u escape (p->pos just past the 'u'), with surrogate pairs. */
 static int jp_unicode(struct jp *p, unsigned *cp)
 {
-    size_t at = p->pos - 1;
-    if (p->pos + 5 > p->n || hex4(p->s + p->pos + 1, cp))
+    size_t at = p->pos - 2;
+    if (p->pos + 4 > p->n || hex4(p->s + p->pos, cp))
         return jp_fail(p, at, "invalid \\u escape");
-    p->pos += 5;
+    p->pos += 4;
     if (*cp >= 0xDC00 && *cp <= 0xDFFF)
         return jp_fail(p, at, "unpaired low surrogate in \\u escape");
     if (*cp >= 0xD800 && *cp <= 0xDBFF) {

@@ -38,29 +38,33 @@ static int air_read(const struct lay_ds *ds, const char *name, char **text, char
 
 static int air_variants(struct lay_ds *ds, struct coop_err *e)
 {
-    char *text = NULL, *file = NULL, *line;
+    char *text = NULL, *file = NULL, *line, **names = NULL;
     size_t pos = 0;
     int lineno = 0, C = 0;
     int rc = air_read(ds, "variants.txt", &text, &file, e);
-    while (rc == 0 && next_line(text, &pos, &line, &lineno))
-        C += line[0] != '\0';
+    while (rc == 0 && next_line(text, &pos, &line, &lineno)) {
+        if (!line[0])
+            continue;
+        for (int j = 0; j < C; j++)
+            if (strcmp(names[j], line) == 0)
+                rc = coop_fail(e, COOP_E_FORMAT, "%s:%d: class name '%s' repeated", file,
+                               lineno, line);
+        char **nn = rc == 0 ? realloc(names, (size_t)(C + 1) * sizeof *nn) : NULL;
+        if (rc == 0 && !nn)
+            rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", file);
+        if (rc == 0) {
+            names = nn;
+            names[C++] = line; /* points into text until copied below */
+        }
+    }
     if (rc == 0 && C == 0)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: no class names", file);
     if (rc == 0)
         rc = lay_classes_alloc(ds, C, false, e);
-    pos = 0;
-    lineno = 0;
-    for (int k = 0; rc == 0 && k < C;) {
-        next_line(text, &pos, &line, &lineno);
-        if (!line[0])
-            continue;
-        for (int j = 0; j < k; j++)
-            if (strcmp(ds->names[j], line) == 0)
-                rc = coop_fail(e, COOP_E_FORMAT, "%s:%d: class name '%s' repeated", file,
-                               lineno, line);
-        if (rc == 0 && !(ds->names[k++] = lay_strndup(ds, line, strlen(line))))
+    for (int k = 0; rc == 0 && k < C; k++)
+        if (!(ds->names[k] = lay_strndup(ds, names[k], strlen(names[k]))))
             rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", file);
-    }
+    free(names);
     free(text);
     free(file);
     return rc;

@@ -62,7 +62,8 @@ static const struct coop_param_spec params_files[] = {
 static const struct coop_param_spec params_none[] = {COOP_PARAM_END};
 
 /* ---- string pool and item lists ---------------------------------------- */
-char *lay_strndup(struct lay_ds *ds, const char *s, size_t n)
+/* n + 1 uninitialised bytes from the pool. */
+static char *lay_alloc(struct lay_ds *ds, size_t n)
 {
     struct lay_block *b = ds->pool;
     if (!b || b->cap - b->used < n + 1) {
@@ -76,9 +77,17 @@ char *lay_strndup(struct lay_ds *ds, const char *s, size_t n)
         ds->pool = b;
     }
     char *d = b->data + b->used;
-    memcpy(d, s, n);
-    d[n] = '\0';
     b->used += n + 1;
+    return d;
+}
+
+char *lay_strndup(struct lay_ds *ds, const char *s, size_t n)
+{
+    char *d = lay_alloc(ds, n);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
     return d;
 }
 
@@ -94,9 +103,10 @@ int lay_add(struct lay_ds *ds, enum coop_split sp, int label, const char *rel, s
         it->cap = nc;
     }
     size_t lp = strlen(ds->imgdir), lr = strlen(rel);
-    char *path = lay_strndup(ds, ds->imgdir, lp + 1 + lr);
+    char *path = lay_alloc(ds, lp + 1 + lr);
     if (!path)
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", ds->desc->name);
+    memcpy(path, ds->imgdir, lp);
     path[lp] = '/';
     memcpy(path + lp + 1, rel, lr + 1);
     it->v[it->n++] = (struct coop_item){label, path, path + lp + 1};
