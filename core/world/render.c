@@ -25,66 +25,90 @@ static float hash01(uint64_t seed, uint64_t i)
 
 /* ---- backgrounds ------------------------------------------------------------ */
 
-/* Smooth value noise on a 5x5 lattice over the image, in [-1, 1]. */
-static float value_noise(uint64_t seed, float u, float v)
+/* Smooth value noise over the image from a 4x4-cell lattice of random
+ * values lat[6][6] in [-1, 1], at (u, v) in image units. */
+static float value_noise(float lat[6][6], float u, float v)
 {
     float gx = u * 4.0f, gy = v * 4.0f;
-    int ix = (int)floorf(gx), iy = (int)floorf(gy);
+    int ix = (int)gx, iy = (int)gy;
+    ix = ix > 4 ? 4 : ix;
+    iy = iy > 4 ? 4 : iy;
     float fx = gx - ix, fy = gy - iy;
     fx = fx * fx * (3 - 2 * fx);
     fy = fy * fy * (3 - 2 * fy);
-    float c[4];
-    for (int k = 0; k < 4; k++)
-        c[k] = hash01(seed ^ 0x5bd1e995ULL, (uint64_t)((iy + (k >> 1)) * 7 + ix + (k & 1))) * 2 - 1;
-    return mixf(mixf(c[0], c[1], fx), mixf(c[2], c[3], fx), fy);
+    return mixf(mixf(lat[iy][ix], lat[iy][ix + 1], fx), mixf(lat[iy + 1][ix], lat[iy + 1][ix + 1], fx),
+                fy);
 }
 
-/* Blend weight of the second background colour at (u, v) in image units,
- * for the backgrounds with edges (grid, hatching, halftone). */
-static float bg_edge_weight(const struct coop_world_scene *s, float u, float v)
+/* Fraction of [a, a + 1) (pixel units) covered by periodic bands
+ * [k * period, k * period + width), estimated with ss samples. */
+static float band_cover(float a, float period, float width, int ss)
 {
-    float p = s->bg_scale;
-    switch (s->background) {
-    case COOP_WORLD_BG_GRID: {
-        float w = 0.12f;
-        return (frac(u / p) < w || frac(v / p) < w) ? 1.0f : 0.0f;
-    }
-    case COOP_WORLD_BG_HATCHED:
-        return frac((u + v) / (0.7f * p)) < 0.5f ? 1.0f : 0.0f;
-    case COOP_WORLD_BG_HALFTONE: {
-        float q = 0.6f * p, fu = frac(u / q) - 0.5f, fv = frac(v / q) - 0.5f;
-        float rad = 0.15f + 0.25f * v;
-        return fu * fu + fv * fv < rad * rad ? 1.0f : 0.0f;
-    }
-    default:
-        return 0.0f;
-    }
+    int hit = 0;
+    for (int i = 0; i < ss; i++)
+        hit += frac((a + (i + 0.5f) / ss) / period) * period < width;
+    return (float)hit / (float)ss;
+}
+
+/* Halftone: dots on a lattice of pitch q (pixels), radius growing downwards. */
+static float halftone_cover(float x, float y, float q, int n, int ss)
+{
+    float rad = q * (0.15f + 0.25f * (y + 0.5f) / n);
+    float fu = (frac((x + 0.5f) / q) - 0.5f) * q, fv = (frac((y + 0.5f) / q) - 0.5f) * q;
+    float d = sqrtf(fu * fu + fv * fv);
+    if (d < rad - 0.75f || d > rad + 0.75f)
+        return d < rad ? 1.0f : 0.0f;
+    int hit = 0;
+    for (int j = 0; j < ss; j++)
+        for (int i = 0; i < ss; i++) {
+            float sx = x + (i + 0.5f) / ss, sy = y + (j + 0.5f) / ss;
+            float r2 = q * (0.15f + 0.25f * sy / n);
+            float a = (frac(sx / q) - 0.5f) * q, b = (frac(sy / q) - 0.5f) * q;
+            hit += a * a + b * b < r2 * r2;
+        }
+    return (float)hit / (float)(ss * ss);
 }
 
 static void background(struct canvas *c, const struct coop_world_scene *s)
 {
     int n = c->size, ss = c->ss;
-    int edged = s->background == COOP_WORLD_BG_GRID || s->background == COOP_WORLD_BG_HATCHED ||
-                s->background == COOP_WORLD_BG_HALFTONE;
-    float ca = cosf(s->bg_angle), sa = sinf(s->bg_angle);
-    for (int y = 0; y < n; y++)
+    float ca = cosf(s->bg_angle), sa = sinf(s->bg_angle), period = s->bg_scale * n;
+    float lat[6][6], line = 0.12f * period;
+    for (int j = 0; j < 6; j++)
+        for (int i = 0; i < 6; i++)
+            lat[j][i] = hash01(s->bg_seed ^ 0x5bd1e995ULL, (uint64_t)(j * 6 + i)) * 2 - 1;
+    for (int y = 0; y < n; y++) {
+        float cy = s->background == COOP_WORLD_BG_GRID ? band_cover((float)y, period, line, ss) : 0;
         for (int x = 0; x < n; x++) {
             float u = (x + 0.5f) / n, v = (y + 0.5f) / n, t = 0.0f, add = 0.0f;
-            if (s->background == COOP_WORLD_BG_GRADIENT)
+            switch (s->background) {
+            case COOP_WORLD_BG_GRADIENT:
                 t = fminf(1.0f, fmaxf(0.0f, 0.5f + (u - 0.5f) * ca + (v - 0.5f) * sa));
-            else if (s->background == COOP_WORLD_BG_NOISY)
-                add = 22.0f * value_noise(s->bg_seed, u, v) +
+                break;
+            case COOP_WORLD_BG_NOISY:
+                add = 22.0f * value_noise(lat, u, v) +
                       36.0f * (hash01(s->bg_seed, (uint64_t)(y * n + x)) - 0.5f);
-            else if (edged) {
-                for (int j = 0; j < ss; j++)
-                    for (int i = 0; i < ss; i++)
-                        t += bg_edge_weight(s, (x + (i + 0.5f) / ss) / n, (y + (j + 0.5f) / ss) / n);
-                t /= (float)(ss * ss);
+                break;
+            case COOP_WORLD_BG_GRID: {
+                float cx = band_cover((float)x, period, line, ss);
+                t = 1.0f - (1.0f - cx) * (1.0f - cy);
+                break;
+            }
+            case COOP_WORLD_BG_HATCHED:
+                /* stripes along x + y: sample the sum's offsets */
+                t = band_cover((float)(x + y), 0.7f * period, 0.35f * period, ss);
+                break;
+            case COOP_WORLD_BG_HALFTONE:
+                t = halftone_cover((float)x, (float)y, 0.6f * period, n, ss);
+                break;
+            default:
+                break;
             }
             float *o = c->px + 3 * ((size_t)y * n + x);
             for (int k = 0; k < 3; k++)
                 o[k] = mixf(s->bg_rgb[k], s->bg_rgb2[k], t) + add;
         }
+    }
 }
 
 /* ---- objects ----------------------------------------------------------------- */
@@ -165,52 +189,106 @@ static void bbox(const struct world_poly *p, float pad, int n, int *x0, int *x1,
     *y1 = (int)fminf((float)n - 1, ceilf(p->maxy + pad));
 }
 
-/* Filled, patterned object. */
+/* Sorted x positions where the horizontal line at y crosses the outline. */
+static int crossings(const struct world_poly *p, float y, float *xs)
+{
+    int n = 0;
+    for (int i = 0, j = p->n - 1; i < p->n; j = i++) {
+        float yi = p->y[i], yj = p->y[j];
+        if ((yi > y) != (yj > y)) {
+            float xc = p->x[j] + (y - yj) * (p->x[i] - p->x[j]) / (yi - yj);
+            int k = n++;
+            while (k > 0 && xs[k - 1] > xc) {
+                xs[k] = xs[k - 1];
+                k--;
+            }
+            xs[k] = xc;
+        }
+    }
+    return n;
+}
+
+/* Even-odd: inside if an odd number of crossings lie left of x. */
+static int in_spans(const float *xs, int n, float x)
+{
+    int k = 0;
+    while (k < n && xs[k] <= x)
+        k++;
+    return k & 1;
+}
+
+/* Filled, patterned object, scanline by scanline: each of the ss sub-rows of
+ * a pixel row gets its crossings once, so every sample's inside test is a
+ * lookup. Interior pixels of plain fills take one colour evaluation. */
 static void fill(struct canvas *c, const struct world_poly *p, const struct look *l)
 {
     int x0, x1, y0, y1, ss = c->ss;
     int aa_inside = l->pattern != COOP_WORLD_SOLID && l->pattern != COOP_WORLD_GRADIENT;
+    float xs[8][WORLD_MAX_VERTS];
+    int nx[8];
     bbox(p, 1.0f, c->size, &x0, &x1, &y0, &y1);
-    for (int y = y0; y <= y1; y++)
+    for (int y = y0; y <= y1; y++) {
+        for (int j = 0; j < ss; j++)
+            nx[j] = crossings(p, y + (j + 0.5f) / ss, xs[j]);
         for (int x = x0; x <= x1; x++) {
-            float px = x + 0.5f, py = y + 0.5f, col[3], acc[3] = {0, 0, 0};
-            float d = world_poly_edge_dist(p, px, py);
-            int in = world_poly_inside(p, px, py), cnt = 0;
-            if (d > 0.75f && !in)
-                continue;
-            if (d > 0.75f && !aa_inside) {
-                look_colour(l, px, py, col);
-                blend(c, x, y, col, 1.0f);
-                continue;
-            }
-            int edge = d <= 0.75f;
+            float col[3], acc[3] = {0, 0, 0};
+            int cnt = 0;
             for (int j = 0; j < ss; j++)
                 for (int i = 0; i < ss; i++) {
-                    float sx = x + (i + 0.5f) / ss, sy = y + (j + 0.5f) / ss;
-                    if (edge && !world_poly_inside(p, sx, sy))
+                    float sx = x + (i + 0.5f) / ss;
+                    if (!in_spans(xs[j], nx[j], sx))
                         continue;
-                    look_colour(l, sx, sy, col);
-                    for (int k = 0; k < 3; k++)
-                        acc[k] += col[k];
                     cnt++;
+                    if (aa_inside) {
+                        look_colour(l, sx, y + (j + 0.5f) / ss, col);
+                        for (int k = 0; k < 3; k++)
+                            acc[k] += col[k];
+                    }
                 }
             if (!cnt)
                 continue;
-            for (int k = 0; k < 3; k++)
-                acc[k] /= (float)cnt;
+            if (aa_inside)
+                for (int k = 0; k < 3; k++)
+                    acc[k] /= (float)cnt;
+            else
+                look_colour(l, x + 0.5f, y + 0.5f, acc);
             blend(c, x, y, acc, (float)cnt / (float)(ss * ss));
         }
+    }
 }
 
-/* Outline of width w pixels centred on the polygon's boundary. */
+/* Distance from (x, y) to the outline over a subset of its edges. */
+static float dist_edges(const struct world_poly *p, const int *edges, int ne, float x, float y)
+{
+    float best = 1e30f;
+    for (int k = 0; k < ne; k++) {
+        int i = edges[k], j = i ? i - 1 : p->n - 1;
+        float ax = p->x[j], ay = p->y[j], bx = p->x[i] - ax, by = p->y[i] - ay;
+        float px = x - ax, py = y - ay, l2 = bx * bx + by * by;
+        float t = l2 > 0 ? (px * bx + py * by) / l2 : 0.0f;
+        t = t < 0 ? 0 : (t > 1 ? 1 : t);
+        float dx = px - t * bx, dy = py - t * by, d2 = dx * dx + dy * dy;
+        best = d2 < best ? d2 : best;
+    }
+    return sqrtf(best);
+}
+
+/* Outline of width w pixels centred on the polygon's boundary. Per pixel row
+ * only the edges within reach of the row are considered. */
 static void stroke(struct canvas *c, const struct world_poly *p, const float col[3], float w)
 {
-    int x0, x1, y0, y1, ss = c->ss;
-    float h = 0.5f * w;
-    bbox(p, h + 1.0f, c->size, &x0, &x1, &y0, &y1);
-    for (int y = y0; y <= y1; y++)
+    int x0, x1, y0, y1, ss = c->ss, edges[WORLD_MAX_VERTS];
+    float h = 0.5f * w, reach = h + 1.0f;
+    bbox(p, reach, c->size, &x0, &x1, &y0, &y1);
+    for (int y = y0; y <= y1; y++) {
+        int ne = 0;
+        for (int i = 0, j = p->n - 1; i < p->n; j = i++)
+            if (fminf(p->y[i], p->y[j]) - reach <= y + 1 && fmaxf(p->y[i], p->y[j]) + reach >= y)
+                edges[ne++] = i;
+        if (!ne)
+            continue;
         for (int x = x0; x <= x1; x++) {
-            float d = world_poly_edge_dist(p, x + 0.5f, y + 0.5f);
+            float d = dist_edges(p, edges, ne, x + 0.5f, y + 0.5f);
             if (d > h + 0.75f)
                 continue;
             int cnt = 0;
@@ -219,10 +297,11 @@ static void stroke(struct canvas *c, const struct world_poly *p, const float col
             else
                 for (int j = 0; j < ss; j++)
                     for (int i = 0; i < ss; i++)
-                        cnt += world_poly_edge_dist(p, x + (i + 0.5f) / ss, y + (j + 0.5f) / ss) < h;
+                        cnt += dist_edges(p, edges, ne, x + (i + 0.5f) / ss, y + (j + 0.5f) / ss) < h;
             if (cnt)
                 blend(c, x, y, col, (float)cnt / (float)(ss * ss));
         }
+    }
 }
 
 static void draw_object(struct canvas *c, const struct coop_world_scene *s,

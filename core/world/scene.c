@@ -128,7 +128,11 @@ static void background(struct coop_world_scene *s, const struct coop_world_const
 static int place_distractor(struct coop_world_scene *s, struct coop_world_object *d,
                             const struct coop_world_constraints *c, struct coop_rng *r)
 {
-    int occlude = c->occlusion > 0 && coop_rng_uniform(r) < c->occlusion;
+    int on_top = 0;
+    for (int j = 0; j < s->n_distractors; j++)
+        on_top += s->distractors[j].on_top;
+    /* at most two occluders, so the main object stays partly visible */
+    int occlude = c->occlusion > 0 && coop_rng_uniform(r) < c->occlusion && on_top < 2;
     const struct coop_world_object *m = &s->main;
     for (int tries = 0; tries < 24; tries++) {
         if (occlude) {
@@ -172,6 +176,12 @@ static void distractors(struct coop_world_scene *s, const struct coop_world_cons
         d.shape = (s->main.shape + 1 + (int)coop_rng_below(r, COOP_WORLD_NUM_SHAPES - 1)) %
                   COOP_WORLD_NUM_SHAPES;
         d.colour = (int)coop_rng_below(r, (uint64_t)ncol);
+        if (c->distractor_rule == 1 && d.shape % 2 == 0)
+            d.shape = (d.shape + 1) % COOP_WORLD_NUM_SHAPES;
+        if (c->distractor_rule == 2 && (d.shape + d.colour) % 2 == 0)
+            d.colour = (d.colour + 1) % ncol;
+        if (d.shape == s->main.shape)
+            continue; /* the rules may map onto the main shape: skip this one */
         d.pattern = coop_rng_uniform(r) < 0.7 ? COOP_WORLD_SOLID
                                               : (int)coop_rng_below(r, COOP_WORLD_NUM_PATTERNS);
         d.size = c->big_distractors ? COOP_WORLD_SMALL : COOP_WORLD_TINY;
@@ -199,6 +209,12 @@ static int check(const struct coop_world_constraints *c, struct coop_err *e)
         c->min_distractors > c->max_distractors)
         return coop_fail(e, COOP_E_INVAL, "world constraints: distractors %d..%d not within 0..%d",
                          c->min_distractors, c->max_distractors, COOP_WORLD_MAX_DISTRACTORS);
+    if (c->distractor_rule < 0 || c->distractor_rule > 2)
+        return coop_fail(e, COOP_E_INVAL, "world constraints: distractor_rule %d not 0..2",
+                         c->distractor_rule);
+    if (c->distractor_rule == 2 && (c->num_colours ? c->num_colours : COOP_WORLD_NUM_COLOURS) % 2)
+        return coop_fail(e, COOP_E_INVAL, "world constraints: distractor_rule 2 needs an even "
+                         "number of colours");
     if (!(c->occlusion >= 0 && c->occlusion <= 1))
         return coop_fail(e, COOP_E_INVAL, "world constraints: occlusion %g not in [0, 1]",
                          (double)c->occlusion);

@@ -127,9 +127,11 @@ void world_object_poly(struct world_poly *p, const struct coop_world_object *o, 
     p->maxx = p->maxy = -1e30f;
     for (int i = 0; i < n; i++) {
         double k = 1.0;
-        if (wobble > 0) {
-            uint64_t h = coop_mix64(seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
-            k += wobble * ((double)(h >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+        if (wobble > 0) { /* two low harmonics of the angle: smooth, hand-drawn */
+            double t = atan2(uy[i], ux[i]);
+            double p1 = (double)(coop_mix64(seed) >> 11) * (6.283185307179586 / 9007199254740992.0);
+            double p2 = (double)(coop_mix64(seed + 1) >> 11) * (6.283185307179586 / 9007199254740992.0);
+            k += wobble * (0.6 * sin(2.0 * t + p1) + 0.4 * sin(3.0 * t + p2));
         }
         double u = ux[i] * k, v = uy[i] * k;
         p->x[i] = (float)(cx + R * (u * c - v * s));

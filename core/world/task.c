@@ -152,6 +152,7 @@ static void constrain(struct coop_world_constraints *w, const struct coop_world_
         w->max_distractors = 7;
         w->big_distractors = true;
         w->occlusion = 0.5f;
+        w->distractor_rule = t->kind == BY_OBJECT ? 2 : 1;
     }
 }
 

@@ -108,6 +108,9 @@ struct coop_world_constraints {
     float occlusion;         /* probability that a distractor overlaps and covers the main object */
     bool big_distractors;    /* distractors SMALL instead of TINY (clutter) */
     bool ink_in_colour;      /* sketch style: coloured strokes (keeps colour labels valid) */
+    /* Which distractors are allowed (hard subsets keep distractors out of
+     * their label space): 0 any; 1 odd shape index only; 2 odd shape + colour sum only. */
+    int distractor_rule;
 };
 /* Defaults of the normal world: everything random, 0..2 distractors, photo style. */
 COOP_API void coop_world_constraints_default(struct coop_world_constraints *c);
