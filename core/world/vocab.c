@@ -40,13 +40,13 @@ static const char *const *const bg_syn[COOP_WORLD_NUM_BACKGROUNDS] = {
 /* No phrase is a substring of another (the caption parser relies on it). */
 static const char *const *const pos_syn[COOP_WORLD_NUM_POSITIONS] = {
     LIST("in the top left corner", "in the upper left"),
-    LIST("at the top", "near the top edge"),
+    LIST("at the top", "along the top edge"),
     LIST("in the top right corner", "in the upper right"),
     LIST("on the left", "at the left side"),
     LIST("in the center", "in the middle"),
     LIST("on the right", "at the right side"),
     LIST("in the bottom left corner", "in the lower left"),
-    LIST("at the bottom", "near the bottom edge"),
+    LIST("at the bottom", "along the bottom edge"),
     LIST("in the bottom right corner", "in the lower right"),
 };
 static const uint8_t colour_rgb[COOP_WORLD_NUM_COLOURS][3] = {
