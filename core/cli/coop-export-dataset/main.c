@@ -1,0 +1,222 @@
+/* coop-export-dataset: writes any dataset plugin's splits to disk as PNG
+ * images plus a split_zhou-style JSON ({"train": [[path, label, classname],
+ * ...], "val": ..., "test": ...}) and meta.json, so that other
+ * prompt-learning code bases can run on the same data (e.g. the synthetic
+ * world). Thin: argument parsing, plugin lookup, then export.c. */
+#include "coop/plugin.h"
+#include "coop/util.h"
+#include "export.h"
+#include "loader.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SET 64
+#define MAX_PATHS 16
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coop-export-dataset DATASET OUT_DIR [options]\n"
+            "       coop-export-dataset --list\n"
+            "  DATASET             descriptor name (e.g. world-shapes), or MODULE.so:NAME\n"
+            "  --set KEY=VALUE     dataset parameter (repeatable), e.g. --set image_size=64\n"
+            "  --data-root DIR     data root handed to the plugin (real datasets)\n"
+            "  --splits LIST       comma-separated subset of train,val,test (default all)\n"
+            "  --json NAME         split file name (default split_zhou_DATASET.json)\n"
+            "  --contact-sheet F   also write a PNG tiling the first test images\n"
+            "  --sheet-n N         images on the contact sheet (default 32)\n"
+            "  --plugin-path DIR   extra plugin folder searched first (repeatable)\n"
+            "  --quiet             no progress on stderr\n");
+}
+
+/* Checks --set keys against the plugin's spec and appends defaults. */
+static int resolve_params(const struct coop_param_spec *spec, struct coop_kv *kv, size_t *n,
+                          struct coop_err *e)
+{
+    const char *names[128];
+    size_t ns = 0;
+    for (const struct coop_param_spec *p = spec; p && p->name && ns < 128; p++)
+        names[ns++] = p->name;
+    for (size_t i = 0; i < *n; i++) {
+        const struct coop_param_spec *p = spec;
+        while (p && p->name && strcmp(p->name, kv[i].key) != 0)
+            p++;
+        if (!p || !p->name) {
+            const char *s = coop_suggest(kv[i].key, names, ns);
+            return coop_fail(e, COOP_E_INVAL, "unknown dataset parameter '%s'%s%s%s", kv[i].key,
+                             s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        }
+        if (p->type == COOP_PARAM_INT || p->type == COOP_PARAM_FLOAT) {
+            char *end;
+            double v = strtod(kv[i].value, &end);
+            if (*end || end == kv[i].value || (p->min <= p->max && (v < p->min || v > p->max)))
+                return coop_fail(e, COOP_E_INVAL, "parameter %s = '%s' is not a number in %g..%g",
+                                 p->name, kv[i].value, p->min, p->max);
+        }
+    }
+    for (const struct coop_param_spec *p = spec; p && p->name; p++) {
+        size_t i = 0;
+        while (i < *n && strcmp(kv[i].key, p->name) != 0)
+            i++;
+        if (i < *n)
+            continue;
+        if (!p->default_value)
+            return coop_fail(e, COOP_E_INVAL, "dataset parameter %s is required", p->name);
+        if (*n >= MAX_SET)
+            return coop_fail(e, COOP_E_INVAL, "too many parameters");
+        kv[(*n)++] = (struct coop_kv){p->name, p->default_value};
+    }
+    return COOP_OK;
+}
+
+struct args {
+    const char *dataset, *data_root;
+    const char *paths[MAX_PATHS];
+    int n_paths, list;
+    struct coop_kv kv[MAX_SET];
+    size_t n_kv;
+    char *kv_store[MAX_SET];
+    struct export_opts o;
+};
+
+static int parse_splits(struct export_opts *o, const char *list)
+{
+    static const char *const names[3] = {"train", "val", "test"};
+    memset(o->splits, 0, sizeof o->splits);
+    char *copy = strdup(list), *save = NULL;
+    int ok = 1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int s = 0;
+        while (s < 3 && strcmp(t, names[s]) != 0)
+            s++;
+        if (s == 3)
+            ok = 0;
+        else
+            o->splits[s] = true;
+    }
+    free(copy);
+    return ok;
+}
+
+static int parse_args(struct args *a, int argc, char **argv)
+{
+    int pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = strcmp(s, "--set") == 0 || strcmp(s, "--data-root") == 0 ||
+                    strcmp(s, "--splits") == 0 || strcmp(s, "--json") == 0 ||
+                    strcmp(s, "--contact-sheet") == 0 || strcmp(s, "--sheet-n") == 0 ||
+                    strcmp(s, "--plugin-path") == 0;
+        if (takes && !v) {
+            fprintf(stderr, "coop-export-dataset: %s needs a value\n", s);
+            return -1;
+        }
+        if (strcmp(s, "--list") == 0)
+            a->list = 1;
+        else if (strcmp(s, "--quiet") == 0)
+            a->o.quiet = true;
+        else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(s, "--set") == 0) {
+            const char *eq = strchr(v, '=');
+            if (!eq || a->n_kv >= MAX_SET) {
+                fprintf(stderr, "coop-export-dataset: --set wants KEY=VALUE, got '%s'\n", v);
+                return -1;
+            }
+            char *key = strndup(v, (size_t)(eq - v));
+            a->kv_store[a->n_kv] = key;
+            a->kv[a->n_kv++] = (struct coop_kv){key, eq + 1};
+        } else if (strcmp(s, "--data-root") == 0)
+            a->data_root = v;
+        else if (strcmp(s, "--splits") == 0) {
+            if (!parse_splits(&a->o, v)) {
+                fprintf(stderr, "coop-export-dataset: --splits: '%s' is not a list of "
+                        "train,val,test\n", v);
+                return -1;
+            }
+        } else if (strcmp(s, "--json") == 0)
+            a->o.json_name = v;
+        else if (strcmp(s, "--contact-sheet") == 0)
+            a->o.sheet = v;
+        else if (strcmp(s, "--sheet-n") == 0)
+            a->o.sheet_n = atoi(v);
+        else if (strcmp(s, "--plugin-path") == 0) {
+            if (a->n_paths < MAX_PATHS)
+                a->paths[a->n_paths++] = v;
+        } else if (s[0] == '-' && s[1] == '-') {
+            fprintf(stderr, "coop-export-dataset: unknown option %s\n", s);
+            return -1;
+        } else if (pos == 0) {
+            a->dataset = s;
+            pos++;
+            continue;
+        } else if (pos == 1) {
+            a->o.out_dir = s;
+            pos++;
+            continue;
+        } else {
+            fprintf(stderr, "coop-export-dataset: unexpected argument %s\n", s);
+            return -1;
+        }
+        if (takes)
+            i++;
+    }
+    return 0;
+}
+
+static int run(struct args *a, struct coop_err *e)
+{
+    if (a->list)
+        return loader_list_datasets(a->paths, a->n_paths, e);
+    struct found_plugin fp;
+    int rc = loader_find_dataset(&fp, a->dataset, a->paths, a->n_paths, e);
+    if (rc)
+        return rc;
+    const struct coop_dataset_ops *ops = fp.desc->ops;
+    const char *name = fp.desc->name;
+    struct coop_dataset *ds = NULL;
+    char json_name[512];
+    if (!ops || ops->version < 1 || !ops->open || !ops->get_item || !ops->class_name) {
+        rc = coop_fail(e, COOP_E_ABI, "%s: dataset %s lacks required ops", fp.file, name);
+        goto done;
+    }
+    if ((rc = resolve_params(ops->params, a->kv, &a->n_kv, e)))
+        goto done;
+    struct coop_params params = {a->kv, a->n_kv};
+    struct coop_host host = {COOP_HOST_VERSION, NULL, NULL, NULL};
+    if ((rc = ops->open(&host, a->data_root, &params, &ds, e))) {
+        coop_fail_prefix(e, rc, "%s", name);
+        goto done;
+    }
+    if (!a->o.json_name) {
+        snprintf(json_name, sizeof json_name, "split_zhou_%s.json", name);
+        a->o.json_name = json_name;
+    }
+    rc = export_dataset(ops, ds, name, &a->o, e);
+done:
+    if (ds)
+        ops->close(ds);
+    dlclose_plugin(&fp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof a);
+    a.o.splits[0] = a.o.splits[1] = a.o.splits[2] = true;
+    a.o.sheet_n = 32;
+    int rc = parse_args(&a, argc, argv);
+    if (rc == 0 && !a.list && (!a.dataset || !a.o.out_dir)) {
+        usage(stderr);
+        rc = -1;
+    }
+    struct coop_err e = {{0}};
+    if (rc == 0 && (rc = run(&a, &e)) != 0)
+        fprintf(stderr, "coop-export-dataset: %s\n", e.msg);
+    for (size_t i = 0; i < a.n_kv; i++)
+        free(a.kv_store[i]);
+    return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
