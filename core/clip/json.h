@@ -8,6 +8,13 @@
 #include "coop/common.h"
 #include <stdbool.h>
 
+/* Internal names, distinct from the public coop/json.h parser (core/data). */
+#define coop_json_type clip_json_type
+#define coop_json clip_json
+#define coop_json_parse clip_json_parse
+#define coop_json_free clip_json_free
+#define coop_json_get clip_json_get
+
 enum coop_json_type { COOP_JSON_NULL, COOP_JSON_BOOL, COOP_JSON_NUMBER, COOP_JSON_STRING,
                       COOP_JSON_ARRAY, COOP_JSON_OBJECT };
 
