@@ -5,6 +5,7 @@
 #include "coop/data.h"
 #include "coop/featcache.h"
 #include "coop/run.h"
+#include "coop/train.h"
 
 #define RT_MAX_DS 32
 #define RT_MAX_FC 64
@@ -57,6 +58,24 @@ int rt_dataset(struct rt *rt, const char *name, const struct coop_params *params
 int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split, const size_t *idx,
                 size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e);
 void rt_free(struct rt *rt);
+
+/* The trained method, whichever kind. */
+struct method {
+    const struct coop_plugin *plugin;
+    const struct coop_prompt_ops *pops;
+    struct coop_prompt *prompt;
+    const struct coop_baseline_ops *bops;
+    struct coop_baseline *base;
+    int K; /* classes it was built for (source) */
+};
+void method_free(struct method *m);
+const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e);
+/* Evaluates m on d's test split and writes eval/<label>/ to w. */
+int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
+             const char *label, struct coop_results_writer *w, struct coop_metrics *out,
+             struct coop_err *e);
+void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
+             const char *cache_dir);
 
 int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
               struct coop_err *e);

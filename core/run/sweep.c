@@ -111,6 +111,19 @@ static void host_log(void *ctx, enum coop_log_level level, const char *msg)
         rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
 }
 
+void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
+             const char *cache_dir)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->reg = reg;
+    rt->o = o;
+    rt->host = (struct coop_host){COOP_HOST_VERSION, rt, host_log, o->cancel};
+    rt->cache_dir = coop_strdup(cache_dir);
+    rt->n_trials = 1;
+    rt->trial_no = 1;
+    rt->sweep_t0 = coop_now();
+}
+
 /* ---- the loop --------------------------------------------------------------- */
 void coop_run_summary_free(struct coop_run_summary *s)
 {
@@ -147,14 +160,10 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     const struct coop_trial *t0 = coop_matrix_trial(m, 0);
     s->results_dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
     struct rt rt;
-    memset(&rt, 0, sizeof rt);
-    rt.reg = reg;
-    rt.o = o;
-    rt.host = (struct coop_host){COOP_HOST_VERSION, &rt, host_log, o->cancel};
-    rt.cache_dir = o->cache_dir ? coop_strdup(o->cache_dir)
-                                : coop_asprintf("%s/.cache", t0->results_dir);
+    char *default_cache = coop_asprintf("%s/.cache", t0->results_dir);
+    rt_init(&rt, reg, o, o->cache_dir ? o->cache_dir : default_cache);
+    free(default_cache);
     rt.n_trials = n;
-    rt.sweep_t0 = coop_now();
     int rc = coop_mkdirs(s->results_dir, e);
     if (rc == 0)
         rc = coop_results_clean_stale(s->results_dir, NULL, e);

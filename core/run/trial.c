@@ -10,17 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The trained method, whichever kind. */
-struct method {
-    const struct coop_plugin *plugin;
-    const struct coop_prompt_ops *pops;
-    struct coop_prompt *prompt;
-    const struct coop_baseline_ops *bops;
-    struct coop_baseline *base;
-    int K;                  /* classes it was built for (source) */
-};
-
-static void method_free(struct method *m)
+void method_free(struct method *m)
 {
     if (m->prompt)
         m->pops->destroy(m->prompt);
@@ -28,7 +18,7 @@ static void method_free(struct method *m)
         m->bops->destroy(m->base);
 }
 
-static const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e)
+const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e)
 {
     *K = d->ref.ops->num_classes(d->ref.ds);
     if (*K <= 0) {
@@ -154,9 +144,9 @@ static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *tar
     return rc;
 }
 
-static int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
-                    const char *label, struct coop_results_writer *w, double *acc_out,
-                    struct coop_err *e)
+int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
+             const char *label, struct coop_results_writer *w, struct coop_metrics *out,
+             struct coop_err *e)
 {
     int K = 0, rc = 0;
     const char **names = class_names(d, &K, e);
@@ -199,8 +189,8 @@ static int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool 
         struct coop_results_eval ev = {label, met.accuracy, met.macro_f1, K, per_class, conf,
                                        names, (int64_t)n};
         rc = coop_results_write_eval(w, &ev, e);
-        if (acc_out)
-            *acc_out = met.accuracy;
+        if (out)
+            *out = met;
     }
     if (rc)
         coop_fail_prefix(e, rc, "evaluation on %s", label);
@@ -398,6 +388,28 @@ static int fit_baseline(struct rt *rt, const struct coop_trial *t, struct method
     return rc;
 }
 
+/* A plugin's resolved parameters as <group>/param_keys and <group>/param_values. */
+static int write_params(struct coop_results_writer *w, const char *group,
+                        const struct coop_params *p, struct coop_err *e)
+{
+    if (p->n == 0)
+        return 0;
+    const char **k = malloc(p->n * sizeof *k), **v = malloc(p->n * sizeof *v);
+    char *pk = coop_asprintf("%s/param_keys", group), *pv = coop_asprintf("%s/param_values", group);
+    int rc = k && v && pk && pv ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < p->n; i++) {
+        k[i] = p->kv[i].key;
+        v[i] = p->kv[i].value;
+    }
+    size_t n = p->n;
+    if (rc == 0)
+        rc = coop_results_write_strings(w, pk, k, 1, &n, e);
+    if (rc == 0)
+        rc = coop_results_write_strings(w, pv, v, 1, &n, e);
+    free(k), free(v), free(pk), free(pv);
+    return rc;
+}
+
 static int write_identity(struct rt *rt, const struct coop_trial *t, struct method *m,
                           struct rt_dataset *src, struct coop_results_writer *w,
                           struct coop_err *e)
@@ -440,6 +452,14 @@ static int write_identity(struct rt *rt, const struct coop_trial *t, struct meth
         rc = coop_results_axis(w, "epochs", buf, e);
     for (size_t i = 0; i < t->method_params.n && rc == 0; i++)
         rc = coop_results_axis(w, t->method_params.kv[i].key, t->method_params.kv[i].value, e);
+    if (rc == 0)
+        rc = coop_results_attr_str(w, "vocab", t->vocab ? t->vocab : "", e);
+    if (rc == 0)
+        rc = write_params(w, "method", &t->method_params, e);
+    if (rc == 0)
+        rc = write_params(w, "backbone", &t->backbone_params, e);
+    if (rc == 0)
+        rc = write_params(w, "dataset", &t->dataset_params, e);
     if (rc == 0)
         rc = coop_results_attr_int(w, "threads", rt->o->threads, e);
     return rc;
@@ -485,9 +505,9 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
         rc = train_prompt(rt, t, &m, src, names, K, &fs, w, e);
     else if (rc == 0)
         rc = fit_baseline(rt, t, &m, src, names, K, have_fs ? &fs : NULL, w, e);
-    double acc = NAN;
+    struct coop_metrics met = {NAN, NAN, 0};
     if (rc == 0)
-        rc = evaluate(rt, &m, src, false, "test", w, &acc, e);
+        rc = evaluate(rt, &m, src, false, "test", w, &met, e);
     for (size_t i = 0; i < t->n_targets && rc == 0; i++) {
         struct rt_dataset *tg = NULL;
         struct coop_params none = {NULL, 0};
@@ -496,7 +516,8 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
             rc = evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
     }
     if (rc == 0)
-        rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary, acc);
+        rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary,
+               met.accuracy);
     free(names);
     if (have_fs)
         coop_fewshot_free(&fs);

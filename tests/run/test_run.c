@@ -155,6 +155,21 @@ START_TEST(sweep_trains_evaluates_and_records)
             ck_assert(coop_results_has(r, "params/ctx"));
             ck_assert(coop_results_has(r, "interpret/nearest_words"));
             ck_assert(coop_results_has(r, "fewshot/train_items"));
+            /* the stored context re-evaluated later gives the trial's own target numbers */
+            double *tacc;
+            ck_assert_int_eq(coop_results_read_f64(r, "eval/toy_colors_shift/accuracy", &tacc,
+                                                   &rank, shape, &e), 0);
+            struct coop_registry *reg = registry();
+            char *cache = coop_asprintf("%s/cache", tmpdir);
+            struct coop_eval_request q = {f, "toy_colors_shift", NULL, NULL, cache};
+            struct coop_run_options o = {.out = NULL};
+            double a2 = -1, f2 = -1;
+            ck_assert_int_eq(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e), 0);
+            ck_assert_double_eq_tol(a2, tacc[0], 1e-9);
+            ck_assert_double_ge(f2, 0.0);
+            free(tacc);
+            free(cache);
+            coop_registry_free(reg);
         }
         char *plugin;
         ck_assert_int_eq(coop_results_read_attr_str(r, "method_plugin", &plugin, &e), 0);

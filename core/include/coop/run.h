@@ -44,4 +44,23 @@ COOP_API int coop_run_sweep(const struct coop_matrix *m, const struct coop_regis
                             const struct coop_run_options *o, struct coop_run_summary *s,
                             struct coop_err *e);
 
+
+/* ---- evaluating stored learned prompts ------------------------------------- */
+/* Re-evaluates the learned context stored in a prompt trial's results file on
+ * another dataset's test split, without retraining: the backbone, method and
+ * parameters are read back from the file; the prompts are rebuilt from the
+ * dataset's class names (class-specific context follows the dataset's class
+ * mapping when it declares one). Writes <out_dir>/<trial_id>-on-<dataset>.h5
+ * (eval/<dataset>/ as in a trial file) when out_dir is non-NULL. */
+struct coop_eval_request {
+    const char *results_file;
+    const char *dataset;
+    const char *data_root;  /* may be NULL */
+    const char *out_dir;    /* may be NULL */
+    const char *cache_dir;  /* feature cache; NULL = <dir of results_file>/../.cache */
+};
+COOP_API int coop_run_eval_stored(const struct coop_eval_request *q,
+                                  const struct coop_registry *reg,
+                                  const struct coop_run_options *o, double *accuracy,
+                                  double *macro_f1, struct coop_err *e);
 #endif
