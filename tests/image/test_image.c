@@ -184,6 +184,14 @@ static const char *tmp_file(const char *name, const void *data, size_t n)
     return path;
 }
 
+/* Removes the (empty) scratch folder; the next tmp_file makes a new one. */
+static void cleanup_tmp(void)
+{
+    if (tmpdir[0])
+        rmdir(tmpdir);
+    tmpdir[0] = 0;
+}
+
 static void expect_load_error(const char *path, const char *what)
 {
     struct coop_image img;
@@ -228,7 +236,7 @@ START_TEST(decode_errors_name_the_file)
     /* JPEG signature followed by garbage */
     junk[0] = 0xFF, junk[1] = 0xD8, junk[2] = 0xFF;
     expect_load_error(tmp_file("sig.jpg", junk, sizeof junk), "JPEG signature + junk");
-    rmdir(tmpdir);
+    cleanup_tmp();
 }
 END_TEST
 
@@ -382,7 +390,7 @@ START_TEST(png_write_roundtrip)
     }
     ck_assert_int_eq(coop_image_write_png("/nonexistent/dir/x.png", px, 13, 7, 3, &e), COOP_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/dir/x.png"));
-    rmdir(tmpdir);
+    cleanup_tmp();
 }
 END_TEST
 
