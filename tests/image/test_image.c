@@ -357,6 +357,29 @@ START_TEST(train_transform_seeded_and_flip)
 }
 END_TEST
 
+/* Every mode through both transforms on degenerate sizes: no failure, no
+ * out-of-bounds access (the sanitizer builds check the latter). */
+START_TEST(transforms_on_tiny_and_thin_images)
+{
+    static const char *const modes[] = {"L", "LA", "P", "RGB", "RGBA", "I", "CMYK", "1"};
+    static const int sizes[][2] = {{1, 1}, {1, 7}, {300, 2}, {3, 3}};
+    static uint8_t out[48 * 48 * 3];
+    struct coop_rng r;
+    coop_rng_seed(&r, 3);
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            struct synth_params p = {m * 10 + s + 1, sizes[s][0], sizes[s][1], 3, 5, 60, 20, 0};
+            struct coop_image img;
+            struct coop_err e;
+            ck_assert_int_eq(synth_image(&img, modes[m], &p), 0);
+            ck_assert_msg(coop_image_clip_eval_rgb8(out, &img, 48, &e) == 0, "%s", e.msg);
+            for (int i = 0; i < 4; i++)
+                ck_assert_msg(coop_image_clip_train_rgb8(out, &img, 48, &r, &e) == 0, "%s", e.msg);
+            coop_image_free(&img);
+        }
+}
+END_TEST
+
 START_TEST(normalize_is_torchvision_float)
 {
     uint8_t rgb[2 * 2 * 3] = {0, 128, 255, 10, 20, 30, 255, 255, 255, 1, 2, 3};
@@ -408,6 +431,7 @@ int main(void)
     tcase_add_test(tc, rrc_params_deterministic_and_in_range);
     tcase_add_test(tc, rrc_fallback_is_torchvision_center_crop);
     tcase_add_test(tc, train_transform_seeded_and_flip);
+    tcase_add_test(tc, transforms_on_tiny_and_thin_images);
     tcase_add_test(tc, normalize_is_torchvision_float);
     tcase_add_test(tc, png_write_roundtrip);
     suite_add_tcase(s, tc);
