@@ -192,7 +192,8 @@ static void cleanup_tmp(void)
     tmpdir[0] = 0;
 }
 
-static void expect_load_error(const char *path, const char *what)
+/* Loading path must fail, name the file and (if cause) contain cause. */
+static void expect_load_error_cause(const char *path, const char *what, const char *cause)
 {
     struct coop_image img;
     struct coop_err e = {{0}};
@@ -200,9 +201,17 @@ static void expect_load_error(const char *path, const char *what)
     ck_assert_msg(rc < 0, "%s: loaded without error", what);
     ck_assert_msg(strstr(e.msg, path) != NULL, "%s: message does not name the file: %s", what,
                   e.msg);
+    if (cause)
+        ck_assert_msg(strstr(e.msg, cause) != NULL, "%s: expected \"%s\" in: %s", what, cause,
+                      e.msg);
     ck_assert_ptr_null(img.data);
     ck_assert_ptr_null(img.data16);
     unlink(path);
+}
+
+static void expect_load_error(const char *path, const char *what)
+{
+    expect_load_error_cause(path, what, NULL);
 }
 
 static uint8_t *read_fixture(const char *name, size_t *n)
@@ -217,11 +226,15 @@ START_TEST(decode_errors_name_the_file)
 {
     size_t n;
     uint8_t *jpg = read_fixture("rgb_q90.jpg", &n);
-    expect_load_error(tmp_file("trunc.jpg", jpg, n / 2), "truncated JPEG");
+    /* libjpeg only warns about a premature end (and pads with grey): must be an error */
+    expect_load_error_cause(tmp_file("trunc.jpg", jpg, n / 2), "truncated JPEG",
+                            "Premature end of JPEG file");
+    expect_load_error_cause(tmp_file("trunc_eoi.jpg", jpg, n - 2), "JPEG without EOI",
+                            "Premature end of JPEG file");
     expect_load_error(tmp_file("trunc_header.jpg", jpg, 40), "JPEG cut in its header");
     free(jpg);
     uint8_t *png = read_fixture("rgb8.png", &n);
-    expect_load_error(tmp_file("trunc.png", png, n / 2), "truncated PNG");
+    expect_load_error_cause(tmp_file("trunc.png", png, n / 2), "truncated PNG", "truncated");
     expect_load_error(tmp_file("trunc_end.png", png, n - 5), "PNG missing IEND");
     png[n / 2] ^= 0x55; /* corrupt IDAT: CRC mismatch */
     expect_load_error(tmp_file("crc.png", png, n), "PNG with a bad CRC");
