@@ -29,7 +29,9 @@ int coop_image_decode_jpeg(struct coop_image *img, const uint8_t *buf, size_t le
 int coop_image_decode_png(struct coop_image *img, const uint8_t *buf, size_t len,
                           const char *name, struct coop_err *e);
 
-/* Largest accepted width * height (decompression-bomb guard). */
-#define COOP_IMAGE_MAX_PIXELS ((size_t)1 << 28)
+/* Largest accepted width * height (decompression-bomb guard), also for
+ * resize outputs. */
+/* Pillow raises DecompressionBombError above 2 * MAX_IMAGE_PIXELS. */
+#define COOP_IMAGE_MAX_PIXELS ((size_t)178956970)
 
 #endif

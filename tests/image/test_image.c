@@ -184,7 +184,16 @@ static const char *tmp_file(const char *name, const void *data, size_t n)
     return path;
 }
 
-static void expect_load_error(const char *path, const char *what)
+/* Removes the (empty) scratch folder; the next tmp_file makes a new one. */
+static void cleanup_tmp(void)
+{
+    if (tmpdir[0])
+        rmdir(tmpdir);
+    tmpdir[0] = 0;
+}
+
+/* Loading path must fail, name the file and (if cause) contain cause. */
+static void expect_load_error_cause(const char *path, const char *what, const char *cause)
 {
     struct coop_image img;
     struct coop_err e = {{0}};
@@ -192,9 +201,17 @@ static void expect_load_error(const char *path, const char *what)
     ck_assert_msg(rc < 0, "%s: loaded without error", what);
     ck_assert_msg(strstr(e.msg, path) != NULL, "%s: message does not name the file: %s", what,
                   e.msg);
+    if (cause)
+        ck_assert_msg(strstr(e.msg, cause) != NULL, "%s: expected \"%s\" in: %s", what, cause,
+                      e.msg);
     ck_assert_ptr_null(img.data);
     ck_assert_ptr_null(img.data16);
     unlink(path);
+}
+
+static void expect_load_error(const char *path, const char *what)
+{
+    expect_load_error_cause(path, what, NULL);
 }
 
 static uint8_t *read_fixture(const char *name, size_t *n)
@@ -209,11 +226,15 @@ START_TEST(decode_errors_name_the_file)
 {
     size_t n;
     uint8_t *jpg = read_fixture("rgb_q90.jpg", &n);
-    expect_load_error(tmp_file("trunc.jpg", jpg, n / 2), "truncated JPEG");
+    /* libjpeg only warns about a premature end (and pads with grey): must be an error */
+    expect_load_error_cause(tmp_file("trunc.jpg", jpg, n / 2), "truncated JPEG",
+                            "Premature end of JPEG file");
+    expect_load_error_cause(tmp_file("trunc_eoi.jpg", jpg, n - 2), "JPEG without EOI",
+                            "Premature end of JPEG file");
     expect_load_error(tmp_file("trunc_header.jpg", jpg, 40), "JPEG cut in its header");
     free(jpg);
     uint8_t *png = read_fixture("rgb8.png", &n);
-    expect_load_error(tmp_file("trunc.png", png, n / 2), "truncated PNG");
+    expect_load_error_cause(tmp_file("trunc.png", png, n / 2), "truncated PNG", "truncated");
     expect_load_error(tmp_file("trunc_end.png", png, n - 5), "PNG missing IEND");
     png[n / 2] ^= 0x55; /* corrupt IDAT: CRC mismatch */
     expect_load_error(tmp_file("crc.png", png, n), "PNG with a bad CRC");
@@ -228,7 +249,7 @@ START_TEST(decode_errors_name_the_file)
     /* JPEG signature followed by garbage */
     junk[0] = 0xFF, junk[1] = 0xD8, junk[2] = 0xFF;
     expect_load_error(tmp_file("sig.jpg", junk, sizeof junk), "JPEG signature + junk");
-    rmdir(tmpdir);
+    cleanup_tmp();
 }
 END_TEST
 
@@ -349,6 +370,29 @@ START_TEST(train_transform_seeded_and_flip)
 }
 END_TEST
 
+/* Every mode through both transforms on degenerate sizes: no failure, no
+ * out-of-bounds access (the sanitizer builds check the latter). */
+START_TEST(transforms_on_tiny_and_thin_images)
+{
+    static const char *const modes[] = {"L", "LA", "P", "RGB", "RGBA", "I", "CMYK", "1"};
+    static const int sizes[][2] = {{1, 1}, {1, 7}, {300, 2}, {3, 3}};
+    static uint8_t out[48 * 48 * 3];
+    struct coop_rng r;
+    coop_rng_seed(&r, 3);
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            struct synth_params p = {m * 10 + s + 1, sizes[s][0], sizes[s][1], 3, 5, 60, 20, 0};
+            struct coop_image img;
+            struct coop_err e;
+            ck_assert_int_eq(synth_image(&img, modes[m], &p), 0);
+            ck_assert_msg(coop_image_clip_eval_rgb8(out, &img, 48, &e) == 0, "%s", e.msg);
+            for (int i = 0; i < 4; i++)
+                ck_assert_msg(coop_image_clip_train_rgb8(out, &img, 48, &r, &e) == 0, "%s", e.msg);
+            coop_image_free(&img);
+        }
+}
+END_TEST
+
 START_TEST(normalize_is_torchvision_float)
 {
     uint8_t rgb[2 * 2 * 3] = {0, 128, 255, 10, 20, 30, 255, 255, 255, 1, 2, 3};
@@ -382,7 +426,7 @@ START_TEST(png_write_roundtrip)
     }
     ck_assert_int_eq(coop_image_write_png("/nonexistent/dir/x.png", px, 13, 7, 3, &e), COOP_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/dir/x.png"));
-    rmdir(tmpdir);
+    cleanup_tmp();
 }
 END_TEST
 
@@ -400,6 +444,7 @@ int main(void)
     tcase_add_test(tc, rrc_params_deterministic_and_in_range);
     tcase_add_test(tc, rrc_fallback_is_torchvision_center_crop);
     tcase_add_test(tc, train_transform_seeded_and_flip);
+    tcase_add_test(tc, transforms_on_tiny_and_thin_images);
     tcase_add_test(tc, normalize_is_torchvision_float);
     tcase_add_test(tc, png_write_roundtrip);
     suite_add_tcase(s, tc);

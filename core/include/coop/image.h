@@ -5,7 +5,8 @@
  * RandomResizedCrop and horizontal flip, and normalisation to float CHW.
  * Nothing here prints or exits; every fallible call returns a coop_status and
  * fills struct coop_err with a message naming the file.
- * Reference facts: docs/preprocessing.md. */
+ * All functions are reentrant (no hidden global state). Reference facts:
+ * docs/preprocessing.md. */
 #ifndef COOP_IMAGE_H
 #define COOP_IMAGE_H
 
