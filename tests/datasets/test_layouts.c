@@ -179,6 +179,18 @@ START_TEST(all_fifteen_descriptors)
         ck_assert_int_eq(p->kind, COOP_PLUGIN_DATASET);
     }
     ck_assert_ptr_null(fn(15));
+#ifndef LAYOUTS_STATIC
+    /* the module exports coop_plugin_enum only */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plugins/datasets/coop_layouts/coop-coop_layouts.so",
+             getenv("COOP_BUILD_ROOT"));
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_null(dlsym(h, "lay_add"));
+    ck_assert_ptr_null(dlsym(h, "lay_load_zhou"));
+    ck_assert_ptr_nonnull(dlsym(h, COOP_PLUGIN_ENUM_SYMBOL));
+    dlclose(h);
+#endif
 }
 END_TEST
 
