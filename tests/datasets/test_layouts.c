@@ -85,7 +85,7 @@ static const struct zhou_case zhou[10] = {
      "a centered satellite photo of {}."},
     {"ucf101", "ucf101", "UCF-101-midframes", "split_zhou_UCF101.json",
      "a photo of a person doing {}."},
-    {"caltech101", NULL, NULL, NULL, NULL}, /* placeholder end marker, skipped */
+    {NULL, NULL, NULL, NULL, NULL}, /* end */
 };
 
 static const char *const znames[3] = {"face", "leopard", "water_lilly"};
@@ -386,6 +386,18 @@ START_TEST(error_missing_folder)
     dstest_msg_has(&e, "imagenet-rendition/imagenet-r", NULL);
     ck_assert_int_eq(dstest_open(ops_of("dtd"), NULL, NULL, &d, &e), COOP_E_INVAL);
     dstest_msg_has(&e, "data_root", NULL);
+    /* every descriptor names its published folder on an empty data root */
+    const char *folders[15] = {"imagenet", "caltech-101", "oxford_pets", "stanford_cars",
+                               "oxford_flowers", "food-101", "fgvc_aircraft", "sun397", "dtd",
+                               "eurosat", "ucf101", "imagenetv2", "imagenet-sketch",
+                               "imagenet-adversarial", "imagenet-rendition"};
+    dstest_cleanup();
+    dstest_mkroot();
+    for (uint32_t i = 0; i < 15; i++) {
+        const struct coop_plugin *p = plugin_fn()(i);
+        ck_assert_int_eq(dstest_open(p->ops, dstest_root, NULL, &d, &e), COOP_E_NOTFOUND);
+        dstest_msg_has(&e, p->name, "not found", "expected layout", folders[i], NULL);
+    }
 }
 END_TEST
 
