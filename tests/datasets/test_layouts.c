@@ -411,6 +411,21 @@ START_TEST(error_missing_image)
                      COOP_E_NOTFOUND);
     dstest_msg_has(&e, "leopard/test_1.jpg", "split_zhou_OxfordPets.json:", "test entry 4",
                    "does not exist", NULL);
+    /* split_file: another split file, relative to the dataset folder */
+    dstest_text("oxford_pets/my_split.json",
+                "{\"train\": [[\"face/train_0.jpg\", 0, \"face\"]], \"val\": [],"
+                " \"test\": [[\"leopard/test_0.jpg\", 1, \"leopard\"]]}");
+    struct coop_kv kvs[] = {{"split_file", "my_split.json"}};
+    struct coop_params ps = {kvs, 1};
+    ck_assert_msg(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_int_eq(d.ops->num_classes(d.ds), 2);
+    ck_assert_uint_eq(d.ops->split_size(d.ds, COOP_SPLIT_TRAIN), 1);
+    d.ops->close(d.ds);
+    kvs[0].value = dstest_path("oxford_pets/nope.json");
+    ck_assert_int_eq(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e),
+                     COOP_E_NOTFOUND);
+    dstest_msg_has(&e, "oxford_pets/nope.json", NULL);
     /* check_files: false skips the check */
     struct coop_kv kv[] = {{"check_files", "false"}};
     struct coop_params p = {kv, 1};

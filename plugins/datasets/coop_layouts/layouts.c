@@ -54,9 +54,17 @@ static const struct lay_desc lay_descs[LAY_COUNT] = {
 #undef X
 };
 
-static const struct coop_param_spec params_files[] = {
+static const struct coop_param_spec params_zhou[] = {
     {"check_files", COOP_PARAM_BOOL, "true", 0, -1, NULL,
      "check at open that every image the split lists exists (a missing one is an error "
+     "naming it); false skips one stat per image"},
+    {"split_file", COOP_PARAM_STRING, "", 0, -1, NULL,
+     "another split_zhou file (relative to the dataset folder, or absolute); empty: the "
+     "published one"},
+    COOP_PARAM_END};
+static const struct coop_param_spec params_files[] = {
+    {"check_files", COOP_PARAM_BOOL, "true", 0, -1, NULL,
+     "check at open that every image the lists name exists (a missing one is an error "
      "naming it); false skips one stat per image"},
     COOP_PARAM_END};
 static const struct coop_param_spec params_none[] = {COOP_PARAM_END};
@@ -201,6 +209,7 @@ static int lay_open(const struct lay_desc *desc, const struct coop_host *host,
     ds->desc = desc;
     ds->host = host;
     ds->check_files = coop_params_bool(opts, "check_files", true);
+    ds->split_file = coop_params_str(opts, "split_file", "");
     ds->base = coop_asprintf("%s/%s", data_root, desc->folder);
     ds->imgdir = desc->images[0] ? coop_asprintf("%s/%s", ds->base, desc->images)
                                  : coop_strdup(ds->base);
@@ -283,8 +292,9 @@ LAY_LIST(X)
 #undef X
 
 #define X(id, kind, folder, images, split, tmpl, summary)                                     \
-    {COOP_DATASET_OPS_VERSION, kind == LAY_ZHOU || kind == LAY_AIRCRAFT ? params_files        \
-                                                                        : params_none,        \
+    {COOP_DATASET_OPS_VERSION, kind == LAY_ZHOU       ? params_zhou                          \
+                               : kind == LAY_AIRCRAFT ? params_files                         \
+                                                      : params_none,                         \
      lay_open_##id, lay_close, lay_num_classes, lay_class_name, lay_split_size, lay_get_item, \
      lay_read_pixels, lay_free_pixels, lay_template,                                          \
      kind == LAY_V2 || kind == LAY_SKETCH || kind == LAY_SUBSET ? lay_source_class : NULL},
