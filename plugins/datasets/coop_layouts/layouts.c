@@ -135,7 +135,6 @@ int lay_classes_alloc(struct lay_ds *ds, int C, bool with_source, struct coop_er
 int lay_missing(const struct lay_ds *ds, const char *path, struct coop_err *e)
 {
     const struct lay_desc *d = ds->desc;
-    const char *what;
     switch (d->kind) {
     case LAY_ZHOU:
         return coop_fail(e, COOP_E_NOTFOUND,
@@ -144,25 +143,22 @@ int lay_missing(const struct lay_ds *ds, const char *path, struct coop_err *e)
                          d->name, path, d->folder, d->images, d->images[0] ? "/" : "", d->folder,
                          d->split_file);
     case LAY_AIRCRAFT:
-        what = "fgvc_aircraft/{images/<id>.jpg, variants.txt, images_variant_{train,val,test}.txt}";
-        break;
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/fgvc_aircraft/"
+                         "{images/<id>.jpg, variants.txt, images_variant_{train,val,test}.txt})",
+                         d->name, path);
     case LAY_IMAGENET:
-        what = "imagenet/images/{train,val}/<wnid>/ and imagenet/classnames.txt";
-        break;
-    case LAY_V2:
-        what = "imagenetv2/imagenetv2-matched-frequency-format-val/{0..999}/ and "
-               "imagenet/classnames.txt";
-        break;
-    case LAY_SKETCH:
-        what = "imagenet-sketch/images/<wnid>/ and imagenet/classnames.txt";
-        break;
-    default:
-        what = d->kind == LAY_SUBSET && strcmp(d->name, "imagenet_a") == 0
-                   ? "imagenet-adversarial/imagenet-a/<wnid>/ and imagenet/classnames.txt"
-                   : "imagenet-rendition/imagenet-r/<wnid>/ and imagenet/classnames.txt";
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/imagenet/images/"
+                         "{train,val}/<wnid>/ and <data_root>/imagenet/classnames.txt)",
+                         d->name, path);
+    default: /* the targets */
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/%s/%s/%s/ and "
+                         "<data_root>/imagenet/classnames.txt)",
+                         d->name, path, d->folder, d->images,
+                         d->kind == LAY_V2 ? "{0..999}" : "<wnid>");
     }
-    return coop_fail(e, COOP_E_NOTFOUND, "%s: not found: %s (expected layout: <data_root>/%s)",
-                     d->name, path, what);
 }
 
 /* ---- ops ----------------------------------------------------------------- */
