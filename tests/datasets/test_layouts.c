@@ -495,9 +495,9 @@ START_TEST(error_imagenet_folders)
     ck_assert_int_eq(dstest_open(ops_of("imagenet"), dstest_root, NULL, &d, &e),
                      COOP_E_NOTFOUND);
     dstest_msg_has(&e, "class folder", "images/train/n01491361 missing", NULL);
-    dstest_text("imagenet/classnames.txt", "n01440764\n");
+    dstest_text("imagenet/classnames.txt", "n01440764 tench\nn01443537\n");
     ck_assert_int_eq(dstest_open(ops_of("imagenet"), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
-    dstest_msg_has(&e, "imagenet/classnames.txt", "<wnid> <class name>", NULL);
+    dstest_msg_has(&e, "imagenet/classnames.txt:2:", "<wnid> <class name>", NULL);
     dstest_text("imagenet/classnames.txt", "n01440764 tench\n");
     ck_assert_int_eq(dstest_open(ops_of("imagenet_a"), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
     dstest_msg_has(&e, "imagenet-a/n01484850", "not a wnid of classnames.txt", NULL);
