@@ -165,6 +165,9 @@ static int fresh_sample(struct coop_fewshot *fs, struct coop_dataset_ref d,
                         const struct coop_fewshot_opts *o, struct coop_err *e)
 {
     int C = d.ops->num_classes(d.ds);
+    if (C <= 0)
+        return coop_fail(e, COOP_E_INVAL, "few-shot sample: dataset '%s' has no classes",
+                         o->dataset);
     char label[300];
     snprintf(label, sizeof label, "fewshot/%s/shots%d", o->dataset, o->shots);
     struct coop_rng r;
