@@ -64,6 +64,10 @@ static void make_targets(void)
     }
     dstest_image("imagenet-adversarial/imagenet-a/n01440764/a_x.jpg");
     dstest_text("imagenet-adversarial/README.txt", "not a class folder\n");
+    /* listings skip files among class folders and hidden entries among images */
+    dstest_text("imagenet-adversarial/imagenet-a/README.txt", "not a class folder\n");
+    dstest_text("imagenet-rendition/imagenet-r/n01443537/.DS_Store", "x");
+    dstest_mkdir("imagenet-rendition/imagenet-r/n01443537/.thumbs");
 }
 
 struct zhou_case {
