@@ -71,23 +71,39 @@ static int split_labels(struct coop_dataset_ref d, enum coop_split sp, int C, in
     return 0;
 }
 
+/* Groups the indices by label (counting sort: ascending within each class):
+ * class c owns by_class[start[c] .. start[c + 1]). */
+static int bucket_by_label(const int *labels, size_t n, int C, size_t **by_class,
+                           size_t **start, struct coop_err *e)
+{
+    *by_class = malloc((n ? n : 1) * sizeof **by_class);
+    *start = calloc((size_t)C + 2, sizeof **start);
+    if (!*by_class || !*start)
+        return coop_fail(e, COOP_E_NOMEM, "few-shot sample: out of memory");
+    size_t *st = *start;
+    for (size_t i = 0; i < n; i++)
+        st[labels[i] + 2]++;
+    for (int c = 0; c < C; c++)
+        st[c + 2] += st[c + 1];
+    for (size_t i = 0; i < n; i++) /* st[c + 1] is class c's write cursor */
+        (*by_class)[st[labels[i] + 1]++] = i;
+    return 0;
+}
+
 /* Samples `quota` per class from split sp, continuing the stream r. */
 static int sample_split(struct coop_fewshot_split *out, struct coop_dataset_ref d,
                         enum coop_split sp, int C, int quota, struct coop_rng *r,
                         struct coop_err *e)
 {
     int *labels = NULL;
-    size_t n = 0, *cand = NULL;
+    size_t n = 0, *by_class = NULL, *start = NULL;
     int rc = split_labels(d, sp, C, &labels, &n, e);
     if (rc == 0)
         rc = split_alloc(out, n < (size_t)C * (size_t)quota ? n : (size_t)C * (size_t)quota, e);
-    if (rc == 0 && !(cand = malloc((n ? n : 1) * sizeof *cand)))
-        rc = coop_fail(e, COOP_E_NOMEM, "few-shot sample: out of memory");
+    if (rc == 0)
+        rc = bucket_by_label(labels, n, C, &by_class, &start, e);
     for (int c = 0; rc == 0 && c < C; c++) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-            if (labels[i] == c)
-                cand[m++] = i;
+        size_t *cand = by_class + start[c], m = start[c + 1] - start[c];
         size_t q = m < (size_t)quota ? m : (size_t)quota;
         if (m > q) {
             for (size_t j = 0; j < q; j++) {
@@ -111,7 +127,8 @@ static int sample_split(struct coop_fewshot_split *out, struct coop_dataset_ref 
         }
     }
     free(labels);
-    free(cand);
+    free(by_class);
+    free(start);
     return rc;
 }
 
@@ -148,6 +165,9 @@ static int fresh_sample(struct coop_fewshot *fs, struct coop_dataset_ref d,
                         const struct coop_fewshot_opts *o, struct coop_err *e)
 {
     int C = d.ops->num_classes(d.ds);
+    if (C <= 0)
+        return coop_fail(e, COOP_E_INVAL, "few-shot sample: dataset '%s' has no classes",
+                         o->dataset);
     char label[300];
     snprintf(label, sizeof label, "fewshot/%s/shots%d", o->dataset, o->shots);
     struct coop_rng r;

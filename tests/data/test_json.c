@@ -1,6 +1,7 @@
 /* test_json.c: the strict JSON reader (values, escapes, UTF-8, numbers,
  * limits) and its line:column error messages; the string escaper. */
 #include "coop/json.h"
+#include "coop/util.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,46 @@ START_TEST(file_and_writer)
 }
 END_TEST
 
+/* Robustness: random byte edits of a valid document parse or fail cleanly
+ * (run under ASan/valgrind this is a small fuzz pass); errors carry a position. */
+START_TEST(random_mutations)
+{
+    const char *doc = "{\"train\": [[\"a/b c.jpg\", 0, \"face\"], [\"\\u00e9.jpg\", 12, \"x\"]],\n"
+                      " \"val\": [], \"test\": [1.5e3, -0, true, null, {\"k\": \"v\\n\"}]}";
+    size_t n = strlen(doc);
+    char *buf = malloc(n + 1);
+    const char alphabet[] = "{}[]\",:\\ 0123456789eE+-.tfnu\n\xc3\xa9\x01";
+    struct coop_rng r;
+    coop_rng_seed(&r, 99);
+    int iters = getenv("COOP_VALGRIND") ? 300 : 3000, ok = 0;
+    for (int it = 0; it < iters; it++) {
+        memcpy(buf, doc, n + 1);
+        int edits = 1 + (int)coop_rng_below(&r, 3);
+        size_t len = n;
+        for (int k = 0; k < edits; k++) {
+            size_t at = (size_t)coop_rng_below(&r, len);
+            if (coop_rng_below(&r, 4) == 0)
+                len = at; /* truncate */
+            else
+                buf[at] = alphabet[coop_rng_below(&r, sizeof alphabet - 1)];
+        }
+        struct coop_json *v = NULL;
+        struct coop_err e;
+        int rc = coop_json_parse(&v, buf, len, "m.json", &e);
+        if (rc == 0) {
+            ok++;
+            coop_json_free(v);
+        } else {
+            ck_assert_int_eq(rc, COOP_E_FORMAT);
+            ck_assert_msg(strncmp(e.msg, "m.json:", 7) == 0, "%s", e.msg);
+        }
+    }
+    ck_assert_int_gt(ok, 0);
+    ck_assert_int_lt(ok, iters);
+    free(buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json");
@@ -147,6 +188,7 @@ int main(void)
     tcase_add_test(tc, errors_with_position);
     tcase_add_test(tc, depth_limit);
     tcase_add_test(tc, file_and_writer);
+    tcase_add_test(tc, random_mutations);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

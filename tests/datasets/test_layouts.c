@@ -64,6 +64,10 @@ static void make_targets(void)
     }
     dstest_image("imagenet-adversarial/imagenet-a/n01440764/a_x.jpg");
     dstest_text("imagenet-adversarial/README.txt", "not a class folder\n");
+    /* listings skip files among class folders and hidden entries among images */
+    dstest_text("imagenet-adversarial/imagenet-a/README.txt", "not a class folder\n");
+    dstest_text("imagenet-rendition/imagenet-r/n01443537/.DS_Store", "x");
+    dstest_mkdir("imagenet-rendition/imagenet-r/n01443537/.thumbs");
 }
 
 struct zhou_case {
@@ -85,7 +89,7 @@ static const struct zhou_case zhou[10] = {
      "a centered satellite photo of {}."},
     {"ucf101", "ucf101", "UCF-101-midframes", "split_zhou_UCF101.json",
      "a photo of a person doing {}."},
-    {"caltech101", NULL, NULL, NULL, NULL}, /* placeholder end marker, skipped */
+    {NULL, NULL, NULL, NULL, NULL}, /* end */
 };
 
 static const char *const znames[3] = {"face", "leopard", "water_lilly"};
@@ -179,6 +183,18 @@ START_TEST(all_fifteen_descriptors)
         ck_assert_int_eq(p->kind, COOP_PLUGIN_DATASET);
     }
     ck_assert_ptr_null(fn(15));
+#ifndef LAYOUTS_STATIC
+    /* the module exports coop_plugin_enum only */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plugins/datasets/coop_layouts/coop-coop_layouts.so",
+             getenv("COOP_BUILD_ROOT"));
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_null(dlsym(h, "lay_add"));
+    ck_assert_ptr_null(dlsym(h, "lay_load_zhou"));
+    ck_assert_ptr_nonnull(dlsym(h, COOP_PLUGIN_ENUM_SYMBOL));
+    dlclose(h);
+#endif
 }
 END_TEST
 
@@ -374,6 +390,18 @@ START_TEST(error_missing_folder)
     dstest_msg_has(&e, "imagenet-rendition/imagenet-r", NULL);
     ck_assert_int_eq(dstest_open(ops_of("dtd"), NULL, NULL, &d, &e), COOP_E_INVAL);
     dstest_msg_has(&e, "data_root", NULL);
+    /* every descriptor names its published folder on an empty data root */
+    const char *folders[15] = {"imagenet", "caltech-101", "oxford_pets", "stanford_cars",
+                               "oxford_flowers", "food-101", "fgvc_aircraft", "sun397", "dtd",
+                               "eurosat", "ucf101", "imagenetv2", "imagenet-sketch",
+                               "imagenet-adversarial", "imagenet-rendition"};
+    dstest_cleanup();
+    dstest_mkroot();
+    for (uint32_t i = 0; i < 15; i++) {
+        const struct coop_plugin *p = plugin_fn()(i);
+        ck_assert_int_eq(dstest_open(p->ops, dstest_root, NULL, &d, &e), COOP_E_NOTFOUND);
+        dstest_msg_has(&e, p->name, "not found", "expected layout", folders[i], NULL);
+    }
 }
 END_TEST
 
@@ -387,6 +415,21 @@ START_TEST(error_missing_image)
                      COOP_E_NOTFOUND);
     dstest_msg_has(&e, "leopard/test_1.jpg", "split_zhou_OxfordPets.json:", "test entry 4",
                    "does not exist", NULL);
+    /* split_file: another split file, relative to the dataset folder */
+    dstest_text("oxford_pets/my_split.json",
+                "{\"train\": [[\"face/train_0.jpg\", 0, \"face\"]], \"val\": [],"
+                " \"test\": [[\"leopard/test_0.jpg\", 1, \"leopard\"]]}");
+    struct coop_kv kvs[] = {{"split_file", "my_split.json"}};
+    struct coop_params ps = {kvs, 1};
+    ck_assert_msg(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_int_eq(d.ops->num_classes(d.ds), 2);
+    ck_assert_uint_eq(d.ops->split_size(d.ds, COOP_SPLIT_TRAIN), 1);
+    d.ops->close(d.ds);
+    kvs[0].value = dstest_path("oxford_pets/nope.json");
+    ck_assert_int_eq(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e),
+                     COOP_E_NOTFOUND);
+    dstest_msg_has(&e, "oxford_pets/nope.json", NULL);
     /* check_files: false skips the check */
     struct coop_kv kv[] = {{"check_files", "false"}};
     struct coop_params p = {kv, 1};
@@ -456,9 +499,9 @@ START_TEST(error_imagenet_folders)
     ck_assert_int_eq(dstest_open(ops_of("imagenet"), dstest_root, NULL, &d, &e),
                      COOP_E_NOTFOUND);
     dstest_msg_has(&e, "class folder", "images/train/n01491361 missing", NULL);
-    dstest_text("imagenet/classnames.txt", "n01440764\n");
+    dstest_text("imagenet/classnames.txt", "n01440764 tench\nn01443537\n");
     ck_assert_int_eq(dstest_open(ops_of("imagenet"), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
-    dstest_msg_has(&e, "imagenet/classnames.txt", "<wnid> <class name>", NULL);
+    dstest_msg_has(&e, "imagenet/classnames.txt:2:", "<wnid> <class name>", NULL);
     dstest_text("imagenet/classnames.txt", "n01440764 tench\n");
     ck_assert_int_eq(dstest_open(ops_of("imagenet_a"), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
     dstest_msg_has(&e, "imagenet-a/n01484850", "not a wnid of classnames.txt", NULL);

@@ -47,7 +47,11 @@ struct coop_fewshot {
 };
 
 struct coop_fewshot_opts {
-    const char *dataset; /* name used for the seed derivation and cache file */
+    /* Name used for the seed derivation and the cache file: the dataset's name,
+     * or its label in the matrix when options change its data (another
+     * split_file, val_size...). A cache drawn from other data is caught anyway:
+     * its ids no longer match the items. */
+    const char *dataset;
     int shots;           /* K >= 1 */
     uint64_t seed;
     int val_shots;       /* -1: min(K, 4) (the protocol); 0: no val sample */

@@ -50,8 +50,12 @@ static void wnid_free(struct wnid_table *t)
 static int parse_classnames(struct lay_ds *ds, char *text, const char *file,
                             struct wnid_table *t, struct coop_err *e)
 {
-    int cap = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    int cap = 0, lineno = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
         size_t len = strlen(line);
         while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
             line[--len] = '\0';
@@ -59,8 +63,8 @@ static int parse_classnames(struct lay_ds *ds, char *text, const char *file,
             continue;
         char *sp = strchr(line, ' ');
         if (!sp || sp == line || !sp[1])
-            return coop_fail(e, COOP_E_FORMAT, "%s: line \"%s\": expected \"<wnid> <class name>\"",
-                             file, line);
+            return coop_fail(e, COOP_E_FORMAT, "%s:%d: \"%s\": expected \"<wnid> <class name>\"",
+                             file, lineno, line);
         if (t->n == cap) {
             cap = cap ? cap * 2 : 1024;
             char **w = realloc(t->wnid, (size_t)cap * sizeof *w);

@@ -54,9 +54,17 @@ static const struct lay_desc lay_descs[LAY_COUNT] = {
 #undef X
 };
 
-static const struct coop_param_spec params_files[] = {
+static const struct coop_param_spec params_zhou[] = {
     {"check_files", COOP_PARAM_BOOL, "true", 0, -1, NULL,
      "check at open that every image the split lists exists (a missing one is an error "
+     "naming it); false skips one stat per image"},
+    {"split_file", COOP_PARAM_STRING, "", 0, -1, NULL,
+     "another split_zhou file (relative to the dataset folder, or absolute); empty: the "
+     "published one"},
+    COOP_PARAM_END};
+static const struct coop_param_spec params_files[] = {
+    {"check_files", COOP_PARAM_BOOL, "true", 0, -1, NULL,
+     "check at open that every image the lists name exists (a missing one is an error "
      "naming it); false skips one stat per image"},
     COOP_PARAM_END};
 static const struct coop_param_spec params_none[] = {COOP_PARAM_END};
@@ -127,7 +135,6 @@ int lay_classes_alloc(struct lay_ds *ds, int C, bool with_source, struct coop_er
 int lay_missing(const struct lay_ds *ds, const char *path, struct coop_err *e)
 {
     const struct lay_desc *d = ds->desc;
-    const char *what;
     switch (d->kind) {
     case LAY_ZHOU:
         return coop_fail(e, COOP_E_NOTFOUND,
@@ -136,25 +143,22 @@ int lay_missing(const struct lay_ds *ds, const char *path, struct coop_err *e)
                          d->name, path, d->folder, d->images, d->images[0] ? "/" : "", d->folder,
                          d->split_file);
     case LAY_AIRCRAFT:
-        what = "fgvc_aircraft/{images/<id>.jpg, variants.txt, images_variant_{train,val,test}.txt}";
-        break;
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/fgvc_aircraft/"
+                         "{images/<id>.jpg, variants.txt, images_variant_{train,val,test}.txt})",
+                         d->name, path);
     case LAY_IMAGENET:
-        what = "imagenet/images/{train,val}/<wnid>/ and imagenet/classnames.txt";
-        break;
-    case LAY_V2:
-        what = "imagenetv2/imagenetv2-matched-frequency-format-val/{0..999}/ and "
-               "imagenet/classnames.txt";
-        break;
-    case LAY_SKETCH:
-        what = "imagenet-sketch/images/<wnid>/ and imagenet/classnames.txt";
-        break;
-    default:
-        what = d->kind == LAY_SUBSET && strcmp(d->name, "imagenet_a") == 0
-                   ? "imagenet-adversarial/imagenet-a/<wnid>/ and imagenet/classnames.txt"
-                   : "imagenet-rendition/imagenet-r/<wnid>/ and imagenet/classnames.txt";
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/imagenet/images/"
+                         "{train,val}/<wnid>/ and <data_root>/imagenet/classnames.txt)",
+                         d->name, path);
+    default: /* the targets */
+        return coop_fail(e, COOP_E_NOTFOUND,
+                         "%s: not found: %s (expected layout: <data_root>/%s/%s/%s/ and "
+                         "<data_root>/imagenet/classnames.txt)",
+                         d->name, path, d->folder, d->images,
+                         d->kind == LAY_V2 ? "{0..999}" : "<wnid>");
     }
-    return coop_fail(e, COOP_E_NOTFOUND, "%s: not found: %s (expected layout: <data_root>/%s)",
-                     d->name, path, what);
 }
 
 /* ---- ops ----------------------------------------------------------------- */
@@ -201,6 +205,7 @@ static int lay_open(const struct lay_desc *desc, const struct coop_host *host,
     ds->desc = desc;
     ds->host = host;
     ds->check_files = coop_params_bool(opts, "check_files", true);
+    ds->split_file = coop_params_str(opts, "split_file", "");
     ds->base = coop_asprintf("%s/%s", data_root, desc->folder);
     ds->imgdir = desc->images[0] ? coop_asprintf("%s/%s", ds->base, desc->images)
                                  : coop_strdup(ds->base);
@@ -283,8 +288,9 @@ LAY_LIST(X)
 #undef X
 
 #define X(id, kind, folder, images, split, tmpl, summary)                                     \
-    {COOP_DATASET_OPS_VERSION, kind == LAY_ZHOU || kind == LAY_AIRCRAFT ? params_files        \
-                                                                        : params_none,        \
+    {COOP_DATASET_OPS_VERSION, kind == LAY_ZHOU       ? params_zhou                          \
+                               : kind == LAY_AIRCRAFT ? params_files                         \
+                                                      : params_none,                         \
      lay_open_##id, lay_close, lay_num_classes, lay_class_name, lay_split_size, lay_get_item, \
      lay_read_pixels, lay_free_pixels, lay_template,                                          \
      kind == LAY_V2 || kind == LAY_SKETCH || kind == LAY_SUBSET ? lay_source_class : NULL},

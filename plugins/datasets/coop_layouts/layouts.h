@@ -50,6 +50,7 @@ struct lay_ds {
     struct lay_items split[3];
     struct lay_block *pool;
     bool check_files;
+    const char *split_file; /* option: "" = desc->split_file; valid during open only */
 };
 
 /* Copies s (n bytes) into the pool, NUL-terminated; NULL when out of memory. */

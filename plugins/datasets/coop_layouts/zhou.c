@@ -108,7 +108,10 @@ static int zhou_items(struct lay_ds *ds, const struct coop_json *arr[3], const c
 
 int lay_load_zhou(struct lay_ds *ds, struct coop_err *e)
 {
-    char *file = coop_asprintf("%s/%s", ds->base, ds->desc->split_file);
+    const char *opt = ds->split_file && ds->split_file[0] ? ds->split_file : NULL;
+    char *file = opt && opt[0] == '/' ? coop_strdup(opt)
+                                      : coop_asprintf("%s/%s", ds->base,
+                                                      opt ? opt : ds->desc->split_file);
     if (!file)
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", ds->desc->name);
     if (!coop_file_exists(file)) {
