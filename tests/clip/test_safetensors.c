@@ -210,7 +210,7 @@ START_TEST(corrupt_headers)
     write_raw("[1, 2]", NULL, 0, -1);
     expect_open_error(COOP_E_FORMAT, "header is not a JSON object");
     write_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[02],\"data_offsets\":[0,8]}}", good_data, 8, -1);
-    expect_open_error(COOP_E_FORMAT, "leading zero in number at byte offset 34");
+    expect_open_error(COOP_E_FORMAT, "leading zero in number at byte offset 37");
     write_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", good_data, 8, -1);
     expect_open_error(COOP_E_FORMAT, "trailing characters");
     write_raw("{\"a\x01\":{}}", NULL, 0, -1);
