@@ -48,7 +48,7 @@ def text(sd, V=100, L=8, W=32, layers=2, E=16):
     sd['ln_final.weight'] = rnd(W)
     sd['ln_final.bias'] = rnd(W)
     sd['text_projection'] = rnd(W, E)
-    sd['logit_scale'] = torch.tensor(4.60546875)  # ~ log(100), exact in every dtype
+    sd['logit_scale'] = torch.tensor(4.625)  # ~ log(100), exact in every dtype
 
 
 def vit_sd():
