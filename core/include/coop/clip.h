@@ -161,4 +161,28 @@ COOP_API int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const fl
 COOP_API int coop_clip_encode_images(const struct coop_clip_model *m, const float *pixels, int B,
                                      float *feat, struct coop_err *e);
 
+/* ---- image-tower construction (core/vision/params.c) ---------------------
+ * Lay a tower of the given configuration out in ONE zeroed allocation: the
+ * block array followed by every float, contiguous from the first tensor
+ * (conv1_w), n_floats of them (may be NULL) -- so an optimiser or a
+ * gradient reset is one flat loop. *mem receives the allocation: free it
+ * with coop_free (that frees the tower). Zeroed, the same layout serves as a
+ * gradient container. ResNet heads: OpenAI uses width * 32 / 64. */
+COOP_API int coop_clip_vit_alloc(struct coop_clip_vit *v, void **mem, size_t *n_floats,
+                                 int image_size, int patch_size, int width, int layers,
+                                 int heads, int embed_dim, struct coop_err *e);
+COOP_API int coop_clip_vit_grads_alloc(struct coop_clip_vit *g, void **mem, size_t *n_floats,
+                                       const struct coop_clip_vit *v, struct coop_err *e);
+COOP_API int coop_clip_resnet_alloc(struct coop_clip_resnet *r, void **mem, size_t *n_floats,
+                                    int image_size, int width, const int layers[4], int heads,
+                                    int embed_dim, struct coop_err *e);
+/* Seeded initialisation (docs/vision.md): the tensor with OpenAI state-dict
+ * name N (e.g. "visual.conv1.weight") gets coop_hash_uniform(seed =
+ * coop_seed_derive(seed, N)) over a range set by its role: matrices and
+ * convolutions +-1/sqrt(fan_in), embeddings and proj +-1/sqrt(width), norm
+ * gains [0.9, 1.1), biases and BN means [-0.05, 0.05), BN variances
+ * [0.5, 1.5). Returns 0 or COOP_E_NOMEM. */
+COOP_API int coop_clip_vit_init_hash(struct coop_clip_vit *v, uint64_t seed);
+COOP_API int coop_clip_resnet_init_hash(struct coop_clip_resnet *r, uint64_t seed);
+
 #endif
