@@ -15,10 +15,7 @@ enum xform { X_NONE, X_TRANSPOSE, X_QKV };
 
 struct save_list {
     size_t n, cap;
-    char **names;
-    int *ndims;
-    int64_t (*shapes)[4];
-    const float **data;
+    struct coop_clip_tensor_ref *r;
 };
 
 struct walk {
@@ -37,27 +34,20 @@ static int save_push(struct walk *w, const char *name, int nd, const int64_t *s,
     struct save_list *l = w->save;
     if (l->n == l->cap) {
         size_t nc = l->cap ? 2 * l->cap : 256;
-        char **nn = realloc(l->names, nc * sizeof *nn);
-        if (nn)
-            l->names = nn;
-        int *nd2 = realloc(l->ndims, nc * sizeof *nd2);
-        if (nd2)
-            l->ndims = nd2;
-        int64_t(*ns)[4] = realloc(l->shapes, nc * sizeof *ns);
-        if (ns)
-            l->shapes = ns;
-        const float **dd = realloc(l->data, nc * sizeof *dd);
-        if (dd)
-            l->data = dd;
-        if (!nn || !nd2 || !ns || !dd)
+        struct coop_clip_tensor_ref *nr = realloc(l->r, nc * sizeof *nr);
+        if (!nr)
             return coop_fail(w->e, COOP_E_NOMEM, "out of memory");
+        l->r = nr;
         l->cap = nc;
     }
-    if (!(l->names[l->n] = coop_strdup(name)))
+    struct coop_clip_tensor_ref *r = &l->r[l->n];
+    memset(r, 0, sizeof *r);
+    if (!(r->name = coop_strdup(name)))
         return coop_fail(w->e, COOP_E_NOMEM, "out of memory");
-    l->ndims[l->n] = nd;
-    memcpy(l->shapes[l->n], s, (size_t)nd * sizeof *s);
-    l->data[l->n++] = p;
+    r->ndim = nd;
+    memcpy(r->shape, s, (size_t)nd * sizeof *s);
+    r->data = p;
+    l->n++;
     return 0;
 }
 
@@ -437,30 +427,62 @@ void coop_clip_model_free(struct coop_clip_model *m)
     memset(m, 0, sizeof *m);
 }
 
-int coop_clip_model_save(const struct coop_clip_model *m, const char *path, struct coop_err *e)
+void coop_clip_tensor_refs_free(struct coop_clip_tensor_ref *refs, size_t n)
+{
+    for (size_t i = 0; refs && i < n; i++)
+        free(refs[i].name);
+    free(refs);
+}
+
+int coop_clip_model_tensors(const struct coop_clip_model *m, struct coop_clip_tensor_ref **out,
+                            size_t *n, struct coop_err *e)
 {
     struct save_list l = {0};
     struct walk w = {P_SAVE, COOP_CKPT_OPENAI, NULL, NULL, 0, &l, e};
-    struct coop_clip_model copy = *m; /* walk takes non-const pointers; it only reads in P_SAVE */
-    int rc = walk_model(&w, &copy);
-    if (rc == 0) {
-        const int64_t **shapes = malloc((l.n + 1) * sizeof *shapes);
-        if (!shapes) {
-            rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
-        } else {
-            for (size_t i = 0; i < l.n; i++)
-                shapes[i] = l.shapes[i];
-            const char *meta[] = {"format", "pt", "coop.arch", m->arch, NULL};
-            rc = coop_safetensors_write(path, l.n, (const char *const *)l.names, l.ndims,
-                                        shapes, l.data, meta, e);
-            free(shapes);
-        }
+    /* the walk takes non-const pointers; in P_SAVE it only reads them. The
+     * scalar logit_scale is referenced in place through the cast. */
+    int rc = walk_model(&w, (struct coop_clip_model *)m);
+    if (rc) {
+        coop_clip_tensor_refs_free(l.r, l.n);
+        return rc;
     }
-    for (size_t i = 0; i < l.n; i++)
-        free(l.names[i]);
-    free(l.names);
-    free(l.ndims);
-    free(l.shapes);
-    free(l.data);
+    *out = l.r;
+    *n = l.n;
+    return 0;
+}
+
+int coop_clip_model_save(const struct coop_clip_model *m, const char *path, struct coop_err *e)
+{
+    struct coop_clip_tensor_ref *r;
+    size_t n;
+    int rc = coop_clip_model_tensors(m, &r, &n, e);
+    if (rc)
+        return rc;
+    const char **names = malloc((n + 1) * sizeof *names);
+    const int64_t **shapes = malloc((n + 1) * sizeof *shapes);
+    const float **data = malloc((n + 1) * sizeof *data);
+    int *ndims = malloc((n + 1) * sizeof *ndims);
+    if (!names || !shapes || !data || !ndims) {
+        rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            names[i] = r[i].name;
+            shapes[i] = r[i].shape;
+            data[i] = r[i].data;
+            ndims[i] = r[i].ndim;
+        }
+        char heads[2][16];
+        snprintf(heads[0], sizeof heads[0], "%d", m->text.heads);
+        snprintf(heads[1], sizeof heads[1], "%d",
+                 m->vision_kind == COOP_CLIP_VISION_VIT ? m->vit.heads : m->resnet.heads);
+        const char *meta[] = {"format", "pt", "coop.arch", m->arch, "coop.text_heads", heads[0],
+                              m->vision_kind ? "coop.vision_heads" : NULL, heads[1], NULL};
+        rc = coop_safetensors_write(path, n, names, ndims, shapes, data, meta, e);
+    }
+    free(names);
+    free(shapes);
+    free(data);
+    free(ndims);
+    coop_clip_tensor_refs_free(r, n);
     return rc;
 }

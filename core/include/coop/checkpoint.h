@@ -15,12 +15,23 @@ enum coop_ckpt_naming { COOP_CKPT_OPENAI = 1, COOP_CKPT_HF = 2 };
  * got). On failure *m is left empty (nothing to free). */
 COOP_API int coop_clip_model_load(struct coop_clip_model *m, const char *path,
                                   struct coop_err *e);
-/* Which naming the file uses (after a successful load it is also in the
- * model's arch description's origin); 0 if neither. */
+/* Which naming the file uses (0 if neither). */
 COOP_API int coop_clip_checkpoint_naming(const char *path, enum coop_ckpt_naming *naming,
                                          struct coop_err *e);
 /* Frees the arena and block arrays; *m is zeroed. NULL-safe. */
 COOP_API void coop_clip_model_free(struct coop_clip_model *m);
+/* One parameter of a loaded model, named as in the OpenAI state dict. */
+struct coop_clip_tensor_ref {
+    char *name;
+    int ndim;            /* 0 for the scalar logit_scale */
+    int64_t shape[4];
+    const float *data;   /* into the model (arena or &logit_scale) */
+};
+/* Every parameter in load order; free with coop_clip_tensor_refs_free. */
+COOP_API int coop_clip_model_tensors(const struct coop_clip_model *m,
+                                     struct coop_clip_tensor_ref **out, size_t *n,
+                                     struct coop_err *e);
+COOP_API void coop_clip_tensor_refs_free(struct coop_clip_tensor_ref *refs, size_t n);
 /* Saves the model as F32 safetensors with OpenAI names (the inverse of load
  * for OpenAI naming). */
 COOP_API int coop_clip_model_save(const struct coop_clip_model *m, const char *path,
