@@ -6,6 +6,7 @@
 #include "ytree.h"
 #include "coop/matrix.h"
 #include "coop/util.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -194,10 +195,13 @@ int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
     while (!rc && !done) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            const char *ctx = p.context ? p.context : "";
-            rc = coop_fail(e, COOP_E_FORMAT, "%s:%zu:%zu: YAML syntax error: %s%s%s", d->file,
+            char ctx[160] = "";
+            if (p.context)
+                snprintf(ctx, sizeof ctx, " %s (opened at %zu:%zu)", p.context,
+                         p.context_mark.line + 1, p.context_mark.column + 1);
+            rc = coop_fail(e, COOP_E_FORMAT, "%s:%zu:%zu: YAML syntax error: %s%s", d->file,
                            p.problem_mark.line + 1, p.problem_mark.column + 1,
-                           p.problem ? p.problem : "unknown problem", *ctx ? " " : "", ctx);
+                           p.problem ? p.problem : "unknown problem", ctx);
             break;
         }
         rc = on_event(&b, &ev, &done, e);

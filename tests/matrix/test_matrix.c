@@ -675,7 +675,8 @@ END_TEST
 
 START_TEST(error_malformed_yaml)
 {
-    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets\nmethods: [coop]\n", 3, 0, "YAML syntax error");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets\nmethods: [coop]\n", 3, 8, "YAML syntax error",
+                 "while parsing a flow sequence (opened at 2:11)");
     EXPECT_ERROR(BACKBONE "datasets: oxford_pets\n  methods: [coop]\n", 3, 0, "YAML syntax error");
     EXPECT_ERROR("key: \"unterminated\n", 2, 0, "YAML syntax error");
     EXPECT_ERROR(BACKBONE "datasets: &d [oxford_pets]\nmethods: *d\n", 3, 10, "aliases");
