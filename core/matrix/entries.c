@@ -152,7 +152,7 @@ static int entry_dims(struct coop_matrix *m, struct mx_entry *en, const struct y
     size_t nd = 0;
     size_t ng = !zip ? 0 : zip->kind == YNODE_SEQ && zip->n && zip->items[0]->kind == YNODE_SEQ
                                  ? zip->n : 1;
-    if (zip && zip->kind != YNODE_SEQ)
+    if (zip && (zip->kind != YNODE_SEQ || zip->n == 0))
         return mx_fail(e, m, zip, COOP_E_INVAL, "zip: expected a list of parameter names");
     for (size_t g = 0; g < ng; g++) {
         const struct ynode *grp = ng == 1 && zip->items[0]->kind != YNODE_SEQ ? zip : zip->items[g];

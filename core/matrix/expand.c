@@ -146,6 +146,33 @@ static int exclude_key(struct coop_matrix *m, const struct ynode *k, struct coop
                    s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 }
 
+/* A rule on backbone, dataset or method must name an entry of the file (a
+ * typo would otherwise silently exclude nothing). */
+static int check_entry_value(struct coop_matrix *m, const char *key, const struct ynode *v,
+                             struct coop_err *e)
+{
+    int a = axis_by_name(m, key);
+    if (a < 0 || a > AX_METHOD)
+        return 0;
+    const struct mx_entry *en = a == AX_BACKBONE ? m->backbones
+                              : a == AX_DATASET ? m->datasets : m->methods;
+    size_t n = a == AX_BACKBONE ? m->n_backbones : a == AX_DATASET ? m->n_datasets : m->n_methods;
+    const char *names[2 * MX_MAX_EXCLUDE_NAMES];
+    size_t nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v->str, en[i].label) == 0 || strcmp(v->str, en[i].name) == 0)
+            return 0;
+        if (nn + 2 <= 2 * MX_MAX_EXCLUDE_NAMES) {
+            names[nn++] = en[i].label;
+            names[nn++] = en[i].name;
+        }
+    }
+    const char *s = coop_suggest(v->str, names, nn);
+    return mx_fail(e, m, v, COOP_E_INVAL, "exclude: %s '%.60s' is not in this file%s%s%s",
+                   axis_name(m, a), v->str, s ? " (did you mean '" : "", s ? s : "",
+                   s ? "'?)" : "");
+}
+
 int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n)
@@ -180,9 +207,13 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
             if (rc)
                 return rc;
             t->key = mx_strdup(m, k->str);
-            for (size_t q = 0; q < t->n; q++)
+            for (size_t q = 0; q < t->n; q++) {
+                rc = check_entry_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v, e);
+                if (rc)
+                    return rc;
                 if (!(t->values[q] = mx_canon_loose(m, t->values[q])))
                     return coop_fail(e, COOP_E_NOMEM, "out of memory");
+            }
         }
     }
     return 0;
@@ -625,6 +656,9 @@ static void fill_trial(const struct coop_matrix *m, const struct combo *c, struc
     t->method_kind = c->me.en->info.kind;
     t->method_params = c->me.en->variants[c->me.v].params;
     t->trains = c->trains;
+    t->backbone_label = c->bb.en->label;
+    t->dataset_label = c->ds.en->label;
+    t->method_label = c->me.en->label;
     t->shots = c->shots;
     t->seed = c->seed;
     if (!c->trains)
