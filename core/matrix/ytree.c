@@ -58,6 +58,9 @@ static int at(struct builder *b, struct coop_err *e, int code, yaml_mark_t m, co
     return coop_fail(e, code, "%s:%zu:%zu: %s", b->doc->file, m.line + 1, m.column + 1, msg);
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Appends child to the open container on top of the stack (or makes it the
  * root), so a failure later frees it with the rest of the tree. */
 static int attach(struct builder *b, struct ynode *child, yaml_mark_t m, struct coop_err *e)
@@ -94,7 +97,7 @@ static struct ynode *new_node(struct builder *b, enum ynode_kind k, yaml_mark_t 
                               struct coop_err *e)
 {
     if (++b->nodes > COOP_MATRIX_MAX_NODES) {
-        at(b, e, COOP_E_NOMEM, m, "too many YAML nodes (limit " "200000)");
+        at(b, e, COOP_E_NOMEM, m, "too many YAML nodes (limit " STR(COOP_MATRIX_MAX_NODES) ")");
         return NULL;
     }
     struct ynode *n = calloc(1, sizeof *n);
@@ -129,7 +132,8 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev, struct coop_err 
 static int on_open(struct builder *b, enum ynode_kind k, yaml_mark_t m, struct coop_err *e)
 {
     if (b->depth >= COOP_MATRIX_MAX_DEPTH)
-        return at(b, e, COOP_E_FORMAT, m, "nesting deeper than 64 levels");
+        return at(b, e, COOP_E_FORMAT, m,
+                  "nesting deeper than " STR(COOP_MATRIX_MAX_DEPTH) " levels");
     struct ynode *n = new_node(b, k, m, e);
     if (!n)
         return COOP_E_NOMEM;
