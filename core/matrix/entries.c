@@ -257,14 +257,15 @@ static int entry_name(struct coop_matrix *m, struct mx_entry *en, const struct y
         rc = lookup(m, nm, hint, nm->str, &en->info, e);
     if (rc)
         return rc;
-    en->name = mx_strdup(m, nm->str);
+    if (!(en->name = mx_strdup(m, nm->str)))
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
     en->line = n->line;
     en->col = n->col;
     const struct ynode *lb = n->kind == YNODE_MAP ? ymap_get(n, "label") : NULL;
     if (lb && (rc = mx_expect_scalar(m, lb, "label", e)))
         return rc;
     en->label = lb ? mx_strdup(m, lb->str) : en->name;
-    return 0;
+    return en->label ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
 
 static int entry_list(struct coop_matrix *m, const struct ynode *n, const char *what,
@@ -332,7 +333,7 @@ int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop
             char *dot = s ? strchr(s, '.') : NULL;
             if (dot && dot != s)
                 *dot = '\0';
-            en->label = s;
+            en->label = s ? s : en->name;
         }
         if (!rc)
             rc = parse_params(m, en, ymap_get(it, "options"), it, NULL, 0, e);
@@ -367,7 +368,8 @@ static int parse_targets(struct coop_matrix *m, struct mx_entry *en, const struc
                 rc = mx_fail(e, m, it, COOP_E_INVAL, "targets: duplicate '%s'", it->str);
         if (rc)
             return rc;
-        en->targets[i] = mx_strdup(m, it->str);
+        if (!(en->targets[i] = mx_strdup(m, it->str)))
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
         en->n_targets++;
     }
     return 0;

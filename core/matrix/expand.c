@@ -206,7 +206,8 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
                 rc = mx_parse_axis(m, v, k->str, &any, &t->values, &t->n, e);
             if (rc)
                 return rc;
-            t->key = mx_strdup(m, k->str);
+            if (!(t->key = mx_strdup(m, k->str)))
+                return coop_fail(e, COOP_E_NOMEM, "out of memory");
             for (size_t q = 0; q < t->n; q++) {
                 rc = check_entry_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v, e);
                 if (rc)

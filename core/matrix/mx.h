@@ -88,7 +88,8 @@ struct coop_matrix {
     size_t n_trials;
     const char **axes;
     size_t n_axes;
-    /* pool */
+    /* pool; oom is set when an allocation through it failed */
+    bool oom;
     void **pool;
     size_t n_pool, cap_pool;
 };

@@ -626,7 +626,8 @@ START_TEST(error_unknown_keys)
                  "did you mean 'oxford_pets'");
     EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, zip: []}]\n", 3, 29,
                  "zip: expected a list of parameter names");
-    EXPECT_ERROR(BACKBONE DM "shots: 1\nzip: [[shots, seedz]]\n", 5, 15, "zip: unknown axis 'seedz'", "did you mean 'seed");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nzip: [[shots, seedz]]\n", 5, 15,
+                 "zip: unknown axis 'seedz'", "did you mean 'seed");
     EXPECT_ERROR(BACKBONE DM "shots: 1\nshots: 2\n", 5, 1, "duplicate key 'shots'");
 }
 END_TEST
@@ -653,7 +654,8 @@ START_TEST(error_types_and_ranges)
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: fast}\n", 5, 13, "train.lr: expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: .inf}\n", 5, 13, "expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {epochs: 0}\n", 5, 17, "out of range");
-    EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {schedule: cosin}\n", 5, 19, "did you mean 'cosine'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {schedule: cosin}\n", 5, 19,
+                 "did you mean 'cosine'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: [1]\n", 5, 8, "train: expected a mapping");
     EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: many}]\nmethods: [coop]\n", 2, 37,
                  "expected an integer");

@@ -58,7 +58,8 @@ struct coop_augment_config {
 struct coop_trial {
     char id[17]; /* first 16 hex digits of SHA-256(config_yaml) */
     const char *experiment, *results_dir, *data_root; /* data_root may be NULL */
-    const char *backbone_plugin, *checkpoint, *vocab; /* checkpoint/vocab absolute; vocab may be NULL */
+    /* checkpoint and vocab are absolute; vocab may be NULL */
+    const char *backbone_plugin, *checkpoint, *vocab;
     struct coop_params backbone_params;               /* canonical strings, defaults filled */
     const char *dataset;
     struct coop_params dataset_params;
