@@ -173,6 +173,43 @@ static int check_entry_value(struct coop_matrix *m, const char *key, const struc
                    s ? "'?)" : "");
 }
 
+/* Canonical text of one exclude value, typed like the key it tests (an entry
+ * parameter of that name, shots, seed, train.*, augment.*), so a value no
+ * trial can have is an error rather than a rule that silently drops nothing. */
+static int exclude_value(struct coop_matrix *m, const char *key, const struct ynode *v,
+                         char **out, struct coop_err *e)
+{
+    int a = axis_by_name(m, key), rc;
+    char *c = NULL, what[128];
+    snprintf(what, sizeof what, "exclude: %s", key);
+    if (a >= 0 && a <= AX_METHOD) {
+        rc = check_entry_value(m, key, v, e);
+        return rc ? rc : (*out = mx_strdup(m, v->str)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    }
+    if (a == AX_TRAIN0 && !v->quoted && strcmp(v->str, "auto") == 0)
+        return (*out = mx_strdup(m, "auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    if (a >= AX_TRAIN0) {
+        rc = mx_canon(m, v, what, mx_setting_spec(key), &c, e);
+        return rc ? rc : (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    }
+    const struct mx_entry *groups[3] = {m->methods, m->datasets, m->backbones};
+    size_t counts[3] = {m->n_methods, m->n_datasets, m->n_backbones};
+    int first = 0;
+    for (int g = 0; g < 3; g++)
+        for (size_t i = 0; i < counts[g]; i++)
+            for (size_t j = 0; j < groups[g][i].n_params; j++) {
+                const struct coop_param_spec *sp = groups[g][i].params[j].spec;
+                if (strcmp(sp->name, key) != 0)
+                    continue;
+                struct coop_err tmp;
+                rc = mx_canon(m, v, what, sp, &c, first ? &tmp : e);
+                if (!rc)
+                    return (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+                first = first ? first : rc; /* keep the first spec's message */
+            }
+    return first;
+}
+
 int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n)
@@ -209,11 +246,10 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
             if (!(t->key = mx_strdup(m, k->str)))
                 return coop_fail(e, COOP_E_NOMEM, "out of memory");
             for (size_t q = 0; q < t->n; q++) {
-                rc = check_entry_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v, e);
+                rc = exclude_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v,
+                                   &t->values[q], e);
                 if (rc)
                     return rc;
-                if (!(t->values[q] = mx_canon_loose(m, t->values[q])))
-                    return coop_fail(e, COOP_E_NOMEM, "out of memory");
             }
         }
     }
@@ -258,6 +294,7 @@ static bool term_matches(const struct coop_matrix *m, const struct combo *c,
     } else if (!(v1 = param_value(&c->me, t->key)) && !(v1 = param_value(&c->ds, t->key))) {
         v1 = param_value(&c->bb, t->key);
     }
+    /* rule values and trial values are both canonical text */
     for (size_t i = 0; v1 && i < t->n; i++)
         if (strcmp(t->values[i], v1) == 0 || (v2 && strcmp(t->values[i], v2) == 0))
             return true;

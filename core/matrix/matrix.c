@@ -208,20 +208,6 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
     return rc;
 }
 
-char *mx_canon_loose(struct coop_matrix *m, const char *text)
-{
-    bool b;
-    long long iv;
-    double v;
-    if (!parse_bool(text, &b))
-        return mx_strdup(m, b ? "true" : "false");
-    if (!parse_ll(text, &iv))
-        return mx_keep(m, coop_asprintf("%lld", iv));
-    if (!parse_double(text, &v))
-        return mx_keep(m, coop_asprintf("%.9g", v));
-    return mx_strdup(m, text);
-}
-
 const char *mx_path(struct coop_matrix *m, const char *p)
 {
     if (p[0] == '/' || !m->dir[0])
@@ -256,6 +242,21 @@ static const struct coop_param_spec augment_specs[MX_AUGMENT_KEYS] = {
     {"mode", COOP_PARAM_CHOICE, "views", 0, 0, aug_choices, NULL},
     {"views", COOP_PARAM_INT, "1", 1, 1000, NULL, NULL},
 };
+
+const struct coop_param_spec *mx_setting_spec(const char *axis)
+{
+    if (strcmp(axis, "shots") == 0)
+        return &shots_spec;
+    if (strcmp(axis, "seed") == 0 || strcmp(axis, "seeds") == 0)
+        return &seed_spec;
+    for (int i = 0; i < MX_TRAIN_KEYS; i++)
+        if (strncmp(axis, "train.", 6) == 0 && strcmp(axis + 6, train_specs[i].name) == 0)
+            return &train_specs[i];
+    for (int i = 0; i < MX_AUGMENT_KEYS; i++)
+        if (strncmp(axis, "augment.", 8) == 0 && strcmp(axis + 8, augment_specs[i].name) == 0)
+            return &augment_specs[i];
+    return NULL;
+}
 
 static int parse_settings(struct coop_matrix *m, const struct ynode *n, const char *section,
                           const struct coop_param_spec *specs, struct mx_setting *out,

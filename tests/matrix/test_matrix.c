@@ -270,7 +270,8 @@ START_TEST(exclude_rules)
                                     "  - {method: coop, csc: true, position: middle}\n"
                                     "  - {dataset: imagenet, shots: [1]}\n"
                                     "  - {method: zeroshot, dataset: oxford_pets}\n"
-                                    "  - {seed: 1, method: zeroshot}\n");
+                                    "  - {seed: 1, method: zeroshot}\n"
+                                    "  - {n_ctx: 4, train.epochs: auto}\n");
     /* coop: pets 3 variants x 2 shots + imagenet 3 variants x 1 shot; zero-shot:
      * imagenet only (the seed rule does not match a non-training trial) */
     ck_assert_uint_eq(coop_matrix_count(m), 6 + 3 + 1);
@@ -624,6 +625,14 @@ START_TEST(error_unknown_keys)
                  "exclude: method 'zeroshot' is not in this file");
     EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{dataset: oxford_pet}]\n", 5, 21,
                  "did you mean 'oxford_pets'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{position: midle}]\n", 5, 22,
+                 "exclude: position", "did you mean 'middle'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{csc: yes}]\n", 5, 17,
+                 "expected true or false");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{shots: [1, 1.5]}]\n", 5, 23,
+                 "exclude: shots: expected an integer");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{train.schedule: cosin}]\n", 5, 28,
+                 "did you mean 'cosine'");
     EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, zip: []}]\n", 3, 29,
                  "zip: expected a list of parameter names");
     EXPECT_ERROR(BACKBONE DM "shots: 1\nzip: [[shots, seedz]]\n", 5, 15,
