@@ -128,10 +128,14 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
             rc = mx_fail(e, m, at, COOP_E_INVAL, "%s: required parameter '%s' is missing",
                          en->name, sp[i].name);
         } else {
-            p->values = mx_alloc(m, sizeof(char *));
-            if (!p->values || !(p->values[0] = mx_strdup(m, sp[i].default_value)))
-                return coop_fail(e, COOP_E_NOMEM, "out of memory");
-            p->n = 1;
+            /* defaults go through the same canonical form as written values, so
+             * writing a default out or leaving it implicit gives the same id */
+            struct ynode d = {.kind = YNODE_SCALAR, .line = at->line, .col = at->col,
+                              .quoted = sp[i].type == COOP_PARAM_STRING,
+                              .str = (char *)sp[i].default_value,
+                              .len = strlen(sp[i].default_value)};
+            snprintf(what, sizeof what, "plugin '%s': default of %s", en->name, sp[i].name);
+            rc = mx_parse_axis(m, &d, what, &sp[i], &p->values, &p->n, e);
         }
     }
     return rc;

@@ -27,6 +27,12 @@ static const struct coop_param_spec lp_spec[] = {
 static const struct coop_param_spec world_spec[] = {
     {"n_classes", COOP_PARAM_INT, "10", 2, 1000, NULL, NULL},
     {"style", COOP_PARAM_STRING, NULL, 0, 0, NULL, "required"}, COOP_PARAM_END};
+/* defaults written non-canonically by a plugin, and one that is invalid */
+static const struct coop_param_spec cocoop_spec[] = {
+    {"n_ctx", COOP_PARAM_INT, "04", 1, 77, NULL, NULL},
+    {"ratio", COOP_PARAM_FLOAT, "0.50", 0, 1, NULL, NULL}, COOP_PARAM_END};
+static const struct coop_param_spec broken_spec[] = {
+    {"k", COOP_PARAM_INT, "many", 1, 10, NULL, NULL}, COOP_PARAM_END};
 static const char *const precisions[] = {"fp32", "fp16", NULL};
 static const struct coop_param_spec clip_spec[] = {
     {"precision", COOP_PARAM_CHOICE, "fp32", 0, 0, precisions, NULL}, COOP_PARAM_END};
@@ -41,6 +47,8 @@ static const struct fake fakes[] = {
     {"clip", COOP_PLUGIN_BACKBONE, clip_spec, false},
     {"coop", COOP_PLUGIN_PROMPT, coop_spec, true},
     {"zeroshot", COOP_PLUGIN_BASELINE, NULL, false},
+    {"cocoop", COOP_PLUGIN_PROMPT, cocoop_spec, true},
+    {"broken", COOP_PLUGIN_BASELINE, broken_spec, false},
     {"linear_probe", COOP_PLUGIN_BASELINE, lp_spec, true},
     {"oxford_pets", COOP_PLUGIN_DATASET, NULL, false},
     {"caltech101", COOP_PLUGIN_DATASET, NULL, false},
@@ -380,8 +388,16 @@ START_TEST(defaults_filled)
     char want[600];
     snprintf(want, sizeof want, "%s/models/x.safetensors", tmpdir);
     ck_assert_str_eq(t->checkpoint, want);
-    /* canonical values: 16.0e0 is not an int; 4 written as +4 canonicalises */
     coop_matrix_free(m);
+    /* a plugin's defaults are canonicalised like written values */
+    m = load_ok(BACKBONE "datasets: [oxford_pets]\nmethods: [cocoop]\nshots: 1\n");
+    t = coop_matrix_trial(m, 0);
+    ck_assert_str_eq(coop_params_str(&t->method_params, "n_ctx", ""), "4");
+    ck_assert_str_eq(coop_params_str(&t->method_params, "ratio", ""), "0.5");
+    coop_matrix_free(m);
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [broken]\n", 3, 11,
+                 "plugin 'broken': default of k: expected an integer");
+    /* written values: +4 and 2.0e-2 canonicalise, True is a bool */
     m = load_ok(BACKBONE "datasets: [oxford_pets]\n"
                          "methods: [{name: coop, n_ctx: +4, csc: True, init_std: 2.0e-2, "
                          "init: 'a photo of a'}]\nshots: 1\n");
