@@ -243,18 +243,26 @@ static const struct coop_param_spec augment_specs[MX_AUGMENT_KEYS] = {
     {"views", COOP_PARAM_INT, "1", 1, 1000, NULL, NULL},
 };
 
+static const struct coop_param_spec *find_spec(const struct coop_param_spec *specs, size_t n,
+                                               const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, specs[i].name) == 0)
+            return &specs[i];
+    return NULL;
+}
+
 const struct coop_param_spec *mx_setting_spec(const char *axis)
 {
-    if (strcmp(axis, "shots") == 0)
-        return &shots_spec;
-    if (strcmp(axis, "seed") == 0 || strcmp(axis, "seeds") == 0)
-        return &seed_spec;
-    for (int i = 0; i < MX_TRAIN_KEYS; i++)
-        if (strncmp(axis, "train.", 6) == 0 && strcmp(axis + 6, train_specs[i].name) == 0)
-            return &train_specs[i];
-    for (int i = 0; i < MX_AUGMENT_KEYS; i++)
-        if (strncmp(axis, "augment.", 8) == 0 && strcmp(axis + 8, augment_specs[i].name) == 0)
-            return &augment_specs[i];
+    const char *dot = strchr(axis, '.');
+    if (!dot)
+        return strcmp(axis, "shots") == 0 ? &shots_spec
+               : strcmp(axis, "seed") == 0 || strcmp(axis, "seeds") == 0 ? &seed_spec : NULL;
+    size_t plen = (size_t)(dot - axis);
+    if (plen == 5 && memcmp(axis, "train", 5) == 0)
+        return find_spec(train_specs, MX_TRAIN_KEYS, dot + 1);
+    if (plen == 7 && memcmp(axis, "augment", 7) == 0)
+        return find_spec(augment_specs, MX_AUGMENT_KEYS, dot + 1);
     return NULL;
 }
 
