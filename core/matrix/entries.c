@@ -128,10 +128,14 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
             rc = mx_fail(e, m, at, COOP_E_INVAL, "%s: required parameter '%s' is missing",
                          en->name, sp[i].name);
         } else {
-            p->values = mx_alloc(m, sizeof(char *));
-            if (!p->values || !(p->values[0] = mx_strdup(m, sp[i].default_value)))
-                return coop_fail(e, COOP_E_NOMEM, "out of memory");
-            p->n = 1;
+            /* defaults go through the same canonical form as written values, so
+             * writing a default out or leaving it implicit gives the same id */
+            struct ynode d = {.kind = YNODE_SCALAR, .line = at->line, .col = at->col,
+                              .quoted = sp[i].type == COOP_PARAM_STRING,
+                              .str = (char *)sp[i].default_value,
+                              .len = strlen(sp[i].default_value)};
+            snprintf(what, sizeof what, "plugin '%s': default of %s", en->name, sp[i].name);
+            rc = mx_parse_axis(m, &d, what, &sp[i], &p->values, &p->n, e);
         }
     }
     return rc;
@@ -152,7 +156,7 @@ static int entry_dims(struct coop_matrix *m, struct mx_entry *en, const struct y
     size_t nd = 0;
     size_t ng = !zip ? 0 : zip->kind == YNODE_SEQ && zip->n && zip->items[0]->kind == YNODE_SEQ
                                  ? zip->n : 1;
-    if (zip && zip->kind != YNODE_SEQ)
+    if (zip && (zip->kind != YNODE_SEQ || zip->n == 0))
         return mx_fail(e, m, zip, COOP_E_INVAL, "zip: expected a list of parameter names");
     for (size_t g = 0; g < ng; g++) {
         const struct ynode *grp = ng == 1 && zip->items[0]->kind != YNODE_SEQ ? zip : zip->items[g];
@@ -257,14 +261,15 @@ static int entry_name(struct coop_matrix *m, struct mx_entry *en, const struct y
         rc = lookup(m, nm, hint, nm->str, &en->info, e);
     if (rc)
         return rc;
-    en->name = mx_strdup(m, nm->str);
+    if (!(en->name = mx_strdup(m, nm->str)))
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
     en->line = n->line;
     en->col = n->col;
     const struct ynode *lb = n->kind == YNODE_MAP ? ymap_get(n, "label") : NULL;
     if (lb && (rc = mx_expect_scalar(m, lb, "label", e)))
         return rc;
     en->label = lb ? mx_strdup(m, lb->str) : en->name;
-    return 0;
+    return en->label ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
 
 static int entry_list(struct coop_matrix *m, const struct ynode *n, const char *what,
@@ -332,7 +337,7 @@ int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop
             char *dot = s ? strchr(s, '.') : NULL;
             if (dot && dot != s)
                 *dot = '\0';
-            en->label = s;
+            en->label = s ? s : en->name;
         }
         if (!rc)
             rc = parse_params(m, en, ymap_get(it, "options"), it, NULL, 0, e);
@@ -367,7 +372,8 @@ static int parse_targets(struct coop_matrix *m, struct mx_entry *en, const struc
                 rc = mx_fail(e, m, it, COOP_E_INVAL, "targets: duplicate '%s'", it->str);
         if (rc)
             return rc;
-        en->targets[i] = mx_strdup(m, it->str);
+        if (!(en->targets[i] = mx_strdup(m, it->str)))
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
         en->n_targets++;
     }
     return 0;

@@ -146,6 +146,70 @@ static int exclude_key(struct coop_matrix *m, const struct ynode *k, struct coop
                    s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 }
 
+/* A rule on backbone, dataset or method must name an entry of the file (a
+ * typo would otherwise silently exclude nothing). */
+static int check_entry_value(struct coop_matrix *m, const char *key, const struct ynode *v,
+                             struct coop_err *e)
+{
+    int a = axis_by_name(m, key);
+    if (a < 0 || a > AX_METHOD)
+        return 0;
+    const struct mx_entry *en = a == AX_BACKBONE ? m->backbones
+                              : a == AX_DATASET ? m->datasets : m->methods;
+    size_t n = a == AX_BACKBONE ? m->n_backbones : a == AX_DATASET ? m->n_datasets : m->n_methods;
+    const char *names[2 * MX_MAX_EXCLUDE_NAMES];
+    size_t nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v->str, en[i].label) == 0 || strcmp(v->str, en[i].name) == 0)
+            return 0;
+        if (nn + 2 <= 2 * MX_MAX_EXCLUDE_NAMES) {
+            names[nn++] = en[i].label;
+            names[nn++] = en[i].name;
+        }
+    }
+    const char *s = coop_suggest(v->str, names, nn);
+    return mx_fail(e, m, v, COOP_E_INVAL, "exclude: %s '%.60s' is not in this file%s%s%s",
+                   axis_name(m, a), v->str, s ? " (did you mean '" : "", s ? s : "",
+                   s ? "'?)" : "");
+}
+
+/* Canonical text of one exclude value, typed like the key it tests (an entry
+ * parameter of that name, shots, seed, train.*, augment.*), so a value no
+ * trial can have is an error rather than a rule that silently drops nothing. */
+static int exclude_value(struct coop_matrix *m, const char *key, const struct ynode *v,
+                         char **out, struct coop_err *e)
+{
+    int a = axis_by_name(m, key), rc;
+    char *c = NULL, what[128];
+    snprintf(what, sizeof what, "exclude: %s", key);
+    if (a >= 0 && a <= AX_METHOD) {
+        rc = check_entry_value(m, key, v, e);
+        return rc ? rc : (*out = mx_strdup(m, v->str)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    }
+    if (a == AX_TRAIN0 && !v->quoted && strcmp(v->str, "auto") == 0)
+        return (*out = mx_strdup(m, "auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    if (a >= AX_TRAIN0) {
+        rc = mx_canon(m, v, what, mx_setting_spec(key), &c, e);
+        return rc ? rc : (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+    }
+    const struct mx_entry *groups[3] = {m->methods, m->datasets, m->backbones};
+    size_t counts[3] = {m->n_methods, m->n_datasets, m->n_backbones};
+    int first = 0;
+    for (int g = 0; g < 3; g++)
+        for (size_t i = 0; i < counts[g]; i++)
+            for (size_t j = 0; j < groups[g][i].n_params; j++) {
+                const struct coop_param_spec *sp = groups[g][i].params[j].spec;
+                if (strcmp(sp->name, key) != 0)
+                    continue;
+                struct coop_err tmp;
+                rc = mx_canon(m, v, what, sp, &c, first ? &tmp : e);
+                if (!rc)
+                    return (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+                first = first ? first : rc; /* keep the first spec's message */
+            }
+    return first;
+}
+
 int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n)
@@ -179,10 +243,14 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
                 rc = mx_parse_axis(m, v, k->str, &any, &t->values, &t->n, e);
             if (rc)
                 return rc;
-            t->key = mx_strdup(m, k->str);
-            for (size_t q = 0; q < t->n; q++)
-                if (!(t->values[q] = mx_canon_loose(m, t->values[q])))
-                    return coop_fail(e, COOP_E_NOMEM, "out of memory");
+            if (!(t->key = mx_strdup(m, k->str)))
+                return coop_fail(e, COOP_E_NOMEM, "out of memory");
+            for (size_t q = 0; q < t->n; q++) {
+                rc = exclude_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v,
+                                   &t->values[q], e);
+                if (rc)
+                    return rc;
+            }
         }
     }
     return 0;
@@ -226,6 +294,7 @@ static bool term_matches(const struct coop_matrix *m, const struct combo *c,
     } else if (!(v1 = param_value(&c->me, t->key)) && !(v1 = param_value(&c->ds, t->key))) {
         v1 = param_value(&c->bb, t->key);
     }
+    /* rule values and trial values are both canonical text */
     for (size_t i = 0; v1 && i < t->n; i++)
         if (strcmp(t->values[i], v1) == 0 || (v2 && strcmp(t->values[i], v2) == 0))
             return true;
@@ -625,6 +694,9 @@ static void fill_trial(const struct coop_matrix *m, const struct combo *c, struc
     t->method_kind = c->me.en->info.kind;
     t->method_params = c->me.en->variants[c->me.v].params;
     t->trains = c->trains;
+    t->backbone_label = c->bb.en->label;
+    t->dataset_label = c->ds.en->label;
+    t->method_label = c->me.en->label;
     t->shots = c->shots;
     t->seed = c->seed;
     if (!c->trains)

@@ -16,13 +16,16 @@
 /* ---- pool ---------------------------------------------------------------- */
 char *mx_keep(struct coop_matrix *m, char *s)
 {
-    if (!s)
+    if (!s) {
+        m->oom = true;
         return NULL;
+    }
     if (m->n_pool == m->cap_pool) {
         size_t nc = m->cap_pool ? m->cap_pool * 2 : 64;
         void **np = realloc(m->pool, nc * sizeof *np);
         if (!np) {
             free(s);
+            m->oom = true;
             return NULL;
         }
         m->pool = np;
@@ -205,20 +208,6 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
     return rc;
 }
 
-char *mx_canon_loose(struct coop_matrix *m, const char *text)
-{
-    bool b;
-    long long iv;
-    double v;
-    if (!parse_bool(text, &b))
-        return mx_strdup(m, b ? "true" : "false");
-    if (!parse_ll(text, &iv))
-        return mx_keep(m, coop_asprintf("%lld", iv));
-    if (!parse_double(text, &v))
-        return mx_keep(m, coop_asprintf("%.9g", v));
-    return mx_strdup(m, text);
-}
-
 const char *mx_path(struct coop_matrix *m, const char *p)
 {
     if (p[0] == '/' || !m->dir[0])
@@ -253,6 +242,29 @@ static const struct coop_param_spec augment_specs[MX_AUGMENT_KEYS] = {
     {"mode", COOP_PARAM_CHOICE, "views", 0, 0, aug_choices, NULL},
     {"views", COOP_PARAM_INT, "1", 1, 1000, NULL, NULL},
 };
+
+static const struct coop_param_spec *find_spec(const struct coop_param_spec *specs, size_t n,
+                                               const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, specs[i].name) == 0)
+            return &specs[i];
+    return NULL;
+}
+
+const struct coop_param_spec *mx_setting_spec(const char *axis)
+{
+    const char *dot = strchr(axis, '.');
+    if (!dot)
+        return strcmp(axis, "shots") == 0 ? &shots_spec
+               : strcmp(axis, "seed") == 0 || strcmp(axis, "seeds") == 0 ? &seed_spec : NULL;
+    size_t plen = (size_t)(dot - axis);
+    if (plen == 5 && memcmp(axis, "train", 5) == 0)
+        return find_spec(train_specs, MX_TRAIN_KEYS, dot + 1);
+    if (plen == 7 && memcmp(axis, "augment", 7) == 0)
+        return find_spec(augment_specs, MX_AUGMENT_KEYS, dot + 1);
+    return NULL;
+}
 
 static int parse_settings(struct coop_matrix *m, const struct ynode *n, const char *section,
                           const struct coop_param_spec *specs, struct mx_setting *out,
@@ -348,8 +360,11 @@ static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct c
     m->results_dir = "results";
     if (n && !(rc = mx_expect_scalar(m, n, "results_dir", e)))
         m->results_dir = mx_strdup(m, n->str);
-    if (!rc && (n = ymap_get(root, "data_root")) && !(rc = mx_expect_scalar(m, n, "data_root", e))) {
+    n = rc ? NULL : ymap_get(root, "data_root");
+    if (n && !(rc = mx_expect_scalar(m, n, "data_root", e))) {
         m->data_root = mx_path(m, n->str);
+        if (!m->data_root)
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (!coop_dir_exists(m->data_root))
             rc = mx_fail(e, m, n, COOP_E_IO, "data_root: folder '%s' does not exist",
                          m->data_root);
@@ -359,11 +374,15 @@ static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct c
         return rc;
     size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
     m->plugin_paths = mx_alloc(m, cnt * sizeof(char *));
+    if (!m->plugin_paths)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < cnt; i++) {
         const struct ynode *v = n->kind == YNODE_SEQ ? n->items[i] : n;
         if ((rc = mx_expect_scalar(m, v, "plugin_path", e)))
             break;
         m->plugin_paths[i] = mx_path(m, v->str);
+        if (!m->plugin_paths[i])
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (!coop_dir_exists(m->plugin_paths[i]))
             rc = mx_fail(e, m, v, COOP_E_IO, "plugin_path: folder '%s' does not exist",
                          m->plugin_paths[i]);
@@ -390,11 +409,11 @@ static int parse_root(struct coop_matrix *m, const struct ynode *root, struct co
         rc = parse_experiment(m, ymap_get(root, "experiment"), e);
     if (!rc)
         rc = parse_paths(m, root, e);
-    if (!rc)
+    if (!rc && !m->oom)
         rc = mx_parse_backbones(m, ymap_get(root, "backbone"), e);
-    if (!rc)
+    if (!rc && !m->oom)
         rc = mx_parse_datasets(m, ymap_get(root, "datasets"), e);
-    if (!rc)
+    if (!rc && !m->oom)
         rc = mx_parse_methods(m, ymap_get(root, "methods"), e);
     m->shots.name = "shots";
     m->seeds.name = "seed";
@@ -414,12 +433,14 @@ static int parse_root(struct coop_matrix *m, const struct ynode *root, struct co
     if (!rc)
         rc = parse_settings(m, ymap_get(root, "augment"), "augment", augment_specs,
                             m->augment, MX_AUGMENT_KEYS, e);
-    if (!rc)
+    if (!rc && !m->oom)
         rc = mx_parse_zip(m, ymap_get(root, "zip"), e);
     if (!rc)
         rc = mx_parse_exclude(m, ymap_get(root, "exclude"), e);
-    if (!rc)
+    if (!rc && !m->oom)
         rc = mx_expand(m, root, e);
+    if (!rc && m->oom)
+        rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", m->file);
     return rc;
 }
 

@@ -88,7 +88,8 @@ struct coop_matrix {
     size_t n_trials;
     const char **axes;
     size_t n_axes;
-    /* pool */
+    /* pool; oom is set when an allocation through it failed */
+    bool oom;
     void **pool;
     size_t n_pool, cap_pool;
 };
@@ -112,8 +113,8 @@ int mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const c
 /* canonical text of a YAML scalar for a typed parameter (range, choices). */
 int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
              const struct coop_param_spec *spec, char **out, struct coop_err *e);
-/* canonical text used when comparing exclude values */
-char *mx_canon_loose(struct coop_matrix *m, const char *text);
+/* spec of a setting axis: "shots", "seed", "train.<key>", "augment.<key>" (else NULL) */
+const struct coop_param_spec *mx_setting_spec(const char *axis);
 /* path resolution against m->dir; returns pooled string */
 const char *mx_path(struct coop_matrix *m, const char *p);
 

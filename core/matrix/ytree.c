@@ -6,6 +6,7 @@
 #include "ytree.h"
 #include "coop/matrix.h"
 #include "coop/util.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -57,6 +58,9 @@ static int at(struct builder *b, struct coop_err *e, int code, yaml_mark_t m, co
     return coop_fail(e, code, "%s:%zu:%zu: %s", b->doc->file, m.line + 1, m.column + 1, msg);
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Appends child to the open container on top of the stack (or makes it the
  * root), so a failure later frees it with the rest of the tree. */
 static int attach(struct builder *b, struct ynode *child, yaml_mark_t m, struct coop_err *e)
@@ -93,7 +97,7 @@ static struct ynode *new_node(struct builder *b, enum ynode_kind k, yaml_mark_t 
                               struct coop_err *e)
 {
     if (++b->nodes > COOP_MATRIX_MAX_NODES) {
-        at(b, e, COOP_E_NOMEM, m, "too many YAML nodes (limit " "200000)");
+        at(b, e, COOP_E_NOMEM, m, "too many YAML nodes (limit " STR(COOP_MATRIX_MAX_NODES) ")");
         return NULL;
     }
     struct ynode *n = calloc(1, sizeof *n);
@@ -128,7 +132,8 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev, struct coop_err 
 static int on_open(struct builder *b, enum ynode_kind k, yaml_mark_t m, struct coop_err *e)
 {
     if (b->depth >= COOP_MATRIX_MAX_DEPTH)
-        return at(b, e, COOP_E_FORMAT, m, "nesting deeper than 64 levels");
+        return at(b, e, COOP_E_FORMAT, m,
+                  "nesting deeper than " STR(COOP_MATRIX_MAX_DEPTH) " levels");
     struct ynode *n = new_node(b, k, m, e);
     if (!n)
         return COOP_E_NOMEM;
@@ -194,10 +199,13 @@ int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
     while (!rc && !done) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            const char *ctx = p.context ? p.context : "";
-            rc = coop_fail(e, COOP_E_FORMAT, "%s:%zu:%zu: YAML syntax error: %s%s%s", d->file,
+            char ctx[160] = "";
+            if (p.context)
+                snprintf(ctx, sizeof ctx, " %s (opened at %zu:%zu)", p.context,
+                         p.context_mark.line + 1, p.context_mark.column + 1);
+            rc = coop_fail(e, COOP_E_FORMAT, "%s:%zu:%zu: YAML syntax error: %s%s", d->file,
                            p.problem_mark.line + 1, p.problem_mark.column + 1,
-                           p.problem ? p.problem : "unknown problem", *ctx ? " " : "", ctx);
+                           p.problem ? p.problem : "unknown problem", ctx);
             break;
         }
         rc = on_event(&b, &ev, &done, e);

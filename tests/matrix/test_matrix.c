@@ -27,6 +27,12 @@ static const struct coop_param_spec lp_spec[] = {
 static const struct coop_param_spec world_spec[] = {
     {"n_classes", COOP_PARAM_INT, "10", 2, 1000, NULL, NULL},
     {"style", COOP_PARAM_STRING, NULL, 0, 0, NULL, "required"}, COOP_PARAM_END};
+/* defaults written non-canonically by a plugin, and one that is invalid */
+static const struct coop_param_spec cocoop_spec[] = {
+    {"n_ctx", COOP_PARAM_INT, "04", 1, 77, NULL, NULL},
+    {"ratio", COOP_PARAM_FLOAT, "0.50", 0, 1, NULL, NULL}, COOP_PARAM_END};
+static const struct coop_param_spec broken_spec[] = {
+    {"k", COOP_PARAM_INT, "many", 1, 10, NULL, NULL}, COOP_PARAM_END};
 static const char *const precisions[] = {"fp32", "fp16", NULL};
 static const struct coop_param_spec clip_spec[] = {
     {"precision", COOP_PARAM_CHOICE, "fp32", 0, 0, precisions, NULL}, COOP_PARAM_END};
@@ -41,6 +47,8 @@ static const struct fake fakes[] = {
     {"clip", COOP_PLUGIN_BACKBONE, clip_spec, false},
     {"coop", COOP_PLUGIN_PROMPT, coop_spec, true},
     {"zeroshot", COOP_PLUGIN_BASELINE, NULL, false},
+    {"cocoop", COOP_PLUGIN_PROMPT, cocoop_spec, true},
+    {"broken", COOP_PLUGIN_BASELINE, broken_spec, false},
     {"linear_probe", COOP_PLUGIN_BASELINE, lp_spec, true},
     {"oxford_pets", COOP_PLUGIN_DATASET, NULL, false},
     {"caltech101", COOP_PLUGIN_DATASET, NULL, false},
@@ -211,6 +219,9 @@ START_TEST(product_counts)
     ck_assert_int_eq(coop_params_int(&t->method_params, "n_ctx", 0), 4);
     ck_assert(coop_params_bool(&t->method_params, "csc", false));
     ck_assert_str_eq(t->results_dir, "results");
+    ck_assert_str_eq(t->method_label, "coop");
+    ck_assert_str_eq(t->dataset_label, "oxford_pets");
+    ck_assert_str_eq(t->backbone_label, "x");
     size_t na;
     const char *const *axes = coop_matrix_axes(m, &na);
     ck_assert_uint_eq(na, 7); /* dataset method n_ctx position csc shots seed */
@@ -267,7 +278,8 @@ START_TEST(exclude_rules)
                                     "  - {method: coop, csc: true, position: middle}\n"
                                     "  - {dataset: imagenet, shots: [1]}\n"
                                     "  - {method: zeroshot, dataset: oxford_pets}\n"
-                                    "  - {seed: 1, method: zeroshot}\n");
+                                    "  - {seed: 1, method: zeroshot}\n"
+                                    "  - {n_ctx: 4, train.epochs: auto}\n");
     /* coop: pets 3 variants x 2 shots + imagenet 3 variants x 1 shot; zero-shot:
      * imagenet only (the seed rule does not match a non-training trial) */
     ck_assert_uint_eq(coop_matrix_count(m), 6 + 3 + 1);
@@ -310,6 +322,37 @@ START_TEST(method_train_overrides)
 }
 END_TEST
 
+START_TEST(labels_and_merging)
+{
+    struct coop_matrix *m = load_ok(
+        "backbone:\n  - {plugin: clip, checkpoint: models/x.safetensors}\n"
+        "  - {plugin: clip, checkpoint: models/x.safetensors, label: half, "
+        "options: {precision: fp16}}\n"
+        "datasets: [oxford_pets]\n"
+        "methods:\n  - coop\n  - {name: coop, label: coop_init, init: a photo of a}\n"
+        "  - {name: coop, label: same_as_first, n_ctx: 16}\n"
+        "shots: 2\nexclude: [{backbone: half, method: coop_init}]\n");
+    /* 2 backbones x 2 distinct coop configurations, minus one excluded; the third entry
+     * resolves to the first one's trials and is merged */
+    ck_assert_uint_eq(coop_matrix_count(m), 3);
+    const struct coop_trial *t = find_trial(m, "backbone=x dataset=oxford_pets method=coop_init");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->method_label, "coop_init");
+    ck_assert_str_eq(t->method, "coop");
+    ck_assert_ptr_null(find_trial(m, "backbone=half dataset=oxford_pets method=coop_init"));
+    t = find_trial(m, "backbone=half dataset=oxford_pets method=coop");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(coop_params_str(&t->backbone_params, "precision", ""), "fp16");
+    ck_assert_ptr_null(find_trial(m, "backbone=x dataset=oxford_pets method=same_as_first"));
+    size_t na;
+    const char *const *axes = coop_matrix_axes(m, &na);
+    ck_assert_uint_eq(na, 2);
+    ck_assert_str_eq(axes[0], "backbone");
+    ck_assert_str_eq(axes[1], "method");
+    coop_matrix_free(m);
+}
+END_TEST
+
 START_TEST(defaults_filled)
 {
     struct coop_matrix *m = load_ok(BACKBONE "datasets: [oxford_pets]\nmethods: [coop]\n"
@@ -345,8 +388,16 @@ START_TEST(defaults_filled)
     char want[600];
     snprintf(want, sizeof want, "%s/models/x.safetensors", tmpdir);
     ck_assert_str_eq(t->checkpoint, want);
-    /* canonical values: 16.0e0 is not an int; 4 written as +4 canonicalises */
     coop_matrix_free(m);
+    /* a plugin's defaults are canonicalised like written values */
+    m = load_ok(BACKBONE "datasets: [oxford_pets]\nmethods: [cocoop]\nshots: 1\n");
+    t = coop_matrix_trial(m, 0);
+    ck_assert_str_eq(coop_params_str(&t->method_params, "n_ctx", ""), "4");
+    ck_assert_str_eq(coop_params_str(&t->method_params, "ratio", ""), "0.5");
+    coop_matrix_free(m);
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [broken]\n", 3, 11,
+                 "plugin 'broken': default of k: expected an integer");
+    /* written values: +4 and 2.0e-2 canonicalise, True is a bool */
     m = load_ok(BACKBONE "datasets: [oxford_pets]\n"
                          "methods: [{name: coop, n_ctx: +4, csc: True, init_std: 2.0e-2, "
                          "init: 'a photo of a'}]\nshots: 1\n");
@@ -586,7 +637,22 @@ START_TEST(error_unknown_keys)
                  "did you mean 'mode'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{methd: coop}]\n", 5, 12,
                  "exclude: unknown key 'methd'", "did you mean 'method'");
-    EXPECT_ERROR(BACKBONE DM "shots: 1\nzip: [[shots, seedz]]\n", 5, 15, "zip: unknown axis 'seedz'", "did you mean 'seed");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{method: [coop, zeroshot]}]\n", 5, 27,
+                 "exclude: method 'zeroshot' is not in this file");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{dataset: oxford_pet}]\n", 5, 21,
+                 "did you mean 'oxford_pets'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{position: midle}]\n", 5, 22,
+                 "exclude: position", "did you mean 'middle'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{csc: yes}]\n", 5, 17,
+                 "expected true or false");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{shots: [1, 1.5]}]\n", 5, 23,
+                 "exclude: shots: expected an integer");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nexclude: [{train.schedule: cosin}]\n", 5, 28,
+                 "did you mean 'cosine'");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, zip: []}]\n", 3, 29,
+                 "zip: expected a list of parameter names");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\nzip: [[shots, seedz]]\n", 5, 15,
+                 "zip: unknown axis 'seedz'", "did you mean 'seed");
     EXPECT_ERROR(BACKBONE DM "shots: 1\nshots: 2\n", 5, 1, "duplicate key 'shots'");
 }
 END_TEST
@@ -613,7 +679,8 @@ START_TEST(error_types_and_ranges)
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: fast}\n", 5, 13, "train.lr: expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: .inf}\n", 5, 13, "expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {epochs: 0}\n", 5, 17, "out of range");
-    EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {schedule: cosin}\n", 5, 19, "did you mean 'cosine'");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {schedule: cosin}\n", 5, 19,
+                 "did you mean 'cosine'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: [1]\n", 5, 8, "train: expected a mapping");
     EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: many}]\nmethods: [coop]\n", 2, 37,
                  "expected an integer");
@@ -675,7 +742,8 @@ END_TEST
 
 START_TEST(error_malformed_yaml)
 {
-    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets\nmethods: [coop]\n", 3, 0, "YAML syntax error");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets\nmethods: [coop]\n", 3, 8, "YAML syntax error",
+                 "while parsing a flow sequence (opened at 2:11)");
     EXPECT_ERROR(BACKBONE "datasets: oxford_pets\n  methods: [coop]\n", 3, 0, "YAML syntax error");
     EXPECT_ERROR("key: \"unterminated\n", 2, 0, "YAML syntax error");
     EXPECT_ERROR(BACKBONE "datasets: &d [oxford_pets]\nmethods: *d\n", 3, 10, "aliases");
@@ -810,18 +878,27 @@ START_TEST(fuzz_mutations)
         "shots: [1, 2, 4]\nseeds: [1, 2, 3]\n"
         "train: {epochs: auto, lr: 0.002, schedule: cosine}\naugment: {mode: views, views: 2}\n"
         "zip: [[shots, seeds]]\nexclude:\n  - {method: coop, csc: true, position: middle}\n";
+    static const char *const dict[] = {
+        "[]", "{}", "~", "\"\"", "-1", "1e999", "&a ", "*a", "\n- ", ": ", "[[", "]]", "0x10",
+        "true", "null", ".nan", "auto", "\nzip: []\n", "\nzip: [[]]\n", "\nexclude: [{}]\n",
+        "\ntrain: {}\n", "\ntrain:\n", "\nexclude: [{method: [coop]}]\n", "n_ctx: []",
+        "\nshots: []\n", "\nmethods: []\n", "zip: [n_ctx]", "zip: [[n_ctx, csc], []]",
+        "\nzip: [shots, seeds, shots]\n", "\ntrain: {epochs: [auto, auto]}\n", "!!str ",
+        "'", "|\n", ">-\n", "? ", "%YAML 1.1\n---\n", "\n...\n", "\t", "\xef\xbb\xbf", "\\"};
     static const char sig[] = "[]{}:,-&*!|>'\"#\n @%?\t\\0123456789abcxyz";
     struct coop_rng r;
-    coop_rng_seed(&r, 99);
-    int rounds = under_valgrind() ? 150 : 3000, ok = 0;
-    char buf[2 * sizeof base];
+    /* COOP_FUZZ_SEED / COOP_FUZZ_ROUNDS allow longer campaigns by hand */
+    const char *fs = getenv("COOP_FUZZ_SEED"), *fr = getenv("COOP_FUZZ_ROUNDS");
+    coop_rng_seed(&r, fs ? strtoull(fs, NULL, 10) : 99);
+    int rounds = fr ? atoi(fr) : under_valgrind() ? 200 : 6000, ok = 0;
+    char buf[4 * sizeof base];
     for (int k = 0; k < rounds; k++) {
         size_t n = sizeof base - 1;
         memcpy(buf, base, n);
         int edits = 1 + (int)coop_rng_below(&r, 4);
         for (int j = 0; j < edits; j++) {
             size_t at = (size_t)coop_rng_below(&r, n);
-            switch (coop_rng_below(&r, 4)) {
+            switch (coop_rng_below(&r, 6)) {
             case 0:
                 buf[at] = sig[coop_rng_below(&r, sizeof sig - 1)];
                 break;
@@ -834,6 +911,17 @@ START_TEST(fuzz_mutations)
                     len = n - at;
                 memmove(buf + at, buf + at + len, n - at - len);
                 n -= len;
+                break;
+            }
+            case 4:
+            case 5: { /* insert a YAML-shaped token */
+                const char *tok = dict[coop_rng_below(&r, sizeof dict / sizeof *dict)];
+                size_t len = strlen(tok);
+                if (n + len < sizeof buf) {
+                    memmove(buf + at + len, buf + at, n - at);
+                    memcpy(buf + at, tok, len);
+                    n += len;
+                }
                 break;
             }
             default: { /* duplicate a span */
@@ -883,6 +971,7 @@ int main(void)
     tcase_add_test(tc, zip_axes);
     tcase_add_test(tc, exclude_rules);
     tcase_add_test(tc, method_train_overrides);
+    tcase_add_test(tc, labels_and_merging);
     tcase_add_test(tc, defaults_filled);
     tcase_add_test(tc, auto_epochs);
     tcase_add_test(tc, ids_stable_when_axes_grow);

@@ -58,7 +58,8 @@ struct coop_augment_config {
 struct coop_trial {
     char id[17]; /* first 16 hex digits of SHA-256(config_yaml) */
     const char *experiment, *results_dir, *data_root; /* data_root may be NULL */
-    const char *backbone_plugin, *checkpoint, *vocab; /* checkpoint/vocab absolute; vocab may be NULL */
+    /* checkpoint and vocab are absolute; vocab may be NULL */
+    const char *backbone_plugin, *checkpoint, *vocab;
     struct coop_params backbone_params;               /* canonical strings, defaults filled */
     const char *dataset;
     struct coop_params dataset_params;
@@ -80,6 +81,9 @@ struct coop_trial {
     /* Swept axes only, e.g. "dataset=oxford_pets method=coop n_ctx=16 shots=4
      * seed=1" (for --dry-run listings). */
     const char *axes_summary;
+    /* The entries' labels (YAML `label:`, default the plugin name; the
+     * backbone's defaults to its checkpoint file stem). Not part of the id. */
+    const char *backbone_label, *dataset_label, *method_label;
 };
 
 /* Opaque: owns every string and array the trials point to. */
@@ -92,9 +96,10 @@ struct coop_matrix;
  * "file:line:column: ". Nothing is allocated in *out on error. */
 COOP_API int coop_matrix_load(const char *path, const struct coop_matrix_resolver *r,
                               struct coop_matrix **out, struct coop_err *e);
-/* Same from memory. display_name is used in messages (and, if it names a
- * folder, relative paths resolve against its folder; NULL -> "<string>",
- * paths relative to the current directory). */
+/* Same from memory. display_name is used in messages and stands for the
+ * file's location: relative paths resolve against its folder when that
+ * folder exists, else against the current directory (also for NULL, shown as
+ * "<string>"). The experiment name defaults to display_name's stem. */
 COOP_API int coop_matrix_load_string(const char *text, size_t len, const char *display_name,
                                      const struct coop_matrix_resolver *r,
                                      struct coop_matrix **out, struct coop_err *e);
