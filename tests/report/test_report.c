@@ -17,6 +17,14 @@
 
 static char tmpdir[256];
 
+/* fontconfig (used by cairo's text) keeps process-lifetime caches that
+ * LeakSanitizer reports; they are not ours. */
+const char *__lsan_default_suppressions(void);
+__attribute__((used)) const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     return remove(p);
