@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static char tmpdir[256];
 
@@ -430,6 +431,48 @@ START_TEST(generate_writes_every_output)
 }
 END_TEST
 
+/* Runs the coop-report executable; returns its exit status, stdout in out. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+    const char *root = getenv("COOP_BUILD_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/core/cli/coop-report/coop-report' %s 2>/dev/null",
+             root ? root : ".", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(cli_prints_tables_and_paths)
+{
+    if (!getenv("COOP_BUILD_ROOT")) {
+        fprintf(stderr, "COOP_BUILD_ROOT unset: skipping the coop-report executable test\n");
+        return;
+    }
+    fewshot_fixture();
+    static char out[1 << 16];
+    char args[600];
+    snprintf(args, sizeof args, "--no-figures --out '%s/rep' '%s'", tmpdir, tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "| Average | CoOp M=16 end unified |  | 71.0 | "
+                                      "77.0 (4/6 runs) |"));
+    ck_assert_ptr_nonnull(strstr(out, "23 trial files: 22 completed, 1 failed, 0 unreadable"));
+    char line[600];
+    snprintf(line, sizeof line, "wrote %s/rep/tables/fewshot.md\n", tmpdir);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    ck_assert_ptr_null(strstr(out, "figures/"));
+    snprintf(args, sizeof args, "--quiet --no-figures '%s'", tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_null(strstr(out, "| Dataset |"));
+    ck_assert_int_eq(run_cli("", out, sizeof out), 2);
+    ck_assert_int_eq(run_cli("--bogus x", out, sizeof out), 2);
+    ck_assert_int_eq(run_cli("/nonexistent/results", out, sizeof out), 1);
+}
+END_TEST
+
 START_TEST(missing_folder_is_an_error)
 {
     struct coop_report_options opt = {"/nonexistent/results/x", NULL, false};
@@ -451,6 +494,7 @@ int main(void)
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, generate_writes_every_output);
     tcase_add_test(tc, missing_folder_is_an_error);
+    tcase_add_test(tc, cli_prints_tables_and_paths);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
