@@ -18,12 +18,12 @@ int rp_strs_push(struct rp_strs *s, const char *str)
         size_t cap = s->cap ? 2 * s->cap : 8;
         char **v = realloc(s->v, cap * sizeof *v);
         if (!v)
-            return -1;
+            return s->oom = true, -1;
         s->v = v;
         s->cap = cap;
     }
     if (!(s->v[s->n] = coop_strdup(str ? str : "")))
-        return -1;
+        return s->oom = true, -1;
     s->n++;
     return 0;
 }

@@ -5,12 +5,14 @@
 #define COOP_REPORT_INTERNAL_H
 
 #include "coop/report.h"
+#include <stdbool.h>
 #include <stdio.h>
 
 /* A growable list of malloc'd strings. */
 struct rp_strs {
     char **v;
     size_t n, cap;
+    bool oom; /* sticky: a push failed for lack of memory */
 };
 int rp_strs_push(struct rp_strs *s, const char *str);          /* copies; 0 or -1 */
 int rp_strs_pushf(struct rp_strs *s, const char *fmt, ...) COOP_PRINTF(2, 3);
