@@ -480,6 +480,52 @@ START_TEST(cli_prints_tables_and_paths)
 }
 END_TEST
 
+static char *render(int (*fn)(FILE *, const struct rp_table *), const struct rp_table *t)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(fn(f, t), 0);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(renderers_escape)
+{
+    struct rp_table t = {0};
+    t.title = strdup("Acc (%) a_b");
+    t.name = strdup("x");
+    t.ncol = 3;
+    rp_strs_push(&t.header, "Dataset");
+    rp_strs_push(&t.header, "Method");
+    rp_strs_push(&t.header, "1 shot");
+    rp_strs_push(&t.cells, "oxford_pets");
+    rp_strs_push(&t.cells, "a|b, \"c\" & d");
+    rp_strs_push(&t.cells, "61.2 \xc2\xb1 1.3 (2/3 seeds)");
+    rp_strs_push(&t.cells, "dtd");
+    rp_strs_push(&t.cells, "CoOp");
+    rp_strs_push(&t.cells, "\xe2\x80\x94");
+    char *md = render(rp_table_write_md, &t);
+    ck_assert_ptr_nonnull(strstr(md, "### Acc (%) a_b\n\n| Dataset | Method | 1 shot |\n"
+                                     "|---|---|--:|\n"));
+    ck_assert_ptr_nonnull(strstr(md, "| oxford_pets | a\\|b, \"c\" & d | 61.2 \xc2\xb1 1.3 "
+                                     "(2/3 seeds) |\n| dtd | CoOp | \xe2\x80\x94 |\n"));
+    char *csv = render(rp_table_write_csv, &t);
+    ck_assert_str_eq(csv, "Dataset,Method,1 shot\n"
+                          "oxford_pets,\"a|b, \"\"c\"\" & d\",61.2 \xc2\xb1 1.3 (2/3 seeds)\n"
+                          "dtd,CoOp,\xe2\x80\x94\n");
+    char *tex = render(rp_table_write_tex, &t);
+    ck_assert_ptr_nonnull(strstr(tex, "% Acc (\\%) a\\_b\n\\begin{tabular}{llc}\n"));
+    ck_assert_ptr_nonnull(strstr(tex, "oxford\\_pets & a|b, \"c\" \\& d & 61.2 $\\pm$ 1.3 "
+                                      "(2/3 seeds) \\\\\n"));
+    ck_assert_ptr_nonnull(strstr(tex, "dtd & CoOp & -- \\\\\n\\bottomrule"));
+    free(md);
+    free(csv);
+    free(tex);
+    rp_table_free(&t);
+}
+END_TEST
+
 START_TEST(missing_folder_is_an_error)
 {
     struct coop_report_options opt = {"/nonexistent/results/x", NULL, false};
@@ -502,6 +548,7 @@ int main(void)
     tcase_add_test(tc, generate_writes_every_output);
     tcase_add_test(tc, missing_folder_is_an_error);
     tcase_add_test(tc, cli_prints_tables_and_paths);
+    tcase_add_test(tc, renderers_escape);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
