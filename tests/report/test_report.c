@@ -57,6 +57,7 @@ struct spec {
     bool failed;
     const char *backbone, *epochs;
     double acc_a, acc_s; /* shift targets imagenet_a / imagenet_sketch; NaN: none */
+    const char *a_name;  /* another name for the first target (NULL: imagenet_a) */
 };
 
 static int n_written;
@@ -98,7 +99,7 @@ static void put_trial(const struct spec *sp)
     struct coop_results_eval ev = {"test", sp->acc, sp->acc, 2, pca, conf, names, 4};
     OK(coop_results_write_eval(w, &ev, &e));
     if (!isnan(sp->acc_a)) {
-        ev.target = "imagenet_a";
+        ev.target = sp->a_name ? sp->a_name : "imagenet_a";
         ev.accuracy = sp->acc_a;
         OK(coop_results_write_eval(w, &ev, &e));
     }
@@ -263,20 +264,26 @@ START_TEST(domain_generalisation_table)
         put_trial(&(struct spec){"imagenet", "coop", 16, s, "16", "end", "false",
                                  .acc = test[s - 1], .acc_a = 23, .acc_s = sk[s - 1]});
         S("imagenet", "linear_probe", 16, s, .acc = 55); /* no shift evaluation */
+        put_trial(&(struct spec){"pets", "coop", 16, s, "16", "end", "false", .acc = 70,
+                                 .acc_a = 39 + s, .acc_s = NAN, .a_name = "pets_sketch"});
     }
     struct rp_set s;
     struct coop_err e;
     OK(rp_load(&s, tmpdir, &e));
     struct rp_table t;
     ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
-    const char *hdr[5] = {"Source dataset", "Method", "Source", "imagenet_a", "imagenet_sketch"};
-    for (int c = 0; c < 5; c++)
+    const char *hdr[6] = {"Source dataset", "Method",          "Source",
+                          "imagenet_a",     "imagenet_sketch", "pets_sketch"};
+    for (int c = 0; c < 6; c++)
         ck_assert_str_eq(t.header.v[c], hdr[c]);
+    /* blank: the source never had that target; dash: this method lacks it */
     const char *const rows[] = {
-        "imagenet", "Zero-shot CLIP", "58.0", "\xe2\x80\x94", "30.0",
+        "imagenet", "Zero-shot CLIP", "58.0", "\xe2\x80\x94", "30.0", "",
         "imagenet", "CoOp M=16 end unified (16 shots)", "64.0 \xc2\xb1 1.1", "23.0 \xc2\xb1 0.0",
-        "35.0 \xc2\xb1 1.1"};
-    check_table(&t, rows, 2, 5);
+        "35.0 \xc2\xb1 1.1", "",
+        "pets", "CoOp M=16 end unified (16 shots)", "70.0 \xc2\xb1 0.0", "", "",
+        "41.0 \xc2\xb1 1.1"};
+    check_table(&t, rows, 3, 6);
     rp_table_free(&t);
     rp_set_free(&s);
 }
