@@ -58,6 +58,7 @@ struct spec {
     const char *backbone, *epochs;
     double acc_a, acc_s; /* shift targets imagenet_a / imagenet_sketch; NaN: none */
     const char *a_name;  /* another name for the first target (NULL: imagenet_a) */
+    const char *init;    /* coop's init words axis (NULL: not written) */
 };
 
 static int n_written;
@@ -76,10 +77,21 @@ static void put_trial(const struct spec *sp)
     char buf[32];
     snprintf(buf, sizeof buf, "%d", sp->shots);
     OK(coop_results_axis(w, "shots", buf, &e));
-    if (sp->seed) {
-        snprintf(buf, sizeof buf, "%d", sp->seed);
-        OK(coop_results_axis(w, "seed", buf, &e));
-    }
+    /* like coop-run: seed "0" and no epochs for methods without training,
+     * epochs derived from the shots, every method parameter as an axis */
+    snprintf(buf, sizeof buf, "%d", sp->seed);
+    OK(coop_results_axis(w, "seed", buf, &e));
+    if (sp->shots > 0)
+        OK(coop_results_axis(w, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
+                             &e));
+    if (!strcmp(sp->method, "coop"))
+        OK(coop_results_axis(w, "init_std", "0.02", &e));
+    if (!strcmp(sp->method, "coop") && sp->init)
+        OK(coop_results_axis(w, "init", sp->init, &e));
+    if (!strcmp(sp->method, "linear_probe"))
+        OK(coop_results_axis(w, "C", "0", &e));
+    if (!strcmp(sp->method, "zeroshot"))
+        OK(coop_results_axis(w, "template", "", &e));
     if (sp->n_ctx)
         OK(coop_results_axis(w, "n_ctx", sp->n_ctx, &e));
     if (sp->pos)
@@ -87,8 +99,6 @@ static void put_trial(const struct spec *sp)
     if (sp->csc)
         OK(coop_results_axis(w, "csc", sp->csc, &e));
     OK(coop_results_attr_str(w, "checkpoint_sha256", !strcmp(bb, "tiny") ? "aaaa" : "bbbb", &e));
-    if (sp->epochs)
-        OK(coop_results_attr_str(w, "max_epoch", sp->epochs, &e));
     if (sp->failed) {
         OK(coop_results_commit(w, "failed", "training diverged", &e));
         return;
@@ -284,6 +294,31 @@ START_TEST(domain_generalisation_table)
         "pets", "CoOp M=16 end unified (16 shots)", "70.0 \xc2\xb1 0.0", "", "",
         "41.0 \xc2\xb1 1.1"};
     check_table(&t, rows, 3, 6);
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+START_TEST(labels_show_only_varying_axes)
+{
+    for (int s = 1; s <= 2; s++) {
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 60, .init = "");
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 70, .init = "a photo of a");
+    }
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    /* init differs between coop trials: in the label; init_std and epochs do not */
+    const char *const rows[] = {"pets", "CoOp M=16 end unified init=", "60.0 \xc2\xb1 0.0",
+                                "pets", "CoOp M=16 end unified init=a photo of a",
+                                "70.0 \xc2\xb1 0.0",
+                                "Average", "CoOp M=16 end unified init=", "60.0",
+                                "Average", "CoOp M=16 end unified init=a photo of a", "70.0"};
+    check_table(&t, rows, 4, 3);
+    rp_curves_free(&cv);
     rp_table_free(&t);
     rp_set_free(&s);
 }
@@ -552,6 +587,7 @@ int main(void)
     tcase_add_test(tc, fewshot_table_cells);
     tcase_add_test(tc, domain_generalisation_table);
     tcase_add_test(tc, never_mixes_incompatible_trials);
+    tcase_add_test(tc, labels_show_only_varying_axes);
     tcase_add_test(tc, generate_writes_every_output);
     tcase_add_test(tc, missing_folder_is_an_error);
     tcase_add_test(tc, cli_prints_tables_and_paths);
