@@ -146,8 +146,14 @@ static void collect(struct rp_cell *c, struct rp_set *s, const struct rp_query *
         if (t->epochs && !epochs)
             epochs = t->epochs;
         rp_strs_push(&seeds, sd);
-        if (c->n < sizeof c->v / sizeof *c->v)
-            c->v[c->n++] = v;
+        if (c->n == sizeof c->v / sizeof *c->v) {
+            if (!c->mixed)
+                rp_strs_pushf(&s->warnings, "%s, %s, %d shots: more than %zu trials in one cell; "
+                              "not averaged", t->dataset, t->method, t->shots, c->n);
+            c->mixed = true;
+            continue;
+        }
+        c->v[c->n++] = v;
     }
     rp_strs_free(&seeds);
 }
@@ -278,10 +284,16 @@ static void curve_add(struct rp_curves *cv, const char *panel, const char *label
         if (!ns)
             return;
         cv->s = ns;
-        sr = &cv->s[cv->n++];
+        sr = &cv->s[cv->n];
         memset(sr, 0, sizeof *sr);
         sr->panel = strdup(panel);
         sr->label = strdup(label);
+        if (!sr->panel || !sr->label) {
+            free(sr->panel);
+            free(sr->label);
+            return;
+        }
+        cv->n++;
     }
     if (sr->n < 32) {
         sr->shots[sr->n] = shots;

@@ -77,10 +77,14 @@ static void y_range(const struct rp_curves *c, const char *panel, double *lo, do
             *lo = fmin(*lo, c->s[i].mean[j]);
             *hi = fmax(*hi, c->s[i].mean[j]);
         }
-    *lo = floor((*lo - 1) / 5) * 5;
-    *hi = ceil((*hi + 1) / 5) * 5;
-    if (*hi - *lo < 10)
-        *hi = *lo + 10;
+    *lo = fmax(0, floor((*lo - 1) / 5) * 5); /* accuracies are percentages */
+    *hi = fmin(100, ceil((*hi + 1) / 5) * 5);
+    if (*hi - *lo < 10) {
+        if (*lo + 10 <= 100)
+            *hi = *lo + 10;
+        else
+            *lo = *hi - 10;
+    }
 }
 
 static void text(cairo_t *cr, double x, double y, const char *s, double align)
@@ -103,7 +107,7 @@ static void axes(cairo_t *cr, const struct rp_curves *c, const char *panel, doub
     cairo_set_font_size(cr, 10);
     double step = hi - lo > 40 ? 10 : 5;
     char buf[32];
-    for (double v = lo; v <= hi + 1e-9; v += step) {
+    for (double v = ceil(lo / step) * step; v <= hi + 1e-9; v += step) {
         double y = y0 + ph - ph * (v - lo) / (hi - lo);
         cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
         cairo_move_to(cr, x0, y);
@@ -165,7 +169,7 @@ static void draw(cairo_t *cr, const struct rp_curves *c, const struct layout *L)
         y_range(c, L->panels[p], &lo, &hi);
         axes(cr, c, L->panels[p], x0, y0, pw, ph, lo, hi);
         cairo_save(cr);
-        cairo_rectangle(cr, x0, y0, pw, ph);
+        cairo_rectangle(cr, x0 - 6, y0 - 6, pw + 12, ph + 12); /* markers on the frame stay whole */
         cairo_clip(cr);
         for (size_t i = 0; i < c->n; i++) {
             if (strcmp(c->s[i].panel, L->panels[p]) != 0)

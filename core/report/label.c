@@ -7,9 +7,10 @@
 
 /* Axes that are part of a label's fixed layout or of the row/column/setting
  * structure; any other axis_* is appended to the label as " name=value". */
-static const char *const structural[] = {"axis_dataset", "axis_method", "axis_shots",
-                                         "axis_seed",    "axis_n_ctx",  "axis_position",
-                                         "axis_csc",     "axis_backbone"};
+static const char *const structural[] = {"axis_dataset",  "axis_method", "axis_shots",
+                                         "axis_seed",     "axis_n_ctx",  "axis_position",
+                                         "axis_csc",      "axis_backbone", "axis_epochs",
+                                         "axis_max_epoch"};
 
 static bool in_list(const char *s, const char *const *l, size_t n)
 {
@@ -17,6 +18,76 @@ static bool in_list(const char *s, const char *const *l, size_t n)
         if (strcasecmp(s, l[i]) == 0)
             return true;
     return false;
+}
+
+bool rp_axis_structural(const char *key)
+{
+    return in_list(key, structural, sizeof structural / sizeof *structural);
+}
+
+/* Per (method, axis): the first value seen, whether it varies, how many
+ * trials carry it. */
+struct axis_seen {
+    const char *method, *key, *value;
+    size_t count;
+    bool varies;
+};
+
+static struct axis_seen *seen_find(struct axis_seen *v, size_t n, const char *m, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].method, m) && !strcmp(v[i].key, k))
+            return &v[i];
+    return NULL;
+}
+
+static size_t method_count(const struct rp_set *s, const char *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += !strcmp(s->t[i].method, m);
+    return n;
+}
+
+int rp_mark_label_axes(struct rp_set *s)
+{
+    size_t cap = 0, n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        cap += s->t[i].keys.n;
+    struct axis_seen *v = calloc(cap + 1, sizeof *v);
+    if (!v)
+        return COOP_E_NOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct rp_trial *t = &s->t[i];
+        for (size_t k = 0; k < t->keys.n; k++) {
+            if (strncmp(t->keys.v[k], "axis_", 5) != 0 || rp_axis_structural(t->keys.v[k]))
+                continue;
+            struct axis_seen *a = seen_find(v, n, t->method, t->keys.v[k]);
+            if (!a) {
+                a = &v[n++];
+                *a = (struct axis_seen){t->method, t->keys.v[k], t->vals.v[k], 0, false};
+            }
+            a->count++;
+            a->varies |= strcmp(a->value, t->vals.v[k]) != 0;
+        }
+    }
+    for (size_t j = 0; j < n; j++) /* present in some trials of the method only */
+        v[j].varies |= v[j].count != method_count(s, v[j].method);
+    int rc = 0;
+    for (size_t i = 0; i < s->n && !rc; i++) {
+        struct rp_trial *t = &s->t[i];
+        t->label_axis = calloc(t->keys.n + 1, sizeof *t->label_axis);
+        if (!t->label_axis) {
+            rc = COOP_E_NOMEM;
+            break;
+        }
+        for (size_t k = 0; k < t->keys.n; k++) {
+            struct axis_seen *a = seen_find(v, n, t->method, t->keys.v[k]);
+            t->label_axis[k] = a && a->varies;
+        }
+    }
+    free(v);
+    return rc;
 }
 
 static const char *base_label(const char *m)
@@ -70,8 +141,8 @@ void rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit)
         append(buf, len, truthy(v) ? " CSC" : " unified");
     for (size_t i = 0; i < t->keys.n; i++) {
         const char *k = t->keys.v[i];
-        if (strncmp(k, "axis_", 5) != 0 ||
-            in_list(k, structural, sizeof structural / sizeof *structural))
+        if (strncmp(k, "axis_", 5) != 0 || rp_axis_structural(k) ||
+            (t->label_axis && !t->label_axis[i]))
             continue;
         snprintf(tmp, sizeof tmp, " %s=%s", k + 5, t->vals.v[i]);
         append(buf, len, tmp);

@@ -18,12 +18,12 @@ int rp_strs_push(struct rp_strs *s, const char *str)
         size_t cap = s->cap ? 2 * s->cap : 8;
         char **v = realloc(s->v, cap * sizeof *v);
         if (!v)
-            return -1;
+            return s->oom = true, -1;
         s->v = v;
         s->cap = cap;
     }
     if (!(s->v[s->n] = coop_strdup(str ? str : "")))
-        return -1;
+        return s->oom = true, -1;
     s->n++;
     return 0;
 }
@@ -159,7 +159,9 @@ static void derive(struct rp_trial *t)
     t->dataset = first_of(t, "axis_dataset", "dataset");
     t->method = first_of(t, "axis_method", "method");
     t->seed = rp_get(t, "axis_seed");
-    t->epochs = first_of(t, "max_epoch", "epochs");
+    t->epochs = first_of(t, "axis_epochs", "axis_max_epoch");
+    if (!t->epochs)
+        t->epochs = first_of(t, "max_epoch", "epochs");
     const char *sh = rp_get(t, "axis_shots");
     t->shots = sh ? atoi(sh) : 0;
     if (!t->dataset)
@@ -246,6 +248,8 @@ int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
     for (size_t i = 0; i < names.n && !rc; i++)
         rc = load_one(s, dir, names.v[i], e);
     rp_strs_free(&names);
+    if (!rc && rp_mark_label_axes(s) != 0)
+        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     if (!rc && s->settings.n > 1)
         rp_strs_pushf(&s->warnings, "results hold %zu incompatible settings (different backbone "
                       "or checkpoint); they are never averaged together: one set of tables "
@@ -260,6 +264,7 @@ void rp_set_free(struct rp_set *s)
         free(t->file);
         rp_strs_free(&t->keys);
         rp_strs_free(&t->vals);
+        free(t->label_axis);
         for (size_t j = 0; j < t->n_evals; j++)
             free(t->evals[j].target);
         free(t->evals);

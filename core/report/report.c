@@ -15,8 +15,8 @@ bool coop_report_have_figures(void)
 void coop_report_output_free(struct coop_report_output *o)
 {
     free(o->markdown);
-    struct rp_strs w = {o->warnings, o->n_warnings, o->n_warnings};
-    struct rp_strs f = {o->written, o->n_written, o->n_written};
+    struct rp_strs w = {o->warnings, o->n_warnings, o->n_warnings, false};
+    struct rp_strs f = {o->written, o->n_written, o->n_written, false};
     rp_strs_free(&w);
     rp_strs_free(&f);
     memset(o, 0, sizeof *o);
@@ -65,6 +65,8 @@ static int emit(struct gen *g, struct rp_table *t, const char *suffix, bool alwa
         return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     free(t->name);
     t->name = name;
+    if (t->cells.oom || t->header.oom || t->notes.oom || g->s.warnings.oom)
+        return coop_fail(e, COOP_E_NOMEM, "report: out of memory building %s", name);
     if (!always && rp_table_rows(t) == 0) {
         fprintf(g->md, "(%s: no matching trials, table not written)\n\n", t->name);
         return 0;

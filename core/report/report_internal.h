@@ -5,12 +5,14 @@
 #define COOP_REPORT_INTERNAL_H
 
 #include "coop/report.h"
+#include <stdbool.h>
 #include <stdio.h>
 
 /* A growable list of malloc'd strings. */
 struct rp_strs {
     char **v;
     size_t n, cap;
+    bool oom; /* sticky: a push failed for lack of memory */
 };
 int rp_strs_push(struct rp_strs *s, const char *str);          /* copies; 0 or -1 */
 int rp_strs_pushf(struct rp_strs *s, const char *fmt, ...) COOP_PRINTF(2, 3);
@@ -25,6 +27,7 @@ struct rp_eval {
 struct rp_trial {
     char *file;
     struct rp_strs keys, vals; /* every root attribute but config, as text */
+    bool *label_axis;          /* [keys.n]: this axis_* key goes into the method label */
     struct rp_eval *evals;
     size_t n_evals;
     bool completed, failed;
@@ -48,7 +51,13 @@ void rp_set_free(struct rp_set *s);
 const char *rp_get(const struct rp_trial *t, const char *key); /* NULL when absent */
 double rp_eval_acc(const struct rp_trial *t, const char *target); /* NaN when absent */
 
-/* Method labels (label.c). omit_axis: "n_ctx", "position", "csc" or NULL. */
+/* Method labels (label.c). Marks, for every trial, the extra axes (beyond
+ * the fixed n_ctx / position / csc layout) whose value differs between trials
+ * of the same method: only those are appended to labels. */
+int rp_mark_label_axes(struct rp_set *s);
+/* true for axes that are rows, columns, settings or cell checks, never labels */
+bool rp_axis_structural(const char *key);
+/* omit_axis: "n_ctx", "position", "csc" or NULL. */
 enum { RP_LABEL_MAX = 256 };
 void rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit_axis);
 /* Ordering of labels in tables: returns <0, 0, >0 like strcmp. */

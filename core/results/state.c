@@ -18,6 +18,9 @@ int coop_results_state(const char *dir, const char *trial_id, enum coop_trial_st
     *st = COOP_TRIAL_MISSING;
     if (err_msg && len)
         err_msg[0] = 0;
+    if (!trial_id || !trial_id[0] || trial_id[0] == '.' || strchr(trial_id, '/'))
+        return coop_fail(e, COOP_E_INVAL, "results: invalid trial id '%s'",
+                         trial_id ? trial_id : "(null)");
     char *path = coop_asprintf("%s/%s.h5", dir, trial_id);
     if (!path)
         return coop_fail(e, COOP_E_NOMEM, "results: out of memory");

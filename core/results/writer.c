@@ -178,6 +178,16 @@ int coop_results_axis(struct coop_results_writer *w, const char *name, const cha
     return coop_results_attr_str(w, key, value, e);
 }
 
+int coop_results_plugin(struct coop_results_writer *w, const char *role, const char *name,
+                        const char *version, struct coop_err *e)
+{
+    char key[256];
+    if (!role || snprintf(key, sizeof key, "%s_version", role) >= (int)sizeof key)
+        return coop_fail(e, COOP_E_INVAL, "%s: invalid plugin role", w->tmp);
+    int rc = coop_results_attr_str(w, role, name, e);
+    return rc ? rc : coop_results_attr_str(w, key, version, e);
+}
+
 /* ---- datasets ------------------------------------------------------------ */
 static int write_dataset(struct coop_results_writer *w, const char *path, hid_t memtype,
                          hid_t filetype, const void *data, int rank, const size_t *shape,

@@ -54,8 +54,7 @@ static const int32_t conf[9] = {1, 1, 0, 0, 2, 0, 1, 2, 1};
 static const char *root_str[][2] = {
     {"config", "dataset: pets\nshots: 4\nseed: 1\n"}, {"experiment", "fewshot"},
     {"backbone", "clip"}, {"backbone_version", "0.1.0"}, {"dataset", "pets"},
-    {"dataset_version", "1.0"}, {"method", "coop"}, {"method_version", "0.2"},
-    {"checkpoint_sha256", "ab12"}, {"axis_dataset", "pets"}, {"axis_shots", "4"},
+    {"dataset_version", "1.0"}, {"checkpoint_sha256", "ab12"}, {"axis_dataset", "pets"}, {"axis_shots", "4"},
     {"axis_seed", "1"}, {"axis_method", "coop"}, {"axis_n_ctx", "2"}};
 
 static void write_full(struct coop_results_writer *w)
@@ -64,6 +63,7 @@ static void write_full(struct coop_results_writer *w)
     for (size_t i = 0; i < sizeof root_str / sizeof *root_str; i++)
         OK(coop_results_attr_str(w, root_str[i][0], root_str[i][1], &e));
     OK(coop_results_axis(w, "position", "end", &e));
+    OK(coop_results_plugin(w, "method", "coop", "0.2", &e));
     OK(coop_results_attr_int(w, "n_params", 1024, &e));
     OK(coop_results_attr_double(w, "logit_scale", 100.0, &e));
     struct coop_results_eval ev = {"test", 44.4444, 40.5, 3, pca, conf, classes, 9};
@@ -117,6 +117,12 @@ START_TEST(full_trial_round_trip)
         ck_assert_str_eq(s, root_str[i][1]);
         free(s);
     }
+    OK(coop_results_read_attr_str(r, "method", &s, &e));
+    ck_assert_str_eq(s, "coop");
+    free(s);
+    OK(coop_results_read_attr_str(r, "method_version", &s, &e));
+    ck_assert_str_eq(s, "0.2");
+    free(s);
     const char *auto_attrs[] = {"trial_id", "coop_version", "git_revision", "host",
                                 "start_time", "end_time", "status", "axis_position"};
     for (size_t i = 0; i < sizeof auto_attrs / sizeof *auto_attrs; i++) {
@@ -150,7 +156,7 @@ START_TEST(full_trial_round_trip)
     ck_assert_str_eq(names[1], "test");
     coop_results_free_strings(names, n);
     OK(coop_results_attr_names(r, &names, &n, &e));
-    ck_assert_uint_eq(n, sizeof root_str / sizeof *root_str + 11);
+    ck_assert_uint_eq(n, sizeof root_str / sizeof *root_str + 13);
     coop_results_free_strings(names, n);
 
     OK(coop_results_read_scalar(r, "eval/test/accuracy", &dv, &e));
@@ -311,9 +317,17 @@ static void check_killed(int use_sigkill)
     struct coop_results_writer *done;
     OK(coop_results_begin(tmpdir, "done", false, &done, &e));
     OK(coop_results_commit(done, "completed", NULL, &e));
+    /* Another host's temporary file (shared storage) is not ours to judge. */
+    char other[400];
+    snprintf(other, sizeof other, "%s/.x.h5.tmp-some_other_host-999999", tmpdir);
+    FILE *f = fopen(other, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
     int removed = -1;
     OK(coop_results_clean_stale(tmpdir, &removed, &e));
     ck_assert_int_eq(removed, 1);
+    ck_assert(coop_file_exists(other));
+    ck_assert_int_eq(unlink(other), 0);
     ck_assert_int_eq(count_hidden(tmpdir), 1); /* live's */
     OK(coop_results_state(tmpdir, "done", &st, NULL, 0, &e));
     ck_assert_int_eq(st, COOP_TRIAL_COMPLETED);
@@ -375,6 +389,12 @@ START_TEST(refuses_to_overwrite_completed)
     ck_assert_ptr_nonnull(strstr(e.msg, "t.h5"));
     ck_assert(read_marker("t") == 1.0);
     ck_assert_int_eq(count_hidden(tmpdir), 0);
+    /* A replacement keeps the old file until it commits: abort leaves it intact. */
+    OK(coop_results_begin(tmpdir, "t", true, &w, &e));
+    OK(coop_results_write_scalar_f64(w, "mark", 9.0, &e));
+    ck_assert(read_marker("t") == 1.0);
+    coop_results_abort(w);
+    ck_assert(read_marker("t") == 1.0);
     write_marker("t", "completed", NULL, 2.0, true, 0); /* --force */
     ck_assert(read_marker("t") == 2.0);
     ck_assert_int_eq(count_hidden(tmpdir), 0);
@@ -401,6 +421,7 @@ START_TEST(failed_trial_state)
     ck_assert(read_marker("f") == 3.0);
     OK(coop_results_state(tmpdir, "nope", &st, msg, sizeof msg, &e));
     ck_assert_int_eq(st, COOP_TRIAL_MISSING);
+    ck_assert_int_eq(coop_results_state(tmpdir, "../f", &st, msg, sizeof msg, &e), COOP_E_INVAL);
 }
 END_TEST
 

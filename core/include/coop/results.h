@@ -45,6 +45,11 @@ COOP_API int coop_results_attr_double(struct coop_results_writer *w, const char 
 COOP_API int coop_results_axis(struct coop_results_writer *w, const char *name,
                                const char *value, struct coop_err *e);
 
+/* Plugin identity: root attributes "<role>" = name and "<role>_version" =
+ * version, role being "backbone", "dataset" or "method". */
+COOP_API int coop_results_plugin(struct coop_results_writer *w, const char *role,
+                                 const char *name, const char *version, struct coop_err *e);
+
 /* Datasets at a '/'-separated path ("eval/test/per_class_accuracy"); missing
  * groups are created. rank 0 writes a scalar (shape may be NULL). Data are
  * row-major. File types: f32 -> IEEE float32 LE, f64 -> IEEE float64 LE,
