@@ -204,6 +204,17 @@ START_TEST(sweep_trains_evaluates_and_records)
     ck_assert_uint_eq(s.completed, 12);
     coop_run_summary_free(&s);
     ck_assert_uint_eq(count_files(dir, ".tmp", true), 0);
+    /* the report over what the sweep wrote */
+    char *cmd = coop_asprintf("%s/core/cli/coop-report/coop-report %s > %s/report.txt 2>&1",
+                              getenv("COOP_BUILD_ROOT"), dir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char *tab = coop_asprintf("%s/report/tables/fewshot.md", dir), *text = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_read_file(tab, 1 << 20, &text, NULL, &e), 0);
+    ck_assert_ptr_nonnull(strstr(text, "CoOp M=4 end CSC"));
+    ck_assert_ptr_nonnull(strstr(text, "Zero-shot CLIP"));
+    ck_assert_ptr_nonnull(strstr(text, "Linear probe"));
+    free(text), free(tab), free(cmd);
     free(dir);
     free(yaml);
 }
