@@ -73,11 +73,11 @@ void coop_registry_free(struct coop_registry *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n_modules; i++) {
-        if (r->modules[i])
-            dlclose(r->modules[i]);
+    /* Modules stay mapped until the process exits: strings and tables a plugin
+     * handed out may outlive the registry, and libraries a plugin pulled in keep
+     * state from their constructors (unloading them leaks it, per valgrind). */
+    for (size_t i = 0; i < r->n_modules; i++)
         free(r->module_paths[i]);
-    }
     for (size_t i = 0; i < r->n_problems; i++)
         free(r->problems[i]);
     free(r->modules);

@@ -15,7 +15,7 @@
 struct coop_registry;
 
 COOP_API int coop_registry_create(struct coop_registry **out, struct coop_err *e);
-/* Frees descriptors and dlcloses every module. */
+/* Frees the registry. Loaded modules stay mapped until the process exits. */
 COOP_API void coop_registry_free(struct coop_registry *r);
 
 /* Scans dir (recursively, depth <= 4) for *.so files and loads each. A missing
