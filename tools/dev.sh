@@ -5,7 +5,7 @@
 #   tools/dev.sh main    build + run the main job (experiments/fewshot.yaml)
 #   tools/dev.sh test    build + the whole test suite (meson test)
 #   tools/dev.sh asan    the test suite in an ASan+UBSan build (build-asan/)
-#   tools/dev.sh valgrind  the test suite under valgrind (meson test --setup=valgrind)
+#   tools/dev.sh valgrind [SUITE...]  tests under valgrind (default: the CI subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,7 +57,10 @@ asan)
         meson test -C build-asan --print-errorlogs "$@"
     ;;
 valgrind)
+    # default: the suites quick enough under valgrind for CI; name suites to choose others
     build
+    [ $# -gt 0 ] || set -- util results data_json data_fewshot train run nn matrix \
+        clip_checkpoint datasets_example_csv report
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
 *)
