@@ -10,6 +10,7 @@
 #include "coop/nn.h"
 #include "coop/util.h"
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,12 +213,18 @@ int main(int argc, char **argv)
         }
         printf("  forward+backward speed-up fast vs plain: %.1fx (vs trunc only: %.1fx)\n",
                tfb[PLAIN] / tfb[FAST], tfb[TRUNC] / tfb[FAST]);
-        gemm_shapes(1 + NCTX + Ks[i] * 5, peak);
+        int T = 0;
+        for (int k = 0; k < p.K; k++)
+            T = p.eot[k] + 1 > T ? p.eot[k] + 1 : T;
+        gemm_shapes(1 + NCTX + Ks[i] * (T - 1 - NCTX), peak);
         free_prompts(&p);
     }
     if (getloadavg(load, 3) < 0)
         load[0] = -1;
-    printf("\nload average at end %.2f\n", load[0]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\nload average at end %.2f; sgemm peak re-measured %.1f GFLOP/s; max RSS %.2f GB\n",
+           load[0], coop_sgemm_peak_gflops(1536), ru.ru_maxrss / 1048576.0);
     coop_clip_text_free(&t, arena);
     return 0;
 }
