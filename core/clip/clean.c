@@ -202,6 +202,8 @@ static int html_unescape(struct cpbuf *o, const uint32_t *s, size_t n)
 static void strip(struct cpbuf *b)
 {
     size_t a = 0, z = b->n;
+    if (z == 0)
+        return; /* b->p may be NULL */
     while (a < z && coop_uc_is_py_space(b->p[a]))
         a++;
     while (z > a && coop_uc_is_py_space(b->p[z - 1]))
