@@ -57,7 +57,7 @@ static int ftfy_subset(struct cpbuf *o, const uint32_t *s, size_t n)
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) { /* fix_latin_ligatures */
         const char *rep = NULL;
-        for (size_t k = 0; k < sizeof ligatures / sizeof ligatures[0]; k++)
+        for (size_t k = 0; s[i] >= 0x132 && k < sizeof ligatures / sizeof ligatures[0]; k++)
             if (ligatures[k].cp == s[i])
                 rep = ligatures[k].utf8;
         rc = rep ? cp_push_utf8(&t, rep) : cp_push(&t, s[i]);

@@ -65,6 +65,16 @@ def main():
     emit_ranges("number", ranges(lambda c: not is_surrogate(c) and number.match(chr(c))))
     emit_ranges("re_space", ranges(lambda c: not is_surrogate(c) and space.match(chr(c))))
     emit_ranges("py_space", ranges(lambda c: chr(c).isspace()))
+    # ASCII fast path: bit 1 letter, 2 number, 4 regex \s, 8 str.isspace
+    cls = []
+    for c in range(128):
+        ch = chr(c)
+        cls.append((1 if letter.match(ch) else 0) | (2 if number.match(ch) else 0) |
+                   (4 if space.match(ch) else 0) | (8 if ch.isspace() else 0))
+    print("const uint8_t coop_uc_ascii_class[128] = {")
+    for i in range(0, 128, 16):
+        print("    " + " ".join(f"{v}," for v in cls[i:i + 16]))
+    print("};\n")
     # Final_Sigma context, probed through str.lower() itself
     final = '\u03c2'
 
