@@ -115,13 +115,14 @@ def main():
     print(f"const size_t coop_uc_ascii_fold_n = {len(fold)};\n")
     ents = sorted(html.entities.html5.items())
     print("const struct coop_html_entity coop_html_entities[] = {")
-    for k, v in ents:
-        print(f"    {{{cstr(k)}, {cstr(v)}}},")
+    for i in range(0, len(ents), 3):
+        print("    " + " ".join(f"{{{cstr(k)}, {cstr(v)}}}," for k, v in ents[i:i + 3]))
     print("};")
     print(f"const size_t coop_html_entities_n = {len(ents)};\n")
     print("const struct coop_html_charref coop_html_invalid_charrefs[] = {")
-    for k, v in sorted(html._invalid_charrefs.items()):
-        print(f"    {{0x{k:X}, 0x{ord(v):X}}},")
+    refs = sorted(html._invalid_charrefs.items())
+    for i in range(0, len(refs), 6):
+        print("    " + " ".join(f"{{0x{k:X}, 0x{ord(v):X}}}," for k, v in refs[i:i + 6]))
     print("};")
     print(f"const size_t coop_html_invalid_charrefs_n = {len(html._invalid_charrefs)};\n")
     # ftfy.fix_character_width: NFKC of the Halfwidth and Fullwidth Forms block,
