@@ -115,6 +115,7 @@ START_TEST(info_tokenize_embed)
     char longtext[2000] = "";
     for (int i = 0; i < 100; i++)
         strcat(longtext, "cat ");
+    ck_assert_int_eq(ops->token_count(bb, longtext, &e), 100);
     ck_assert_int_eq(ops->tokenize(bb, longtext, false, ids, &eot, &e), COOP_E_INVAL);
     ck_assert_int_eq(ops->tokenize(bb, longtext, true, ids, &eot, &e), 0);
     ck_assert_int_eq(eot, 76);

@@ -6,6 +6,7 @@
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,51 @@ START_TEST(hf_files_give_same_ids)
 }
 END_TEST
 
+/* Several threads share one tokenizer (and its cache): same ids as alone. */
+struct thread_job {
+    const char *text;
+    int32_t ids[77];
+    int rc;
+};
+
+static void *tokenize_many(void *arg)
+{
+    struct thread_job *j = arg;
+    struct coop_err e;
+    for (int r = 0; r < 200 && j->rc == 0; r++) {
+        int32_t ids[77];
+        j->rc = coop_tokenizer_tokenize(tok, j->text, 77, true, ids, NULL, &e);
+        if (j->rc == 0 && memcmp(ids, j->ids, sizeof ids) != 0)
+            j->rc = -100;
+    }
+    return NULL;
+}
+
+START_TEST(threads_share_a_tokenizer)
+{
+    NEED_VOCAB();
+    static const char *texts[4] = {"a photo of a golden retriever.", "ΟΔΟΣ café &amp; naïve",
+                                   "a sketch of a Boeing 737-800", "itap of my hot-air balloon!"};
+    struct coop_err e;
+    struct thread_job jobs[4];
+    pthread_t th[4];
+    struct coop_tokenizer *fresh;
+    ck_assert_int_eq(coop_tokenizer_load(&fresh, vocab_path, &e), 0);
+    for (int i = 0; i < 4; i++) { /* expected ids from a tokenizer with an empty cache */
+        jobs[i].text = texts[i];
+        jobs[i].rc = 0;
+        ck_assert_int_eq(coop_tokenizer_tokenize(fresh, texts[i], 77, true, jobs[i].ids, NULL, &e), 0);
+    }
+    coop_tokenizer_free(fresh);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tokenize_many, &jobs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].rc, 0);
+    }
+}
+END_TEST
+
 START_TEST(wrap_truncate_and_errors)
 {
     NEED_VOCAB();
@@ -341,6 +387,7 @@ int main(void)
     tcase_add_test(tc, golden_corpus);
     tcase_add_test(tc, hf_files_give_same_ids);
     tcase_add_test(tc, wrap_truncate_and_errors);
+    tcase_add_test(tc, threads_share_a_tokenizer);
     tcase_add_test(tc, decode_and_normalize);
     tcase_add_test(tc, load_errors);
     suite_add_tcase(s, tc);
