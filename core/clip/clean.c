@@ -1,9 +1,11 @@
 /* core/clip/clean.c: the text clean-up CLIP's simple_tokenizer applies before
  * BPE: a documented subset of ftfy.fix_text (latin ligatures, character
- * width, curly quotes), html.unescape twice, strip, \s+ -> ' ', strip,
+ * width, curly quotes, NFC), html.unescape twice, strip, \s+ -> ' ', strip,
  * str.lower() (with Final_Sigma). Works on code points; every table comes
- * from Python (unicode_tables.c), so results match CPython on the corpus. */
+ * from Python (unicode_tables.c, nfc_tables.c), so results match CPython on
+ * the corpus. */
 #include "clean.h"
+#include "nfc.h"
 #include "coop/tokenizer.h"
 #include "unicode.h"
 #include <stdlib.h>
@@ -51,9 +53,9 @@ static const struct coop_uc_map ligatures[] = {
     {0xFB05, "\xC5\xBFt"}, {0xFB06, "st"},
 };
 
-static int ftfy_subset(struct cpbuf *o, const uint32_t *s, size_t n)
+static int ftfy_subset(struct cpbuf *out, const uint32_t *s, size_t n)
 {
-    struct cpbuf t = {0};
+    struct cpbuf t = {0}, w = {0}, *o = &w;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) { /* fix_latin_ligatures */
         const char *rep = NULL;
@@ -76,6 +78,15 @@ static int ftfy_subset(struct cpbuf *o, const uint32_t *s, size_t n)
         rc = cp_push(o, c);
     }
     free(t.p);
+    if (rc == 0) { /* normalization="NFC", ftfy's last step */
+        uint32_t *nf = NULL;
+        size_t nn = 0;
+        rc = coop_nfc(w.p, w.n, &nf, &nn);
+        for (size_t i = 0; rc == 0 && i < nn; i++)
+            rc = cp_push(out, nf[i]);
+        free(nf);
+    }
+    free(w.p);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * strings (tests/clip/gen_tokenizer_golden.py), the same corpus through a
  * Hugging Face vocab.json + merges.txt converted here, wrapping/truncation,
  * decode, and load errors. Needs COOP_SHARED_DIR/clip/bpe_simple_vocab_16e6.txt.gz. */
+#include "../../core/clip/nfc.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include <check.h>
@@ -349,6 +350,45 @@ START_TEST(decode_and_normalize)
 }
 END_TEST
 
+/* NFC round trips: every primary composite and every Hangul syllable is
+ * rebuilt from its decomposition; reordering puts marks in class order. */
+START_TEST(nfc_round_trips)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < coop_nfc_comp_n; i++) {
+        uint32_t in[2] = {coop_nfc_comp[i][0], coop_nfc_comp[i][1]}, *o;
+        size_t n;
+        ck_assert_int_eq(coop_nfc(in, 2, &o, &n), 0);
+        ck_assert_msg(n == 1 && o[0] == coop_nfc_comp[i][2], "U+%04X U+%04X", in[0], in[1]);
+        free(o);
+        checked++;
+    }
+    for (uint32_t s = 0xAC00; s <= 0xD7A3; s++) {
+        uint32_t si = s - 0xAC00, in[3] = {0x1100 + si / 588, 0x1161 + (si % 588) / 28,
+                                           0x11A7 + si % 28}, *o;
+        size_t n;
+        ck_assert_int_eq(coop_nfc(in, si % 28 ? 3 : 2, &o, &n), 0);
+        ck_assert(n == 1 && o[0] == s);
+        free(o);
+    }
+    /* e + cedilla (202) + acute (230), given in the wrong order: reordered,
+     * then both compose: U+0229 (e cedilla) + acute stays as two */
+    uint32_t in[3] = {'e', 0x301, 0x327}, *o;
+    size_t n;
+    ck_assert_int_eq(coop_nfc(in, 3, &o, &n), 0);
+    ck_assert(n == 2 && o[0] == 0x229 && o[1] == 0x301);
+    free(o);
+    uint32_t ex[1] = {0x958}; /* composition exclusion: stays decomposed */
+    ck_assert_int_eq(coop_nfc(ex, 1, &o, &n), 0);
+    ck_assert(n == 2 && o[0] == 0x915 && o[1] == 0x93C);
+    free(o);
+    ck_assert_int_eq(coop_nfc(NULL, 0, &o, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    free(o);
+    ck_assert_uint_gt(checked, 900);
+}
+END_TEST
+
 START_TEST(load_errors)
 {
     struct coop_tokenizer *t = NULL;
@@ -390,6 +430,7 @@ int main(void)
     tcase_add_test(tc, threads_share_a_tokenizer);
     tcase_add_test(tc, decode_and_normalize);
     tcase_add_test(tc, load_errors);
+    tcase_add_test(tc, nfc_round_trips);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
