@@ -53,6 +53,7 @@ static const struct coop_uc_map ligatures[] = {
     {0xFB05, "\xC5\xBFt"}, {0xFB06, "st"},
 };
 
+/* out must be empty (it may take over the working buffer). */
 static int ftfy_subset(struct cpbuf *out, const uint32_t *s, size_t n)
 {
     struct cpbuf t = {0}, w = {0}, *o = &w;
@@ -78,6 +79,13 @@ static int ftfy_subset(struct cpbuf *out, const uint32_t *s, size_t n)
         rc = cp_push(o, c);
     }
     free(t.p);
+    bool quick = true; /* out is still empty: hand it w when NFC changes nothing */
+    for (size_t i = 0; i < w.n && quick; i++)
+        quick = w.p[i] < coop_nfc_quick_below;
+    if (rc == 0 && quick) {
+        *out = w;
+        return 0;
+    }
     if (rc == 0) { /* normalization="NFC", ftfy's last step */
         uint32_t *nf = NULL;
         size_t nn = 0;
