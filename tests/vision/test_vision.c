@@ -211,6 +211,8 @@ static void check_close(const char *what, const float *got, const float *want, s
 {
     double mref, d = max_abs_diff(got, want, n, &mref);
     double rel = d / (mref > 1e-30 ? mref : 1e-30);
+    if (getenv("COOP_TEST_VERBOSE"))
+        printf("%-60s rel err %.3g (max |ref| %.3g)\n", what, rel, mref);
     ck_assert_msg(rel <= tol, "%s: relative error %g > %g (max abs diff %g)", what, rel, tol, d);
 }
 
@@ -248,6 +250,11 @@ static void check_vit(const char *group, int grads)
         ck_assert_int_eq(coop_clip_vit_backward(&v, tape, dfeat, dpx, &dw, &e), 0);
         float *wdpx = read_floats(g, "dpixels", npx);
         check_close("dpixels", dpx, wdpx, npx, 1e-4);
+        /* frozen tower (dw NULL): the same pixel gradient, no weight work */
+        float *dpx2 = coop_alloc_floats(npx);
+        ck_assert_int_eq(coop_clip_vit_backward(&v, tape, dfeat, dpx2, NULL, &e), 0);
+        check_close("dpixels (frozen)", dpx2, wdpx, npx, 1e-4);
+        coop_free(dpx2);
         hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
         int n = vision_vit_tensors(&dw, NULL, 0);
         struct vision_tensor *t = calloc((size_t)n, sizeof *t);
