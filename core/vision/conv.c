@@ -1,7 +1,8 @@
 /* conv.c: 2-D convolution (im2col + OpenBLAS sgemm, and the naive reference
  * it is tested against), eval-mode batch norm fused with ReLU, and average
  * pooling: the building blocks of the ModifiedResNet image tower. NCHW,
- * one image per call; callers parallelise over the batch. */
+ * one image per call. Serial on purpose: OpenMP regions between sgemm calls
+ * fight OpenBLAS's thread pool for the cores (docs/vision.md). */
 #include "coop/nn.h"
 #include "vision.h"
 #include <cblas.h>
@@ -54,7 +55,6 @@ static void im2col_row(float *dst, const float *src, int H, int W, int Wo, int i
 static void im2col(float *col, const float *inp, int Ci, int H, int W, int kh, int kw,
                    int stride, int pad, int Ho, int Wo)
 {
-#pragma omp parallel for schedule(static) if ((size_t)Ci * kh * kw * Ho * Wo > 32768)
     for (int c = 0; c < Ci; c++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
@@ -122,7 +122,6 @@ void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const
 
 void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
-#pragma omp parallel for schedule(static) if ((size_t)C * HW > 32768)
     for (int c = 0; c < C; c++) {
         float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
         float shift = bn->b[c] - bn->mean[c] * scale;
@@ -153,7 +152,6 @@ void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
 {
     int Ho = H / k, Wo = W / k;
     float div = (float)(k * k);
-#pragma omp parallel for schedule(static) if ((size_t)C * H * W > 32768)
     for (int c = 0; c < C; c++)
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {

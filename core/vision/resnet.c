@@ -81,7 +81,6 @@ static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int
         id = u->t2;
     }
     long n = (long)4 * p * Ro * Ro;
-#pragma omp parallel for schedule(static) if (n > 32768)
     for (long i = 0; i < n; i++) {
         float y = u->t3[i] + id[i];
         u->x[i] = y > 0.0f ? y : 0.0f;
