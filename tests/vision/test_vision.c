@@ -66,6 +66,33 @@ START_TEST(conv2d_matches_reference)
 }
 END_TEST
 
+/* channel-major batches [C, nb, H, W]: one sgemm for nb images */
+START_TEST(conv2d_batched_layout)
+{
+    enum { Ci = 3, NB = 3, H = 9, W = 7, Co = 4, K = 3, S = 2, P = 1 };
+    int Ho = vision_conv_out(H, K, S, P), Wo = vision_conv_out(W, K, S, P);
+    size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
+    float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
+    float img[Ci * H * W];
+    float *work = coop_alloc_floats(NB * vision_conv2d_work(Ci, H, W, K, K, S, P));
+    ck_assert_int_eq(Ho * Wo, 20);
+    coop_hash_uniform(in, nin, 41, -1, 1);
+    coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
+    vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
+    for (int b = 0; b < NB; b++) {
+        for (int c = 0; c < Ci; c++)
+            memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
+        coop_conv2d_forward_ref(one, img, w, NULL, Ci, H, W, Co, K, K, S, P);
+        for (int o = 0; o < Co; o++)
+            for (int i = 0; i < Ho * Wo; i++)
+                ck_assert_float_eq_tol(out[((size_t)o * NB + b) * Ho * Wo + i],
+                                       one[o * Ho * Wo + i], 1e-5);
+    }
+    (void)nout;
+    coop_free(work);
+}
+END_TEST
+
 START_TEST(bn_and_pool_match_reference)
 {
     enum { C = 5, H = 6, W = 6 };
@@ -296,6 +323,16 @@ static void check_resnet(const char *group)
     float *want = read_floats(g, "feat", (size_t)B * E);
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, feat, &e), 0);
     check_close(group, feat, want, (size_t)B * E, 1e-4);
+    /* chunked trunk (one image, then two at a time) gives the same features */
+    size_t budget = vision_resnet_chunk_floats;
+    static const size_t small[2] = {1, 300000};
+    for (int i = 0; i < 2; i++) {
+        vision_resnet_chunk_floats = small[i];
+        memset(feat, 0, sizeof(float) * (size_t)B * E);
+        ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, feat, &e), 0);
+        check_close("resnet chunked", feat, want, (size_t)B * E, 1e-4);
+    }
+    vision_resnet_chunk_floats = budget;
     /* batch independence: image 1 alone gives the same features */
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px + (size_t)3 * S * S, 1, feat, &e), 0);
     check_close("resnet single image", feat, want + E, (size_t)E, 1e-4);
@@ -343,6 +380,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, conv2d_matches_reference);
+    tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);
     tcase_add_test(tc, vit_backward_finite_differences);
