@@ -132,41 +132,49 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
     }
 }
 
+void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
+                       int T, int D, int H, float *sc)
+{
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *qh = q + h * hd;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int t = 0; t < T; t++) {
+            const float *kt = k + (size_t)t * ld + h * hd;
+            float s = 0.0f;
+            for (int i = 0; i < hd; i++)
+                s += qh[i] * kt[i];
+            sc[t] = s * scale;
+            mx = sc[t] > mx ? sc[t] : mx;
+        }
+        for (int t = 0; t < T; t++)
+            sum += sc[t] = expf(sc[t] - mx);
+        float *oh = out + h * hd;
+        memset(oh, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < T; t++) {
+            const float *vt = v + (size_t)t * ld + h * hd;
+            float a = sc[t] / sum;
+            for (int i = 0; i < hd; i++)
+                oh[i] += a * vt[i];
+        }
+    }
+}
+
 /* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
  * kv [B, T, 2D], q [B, D], o [B, D], sc [T] scratch. */
 static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
                      float *feat, float *kv, float *q, float *o, float *sc)
 {
-    int D = 32 * r->width, H = r->heads, hd = D / H;
+    int D = 32 * r->width, H = r->heads;
     linear(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
     linear(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
     const float *k = kv, *v = kv + (size_t)B * T * D;
     for (int b = 0; b < B; b++)
         linear(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1, D, D);
-    float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + (size_t)b * D + h * hd;
-            float mx = -INFINITY, sum = 0.0f;
-            for (int t = 0; t < T; t++) {
-                const float *kt = k + ((size_t)b * T + t) * D + h * hd;
-                float s = 0.0f;
-                for (int i = 0; i < hd; i++)
-                    s += qh[i] * kt[i];
-                sc[t] = s * scale;
-                mx = sc[t] > mx ? sc[t] : mx;
-            }
-            for (int t = 0; t < T; t++)
-                sum += sc[t] = expf(sc[t] - mx);
-            float *oh = o + (size_t)b * D + h * hd;
-            memset(oh, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t < T; t++) {
-                const float *vt = v + ((size_t)b * T + t) * D + h * hd;
-                float a = sc[t] / sum;
-                for (int i = 0; i < hd; i++)
-                    oh[i] += a * vt[i];
-            }
-        }
+        vision_attend_one(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
+                          v + (size_t)b * T * D, D, T, D, H, sc);
     linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 

@@ -269,6 +269,12 @@ static void check_vit(const char *group, int grads)
     struct coop_clip_vit_tape *tape = NULL;
     ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, grads ? &tape : NULL, &e), 0);
     check_close(group, feat, want, (size_t)B * E, 1e-4);
+    if (grads) { /* the inference path (last block on class rows only) agrees */
+        float *f2 = coop_alloc_floats((size_t)B * E);
+        ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, f2, NULL, &e), 0);
+        check_close("vit inference path", f2, want, (size_t)B * E, 1e-4);
+        coop_free(f2);
+    }
     if (grads) {
         size_t npx = (size_t)B * 3 * S * S;
         float *dpx = coop_alloc_floats(npx), *dfeat = coop_alloc_floats((size_t)B * E);
