@@ -199,6 +199,8 @@ int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, in
 {
     if (tape)
         *tape = NULL;
+    if (B == 0 && !tape)
+        return 0;
     if (B <= 0 || !v->blocks || v->patch_size <= 0 || v->image_size % v->patch_size ||
         v->heads <= 0 || v->width % v->heads)
         return coop_fail(e, COOP_E_INVAL, "vit: bad call (batch %d, image %d, patch %d)", B,
