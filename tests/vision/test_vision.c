@@ -7,7 +7,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
-#include "../../core/vision/vision.h"
+#include "vision/vision.h"
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
