@@ -361,6 +361,47 @@ END_TEST
 START_TEST(rn50_matches_torch) { check_resnet("rn50"); }
 END_TEST
 
+/* Float counts of OpenAI's visual state dicts (torch: sum of numel, BN running
+ * stats included, num_batches_tracked excluded), and the dispatch. */
+START_TEST(layouts_match_openai_sizes_and_dispatch)
+{
+    struct coop_clip_model m = {0};
+    void *mem;
+    size_t n;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_vit_alloc(&m.vit, &mem, &n, 224, 16, 768, 12, 12, 512, &e), 0);
+    ck_assert_uint_eq(n, 86192640);
+    ck_assert_ptr_eq(m.vit.conv1_w + n - 768 * 512, m.vit.proj); /* contiguous, proj last */
+    coop_free(mem);
+    int rn50[4] = {3, 4, 6, 3}, rn101[4] = {3, 4, 23, 3};
+    ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mem, &n, 224, 64, rn50, 32, 1024, &e), 0);
+    ck_assert_uint_eq(n, 38370144);
+    coop_free(mem);
+    ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mem, &n, 224, 64, rn101, 32, 512, &e), 0);
+    ck_assert_uint_eq(n, 56365408);
+    coop_free(mem);
+    /* coop_clip_encode_images dispatches on vision_kind */
+    enum { B = 2, S = 32, E = 8 };
+    float px[B * 3 * S * S], f1[B * E], f2[B * E];
+    coop_hash_uniform(px, B * 3 * S * S, 9, -2, 2);
+    int small[4] = {1, 1, 1, 1};
+    void *mv, *mr;
+    ck_assert_int_eq(coop_clip_vit_alloc(&m.vit, &mv, NULL, S, 8, 32, 1, 2, E, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mr, NULL, S, 8, small, 4, E, &e), 0);
+    coop_clip_vit_init_hash(&m.vit, 1);
+    coop_clip_resnet_init_hash(&m.resnet, 2);
+    m.vision_kind = COOP_CLIP_VISION_VIT;
+    ck_assert_int_eq(coop_clip_encode_images(&m, px, B, f1, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_forward(&m.vit, px, B, f2, NULL, &e), 0);
+    ck_assert(memcmp(f1, f2, sizeof f1) == 0);
+    m.vision_kind = COOP_CLIP_VISION_RESNET;
+    ck_assert_int_eq(coop_clip_encode_images(&m, px, B, f1, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_forward(&m.resnet, px, B, f2, &e), 0);
+    ck_assert(memcmp(f1, f2, sizeof f1) == 0);
+    coop_free(mv), coop_free(mr);
+}
+END_TEST
+
 START_TEST(bad_configs_are_refused)
 {
     struct coop_clip_vit v;
@@ -389,6 +430,7 @@ int main(void)
     tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);
+    tcase_add_test(tc, layouts_match_openai_sizes_and_dispatch);
     tcase_add_test(tc, vit_backward_finite_differences);
     tcase_add_test(tc, vit_small_matches_torch);
     tcase_add_test(tc, vit_odd_patch_matches_torch);
