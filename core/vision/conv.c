@@ -2,8 +2,9 @@
  * it is tested against), eval-mode batch norm fused with ReLU, and average
  * pooling: the building blocks of the ModifiedResNet image tower. The
  * internal layout is channel-major [C, nb, H, W] so one sgemm serves nb
- * images; the public coop_conv2d_forward is its nb = 1 (NCHW) case. Serial on purpose: OpenMP regions between sgemm calls
- * fight OpenBLAS's thread pool for the cores (docs/vision.md). */
+ * images; the public coop_conv2d_forward is its nb = 1 (NCHW) case.
+ * Serial on purpose: OpenMP regions between sgemm calls fight OpenBLAS's
+ * thread pool for the cores (docs/vision.md). */
 #include "coop/nn.h"
 #include "vision.h"
 #include <cblas.h>

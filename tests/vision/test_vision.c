@@ -39,7 +39,8 @@ START_TEST(conv2d_matches_reference)
         int s = cfg[c][5], p = cfg[c][6];
         int Ho = vision_conv_out(H, k, s, p), Wo = vision_conv_out(W, k, s, p);
         size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
-        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw), *bias = coop_alloc_floats(Co);
+        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw);
+        float *bias = coop_alloc_floats(Co);
         float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
         coop_hash_uniform(in, nin, 100 + c, -1, 1);
         coop_hash_uniform(w, nw, 200 + c, -1, 1);

@@ -27,7 +27,8 @@ static double conv_macs(int Co, int Ci, int k, int Ho) { return (double)Co * Ci 
 static double resnet_macs(const struct coop_clip_resnet *r)
 {
     int S = r->image_size, W = r->width, h = S / 2, R = h / 2;
-    double m = conv_macs(W / 2, 3, 3, h) + conv_macs(W / 2, W / 2, 3, h) + conv_macs(W, W / 2, 3, h);
+    double m = conv_macs(W / 2, 3, 3, h) + conv_macs(W / 2, W / 2, 3, h) +
+               conv_macs(W, W / 2, 3, h);
     int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nb; k++) {
         const struct coop_clip_bottleneck *b = &r->blocks[k];
