@@ -136,7 +136,7 @@ static float *layer_out(const struct coop_clip_text_tape *tp, struct stream *s, 
 
 static void add3(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
@@ -227,7 +227,7 @@ static void scratch_free(struct scratch *sc)
     memset(sc, 0, sizeof(*sc));
 }
 
-static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int backward)
+static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int H, int backward)
 {
     size_t NW = (size_t)s->N * W;
     memset(sc, 0, sizeof(*sc));
@@ -238,7 +238,7 @@ static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int 
     if (ok && backward)
         ok = (sc->dg = coop_alloc_floats(4 * NW)) && (sc->dqkv = coop_alloc_floats(3 * NW)) &&
              (sc->dx = coop_alloc_floats(NW)) &&
-             (sc->att = coop_alloc_floats((size_t)s->N * (s->P + s->S) + 1));
+             (sc->att = coop_alloc_floats((size_t)s->N * (s->P + s->S) * H + 1));
     if (!ok)
         scratch_free(sc);
     return ok ? 0 : -1;
@@ -297,7 +297,7 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
     for (int i = 0; i < tp->P; i++)
         add3(xp + (size_t)i * W, emb + (size_t)i * W, t->positional_embedding + (size_t)i * W,
              (size_t)W);
-#pragma omp parallel for schedule(static) if (tp->K > 8)
+#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
     for (int k = 0; k < tp->K; k++)
         for (int i = 0; i < tp->S; i++) {
             int pos = tp->P + i;
@@ -313,7 +313,7 @@ static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_tex
 {
     struct scratch sp, ss;
     memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, 0) || scratch_alloc(&ss, &tp->suf, tp->W, 0)) {
+    if (scratch_alloc(&sp, &tp->pre, tp->W, tp->H, 0) || scratch_alloc(&ss, &tp->suf, tp->W, tp->H, 0)) {
         scratch_free(&sp);
         scratch_free(&ss);
         return -1;
@@ -450,7 +450,7 @@ static void embed_backward(const struct coop_clip_text_tape *tp, const float *dx
             if (dw)
                 dw->positional_embedding[(size_t)i * W + c] += g;
         }
-#pragma omp parallel for schedule(static) if (tp->K > 8)
+#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
     for (int k = 0; k < tp->K; k++)
         for (int i = 0; i < tp->S; i++)
             for (int c = 0; c < W; c++)
@@ -476,7 +476,7 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
                          "model (width %d, %d layers)", tp->W, tp->layers);
     struct scratch sp, ss;
     memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, 1) || scratch_alloc(&ss, &tp->suf, tp->W, 1) ||
+    if (scratch_alloc(&sp, &tp->pre, tp->W, tp->H, 1) || scratch_alloc(&ss, &tp->suf, tp->W, tp->H, 1) ||
         head_backward(tp, t, dfeat, dw, ss.dx)) {
         scratch_free(&sp);
         scratch_free(&ss);

@@ -5,7 +5,7 @@
 
 void coop_quick_gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = x / (1.0f + expf(-1.702f * x));
@@ -15,7 +15,7 @@ void coop_quick_gelu_forward(float *out, const float *inp, size_t n)
 void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
     /* d/dx x*s(ax) = s + a x s (1 - s) */
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float s = 1.0f / (1.0f + expf(-1.702f * x));
@@ -32,7 +32,7 @@ void coop_quick_gelu_forward_ref(float *out, const float *inp, size_t n)
 void coop_l2norm_forward(float *out, float *norm, const float *x, int M, int C)
 {
     /* out, x [M,C]; norm [M] or NULL. A zero row stays zero (norm clamped). */
-#pragma omp parallel for schedule(static) if ((size_t)M * C > 65536)
+#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
     for (int i = 0; i < M; i++) {
         const float *r = x + (size_t)i * C;
         double s = 0.0;
@@ -65,7 +65,7 @@ void coop_l2norm_forward_ref(float *out, float *norm, const float *x, int M, int
 void coop_l2norm_backward(float *dx, const float *dout, const float *out, const float *norm,
                           int M, int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t)M * C > 65536)
+#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
     for (int i = 0; i < M; i++) {
         const float *dy = dout + (size_t)i * C, *y = out + (size_t)i * C;
         float d = 0.0f;

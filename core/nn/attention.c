@@ -15,6 +15,10 @@
 #include <omp.h>
 #endif
 
+/* Below this many multiply-adds a call stays on one thread: on a shared,
+ * oversubscribed machine every OpenMP fork/join can cost a time slice. */
+#define PAR_MIN_FLOPS 4e6
+
 static int max_threads(void)
 {
 #ifdef _OPENMP
@@ -80,8 +84,9 @@ void coop_attention_forward(float *out, float *att, const float *qkv, int B, int
         fill_nan(out, (size_t)B * T * C);
         return;
     }
-    int nb = coop_blas_single_begin();
-#pragma omp parallel for schedule(dynamic)
+    int par = (double)B * H * T * T * hs > PAR_MIN_FLOPS;
+    int nb = par ? coop_blas_single_begin() : 1;
+#pragma omp parallel for schedule(dynamic) if (par)
     for (int p = 0; p < B * H; p++) {
         int b = p / H, h = p % H;
         float *a = att ? att + (size_t)p * T * T : scratch + (size_t)thread_id() * T * T;
@@ -177,8 +182,9 @@ void coop_attention_backward(float *dqkv, const float *dout, const float *qkv, c
         fill_nan(dqkv, (size_t)B * T * 3 * C);
         return;
     }
-    int nb = coop_blas_single_begin();
-#pragma omp parallel for schedule(dynamic)
+    int par = (double)B * H * T * T * hs > PAR_MIN_FLOPS;
+    int nb = par ? coop_blas_single_begin() : 1;
+#pragma omp parallel for schedule(dynamic) if (par)
     for (int p = 0; p < B * H; p++) {
         int b = p / H, h = p % H;
         float *da = scratch + (size_t)thread_id() * T * T;

@@ -68,89 +68,84 @@ static void small_atb(float *dst, int ldd, const float *a, int lda, const float 
         }
 }
 
-static void prefix_head_forward(float *out, float *att, const float *qkv, const float *pqkv,
-                                int B, int S, int P, int C, int hs, int h)
+/* Below this many multiply-adds in the S x S suffix blocks the loop over
+ * suffixes stays on one thread (fork/join costs more on a loaded machine). */
+#define PAR_MIN_FLOPS 4e6
+
+/* Suffix block of sequence b, all heads: scores, softmax over [prefix ;
+ * causal suffix]; a = att + b*S*n for head 0, heads hstride apart. */
+static void suffix_scores(float *att, size_t hstride, const float *qb, int S, int P, int C, int H)
 {
-    int n = P + S, BS = B * S;
+    int n = P + S, hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    const float *q = qkv + h * hs, *kp = pqkv + C + h * hs, *vp = pqkv + 2 * C + h * hs;
-    if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, scale, q, 3 * C, kp,
-                    3 * C, 0.0f, att, n);
-#pragma omp parallel for schedule(static) if (B > 1)
-    for (int b = 0; b < B; b++) {
-        float *a = att + (size_t)b * S * n;
-        const float *qb = q + (size_t)b * S * 3 * C;
+    for (int h = 0; h < H; h++) {
+        float *a = att + (size_t)h * hstride;
         for (int i = 0; i < S; i++)
             for (int j = 0; j < S; j++)
                 a[(size_t)i * n + P + j] = 0.0f;
-        small_abt(a + P, n, qb, 3 * C, qb + C, 3 * C, S, S, hs, scale);
+        small_abt(a + P, n, qb + h * hs, 3 * C, qb + C + h * hs, 3 * C, S, S, hs, scale);
         for (int i = 0; i < S; i++)
             softmax_prefix_row(a + (size_t)i * n, n, P + i);
     }
-    float *o = out + h * hs;
-    if (P > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BS, hs, P, 1.0f, att, n, vp,
-                    3 * C, 0.0f, o, C);
-    else
-        for (int r = 0; r < BS; r++)
-            for (int c = 0; c < hs; c++)
-                o[(size_t)r * C + c] = 0.0f;
-#pragma omp parallel for schedule(static) if (B > 1)
-    for (int b = 0; b < B; b++)
-        small_ab(o + (size_t)b * S * C, C, att + (size_t)b * S * n + P, n,
-                 q + (size_t)b * S * 3 * C + 2 * C, 3 * C, S, S, hs, 1.0f);
 }
 
 void coop_attention_prefix_forward(float *out, float *att, const float *qkv, const float *pqkv,
                                    int B, int S, int P, int C, int H)
 {
-    for (int h = 0; h < H; h++)
-        prefix_head_forward(out, att + (size_t)h * B * S * (P + S), qkv, pqkv, B, S, P, C, C / H,
-                            h);
+    int n = P + S, BS = B * S, hs = C / H;
+    size_t hstride = (size_t)BS * n;
+    float scale = 1.0f / sqrtf((float)hs);
+    int par = (double)B * S * S * C > PAR_MIN_FLOPS;
+    for (int h = 0; h < H && P > 0; h++) /* scores against the prefix: one GEMM per head */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, scale, qkv + h * hs,
+                    3 * C, pqkv + C + h * hs, 3 * C, 0.0f, att + h * hstride, n);
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < B; b++)
+        suffix_scores(att + (size_t)b * S * n, hstride, qkv + (size_t)b * S * 3 * C, S, P, C, H);
+    for (int h = 0; h < H; h++) {
+        float *o = out + h * hs;
+        if (P > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BS, hs, P, 1.0f,
+                        att + h * hstride, n, pqkv + 2 * C + h * hs, 3 * C, 0.0f, o, C);
+        else
+            for (int r = 0; r < BS; r++)
+                for (int c = 0; c < hs; c++)
+                    o[(size_t)r * C + c] = 0.0f;
+    }
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            small_ab(out + (size_t)b * S * C + h * hs, C, att + h * hstride + (size_t)b * S * n + P,
+                     n, qkv + (size_t)b * S * 3 * C + 2 * C + h * hs, 3 * C, S, S, hs, 1.0f);
 }
 
-static void prefix_head_backward(float *dqkv, float *dpqkv, float *da, const float *dout,
-                                 const float *qkv, const float *pqkv, const float *att, int B,
-                                 int S, int P, int C, int hs, int h)
+/* Suffix block of sequence b, all heads: d(att) of the suffix columns, dv of
+ * the suffix, softmax backward of whole rows, dq and dk from the suffix
+ * columns. d holds d(att) of the prefix columns already. */
+static void suffix_backward(float *dqb, float *d, size_t hstride, const float *a, const float *qb,
+                            const float *dyb, int S, int P, int C, int H)
 {
-    int n = P + S, BS = B * S;
+    int n = P + S, hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    const float *q = qkv + h * hs, *kp = pqkv + C + h * hs, *vp = pqkv + 2 * C + h * hs;
-    const float *dy = dout + h * hs;
-    float *dq = dqkv + h * hs, *dkp = dpqkv + C + h * hs, *dvp = dpqkv + 2 * C + h * hs;
-    if (P > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, 1.0f, dy, C, vp, 3 * C,
-                    0.0f, da, n);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, 1.0f, att, n, dy, C, 1.0f,
-                    dvp, 3 * C);
-    }
-#pragma omp parallel for schedule(static) if (B > 1)
-    for (int b = 0; b < B; b++) {
-        size_t ro = (size_t)b * S;
-        float *d = da + ro * n;
-        const float *a = att + ro * n, *qb = q + ro * 3 * C, *dyb = dy + ro * C;
+    for (int h = 0; h < H; h++) {
+        float *dh = d + (size_t)h * hstride;
+        const float *ah = a + (size_t)h * hstride, *qh = qb + h * hs;
+        float *dq = dqb + h * hs;
         for (int i = 0; i < S; i++)
             for (int j = 0; j < S; j++)
-                d[(size_t)i * n + P + j] = 0.0f;
-        small_abt(d + P, n, dyb, C, qb + 2 * C, 3 * C, S, S, hs, 1.0f);    /* dy vs^T */
-        small_atb(dq + ro * 3 * C + 2 * C, 3 * C, a + P, n, dyb, C, S, S, hs, 1.0f); /* dvs */
-        for (int i = 0; i < S; i++) { /* softmax backward */
-            float *dr = d + (size_t)i * n, s = 0.0f;
-            const float *ar = a + (size_t)i * n;
+                dh[(size_t)i * n + P + j] = 0.0f;
+        small_abt(dh + P, n, dyb + h * hs, C, qh + 2 * C, 3 * C, S, S, hs, 1.0f); /* dy vs^T */
+        small_atb(dq + 2 * C, 3 * C, ah + P, n, dyb + h * hs, C, S, S, hs, 1.0f);  /* dvs */
+        for (int i = 0; i < S; i++) {                                                /* softmax */
+            float *dr = dh + (size_t)i * n, s = 0.0f;
+            const float *ar = ah + (size_t)i * n;
             for (int j = 0; j < n; j++)
                 s += ar[j] * dr[j];
             for (int j = 0; j < n; j++)
                 dr[j] = ar[j] * (dr[j] - s);
         }
-        small_ab(dq + ro * 3 * C, 3 * C, d + P, n, qb + C, 3 * C, S, S, hs, scale); /* dq */
-        small_atb(dq + ro * 3 * C + C, 3 * C, d + P, n, qb, 3 * C, S, S, hs, scale); /* dks */
-    }
-    if (P > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BS, hs, P, scale, da, n, kp, 3 * C,
-                    1.0f, dq, 3 * C);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, scale, da, n, q, 3 * C,
-                    1.0f, dkp, 3 * C);
+        small_ab(dq, 3 * C, dh + P, n, qh + C, 3 * C, S, S, hs, scale);       /* dq (suffix) */
+        small_atb(dq + C, 3 * C, dh + P, n, qh, 3 * C, S, S, hs, scale);      /* dks */
     }
 }
 
@@ -158,7 +153,28 @@ void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch, c
                                     const float *qkv, const float *pqkv, const float *att, int B,
                                     int S, int P, int C, int H)
 {
-    for (int h = 0; h < H; h++)
-        prefix_head_backward(dqkv, dpqkv, scratch, dout, qkv, pqkv,
-                             att + (size_t)h * B * S * (P + S), B, S, P, C, C / H, h);
+    int n = P + S, BS = B * S, hs = C / H;
+    size_t hstride = (size_t)BS * n;
+    float scale = 1.0f / sqrtf((float)hs);
+    int par = (double)B * S * S * C > PAR_MIN_FLOPS;
+    for (int h = 0; h < H && P > 0; h++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, 1.0f, dout + h * hs, C,
+                    pqkv + 2 * C + h * hs, 3 * C, 0.0f, scratch + h * hstride, n);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, 1.0f, att + h * hstride,
+                    n, dout + h * hs, C, 1.0f, dpqkv + 2 * C + h * hs, 3 * C);
+    }
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < B; b++) {
+        size_t ro = (size_t)b * S;
+        suffix_backward(dqkv + ro * 3 * C, scratch + ro * n, hstride, att + ro * n,
+                        qkv + ro * 3 * C, dout + ro * C, S, P, C, H);
+    }
+    for (int h = 0; h < H && P > 0; h++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BS, hs, P, scale,
+                    scratch + h * hstride, n, pqkv + C + h * hs, 3 * C, 1.0f, dqkv + h * hs,
+                    3 * C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, scale,
+                    scratch + h * hstride, n, qkv + h * hs, 3 * C, 1.0f, dpqkv + C + h * hs,
+                    3 * C);
+    }
 }

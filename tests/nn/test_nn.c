@@ -240,8 +240,11 @@ static double att_loss(void *p)
 
 START_TEST(attention_matches_ref_and_fd)
 {
-    static const int as[][4] = {{1, 1, 4, 1}, {2, 5, 8, 2}, {3, 17, 24, 3}, {2, 77, 128, 2}};
-    for (int s = 0; s < 4; s++)
+    /* the last case is large enough to take the OpenMP path */
+    static const int as[][4] = {{1, 1, 4, 1}, {2, 5, 8, 2}, {3, 17, 24, 3}, {2, 77, 128, 2},
+                                {4, 77, 256, 4}};
+    int n_cases = getenv("COOP_VALGRIND") ? 4 : 5; /* the OpenMP-sized case is slow there */
+    for (int s = 0; s < n_cases; s++)
         for (int causal = 0; causal < 2; causal++) {
             int B = as[s][0], T = as[s][1], C = as[s][2], H = as[s][3];
             size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C;
@@ -282,9 +285,11 @@ static void concat(float *full, const float *pqkv, const float *qkv, int B, int 
 
 START_TEST(attention_prefix_matches_full)
 {
+    /* the last case is large enough to take the OpenMP path */
     static const int ps[][5] = {{3, 4, 5, 16, 2}, {1, 1, 1, 8, 1}, {4, 3, 0, 8, 2},
-                                {5, 6, 17, 128, 2}, {2, 7, 2, 24, 3}};
-    for (int s = 0; s < 5; s++) {
+                                {5, 6, 17, 128, 2}, {2, 7, 2, 24, 3}, {600, 6, 17, 256, 4}};
+    int n_cases = getenv("COOP_VALGRIND") ? 5 : 6;
+    for (int s = 0; s < n_cases; s++) {
         int B = ps[s][0], S = ps[s][1], P = ps[s][2], C = ps[s][3], H = ps[s][4], T = P + S;
         size_t nq = (size_t)B * S * 3 * C, np = (size_t)P * 3 * C, nf = (size_t)B * T * 3 * C;
         float *qkv = tu_rand(nq, 1 + s, -1.5, 1.5), *pqkv = tu_rand(np, 2 + s, -1.5, 1.5);
@@ -303,7 +308,7 @@ START_TEST(attention_prefix_matches_full)
             for (size_t i = 0; i < (size_t)S * C; i++)
                 dyf[((size_t)b * T + P) * C + i] = dy[(size_t)b * S * C + i];
         float *dfull = tu_zeros(nf), *dq = tu_zeros(nq), *dp = tu_zeros(np);
-        float *scr = tu_zeros((size_t)B * S * T);
+        float *scr = tu_zeros((size_t)H * B * S * T);
         coop_attention_backward(dfull, dyf, full, af, B, T, C, H, 1);
         coop_attention_prefix_backward(dq, dp, scr, dy, qkv, pqkv, a, B, S, P, C, H);
         float *dqf = tu_zeros(nq), *dpf = tu_zeros(np);

@@ -67,7 +67,7 @@ COOP_API void coop_attention_backward(float *dqkv, const float *dout, const floa
  * out [B, S, C], att [H, B, S, P+S] (head-major; required, used by backward).
  * Equals coop_attention_forward(causal) on [prefix ; suffix_b], suffix rows.
  * Backward: dqkv [B, S, 3C] += and dpqkv [P, 3C] += (the k | v parts receive
- * the contributions of every suffix; q part untouched); scratch [B*S*(P+S)]. */
+ * the contributions of every suffix; q part untouched); scratch [H*B*S*(P+S)]. */
 COOP_API void coop_attention_prefix_forward(float *out, float *att, const float *qkv,
                                             const float *pqkv, int B, int S, int P, int C, int H);
 COOP_API void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch,
