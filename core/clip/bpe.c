@@ -315,6 +315,8 @@ int coop_tokenizer_load_hf(struct coop_tokenizer **out, const char *vocab_json,
         size_t first = nl && lines[0][0] == '#' ? 1 : 0, nm = nl - first;
         while (nm > 0 && lines[first + nm - 1][0] == '\0')
             nm--;
+        if (nm > CLIP_N_MERGES) /* transformers' CLIPTokenizer reads no further either */
+            nm = CLIP_N_MERGES;
         rc = tok_merges(t, lines + first, nm, merges_txt, first + 1, e);
     }
     free(lines);

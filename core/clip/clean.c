@@ -1,9 +1,11 @@
 /* core/clip/clean.c: the text clean-up CLIP's simple_tokenizer applies before
  * BPE: a documented subset of ftfy.fix_text (latin ligatures, character
- * width, curly quotes), html.unescape twice, strip, \s+ -> ' ', strip,
+ * width, curly quotes, NFC), html.unescape twice, strip, \s+ -> ' ', strip,
  * str.lower() (with Final_Sigma). Works on code points; every table comes
- * from Python (unicode_tables.c), so results match CPython on the corpus. */
+ * from Python (unicode_tables.c, nfc_tables.c), so results match CPython on
+ * the corpus. */
 #include "clean.h"
+#include "nfc.h"
 #include "coop/tokenizer.h"
 #include "unicode.h"
 #include <stdlib.h>
@@ -51,13 +53,14 @@ static const struct coop_uc_map ligatures[] = {
     {0xFB05, "\xC5\xBFt"}, {0xFB06, "st"},
 };
 
-static int ftfy_subset(struct cpbuf *o, const uint32_t *s, size_t n)
+/* out must be empty (it may take over the working buffer). */
+static int ftfy_subset(struct cpbuf *out, const uint32_t *s, size_t n)
 {
-    struct cpbuf t = {0};
+    struct cpbuf t = {0}, w = {0}, *o = &w;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) { /* fix_latin_ligatures */
         const char *rep = NULL;
-        for (size_t k = 0; k < sizeof ligatures / sizeof ligatures[0]; k++)
+        for (size_t k = 0; s[i] >= 0x132 && k < sizeof ligatures / sizeof ligatures[0]; k++)
             if (ligatures[k].cp == s[i])
                 rep = ligatures[k].utf8;
         rc = rep ? cp_push_utf8(&t, rep) : cp_push(&t, s[i]);
@@ -76,6 +79,22 @@ static int ftfy_subset(struct cpbuf *o, const uint32_t *s, size_t n)
         rc = cp_push(o, c);
     }
     free(t.p);
+    bool quick = true; /* out is still empty: hand it w when NFC changes nothing */
+    for (size_t i = 0; i < w.n && quick; i++)
+        quick = w.p[i] < coop_nfc_quick_below;
+    if (rc == 0 && quick) {
+        *out = w;
+        return 0;
+    }
+    if (rc == 0) { /* normalization="NFC", ftfy's last step */
+        uint32_t *nf = NULL;
+        size_t nn = 0;
+        rc = coop_nfc(w.p, w.n, &nf, &nn);
+        for (size_t i = 0; rc == 0 && i < nn; i++)
+            rc = cp_push(out, nf[i]);
+        free(nf);
+    }
+    free(w.p);
     return rc;
 }
 
@@ -202,6 +221,8 @@ static int html_unescape(struct cpbuf *o, const uint32_t *s, size_t n)
 static void strip(struct cpbuf *b)
 {
     size_t a = 0, z = b->n;
+    if (z == 0)
+        return; /* b->p may be NULL */
     while (a < z && coop_uc_is_py_space(b->p[a]))
         a++;
     while (z > a && coop_uc_is_py_space(b->p[z - 1]))

@@ -28,12 +28,28 @@ extern const size_t coop_html_entities_n;
 extern const struct coop_html_charref coop_html_invalid_charrefs[];
 extern const size_t coop_html_invalid_charrefs_n;
 
+/* Below U+0080 the classes come from one byte per character: bit 1 letter,
+ * 2 number, 4 regex \s, 8 str.isspace(). */
+extern const uint8_t coop_uc_ascii_class[128];
+
 bool coop_uc_in(const uint32_t (*r)[2], size_t n, uint32_t cp);
-static inline bool coop_uc_is_letter(uint32_t c) { return coop_uc_in(coop_uc_letter, coop_uc_letter_n, c); }
-static inline bool coop_uc_is_number(uint32_t c) { return coop_uc_in(coop_uc_number, coop_uc_number_n, c); }
+static inline bool coop_uc_is_letter(uint32_t c)
+{
+    return c < 128 ? (coop_uc_ascii_class[c] & 1) != 0 : coop_uc_in(coop_uc_letter, coop_uc_letter_n, c);
+}
+static inline bool coop_uc_is_number(uint32_t c)
+{
+    return c < 128 ? (coop_uc_ascii_class[c] & 2) != 0 : coop_uc_in(coop_uc_number, coop_uc_number_n, c);
+}
 /* \s of the regex module / str.isspace() of Python */
-static inline bool coop_uc_is_re_space(uint32_t c) { return coop_uc_in(coop_uc_re_space, coop_uc_re_space_n, c); }
-static inline bool coop_uc_is_py_space(uint32_t c) { return coop_uc_in(coop_uc_py_space, coop_uc_py_space_n, c); }
+static inline bool coop_uc_is_re_space(uint32_t c)
+{
+    return c < 128 ? (coop_uc_ascii_class[c] & 4) != 0 : coop_uc_in(coop_uc_re_space, coop_uc_re_space_n, c);
+}
+static inline bool coop_uc_is_py_space(uint32_t c)
+{
+    return c < 128 ? (coop_uc_ascii_class[c] & 8) != 0 : coop_uc_in(coop_uc_py_space, coop_uc_py_space_n, c);
+}
 /* Simple one-to-one lower-case mapping (U+0130 is handled by the caller). */
 uint32_t coop_uc_lower1(uint32_t c);
 /* The ASCII letter c matches under regex IGNORECASE, or 0. */

@@ -1,7 +1,10 @@
 /* conv.c: 2-D convolution (im2col + OpenBLAS sgemm, and the naive reference
  * it is tested against), eval-mode batch norm fused with ReLU, and average
- * pooling: the building blocks of the ModifiedResNet image tower. NCHW,
- * one image per call; callers parallelise over the batch. */
+ * pooling: the building blocks of the ModifiedResNet image tower. The
+ * internal layout is channel-major [C, nb, H, W] so one sgemm serves nb
+ * images; the public coop_conv2d_forward is its nb = 1 (NCHW) case.
+ * Serial on purpose: OpenMP regions between sgemm calls fight OpenBLAS's
+ * thread pool for the cores (docs/vision.md). */
 #include "coop/nn.h"
 #include "vision.h"
 #include <cblas.h>
@@ -15,7 +18,7 @@ static int conv_is_pointwise(int kh, int kw, int stride, int pad)
 }
 
 size_t vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad)
-{
+{ /* per image */
     if (conv_is_pointwise(kh, kw, stride, pad))
         return 0;
     size_t Ho = (size_t)vision_conv_out(H, kh, stride, pad);
@@ -49,30 +52,34 @@ static void im2col_row(float *dst, const float *src, int H, int W, int Wo, int i
     memset(dst + hi, 0, sizeof(float) * (size_t)(Wo - hi));
 }
 
-/* col [Ci*kh*kw, Ho*Wo]: row (c, ky, kx) holds the input pixel each output
- * position reads through that tap (0 in the padding). */
-static void im2col(float *col, const float *inp, int Ci, int H, int W, int kh, int kw,
+/* col [Ci*kh*kw, nb*Ho*Wo]: row (c, ky, kx) holds, for each of the nb images
+ * of inp [Ci, nb, H, W], the pixel each output position reads through that
+ * tap (0 in the padding). */
+static void im2col(float *col, const float *inp, int Ci, int nb, int H, int W, int kh, int kw,
                    int stride, int pad, int Ho, int Wo)
 {
-#pragma omp parallel for schedule(static) if ((size_t)Ci * kh * kw * Ho * Wo > 32768)
+    size_t plane = (size_t)Ho * Wo, rowlen = (size_t)nb * plane;
     for (int c = 0; c < Ci; c++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
-                float *row = col + ((size_t)(c * kh + ky) * kw + kx) * (size_t)Ho * Wo;
-                for (int oy = 0; oy < Ho; oy++)
-                    im2col_row(row + (size_t)oy * Wo, inp + (size_t)c * H * W, H, W, Wo,
-                               oy * stride - pad + ky, kx, stride, pad);
+                float *row = col + ((size_t)(c * kh + ky) * kw + kx) * rowlen;
+                for (int b = 0; b < nb; b++)
+                    for (int oy = 0; oy < Ho; oy++)
+                        im2col_row(row + b * plane + (size_t)oy * Wo,
+                                   inp + ((size_t)c * nb + b) * H * W, H, W, Wo,
+                                   oy * stride - pad + ky, kx, stride, pad);
             }
 }
 
 void vision_conv2d(float *out, const float *inp, const float *w, const float *bias, int Ci,
-                   int H, int W, int Co, int kh, int kw, int stride, int pad, float *work)
+                   int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
+                   float *work)
 {
     int Ho = vision_conv_out(H, kh, stride, pad), Wo = vision_conv_out(W, kw, stride, pad);
-    int K = Ci * kh * kw, N = Ho * Wo;
+    int K = Ci * kh * kw, N = nb * Ho * Wo;
     const float *col = inp;
     if (!conv_is_pointwise(kh, kw, stride, pad)) {
-        im2col(work, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
+        im2col(work, inp, Ci, nb, H, W, kh, kw, stride, pad, Ho, Wo);
         col = work;
     }
     /* out [Co, N] = w [Co, K] @ col [K, N] */
@@ -95,7 +102,7 @@ void coop_conv2d_forward(float *out, const float *inp, const float *w, const flo
         coop_conv2d_forward_ref(out, inp, w, bias, Ci, H, W, Co, kh, kw, stride, pad);
         return;
     }
-    vision_conv2d(out, inp, w, bias, Ci, H, W, Co, kh, kw, stride, pad, work);
+    vision_conv2d(out, inp, w, bias, Ci, 1, H, W, Co, kh, kw, stride, pad, work);
     free(work);
 }
 
@@ -122,7 +129,6 @@ void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const
 
 void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
-#pragma omp parallel for schedule(static) if ((size_t)C * HW > 32768)
     for (int c = 0; c < C; c++) {
         float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
         float shift = bn->b[c] - bn->mean[c] * scale;
@@ -153,7 +159,6 @@ void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
 {
     int Ho = H / k, Wo = W / k;
     float div = (float)(k * k);
-#pragma omp parallel for schedule(static) if ((size_t)C * H * W > 32768)
     for (int c = 0; c < C; c++)
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {

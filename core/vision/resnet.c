@@ -1,7 +1,8 @@
 /* resnet.c: OpenAI's ModifiedResNet image tower, inference only (the image
  * encoder is frozen in CoOp): 3-conv stem, Bottlenecks with anti-aliased
- * (AvgPool) strides, and the AttentionPool2d head. Convolutions run one image
- * at a time through im2col + sgemm; the attention pool is batched. */
+ * (AvgPool) strides, and the AttentionPool2d head. Activations are channel-
+ * major [C, nb, H, W] over a chunk of nb images, so each convolution is one
+ * im2col + sgemm for the whole chunk; the attention pool is batched. */
 #include "coop/clip.h"
 #include "coop/util.h"
 #include "vision.h"
@@ -34,6 +35,7 @@ static struct plan resnet_plan(const struct coop_clip_resnet *r)
 {
     struct plan p = {0, 0};
     int S = r->image_size, W = r->width, h = S / 2;
+    plan_max(&p.act, (size_t)3 * S * S); /* the transposed pixels */
     plan_max(&p.act, (size_t)W * h * h);
     plan_max(&p.work, vision_conv2d_work(3, S, S, 3, 3, 2, 1));
     plan_max(&p.work, vision_conv2d_work(W / 2, h, h, 3, 3, 1, 1));
@@ -50,75 +52,113 @@ static struct plan resnet_plan(const struct coop_clip_resnet *r)
 }
 
 struct bufs {
+    int nb;                   /* images in the chunk; activations are [C, nb, H, W] */
     float *x, *t1, *t2, *t3, *work;
 };
 
-/* x [C, R, R] -> x [4 planes, R/s, R/s]; t1..t3 scratch. */
+/* x [C, nb, R, R] -> x [4 planes, nb, R/s, R/s]; t1..t3 scratch. */
 static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int R)
 {
-    int p = b->planes, s = b->stride, Ro = R / s;
-    vision_conv2d(u->t1, u->x, b->conv1_w, NULL, b->inplanes, R, R, p, 1, 1, 1, 0, NULL);
-    vision_bn_act(u->t1, &b->bn1, p, R * R, 1);
-    vision_conv2d(u->t2, u->t1, b->conv2_w, NULL, p, R, R, p, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t2, &b->bn2, p, R * R, 1);
+    int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
+    vision_conv2d(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0, NULL);
+    vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
+    vision_conv2d(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
-        vision_avgpool(u->t1, u->t2, p, R, R, s);
+        vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
-    vision_conv2d(u->t3, mid, b->conv3_w, NULL, p, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
-    vision_bn_act(u->t3, &b->bn3, 4 * p, Ro * Ro, 0);
+    vision_conv2d(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
+    vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
         const float *pooled = u->x;
         if (s > 1) {
-            vision_avgpool(u->t1, u->x, b->inplanes, R, R, s);
+            vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
-        vision_conv2d(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, Ro, Ro, 4 * p, 1, 1, 1,
-                      0, NULL);
-        vision_bn_act(u->t2, &b->down_bn, 4 * p, Ro * Ro, 0);
+        vision_conv2d(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1,
+                      1, 0, NULL);
+        vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
-    long n = (long)4 * p * Ro * Ro;
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (long i = 0; i < n; i++) {
+    size_t n = (size_t)4 * p * nb * Ro * Ro;
+    for (size_t i = 0; i < n; i++) {
         float y = u->t3[i] + id[i];
         u->x[i] = y > 0.0f ? y : 0.0f;
     }
 }
 
-/* pixels [3, S, S] -> tokens [G*G + 1, 32W] (mean token first, + positional). */
+/* pixels [nb, 3, S, S] -> tokens [nb, G*G + 1, 32W] (mean token first, +
+ * positional). */
 static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, struct bufs *u,
                          float *tokens)
 {
-    int S = r->image_size, W = r->width, h = S / 2;
-    vision_conv2d(u->t1, pixels, r->conv1_w, NULL, 3, S, S, W / 2, 3, 3, 2, 1, u->work);
-    vision_bn_act(u->t1, &r->bn1, W / 2, h * h, 1);
-    vision_conv2d(u->t2, u->t1, r->conv2_w, NULL, W / 2, h, h, W / 2, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t2, &r->bn2, W / 2, h * h, 1);
-    vision_conv2d(u->t1, u->t2, r->conv3_w, NULL, W / 2, h, h, W, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t1, &r->bn3, W, h * h, 1);
-    vision_avgpool(u->x, u->t1, W, h, h, 2);
-    int R = h / 2, nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
-    for (int k = 0; k < nb; k++) {
+    int S = r->image_size, W = r->width, h = S / 2, nb = u->nb;
+    size_t plane = (size_t)S * S;
+    for (int b = 0; b < nb; b++) /* NCHW -> [3, nb, S, S] */
+        for (int c = 0; c < 3; c++)
+            memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
+                   sizeof(float) * plane);
+    vision_conv2d(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1, u->work);
+    vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
+    vision_conv2d(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
+    vision_conv2d(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
+    vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
+    int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nbk; k++) {
         bottleneck(&r->blocks[k], u, R);
         R /= r->blocks[k].stride;
     }
-    /* u->x [D, R*R] -> tokens [R*R + 1, D] */
-    int D = 32 * W, N = R * R;
-    for (int c = 0; c < D; c++) {
-        const float *src = u->x + (size_t)c * N;
-        float s = 0.0f;
-        for (int t = 0; t < N; t++) {
-            tokens[(size_t)(t + 1) * D + c] = src[t];
-            s += src[t];
+    /* u->x [D, nb, R*R] -> tokens [nb, R*R + 1, D] */
+    int D = 32 * W, N = R * R, T = N + 1;
+    for (int b = 0; b < nb; b++) {
+        float *tb = tokens + (size_t)b * T * D;
+        for (int c = 0; c < D; c++) {
+            const float *src = u->x + ((size_t)c * nb + b) * N;
+            float sum = 0.0f;
+            for (int t = 0; t < N; t++) {
+                tb[(size_t)(t + 1) * D + c] = src[t];
+                sum += src[t];
+            }
+            tb[c] = sum / (float)N;
         }
-        tokens[c] = s / (float)N;
+        const float *pos = r->ap_positional_embedding;
+        for (size_t i = 0; i < (size_t)T * D; i++)
+            tb[i] += pos[i];
     }
-    const float *pos = r->ap_positional_embedding;
-    for (size_t i = 0; i < (size_t)(N + 1) * D; i++)
-        tokens[i] += pos[i];
+}
+
+void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
+                       int T, int D, int H, float *sc)
+{
+    int hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *qh = q + h * hd;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int t = 0; t < T; t++) {
+            const float *kt = k + (size_t)t * ld + h * hd;
+            float s = 0.0f;
+            for (int i = 0; i < hd; i++)
+                s += qh[i] * kt[i];
+            sc[t] = s * scale;
+            mx = sc[t] > mx ? sc[t] : mx;
+        }
+        for (int t = 0; t < T; t++)
+            sum += sc[t] = expf(sc[t] - mx);
+        float *oh = out + h * hd;
+        memset(oh, 0, sizeof(float) * (size_t)hd);
+        for (int t = 0; t < T; t++) {
+            const float *vt = v + (size_t)t * ld + h * hd;
+            float a = sc[t] / sum;
+            for (int i = 0; i < hd; i++)
+                oh[i] += a * vt[i];
+        }
+    }
 }
 
 /* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
@@ -126,38 +166,21 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
 static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
                      float *feat, float *kv, float *q, float *o, float *sc)
 {
-    int D = 32 * r->width, H = r->heads, hd = D / H;
+    int D = 32 * r->width, H = r->heads;
     linear(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
     linear(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
     const float *k = kv, *v = kv + (size_t)B * T * D;
     for (int b = 0; b < B; b++)
         linear(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1, D, D);
-    float scale = 1.0f / sqrtf((float)hd);
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + (size_t)b * D + h * hd;
-            float mx = -INFINITY, sum = 0.0f;
-            for (int t = 0; t < T; t++) {
-                const float *kt = k + ((size_t)b * T + t) * D + h * hd;
-                float s = 0.0f;
-                for (int i = 0; i < hd; i++)
-                    s += qh[i] * kt[i];
-                sc[t] = s * scale;
-                mx = sc[t] > mx ? sc[t] : mx;
-            }
-            for (int t = 0; t < T; t++)
-                sum += sc[t] = expf(sc[t] - mx);
-            float *oh = o + (size_t)b * D + h * hd;
-            memset(oh, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t < T; t++) {
-                const float *vt = v + ((size_t)b * T + t) * D + h * hd;
-                float a = sc[t] / sum;
-                for (int i = 0; i < hd; i++)
-                    oh[i] += a * vt[i];
-            }
-        }
+        vision_attend_one(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
+                          v + (size_t)b * T * D, D, T, D, H, sc);
     linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
+
+/* Images per chunk: as many as fit a bounded activation footprint (per-image
+ * buffers times the chunk), so batch 32 does not need gigabytes. */
+size_t vision_resnet_chunk_floats = (size_t)48 << 20;
 
 int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
                              float *feat, struct coop_err *e)
@@ -169,16 +192,22 @@ int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixe
                          r->image_size, r->width);
     struct plan p = resnet_plan(r);
     int S = r->image_size, G = S / 32, T = G * G + 1, D = 32 * r->width;
+    size_t per_image = 4 * p.act + p.work, px = (size_t)3 * S * S;
+    int nb = (int)(vision_resnet_chunk_floats / per_image);
+    nb = nb < 1 ? 1 : nb > B ? B : nb;
     size_t ntok = (size_t)B * T * D;
-    float *mem = coop_alloc_floats(4 * p.act + p.work + 3 * ntok + 2 * (size_t)B * D + T);
+    float *mem = coop_alloc_floats((size_t)nb * per_image + 3 * ntok + 2 * (size_t)B * D + T);
     if (!mem)
         return coop_fail(e, COOP_E_NOMEM, "resnet: cannot allocate activations for batch %d",
                          B);
-    struct bufs u = {mem, mem + p.act, mem + 2 * p.act, mem + 3 * p.act, mem + 4 * p.act};
-    float *tokens = u.work + p.work, *kv = tokens + ntok, *q = kv + 2 * ntok;
+    size_t a = (size_t)nb * p.act;
+    struct bufs u = {nb, mem, mem + a, mem + 2 * a, mem + 3 * a, mem + 4 * a};
+    float *tokens = mem + (size_t)nb * per_image, *kv = tokens + ntok, *q = kv + 2 * ntok;
     float *o = q + (size_t)B * D, *sc = o + (size_t)B * D;
-    for (int b = 0; b < B; b++)
-        resnet_trunk(r, pixels + (size_t)b * 3 * S * S, &u, tokens + (size_t)b * T * D);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        u.nb = B - b0 < nb ? B - b0 : nb;
+        resnet_trunk(r, pixels + (size_t)b0 * px, &u, tokens + (size_t)b0 * T * D);
+    }
     attnpool(r, tokens, B, T, feat, kv, q, o, sc);
     coop_free(mem);
     return 0;

@@ -31,6 +31,7 @@ struct coop_clip_vit_tape {
     struct vit_acts *L;             /* [layers] */
     float *xL;                      /* [BT, W] transformer output */
     float *cls, *post, *post_mean, *post_rstd; /* [B, W], [B, W], [B], [B] */
+    float *sc;                      /* [T] attention scratch (inference) */
 };
 
 /* Bump allocation from one block; a NULL base only counts. */
@@ -81,6 +82,7 @@ static void tape_take(struct coop_clip_vit_tape *t, struct bump *m, const struct
     t->post = take(m, (size_t)B * W);
     t->post_mean = take(m, B);
     t->post_rstd = take(m, B);
+    t->sc = take(m, T);
 }
 
 /* patches [B, G*G, 3*P*P]: feature order (c, ky, kx), patches row-major. */
@@ -124,6 +126,32 @@ static void block_forward(const struct coop_clip_block *k, struct vit_acts *a, f
     add_inplace(x_out, a->xm, (size_t)BT * W);
 }
 
+/* Inference shortcut for the last block: only the class token's output is
+ * read, so after the full qkv projection (every token is a key / value) the
+ * attention, out_proj and MLP run on the B class rows alone. cls [B, W];
+ * a->ao / xm / ln2 / fc / ge are used for B rows; sc [T] scratch. */
+static void last_block_cls(const struct coop_clip_block *k, struct vit_acts *a, float *cls,
+                           int B, int T, int W, int H, float *sc)
+{
+    int BT = B * T;
+    coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
+                           LN_EPS);
+    coop_linear_forward(a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
+    for (int b = 0; b < B; b++) {
+        const float *qb = a->qkv + (size_t)b * T * 3 * W;
+        vision_attend_one(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H, sc);
+    }
+    coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
+    for (int b = 0; b < B; b++)
+        add_inplace(a->xm + (size_t)b * W, a->x + (size_t)b * T * W, (size_t)W);
+    coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, B, W,
+                           LN_EPS);
+    coop_linear_forward(a->fc, a->ln2, k->c_fc_w, k->c_fc_b, B, W, 4 * W);
+    coop_quick_gelu_forward(a->ge, a->fc, (size_t)B * 4 * W);
+    coop_linear_forward(cls, a->ge, k->c_proj_w, k->c_proj_b, B, 4 * W, W);
+    add_inplace(cls, a->xm, (size_t)B * W);
+}
+
 /* Embeddings: x0 [B, T, W] = [class | patches @ conv1^T] + positional. */
 static void embed(const struct coop_clip_vit *v, struct coop_clip_vit_tape *t, int B)
 {
@@ -147,15 +175,20 @@ static void vit_run(const struct coop_clip_vit *v, struct coop_clip_vit_tape *t,
     embed(v, t, B);
     coop_layernorm_forward(t->L[0].x, t->pre_mean, t->pre_rstd, t->x0, v->ln_pre_w, v->ln_pre_b,
                            BT, W, LN_EPS);
-    for (int l = 0; l < v->layers; l++) {
+    int fast = !full && v->layers > 0; /* inference: last block on the class rows */
+    for (int l = 0; l < v->layers - fast; l++) {
         struct vit_acts *a = &t->L[full ? l : 0];
         float *out = !full ? a->x : (l + 1 < v->layers ? t->L[l + 1].x : t->xL);
         block_forward(&v->blocks[l], a, out, B, T, W, v->heads);
     }
-    if (t->xL != t->L[0].x && v->layers == 0)
-        memcpy(t->xL, t->L[0].x, sizeof(float) * (size_t)BT * W);
-    for (int b = 0; b < B; b++)
-        memcpy(t->cls + (size_t)b * W, t->xL + (size_t)b * T * W, sizeof(float) * (size_t)W);
+    if (fast) {
+        last_block_cls(&v->blocks[v->layers - 1], &t->L[0], t->cls, B, T, W, v->heads, t->sc);
+    } else {
+        if (t->xL != t->L[0].x && v->layers == 0)
+            memcpy(t->xL, t->L[0].x, sizeof(float) * (size_t)BT * W);
+        for (int b = 0; b < B; b++)
+            memcpy(t->cls + (size_t)b * W, t->xL + (size_t)b * T * W, sizeof(float) * (size_t)W);
+    }
     coop_layernorm_forward(t->post, t->post_mean, t->post_rstd, t->cls, v->ln_post_w,
                            v->ln_post_b, B, W, LN_EPS);
     coop_matmul_forward(feat, t->post, v->proj, B, W, v->embed_dim);
@@ -166,6 +199,8 @@ int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, in
 {
     if (tape)
         *tape = NULL;
+    if (B == 0 && !tape)
+        return 0;
     if (B <= 0 || !v->blocks || v->patch_size <= 0 || v->image_size % v->patch_size ||
         v->heads <= 0 || v->width % v->heads)
         return coop_fail(e, COOP_E_INVAL, "vit: bad call (batch %d, image %d, patch %d)", B,

@@ -72,7 +72,8 @@ def ftfy_subset(text):
             width[c] = alt
     text = text.translate(width)
     text = stdre.sub('[\u02bc\u2018-\u201b]', "'", text)
-    return stdre.sub('[\u201c-\u201f]', '"', text)
+    text = stdre.sub('[\u201c-\u201f]', '"', text)
+    return unicodedata.normalize('NFC', text)
 
 
 def basic_clean(text, fix):
@@ -203,7 +204,11 @@ EXTRA = [
     "e.g. i.e. U.S.A. Dr. Mr. Mrs. St. Jr.", "email@example.com http://example.org/path?q=1&r=2",
     "C++ C# F# .NET node.js 3D 4K 1080p 2.5mm 100% 50/50 24/7",
     "#hashtag @mention $100 €50 £20 ¥1000 ₹500", "\u0301combining first, e\u0301 decomposed",
-    "ﬁ\u0301 mixed ＡＢＣ&amp;“quotes”", "\ud7ff\ue000\uffff", "\U0001F600\U0001D400\U00020000",
+    "ﬁ\u0301 mixed ＡＢＣ&amp;“quotes”",
+    "cafe\u0301 nai\u0308ve Tie\u0302\u0301ng Vie\u0323\u0302t \u212bngstr\u00f6m \u2126hm",
+    "\uff76\uff9e\uff8a\uff9f \u30ab\u3099 \u1100\u1161\u11a8 \u1100\u1161 \uac00\u11a8",
+    "a\u0328\u0301 a\u0301\u0328 e\u0301\u0327 \u0958 \u0915\u093c \u0301a \u0344 \u0340",
+    "A\u030a\u0301 \u1e9b\u0323 \u0f73 \u0b47\u0b3e \u1025\u102e \U0001d15e e\u0301&#769;", "\ud7ff\ue000\uffff", "\U0001F600\U0001D400\U00020000",
 ]
 
 

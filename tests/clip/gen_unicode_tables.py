@@ -65,6 +65,16 @@ def main():
     emit_ranges("number", ranges(lambda c: not is_surrogate(c) and number.match(chr(c))))
     emit_ranges("re_space", ranges(lambda c: not is_surrogate(c) and space.match(chr(c))))
     emit_ranges("py_space", ranges(lambda c: chr(c).isspace()))
+    # ASCII fast path: bit 1 letter, 2 number, 4 regex \s, 8 str.isspace
+    cls = []
+    for c in range(128):
+        ch = chr(c)
+        cls.append((1 if letter.match(ch) else 0) | (2 if number.match(ch) else 0) |
+                   (4 if space.match(ch) else 0) | (8 if ch.isspace() else 0))
+    print("const uint8_t coop_uc_ascii_class[128] = {")
+    for i in range(0, 128, 16):
+        print("    " + " ".join(f"{v}," for v in cls[i:i + 16]))
+    print("};\n")
     # Final_Sigma context, probed through str.lower() itself
     final = '\u03c2'
 
@@ -105,13 +115,14 @@ def main():
     print(f"const size_t coop_uc_ascii_fold_n = {len(fold)};\n")
     ents = sorted(html.entities.html5.items())
     print("const struct coop_html_entity coop_html_entities[] = {")
-    for k, v in ents:
-        print(f"    {{{cstr(k)}, {cstr(v)}}},")
+    for i in range(0, len(ents), 3):
+        print("    " + " ".join(f"{{{cstr(k)}, {cstr(v)}}}," for k, v in ents[i:i + 3]))
     print("};")
     print(f"const size_t coop_html_entities_n = {len(ents)};\n")
     print("const struct coop_html_charref coop_html_invalid_charrefs[] = {")
-    for k, v in sorted(html._invalid_charrefs.items()):
-        print(f"    {{0x{k:X}, 0x{ord(v):X}}},")
+    refs = sorted(html._invalid_charrefs.items())
+    for i in range(0, len(refs), 6):
+        print("    " + " ".join(f"{{0x{k:X}, 0x{ord(v):X}}}," for k, v in refs[i:i + 6]))
     print("};")
     print(f"const size_t coop_html_invalid_charrefs_n = {len(html._invalid_charrefs)};\n")
     # ftfy.fix_character_width: NFKC of the Halfwidth and Fullwidth Forms block,

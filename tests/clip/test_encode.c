@@ -28,7 +28,8 @@ static void setup(void)
     snprintf(txt, sizeof txt, "%s/texts.txt", dir);
     snprintf(errf, sizeof errf, "%s/stderr.txt", dir);
     snprintf(linked, sizeof linked, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
-    snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz", getenv("COOP_SHARED_DIR"));
+    const char *sh = getenv("COOP_SHARED_DIR");
+    snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz", sh ? sh : "/nonexistent");
     snprintf(exe, sizeof exe, "%s/core/cli/coop-encode/coop-encode", getenv("COOP_BUILD_ROOT"));
     ck_assert_int_eq(tiny_clip_write(ckpt, false, 11), 0);
 }

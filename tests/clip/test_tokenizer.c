@@ -3,9 +3,11 @@
  * strings (tests/clip/gen_tokenizer_golden.py), the same corpus through a
  * Hugging Face vocab.json + merges.txt converted here, wrapping/truncation,
  * decode, and load errors. Needs COOP_SHARED_DIR/clip/bpe_simple_vocab_16e6.txt.gz. */
+#include "../../core/clip/nfc.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,51 @@ START_TEST(hf_files_give_same_ids)
 }
 END_TEST
 
+/* Several threads share one tokenizer (and its cache): same ids as alone. */
+struct thread_job {
+    const char *text;
+    int32_t ids[77];
+    int rc;
+};
+
+static void *tokenize_many(void *arg)
+{
+    struct thread_job *j = arg;
+    struct coop_err e;
+    for (int r = 0; r < 200 && j->rc == 0; r++) {
+        int32_t ids[77];
+        j->rc = coop_tokenizer_tokenize(tok, j->text, 77, true, ids, NULL, &e);
+        if (j->rc == 0 && memcmp(ids, j->ids, sizeof ids) != 0)
+            j->rc = -100;
+    }
+    return NULL;
+}
+
+START_TEST(threads_share_a_tokenizer)
+{
+    NEED_VOCAB();
+    static const char *texts[4] = {"a photo of a golden retriever.", "ΟΔΟΣ café &amp; naïve",
+                                   "a sketch of a Boeing 737-800", "itap of my hot-air balloon!"};
+    struct coop_err e;
+    struct thread_job jobs[4];
+    pthread_t th[4];
+    struct coop_tokenizer *fresh;
+    ck_assert_int_eq(coop_tokenizer_load(&fresh, vocab_path, &e), 0);
+    for (int i = 0; i < 4; i++) { /* expected ids from a tokenizer with an empty cache */
+        jobs[i].text = texts[i];
+        jobs[i].rc = 0;
+        ck_assert_int_eq(coop_tokenizer_tokenize(fresh, texts[i], 77, true, jobs[i].ids, NULL, &e), 0);
+    }
+    coop_tokenizer_free(fresh);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, tokenize_many, &jobs[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(jobs[i].rc, 0);
+    }
+}
+END_TEST
+
 START_TEST(wrap_truncate_and_errors)
 {
     NEED_VOCAB();
@@ -303,6 +350,45 @@ START_TEST(decode_and_normalize)
 }
 END_TEST
 
+/* NFC round trips: every primary composite and every Hangul syllable is
+ * rebuilt from its decomposition; reordering puts marks in class order. */
+START_TEST(nfc_round_trips)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < coop_nfc_comp_n; i++) {
+        uint32_t in[2] = {coop_nfc_comp[i][0], coop_nfc_comp[i][1]}, *o;
+        size_t n;
+        ck_assert_int_eq(coop_nfc(in, 2, &o, &n), 0);
+        ck_assert_msg(n == 1 && o[0] == coop_nfc_comp[i][2], "U+%04X U+%04X", in[0], in[1]);
+        free(o);
+        checked++;
+    }
+    for (uint32_t s = 0xAC00; s <= 0xD7A3; s++) {
+        uint32_t si = s - 0xAC00, in[3] = {0x1100 + si / 588, 0x1161 + (si % 588) / 28,
+                                           0x11A7 + si % 28}, *o;
+        size_t n;
+        ck_assert_int_eq(coop_nfc(in, si % 28 ? 3 : 2, &o, &n), 0);
+        ck_assert(n == 1 && o[0] == s);
+        free(o);
+    }
+    /* e + cedilla (202) + acute (230), given in the wrong order: reordered,
+     * then both compose: U+0229 (e cedilla) + acute stays as two */
+    uint32_t in[3] = {'e', 0x301, 0x327}, *o;
+    size_t n;
+    ck_assert_int_eq(coop_nfc(in, 3, &o, &n), 0);
+    ck_assert(n == 2 && o[0] == 0x229 && o[1] == 0x301);
+    free(o);
+    uint32_t ex[1] = {0x958}; /* composition exclusion: stays decomposed */
+    ck_assert_int_eq(coop_nfc(ex, 1, &o, &n), 0);
+    ck_assert(n == 2 && o[0] == 0x915 && o[1] == 0x93C);
+    free(o);
+    ck_assert_int_eq(coop_nfc(NULL, 0, &o, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    free(o);
+    ck_assert_uint_gt(checked, 900);
+}
+END_TEST
+
 START_TEST(load_errors)
 {
     struct coop_tokenizer *t = NULL;
@@ -341,8 +427,10 @@ int main(void)
     tcase_add_test(tc, golden_corpus);
     tcase_add_test(tc, hf_files_give_same_ids);
     tcase_add_test(tc, wrap_truncate_and_errors);
+    tcase_add_test(tc, threads_share_a_tokenizer);
     tcase_add_test(tc, decode_and_normalize);
     tcase_add_test(tc, load_errors);
+    tcase_add_test(tc, nfc_round_trips);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

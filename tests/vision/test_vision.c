@@ -7,7 +7,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
-#include "../../core/vision/vision.h"
+#include "vision/vision.h"
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
@@ -39,7 +39,8 @@ START_TEST(conv2d_matches_reference)
         int s = cfg[c][5], p = cfg[c][6];
         int Ho = vision_conv_out(H, k, s, p), Wo = vision_conv_out(W, k, s, p);
         size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
-        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw), *bias = coop_alloc_floats(Co);
+        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw);
+        float *bias = coop_alloc_floats(Co);
         float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
         coop_hash_uniform(in, nin, 100 + c, -1, 1);
         coop_hash_uniform(w, nw, 200 + c, -1, 1);
@@ -63,6 +64,33 @@ START_TEST(conv2d_matches_reference)
         ck_assert_double_lt(fabs(s0 - o2[0]), 1e-5);
         coop_free(in), coop_free(w), coop_free(bias), coop_free(o1), coop_free(o2);
     }
+}
+END_TEST
+
+/* channel-major batches [C, nb, H, W]: one sgemm for nb images */
+START_TEST(conv2d_batched_layout)
+{
+    enum { Ci = 3, NB = 3, H = 9, W = 7, Co = 4, K = 3, S = 2, P = 1 };
+    int Ho = vision_conv_out(H, K, S, P), Wo = vision_conv_out(W, K, S, P);
+    size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
+    float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
+    float img[Ci * H * W];
+    float *work = coop_alloc_floats(NB * vision_conv2d_work(Ci, H, W, K, K, S, P));
+    ck_assert_int_eq(Ho * Wo, 20);
+    coop_hash_uniform(in, nin, 41, -1, 1);
+    coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
+    vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
+    for (int b = 0; b < NB; b++) {
+        for (int c = 0; c < Ci; c++)
+            memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
+        coop_conv2d_forward_ref(one, img, w, NULL, Ci, H, W, Co, K, K, S, P);
+        for (int o = 0; o < Co; o++)
+            for (int i = 0; i < Ho * Wo; i++)
+                ck_assert_float_eq_tol(out[((size_t)o * NB + b) * Ho * Wo + i],
+                                       one[o * Ho * Wo + i], 1e-5);
+    }
+    (void)nout;
+    coop_free(work);
 }
 END_TEST
 
@@ -211,6 +239,8 @@ static void check_close(const char *what, const float *got, const float *want, s
 {
     double mref, d = max_abs_diff(got, want, n, &mref);
     double rel = d / (mref > 1e-30 ? mref : 1e-30);
+    if (getenv("COOP_TEST_VERBOSE"))
+        printf("%-60s rel err %.3g (max |ref| %.3g)\n", what, rel, mref);
     ck_assert_msg(rel <= tol, "%s: relative error %g > %g (max abs diff %g)", what, rel, tol, d);
 }
 
@@ -240,6 +270,12 @@ static void check_vit(const char *group, int grads)
     struct coop_clip_vit_tape *tape = NULL;
     ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, grads ? &tape : NULL, &e), 0);
     check_close(group, feat, want, (size_t)B * E, 1e-4);
+    if (grads) { /* the inference path (last block on class rows only) agrees */
+        float *f2 = coop_alloc_floats((size_t)B * E);
+        ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, f2, NULL, &e), 0);
+        check_close("vit inference path", f2, want, (size_t)B * E, 1e-4);
+        coop_free(f2);
+    }
     if (grads) {
         size_t npx = (size_t)B * 3 * S * S;
         float *dpx = coop_alloc_floats(npx), *dfeat = coop_alloc_floats((size_t)B * E);
@@ -248,6 +284,11 @@ static void check_vit(const char *group, int grads)
         ck_assert_int_eq(coop_clip_vit_backward(&v, tape, dfeat, dpx, &dw, &e), 0);
         float *wdpx = read_floats(g, "dpixels", npx);
         check_close("dpixels", dpx, wdpx, npx, 1e-4);
+        /* frozen tower (dw NULL): the same pixel gradient, no weight work */
+        float *dpx2 = coop_alloc_floats(npx);
+        ck_assert_int_eq(coop_clip_vit_backward(&v, tape, dfeat, dpx2, NULL, &e), 0);
+        check_close("dpixels (frozen)", dpx2, wdpx, npx, 1e-4);
+        coop_free(dpx2);
         hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
         int n = vision_vit_tensors(&dw, NULL, 0);
         struct vision_tensor *t = calloc((size_t)n, sizeof *t);
@@ -289,6 +330,16 @@ static void check_resnet(const char *group)
     float *want = read_floats(g, "feat", (size_t)B * E);
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, feat, &e), 0);
     check_close(group, feat, want, (size_t)B * E, 1e-4);
+    /* chunked trunk (one image, then two at a time) gives the same features */
+    size_t budget = vision_resnet_chunk_floats;
+    static const size_t small[2] = {1, 300000};
+    for (int i = 0; i < 2; i++) {
+        vision_resnet_chunk_floats = small[i];
+        memset(feat, 0, sizeof(float) * (size_t)B * E);
+        ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, feat, &e), 0);
+        check_close("resnet chunked", feat, want, (size_t)B * E, 1e-4);
+    }
+    vision_resnet_chunk_floats = budget;
     /* batch independence: image 1 alone gives the same features */
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px + (size_t)3 * S * S, 1, feat, &e), 0);
     check_close("resnet single image", feat, want + E, (size_t)E, 1e-4);
@@ -309,6 +360,52 @@ END_TEST
 START_TEST(vit_b16_matches_torch) { check_vit("vit_b16", 0); }
 END_TEST
 START_TEST(rn50_matches_torch) { check_resnet("rn50"); }
+END_TEST
+
+/* Float counts of OpenAI's visual state dicts (torch: sum of numel, BN running
+ * stats included, num_batches_tracked excluded), and the dispatch. */
+START_TEST(layouts_match_openai_sizes_and_dispatch)
+{
+    struct coop_clip_model m = {0};
+    void *mem;
+    size_t n;
+    struct coop_err e;
+    if (!getenv("COOP_VALGRIND")) { /* ~700 MB of zeroing: too slow under valgrind */
+        ck_assert_int_eq(coop_clip_vit_alloc(&m.vit, &mem, &n, 224, 16, 768, 12, 12, 512, &e),
+                         0);
+        ck_assert_uint_eq(n, 86192640);
+        ck_assert_ptr_eq(m.vit.conv1_w + n - 768 * 512, m.vit.proj); /* contiguous, proj last */
+        coop_free(mem);
+        int rn50[4] = {3, 4, 6, 3}, rn101[4] = {3, 4, 23, 3};
+        ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mem, &n, 224, 64, rn50, 32, 1024, &e),
+                         0);
+        ck_assert_uint_eq(n, 38370144);
+        coop_free(mem);
+        ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mem, &n, 224, 64, rn101, 32, 512, &e),
+                         0);
+        ck_assert_uint_eq(n, 56365408);
+        coop_free(mem);
+    }
+    /* coop_clip_encode_images dispatches on vision_kind */
+    enum { B = 2, S = 32, E = 8 };
+    float px[B * 3 * S * S], f1[B * E], f2[B * E];
+    coop_hash_uniform(px, B * 3 * S * S, 9, -2, 2);
+    int small[4] = {1, 1, 1, 1};
+    void *mv, *mr;
+    ck_assert_int_eq(coop_clip_vit_alloc(&m.vit, &mv, NULL, S, 8, 32, 1, 2, E, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_alloc(&m.resnet, &mr, NULL, S, 8, small, 4, E, &e), 0);
+    coop_clip_vit_init_hash(&m.vit, 1);
+    coop_clip_resnet_init_hash(&m.resnet, 2);
+    m.vision_kind = COOP_CLIP_VISION_VIT;
+    ck_assert_int_eq(coop_clip_encode_images(&m, px, B, f1, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_forward(&m.vit, px, B, f2, NULL, &e), 0);
+    ck_assert(memcmp(f1, f2, sizeof f1) == 0);
+    m.vision_kind = COOP_CLIP_VISION_RESNET;
+    ck_assert_int_eq(coop_clip_encode_images(&m, px, B, f1, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_forward(&m.resnet, px, B, f2, &e), 0);
+    ck_assert(memcmp(f1, f2, sizeof f1) == 0);
+    coop_free(mv), coop_free(mr);
+}
 END_TEST
 
 START_TEST(bad_configs_are_refused)
@@ -336,8 +433,10 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, conv2d_matches_reference);
+    tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);
+    tcase_add_test(tc, layouts_match_openai_sizes_and_dispatch);
     tcase_add_test(tc, vit_backward_finite_differences);
     tcase_add_test(tc, vit_small_matches_torch);
     tcase_add_test(tc, vit_odd_patch_matches_torch);

@@ -27,7 +27,8 @@ static double conv_macs(int Co, int Ci, int k, int Ho) { return (double)Co * Ci 
 static double resnet_macs(const struct coop_clip_resnet *r)
 {
     int S = r->image_size, W = r->width, h = S / 2, R = h / 2;
-    double m = conv_macs(W / 2, 3, 3, h) + conv_macs(W / 2, W / 2, 3, h) + conv_macs(W, W / 2, 3, h);
+    double m = conv_macs(W / 2, 3, 3, h) + conv_macs(W / 2, W / 2, 3, h) +
+               conv_macs(W, W / 2, 3, h);
     int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nb; k++) {
         const struct coop_clip_bottleneck *b = &r->blocks[k];
@@ -119,16 +120,24 @@ static void bench_model(struct bench *b, int B, int reps, double peak, int threa
 
 int main(int argc, char **argv)
 {
-    int quick = 0, torch = 1;
+    int quick = 0, torch = 1, big = 0, only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (!strcmp(argv[i], "--no-torch"))
             torch = 0;
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            big = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "vit") || !strcmp(argv[i + 1], "rn50")))
+            only = !strcmp(argv[++i], "vit") ? 0 : 1;
         else {
-            fprintf(stderr, "usage: coop-bench-vision [--quick] [--no-torch]\n"
-                            "  --quick     one timed repetition, batch 32 replaced by 8\n"
-                            "  --no-torch  skip the PyTorch column\n");
+            fprintf(stderr, "usage: coop-bench-vision [--quick] [--no-torch] [--batch N] "
+                            "[--model vit|rn50]\n"
+                            "  --quick      one timed repetition, large batch 8 instead of 32\n"
+                            "  --batch N    the large batch (default 32, 8 with --quick)\n"
+                            "  --model M    only ViT-B/16 (vit) or RN50 (rn50)\n"
+                            "  --no-torch   skip the PyTorch column\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -151,8 +160,10 @@ int main(int argc, char **argv)
     coop_clip_resnet_init_hash(&bs[1].r, 2);
     bs[0].macs = vit_macs(&bs[0].v);
     bs[1].macs = resnet_macs(&bs[1].r);
-    int batches[2] = {1, quick ? 8 : 32}, reps = quick ? 1 : 3;
+    int batches[2] = {1, big ? big : quick ? 8 : 32}, reps = quick ? 1 : 3;
     for (int m = 0; m < 2; m++) {
+        if (only >= 0 && m != only)
+            continue;
         printf("%s: %.2f GMAC per image\n", bs[m].name, bs[m].macs / 1e9);
         for (int k = 0; k < 2; k++)
             bench_model(&bs[m], batches[k], reps, peak, threads, torch);

@@ -123,7 +123,9 @@ static int clip_token_count(const struct coop_backbone *bb, const char *text,
     if (rc)
         return rc;
     free(ids);
-    return n > (size_t)bb->m.text.context_length ? bb->m.text.context_length : (int)n;
+    if (n > (size_t)1 << 30)
+        return coop_fail(e, COOP_E_INVAL, "clip: text of %zu tokens", n);
+    return (int)n;
 }
 
 static int clip_token_embed(const struct coop_backbone *bb, const int32_t *ids, int n,
