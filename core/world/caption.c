@@ -120,7 +120,9 @@ int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, 
         s->background < 0 || s->background >= COOP_WORLD_NUM_BACKGROUNDS)
         return coop_fail(e, COOP_E_INVAL, "world caption: bad scene");
     struct coop_rng r;
-    coop_rng_seed(&r, seed);
+    /* mix in the scene's own random bits so that small caption seeds (0, 1,
+     * 2, ...) do not pick the same template for every scene */
+    coop_rng_seed(&r, coop_mix64(seed ^ s->bg_seed) ^ seed);
     struct sb b = {buf, len, 0, 0};
     buf[0] = '\0';
     int show_bg = chance(&r, 0.35), bg_first = show_bg && chance(&r, 0.3);

@@ -1,10 +1,12 @@
 /* bench_world.c: rendering and caption throughput of the synthetic world
  * (single thread). Prints figures; asserts nothing about time.
- * usage: bench_world [count] [sizes...]   (default 2000 images; 32 64 96 224) */
+ * usage: bench_world [count] [sizes...]   (default 2000 images; 32 64 96 224)
+ *        bench_world --captions N           (prints N example captions, for the docs) */
 #include "coop/util.h"
 #include "coop/world.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int bench(int size, int count, int style)
 {
@@ -32,8 +34,33 @@ static int bench(int size, int count, int style)
     return 0;
 }
 
+/* Captions of the first n test items of world-shapes (default config), three each. */
+static int print_captions(int n)
+{
+    const struct coop_world_task *t = coop_world_task_find("world-shapes");
+    struct coop_world_config cfg;
+    struct coop_world_scene s;
+    struct coop_err e;
+    char cap[COOP_WORLD_CAPTION_MAX];
+    int label;
+    coop_world_config_default(&cfg);
+    for (int i = 0; i < n; i++) {
+        if (coop_world_task_item(t, &cfg, 2, (size_t)i, &s, &label, &e))
+            return 1;
+        printf("test/%06d:", i);
+        for (uint64_t k = 0; k < 3; k++) {
+            coop_world_caption(cap, sizeof cap, &s, k, &e);
+            printf(" | %s", cap);
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--captions") == 0)
+        return print_captions(atoi(argv[2]));
     int count = argc > 1 ? atoi(argv[1]) : 2000;
     int sizes[8] = {32, 64, 96, 224}, ns = 4;
     if (argc > 2)
