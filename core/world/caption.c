@@ -155,3 +155,23 @@ int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, 
         return coop_fail(e, COOP_E_NOMEM, "world caption: buffer of %zu bytes too small", len);
     return COOP_OK;
 }
+
+int coop_world_pair(uint8_t *rgb, char *caption, size_t caption_len,
+                    struct coop_world_scene *scene, const struct coop_world_constraints *c,
+                    int size, int supersample, uint64_t seed, struct coop_err *e)
+{
+    struct coop_world_constraints def;
+    struct coop_world_scene local;
+    if (!c) {
+        coop_world_constraints_default(&def);
+        c = &def;
+    }
+    if (!scene)
+        scene = &local;
+    int rc = coop_world_scene_sample(scene, c, coop_mix64(seed), e);
+    if (!rc)
+        rc = coop_world_render(rgb, scene, size, supersample, e);
+    if (!rc)
+        rc = coop_world_caption(caption, caption_len, scene, seed, e);
+    return rc;
+}

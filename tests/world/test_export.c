@@ -385,6 +385,50 @@ START_TEST(export_reports_errors)
 }
 END_TEST
 
+/* Items that are files are copied byte for byte under their ids. */
+START_TEST(export_copies_file_items)
+{
+    char dir[512], args[2048], path[1200], log[700];
+    struct coop_err e;
+    make_tmp(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    const char *names[3] = {"a.png", "b.png", "c.png"};
+    for (int i = 0; i < 3; i++) {
+        uint8_t rgb[4 * 3 * 3];
+        memset(rgb, 40 * (i + 1), sizeof rgb);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        ck_assert_int_eq(coop_png_write_rgb(path, rgb, 4, 3, &e), 0);
+    }
+    snprintf(args, sizeof args, "test-files \"%s/out\" --data-root \"%s\" --quiet", dir, dir);
+    ck_assert_int_eq(run_tool(args, log), 0);
+    struct jval split;
+    snprintf(path, sizeof path, "%s/out/split_zhou_test-files.json", dir);
+    read_json(path, &split);
+    const struct jval *train = jget(&split, "train"), *val = jget(&split, "val"),
+                      *test = jget(&split, "test");
+    ck_assert_uint_eq(train->n, 2);
+    ck_assert_uint_eq(val->n, 0);
+    ck_assert_uint_eq(test->n, 1);
+    ck_assert_str_eq(train->items[1].items[0].str, "dogs/b.png");
+    ck_assert_str_eq(train->items[1].items[2].str, "dog");
+    ck_assert_str_eq(test->items[0].items[0].str, "cats/c.png");
+    const char *rel[3] = {"cats/a.png", "dogs/b.png", "cats/c.png"};
+    for (int i = 0; i < 3; i++) {
+        char src[65], dst[65];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        ck_assert_int_eq(coop_sha256_file(path, src, &e), 0);
+        snprintf(path, sizeof path, "%s/out/images/%s", dir, rel[i]);
+        ck_assert_int_eq(coop_sha256_file(path, dst, &e), 0);
+        ck_assert_str_eq(src, dst);
+    }
+    jfree(&split);
+    /* no data root: the plugin's error comes through with its name */
+    snprintf(args, sizeof args, "test-files \"%s/out2\"", dir);
+    ck_assert_int_ne(run_tool(args, log), 0);
+    remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("world-export");
@@ -393,6 +437,7 @@ int main(void)
     tcase_add_test(tc, plugin_descriptors_items_and_pixels);
     tcase_add_test(tc, export_writes_valid_layout);
     tcase_add_test(tc, export_reports_errors);
+    tcase_add_test(tc, export_copies_file_items);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
