@@ -7,6 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* CPU time of this process: the machine is shared, wall time is not ours. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int bench(int size, int count, int style)
 {
@@ -17,7 +26,7 @@ static int bench(int size, int count, int style)
     c.style = style;
     uint8_t *rgb = malloc((size_t)size * size * 3);
     unsigned long sum = 0;
-    double t0 = coop_now();
+    double t0 = cpu_now();
     for (int i = 0; i < count; i++) {
         if (coop_world_scene_sample(&s, &c, (uint64_t)i + 1, &e) ||
             coop_world_render(rgb, &s, size, 4, &e)) {
@@ -27,8 +36,8 @@ static int bench(int size, int count, int style)
         }
         sum += rgb[(size_t)size * size * 3 / 2];
     }
-    double dt = coop_now() - t0;
-    printf("render %3dx%-3d style %d ss 4: %8.0f images/s  (%.3f ms each, checksum %lu)\n", size,
+    double dt = cpu_now() - t0;
+    printf("render %3dx%-3d style %d ss 4: %8.0f images per CPU-second  (%.3f ms each, checksum %lu)\n", size,
            size, style, count / dt, 1e3 * dt / count, sum);
     free(rgb);
     return 0;
@@ -78,9 +87,9 @@ int main(int argc, char **argv)
     char cap[COOP_WORLD_CAPTION_MAX];
     coop_world_constraints_default(&c);
     coop_world_scene_sample(&s, &c, 1, &e);
-    double t0 = coop_now();
+    double t0 = cpu_now();
     for (int i = 0; i < count * 10; i++)
         coop_world_caption(cap, sizeof cap, &s, (uint64_t)i, &e);
-    printf("captions: %.0f per second\n", count * 10 / (coop_now() - t0));
+    printf("captions: %.0f per CPU-second\n", count * 10 / (cpu_now() - t0));
     return 0;
 }
