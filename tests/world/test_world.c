@@ -256,6 +256,74 @@ START_TEST(every_background_renders)
 }
 END_TEST
 
+/* Distractors are drawn where they are placed; occluders cover the main object. */
+START_TEST(distractors_render_and_occlude)
+{
+    enum { N = 64 };
+    uint8_t with[N * N * 3], without[N * N * 3];
+    struct coop_world_constraints c;
+    struct coop_world_scene s;
+    struct coop_err e;
+    int checked = 0, on_top = 0;
+    coop_world_constraints_default(&c);
+    c.min_distractors = 2;
+    c.max_distractors = 4;
+    c.occlusion = 0.5f;
+    c.big_distractors = true;
+    c.background = COOP_WORLD_BG_PLAIN;
+    c.pattern = COOP_WORLD_SOLID;
+    for (uint64_t seed = 1; seed <= (reduced() ? 3u : 20u); seed++) {
+        ck_assert_int_eq(coop_world_scene_sample(&s, &c, seed, &e), 0);
+        coop_world_render(with, &s, N, 4, &e);
+        for (int i = 0; i < s.n_distractors; i++) {
+            const struct coop_world_object *d = &s.distractors[i];
+            ck_assert_int_ne(d->shape, s.main.shape);
+            struct coop_world_scene alone = s;
+            alone.n_distractors = 0;
+            coop_world_render(without, &alone, N, 4, &e);
+            /* the distractor's outline contains pixels that changed */
+            struct world_poly p;
+            world_object_poly(&p, d, N, 0.0f, 0);
+            int changed = 0;
+            for (int y = 0; y < N; y++)
+                for (int x = 0; x < N; x++)
+                    if (world_poly_inside(&p, x + 0.5f, y + 0.5f) &&
+                        memcmp(with + 3 * (y * N + x), without + 3 * (y * N + x), 3) != 0)
+                        changed++;
+            if (d->colour != s.main.colour)
+                ck_assert_int_gt(changed, 0);
+            if (d->on_top) {
+                /* drawn over the main object: its solid colour shows where they overlap */
+                on_top++;
+                struct world_poly m;
+                world_object_poly(&m, &s.main, N, 0.0f, 0);
+                for (int y = 0; y < N; y++)
+                    for (int x = 0; x < N; x++) {
+                        float cx = x + 0.5f, cy = y + 0.5f;
+                        int last = 1;
+                        for (int j = i + 1; j < s.n_distractors; j++) {
+                            struct world_poly q;
+                            world_object_poly(&q, &s.distractors[j], N, 0.0f, 0);
+                            last &= !(s.distractors[j].on_top && world_poly_edge_dist(&q, cx, cy) < 1.0f) &&
+                                    !(s.distractors[j].on_top && world_poly_inside(&q, cx, cy));
+                        }
+                        if (!last || d->pattern != COOP_WORLD_SOLID)
+                            continue;
+                        if (world_poly_inside(&m, cx, cy) && world_poly_inside(&p, cx, cy) &&
+                            world_poly_edge_dist(&p, cx, cy) > 0.75f) {
+                            for (int k = 0; k < 3; k++)
+                                ck_assert_int_le(abs(with[3 * (y * N + x) + k] - d->rgb[k]), 1);
+                            checked++;
+                        }
+                    }
+            }
+        }
+    }
+    ck_assert_int_gt(on_top, 0);
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 /* Sketch: strokes on white paper and nothing inside the outline. */
 START_TEST(sketch_has_no_fill)
 {
@@ -666,6 +734,7 @@ int main(void)
     tcase_add_test(tc, every_pattern_renders);
     tcase_add_test(tc, sizes_positions_and_rotation);
     tcase_add_test(tc, every_background_renders);
+    tcase_add_test(tc, distractors_render_and_occlude);
     tcase_add_test(tc, sketch_has_no_fill);
     tcase_add_test(tc, rendition_is_posterised_with_outline);
     tcase_add_test(tc, captions_mention_only_true_attributes);
