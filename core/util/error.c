@@ -25,7 +25,18 @@ int coop_fail_prefix(struct coop_err *e, int code, const char *fmt, ...)
         va_end(ap);
         memcpy(old, e->msg, sizeof old);
         old[sizeof old - 1] = '\0';
-        snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+        /* "prefix: old", truncated to the buffer (the cause may be cut, never overrun) */
+        size_t np = strlen(prefix), no = strlen(old), cap = sizeof e->msg - 1;
+        if (np > cap)
+            np = cap;
+        memcpy(e->msg, prefix, np);
+        size_t k = np;
+        for (const char *sep = ": "; *sep && k < cap; sep++)
+            e->msg[k++] = *sep;
+        if (no > cap - k)
+            no = cap - k;
+        memcpy(e->msg + k, old, no);
+        e->msg[k + no] = '\0';
     }
     return code;
 }

@@ -92,7 +92,15 @@ COOP_API int coop_clip_text_forward(const struct coop_clip_text *t, const float 
                                     const int *eot, int K, int shared_prefix, float *feat,
                                     struct coop_clip_text_tape **tape, struct coop_err *e);
 /* dfeat [K, E] -> demb [K, L, W] (+=); dw (may be NULL) accumulates weight
- * gradients (token_embedding is not touched: the caller scatters demb). */
+ * gradients (token_embedding is not touched: the caller scatters demb).
+ * With a shared prefix of P rows in use, the gradient of rows [0, P) is the
+ * SUM over all prompts and is added to prompt 0's rows only (other prompts'
+ * rows [0, P) get nothing): exact for any caller that sums demb over prompts
+ * for parameters shared by all prompts (CoOp's unified context). Rows past
+ * the longest EOT get nothing (their gradient is exactly zero).
+ * Large batches keep only each layer's input on the tape and recompute the
+ * layer in the backward (same results; chosen when the full tape would exceed
+ * about 3 GiB). */
 COOP_API int coop_clip_text_backward(const struct coop_clip_text *t,
                                      struct coop_clip_text_tape *tape, const float *dfeat,
                                      float *demb, struct coop_clip_text *dw, struct coop_err *e);
@@ -100,6 +108,42 @@ COOP_API void coop_clip_text_tape_free(struct coop_clip_text_tape *tape);
 /* Convenience: token ids [K, L] -> feat [K, E] (eot = argmax id per row). */
 COOP_API int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,
                                        float *feat, struct coop_err *e);
+
+/* Same result as coop_clip_text_forward, computed the plain way: every prompt,
+ * all L positions, no prefix sharing. The reference for the fast path (tests,
+ * benchmark); its tape works with coop_clip_text_backward. */
+COOP_API int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *emb,
+                                          const int *eot, int K, float *feat,
+                                          struct coop_clip_text_tape **tape,
+                                          struct coop_err *e);
+
+/* ---- text weights in one arena (core/clip/text_weights.c) -----------------
+ * Canonical order, also used by coop_clip_text_init_random's per-tensor seeds:
+ * token_embedding, positional_embedding, then per block ln_1_w, ln_1_b,
+ * in_proj_w, in_proj_b, out_proj_w, out_proj_b, ln_2_w, ln_2_b, c_fc_w, c_fc_b,
+ * c_proj_w, c_proj_b, then ln_final_w, ln_final_b, text_projection.
+ * heads must divide W (CLIP uses W / 64). */
+COOP_API size_t coop_clip_text_size(int L, int V, int W, int layers, int E);
+/* Sets the config of t and points its weights into arena (coop_clip_text_size
+ * floats); blocks [layers] is caller storage. Returns the floats used. */
+COOP_API size_t coop_clip_text_bind(struct coop_clip_text *t, struct coop_clip_block *blocks,
+                                    float *arena, int L, int V, int W, int heads, int layers,
+                                    int E);
+/* Allocates a zeroed arena (*arena) and the blocks array and binds t to them;
+ * release with coop_clip_text_free. */
+COOP_API int coop_clip_text_alloc(struct coop_clip_text *t, int L, int V, int W, int heads,
+                                  int layers, int E, float **arena, struct coop_err *e);
+/* Zeroed gradient container with t's config and layout. */
+COOP_API int coop_clip_text_grads_alloc(struct coop_clip_text *g, const struct coop_clip_text *t,
+                                        float **arena, struct coop_err *e);
+COOP_API void coop_clip_text_free(struct coop_clip_text *t, float *arena);
+/* Deterministic random weights (tests, fixtures, benchmarks): tensor number i
+ * of the canonical order is filled by coop_hash_uniform(seed * 1000 + i) over
+ * [-a, a]: a = 1/sqrt(fan_in) for matrices [out, in] and their biases (in_proj,
+ * out_proj, c_fc, c_proj), a = 1/sqrt(W) for text_projection [W, E], 0.035 for
+ * token_embedding, 0.017 for positional_embedding, 0.1 for LayerNorm biases;
+ * LayerNorm weights in [0.9, 1.1]. */
+COOP_API void coop_clip_text_init_random(struct coop_clip_text *t, uint64_t seed);
 
 /* Image towers. pixels [B, 3, S, S] normalised; feat [B, E] not normalised. */
 struct coop_clip_vit_tape;
@@ -116,5 +160,29 @@ COOP_API int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const fl
 /* Dispatches on vision_kind. */
 COOP_API int coop_clip_encode_images(const struct coop_clip_model *m, const float *pixels, int B,
                                      float *feat, struct coop_err *e);
+
+/* ---- image-tower construction (core/vision/params.c) ---------------------
+ * Lay a tower of the given configuration out in ONE zeroed allocation: the
+ * block array followed by every float, contiguous from the first tensor
+ * (conv1_w), n_floats of them (may be NULL) -- so an optimiser or a
+ * gradient reset is one flat loop. *mem receives the allocation: free it
+ * with coop_free (that frees the tower). Zeroed, the same layout serves as a
+ * gradient container. ResNet heads: OpenAI uses width * 32 / 64. */
+COOP_API int coop_clip_vit_alloc(struct coop_clip_vit *v, void **mem, size_t *n_floats,
+                                 int image_size, int patch_size, int width, int layers,
+                                 int heads, int embed_dim, struct coop_err *e);
+COOP_API int coop_clip_vit_grads_alloc(struct coop_clip_vit *g, void **mem, size_t *n_floats,
+                                       const struct coop_clip_vit *v, struct coop_err *e);
+COOP_API int coop_clip_resnet_alloc(struct coop_clip_resnet *r, void **mem, size_t *n_floats,
+                                    int image_size, int width, const int layers[4], int heads,
+                                    int embed_dim, struct coop_err *e);
+/* Seeded initialisation (docs/vision.md): the tensor with OpenAI state-dict
+ * name N (e.g. "visual.conv1.weight") gets coop_hash_uniform(seed =
+ * coop_seed_derive(seed, N)) over a range set by its role: matrices and
+ * convolutions +-1/sqrt(fan_in), embeddings and proj +-1/sqrt(width), norm
+ * gains [0.9, 1.1), biases and BN means [-0.05, 0.05), BN variances
+ * [0.5, 1.5). Returns 0 or COOP_E_NOMEM. */
+COOP_API int coop_clip_vit_init_hash(struct coop_clip_vit *v, uint64_t seed);
+COOP_API int coop_clip_resnet_init_hash(struct coop_clip_resnet *r, uint64_t seed);
 
 #endif

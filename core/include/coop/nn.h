@@ -28,6 +28,9 @@ COOP_API void coop_matmul_forward_ref(float *out, const float *a, const float *b
 COOP_API void coop_matmul_backward(float *da, float *db, const float *dout, const float *a,
                                    const float *b, int M, int K, int N);
 
+COOP_API void coop_matmul_backward_ref(float *da, float *db, const float *dout, const float *a,
+                                       const float *b, int M, int K, int N);
+
 /* LayerNorm over C (eps e.g. 1e-5, biased variance). mean/rstd [M] saved for backward
  * (may be NULL in inference). */
 COOP_API void coop_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
@@ -38,9 +41,13 @@ COOP_API void coop_layernorm_forward_ref(float *out, float *mean, float *rstd, c
 COOP_API void coop_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                                       const float *inp, const float *w, const float *mean,
                                       const float *rstd, int M, int C);
+COOP_API void coop_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout,
+                                          const float *inp, const float *w, const float *mean,
+                                          const float *rstd, int M, int C);
 
 /* QuickGELU: x * sigmoid(1.702 x) */
 COOP_API void coop_quick_gelu_forward(float *out, const float *inp, size_t n);
+COOP_API void coop_quick_gelu_forward_ref(float *out, const float *inp, size_t n);
 COOP_API void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 
 /* Multi-head self-attention core on packed qkv [B, T, 3C] (q | k | v, heads
@@ -54,14 +61,30 @@ COOP_API void coop_attention_forward_ref(float *out, float *att, const float *qk
 COOP_API void coop_attention_backward(float *dqkv, const float *dout, const float *qkv,
                                       const float *att, int B, int T, int C, int H, int causal);
 
+/* Causal attention of B suffixes continuing ONE shared prefix (the CoOp fast
+ * path): suffix token i (position P + i) attends to all P prefix tokens and to
+ * suffix tokens 0..i. qkv [B, S, 3C] (suffixes), pqkv [P, 3C] (prefix, shared),
+ * out [B, S, C], att [H, B, S, P+S] (head-major; required, used by backward).
+ * Equals coop_attention_forward(causal) on [prefix ; suffix_b], suffix rows.
+ * Backward: dqkv [B, S, 3C] += and dpqkv [P, 3C] += (the k | v parts receive
+ * the contributions of every suffix; q part untouched); scratch [B*S*(P+S)]. */
+COOP_API void coop_attention_prefix_forward(float *out, float *att, const float *qkv,
+                                            const float *pqkv, int B, int S, int P, int C, int H);
+COOP_API void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch,
+                                             const float *dout, const float *qkv,
+                                             const float *pqkv, const float *att, int B, int S,
+                                             int P, int C, int H);
+
 /* Softmax cross-entropy over rows: loss = mean_i -log softmax(logits_i)[y_i];
  * dlogits (may be NULL) = (softmax - onehot) / M. Returns the mean loss. */
 COOP_API float coop_cross_entropy(float *dlogits, const float *logits, const int *y, int M,
                                   int N);
+COOP_API double coop_cross_entropy_ref(const float *logits, const int *y, int M, int N);
 
 /* Row-wise L2 normalisation: out = x / ||x||; norm [M] saved. Backward
  * dx += (dout - out * <dout, out>) / norm. */
 COOP_API void coop_l2norm_forward(float *out, float *norm, const float *x, int M, int C);
+COOP_API void coop_l2norm_forward_ref(float *out, float *norm, const float *x, int M, int C);
 COOP_API void coop_l2norm_backward(float *dx, const float *dout, const float *out,
                                    const float *norm, int M, int C);
 

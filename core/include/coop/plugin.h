@@ -202,6 +202,11 @@ struct coop_prompt_ops {
     /* demb [K, L, D] -> dparams [num_params], accumulated. */
     int (*backward)(struct coop_prompt *p, const float *demb, float *dparams,
                     struct coop_err *e);
+    /* Optional: like set_classes for a target whose class k is class
+     * source_class[k] of the training classes (e.g. ImageNet-A's 200 of
+     * ImageNet's 1000), so class-specific parameters can follow their class. */
+    int (*set_classes_mapped)(struct coop_prompt *p, const char *const *classnames, int K,
+                              const int *source_class, struct coop_err *e);
 };
 
 /* ---- baseline ---------------------------------------------------------- */

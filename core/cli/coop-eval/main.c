@@ -1,0 +1,56 @@
+/* coop-eval: evaluates learned context stored in a trial's results file on
+ * another dataset, without retraining. Thin wrapper over coop_run_eval_stored. */
+#include "coop/loader.h"
+#include "coop/run.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: coop-eval --results TRIAL.h5 --dataset NAME [--data-root DIR]\n"
+               "                 [--out DIR] [--cache DIR] [--plugin-path P]...\n"
+               "Rebuilds the stored prompt learner for NAME's class names and prints its\n"
+               "test accuracy and macro-F1; with --out, also writes\n"
+               "DIR/<trial_id>-on-<NAME>.h5 (schema as in docs/results.md).\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct coop_eval_request q = {0};
+    const char *extra[64];
+    size_t n_extra = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!v) { fprintf(stderr, "coop-eval: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--results")) q.results_file = v;
+        else if (!strcmp(a, "--dataset")) q.dataset = v;
+        else if (!strcmp(a, "--data-root")) q.data_root = v;
+        else if (!strcmp(a, "--out")) q.out_dir = v;
+        else if (!strcmp(a, "--cache")) q.cache_dir = v;
+        else if (!strcmp(a, "--plugin-path") && n_extra < 64) extra[n_extra++] = v;
+        else { fprintf(stderr, "coop-eval: unknown option %s\n", a); usage(stderr); return 2; }
+        i++;
+    }
+    if (!q.results_file || !q.dataset) {
+        usage(stderr);
+        return 2;
+    }
+    struct coop_err e = {{0}};
+    struct coop_registry *reg = NULL;
+    int rc = coop_registry_create(&reg, &e);
+    if (rc == 0)
+        rc = coop_registry_discover(reg, extra, n_extra, &e);
+    double acc = 0, f1 = 0;
+    struct coop_run_options o = {.out = stderr};
+    if (rc == 0)
+        rc = coop_run_eval_stored(&q, reg, &o, &acc, &f1, &e);
+    coop_registry_free(reg);
+    if (rc) {
+        fprintf(stderr, "coop-eval: %s\n", e.msg);
+        return rc == COOP_E_INTERRUPTED ? 130 : 1;
+    }
+    printf("%s on %s: accuracy %.2f%%, macro-F1 %.2f%%\n", q.results_file, q.dataset, acc, f1);
+    return 0;
+}

@@ -1,0 +1,183 @@
+/* coop-run: expands a YAML experiment matrix and runs its trials. Thin: it
+ * parses arguments, loads plugins and the matrix, installs signal handlers
+ * and hands over to the sweep (core/run). Exit status: 0 all trials
+ * completed, 1 some trial failed, 2 bad usage or bad input (nothing ran),
+ * 130 interrupted. */
+#include "coop/loader.h"
+#include "coop/matrix.h"
+#include "coop/run.h"
+#include "coop_config.h"
+#include "coop/results.h"
+#include "coop/util.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requests;
+static volatile int cancel_flag;
+
+static void on_signal(int sig)
+{
+    stop_requests++;
+    cancel_flag = 1;
+    if (stop_requests > 1) { /* a second Ctrl-C: leave now (completed trials are safe) */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coop-run [options] EXPERIMENT.yaml\n"
+            "       coop-run --list-plugins [EXPERIMENT.yaml]\n"
+            "Runs every trial of a YAML experiment matrix; results go to\n"
+            "<results_dir>/<experiment>/<trial_id>.h5 (docs/experiments.md, docs/results.md).\n"
+            "  --dry-run        print the trials (id and swept axes) and their count, run nothing\n"
+            "  --force          re-run trials whose results are already completed\n"
+            "  --cache DIR      feature / few-shot cache (default <results_dir>/.cache)\n"
+            "  --plugin-path P  also load plugins from P (file or folder; repeatable)\n"
+            "  --list-plugins   list the plugins found (kind, name, version, summary)\n"
+            "  --progress / --no-progress   force the one-line terminal display on or off\n"
+            "  --quiet          no progress output\n"
+            "  --version, --help\n");
+}
+
+static void list_plugins(const struct coop_registry *reg)
+{
+    size_t n = coop_registry_count(reg);
+    printf("%-9s %-22s %-8s %s\n", "KIND", "NAME", "VERSION", "SUMMARY");
+    for (int kind = COOP_PLUGIN_BACKBONE; kind <= COOP_PLUGIN_BASELINE; kind++)
+        for (size_t i = 0; i < n; i++) {
+            const struct coop_plugin *p = coop_registry_get(reg, i);
+            if ((int)p->kind == kind)
+                printf("%-9s %-22s %-8s %s\n", coop_plugin_kind_name(p->kind), p->name,
+                       p->version ? p->version : "?", p->summary ? p->summary : "");
+        }
+    printf("%zu plugins\n", n);
+    for (size_t i = 0; i < coop_registry_problem_count(reg); i++)
+        printf("note: %s\n", coop_registry_problem(reg, i));
+}
+
+int main(int argc, char **argv)
+{
+    const char *yaml = NULL, *cache = NULL;
+    const char *extra[64];
+    size_t n_extra = 0;
+    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "--force")) force = 1;
+        else if (!strcmp(a, "--list-plugins")) list = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--progress")) progress = 1;
+        else if (!strcmp(a, "--no-progress")) progress = 0;
+        else if (!strcmp(a, "--version")) { printf("coop-run %s (%s)\n", COOP_VERSION, COOP_GIT_REVISION); return 0; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
+        else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "coop-run: unknown option %s\n", a); usage(stderr); return 2; }
+        else if (!yaml) yaml = a;
+        else { fprintf(stderr, "coop-run: more than one experiment file given (%s)\n", a); return 2; }
+    }
+    if (!yaml && !list) {
+        usage(stderr);
+        return 2;
+    }
+    struct coop_err e = {{0}};
+    char **yaml_paths = NULL;
+    size_t n_yaml_paths = 0;
+    if (yaml && coop_matrix_peek_plugin_paths(yaml, &yaml_paths, &n_yaml_paths, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", e.msg);
+        return 2;
+    }
+    const char **all = calloc(n_extra + n_yaml_paths + 1, sizeof *all);
+    memcpy(all, extra, n_extra * sizeof *all);
+    for (size_t i = 0; i < n_yaml_paths; i++)
+        all[n_extra + i] = yaml_paths[i];
+    struct coop_registry *reg = NULL;
+    int rc = coop_registry_create(&reg, &e);
+    if (rc == 0)
+        rc = coop_registry_discover(reg, all, n_extra + n_yaml_paths, &e);
+    free(all);
+    coop_matrix_free_paths(yaml_paths, n_yaml_paths);
+    if (rc) {
+        fprintf(stderr, "coop-run: %s\n", e.msg);
+        coop_registry_free(reg);
+        return 2;
+    }
+    if (list) {
+        list_plugins(reg);
+        coop_registry_free(reg);
+        return 0;
+    }
+    struct coop_matrix_resolver res;
+    coop_run_resolver(reg, &res);
+    struct coop_matrix *m = NULL;
+    if (coop_matrix_load(yaml, &res, &m, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", e.msg);
+        coop_registry_free(reg);
+        return 2;
+    }
+    size_t n = coop_matrix_count(m);
+    if (dry) {
+        for (size_t i = 0; i < n; i++) {
+            const struct coop_trial *t = coop_matrix_trial(m, i);
+            char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+            enum coop_trial_state st = COOP_TRIAL_MISSING;
+            if (dir)
+                coop_results_state(dir, t->id, &st, NULL, 0, NULL);
+            free(dir);
+            printf("%s  %-9s %s\n", t->id,
+                   st == COOP_TRIAL_COMPLETED ? "done" : st == COOP_TRIAL_FAILED ? "failed" : "todo",
+                   t->axes_summary);
+        }
+        printf("%zu trials\n", n);
+        coop_matrix_free(m);
+        coop_registry_free(reg);
+        return 0;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    const char *omp = getenv("OMP_NUM_THREADS");
+    struct coop_run_options o = {
+        .force = force, .cache_dir = cache,
+        .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
+        .out = quiet ? NULL : stderr, .cancel = &cancel_flag,
+        .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    struct coop_run_summary s;
+    rc = coop_run_sweep(m, reg, &o, &s, &e);
+    int status = 0;
+    if (rc == COOP_E_INTERRUPTED) {
+        fprintf(stderr, "coop-run: interrupted; %zu trials completed in this run. Completed "
+                        "results are kept; run the same command again to resume.\n",
+                s.completed);
+        status = 130;
+    } else if (rc) {
+        fprintf(stderr, "coop-run: %s\n", e.msg);
+        status = 2;
+    } else {
+        printf("%zu trials: %zu completed now, %zu already completed (skipped), %zu failed "
+               "(%.1f s)\n",
+               s.total, s.completed, s.skipped, s.failed, s.seconds);
+        for (size_t i = 0; i < s.failed; i++)
+            printf("  FAILED %s %s\n    %s\n", s.failures[i].id,
+                   s.failures[i].summary ? s.failures[i].summary : "",
+                   s.failures[i].message ? s.failures[i].message : "");
+        if (s.results_dir)
+            printf("results: %s/  (tables and figures: coop-report %s)\n", s.results_dir,
+                   s.results_dir);
+        status = s.failed ? 1 : 0;
+    }
+    coop_run_summary_free(&s);
+    coop_matrix_free(m);
+    coop_registry_free(reg);
+    return status;
+}

@@ -1,0 +1,545 @@
+/* text.c: CLIP text tower forward and backward from token embeddings, with the
+ * exact CoOp fast path: only positions up to the longest EOT are computed, and
+ * a prefix shared by every prompt is run once as its own sequence whose keys
+ * and values all prompts' suffixes attend to (coop_attention_prefix_*); in the
+ * backward the prefix collects the suffixes' key/value gradients plus its own.
+ * Activations live on a tape: every layer in full, or (large batches) only
+ * each layer's input, the layer being recomputed in the backward. No printing;
+ * errors are status codes with a message. */
+#include "coop/clip.h"
+#include "coop/nn.h"
+#include "coop/util.h"
+#include "text_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define LN_EPS 1e-5f
+
+size_t coop_text_tape_budget_bytes = (size_t)3 << 30;
+
+enum tape_mode { TAPE_NONE, TAPE_CKPT, TAPE_FULL };
+
+struct layer_acts {
+    float *x_in;                                 /* [N,W] residual stream into the layer */
+    float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd; /* [N] */
+    float *qkv;                                  /* [N,3W] */
+    float *att;                                  /* probabilities, see stream */
+    float *y;                                    /* [N,W] attention output, before out_proj */
+    float *x_mid;                                /* [N,W] after the attention residual */
+    float *fc;                                   /* [N,4W] c_fc output, before QuickGELU */
+};
+
+/* One set of sequences run together: the shared prefix (B = 1, S = P rows) or
+ * the prompts' suffixes (B = K sequences of S rows attending to P prefix rows;
+ * P = 0 means plain causal attention over the S rows). */
+struct stream {
+    int N, B, S, P;
+    size_t natt;              /* floats of att: P > 0: [H,B,S,P+S]; else [B,H,S,S] */
+    struct layer_acts *lay;   /* [layers] (FULL: everything; CKPT: x_in only) */
+    struct layer_acts work;   /* buffers for CKPT / NONE */
+    float *xbuf[2];           /* NONE: ping-pong residual buffers */
+    float *x_final;           /* [N,W] output of the last layer */
+};
+
+struct coop_clip_text_tape {
+    enum tape_mode mode;
+    int K, T, P, S, W, E, H, layers, L;
+    int *rows;                /* [K] suffix-stream row of each prompt's EOT */
+    struct stream pre, suf;
+    float *xe, *lnf, *lnf_mean, *lnf_rstd; /* [K,W], [K,W], [K], [K] */
+    void **allocs;
+    size_t nalloc, cap;
+};
+
+/* Zeroed floats owned by the tape (freed with it); NULL on failure. */
+static float *talloc(struct coop_clip_text_tape *tp, size_t n)
+{
+    if (tp->nalloc == tp->cap) {
+        size_t cap = tp->cap ? 2 * tp->cap : 64;
+        void **a = realloc(tp->allocs, cap * sizeof(*a));
+        if (!a)
+            return NULL;
+        tp->allocs = a, tp->cap = cap;
+    }
+    float *p = coop_alloc_floats(n ? n : 1);
+    if (p)
+        tp->allocs[tp->nalloc++] = p;
+    return p;
+}
+
+void coop_clip_text_tape_free(struct coop_clip_text_tape *tp)
+{
+    if (!tp)
+        return;
+    for (size_t i = 0; i < tp->nalloc; i++)
+        coop_free(tp->allocs[i]);
+    free(tp->allocs);
+    free(tp->pre.lay);
+    free(tp->suf.lay);
+    free(tp->rows);
+    free(tp);
+}
+
+static int acts_alloc(struct coop_clip_text_tape *tp, struct layer_acts *a, const struct stream *s,
+                      int with_x_in)
+{
+    size_t NW = (size_t)s->N * tp->W;
+    if (with_x_in && !(a->x_in = talloc(tp, NW)))
+        return -1;
+    return (a->ln1_mean = talloc(tp, s->N)) && (a->ln1_rstd = talloc(tp, s->N)) &&
+                   (a->ln2_mean = talloc(tp, s->N)) && (a->ln2_rstd = talloc(tp, s->N)) &&
+                   (a->qkv = talloc(tp, 3 * NW)) && (a->att = talloc(tp, s->natt)) &&
+                   (a->y = talloc(tp, NW)) && (a->x_mid = talloc(tp, NW)) &&
+                   (a->fc = talloc(tp, 4 * NW))
+               ? 0
+               : -1;
+}
+
+static int stream_alloc(struct coop_clip_text_tape *tp, struct stream *s)
+{
+    size_t NW = (size_t)s->N * tp->W;
+    if (s->N == 0)
+        return 0;
+    if (tp->mode != TAPE_NONE) {
+        if (!(s->lay = calloc((size_t)tp->layers + 1, sizeof(*s->lay))))
+            return -1;
+        for (int l = 0; l < tp->layers; l++) {
+            if (tp->mode == TAPE_FULL ? acts_alloc(tp, &s->lay[l], s, 1)
+                                      : !(s->lay[l].x_in = talloc(tp, NW)))
+                return -1;
+        }
+        if (!(s->x_final = talloc(tp, NW)))
+            return -1;
+        return tp->mode == TAPE_CKPT ? acts_alloc(tp, &s->work, s, 0) : 0;
+    }
+    if (!(s->xbuf[0] = talloc(tp, NW)) || !(s->xbuf[1] = talloc(tp, NW)))
+        return -1;
+    s->x_final = s->xbuf[tp->layers % 2];
+    return acts_alloc(tp, &s->work, s, 0);
+}
+
+/* Activations of layer l (work buffers pointed at the stored input). */
+static struct layer_acts *acts(const struct coop_clip_text_tape *tp, struct stream *s, int l)
+{
+    if (tp->mode == TAPE_FULL)
+        return &s->lay[l];
+    s->work.x_in = tp->mode == TAPE_CKPT ? s->lay[l].x_in : s->xbuf[l % 2];
+    return &s->work;
+}
+
+static float *layer_out(const struct coop_clip_text_tape *tp, struct stream *s, int l)
+{
+    if (l + 1 == tp->layers)
+        return s->x_final;
+    return tp->mode == TAPE_NONE ? s->xbuf[(l + 1) % 2] : s->lay[l + 1].x_in;
+}
+
+static void add3(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+
+/* Scratch for one stream: ln [N,W], g [N,4W], tmp [N,W] (forward); the
+ * backward adds dg [N,4W], dqkv [N,3W], dx [N,W] and the prefix attention's. */
+struct scratch {
+    float *ln, *g, *tmp, *dg, *dqkv, *dx, *att;
+};
+
+static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a, float *x_out,
+                          const struct stream *s, const struct scratch *sc, const float *pqkv,
+                          int W, int H)
+{
+    int N = s->N;
+    size_t NW = (size_t)N * W;
+    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
+                           W, LN_EPS);
+    coop_linear_forward(a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+    if (s->P > 0)
+        coop_attention_prefix_forward(a->y, a->att, a->qkv, pqkv, s->B, s->S, s->P, W, H);
+    else
+        coop_attention_forward(a->y, a->att, a->qkv, s->B, s->S, W, H, 1);
+    coop_linear_forward(sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, N, W, W);
+    add3(a->x_mid, a->x_in, sc->tmp, NW);
+    coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, N,
+                           W, LN_EPS);
+    coop_linear_forward(a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
+    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    coop_linear_forward(sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, N, 4 * W, W);
+    add3(x_out, a->x_mid, sc->tmp, NW);
+}
+
+#define D(field) (dbk ? dbk->field : NULL)
+
+/* dx [N,W]: in d(x_out), out d(x_mid); the attention's dqkv (+=) and, for
+ * suffixes attending to a prefix, the prefix's dpqkv (+=). */
+static void layer_backward_top(const struct coop_clip_block *bk, struct coop_clip_block *dbk,
+                               const struct layer_acts *a, const struct stream *s,
+                               const struct scratch *sc, const float *pqkv, float *dpqkv, int W,
+                               int H)
+{
+    int N = s->N;
+    size_t NW = (size_t)N * W;
+    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W, LN_EPS);
+    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    zero(sc->dg, 4 * NW);
+    coop_linear_backward(sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g, bk->c_proj_w, N, 4 * W,
+                         W);
+    zero(sc->g, 4 * NW); /* g now receives d(fc) */
+    coop_quick_gelu_backward(sc->g, sc->dg, a->fc, 4 * NW);
+    zero(sc->tmp, NW);
+    coop_linear_backward(sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln, bk->c_fc_w, N, W, 4 * W);
+    coop_layernorm_backward(sc->dx, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
+                            a->ln2_mean, a->ln2_rstd, N, W);
+    zero(sc->tmp, NW); /* tmp receives d(y) */
+    coop_linear_backward(sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx, a->y, bk->out_proj_w, N,
+                         W, W);
+    if (s->P > 0)
+        coop_attention_prefix_backward(sc->dqkv, dpqkv, sc->att, sc->tmp, a->qkv, pqkv, a->att,
+                                       s->B, s->S, s->P, W, H);
+    else
+        coop_attention_backward(sc->dqkv, sc->tmp, a->qkv, a->att, s->B, s->S, W, H, 1);
+}
+
+/* dqkv -> dx: in d(x_mid), out d(x_in). */
+static void layer_backward_bottom(const struct coop_clip_block *bk, struct coop_clip_block *dbk,
+                                  const struct layer_acts *a, const struct stream *s,
+                                  const struct scratch *sc, int W)
+{
+    int N = s->N;
+    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W, LN_EPS);
+    zero(sc->tmp, (size_t)N * W);
+    coop_linear_backward(sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv, sc->ln, bk->in_proj_w, N,
+                         W, 3 * W);
+    coop_layernorm_backward(sc->dx, D(ln_1_w), D(ln_1_b), sc->tmp, a->x_in, bk->ln_1_w,
+                            a->ln1_mean, a->ln1_rstd, N, W);
+}
+
+#undef D
+
+static void scratch_free(struct scratch *sc)
+{
+    coop_free(sc->ln), coop_free(sc->g), coop_free(sc->tmp), coop_free(sc->dg);
+    coop_free(sc->dqkv), coop_free(sc->dx), coop_free(sc->att);
+    memset(sc, 0, sizeof(*sc));
+}
+
+static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int backward)
+{
+    size_t NW = (size_t)s->N * W;
+    memset(sc, 0, sizeof(*sc));
+    if (s->N == 0)
+        return 0;
+    int ok = (sc->ln = coop_alloc_floats(NW)) && (sc->g = coop_alloc_floats(4 * NW)) &&
+             (sc->tmp = coop_alloc_floats(NW));
+    if (ok && backward)
+        ok = (sc->dg = coop_alloc_floats(4 * NW)) && (sc->dqkv = coop_alloc_floats(3 * NW)) &&
+             (sc->dx = coop_alloc_floats(NW)) &&
+             (sc->att = coop_alloc_floats((size_t)s->N * (s->P + s->S) + 1));
+    if (!ok)
+        scratch_free(sc);
+    return ok ? 0 : -1;
+}
+
+static int check_text(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
+                      struct coop_err *e)
+{
+    if (!t || !t->blocks || t->width <= 0 || t->heads <= 0 || t->width % t->heads)
+        return coop_fail(e, COOP_E_INVAL, "text tower: invalid config (width %d, heads %d)",
+                         t ? t->width : 0, t ? t->heads : 0);
+    if (K <= 0 || !emb || !eot)
+        return coop_fail(e, COOP_E_INVAL, "text tower: need K > 0 prompts (got %d) and inputs",
+                         K);
+    for (int k = 0; k < K; k++)
+        if (eot[k] < 0 || eot[k] >= t->context_length)
+            return coop_fail(e, COOP_E_INVAL, "text tower: prompt %d: EOT index %d outside "
+                             "[0, %d)", k, eot[k], t->context_length);
+    return COOP_OK;
+}
+
+/* Plans the run: T positions, P shared rows, S suffix rows, tape mode. */
+static struct coop_clip_text_tape *plan(const struct coop_clip_text *t, const int *eot, int K,
+                                        int T, int P, int want_tape)
+{
+    struct coop_clip_text_tape *tp = calloc(1, sizeof(*tp));
+    if (!tp || !(tp->rows = malloc(sizeof(int) * K))) {
+        free(tp);
+        return NULL;
+    }
+    tp->K = K, tp->T = T, tp->P = P, tp->S = T - P, tp->W = t->width, tp->E = t->embed_dim;
+    tp->H = t->heads, tp->layers = t->layers, tp->L = t->context_length;
+    tp->pre = (struct stream){.N = P, .B = 1, .S = P, .P = 0};
+    tp->pre.natt = (size_t)tp->H * P * P;
+    tp->suf = (struct stream){.N = K * tp->S, .B = K, .S = tp->S, .P = P};
+    tp->suf.natt = (size_t)tp->H * K * tp->S * (P > 0 ? T : tp->S);
+    for (int k = 0; k < K; k++)
+        tp->rows[k] = k * tp->S + eot[k] - P;
+    size_t per_layer = ((size_t)P + (size_t)K * tp->S) * (10 * (size_t)tp->W + 4) +
+                       tp->pre.natt + tp->suf.natt;
+    tp->mode = !want_tape ? TAPE_NONE
+               : per_layer * tp->layers * sizeof(float) <= coop_text_tape_budget_bytes ? TAPE_FULL
+                                                                             : TAPE_CKPT;
+    return tp;
+}
+
+/* x0 = emb + positional: prefix rows from prompt 0, suffix rows per prompt. */
+static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                        const float *emb)
+{
+    int W = tp->W, L = tp->L;
+    float *xp = tp->P ? (tp->mode == TAPE_NONE ? tp->pre.xbuf[0] : tp->pre.lay[0].x_in) : NULL;
+    float *xs = tp->mode == TAPE_NONE ? tp->suf.xbuf[0] : tp->suf.lay[0].x_in;
+    if (tp->layers == 0)
+        xp = tp->pre.x_final, xs = tp->suf.x_final;
+    for (int i = 0; i < tp->P; i++)
+        add3(xp + (size_t)i * W, emb + (size_t)i * W, t->positional_embedding + (size_t)i * W,
+             (size_t)W);
+#pragma omp parallel for schedule(static) if (tp->K > 8)
+    for (int k = 0; k < tp->K; k++)
+        for (int i = 0; i < tp->S; i++) {
+            int pos = tp->P + i;
+            const float *ei = emb + ((size_t)k * L + pos) * W;
+            const float *pe = t->positional_embedding + (size_t)pos * W;
+            float *x = xs + ((size_t)k * tp->S + i) * W;
+            for (int c = 0; c < W; c++)
+                x[c] = ei[c] + pe[c];
+        }
+}
+
+static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_text *t)
+{
+    struct scratch sp, ss;
+    memset(&ss, 0, sizeof(ss));
+    if (scratch_alloc(&sp, &tp->pre, tp->W, 0) || scratch_alloc(&ss, &tp->suf, tp->W, 0)) {
+        scratch_free(&sp);
+        scratch_free(&ss);
+        return -1;
+    }
+    for (int l = 0; l < tp->layers; l++) {
+        const float *pqkv = NULL;
+        if (tp->P > 0) {
+            struct layer_acts *a = acts(tp, &tp->pre, l);
+            layer_forward(&t->blocks[l], a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL,
+                          tp->W, tp->H);
+            pqkv = a->qkv;
+        }
+        layer_forward(&t->blocks[l], acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
+                      &ss, pqkv, tp->W, tp->H);
+    }
+    scratch_free(&sp);
+    scratch_free(&ss);
+    return 0;
+}
+
+/* ln_final on each prompt's EOT row, then @ text_projection. */
+static void head_forward(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                         float *feat)
+{
+    int W = tp->W;
+    for (int k = 0; k < tp->K; k++)
+        memcpy(tp->xe + (size_t)k * W, tp->suf.x_final + (size_t)tp->rows[k] * W,
+               sizeof(float) * W);
+    coop_layernorm_forward(tp->lnf, tp->lnf_mean, tp->lnf_rstd, tp->xe, t->ln_final_w,
+                           t->ln_final_b, tp->K, W, LN_EPS);
+    coop_matmul_forward(feat, tp->lnf, t->text_projection, tp->K, W, tp->E);
+}
+
+static int text_run(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
+                    int T, int P, float *feat, struct coop_clip_text_tape **tape,
+                    struct coop_err *e)
+{
+    if (tape)
+        *tape = NULL;
+    struct coop_clip_text_tape *tp = plan(t, eot, K, T, P, tape != NULL);
+    size_t KW = (size_t)K * t->width;
+    int ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
+             (tp->xe = talloc(tp, KW)) && (tp->lnf = talloc(tp, KW)) &&
+             (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K));
+    if (ok) {
+        embed_input(tp, t, emb);
+        ok = !run_layers(tp, t);
+    }
+    if (!ok) {
+        coop_clip_text_tape_free(tp);
+        return coop_fail(e, COOP_E_NOMEM, "text tower: cannot allocate activations for %d "
+                         "prompts x %d positions (width %d)", K, T, t->width);
+    }
+    head_forward(tp, t, feat);
+    if (tape)
+        *tape = tp;
+    else
+        coop_clip_text_tape_free(tp);
+    return COOP_OK;
+}
+
+int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
+                           int shared_prefix, float *feat, struct coop_clip_text_tape **tape,
+                           struct coop_err *e)
+{
+    int rc = check_text(t, emb, eot, K, e);
+    if (rc)
+        return rc;
+    if (shared_prefix < 0 || shared_prefix > t->context_length)
+        return coop_fail(e, COOP_E_INVAL, "text tower: shared_prefix %d outside [0, %d]",
+                         shared_prefix, t->context_length);
+    int mx = eot[0], mn = eot[0];
+    for (int k = 1; k < K; k++)
+        mx = eot[k] > mx ? eot[k] : mx, mn = eot[k] < mn ? eot[k] : mn;
+    /* the prefix must end before every EOT (identical rows past that are
+     * simply recomputed per prompt); one prompt gains nothing from sharing */
+    int P = shared_prefix < mn ? shared_prefix : mn;
+    if (K == 1)
+        P = 0;
+    return text_run(t, emb, eot, K, mx + 1, P, feat, tape, e);
+}
+
+int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *emb, const int *eot,
+                                 int K, float *feat, struct coop_clip_text_tape **tape,
+                                 struct coop_err *e)
+{
+    int rc = check_text(t, emb, eot, K, e);
+    return rc ? rc : text_run(t, emb, eot, K, t->context_length, 0, feat, tape, e);
+}
+
+/* Layer l's activations for the backward; CKPT recomputes them from the
+ * stored input (scratch buffers serve as the forward's scratch). */
+static struct layer_acts *acts_bwd(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                                   struct stream *s, const struct scratch *sc, int l,
+                                   const float *pqkv)
+{
+    struct layer_acts *a = acts(tp, s, l);
+    if (tp->mode == TAPE_CKPT) {
+        struct scratch fw = {.ln = sc->ln, .g = sc->g, .tmp = sc->tmp};
+        layer_forward(&t->blocks[l], a, sc->dg /* x_out unused */, s, &fw, pqkv, tp->W, tp->H);
+    }
+    return a;
+}
+
+/* ln_final and text_projection backward, scattered to the suffix rows. */
+static int head_backward(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                         const float *dfeat, struct coop_clip_text *dw, float *dx)
+{
+    int K = tp->K, W = tp->W;
+    float *dl = coop_alloc_floats((size_t)2 * K * W);
+    if (!dl)
+        return -1;
+    float *dxe = dl + (size_t)K * W;
+    coop_matmul_backward(dl, dw ? dw->text_projection : NULL, dfeat, tp->lnf, t->text_projection,
+                         K, W, tp->E);
+    coop_layernorm_backward(dxe, dw ? dw->ln_final_w : NULL, dw ? dw->ln_final_b : NULL, dl,
+                            tp->xe, t->ln_final_w, tp->lnf_mean, tp->lnf_rstd, K, W);
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < W; c++)
+            dx[(size_t)tp->rows[k] * W + c] += dxe[(size_t)k * W + c];
+    coop_free(dl);
+    return 0;
+}
+
+/* demb (+=) and the positional embedding's gradient from d(x0). */
+static void embed_backward(const struct coop_clip_text_tape *tp, const float *dxp,
+                           const float *dxs, float *demb, struct coop_clip_text *dw)
+{
+    int W = tp->W;
+    for (int i = 0; i < tp->P; i++)
+        for (int c = 0; c < W; c++) {
+            float g = dxp[(size_t)i * W + c];
+            demb[(size_t)i * W + c] += g;
+            if (dw)
+                dw->positional_embedding[(size_t)i * W + c] += g;
+        }
+#pragma omp parallel for schedule(static) if (tp->K > 8)
+    for (int k = 0; k < tp->K; k++)
+        for (int i = 0; i < tp->S; i++)
+            for (int c = 0; c < W; c++)
+                demb[((size_t)k * tp->L + tp->P + i) * W + c] +=
+                    dxs[((size_t)k * tp->S + i) * W + c];
+    if (dw)
+        for (int k = 0; k < tp->K; k++)
+            for (int i = 0; i < tp->S; i++)
+                for (int c = 0; c < W; c++)
+                    dw->positional_embedding[(size_t)(tp->P + i) * W + c] +=
+                        dxs[((size_t)k * tp->S + i) * W + c];
+}
+
+int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_text_tape *tp,
+                            const float *dfeat, float *demb, struct coop_clip_text *dw,
+                            struct coop_err *e)
+{
+    if (!tp || tp->mode == TAPE_NONE || !dfeat || !demb)
+        return coop_fail(e, COOP_E_INVAL, "text tower backward: need a tape from the forward, "
+                         "dfeat and demb");
+    if (tp->W != t->width || tp->layers != t->layers || tp->E != t->embed_dim)
+        return coop_fail(e, COOP_E_INVAL, "text tower backward: tape was recorded for another "
+                         "model (width %d, %d layers)", tp->W, tp->layers);
+    struct scratch sp, ss;
+    memset(&ss, 0, sizeof(ss));
+    if (scratch_alloc(&sp, &tp->pre, tp->W, 1) || scratch_alloc(&ss, &tp->suf, tp->W, 1) ||
+        head_backward(tp, t, dfeat, dw, ss.dx)) {
+        scratch_free(&sp);
+        scratch_free(&ss);
+        return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
+                         "prompts x %d positions", tp->K, tp->T);
+    }
+    size_t NWp = (size_t)tp->pre.N * tp->W, NWs = (size_t)tp->suf.N * tp->W;
+    for (int l = tp->layers - 1; l >= 0; l--) {
+        struct coop_clip_block *dbk = dw ? &dw->blocks[l] : NULL;
+        const struct coop_clip_block *bk = &t->blocks[l];
+        struct layer_acts *ap = NULL, *as;
+        if (tp->P > 0) {
+            ap = acts_bwd(tp, t, &tp->pre, &sp, l, NULL);
+            zero(sp.dqkv, 3 * NWp);
+        }
+        as = acts_bwd(tp, t, &tp->suf, &ss, l, ap ? ap->qkv : NULL);
+        zero(ss.dqkv, 3 * NWs);
+        layer_backward_top(bk, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv, tp->W, tp->H);
+        layer_backward_bottom(bk, dbk, as, &tp->suf, &ss, tp->W);
+        if (tp->P > 0) { /* prefix: its own path, on top of the suffixes' dK/dV */
+            layer_backward_top(bk, dbk, ap, &tp->pre, &sp, NULL, NULL, tp->W, tp->H);
+            layer_backward_bottom(bk, dbk, ap, &tp->pre, &sp, tp->W);
+        }
+    }
+    embed_backward(tp, sp.dx, ss.dx, demb, dw);
+    scratch_free(&sp);
+    scratch_free(&ss);
+    return COOP_OK;
+}
+
+int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,
+                              float *feat, struct coop_err *e)
+{
+    int L = t->context_length, W = t->width;
+    if (K <= 0 || !ids)
+        return coop_fail(e, COOP_E_INVAL, "text encode: need K > 0 prompts (got %d)", K);
+    int *eot = malloc(sizeof(int) * K);
+    float *emb = coop_alloc_floats((size_t)K * L * W);
+    if (!eot || !emb) {
+        free(eot);
+        coop_free(emb);
+        return coop_fail(e, COOP_E_NOMEM, "text encode: cannot allocate %d prompts", K);
+    }
+    int rc = COOP_OK, common = L;
+    for (int k = 0; k < K && !rc; k++) {
+        const int32_t *r = ids + (size_t)k * L;
+        eot[k] = 0;
+        for (int i = 0; i < L; i++) {
+            if (r[i] < 0 || r[i] >= t->vocab_size) {
+                rc = coop_fail(e, COOP_E_INVAL, "text encode: prompt %d position %d: token id "
+                               "%d outside [0, %d)", k, i, (int)r[i], t->vocab_size);
+                break;
+            }
+            eot[k] = r[i] > r[eot[k]] ? i : eot[k];
+            if (i < common && r[i] != ids[i])
+                common = i;
+            memcpy(emb + ((size_t)k * L + i) * W, t->token_embedding + (size_t)r[i] * W,
+                   sizeof(float) * W);
+        }
+    }
+    if (!rc) /* rows identical across all prompts form the shared prefix */
+        rc = coop_clip_text_forward(t, emb, eot, K, common, feat, NULL, e);
+    free(eot);
+    coop_free(emb);
+    return rc;
+}

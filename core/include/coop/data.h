@@ -1,0 +1,95 @@
+/* coop/data.h: the few-shot sampler and its on-disk cache, plus small helpers
+ * dataset plugins share (sorted directory listings).
+ *
+ * Few-shot protocol (CoOp): per class, K training items sampled without
+ * replacement from the dataset's train split (all of them when a class has
+ * fewer), then min(K, 4) per class from the val split from the same random
+ * stream (none when the val split is empty, as for ImageNet, or when
+ * val_shots == 0). The result depends only on (dataset name, K, seed):
+ *   stream seed = coop_seed_derive(seed, "fewshot/<dataset>/shots<K>")
+ *   for each split (train, then val), for each class c = 0..C-1 in order:
+ *     candidates = the split's indices with label c, ascending;
+ *     if more than the quota: partial Fisher-Yates (for j = 0..q-1:
+ *       swap candidates[j] with candidates[j + coop_rng_below(rng, n - j)]),
+ *       keep the first q and sort them ascending;
+ *   the sample lists the chosen items by class, ascending index within class.
+ * With a cache_dir, the sample is stored as
+ *   <cache_dir>/fewshot/<dataset>_shots<K>_seed<S>.json
+ * and read back (instead of re-sampled) whenever that file exists, so every
+ * method and every run sees the same shots. A corrupt cache file, or one that
+ * does not match the dataset (other dataset/K/seed, an index out of range, an
+ * id or label that differs from the dataset's item), is an error naming the
+ * file: the sampler never silently replaces shots other runs may have used. */
+#ifndef COOP_DATA_H
+#define COOP_DATA_H
+
+#include "coop/plugin.h"
+
+#define COOP_FEWSHOT_FORMAT "coop-fewshot"
+#define COOP_FEWSHOT_FORMAT_VERSION 1
+
+/* Chosen items of one split: index into the dataset's split, label, and the
+ * item's stable id (owned by the sample). */
+struct coop_fewshot_split {
+    size_t n;
+    size_t *index;
+    int *label;
+    char **id;
+};
+
+struct coop_fewshot {
+    char *dataset;
+    int shots, val_shots; /* val_shots: the per-class quota actually used */
+    uint64_t seed;
+    struct coop_fewshot_split train, val;
+    bool from_cache; /* true when read from the cache file */
+    char *cache_path; /* the cache file used or written, or NULL */
+};
+
+struct coop_fewshot_opts {
+    /* Name used for the seed derivation and the cache file: the dataset's name,
+     * or its label in the matrix when options change its data (another
+     * split_file, val_size...). A cache drawn from other data is caught anyway:
+     * its ids no longer match the items. */
+    const char *dataset;
+    int shots;           /* K >= 1 */
+    uint64_t seed;
+    int val_shots;       /* -1: min(K, 4) (the protocol); 0: no val sample */
+    const char *cache_dir; /* NULL: no cache */
+};
+
+/* A dataset as the sampler sees it: the ops table and the open handle. */
+struct coop_dataset_ref {
+    const struct coop_dataset_ops *ops;
+    struct coop_dataset *ds;
+};
+
+/* Samples (or reads from the cache) into *out; free with coop_fewshot_free.
+ * host may be NULL; when given, one INFO line says where the shots came from.
+ * Errors: COOP_E_INVAL (bad options), COOP_E_FORMAT (corrupt or mismatched
+ * cache file: the message names it), COOP_E_IO, COOP_E_NOMEM, or whatever
+ * the dataset's get_item returned. */
+COOP_API int coop_fewshot_sample(struct coop_fewshot *out, struct coop_dataset_ref d,
+                                 const struct coop_fewshot_opts *o,
+                                 const struct coop_host *host, struct coop_err *e);
+COOP_API void coop_fewshot_free(struct coop_fewshot *fs);
+/* The cache path for these options (malloc'd), or NULL without a cache_dir. */
+COOP_API char *coop_fewshot_cache_path(const struct coop_fewshot_opts *o);
+/* Writes / reads one sample in the cache format (used by coop_fewshot_sample;
+ * public for tools and tests). Reading checks the header against o and each
+ * item against the dataset. Writing goes through a temporary file + rename. */
+COOP_API int coop_fewshot_write(const struct coop_fewshot *fs, const char *path,
+                                struct coop_err *e);
+COOP_API int coop_fewshot_read(struct coop_fewshot *out, const char *path,
+                               struct coop_dataset_ref d, const struct coop_fewshot_opts *o,
+                               struct coop_err *e);
+
+/* ---- helpers for dataset plugins ------------------------------------------ */
+/* Entry names of a directory (no "." / ".." / hidden names), sorted with
+ * strcmp. want: 'd' directories only, 'f' regular files only, 0 both. Uses
+ * the d_type of readdir and calls stat only where the file system does not
+ * report it. *names is one allocation (array + strings): free(*names). */
+COOP_API int coop_dir_list(const char *path, char want, char ***names, size_t *n,
+                           struct coop_err *e);
+
+#endif

@@ -1,0 +1,175 @@
+/* coop/results.h: the HDF5 results store. One file per trial,
+ * <dir>/<trial_id>.h5, written under a temporary name
+ * (<dir>/.<trial_id>.h5.tmp-<host>-<pid>) and renamed atomically once complete,
+ * so a killed run never leaves a file that looks complete. The schema (every
+ * attribute and dataset) is documented in docs/results.md.
+ * This layer knows nothing of numerics: it stores what the caller hands it.
+ * HDF5 here is the serial library, which is not thread-safe: use the store from
+ * one thread at a time. No function prints; HDF5's automatic error printing is
+ * switched off and its failures become coop_err messages naming file and path. */
+#ifndef COOP_RESULTS_H
+#define COOP_RESULTS_H
+
+#include "coop/common.h"
+#include <stdbool.h>
+
+/* Schema version written as the root attribute "schema_version". Bumped when a
+ * dataset or attribute changes meaning; readers check it. */
+#define COOP_RESULTS_SCHEMA_VERSION 1
+#define COOP_RESULTS_MAX_RANK 8
+
+/* ---- writer ----------------------------------------------------------------- */
+struct coop_results_writer;
+
+/* Starts a trial file: mkdir -p dir, create the temporary file and write the
+ * root attributes trial_id, schema_version, coop_version, git_revision, host,
+ * start_time (ISO 8601 UTC) and status = "running". trial_id must be a plain
+ * file name (no '/', not starting with '.').
+ * If <dir>/<trial_id>.h5 already holds a completed trial and replace is false,
+ * refuses with COOP_E_INVAL ("already completed"); a failed or unreadable old
+ * file is replaced by the commit (a re-run only skips completed trials).
+ * On success *w owns the open file; release it with exactly one of
+ * coop_results_commit or coop_results_abort. */
+COOP_API int coop_results_begin(const char *dir, const char *trial_id, bool replace,
+                                struct coop_results_writer **w, struct coop_err *e);
+
+/* Root attributes (created or overwritten). Strings are variable-length UTF-8
+ * scalars; integers int64; doubles float64. */
+COOP_API int coop_results_attr_str(struct coop_results_writer *w, const char *name,
+                                   const char *value, struct coop_err *e);
+COOP_API int coop_results_attr_int(struct coop_results_writer *w, const char *name,
+                                   int64_t value, struct coop_err *e);
+COOP_API int coop_results_attr_double(struct coop_results_writer *w, const char *name,
+                                      double value, struct coop_err *e);
+/* Convenience for a swept axis: root attribute "axis_<name>" = value. */
+COOP_API int coop_results_axis(struct coop_results_writer *w, const char *name,
+                               const char *value, struct coop_err *e);
+
+/* Plugin identity: root attributes "<role>" = name and "<role>_version" =
+ * version, role being "backbone", "dataset" or "method". */
+COOP_API int coop_results_plugin(struct coop_results_writer *w, const char *role,
+                                 const char *name, const char *version, struct coop_err *e);
+
+/* Datasets at a '/'-separated path ("eval/test/per_class_accuracy"); missing
+ * groups are created. rank 0 writes a scalar (shape may be NULL). Data are
+ * row-major. File types: f32 -> IEEE float32 LE, f64 -> IEEE float64 LE,
+ * i32 -> int32 LE; strings -> variable-length UTF-8. An existing dataset at the
+ * same path is an error (COOP_E_INVAL). */
+COOP_API int coop_results_write_f32(struct coop_results_writer *w, const char *path,
+                                    const float *data, int rank, const size_t *shape,
+                                    struct coop_err *e);
+COOP_API int coop_results_write_f64(struct coop_results_writer *w, const char *path,
+                                    const double *data, int rank, const size_t *shape,
+                                    struct coop_err *e);
+COOP_API int coop_results_write_i32(struct coop_results_writer *w, const char *path,
+                                    const int32_t *data, int rank, const size_t *shape,
+                                    struct coop_err *e);
+COOP_API int coop_results_write_strings(struct coop_results_writer *w, const char *path,
+                                        const char *const *s, int rank, const size_t *shape,
+                                        struct coop_err *e);
+/* Scalar shorthands. */
+COOP_API int coop_results_write_scalar_f64(struct coop_results_writer *w, const char *path,
+                                           double v, struct coop_err *e);
+COOP_API int coop_results_write_scalar_i32(struct coop_results_writer *w, const char *path,
+                                           int32_t v, struct coop_err *e);
+
+/* Everything measured on one evaluation target, written as group
+ * eval/<target>/ (see docs/results.md). K classes; confusion is [K,K] with
+ * rows = true label. All pointers are borrowed. */
+struct coop_results_eval {
+    const char *target;             /* "test" for the source split, else target name */
+    double accuracy;                /* percent */
+    double macro_f1;                /* percent */
+    int num_classes;                /* K */
+    const float *per_class_accuracy;/* [K] percent */
+    const int32_t *confusion;       /* [K,K] */
+    const char *const *class_names; /* [K] */
+    int64_t n_samples;
+};
+COOP_API int coop_results_write_eval(struct coop_results_writer *w,
+                                     const struct coop_results_eval *ev, struct coop_err *e);
+
+/* Training curve as group train/curve/ with 1-D datasets epoch (int32),
+ * loss, accuracy (percent), lr (float64), all [n_epochs]. */
+COOP_API int coop_results_write_curve(struct coop_results_writer *w, const int32_t *epoch,
+                                      const double *loss, const double *accuracy,
+                                      const double *lr, size_t n_epochs, struct coop_err *e);
+
+/* Finishes the trial: writes status ("completed" or "failed"), error (when
+ * error_message is non-NULL) and end_time, closes the file, fsyncs it, renames
+ * it to <dir>/<trial_id>.h5 (atomically replacing an older file) and fsyncs the
+ * folder. Always frees w, also on failure (then the temporary file is removed
+ * and no final file appears). */
+COOP_API int coop_results_commit(struct coop_results_writer *w, const char *status,
+                                 const char *error_message, struct coop_err *e);
+/* Closes and deletes the temporary file, frees w. NULL is a no-op. */
+COOP_API void coop_results_abort(struct coop_results_writer *w);
+/* Final and temporary paths (owned by w). */
+COOP_API const char *coop_results_writer_path(const struct coop_results_writer *w);
+COOP_API const char *coop_results_writer_tmp_path(const struct coop_results_writer *w);
+
+/* ---- trial state (skip / resume) -------------------------------------------- */
+enum coop_trial_state { COOP_TRIAL_MISSING = 0, COOP_TRIAL_COMPLETED = 1, COOP_TRIAL_FAILED = 2 };
+
+/* State of <dir>/<trial_id>.h5. For a failed trial the stored error message is
+ * copied (truncated) into err_msg when err_msg is non-NULL. A file that cannot
+ * be opened as HDF5 or has no valid status returns COOP_E_FORMAT with a message
+ * naming the file. Temporary files never count. */
+COOP_API int coop_results_state(const char *dir, const char *trial_id,
+                                enum coop_trial_state *st, char *err_msg, size_t len,
+                                struct coop_err *e);
+
+/* Removes temporary files (".*.h5.tmp-<host>-<pid>") in dir left by processes
+ * of this host that no longer run. Never touches completed files, files of
+ * other hosts or of live processes. *removed (may be NULL) gets the count. */
+COOP_API int coop_results_clean_stale(const char *dir, int *removed, struct coop_err *e);
+
+/* ---- reader ------------------------------------------------------------------ */
+struct coop_results_reader;
+
+/* Opens a results file read-only. *r is freed with coop_results_close. */
+COOP_API int coop_results_open(const char *file, struct coop_results_reader **r,
+                               struct coop_err *e);
+COOP_API void coop_results_close(struct coop_results_reader *r);
+COOP_API const char *coop_results_reader_path(const struct coop_results_reader *r);
+
+/* true when a root attribute / an object (group or dataset) at path exists. */
+COOP_API bool coop_results_has_attr(struct coop_results_reader *r, const char *name);
+COOP_API bool coop_results_has(struct coop_results_reader *r, const char *path);
+
+/* Root attributes. *out is malloc'd (free()). Missing -> COOP_E_NOTFOUND. */
+COOP_API int coop_results_read_attr_str(struct coop_results_reader *r, const char *name,
+                                        char **out, struct coop_err *e);
+COOP_API int coop_results_read_attr_int(struct coop_results_reader *r, const char *name,
+                                        int64_t *out, struct coop_err *e);
+COOP_API int coop_results_read_attr_double(struct coop_results_reader *r, const char *name,
+                                           double *out, struct coop_err *e);
+/* Names of all root attributes, in creation-independent (alphabetical) order.
+ * *names is a malloc'd array of malloc'd strings: free with
+ * coop_results_free_strings(*names, *n). */
+COOP_API int coop_results_attr_names(struct coop_results_reader *r, char ***names, size_t *n,
+                                     struct coop_err *e);
+
+/* Datasets. *data is malloc'd (free()); *rank and shape[0..rank) receive the
+ * shape (shape must hold COOP_RESULTS_MAX_RANK entries). Values are converted
+ * to the requested type by HDF5 (e.g. read_f64 of a float32 dataset). */
+COOP_API int coop_results_read_f32(struct coop_results_reader *r, const char *path,
+                                   float **data, int *rank, size_t *shape, struct coop_err *e);
+COOP_API int coop_results_read_f64(struct coop_results_reader *r, const char *path,
+                                   double **data, int *rank, size_t *shape, struct coop_err *e);
+COOP_API int coop_results_read_i32(struct coop_results_reader *r, const char *path,
+                                   int32_t **data, int *rank, size_t *shape, struct coop_err *e);
+/* Scalar (or single-element) dataset as double. */
+COOP_API int coop_results_read_scalar(struct coop_results_reader *r, const char *path,
+                                      double *out, struct coop_err *e);
+/* String dataset: *s is an array of malloc'd strings (row-major), count = the
+ * product of the shape; free with coop_results_free_strings. */
+COOP_API int coop_results_read_strings(struct coop_results_reader *r, const char *path,
+                                       char ***s, int *rank, size_t *shape, struct coop_err *e);
+/* Names of the members of a group (alphabetical), e.g. the targets under
+ * "eval". Free with coop_results_free_strings. */
+COOP_API int coop_results_list(struct coop_results_reader *r, const char *group, char ***names,
+                               size_t *n, struct coop_err *e);
+COOP_API void coop_results_free_strings(char **s, size_t n);
+
+#endif

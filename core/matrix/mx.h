@@ -1,0 +1,139 @@
+/* mx.h (internal to core/matrix): the validated, not yet expanded model of an
+ * experiment file, shared by matrix.c (top-level sections), entries.c
+ * (plugin entries and their parameter axes) and expand.c (Cartesian product,
+ * zip, exclude, ids). Every allocation goes through the matrix's pool so that
+ * one coop_matrix_free releases everything. */
+#ifndef COOP_MATRIX_MX_H
+#define COOP_MATRIX_MX_H
+
+#include "coop/matrix.h"
+#include "ytree.h"
+
+enum { MX_TRAIN_KEYS = 10, MX_AUGMENT_KEYS = 2, MX_MAX_EXCLUDE_NAMES = 512 };
+
+/* One parameter of an entry after validation: its canonical values (n > 1 =
+ * an axis of that entry). */
+struct mx_param {
+    const struct coop_param_spec *spec;
+    char **values;
+    size_t n;
+    bool given; /* written in the YAML (else the default) */
+};
+
+/* A flattened variant of an entry: one value per parameter. */
+struct mx_variant {
+    struct coop_params params;  /* sorted by key */
+    const char *summary;        /* swept params only: "n_ctx=16 csc=false" (may be "") */
+};
+
+enum mx_entry_kind { MX_BACKBONE, MX_DATASET, MX_METHOD };
+
+struct mx_entry {
+    enum mx_entry_kind kind;
+    const char *name;   /* plugin name */
+    const char *label;  /* what summaries and exclude rules call it */
+    int line, col;
+    struct coop_matrix_plugin_info info;
+    struct mx_param *params; /* one per spec entry, in spec order */
+    size_t n_params;
+    struct mx_variant *variants;
+    size_t n_variants;
+    /* backbone */
+    const char *checkpoint, *checkpoint_as_written, *vocab, *vocab_as_written;
+    /* dataset */
+    const char **targets;
+    size_t n_targets;
+    int epochs; /* per-dataset override of "auto" (0 = none) */
+    /* method: train.* values fixed for this method (NULL = the global axis) */
+    const char *train[MX_TRAIN_KEYS];
+};
+
+/* A setting that may be swept: shots, seeds, train.* and augment.* keys. */
+struct mx_setting {
+    const char *name; /* "shots", "seed", "train.lr", ... */
+    char **values;    /* canonical */
+    size_t n;
+};
+
+struct mx_rule_term {
+    const char *key;
+    char **values;
+    size_t n;
+};
+struct mx_rule {
+    struct mx_rule_term *terms;
+    size_t n;
+};
+
+
+struct coop_matrix {
+    const struct coop_matrix_resolver *r;
+    const char *file;  /* display name */
+    const char *dir;   /* folder relative paths resolve against ("" = cwd) */
+    const char *experiment, *results_dir, *data_root;
+    const char **plugin_paths;
+    size_t n_plugin_paths;
+    struct mx_entry *backbones, *datasets, *methods;
+    size_t n_backbones, n_datasets, n_methods;
+    struct mx_setting shots, seeds;
+    struct mx_setting train[MX_TRAIN_KEYS];
+    struct mx_setting augment[MX_AUGMENT_KEYS];
+    /* zip groups over top-level axes (axis ids, see expand.c) */
+    int **zips;
+    size_t *zip_len, n_zips;
+    const struct ynode *zip_node;
+    struct mx_rule *rules;
+    size_t n_rules;
+    struct coop_trial *trials;
+    size_t n_trials;
+    const char **axes;
+    size_t n_axes;
+    /* pool; oom is set when an allocation through it failed */
+    bool oom;
+    void **pool;
+    size_t n_pool, cap_pool;
+};
+
+/* pool */
+void *mx_alloc(struct coop_matrix *m, size_t bytes); /* zeroed; NULL on OOM */
+char *mx_strdup(struct coop_matrix *m, const char *s);
+char *mx_keep(struct coop_matrix *m, char *s); /* takes ownership; NULL-safe */
+
+/* errors: "file:line:col: " + message */
+int mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct ynode *at, int code,
+            const char *fmt, ...) COOP_PRINTF(5, 6);
+
+/* checks n is a mapping whose keys are all in known[] (with "did you mean"),
+ * without duplicates. what names the section for messages. */
+int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                  const char *const *known, size_t n_known, struct coop_err *e);
+/* scalar helpers: a node that must be a non-null scalar */
+int mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                     struct coop_err *e);
+/* canonical text of a YAML scalar for a typed parameter (range, choices). */
+int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
+             const struct coop_param_spec *spec, char **out, struct coop_err *e);
+/* spec of a setting axis: "shots", "seed", "train.<key>", "augment.<key>" (else NULL) */
+const struct coop_param_spec *mx_setting_spec(const char *axis);
+/* path resolution against m->dir; returns pooled string */
+const char *mx_path(struct coop_matrix *m, const char *p);
+
+/* a method's own train: mapping (scalars only) into out[MX_TRAIN_KEYS] */
+int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
+                            struct coop_err *e);
+
+/* entries.c */
+int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+/* a scalar or a list of scalars, validated with spec, into values/n */
+int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
+                  const struct coop_param_spec *spec, char ***values, size_t *count,
+                  struct coop_err *e);
+
+/* expand.c */
+int mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *e);
+
+#endif

@@ -1,0 +1,364 @@
+/* loader.c: finds plugin shared objects, dlopens them (RTLD_NOW | RTLD_LOCAL),
+ * validates descriptors and keeps a name -> descriptor registry. It never
+ * aborts on a bad file: failures are recorded with the file name and reason. */
+#include "coop/loader.h"
+#include "coop/util.h"
+#include "coop_config.h"
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct entry {
+    const struct coop_plugin *desc;
+    size_t module; /* index into modules */
+};
+
+struct coop_registry {
+    struct entry *entries;
+    size_t n, cap;
+    void **modules;
+    char **module_paths;
+    size_t n_modules, cap_modules, cap_paths;
+    char **problems;
+    size_t n_problems, cap_problems;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static void add_problem(struct coop_registry *r, char *msg)
+{
+    if (!msg)
+        return;
+    if (grow((void **)&r->problems, &r->cap_problems, r->n_problems + 1, sizeof(char *))) {
+        free(msg);
+        return;
+    }
+    r->problems[r->n_problems++] = msg;
+}
+
+const char *coop_plugin_kind_name(enum coop_plugin_kind kind)
+{
+    switch (kind) {
+    case COOP_PLUGIN_BACKBONE: return "backbone";
+    case COOP_PLUGIN_DATASET: return "dataset";
+    case COOP_PLUGIN_PROMPT: return "prompt";
+    case COOP_PLUGIN_BASELINE: return "baseline";
+    default: return "unknown";
+    }
+}
+
+int coop_registry_create(struct coop_registry **out, struct coop_err *e)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+}
+
+void coop_registry_free(struct coop_registry *r)
+{
+    if (!r)
+        return;
+    /* Modules stay mapped until the process exits: strings and tables a plugin
+     * handed out may outlive the registry, and libraries a plugin pulled in keep
+     * state from their constructors (unloading them leaks it, per valgrind). */
+    for (size_t i = 0; i < r->n_modules; i++)
+        free(r->module_paths[i]);
+    for (size_t i = 0; i < r->n_problems; i++)
+        free(r->problems[i]);
+    free(r->modules);
+    free(r->module_paths);
+    free(r->problems);
+    free(r->entries);
+    free(r);
+}
+
+static const struct coop_plugin *lookup(const struct coop_registry *r, enum coop_plugin_kind kind,
+                                        const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if ((kind == 0 || r->entries[i].desc->kind == kind) &&
+            strcmp(r->entries[i].desc->name, name) == 0)
+            return r->entries[i].desc;
+    return NULL;
+}
+
+/* Checks one descriptor; returns NULL if fine, else a malloc'd reason. */
+static char *validate(const struct coop_plugin *d, uint32_t index)
+{
+    if (d->abi != COOP_PLUGIN_ABI)
+        return coop_asprintf("descriptor %u ('%s') was built against plugin ABI %u, this coop "
+                             "has ABI %u: rebuild the plugin against this coop",
+                             index, d->name ? d->name : "?", d->abi, COOP_PLUGIN_ABI);
+    if (!d->name || !*d->name)
+        return coop_asprintf("descriptor %u has no name", index);
+    if (d->kind < COOP_PLUGIN_BACKBONE || d->kind > COOP_PLUGIN_BASELINE)
+        return coop_asprintf("plugin '%s' has unknown kind %d", d->name, (int)d->kind);
+    if (!d->ops)
+        return coop_asprintf("plugin '%s' has no ops table", d->name);
+    if (*(const uint32_t *)d->ops < 1)
+        return coop_asprintf("plugin '%s' has ops table version 0", d->name);
+    return NULL;
+}
+
+static int load_file(struct coop_registry *r, const char *path, struct coop_err *e);
+
+int coop_registry_load_file(struct coop_registry *r, const char *path, struct coop_err *e)
+{
+    struct coop_err le; /* every failure is recorded, whether or not the caller asks */
+    le.msg[0] = '\0';
+    int rc = load_file(r, path, &le);
+    if (rc && e)
+        *e = le;
+    return rc;
+}
+
+static int load_file(struct coop_registry *r, const char *path, struct coop_err *e)
+{
+    for (size_t i = 0; i < r->n_modules; i++)
+        if (strcmp(r->module_paths[i], path) == 0)
+            return 0; /* same file reached twice through overlapping paths */
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        int rc = coop_fail(e, COOP_E_IO, "%s: cannot load plugin: %s", path,
+                           why ? why : "unknown dlopen error");
+        add_problem(r, coop_strdup(e->msg));
+        return rc;
+    }
+    union {
+        void *obj;
+        coop_plugin_enum_fn fn;
+    } sym;
+    sym.obj = dlsym(h, COOP_PLUGIN_ENUM_SYMBOL);
+    if (!sym.obj) {
+        dlclose(h);
+        int rc = coop_fail(e, COOP_E_NOTFOUND, "%s: not a coop plugin: entry point %s() missing",
+                           path, COOP_PLUGIN_ENUM_SYMBOL);
+        add_problem(r, coop_strdup(e->msg));
+        return rc;
+    }
+    if (grow((void **)&r->modules, &r->cap_modules, r->n_modules + 1, sizeof(void *)) ||
+        grow((void **)&r->module_paths, &r->cap_paths, r->n_modules + 1, sizeof(char *))) {
+        dlclose(h);
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    }
+    size_t mod = r->n_modules;
+    r->modules[mod] = h;
+    r->module_paths[mod] = coop_strdup(path);
+    r->n_modules++;
+    int rc = 0;
+    for (uint32_t i = 0; i < 4096; i++) {
+        const struct coop_plugin *d = sym.fn(i);
+        if (!d)
+            break;
+        char *why = validate(d, i);
+        if (why) {
+            rc = coop_fail(e, COOP_E_ABI, "%s: %s", path, why);
+            free(why);
+            add_problem(r, coop_strdup(e->msg));
+            continue;
+        }
+        const struct coop_plugin *prev = lookup(r, d->kind, d->name);
+        if (prev) {
+            add_problem(r, coop_asprintf("%s: %s plugin '%s' shadowed by one found earlier", path,
+                                         coop_plugin_kind_name(d->kind), d->name));
+            continue;
+        }
+        if (grow((void **)&r->entries, &r->cap, r->n + 1, sizeof *r->entries))
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+        r->entries[r->n++] = (struct entry){d, mod};
+    }
+    return rc;
+}
+
+static int is_plugin_file(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".so") == 0 && name[0] != '.';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int scan(struct coop_registry *r, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (grow((void **)&names, &cap, n + 1, sizeof(char *)))
+            break;
+        names[n++] = coop_asprintf("%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), cmp_str); /* deterministic discovery order */
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (!names[i] || stat(names[i], &st) != 0)
+            continue;
+        const char *base = strrchr(names[i], '/') + 1;
+        if (S_ISDIR(st.st_mode) && depth < 4 && strcmp(base, "meson-private") != 0 &&
+            strstr(base, ".p") != base + strlen(base) - 2)
+            scan(r, names[i], depth + 1);
+        else if (S_ISREG(st.st_mode) && is_plugin_file(base))
+            coop_registry_load_file(r, names[i], NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return 0;
+}
+
+int coop_registry_scan_dir(struct coop_registry *r, const char *dir, struct coop_err *e)
+{
+    (void)e;
+    return scan(r, dir, 0);
+}
+
+int coop_registry_discover(struct coop_registry *r, const char *const *extra, size_t n_extra,
+                           struct coop_err *e)
+{
+    scan(r, COOP_BUILD_PLUGINDIR, 0);
+    scan(r, COOP_PLUGINDIR, 0);
+    const char *env = getenv("COOP_PLUGIN_PATH");
+    if (env && *env) {
+        char *copy = coop_strdup(env), *save = NULL;
+        for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+            struct stat st;
+            if (stat(tok, &st) == 0 && S_ISREG(st.st_mode))
+                coop_registry_load_file(r, tok, NULL);
+            else
+                scan(r, tok, 0);
+        }
+        free(copy);
+    }
+    for (size_t i = 0; i < n_extra; i++) {
+        struct stat st;
+        if (stat(extra[i], &st) != 0)
+            return coop_fail(e, COOP_E_NOTFOUND, "plugin_path entry %s does not exist", extra[i]);
+        if (S_ISREG(st.st_mode)) {
+            int rc = coop_registry_load_file(r, extra[i], e);
+            if (rc)
+                return rc;
+        } else {
+            scan(r, extra[i], 0);
+        }
+    }
+    return 0;
+}
+
+const struct coop_plugin *coop_registry_find(const struct coop_registry *r,
+                                             enum coop_plugin_kind kind, const char *name)
+{
+    return lookup(r, kind, name);
+}
+
+int coop_registry_explain(const struct coop_registry *r, enum coop_plugin_kind kind,
+                          const char *name, struct coop_err *e)
+{
+    const char *names[512];
+    size_t n = coop_registry_names(r, kind, names, 512);
+    if (n > 512)
+        n = 512;
+    const char *sug = coop_suggest(name, names, n);
+    char failures[600] = "";
+    for (size_t i = 0; i < r->n_problems && strlen(failures) < 400; i++)
+        if (!strstr(r->problems[i], "shadowed")) {
+            strncat(failures, "; load failure: ", sizeof failures - strlen(failures) - 1);
+            strncat(failures, r->problems[i], sizeof failures - strlen(failures) - 1);
+        }
+    if (sug)
+        return coop_fail(e, COOP_E_NOTFOUND, "unknown %s plugin '%s' (did you mean '%s'?)%s",
+                         kind ? coop_plugin_kind_name(kind) : "", name, sug, failures);
+    return coop_fail(e, COOP_E_NOTFOUND,
+                     "unknown %s plugin '%s' (%zu plugins of that kind found; coop-run "
+                     "--list-plugins shows them)%s",
+                     kind ? coop_plugin_kind_name(kind) : "", name, n, failures);
+}
+
+size_t coop_registry_count(const struct coop_registry *r) { return r->n; }
+const struct coop_plugin *coop_registry_get(const struct coop_registry *r, size_t i)
+{
+    return i < r->n ? r->entries[i].desc : NULL;
+}
+const char *coop_registry_path(const struct coop_registry *r, size_t i)
+{
+    return i < r->n ? r->module_paths[r->entries[i].module] : NULL;
+}
+
+size_t coop_registry_names(const struct coop_registry *r, enum coop_plugin_kind kind,
+                           const char **out, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (kind == 0 || r->entries[i].desc->kind == kind) {
+            if (k < max)
+                out[k] = r->entries[i].desc->name;
+            k++;
+        }
+    return k;
+}
+
+size_t coop_registry_problem_count(const struct coop_registry *r) { return r->n_problems; }
+const char *coop_registry_problem(const struct coop_registry *r, size_t i)
+{
+    return i < r->n_problems ? r->problems[i] : NULL;
+}
+
+static const void *ops_of(const struct coop_plugin *p, enum coop_plugin_kind kind,
+                          struct coop_err *e)
+{
+    if (!p) {
+        coop_fail(e, COOP_E_INVAL, "no plugin");
+        return NULL;
+    }
+    if (p->kind != kind) {
+        coop_fail(e, COOP_E_INVAL, "plugin '%s' is a %s plugin, not a %s plugin", p->name,
+                  coop_plugin_kind_name(p->kind), coop_plugin_kind_name(kind));
+        return NULL;
+    }
+    return p->ops;
+}
+
+const struct coop_backbone_ops *coop_plugin_backbone(const struct coop_plugin *p,
+                                                     struct coop_err *e)
+{
+    return ops_of(p, COOP_PLUGIN_BACKBONE, e);
+}
+const struct coop_dataset_ops *coop_plugin_dataset(const struct coop_plugin *p,
+                                                   struct coop_err *e)
+{
+    return ops_of(p, COOP_PLUGIN_DATASET, e);
+}
+const struct coop_prompt_ops *coop_plugin_prompt(const struct coop_plugin *p, struct coop_err *e)
+{
+    return ops_of(p, COOP_PLUGIN_PROMPT, e);
+}
+const struct coop_baseline_ops *coop_plugin_baseline(const struct coop_plugin *p,
+                                                     struct coop_err *e)
+{
+    return ops_of(p, COOP_PLUGIN_BASELINE, e);
+}

@@ -1,0 +1,174 @@
+/* export.c: every trial in one CSV and one HDF5 file (export/all_trials.*)
+ * for pandas users: one row per (trial, evaluation target), one column per
+ * root attribute (config excluded: it is in each trial file). */
+#include "report_internal.h"
+#include "coop/results.h"
+#include "coop/util.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_q(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One export row: trial index and evaluation index (-1: none). */
+struct row {
+    size_t trial;
+    long eval;
+};
+
+static size_t build_rows(struct row **out, const struct rp_set *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->t[i].n_evals ? s->t[i].n_evals : 1;
+    struct row *r = calloc(n + 1, sizeof *r);
+    size_t k = 0;
+    for (size_t i = 0; r && i < s->n; i++) {
+        if (!s->t[i].n_evals)
+            r[k++] = (struct row){i, -1};
+        for (size_t j = 0; j < s->t[i].n_evals; j++)
+            r[k++] = (struct row){i, (long)j};
+    }
+    *out = r;
+    return r ? n : 0;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const char *num_cols[] = {"accuracy", "macro_f1", "n_samples"};
+
+static double eval_num(const struct rp_eval *ev, int c)
+{
+    if (!ev)
+        return NAN;
+    return c == 0 ? ev->accuracy : c == 1 ? ev->macro_f1 : ev->n_samples;
+}
+
+static int write_csv(const char *path, const struct rp_set *s, const struct rp_strs *cols,
+                     const struct row *rows, size_t nr, struct coop_err *e)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return coop_fail(e, COOP_E_IO, "%s: cannot write: %s", path, strerror(errno));
+    fputs("file", f);
+    for (size_t c = 0; c < cols->n; c++)
+        fprintf(f, ",%s", cols->v[c]);
+    fputs(",target,accuracy,macro_f1,n_samples\n", f);
+    for (size_t i = 0; i < nr; i++) {
+        const struct rp_trial *t = &s->t[rows[i].trial];
+        const struct rp_eval *ev = rows[i].eval >= 0 ? &t->evals[rows[i].eval] : NULL;
+        csv_field(f, t->file);
+        for (size_t c = 0; c < cols->n; c++) {
+            const char *v = rp_get(t, cols->v[c]);
+            fputc(',', f);
+            csv_field(f, v ? v : "");
+        }
+        fputc(',', f);
+        csv_field(f, ev ? ev->target : "");
+        for (int c = 0; c < 3; c++) {
+            double v = eval_num(ev, c);
+            if (isnan(v))
+                fputs(",", f);
+            else
+                fprintf(f, ",%.17g", v);
+        }
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return coop_fail(e, COOP_E_IO, "%s: write failed", path);
+    return 0;
+}
+
+static int write_h5_columns(struct coop_results_writer *w, const struct rp_set *s,
+                            const struct rp_strs *cols, const struct row *rows, size_t nr,
+                            struct coop_err *e)
+{
+    const char **sv = calloc(nr + 1, sizeof *sv);
+    double *dv = calloc(nr + 1, sizeof *dv);
+    int rc = (!sv || !dv) ? coop_fail(e, COOP_E_NOMEM, "report: out of memory") : 0;
+    char p[512];
+    for (size_t c = 0; !rc && c < cols->n + 2; c++) {
+        const char *name = c < cols->n ? cols->v[c] : c == cols->n ? "file" : "target";
+        for (size_t i = 0; i < nr; i++) {
+            const struct rp_trial *t = &s->t[rows[i].trial];
+            const char *v = c < cols->n ? rp_get(t, name) : c == cols->n ? t->file
+                            : rows[i].eval >= 0 ? t->evals[rows[i].eval].target : "";
+            sv[i] = v ? v : "";
+        }
+        snprintf(p, sizeof p, "trials/%s", name);
+        rc = coop_results_write_strings(w, p, sv, 1, &nr, e);
+    }
+    for (int c = 0; !rc && c < 3; c++) {
+        for (size_t i = 0; i < nr; i++) {
+            const struct rp_trial *t = &s->t[rows[i].trial];
+            dv[i] = eval_num(rows[i].eval >= 0 ? &t->evals[rows[i].eval] : NULL, c);
+        }
+        snprintf(p, sizeof p, "trials/%s", num_cols[c]);
+        rc = coop_results_write_f64(w, p, dv, 1, &nr, e);
+    }
+    free(sv);
+    free(dv);
+    return rc;
+}
+
+static int write_h5(const char *dir, const struct rp_set *s, const struct rp_strs *cols,
+                    const struct row *rows, size_t nr, struct coop_err *e)
+{
+    struct coop_results_writer *w;
+    int rc = coop_results_begin(dir, "all_trials", true, &w, e);
+    if (rc)
+        return rc;
+    if ((rc = coop_results_attr_str(w, "kind", "coop-report export", e)) ||
+        (rc = coop_results_attr_int(w, "n_trials", (int64_t)s->n, e)) ||
+        (rc = write_h5_columns(w, s, cols, rows, nr, e))) {
+        coop_results_abort(w);
+        return rc;
+    }
+    return coop_results_commit(w, "completed", NULL, e);
+}
+
+int rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
+              struct coop_err *e)
+{
+    int rc = coop_mkdirs(dir, e);
+    if (rc)
+        return rc;
+    struct rp_strs cols = {0};
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t k = 0; k < s->t[i].keys.n; k++)
+            if (rp_strs_find(&cols, s->t[i].keys.v[k]) < 0)
+                rp_strs_push(&cols, s->t[i].keys.v[k]);
+    if (cols.n)
+        qsort(cols.v, cols.n, sizeof *cols.v, cmp_q);
+    struct row *rows;
+    size_t nr = build_rows(&rows, s);
+    char *csv = coop_asprintf("%s/all_trials.csv", dir);
+    if (!rows || !csv)
+        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    if (!rc && !(rc = write_csv(csv, s, &cols, rows, nr, e)))
+        rp_strs_push(written, csv);
+    if (!rc && !(rc = write_h5(dir, s, &cols, rows, nr, e)))
+        rp_strs_pushf(written, "%s/all_trials.h5", dir);
+    free(csv);
+    free(rows);
+    rp_strs_free(&cols);
+    return rc;
+}

@@ -1,0 +1,276 @@
+/* load.c: reads every trial file of a results folder into the report's data
+ * model (all root attributes as text, accuracy per evaluation target) and
+ * assigns each trial to a setting: trials that must never be averaged together
+ * (different backbone or checkpoint) land in different settings. */
+#include "report_internal.h"
+#include "coop/results.h"
+#include "coop/util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rp_strs_push(struct rp_strs *s, const char *str)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return s->oom = true, -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = coop_strdup(str ? str : "")))
+        return s->oom = true, -1;
+    s->n++;
+    return 0;
+}
+
+int rp_strs_pushf(struct rp_strs *s, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return rp_strs_push(s, buf);
+}
+
+long rp_strs_find(const struct rp_strs *s, const char *str)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], str) == 0)
+            return (long)i;
+    return -1;
+}
+
+void rp_strs_free(struct rp_strs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+const char *rp_get(const struct rp_trial *t, const char *key)
+{
+    long i = rp_strs_find(&t->keys, key);
+    return i < 0 ? NULL : t->vals.v[i];
+}
+
+double rp_eval_acc(const struct rp_trial *t, const char *target)
+{
+    for (size_t i = 0; i < t->n_evals; i++)
+        if (strcmp(t->evals[i].target, target) == 0)
+            return t->evals[i].accuracy;
+    return NAN;
+}
+
+/* Root attribute as text, whatever its type. */
+static int attr_text(struct coop_results_reader *r, const char *name, char **out)
+{
+    struct coop_err e;
+    int64_t iv;
+    double dv;
+    if (coop_results_read_attr_str(r, name, out, &e) == 0)
+        return 0;
+    char buf[64];
+    if (coop_results_read_attr_int(r, name, &iv, &e) == 0) {
+        double chk;
+        coop_results_read_attr_double(r, name, &chk, &e);
+        if (chk == (double)iv)
+            snprintf(buf, sizeof buf, "%lld", (long long)iv);
+        else
+            snprintf(buf, sizeof buf, "%.17g", chk);
+    } else if (coop_results_read_attr_double(r, name, &dv, &e) == 0) {
+        snprintf(buf, sizeof buf, "%.17g", dv);
+    } else {
+        return -1;
+    }
+    *out = coop_strdup(buf);
+    return *out ? 0 : -1;
+}
+
+static double scalar_or_nan(struct coop_results_reader *r, const char *target, const char *leaf)
+{
+    char p[512];
+    snprintf(p, sizeof p, "eval/%s/%s", target, leaf);
+    double v;
+    struct coop_err e;
+    return coop_results_read_scalar(r, p, &v, &e) == 0 ? v : NAN;
+}
+
+static int load_evals(struct rp_trial *t, struct coop_results_reader *r)
+{
+    char **names;
+    size_t n;
+    struct coop_err e;
+    if (!coop_results_has(r, "eval") || coop_results_list(r, "eval", &names, &n, &e) != 0)
+        return 0;
+    t->evals = calloc(n ? n : 1, sizeof *t->evals);
+    if (!t->evals) {
+        coop_results_free_strings(names, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct rp_eval *ev = &t->evals[t->n_evals++];
+        ev->target = names[i];
+        names[i] = NULL;
+        ev->accuracy = scalar_or_nan(r, ev->target, "accuracy");
+        ev->macro_f1 = scalar_or_nan(r, ev->target, "macro_f1");
+        ev->n_samples = scalar_or_nan(r, ev->target, "n_samples");
+    }
+    coop_results_free_strings(names, n);
+    return 0;
+}
+
+static int load_attrs(struct rp_trial *t, struct coop_results_reader *r, struct coop_err *e)
+{
+    char **names;
+    size_t n;
+    int rc = coop_results_attr_names(r, &names, &n, e);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *v = NULL;
+        if (strcmp(names[i], "config") == 0 || attr_text(r, names[i], &v) != 0)
+            continue;
+        if (rp_strs_push(&t->keys, names[i]) || rp_strs_push(&t->vals, v))
+            rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+        free(v);
+    }
+    coop_results_free_strings(names, n);
+    return rc;
+}
+
+static const char *first_of(const struct rp_trial *t, const char *a, const char *b)
+{
+    const char *v = rp_get(t, a);
+    return v ? v : rp_get(t, b);
+}
+
+static void derive(struct rp_trial *t)
+{
+    const char *st = rp_get(t, "status");
+    t->completed = st && strcmp(st, "completed") == 0;
+    t->failed = st && strcmp(st, "failed") == 0;
+    t->dataset = first_of(t, "axis_dataset", "dataset");
+    t->method = first_of(t, "axis_method", "method");
+    t->seed = rp_get(t, "axis_seed");
+    t->epochs = first_of(t, "axis_epochs", "axis_max_epoch");
+    if (!t->epochs)
+        t->epochs = first_of(t, "max_epoch", "epochs");
+    const char *sh = rp_get(t, "axis_shots");
+    t->shots = sh ? atoi(sh) : 0;
+    if (!t->dataset)
+        t->dataset = "?";
+    if (!t->method)
+        t->method = "?";
+}
+
+/* What must be equal for two trials to be compared at all. */
+static void setting_key(char *buf, size_t len, const struct rp_trial *t)
+{
+    const char *bb = first_of(t, "axis_backbone", "backbone");
+    const char *ck = rp_get(t, "checkpoint_sha256");
+    snprintf(buf, len, "backbone=%s, checkpoint=%.12s", bb ? bb : "?", ck ? ck : "?");
+}
+
+static int load_one(struct rp_set *s, const char *dir, const char *name, struct coop_err *e)
+{
+    char *path = coop_asprintf("%s/%s", dir, name);
+    if (!path)
+        return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    struct coop_results_reader *r;
+    struct coop_err e2;
+    s->n_files++;
+    if (coop_results_open(path, &r, &e2) != 0) {
+        s->n_unreadable++;
+        rp_strs_pushf(&s->warnings, "skipping unreadable results file: %s", e2.msg);
+        free(path);
+        return 0;
+    }
+    struct rp_trial *t = &s->t[s->n];
+    memset(t, 0, sizeof *t);
+    t->file = path;
+    int rc = load_attrs(t, r, e);
+    if (!rc && load_evals(t, r) != 0)
+        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    coop_results_close(r);
+    s->n++;
+    if (rc)
+        return rc;
+    derive(t);
+    if (!t->completed && !t->failed)
+        rp_strs_pushf(&s->warnings, "%s: unexpected status '%s'; treated as missing", path,
+                      rp_get(t, "status") ? rp_get(t, "status") : "(none)");
+    char key[512];
+    setting_key(key, sizeof key, t);
+    long k = rp_strs_find(&s->settings, key);
+    if (k < 0) {
+        if (rp_strs_push(&s->settings, key))
+            return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+        k = (long)s->settings.n - 1;
+    }
+    t->setting = (int)k;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
+{
+    memset(s, 0, sizeof *s);
+    DIR *d = opendir(dir);
+    if (!d)
+        return coop_fail(e, COOP_E_IO, "%s: cannot open results folder: %s", dir,
+                         strerror(errno));
+    struct rp_strs names = {0};
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) && !rc) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] != '.' && l > 3 && strcmp(de->d_name + l - 3, ".h5") == 0)
+            if (rp_strs_push(&names, de->d_name))
+                rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    }
+    closedir(d);
+    if (!rc && names.n)
+        qsort(names.v, names.n, sizeof *names.v, name_cmp);
+    s->t = calloc(names.n ? names.n : 1, sizeof *s->t);
+    if (!rc && !s->t)
+        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    for (size_t i = 0; i < names.n && !rc; i++)
+        rc = load_one(s, dir, names.v[i], e);
+    rp_strs_free(&names);
+    if (!rc && rp_mark_label_axes(s) != 0)
+        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
+    if (!rc && s->settings.n > 1)
+        rp_strs_pushf(&s->warnings, "results hold %zu incompatible settings (different backbone "
+                      "or checkpoint); they are never averaged together: one set of tables "
+                      "per setting", s->settings.n);
+    return rc;
+}
+
+void rp_set_free(struct rp_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct rp_trial *t = &s->t[i];
+        free(t->file);
+        rp_strs_free(&t->keys);
+        rp_strs_free(&t->vals);
+        free(t->label_axis);
+        for (size_t j = 0; j < t->n_evals; j++)
+            free(t->evals[j].target);
+        free(t->evals);
+    }
+    free(s->t);
+    rp_strs_free(&s->settings);
+    rp_strs_free(&s->warnings);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,332 @@
+/* reader.c: read-only access to a results file for reports and tests:
+ * attributes and datasets by path, with HDF5 failures turned into messages
+ * naming the file and the path. Never prints. */
+#include "coop/results.h"
+#include "coop/util.h"
+#include "h5_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct coop_results_reader {
+    hid_t file;
+    char *path;
+};
+
+int coop_results_open(const char *file, struct coop_results_reader **out, struct coop_err *e)
+{
+    *out = NULL;
+    coop_h5_quiet();
+    if (!coop_file_exists(file))
+        return coop_fail(e, COOP_E_IO, "%s: no such results file", file);
+    if (H5Fis_hdf5(file) <= 0)
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: not an HDF5 file (corrupt or truncated "
+                            "results file)", file);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot open results file", file);
+    struct coop_results_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = coop_strdup(file))) {
+        free(r);
+        H5Fclose(f);
+        return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
+    }
+    r->file = f;
+    *out = r;
+    return 0;
+}
+
+void coop_results_close(struct coop_results_reader *r)
+{
+    if (!r)
+        return;
+    H5Fclose(r->file);
+    free(r->path);
+    free(r);
+}
+
+const char *coop_results_reader_path(const struct coop_results_reader *r)
+{
+    return r->path;
+}
+
+bool coop_results_has_attr(struct coop_results_reader *r, const char *name)
+{
+    return H5Aexists(r->file, name) > 0;
+}
+
+bool coop_results_has(struct coop_results_reader *r, const char *path)
+{
+    return coop_h5_path_exists(r->file, path);
+}
+
+void coop_results_free_strings(char **s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+int coop_results_read_attr_str(struct coop_results_reader *r, const char *name, char **out,
+                               struct coop_err *e)
+{
+    int rc = coop_h5_attr_str(r->file, name, out);
+    if (rc == COOP_E_NOTFOUND)
+        return coop_fail(e, rc, "%s: no attribute '%s'", r->path, name);
+    if (rc)
+        return coop_h5_fail(e, rc, "%s: attribute '%s' is not a readable string", r->path,
+                            name);
+    return 0;
+}
+
+static int read_num_attr(struct coop_results_reader *r, const char *name, hid_t mt, void *out,
+                         struct coop_err *e)
+{
+    if (H5Aexists(r->file, name) <= 0)
+        return coop_fail(e, COOP_E_NOTFOUND, "%s: no attribute '%s'", r->path, name);
+    hid_t a = H5Aopen(r->file, name, H5P_DEFAULT);
+    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    int rc = 0;
+    H5T_class_t c = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+    if (a < 0 || (c != H5T_INTEGER && c != H5T_FLOAT) || H5Sget_simple_extent_npoints(sp) != 1)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: attribute '%s' is not a numeric scalar", r->path,
+                       name);
+    else if (H5Aread(a, mt, out) < 0)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot read attribute '%s'", r->path, name);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+int coop_results_read_attr_int(struct coop_results_reader *r, const char *name, int64_t *out,
+                               struct coop_err *e)
+{
+    return read_num_attr(r, name, H5T_NATIVE_INT64, out, e);
+}
+
+int coop_results_read_attr_double(struct coop_results_reader *r, const char *name, double *out,
+                                  struct coop_err *e)
+{
+    return read_num_attr(r, name, H5T_NATIVE_DOUBLE, out, e);
+}
+
+struct name_list {
+    char **v;
+    size_t n, cap;
+    int oom;
+};
+
+static int name_push(struct name_list *l, const char *name)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return l->oom = 1, -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = coop_strdup(name)))
+        return l->oom = 1, -1;
+    l->n++;
+    return 0;
+}
+
+static herr_t attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    return name_push(data, name) ? -1 : 0;
+}
+
+int coop_results_attr_names(struct coop_results_reader *r, char ***names, size_t *n,
+                            struct coop_err *e)
+{
+    struct name_list l = {0};
+    hsize_t idx = 0;
+    if (H5Aiterate2(r->file, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_cb, &l) < 0) {
+        coop_results_free_strings(l.v, l.n);
+        if (l.oom)
+            return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot list attributes", r->path);
+    }
+    *names = l.v;
+    *n = l.n;
+    return 0;
+}
+
+/* ---- datasets ------------------------------------------------------------- */
+static herr_t link_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    return name_push(data, name) ? -1 : 0;
+}
+
+int coop_results_list(struct coop_results_reader *r, const char *group, char ***names, size_t *n,
+                      struct coop_err *e)
+{
+    *names = NULL;
+    *n = 0;
+    if (!coop_h5_path_exists(r->file, group))
+        return coop_fail(e, COOP_E_NOTFOUND, "%s: no group '%s'", r->path, group);
+    hid_t g = H5Gopen2(r->file, group, H5P_DEFAULT);
+    if (g < 0)
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: '%s' is not a group", r->path, group);
+    struct name_list l = {0};
+    hsize_t idx = 0;
+    herr_t s = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, link_cb, &l);
+    H5Gclose(g);
+    if (s < 0) {
+        coop_results_free_strings(l.v, l.n);
+        if (l.oom)
+            return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot list group '%s'", r->path, group);
+    }
+    *names = l.v;
+    *n = l.n;
+    return 0;
+}
+
+/* Opens a dataset and reports its shape and element count. */
+static int open_dataset(struct coop_results_reader *r, const char *path, hid_t *d, int *rank,
+                        size_t *shape, size_t *count, struct coop_err *e)
+{
+    if (!coop_h5_path_exists(r->file, path))
+        return coop_fail(e, COOP_E_NOTFOUND, "%s: no dataset '%s'", r->path, path);
+    *d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (*d < 0)
+        return coop_h5_fail(e, COOP_E_FORMAT, "%s: '%s' is not a dataset", r->path, path);
+    hid_t sp = H5Dget_space(*d);
+    int rk = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[COOP_RESULTS_MAX_RANK];
+    if (rk < 0 || rk > COOP_RESULTS_MAX_RANK) {
+        H5Sclose(sp);
+        H5Dclose(*d);
+        return coop_fail(e, COOP_E_FORMAT, "%s: %s: unsupported rank %d", r->path, path, rk);
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    size_t n = 1;
+    for (int i = 0; i < rk; i++) {
+        if (shape)
+            shape[i] = (size_t)dims[i];
+        n *= (size_t)dims[i];
+    }
+    if (rank)
+        *rank = rk;
+    *count = n;
+    return 0;
+}
+
+static int read_numeric(struct coop_results_reader *r, const char *path, hid_t mt, size_t esize,
+                        void **data, int *rank, size_t *shape, struct coop_err *e)
+{
+    hid_t d;
+    size_t n;
+    *data = NULL;
+    int rc = open_dataset(r, path, &d, rank, shape, &n, e);
+    if (rc)
+        return rc;
+    hid_t ft = H5Dget_type(d);
+    H5T_class_t c = H5Tget_class(ft);
+    H5Tclose(ft);
+    void *buf = malloc((n ? n : 1) * esize);
+    if (c != H5T_INTEGER && c != H5T_FLOAT)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: %s: not a numeric dataset", r->path, path);
+    else if (!buf)
+        rc = coop_fail(e, COOP_E_NOMEM, "%s: %s: out of memory", r->path, path);
+    else if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: cannot read", r->path, path);
+    H5Dclose(d);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    return 0;
+}
+
+int coop_results_read_f32(struct coop_results_reader *r, const char *path, float **data,
+                          int *rank, size_t *shape, struct coop_err *e)
+{
+    return read_numeric(r, path, H5T_NATIVE_FLOAT, sizeof(float), (void **)data, rank, shape, e);
+}
+
+int coop_results_read_f64(struct coop_results_reader *r, const char *path, double **data,
+                          int *rank, size_t *shape, struct coop_err *e)
+{
+    return read_numeric(r, path, H5T_NATIVE_DOUBLE, sizeof(double), (void **)data, rank, shape,
+                        e);
+}
+
+int coop_results_read_i32(struct coop_results_reader *r, const char *path, int32_t **data,
+                          int *rank, size_t *shape, struct coop_err *e)
+{
+    return read_numeric(r, path, H5T_NATIVE_INT32, sizeof(int32_t), (void **)data, rank, shape,
+                        e);
+}
+
+int coop_results_read_scalar(struct coop_results_reader *r, const char *path, double *out,
+                             struct coop_err *e)
+{
+    double *v;
+    int rank;
+    size_t shape[COOP_RESULTS_MAX_RANK], n = 1;
+    int rc = coop_results_read_f64(r, path, &v, &rank, shape, e);
+    if (rc)
+        return rc;
+    for (int i = 0; i < rank; i++)
+        n *= shape[i];
+    if (n != 1)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: %s: expected a scalar, found %zu values", r->path,
+                       path, n);
+    else
+        *out = v[0];
+    free(v);
+    return rc;
+}
+
+int coop_results_read_strings(struct coop_results_reader *r, const char *path, char ***s,
+                              int *rank, size_t *shape, struct coop_err *e)
+{
+    hid_t d;
+    size_t n;
+    *s = NULL;
+    int rc = open_dataset(r, path, &d, rank, shape, &n, e);
+    if (rc)
+        return rc;
+    hid_t ft = H5Dget_type(d);
+    int vl = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0;
+    H5Tclose(ft);
+    char **raw = calloc(n ? n : 1, sizeof *raw), **out = calloc(n ? n : 1, sizeof *out);
+    hid_t mt = coop_h5_vlstr_type();
+    if (!vl)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: %s: not a variable-length string dataset",
+                       r->path, path);
+    else if (!raw || !out)
+        rc = coop_fail(e, COOP_E_NOMEM, "%s: %s: out of memory", r->path, path);
+    else if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: cannot read", r->path, path);
+    int got = !rc;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!(out[i] = coop_strdup(raw[i] ? raw[i] : "")))
+            rc = coop_fail(e, COOP_E_NOMEM, "%s: %s: out of memory", r->path, path);
+    if (got && n) {
+        hid_t sp = H5Dget_space(d);
+        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+        H5Sclose(sp);
+    }
+    H5Tclose(mt);
+    H5Dclose(d);
+    free(raw);
+    if (rc) {
+        coop_results_free_strings(out, n);
+        return rc;
+    }
+    *s = out;
+    return 0;
+}

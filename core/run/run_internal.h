@@ -1,0 +1,83 @@
+/* run_internal.h: state shared by the sweep's files (not installed). */
+#ifndef COOP_RUN_INTERNAL_H
+#define COOP_RUN_INTERNAL_H
+
+#include "coop/data.h"
+#include "coop/featcache.h"
+#include "coop/run.h"
+#include "coop/train.h"
+
+#define RT_MAX_DS 32
+#define RT_MAX_FC 64
+
+struct rt_dataset {
+    char *key;                    /* name + params + data_root */
+    const struct coop_plugin *plugin;
+    struct coop_dataset_ref ref;
+    char *split_hash[3];          /* sha256 of the split's item ids (lazily) */
+};
+
+struct rt_cache {
+    char *key;
+    struct coop_featcache *fc;
+};
+
+struct rt {
+    const struct coop_registry *reg;
+    const struct coop_run_options *o;
+    struct coop_host host;
+    char *cache_dir;
+    /* backbone kept open across trials */
+    char *bb_key;
+    const struct coop_plugin *bb_plugin;
+    struct coop_backbone_ref bb;
+    struct coop_backbone_info info;
+    struct rt_dataset ds[RT_MAX_DS];
+    int nds;
+    struct rt_cache fc[RT_MAX_FC];
+    int nfc;
+    /* progress */
+    size_t trial_no, n_trials;
+    const char *phase;
+    char axes[256];
+    double sweep_t0, trial_t0;
+    size_t done_trials;
+    double done_seconds;
+    int epoch, epochs;
+};
+
+void rt_progress(struct rt *rt, const char *phase);
+void rt_log(struct rt *rt, const char *fmt, ...) COOP_PRINTF(2, 3);
+
+int rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
+int rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
+               const char *data_root, struct rt_dataset **out, struct coop_err *e);
+/* Unnormalised image features of items idx[0..n) of a split, view 0 = eval
+ * transform, view v > 0 = the v-th seeded training augmentation (cached);
+ * view < 0 = a fresh augmentation from rng (online mode, not cached). */
+int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split, const size_t *idx,
+                size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e);
+void rt_free(struct rt *rt);
+
+/* The trained method, whichever kind. */
+struct method {
+    const struct coop_plugin *plugin;
+    const struct coop_prompt_ops *pops;
+    struct coop_prompt *prompt;
+    const struct coop_baseline_ops *bops;
+    struct coop_baseline *base;
+    int K; /* classes it was built for (source) */
+};
+void method_free(struct method *m);
+const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e);
+/* Evaluates m on d's test split and writes eval/<label>/ to w. */
+int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
+             const char *label, struct coop_results_writer *w, struct coop_metrics *out,
+             struct coop_err *e);
+void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
+             const char *cache_dir);
+
+int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
+              struct coop_err *e);
+
+#endif

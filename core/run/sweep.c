@@ -1,0 +1,225 @@
+/* sweep.c: the trial loop: skip what is completed, run the rest, record
+ * failures and carry on, stop cleanly when cancelled; progress display. */
+#include "coop/results.h"
+#include "coop/util.h"
+#include "run_internal.h"
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- resolver over the registry ---------------------------------------- */
+static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
+                   struct coop_matrix_plugin_info *out)
+{
+    const struct coop_registry *reg = ctx;
+    const struct coop_plugin *p = NULL;
+    if (kind)
+        p = coop_registry_find(reg, kind, name);
+    else if (!(p = coop_registry_find(reg, COOP_PLUGIN_PROMPT, name)))
+        p = coop_registry_find(reg, COOP_PLUGIN_BASELINE, name);
+    if (!p)
+        return COOP_E_NOTFOUND;
+    out->kind = p->kind;
+    out->trains = true;
+    out->params = NULL;
+    switch (p->kind) {
+    case COOP_PLUGIN_BACKBONE: out->params = ((const struct coop_backbone_ops *)p->ops)->params; break;
+    case COOP_PLUGIN_DATASET: out->params = ((const struct coop_dataset_ops *)p->ops)->params; break;
+    case COOP_PLUGIN_PROMPT: out->params = ((const struct coop_prompt_ops *)p->ops)->params; break;
+    case COOP_PLUGIN_BASELINE: {
+        const struct coop_baseline_ops *b = p->ops;
+        out->params = b->params;
+        out->trains = b->needs_training_data;
+        break;
+    }
+    }
+    return 0;
+}
+
+static size_t names(void *ctx, enum coop_plugin_kind kind, const char **out, size_t max)
+{
+    const struct coop_registry *reg = ctx;
+    if (kind)
+        return coop_registry_names(reg, kind, out, max);
+    size_t n = coop_registry_names(reg, COOP_PLUGIN_PROMPT, out, max);
+    return n + coop_registry_names(reg, COOP_PLUGIN_BASELINE, n < max ? out + n : out,
+                                   n < max ? max - n : 0);
+}
+
+void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resolver *out)
+{
+    out->ctx = (void *)reg;
+    out->lookup = resolve;
+    out->names = names;
+}
+
+/* ---- progress ------------------------------------------------------------- */
+static void fmt_time(char *buf, size_t n, double s)
+{
+    if (s < 0 || s != s)
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+void rt_progress(struct rt *rt, const char *phase)
+{
+    rt->phase = phase;
+    if (!rt->o->out)
+        return;
+    double now = coop_now();
+    char eta[32] = "?", el[32];
+    size_t left = rt->n_trials - rt->trial_no + 1;
+    if (rt->done_trials > 0)
+        fmt_time(eta, sizeof eta, rt->done_seconds / (double)rt->done_trials * (double)left -
+                                      (now - rt->trial_t0));
+    fmt_time(el, sizeof el, now - rt->sweep_t0);
+    if (rt->o->tty) {
+        fprintf(rt->o->out, "\r\033[K[%zu/%zu] %.60s | %s | elapsed %s, ETA %s", rt->trial_no,
+                rt->n_trials, rt->axes, phase, el, eta);
+        fflush(rt->o->out);
+    } else if (strncmp(phase, "training epoch", 14) != 0 ||
+               rt->epoch == rt->epochs || rt->epoch % 10 == 1) {
+        /* plain logs: every phase, but only every 10th epoch */
+        fprintf(rt->o->out, "[%zu/%zu] %s: %s (elapsed %s, ETA %s)\n", rt->trial_no,
+                rt->n_trials, rt->axes, phase, el, eta);
+        fflush(rt->o->out);
+    }
+}
+
+void rt_log(struct rt *rt, const char *fmt, ...)
+{
+    if (!rt->o->out)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(rt->o->out, "%s%s\n", rt->o->tty ? "\r\033[K" : "", buf);
+    fflush(rt->o->out);
+}
+
+static void host_log(void *ctx, enum coop_log_level level, const char *msg)
+{
+    struct rt *rt = ctx;
+    if (level >= COOP_LOG_INFO)
+        rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
+}
+
+void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
+             const char *cache_dir)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->reg = reg;
+    rt->o = o;
+    rt->host = (struct coop_host){COOP_HOST_VERSION, rt, host_log, o->cancel};
+    rt->cache_dir = coop_strdup(cache_dir);
+    rt->n_trials = 1;
+    rt->trial_no = 1;
+    rt->sweep_t0 = coop_now();
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+void coop_run_summary_free(struct coop_run_summary *s)
+{
+    for (size_t i = 0; i < s->failed; i++) {
+        free(s->failures[i].summary);
+        free(s->failures[i].message);
+    }
+    free(s->failures);
+    free(s->results_dir);
+    memset(s, 0, sizeof *s);
+}
+
+static void add_failure(struct coop_run_summary *s, const struct coop_trial *t, const char *msg)
+{
+    struct coop_run_failure *nf = realloc(s->failures, (s->failed + 1) * sizeof *nf);
+    if (!nf)
+        return;
+    s->failures = nf;
+    memcpy(nf[s->failed].id, t->id, sizeof nf[s->failed].id);
+    nf[s->failed].summary = coop_strdup(t->axes_summary);
+    nf[s->failed].message = coop_strdup(msg);
+    s->failed++;
+}
+
+int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
+                   const struct coop_run_options *o, struct coop_run_summary *s,
+                   struct coop_err *e)
+{
+    memset(s, 0, sizeof *s);
+    size_t n = coop_matrix_count(m);
+    s->total = n;
+    if (n == 0)
+        return 0;
+    const struct coop_trial *t0 = coop_matrix_trial(m, 0);
+    s->results_dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
+    struct rt rt;
+    char *default_cache = coop_asprintf("%s/.cache", t0->results_dir);
+    rt_init(&rt, reg, o, o->cache_dir ? o->cache_dir : default_cache);
+    free(default_cache);
+    rt.n_trials = n;
+    int rc = coop_mkdirs(s->results_dir, e);
+    if (rc == 0)
+        rc = coop_results_clean_stale(s->results_dir, NULL, e);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+        enum coop_trial_state st = COOP_TRIAL_MISSING;
+        struct coop_err te;
+        rt.trial_no = i + 1;
+        snprintf(rt.axes, sizeof rt.axes, "%s", t->axes_summary);
+        if (o->cancel && *o->cancel) {
+            free(dir);
+            rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted");
+            break;
+        }
+        if (coop_results_state(dir, t->id, &st, NULL, 0, &te) != 0)
+            rt_log(&rt, "warning: %s; the trial will be re-run", te.msg);
+        if (st == COOP_TRIAL_COMPLETED && !o->force) {
+            s->skipped++;
+            free(dir);
+            continue;
+        }
+        struct coop_results_writer *w = NULL;
+        rt.trial_t0 = coop_now();
+        rt.epoch = rt.epochs = 0;
+        rt_progress(&rt, "starting");
+        int trc = coop_results_begin(dir, t->id, true, &w, &te);
+        if (trc == 0)
+            trc = run_trial(&rt, t, w, &te);
+        s->ran++;
+        if (trc == COOP_E_INTERRUPTED || (o->cancel && *o->cancel)) {
+            coop_results_abort(w); /* the trial in flight is abandoned */
+            rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted during trial %s", t->id);
+        } else if (trc == 0) {
+            if (coop_results_commit(w, "completed", NULL, &te) == 0) {
+                s->completed++;
+            } else {
+                add_failure(s, t, te.msg);
+                rt_log(&rt, "trial %s FAILED: %s", t->id, te.msg);
+            }
+        } else {
+            char msg[COOP_ERR_MAX];
+            memcpy(msg, te.msg, sizeof msg);
+            add_failure(s, t, msg);
+            rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
+            if (w && coop_results_commit(w, "failed", msg, &te) != 0)
+                rt_log(&rt, "warning: could not record the failure: %s", te.msg);
+        }
+        rt.done_trials++;
+        rt.done_seconds += coop_now() - rt.trial_t0;
+        free(dir);
+    }
+    if (o->tty && o->out)
+        fprintf(o->out, "\r\033[K");
+    s->interrupted = rc == COOP_E_INTERRUPTED;
+    s->seconds = coop_now() - rt.sweep_t0;
+    rt_free(&rt);
+    return rc;
+}

@@ -1,0 +1,185 @@
+/* resnet.c: OpenAI's ModifiedResNet image tower, inference only (the image
+ * encoder is frozen in CoOp): 3-conv stem, Bottlenecks with anti-aliased
+ * (AvgPool) strides, and the AttentionPool2d head. Convolutions run one image
+ * at a time through im2col + sgemm; the attention pool is batched. */
+#include "coop/clip.h"
+#include "coop/util.h"
+#include "vision.h"
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* out [M, N] = inp [M, K] @ w [N, K]^T + bias [N] */
+static void linear(float *out, const float *inp, const float *w, const float *bias, int M, int K,
+                   int N)
+{
+    for (int i = 0; i < M; i++)
+        memcpy(out + (size_t)i * N, bias, sizeof(float) * (size_t)N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, w, K, 1.0f, out,
+                N);
+}
+
+/* Sizes of the per-image buffers: the largest activation and im2col. */
+struct plan {
+    size_t act, work;
+};
+
+static void plan_max(size_t *m, size_t v)
+{
+    if (v > *m)
+        *m = v;
+}
+
+static struct plan resnet_plan(const struct coop_clip_resnet *r)
+{
+    struct plan p = {0, 0};
+    int S = r->image_size, W = r->width, h = S / 2;
+    plan_max(&p.act, (size_t)W * h * h);
+    plan_max(&p.work, vision_conv2d_work(3, S, S, 3, 3, 2, 1));
+    plan_max(&p.work, vision_conv2d_work(W / 2, h, h, 3, 3, 1, 1));
+    int R = h / 2, nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nb; k++) {
+        const struct coop_clip_bottleneck *b = &r->blocks[k];
+        plan_max(&p.act, (size_t)b->inplanes * R * R);
+        plan_max(&p.act, (size_t)b->planes * R * R);
+        plan_max(&p.work, vision_conv2d_work(b->planes, R, R, 3, 3, 1, 1));
+        R /= b->stride;
+        plan_max(&p.act, (size_t)4 * b->planes * R * R);
+    }
+    return p;
+}
+
+struct bufs {
+    float *x, *t1, *t2, *t3, *work;
+};
+
+/* x [C, R, R] -> x [4 planes, R/s, R/s]; t1..t3 scratch. */
+static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int R)
+{
+    int p = b->planes, s = b->stride, Ro = R / s;
+    vision_conv2d(u->t1, u->x, b->conv1_w, NULL, b->inplanes, R, R, p, 1, 1, 1, 0, NULL);
+    vision_bn_act(u->t1, &b->bn1, p, R * R, 1);
+    vision_conv2d(u->t2, u->t1, b->conv2_w, NULL, p, R, R, p, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t2, &b->bn2, p, R * R, 1);
+    float *mid = u->t2;
+    if (s > 1) {
+        vision_avgpool(u->t1, u->t2, p, R, R, s);
+        mid = u->t1;
+    }
+    vision_conv2d(u->t3, mid, b->conv3_w, NULL, p, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
+    vision_bn_act(u->t3, &b->bn3, 4 * p, Ro * Ro, 0);
+    const float *id = u->x;
+    if (b->has_downsample) {
+        const float *pooled = u->x;
+        if (s > 1) {
+            vision_avgpool(u->t1, u->x, b->inplanes, R, R, s);
+            pooled = u->t1;
+        }
+        vision_conv2d(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, Ro, Ro, 4 * p, 1, 1, 1,
+                      0, NULL);
+        vision_bn_act(u->t2, &b->down_bn, 4 * p, Ro * Ro, 0);
+        id = u->t2;
+    }
+    long n = (long)4 * p * Ro * Ro;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (long i = 0; i < n; i++) {
+        float y = u->t3[i] + id[i];
+        u->x[i] = y > 0.0f ? y : 0.0f;
+    }
+}
+
+/* pixels [3, S, S] -> tokens [G*G + 1, 32W] (mean token first, + positional). */
+static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, struct bufs *u,
+                         float *tokens)
+{
+    int S = r->image_size, W = r->width, h = S / 2;
+    vision_conv2d(u->t1, pixels, r->conv1_w, NULL, 3, S, S, W / 2, 3, 3, 2, 1, u->work);
+    vision_bn_act(u->t1, &r->bn1, W / 2, h * h, 1);
+    vision_conv2d(u->t2, u->t1, r->conv2_w, NULL, W / 2, h, h, W / 2, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t2, &r->bn2, W / 2, h * h, 1);
+    vision_conv2d(u->t1, u->t2, r->conv3_w, NULL, W / 2, h, h, W, 3, 3, 1, 1, u->work);
+    vision_bn_act(u->t1, &r->bn3, W, h * h, 1);
+    vision_avgpool(u->x, u->t1, W, h, h, 2);
+    int R = h / 2, nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nb; k++) {
+        bottleneck(&r->blocks[k], u, R);
+        R /= r->blocks[k].stride;
+    }
+    /* u->x [D, R*R] -> tokens [R*R + 1, D] */
+    int D = 32 * W, N = R * R;
+    for (int c = 0; c < D; c++) {
+        const float *src = u->x + (size_t)c * N;
+        float s = 0.0f;
+        for (int t = 0; t < N; t++) {
+            tokens[(size_t)(t + 1) * D + c] = src[t];
+            s += src[t];
+        }
+        tokens[c] = s / (float)N;
+    }
+    const float *pos = r->ap_positional_embedding;
+    for (size_t i = 0; i < (size_t)(N + 1) * D; i++)
+        tokens[i] += pos[i];
+}
+
+/* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
+ * kv [B, T, 2D], q [B, D], o [B, D], sc [T] scratch. */
+static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
+                     float *feat, float *kv, float *q, float *o, float *sc)
+{
+    int D = 32 * r->width, H = r->heads, hd = D / H;
+    linear(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
+    linear(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
+    const float *k = kv, *v = kv + (size_t)B * T * D;
+    for (int b = 0; b < B; b++)
+        linear(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1, D, D);
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)b * D + h * hd;
+            float mx = -INFINITY, sum = 0.0f;
+            for (int t = 0; t < T; t++) {
+                const float *kt = k + ((size_t)b * T + t) * D + h * hd;
+                float s = 0.0f;
+                for (int i = 0; i < hd; i++)
+                    s += qh[i] * kt[i];
+                sc[t] = s * scale;
+                mx = sc[t] > mx ? sc[t] : mx;
+            }
+            for (int t = 0; t < T; t++)
+                sum += sc[t] = expf(sc[t] - mx);
+            float *oh = o + (size_t)b * D + h * hd;
+            memset(oh, 0, sizeof(float) * (size_t)hd);
+            for (int t = 0; t < T; t++) {
+                const float *vt = v + ((size_t)b * T + t) * D + h * hd;
+                float a = sc[t] / sum;
+                for (int i = 0; i < hd; i++)
+                    oh[i] += a * vt[i];
+            }
+        }
+    linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
+}
+
+int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
+                             float *feat, struct coop_err *e)
+{
+    if (B <= 0)
+        return B == 0 ? 0 : coop_fail(e, COOP_E_INVAL, "resnet: batch %d", B);
+    if (!r->blocks || r->image_size % 32 || (32 * r->width) % r->heads)
+        return coop_fail(e, COOP_E_INVAL, "resnet: tower not configured (image %d, width %d)",
+                         r->image_size, r->width);
+    struct plan p = resnet_plan(r);
+    int S = r->image_size, G = S / 32, T = G * G + 1, D = 32 * r->width;
+    size_t ntok = (size_t)B * T * D;
+    float *mem = coop_alloc_floats(4 * p.act + p.work + 3 * ntok + 2 * (size_t)B * D + T);
+    if (!mem)
+        return coop_fail(e, COOP_E_NOMEM, "resnet: cannot allocate activations for batch %d",
+                         B);
+    struct bufs u = {mem, mem + p.act, mem + 2 * p.act, mem + 3 * p.act, mem + 4 * p.act};
+    float *tokens = u.work + p.work, *kv = tokens + ntok, *q = kv + 2 * ntok;
+    float *o = q + (size_t)B * D, *sc = o + (size_t)B * D;
+    for (int b = 0; b < B; b++)
+        resnet_trunk(r, pixels + (size_t)b * 3 * S * S, &u, tokens + (size_t)b * T * D);
+    attnpool(r, tokens, B, T, feat, kv, q, o, sc);
+    coop_free(mem);
+    return 0;
+}

@@ -1,0 +1,213 @@
+/* test_encode.c: runs the coop-encode executable on a tiny random checkpoint
+ * and reads its HDF5 output back with libhdf5: tokens must equal the
+ * tokenizer's, features the library text tower's; every failure must exit
+ * non-zero with a message naming its cause and leave no output file.
+ * Needs COOP_SHARED_DIR/clip/bpe_simple_vocab_16e6.txt.gz. */
+#include "coop/checkpoint.h"
+#include "coop/clip.h"
+#include "coop/tokenizer.h"
+#include "coop/util.h"
+#include "tiny_clip.h"
+#include <check.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/coop_encode_XXXXXX";
+static char ckpt[4200], vocab[4200], out[4200], txt[4200], errf[4200], exe[4200], linked[4200];
+
+static void setup(void)
+{
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(ckpt, sizeof ckpt, "%s/m.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    snprintf(txt, sizeof txt, "%s/texts.txt", dir);
+    snprintf(errf, sizeof errf, "%s/stderr.txt", dir);
+    snprintf(linked, sizeof linked, "%s/bpe_simple_vocab_16e6.txt.gz", dir);
+    snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz", getenv("COOP_SHARED_DIR"));
+    snprintf(exe, sizeof exe, "%s/core/cli/coop-encode/coop-encode", getenv("COOP_BUILD_ROOT"));
+    ck_assert_int_eq(tiny_clip_write(ckpt, false, 11), 0);
+}
+
+static void teardown(void)
+{
+    const char *files[] = {ckpt, out, txt, errf, linked};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        unlink(files[i]);
+    rmdir(dir);
+    strcpy(dir, "/tmp/coop_encode_XXXXXX");
+}
+
+/* Runs coop-encode with args (shell words); returns the exit status and
+ * leaves stderr in errf. */
+static int run(const char *args)
+{
+    char *cmd = coop_asprintf("'%s' %s 2>'%s' >/dev/null", exe, args, errf);
+    int st = system(cmd);
+    free(cmd);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static void stderr_has(const char *needle)
+{
+    char *s;
+    size_t n;
+    struct coop_err e;
+    ck_assert_int_eq(coop_read_file(errf, 1 << 20, &s, &n, &e), 0);
+    ck_assert_msg(strstr(s, needle) != NULL, "stderr \"%s\" lacks \"%s\"", s, needle);
+    free(s);
+}
+
+static void *read_ds(hid_t f, const char *name, hid_t type, size_t elem, hsize_t dims[2])
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    ck_assert(d >= 0);
+    hid_t sp = H5Dget_space(d);
+    ck_assert_int_eq(H5Sget_simple_extent_ndims(sp), 2);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    void *buf = malloc(dims[0] * dims[1] * elem);
+    ck_assert(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return buf;
+}
+
+START_TEST(encodes_texts)
+{
+    if (!coop_file_exists(vocab)) {
+        printf("SKIP: %s not found\n", vocab);
+        return;
+    }
+    FILE *f = fopen(txt, "w");
+    fputs("a diagram\n\n  \nIt's 2024!\r\nthe last line", f);
+    fclose(f);
+    char *args = coop_asprintf("--checkpoint '%s' --vocab '%s' --text 'a photo of a cat' "
+                               "--text 'a dog' --texts '%s' --out '%s'",
+                               ckpt, vocab, txt, out);
+    ck_assert_int_eq(run(args), 0);
+    free(args);
+    const char *texts[] = {"a photo of a cat", "a dog", "a diagram", "It's 2024!", "the last line"};
+    int N = 5;
+    hid_t h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(h >= 0);
+    hsize_t td[2], fd[2];
+    int32_t *tokens = read_ds(h, "tokens", H5T_NATIVE_INT32, 4, td);
+    float *feat = read_ds(h, "text_features", H5T_NATIVE_FLOAT, 4, fd);
+    ck_assert(td[0] == (hsize_t)N && td[1] == 77 && fd[0] == (hsize_t)N && fd[1] == 32);
+    hid_t a = H5Aopen(h, "arch", H5P_DEFAULT);
+    ck_assert(a >= 0);
+    char arch[64] = "";
+    hid_t at = H5Aget_type(a);
+    ck_assert(H5Aread(a, at, arch) >= 0);
+    ck_assert_str_eq(arch, "text-only-w64-l2-e32");
+    H5Tclose(at);
+    H5Aclose(a);
+    hid_t ds = H5Dopen2(h, "texts", H5P_DEFAULT);
+    ck_assert(ds >= 0);
+    H5Dclose(ds);
+    H5Fclose(h);
+
+    struct coop_tokenizer *tok;
+    struct coop_clip_model m;
+    struct coop_err e;
+    ck_assert_int_eq(coop_tokenizer_load(&tok, vocab, &e), 0);
+    ck_assert_int_eq(coop_clip_model_load(&m, ckpt, &e), 0);
+    int32_t ids[5 * 77];
+    float ref[5 * 32];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(coop_tokenizer_tokenize(tok, texts[i], 77, false, ids + 77 * i, NULL, &e), 0);
+    ck_assert(memcmp(ids, tokens, sizeof ids) == 0);
+    ck_assert_int_eq(coop_clip_text_encode_ids(&m.text, ids, N, ref, &e), 0);
+    for (int i = 0; i < N * 32; i++)
+        ck_assert_msg(fabsf(ref[i] - feat[i]) <= 1e-5f * (1 + fabsf(ref[i])), "%d: %g vs %g", i,
+                      feat[i], ref[i]);
+    free(tokens);
+    free(feat);
+
+    /* the vocabulary next to the checkpoint */
+    unlink(out);
+    ck_assert_int_eq(symlink(vocab, linked), 0);
+    args = coop_asprintf("--checkpoint '%s' --text 'a dog' --out '%s'", ckpt, out);
+    ck_assert_int_eq(run(args), 0);
+    free(args);
+    h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    tokens = read_ds(h, "tokens", H5T_NATIVE_INT32, 4, td);
+    H5Fclose(h);
+    ck_assert(td[0] == 1 && tokens[0] == 49406 && tokens[1] == 320 && tokens[2] == 1929 &&
+              tokens[3] == 49407);
+    free(tokens);
+    coop_tokenizer_free(tok);
+    coop_clip_model_free(&m);
+}
+END_TEST
+
+START_TEST(errors_exit_nonzero)
+{
+    char *args;
+    ck_assert_int_eq(run("--text x"), 2);
+    stderr_has("--checkpoint and --out are required");
+    ck_assert_int_eq(run("--checkpont a --out b"), 2);
+    stderr_has("unknown option '--checkpont' (did you mean --checkpoint?)");
+    ck_assert_int_eq(run("--checkpoint"), 2);
+    stderr_has("--checkpoint needs a value");
+    args = coop_asprintf("--checkpoint /nonexistent/m.safetensors --text x --out '%s'", out);
+    ck_assert_int_eq(run(args), 1);
+    free(args);
+    stderr_has("/nonexistent/m.safetensors");
+    args = coop_asprintf("--checkpoint '%s' --out '%s'", ckpt, out);
+    ck_assert_int_eq(run(args), 1);
+    free(args);
+    stderr_has("nothing to encode");
+    args = coop_asprintf("--checkpoint '%s' --text x --texts /nonexistent/t.txt --out '%s'", ckpt,
+                         out);
+    ck_assert_int_eq(run(args), 1);
+    free(args);
+    stderr_has("/nonexistent/t.txt");
+    args = coop_asprintf("--checkpoint '%s' --text x --out '%s'", ckpt, out); /* no vocab near */
+    ck_assert_int_eq(run(args), 1);
+    free(args);
+    stderr_has("no vocabulary next to");
+    ck_assert(!coop_file_exists(out));
+    if (!coop_file_exists(vocab))
+        return;
+    char longtext[1200] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(longtext, "cat ");
+    args = coop_asprintf("--checkpoint '%s' --vocab '%s' --text ok --text '%s' --out '%s'", ckpt,
+                         vocab, longtext, out);
+    ck_assert_int_eq(run(args), 1);
+    stderr_has("text 2: tokenizer: text of 100 tokens is too long for context length 77");
+    ck_assert(!coop_file_exists(out));
+    free(args);
+    args = coop_asprintf("--checkpoint '%s' --vocab '%s' --truncate --text '%s' --out '%s'", ckpt,
+                         vocab, longtext, out);
+    ck_assert_int_eq(run(args), 0);
+    free(args);
+    args = coop_asprintf("--checkpoint '%s' --vocab '%s' --text x --out /nonexistent/dir/o.h5",
+                         ckpt, vocab);
+    ck_assert_int_eq(run(args), 1);
+    free(args);
+    stderr_has("/nonexistent/dir/o.h5");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("coop_encode");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, encodes_texts);
+    tcase_add_test(tc, errors_exit_nonzero);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

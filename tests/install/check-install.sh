@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs into a scratch DESTDIR, builds a plugin OUTSIDE the tree with the installed
+# headers and pkg-config file only, and has the installed coop-run load it.
+set -eu
+build=$1
+src=$2
+dest=$(mktemp -d /tmp/coop-install-XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --no-rebuild >/dev/null
+pc=$(find "$dest" -name coop.pc | head -n 1)
+[ -n "$pc" ] || { echo "coop.pc not installed"; exit 1; }
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$dest"
+plugindir=$(pkg-config --variable=plugindir coop)
+[ -n "$plugindir" ] || { echo "coop.pc has no plugindir variable"; exit 1; }
+# the in-tree example, renamed so the build tree's copy cannot stand in for it
+sed 's/COOP_PLUGIN_DATASET, "example_csv"/COOP_PLUGIN_DATASET, "outoftree_csv"/' \
+    "$src/plugins/datasets/example_csv/example_csv.c" > "$dest/my_plugin.c"
+grep -q outoftree_csv "$dest/my_plugin.c" || { echo "rename failed"; exit 1; }
+cc -std=c11 -shared -fPIC -fvisibility=hidden $(pkg-config --cflags coop) \
+   "$dest/my_plugin.c" $(pkg-config --libs coop) -o "$dest/my-plugin.so"
+lib=$(find "$dest" -name 'libcoop.so.0' | head -n 1)
+run=$(find "$dest" -name coop-run -type f | head -n 1)
+export LD_LIBRARY_PATH=$(dirname "$lib")
+out=$(COOP_PLUGIN_PATH= "$run" --plugin-path "$dest/my-plugin.so" --list-plugins)
+echo "$out" | grep -q "outoftree_csv" || { echo "$out"; echo "out-of-tree plugin not listed"; exit 1; }
+echo "installed headers + pkg-config built a plugin that coop-run loads"

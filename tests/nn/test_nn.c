@@ -1,0 +1,355 @@
+/* test_nn.c: every fast kernel in coop/nn.h against its naive reference on
+ * random (also odd) sizes, and every backward against central finite
+ * differences of the reference forward (directional derivatives). Metric:
+ * max |a - b| / max |b| per tensor. */
+#include "coop/nn.h"
+#include "coop/util.h"
+#include "nn_testutil.h"
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#define TOL_REF 1e-5
+#define TOL_FD 1e-2
+
+static const int sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {64, 128, 96}, {3, 200, 31}};
+#define NSIZES ((int)(sizeof(sizes) / sizeof(sizes[0])))
+
+/* ---- linear / matmul ---------------------------------------------------- */
+struct lin_ctx {
+    float *inp, *w, *b, *r, *out;
+    int M, K, N, matmul;
+};
+
+static double lin_loss(void *p)
+{
+    struct lin_ctx *c = p;
+    if (c->matmul)
+        coop_matmul_forward_ref(c->out, c->inp, c->w, c->M, c->K, c->N);
+    else
+        coop_linear_forward_ref(c->out, c->inp, c->w, c->b, c->M, c->K, c->N);
+    return tu_dot(c->out, c->r, (size_t)c->M * c->N);
+}
+
+START_TEST(linear_matches_ref)
+{
+    for (int s = 0; s < NSIZES; s++) {
+        int M = sizes[s][0], K = sizes[s][1], N = sizes[s][2];
+        size_t mk = (size_t)M * K, nk = (size_t)N * K, mn = (size_t)M * N;
+        float *x = tu_rand(mk, 1 + s, -1, 1), *w = tu_rand(nk, 2 + s, -1, 1);
+        float *b = tu_rand(N, 3 + s, -1, 1), *y = tu_zeros(mn), *yr = tu_zeros(mn);
+        for (int withb = 0; withb < 2; withb++) {
+            coop_linear_forward(y, x, w, withb ? b : NULL, M, K, N);
+            coop_linear_forward_ref(yr, x, w, withb ? b : NULL, M, K, N);
+            ck_assert_double_lt(tu_relerr(y, yr, mn), TOL_REF);
+        }
+        float *dy = tu_rand(mn, 4 + s, -1, 1);
+        float *dx = tu_rand(mk, 5, -1, 1), *dxr = tu_zeros(mk), *dw = tu_zeros(nk),
+              *dwr = tu_zeros(nk), *db = tu_zeros(N), *dbr = tu_zeros(N);
+        for (size_t i = 0; i < mk; i++)
+            dxr[i] = dx[i]; /* checks accumulation (+=) too */
+        coop_linear_backward(dx, dw, db, dy, x, w, M, K, N);
+        coop_linear_backward_ref(dxr, dwr, dbr, dy, x, w, M, K, N);
+        ck_assert_double_lt(tu_relerr(dx, dxr, mk), TOL_REF);
+        ck_assert_double_lt(tu_relerr(dw, dwr, nk), TOL_REF);
+        ck_assert_double_lt(tu_relerr(db, dbr, N), TOL_REF);
+        coop_free(x), coop_free(w), coop_free(b), coop_free(y), coop_free(yr), coop_free(dy);
+        coop_free(dx), coop_free(dxr), coop_free(dw), coop_free(dwr), coop_free(db);
+        coop_free(dbr);
+    }
+}
+END_TEST
+
+START_TEST(linear_backward_fd)
+{
+    int M = 5, K = 9, N = 7;
+    struct lin_ctx c = {tu_rand(M * K, 1, -1, 1), tu_rand(N * K, 2, -1, 1), tu_rand(N, 3, -1, 1),
+                        tu_rand(M * N, 4, -1, 1), tu_zeros(M * N), M, K, N, 0};
+    float *dx = tu_zeros(M * K), *dw = tu_zeros(N * K), *db = tu_zeros(N);
+    coop_linear_backward(dx, dw, db, c.r, c.inp, c.w, M, K, N);
+    ck_assert_double_lt(tu_fd_check(lin_loss, &c, c.inp, dx, M * K, 11), TOL_FD);
+    ck_assert_double_lt(tu_fd_check(lin_loss, &c, c.w, dw, N * K, 12), TOL_FD);
+    ck_assert_double_lt(tu_fd_check(lin_loss, &c, c.b, db, N, 13), TOL_FD);
+    /* a wrong gradient must be caught by the same check */
+    dw[3] += 0.5f;
+    ck_assert_double_gt(tu_fd_check(lin_loss, &c, c.w, dw, N * K, 12), TOL_FD);
+    coop_free(c.inp), coop_free(c.w), coop_free(c.b), coop_free(c.r), coop_free(c.out);
+    coop_free(dx), coop_free(dw), coop_free(db);
+}
+END_TEST
+
+START_TEST(matmul_matches_ref_and_fd)
+{
+    for (int s = 0; s < NSIZES; s++) {
+        int M = sizes[s][0], K = sizes[s][1], N = sizes[s][2];
+        size_t mk = (size_t)M * K, kn = (size_t)K * N, mn = (size_t)M * N;
+        float *a = tu_rand(mk, 1 + s, -1, 1), *b = tu_rand(kn, 2 + s, -1, 1);
+        float *y = tu_zeros(mn), *yr = tu_zeros(mn), *dy = tu_rand(mn, 3 + s, -1, 1);
+        coop_matmul_forward(y, a, b, M, K, N);
+        coop_matmul_forward_ref(yr, a, b, M, K, N);
+        ck_assert_double_lt(tu_relerr(y, yr, mn), TOL_REF);
+        float *da = tu_zeros(mk), *dar = tu_zeros(mk), *db = tu_zeros(kn), *dbr = tu_zeros(kn);
+        coop_matmul_backward(da, db, dy, a, b, M, K, N);
+        coop_matmul_backward_ref(dar, dbr, dy, a, b, M, K, N);
+        ck_assert_double_lt(tu_relerr(da, dar, mk), TOL_REF);
+        ck_assert_double_lt(tu_relerr(db, dbr, kn), TOL_REF);
+        if (mk * N < 20000) {
+            struct lin_ctx c = {a, b, NULL, dy, yr, M, K, N, 1};
+            ck_assert_double_lt(tu_fd_check(lin_loss, &c, a, da, mk, 21), TOL_FD);
+            ck_assert_double_lt(tu_fd_check(lin_loss, &c, b, db, kn, 22), TOL_FD);
+        }
+        coop_free(a), coop_free(b), coop_free(y), coop_free(yr), coop_free(dy), coop_free(da);
+        coop_free(dar), coop_free(db), coop_free(dbr);
+    }
+}
+END_TEST
+
+/* ---- layernorm ---------------------------------------------------------- */
+struct ln_ctx {
+    float *x, *w, *b, *r, *out;
+    int M, C;
+};
+
+static double ln_loss(void *p)
+{
+    struct ln_ctx *c = p;
+    coop_layernorm_forward_ref(c->out, NULL, NULL, c->x, c->w, c->b, c->M, c->C, 1e-5f);
+    return tu_dot(c->out, c->r, (size_t)c->M * c->C);
+}
+
+START_TEST(layernorm_matches_ref_and_fd)
+{
+    static const int ls[][2] = {{1, 1}, {1, 7}, {9, 33}, {77, 512}, {130, 64}};
+    for (int s = 0; s < 5; s++) {
+        int M = ls[s][0], C = ls[s][1];
+        size_t n = (size_t)M * C;
+        float *x = tu_rand(n, 1 + s, -2, 3), *w = tu_rand(C, 2 + s, 0.5, 1.5);
+        float *b = tu_rand(C, 3 + s, -1, 1), *y = tu_zeros(n), *yr = tu_zeros(n);
+        float *m = tu_zeros(M), *rs = tu_zeros(M), *mr = tu_zeros(M), *rsr = tu_zeros(M);
+        coop_layernorm_forward(y, m, rs, x, w, b, M, C, 1e-5f);
+        coop_layernorm_forward_ref(yr, mr, rsr, x, w, b, M, C, 1e-5f);
+        ck_assert_double_lt(tu_relerr(y, yr, n), TOL_REF);
+        ck_assert_double_lt(tu_relerr(m, mr, M), TOL_REF);
+        ck_assert_double_lt(tu_relerr(rs, rsr, M), TOL_REF);
+        float *dy = tu_rand(n, 4 + s, -1, 1), *dx = tu_zeros(n), *dxr = tu_zeros(n);
+        float *dw = tu_zeros(C), *dwr = tu_zeros(C), *db = tu_zeros(C), *dbr = tu_zeros(C);
+        coop_layernorm_backward(dx, dw, db, dy, x, w, m, rs, M, C);
+        coop_layernorm_backward_ref(dxr, dwr, dbr, dy, x, w, mr, rsr, M, C);
+        if (C > 1) /* C == 1: dx is exactly 0 up to rounding */
+            ck_assert_double_lt(tu_relerr(dx, dxr, n), 1e-4);
+        ck_assert_double_lt(tu_relerr(dw, dwr, C), TOL_REF);
+        ck_assert_double_lt(tu_relerr(db, dbr, C), TOL_REF);
+        if (n < 2000 && C > 1) {
+            struct ln_ctx c = {x, w, b, dy, yr, M, C};
+            ck_assert_double_lt(tu_fd_check(ln_loss, &c, x, dx, n, 31), TOL_FD);
+            ck_assert_double_lt(tu_fd_check(ln_loss, &c, w, dw, C, 32), TOL_FD);
+            ck_assert_double_lt(tu_fd_check(ln_loss, &c, b, db, C, 33), TOL_FD);
+        }
+        coop_free(x), coop_free(w), coop_free(b), coop_free(y), coop_free(yr), coop_free(m);
+        coop_free(rs), coop_free(mr), coop_free(rsr), coop_free(dy), coop_free(dx);
+        coop_free(dxr), coop_free(dw), coop_free(dwr), coop_free(db), coop_free(dbr);
+    }
+}
+END_TEST
+
+/* ---- quick_gelu, l2norm, cross-entropy ---------------------------------- */
+struct ew_ctx {
+    float *x, *r, *out;
+    int M, C, kind; /* 0 gelu, 1 l2norm */
+};
+
+static double ew_loss(void *p)
+{
+    struct ew_ctx *c = p;
+    if (c->kind == 0)
+        coop_quick_gelu_forward_ref(c->out, c->x, (size_t)c->M * c->C);
+    else
+        coop_l2norm_forward_ref(c->out, NULL, c->x, c->M, c->C);
+    return tu_dot(c->out, c->r, (size_t)c->M * c->C);
+}
+
+START_TEST(quick_gelu_and_l2norm)
+{
+    int M = 13, C = 37;
+    size_t n = (size_t)M * C;
+    float *x = tu_rand(n, 1, -4, 4), *y = tu_zeros(n), *yr = tu_zeros(n);
+    float *r = tu_rand(n, 2, -1, 1), *dx = tu_zeros(n), *nrm = tu_zeros(M);
+    coop_quick_gelu_forward(y, x, n);
+    coop_quick_gelu_forward_ref(yr, x, n);
+    ck_assert_double_lt(tu_relerr(y, yr, n), TOL_REF);
+    ck_assert_float_eq_tol(yr[0], (float)(x[0] / (1.0 + exp(-1.702 * x[0]))), 1e-6);
+    coop_quick_gelu_backward(dx, r, x, n);
+    struct ew_ctx c = {x, r, yr, M, C, 0};
+    ck_assert_double_lt(tu_fd_check(ew_loss, &c, x, dx, n, 41), TOL_FD);
+
+    coop_l2norm_forward(y, nrm, x, M, C);
+    coop_l2norm_forward_ref(yr, NULL, x, M, C);
+    ck_assert_double_lt(tu_relerr(y, yr, n), TOL_REF);
+    for (size_t i = 0; i < n; i++)
+        dx[i] = 0.0f;
+    coop_l2norm_backward(dx, r, y, nrm, M, C);
+    c.kind = 1;
+    ck_assert_double_lt(tu_fd_check(ew_loss, &c, x, dx, n, 42), TOL_FD);
+    coop_free(x), coop_free(y), coop_free(yr), coop_free(r), coop_free(dx), coop_free(nrm);
+}
+END_TEST
+
+struct ce_ctx {
+    float *logits;
+    int *y, M, N;
+};
+
+static double ce_loss(void *p)
+{
+    struct ce_ctx *c = p;
+    return coop_cross_entropy_ref(c->logits, c->y, c->M, c->N);
+}
+
+START_TEST(cross_entropy_value_and_fd)
+{
+    int M = 11, N = 37, y[11];
+    for (int i = 0; i < M; i++)
+        y[i] = (i * 7) % N;
+    float *l = tu_rand((size_t)M * N, 5, -5, 5), *dl = tu_zeros((size_t)M * N);
+    float loss = coop_cross_entropy(dl, l, y, M, N);
+    double ref = coop_cross_entropy_ref(l, y, M, N);
+    ck_assert_double_lt(fabs(loss - ref) / ref, TOL_REF);
+    ck_assert_float_eq(coop_cross_entropy(NULL, l, y, M, N), loss);
+    struct ce_ctx c = {l, y, M, N};
+    ck_assert_double_lt(tu_fd_check(ce_loss, &c, l, dl, (size_t)M * N, 51), TOL_FD);
+    /* uniform logits: loss = log N exactly */
+    for (int i = 0; i < M * N; i++)
+        l[i] = 100.0f;
+    ck_assert_double_lt(fabs(coop_cross_entropy(NULL, l, y, M, N) - log(N)), 1e-5);
+    coop_free(l), coop_free(dl);
+}
+END_TEST
+
+/* ---- attention ---------------------------------------------------------- */
+struct att_ctx {
+    float *qkv, *r, *out;
+    int B, T, C, H, causal;
+};
+
+static double att_loss(void *p)
+{
+    struct att_ctx *c = p;
+    coop_attention_forward_ref(c->out, NULL, c->qkv, c->B, c->T, c->C, c->H, c->causal);
+    return tu_dot(c->out, c->r, (size_t)c->B * c->T * c->C);
+}
+
+START_TEST(attention_matches_ref_and_fd)
+{
+    static const int as[][4] = {{1, 1, 4, 1}, {2, 5, 8, 2}, {3, 17, 24, 3}, {2, 77, 128, 2}};
+    for (int s = 0; s < 4; s++)
+        for (int causal = 0; causal < 2; causal++) {
+            int B = as[s][0], T = as[s][1], C = as[s][2], H = as[s][3];
+            size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C;
+            size_t na = (size_t)B * H * T * T;
+            float *qkv = tu_rand(nq, 1 + s, -1.5, 1.5), *y = tu_zeros(no), *yr = tu_zeros(no);
+            float *a = tu_zeros(na), *ar = tu_zeros(na), *y2 = tu_zeros(no);
+            coop_attention_forward(y, a, qkv, B, T, C, H, causal);
+            coop_attention_forward_ref(yr, ar, qkv, B, T, C, H, causal);
+            coop_attention_forward(y2, NULL, qkv, B, T, C, H, causal);
+            ck_assert_double_lt(tu_relerr(y, yr, no), TOL_REF);
+            ck_assert_double_lt(tu_relerr(y2, yr, no), TOL_REF);
+            ck_assert_double_lt(tu_relerr(a, ar, na), TOL_REF);
+            if (T <= 17) {
+                float *r = tu_rand(no, 9 + s, -1, 1), *dq = tu_zeros(nq);
+                coop_attention_backward(dq, r, qkv, a, B, T, C, H, causal);
+                struct att_ctx c = {qkv, r, yr, B, T, C, H, causal};
+                ck_assert_double_lt(tu_fd_check(att_loss, &c, qkv, dq, nq, 61 + s), TOL_FD);
+                coop_free(r), coop_free(dq);
+            }
+            coop_free(qkv), coop_free(y), coop_free(yr), coop_free(a), coop_free(ar);
+            coop_free(y2);
+        }
+}
+END_TEST
+
+/* Prefix attention equals full causal attention on [prefix ; suffix_b]. */
+static void concat(float *full, const float *pqkv, const float *qkv, int B, int S, int P, int C)
+{
+    size_t row = (size_t)3 * C;
+    for (int b = 0; b < B; b++) {
+        float *f = full + (size_t)b * (P + S) * row;
+        for (size_t i = 0; i < P * row; i++)
+            f[i] = pqkv[i];
+        for (size_t i = 0; i < S * row; i++)
+            f[P * row + i] = qkv[(size_t)b * S * row + i];
+    }
+}
+
+START_TEST(attention_prefix_matches_full)
+{
+    static const int ps[][5] = {{3, 4, 5, 16, 2}, {1, 1, 1, 8, 1}, {4, 3, 0, 8, 2},
+                                {5, 6, 17, 128, 2}, {2, 7, 2, 24, 3}};
+    for (int s = 0; s < 5; s++) {
+        int B = ps[s][0], S = ps[s][1], P = ps[s][2], C = ps[s][3], H = ps[s][4], T = P + S;
+        size_t nq = (size_t)B * S * 3 * C, np = (size_t)P * 3 * C, nf = (size_t)B * T * 3 * C;
+        float *qkv = tu_rand(nq, 1 + s, -1.5, 1.5), *pqkv = tu_rand(np, 2 + s, -1.5, 1.5);
+        float *full = tu_zeros(nf), *yf = tu_zeros((size_t)B * T * C);
+        float *af = tu_zeros((size_t)B * H * T * T), *y = tu_zeros((size_t)B * S * C);
+        float *a = tu_zeros((size_t)H * B * S * T);
+        concat(full, pqkv, qkv, B, S, P, C);
+        coop_attention_forward_ref(yf, af, full, B, T, C, H, 1);
+        coop_attention_prefix_forward(y, a, qkv, pqkv, B, S, P, C, H);
+        for (int b = 0; b < B; b++)
+            ck_assert_double_lt(tu_relerr(y + (size_t)b * S * C, yf + ((size_t)b * T + P) * C,
+                                          (size_t)S * C), TOL_REF);
+        /* backward: gradient only on suffix rows of the output */
+        float *dyf = tu_zeros((size_t)B * T * C), *dy = tu_rand((size_t)B * S * C, 7, -1, 1);
+        for (int b = 0; b < B; b++)
+            for (size_t i = 0; i < (size_t)S * C; i++)
+                dyf[((size_t)b * T + P) * C + i] = dy[(size_t)b * S * C + i];
+        float *dfull = tu_zeros(nf), *dq = tu_zeros(nq), *dp = tu_zeros(np);
+        float *scr = tu_zeros((size_t)B * S * T);
+        coop_attention_backward(dfull, dyf, full, af, B, T, C, H, 1);
+        coop_attention_prefix_backward(dq, dp, scr, dy, qkv, pqkv, a, B, S, P, C, H);
+        float *dqf = tu_zeros(nq), *dpf = tu_zeros(np);
+        size_t row = (size_t)3 * C;
+        for (int b = 0; b < B; b++) {
+            for (size_t i = 0; i < S * row; i++)
+                dqf[(size_t)b * S * row + i] = dfull[((size_t)b * T + P) * row + i];
+            for (size_t i = 0; i < P * row; i++)
+                dpf[i] += dfull[(size_t)b * T * row + i];
+        }
+        ck_assert_double_lt(tu_relerr(dq, dqf, nq), 1e-5);
+        if (P > 0)
+            ck_assert_double_lt(tu_relerr(dp, dpf, np), 1e-5);
+        coop_free(qkv), coop_free(pqkv), coop_free(full), coop_free(yf), coop_free(af);
+        coop_free(y), coop_free(a), coop_free(dyf), coop_free(dy), coop_free(dfull);
+        coop_free(dq), coop_free(dp), coop_free(scr), coop_free(dqf), coop_free(dpf);
+    }
+}
+END_TEST
+
+START_TEST(sgemm_peak_positive)
+{
+    double g = coop_sgemm_peak_gflops(128);
+    ck_assert(g > 0.0 && isfinite(g));
+    ck_assert(coop_sgemm_peak_gflops(0) == 0.0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, linear_matches_ref);
+    tcase_add_test(tc, linear_backward_fd);
+    tcase_add_test(tc, matmul_matches_ref_and_fd);
+    tcase_add_test(tc, layernorm_matches_ref_and_fd);
+    tcase_add_test(tc, quick_gelu_and_l2norm);
+    tcase_add_test(tc, cross_entropy_value_and_fd);
+    tcase_add_test(tc, attention_matches_ref_and_fd);
+    tcase_add_test(tc, attention_prefix_matches_full);
+    tcase_add_test(tc, sgemm_peak_positive);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

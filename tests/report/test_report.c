@@ -1,0 +1,601 @@
+/* test_report.c: coop-report on results files written with the results
+ * writer: every cell of the few-shot, domain-generalisation and ablation
+ * tables (mean ± CI strings, missing and failed counts, averages), no mixing of
+ * incompatible trials, the written files (Markdown, CSV, LaTeX, PNG, SVG,
+ * export CSV + HDF5). */
+#define _GNU_SOURCE
+#include "coop/report.h"
+#include "coop/results.h"
+#include "coop/util.h"
+#include "report/report_internal.h"
+#include <check.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char tmpdir[256];
+
+/* fontconfig (used by cairo's text) keeps process-lifetime caches that
+ * LeakSanitizer reports; they are not ours. */
+const char *__lsan_default_suppressions(void);
+__attribute__((used)) const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop_test_report_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* COOP_TEST_KEEP=1 keeps the generated folders for inspection. */
+static void teardown(void)
+{
+    if (getenv("COOP_TEST_KEEP")) {
+        fprintf(stderr, "kept %s\n", tmpdir);
+        return;
+    }
+    nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#define OK(x) ck_assert_msg((x) == 0, "%s failed: %s", #x, e.msg)
+
+struct spec {
+    const char *dataset, *method;
+    int shots, seed; /* seed 0: no seed axis (non-training methods) */
+    const char *n_ctx, *pos, *csc;
+    double acc;
+    bool failed;
+    const char *backbone, *epochs;
+    double acc_a, acc_s; /* shift targets imagenet_a / imagenet_sketch; NaN: none */
+    const char *a_name;  /* another name for the first target (NULL: imagenet_a) */
+    const char *init;    /* coop's init words axis (NULL: not written) */
+};
+
+static int n_written;
+
+static void put_trial(const struct spec *sp)
+{
+    struct coop_err e;
+    struct coop_results_writer *w;
+    char id[32];
+    snprintf(id, sizeof id, "trial%03d", n_written++);
+    OK(coop_results_begin(tmpdir, id, false, &w, &e));
+    const char *bb = sp->backbone ? sp->backbone : "tiny";
+    OK(coop_results_axis(w, "dataset", sp->dataset, &e));
+    OK(coop_results_axis(w, "method", sp->method, &e));
+    OK(coop_results_axis(w, "backbone", bb, &e));
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d", sp->shots);
+    OK(coop_results_axis(w, "shots", buf, &e));
+    /* like coop-run: seed "0" and no epochs for methods without training,
+     * epochs derived from the shots, every method parameter as an axis */
+    snprintf(buf, sizeof buf, "%d", sp->seed);
+    OK(coop_results_axis(w, "seed", buf, &e));
+    if (sp->shots > 0)
+        OK(coop_results_axis(w, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
+                             &e));
+    if (!strcmp(sp->method, "coop"))
+        OK(coop_results_axis(w, "init_std", "0.02", &e));
+    if (!strcmp(sp->method, "coop") && sp->init)
+        OK(coop_results_axis(w, "init", sp->init, &e));
+    if (!strcmp(sp->method, "linear_probe"))
+        OK(coop_results_axis(w, "C", "0", &e));
+    if (!strcmp(sp->method, "zeroshot"))
+        OK(coop_results_axis(w, "template", "", &e));
+    if (sp->n_ctx)
+        OK(coop_results_axis(w, "n_ctx", sp->n_ctx, &e));
+    if (sp->pos)
+        OK(coop_results_axis(w, "position", sp->pos, &e));
+    if (sp->csc)
+        OK(coop_results_axis(w, "csc", sp->csc, &e));
+    OK(coop_results_attr_str(w, "checkpoint_sha256", !strcmp(bb, "tiny") ? "aaaa" : "bbbb", &e));
+    if (sp->failed) {
+        OK(coop_results_commit(w, "failed", "training diverged", &e));
+        return;
+    }
+    const char *names[2] = {"a", "b"};
+    float pca[2] = {50, 50};
+    int32_t conf[4] = {1, 1, 1, 1};
+    struct coop_results_eval ev = {"test", sp->acc, sp->acc, 2, pca, conf, names, 4};
+    OK(coop_results_write_eval(w, &ev, &e));
+    if (!isnan(sp->acc_a)) {
+        ev.target = sp->a_name ? sp->a_name : "imagenet_a";
+        ev.accuracy = sp->acc_a;
+        OK(coop_results_write_eval(w, &ev, &e));
+    }
+    if (!isnan(sp->acc_s)) {
+        ev.target = "imagenet_sketch";
+        ev.accuracy = sp->acc_s;
+        OK(coop_results_write_eval(w, &ev, &e));
+    }
+    OK(coop_results_commit(w, "completed", NULL, &e));
+}
+
+#define S(...) put_trial(&(struct spec){__VA_ARGS__, .acc_a = NAN, .acc_s = NAN})
+
+/* The few-shot fixture; expected cells are in the tests below. */
+static void fewshot_fixture(void)
+{
+    S("pets", "zeroshot", 0, 0, .acc = 50);
+    S("flowers", "zeroshot", 0, 0, .acc = 60);
+    const double pets1[3] = {60, 62, 64}, flowers1[3] = {80, 80, 80}, lp[3] = {40, 41, 42};
+    const double m4[3] = {50, 52, 54}, mid[3] = {58, 59, 60};
+    for (int s = 1; s <= 3; s++) {
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = pets1[s - 1]);
+        S("flowers", "coop", 1, s, "16", "end", "false", .acc = flowers1[s - 1]);
+        S("pets", "linear_probe", 1, s, .acc = lp[s - 1]);
+        S("pets", "coop", 1, s, "4", "end", "false", .acc = m4[s - 1]);
+        S("pets", "coop", 1, s, "16", "middle", "false", .acc = mid[s - 1]);
+    }
+    S("pets", "coop", 2, 1, "16", "end", "false", .acc = 70);
+    S("pets", "coop", 2, 2, "16", "end", "false", .acc = 71); /* seed 3 missing */
+    S("flowers", "coop", 2, 1, "16", "end", "false", .acc = 82);
+    S("flowers", "coop", 2, 2, "16", "end", "false", .failed = true);
+    S("flowers", "coop", 2, 3, "16", "end", "false", .acc = 85);
+    S("pets", "coop", 1, 1, "16", "end", "true", .acc = 66); /* CSC: seed 1 only */
+}
+
+static const char *const fewshot_expected[][5] = {
+    {"flowers", "Zero-shot CLIP", "60.0", "", ""},
+    {"flowers", "Linear probe", "", "\xe2\x80\x94", ""},
+    {"flowers", "CoOp M=4 end unified", "", "\xe2\x80\x94", ""},
+    {"flowers", "CoOp M=16 end unified", "", "80.0 \xc2\xb1 0.0",
+     "83.5 \xc2\xb1 2.9 (2/3 seeds, 1 failed)"},
+    {"flowers", "CoOp M=16 end CSC", "", "\xe2\x80\x94", ""},
+    {"flowers", "CoOp M=16 middle unified", "", "\xe2\x80\x94", ""},
+    {"pets", "Zero-shot CLIP", "50.0", "", ""},
+    {"pets", "Linear probe", "", "41.0 \xc2\xb1 1.1", ""},
+    {"pets", "CoOp M=4 end unified", "", "52.0 \xc2\xb1 2.3", ""},
+    {"pets", "CoOp M=16 end unified", "", "62.0 \xc2\xb1 2.3", "70.5 \xc2\xb1 1.0 (2/3 seeds)"},
+    {"pets", "CoOp M=16 end CSC", "", "66.0 (1/3 seeds)", ""},
+    {"pets", "CoOp M=16 middle unified", "", "59.0 \xc2\xb1 1.1", ""},
+    {"Average", "Zero-shot CLIP", "55.0", "", ""},
+    {"Average", "Linear probe", "", "41.0 (3/6 runs)", ""},
+    {"Average", "CoOp M=4 end unified", "", "52.0 (3/6 runs)", ""},
+    {"Average", "CoOp M=16 end unified", "", "71.0", "77.0 (4/6 runs)"},
+    {"Average", "CoOp M=16 end CSC", "", "66.0 (1/6 runs)", ""},
+    {"Average", "CoOp M=16 middle unified", "", "59.0 (3/6 runs)", ""},
+};
+
+static void check_table(const struct rp_table *t, const char *const *exp, size_t rows,
+                        size_t cols)
+{
+    ck_assert_uint_eq(t->ncol, cols);
+    ck_assert_uint_eq(rp_table_rows(t), rows);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            ck_assert_msg(!strcmp(rp_table_cell(t, r, c), exp[r * cols + c]),
+                          "row %zu col %zu: got '%s', expected '%s'", r, c,
+                          rp_table_cell(t, r, c), exp[r * cols + c]);
+}
+
+START_TEST(format_cell)
+{
+    char b[64];
+    double v[3] = {60, 62, 64};
+    coop_report_format_cell(b, sizeof b, v, 3, 3, 0);
+    ck_assert_str_eq(b, "62.0 \xc2\xb1 2.3");
+    coop_report_format_cell(b, sizeof b, v, 2, 3, 0);
+    ck_assert_str_eq(b, "61.0 \xc2\xb1 2.0 (2/3 seeds)");
+    coop_report_format_cell(b, sizeof b, v, 1, 3, 2);
+    ck_assert_str_eq(b, "60.0 (1/3 seeds, 2 failed)");
+    coop_report_format_cell(b, sizeof b, v, 0, 3, 0);
+    ck_assert_str_eq(b, "\xe2\x80\x94");
+    coop_report_format_cell(b, sizeof b, v, 0, 3, 3);
+    ck_assert_str_eq(b, "\xe2\x80\x94 (3 failed)");
+    coop_report_format_cell(b, sizeof b, v, 1, 1, 0);
+    ck_assert_str_eq(b, "60.0");
+}
+END_TEST
+
+START_TEST(fewshot_table_cells)
+{
+    fewshot_fixture();
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    ck_assert_uint_eq(s.n, 23);
+    ck_assert_uint_eq(s.settings.n, 1);
+    ck_assert_uint_eq(s.warnings.n, 0);
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    const char *hdr[5] = {"Dataset", "Method", "0 shots", "1 shot", "2 shots"};
+    for (int c = 0; c < 5; c++)
+        ck_assert_str_eq(t.header.v[c], hdr[c]);
+    check_table(&t, &fewshot_expected[0][0], 18, 5);
+    ck_assert_uint_eq(s.warnings.n, 0);
+    /* curves: pets CoOp M=16 end unified has 1 and 2 shots; Average only where
+     * every dataset has a value */
+    bool found_pets = false, found_avg = false;
+    for (size_t i = 0; i < cv.n; i++) {
+        if (!strcmp(cv.s[i].panel, "pets") && !strcmp(cv.s[i].label, "CoOp M=16 end unified")) {
+            found_pets = true;
+            ck_assert_uint_eq(cv.s[i].n, 2);
+            ck_assert(fabs(cv.s[i].mean[1] - 70.5) < 1e-9);
+        }
+        if (!strcmp(cv.s[i].panel, "Average") && !strcmp(cv.s[i].label, "Linear probe"))
+            found_avg = true;
+    }
+    ck_assert(found_pets && !found_avg);
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+
+    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "n_ctx"), 0);
+    const char *const ab_n[] = {"Dataset", "Method", "Shots", "M=4", "M=16"};
+    for (int c = 0; c < 5; c++)
+        ck_assert_str_eq(t.header.v[c], ab_n[c]);
+    const char *const ab_n_rows[] = {
+        "pets", "CoOp end unified", "1", "52.0 \xc2\xb1 2.3", "62.0 \xc2\xb1 2.3",
+        "Average", "CoOp end unified", "1", "52.0", "62.0"};
+    check_table(&t, ab_n_rows, 2, 5);
+    rp_table_free(&t);
+
+    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "position"), 0);
+    ck_assert_str_eq(t.header.v[3], "end");
+    ck_assert_str_eq(t.header.v[4], "middle");
+    const char *const ab_p_rows[] = {
+        "pets", "CoOp M=16 unified", "1", "62.0 \xc2\xb1 2.3", "59.0 \xc2\xb1 1.1",
+        "Average", "CoOp M=16 unified", "1", "62.0", "59.0"};
+    check_table(&t, ab_p_rows, 2, 5);
+    rp_table_free(&t);
+
+    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "csc"), 0);
+    ck_assert_str_eq(t.header.v[3], "unified");
+    ck_assert_str_eq(t.header.v[4], "CSC");
+    const char *const ab_c_rows[] = {
+        "pets", "CoOp M=16 end", "1", "62.0 \xc2\xb1 2.3", "66.0 (1/3 seeds)",
+        "Average", "CoOp M=16 end", "1", "62.0", "66.0 (1/3 runs)"};
+    check_table(&t, ab_c_rows, 2, 5);
+    rp_table_free(&t);
+
+    ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
+    ck_assert_uint_eq(rp_table_rows(&t), 0); /* no shift targets here */
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+START_TEST(domain_generalisation_table)
+{
+    put_trial(&(struct spec){"imagenet", "zeroshot", 0, 0, .acc = 58, .acc_a = NAN, .acc_s = 30});
+    const double test[3] = {63, 64, 65}, sk[3] = {34, 35, 36};
+    for (int s = 1; s <= 3; s++) {
+        put_trial(&(struct spec){"imagenet", "coop", 16, s, "16", "end", "false",
+                                 .acc = test[s - 1], .acc_a = 23, .acc_s = sk[s - 1]});
+        S("imagenet", "linear_probe", 16, s, .acc = 55); /* no shift evaluation */
+        put_trial(&(struct spec){"pets", "coop", 16, s, "16", "end", "false", .acc = 70,
+                                 .acc_a = 39 + s, .acc_s = NAN, .a_name = "pets_sketch"});
+    }
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    struct rp_table t;
+    ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
+    const char *hdr[6] = {"Source dataset", "Method",          "Source",
+                          "imagenet_a",     "imagenet_sketch", "pets_sketch"};
+    for (int c = 0; c < 6; c++)
+        ck_assert_str_eq(t.header.v[c], hdr[c]);
+    /* blank: the source never had that target; dash: this method lacks it */
+    const char *const rows[] = {
+        "imagenet", "Zero-shot CLIP", "58.0", "\xe2\x80\x94", "30.0", "",
+        "imagenet", "CoOp M=16 end unified (16 shots)", "64.0 \xc2\xb1 1.1", "23.0 \xc2\xb1 0.0",
+        "35.0 \xc2\xb1 1.1", "",
+        "pets", "CoOp M=16 end unified (16 shots)", "70.0 \xc2\xb1 0.0", "", "",
+        "41.0 \xc2\xb1 1.1"};
+    check_table(&t, rows, 3, 6);
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+START_TEST(labels_show_only_varying_axes)
+{
+    for (int s = 1; s <= 2; s++) {
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 60, .init = "");
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 70, .init = "a photo of a");
+    }
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    /* init differs between coop trials: in the label; init_std and epochs do not */
+    const char *const rows[] = {"pets", "CoOp M=16 end unified init=", "60.0 \xc2\xb1 0.0",
+                                "pets", "CoOp M=16 end unified init=a photo of a",
+                                "70.0 \xc2\xb1 0.0",
+                                "Average", "CoOp M=16 end unified init=", "60.0",
+                                "Average", "CoOp M=16 end unified init=a photo of a", "70.0"};
+    check_table(&t, rows, 4, 3);
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+START_TEST(never_mixes_incompatible_trials)
+{
+    for (int s = 1; s <= 2; s++) {
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 60 + s);
+        S("pets", "coop", 1, s, "16", "end", "false", .acc = 70 + s, .backbone = "big");
+    }
+    S("pets", "coop", 1, 1, "16", "end", "false", .acc = 90, .backbone = "big"); /* dup seed */
+    S("pets", "coop", 2, 1, "16", "end", "false", .acc = 61, .epochs = "100");
+    S("pets", "coop", 2, 2, "16", "end", "false", .acc = 62, .epochs = "200");
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    ck_assert_uint_eq(s.settings.n, 2);
+    ck_assert_uint_eq(s.warnings.n, 1);
+    ck_assert_ptr_nonnull(strstr(s.warnings.v[0], "incompatible settings"));
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0); /* tiny: first trial */
+    ck_assert_str_eq(rp_table_cell(&t, 0, 2), "61.5 \xc2\xb1 1.0");
+    ck_assert_str_eq(rp_table_cell(&t, 0, 3), "mixed (see warnings)");
+    ck_assert_str_eq(rp_table_cell(&t, 1, 3), "mixed (see warnings)"); /* Average */
+    ck_assert_ptr_nonnull(strstr(s.warnings.v[1], "different epoch counts"));
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 1), 0); /* big */
+    ck_assert_str_eq(rp_table_cell(&t, 0, 2), "mixed (see warnings)");
+    ck_assert_ptr_nonnull(strstr(s.warnings.v[2], "same seed twice"));
+    ck_assert_ptr_nonnull(strstr(t.title, "backbone=big"));
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+static bool file_starts_with(const char *path, const char *magic, size_t n)
+{
+    char buf[64] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, n, f);
+    fclose(f);
+    return got == n && memcmp(buf, magic, n) == 0;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    char *s;
+    size_t len;
+    struct coop_err e;
+    if (coop_read_file(path, 1 << 24, &s, &len, &e) != 0)
+        return false;
+    bool r = strstr(s, needle) != NULL;
+    free(s);
+    return r;
+}
+
+START_TEST(generate_writes_every_output)
+{
+    fewshot_fixture();
+    char path[512];
+    snprintf(path, sizeof path, "%s/broken.h5", tmpdir); /* an unreadable file */
+    FILE *f = fopen(path, "wb");
+    fputs("not hdf5 at all", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/.x.h5.tmp-host-1", tmpdir); /* ignored */
+    f = fopen(path, "wb");
+    fclose(f);
+    struct coop_report_options opt = {tmpdir, NULL, true};
+    struct coop_report_output out;
+    struct coop_err e;
+    OK(coop_report_generate(&opt, &out, &e));
+    ck_assert_uint_eq(out.n_files, 24);
+    ck_assert_uint_eq(out.n_completed, 22);
+    ck_assert_uint_eq(out.n_failed, 1);
+    ck_assert_uint_eq(out.n_unreadable, 1);
+    ck_assert_uint_ge(out.n_warnings, 1);
+    ck_assert_ptr_nonnull(strstr(out.warnings[0], "broken.h5"));
+    ck_assert_ptr_nonnull(strstr(out.markdown, "| pets | CoOp M=16 end unified |  | 62.0 \xc2\xb1 2.3 | "
+                                               "70.5 \xc2\xb1 1.0 (2/3 seeds) |"));
+    ck_assert_ptr_nonnull(strstr(out.markdown, "domain_generalisation: no matching trials"));
+    const char *files[] = {"tables/fewshot.md", "tables/fewshot.csv", "tables/fewshot.tex",
+                           "tables/ablation_n_ctx.md", "tables/ablation_position.csv",
+                           "tables/ablation_csc.tex", "figures/fewshot.png",
+                           "figures/fewshot.svg", "export/all_trials.csv",
+                           "export/all_trials.h5"};
+    size_t nf = sizeof files / sizeof *files;
+    for (size_t i = 0; i < nf; i++) {
+        if (!coop_report_have_figures() && strstr(files[i], "figures/"))
+            continue;
+        snprintf(path, sizeof path, "%s/report/%s", tmpdir, files[i]);
+        ck_assert_msg(coop_file_exists(path), "%s missing", path);
+        bool listed = false;
+        for (size_t j = 0; j < out.n_written; j++)
+            listed |= !strcmp(out.written[j], path);
+        ck_assert_msg(listed, "%s not listed as written", path);
+    }
+    snprintf(path, sizeof path, "%s/report/tables/fewshot.csv", tmpdir);
+    ck_assert(file_contains(path, "Average,CoOp M=16 end unified,,71.0,77.0 (4/6 runs)\n"));
+    snprintf(path, sizeof path, "%s/report/tables/fewshot.tex", tmpdir);
+    ck_assert(file_contains(path, "pets & CoOp M=16 end unified &  & 62.0 $\\pm$ 2.3 & "
+                                  "70.5 $\\pm$ 1.0 (2/3 seeds) \\\\"));
+    ck_assert(file_contains(path, "flowers & Linear probe &  & -- &  \\\\"));
+    if (!coop_report_have_figures()) { /* built without cairo: said so, nothing drawn */
+        bool said = false;
+        for (size_t i = 0; i < out.n_warnings; i++)
+            said |= strstr(out.warnings[i], "figures skipped") != NULL;
+        ck_assert(said);
+        snprintf(path, sizeof path, "%s/report/figures/fewshot.png", tmpdir);
+        ck_assert(!coop_file_exists(path));
+    } else {
+        snprintf(path, sizeof path, "%s/report/figures/fewshot.png", tmpdir);
+        ck_assert(file_starts_with(path, "\x89PNG\r\n\x1a\n", 8));
+        snprintf(path, sizeof path, "%s/report/figures/fewshot.svg", tmpdir);
+        ck_assert(file_starts_with(path, "<?xml", 5));
+        ck_assert(file_contains(path, "<svg"));
+        ck_assert(file_contains(path, "</svg>"));
+    }
+    /* export: one row per (trial, target) + header; failed trial has one row */
+    snprintf(path, sizeof path, "%s/report/export/all_trials.csv", tmpdir);
+    char *csv;
+    size_t len;
+    OK(coop_read_file(path, 1 << 24, &csv, &len, &e));
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += csv[i] == '\n';
+    ck_assert_uint_eq(lines, 24);
+    ck_assert_ptr_nonnull(strstr(csv, "axis_dataset"));
+    ck_assert_ptr_nonnull(strstr(csv, "training diverged"));
+    free(csv);
+    snprintf(path, sizeof path, "%s/report/export/all_trials.h5", tmpdir);
+    struct coop_results_reader *r;
+    OK(coop_results_open(path, &r, &e));
+    double *acc;
+    int rank;
+    size_t shape[COOP_RESULTS_MAX_RANK];
+    OK(coop_results_read_f64(r, "trials/accuracy", &acc, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 23);
+    char **ds;
+    OK(coop_results_read_strings(r, "trials/axis_dataset", &ds, &rank, shape, &e));
+    size_t nan = 0;
+    for (size_t i = 0; i < 23; i++) {
+        nan += isnan(acc[i]);
+        ck_assert(!strcmp(ds[i], "pets") || !strcmp(ds[i], "flowers"));
+    }
+    ck_assert_uint_eq(nan, 1);
+    free(acc);
+    coop_results_free_strings(ds, 23);
+    coop_results_close(r);
+    coop_report_output_free(&out);
+    /* a second run replaces the report (the export file included) */
+    OK(coop_report_generate(&opt, &out, &e));
+    coop_report_output_free(&out);
+}
+END_TEST
+
+/* Runs the coop-report executable; returns its exit status, stdout in out. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+    const char *root = getenv("COOP_BUILD_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/core/cli/coop-report/coop-report' %s 2>/dev/null",
+             root ? root : ".", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(cli_prints_tables_and_paths)
+{
+    if (!getenv("COOP_BUILD_ROOT")) {
+        fprintf(stderr, "COOP_BUILD_ROOT unset: skipping the coop-report executable test\n");
+        return;
+    }
+    fewshot_fixture();
+    static char out[1 << 16];
+    char args[600];
+    snprintf(args, sizeof args, "--no-figures --out '%s/rep' '%s'", tmpdir, tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "| Average | CoOp M=16 end unified |  | 71.0 | "
+                                      "77.0 (4/6 runs) |"));
+    ck_assert_ptr_nonnull(strstr(out, "23 trial files: 22 completed, 1 failed, 0 unreadable"));
+    char line[600];
+    snprintf(line, sizeof line, "wrote %s/rep/tables/fewshot.md\n", tmpdir);
+    ck_assert_ptr_nonnull(strstr(out, line));
+    ck_assert_ptr_null(strstr(out, "figures/"));
+    snprintf(args, sizeof args, "--quiet --no-figures '%s'", tmpdir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_null(strstr(out, "| Dataset |"));
+    ck_assert_int_eq(run_cli("", out, sizeof out), 2);
+    ck_assert_int_eq(run_cli("--bogus x", out, sizeof out), 2);
+    ck_assert_int_eq(run_cli("/nonexistent/results", out, sizeof out), 1);
+}
+END_TEST
+
+static char *render(int (*fn)(FILE *, const struct rp_table *), const struct rp_table *t)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(fn(f, t), 0);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(renderers_escape)
+{
+    struct rp_table t = {0};
+    t.title = strdup("Acc (%) a_b");
+    t.name = strdup("x");
+    t.ncol = 3;
+    rp_strs_push(&t.header, "Dataset");
+    rp_strs_push(&t.header, "Method");
+    rp_strs_push(&t.header, "1 shot");
+    rp_strs_push(&t.cells, "oxford_pets");
+    rp_strs_push(&t.cells, "a|b, \"c\" & d");
+    rp_strs_push(&t.cells, "61.2 \xc2\xb1 1.3 (2/3 seeds)");
+    rp_strs_push(&t.cells, "dtd");
+    rp_strs_push(&t.cells, "CoOp");
+    rp_strs_push(&t.cells, "\xe2\x80\x94");
+    char *md = render(rp_table_write_md, &t);
+    ck_assert_ptr_nonnull(strstr(md, "### Acc (%) a_b\n\n| Dataset | Method | 1 shot |\n"
+                                     "|---|---|--:|\n"));
+    ck_assert_ptr_nonnull(strstr(md, "| oxford_pets | a\\|b, \"c\" & d | 61.2 \xc2\xb1 1.3 "
+                                     "(2/3 seeds) |\n| dtd | CoOp | \xe2\x80\x94 |\n"));
+    char *csv = render(rp_table_write_csv, &t);
+    ck_assert_str_eq(csv, "Dataset,Method,1 shot\n"
+                          "oxford_pets,\"a|b, \"\"c\"\" & d\",61.2 \xc2\xb1 1.3 (2/3 seeds)\n"
+                          "dtd,CoOp,\xe2\x80\x94\n");
+    char *tex = render(rp_table_write_tex, &t);
+    ck_assert_ptr_nonnull(strstr(tex, "% Acc (\\%) a\\_b\n\\begin{tabular}{llc}\n"));
+    ck_assert_ptr_nonnull(strstr(tex, "oxford\\_pets & a|b, \"c\" \\& d & 61.2 $\\pm$ 1.3 "
+                                      "(2/3 seeds) \\\\\n"));
+    ck_assert_ptr_nonnull(strstr(tex, "dtd & CoOp & -- \\\\\n\\bottomrule"));
+    free(md);
+    free(csv);
+    free(tex);
+    rp_table_free(&t);
+}
+END_TEST
+
+START_TEST(missing_folder_is_an_error)
+{
+    struct coop_report_options opt = {"/nonexistent/results/x", NULL, false};
+    struct coop_report_output out;
+    struct coop_err e;
+    ck_assert_int_eq(coop_report_generate(&opt, &out, &e), COOP_E_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/results/x"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("report");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, format_cell);
+    tcase_add_test(tc, fewshot_table_cells);
+    tcase_add_test(tc, domain_generalisation_table);
+    tcase_add_test(tc, never_mixes_incompatible_trials);
+    tcase_add_test(tc, labels_show_only_varying_axes);
+    tcase_add_test(tc, generate_writes_every_output);
+    tcase_add_test(tc, missing_folder_is_an_error);
+    tcase_add_test(tc, cli_prints_tables_and_paths);
+    tcase_add_test(tc, renderers_escape);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

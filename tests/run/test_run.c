@@ -1,0 +1,362 @@
+/* test_run.c: the sweep end to end with the test-only toy plugins and the
+ * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
+ * a target, results contents, skip on re-run, failure recording, --force,
+ * the CLI's dry run, plugin listing and bad input, and a kill + resume. */
+#include "coop/loader.h"
+#include "coop/matrix.h"
+#include "coop/results.h"
+#include "coop/run.h"
+#include "coop/util.h"
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void make_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop-test-run-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char *ck = coop_asprintf("%s/toy.ckpt", tmpdir);
+    FILE *f = fopen(ck, "w");
+    fputs("toy", f);
+    fclose(f);
+    free(ck);
+}
+
+static char *write_yaml(const char *name, const char *body)
+{
+    char *p = coop_asprintf("%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "results_dir: %s/results\n%s", tmpdir, body);
+    fclose(f);
+    return p;
+}
+
+static const char *base_yaml =
+    "experiment: toy\n"
+    "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+    "datasets:\n"
+    "  - name: toy_colors\n"
+    "    targets: [toy_colors_shift]\n"
+    "methods:\n"
+    "  - name: coop\n"
+    "    n_ctx: [2, 4]\n"
+    "    csc: [false, true]\n"
+    "  - name: zeroshot\n"
+    "  - name: ensemble\n"
+    "  - name: linear_probe\n"
+    "shots: [2, 4]\n"
+    "seeds: [1]\n"
+    "train: {epochs: 30, lr: 0.05, batch_size: 8}\n"
+    "augment: {mode: views, views: 2}\n";
+
+static struct coop_registry *registry(void)
+{
+    struct coop_registry *r = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_create(&r, &e), 0);
+    ck_assert_int_eq(coop_registry_discover(r, NULL, 0, &e), 0);
+    return r;
+}
+
+static int sweep(const char *yaml, bool force, struct coop_run_summary *s)
+{
+    struct coop_registry *r = registry();
+    struct coop_matrix_resolver res;
+    coop_run_resolver(r, &res);
+    struct coop_matrix *m = NULL;
+    struct coop_err e;
+    int rc = coop_matrix_load(yaml, &res, &m, &e);
+    if (rc)
+        fprintf(stderr, "matrix: %s\n", e.msg);
+    ck_assert_int_eq(rc, 0);
+    char *cache = coop_asprintf("%s/cache", tmpdir);
+    struct coop_run_options o = {.force = force, .cache_dir = cache, .out = stderr};
+    rc = coop_run_sweep(m, r, &o, s, &e);
+    if (rc)
+        fprintf(stderr, "sweep: %s\n", e.msg);
+    free(cache);
+    coop_matrix_free(m);
+    coop_registry_free(r);
+    return rc;
+}
+
+static size_t count_files(const char *dir, const char *suffix, bool hidden)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if ((de->d_name[0] == '.') == hidden && strstr(de->d_name, suffix))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(sweep_trains_evaluates_and_records)
+{
+    make_tmp();
+    char *yaml = write_yaml("toy.yaml", base_yaml);
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    /* coop: 2 n_ctx x 2 csc x 2 shots; zeroshot and ensemble: once each;
+     * linear probe: 2 shots */
+    ck_assert_uint_eq(s.total, 12);
+    ck_assert_uint_eq(s.completed, 12);
+    ck_assert_uint_eq(s.failed, 0);
+    char *dir = coop_asprintf("%s/results/toy", tmpdir);
+    ck_assert_uint_eq(count_files(dir, ".h5", false), 12);
+    /* read every file back: CoOp learns the toy task, zero-shot is recorded */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int coop_files = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".h5"))
+            continue;
+        char *f = coop_asprintf("%s/%s", dir, de->d_name);
+        struct coop_results_reader *r;
+        struct coop_err e;
+        ck_assert_int_eq(coop_results_open(f, &r, &e), 0);
+        char *status, *kind;
+        ck_assert_int_eq(coop_results_read_attr_str(r, "status", &status, &e), 0);
+        ck_assert_str_eq(status, "completed");
+        ck_assert_int_eq(coop_results_read_attr_str(r, "method_kind", &kind, &e), 0);
+        ck_assert(coop_results_has(r, "eval/test/accuracy"));
+        ck_assert(coop_results_has(r, "eval/toy_colors_shift/accuracy"));
+        ck_assert(coop_results_has(r, "eval/toy_colors_shift/confusion"));
+        if (strcmp(kind, "prompt") == 0) {
+            coop_files++;
+            double *loss;
+            int rank;
+            size_t shape[COOP_RESULTS_MAX_RANK];
+            ck_assert_int_eq(coop_results_read_f64(r, "train/curve/loss", &loss, &rank, shape, &e), 0);
+            ck_assert_int_eq(rank, 1);
+            ck_assert_uint_eq(shape[0], 30);
+            ck_assert_double_lt(loss[29], 0.7 * loss[0]); /* training loss falls */
+            free(loss);
+            double *acc;
+            ck_assert_int_eq(coop_results_read_f64(r, "train/curve/accuracy", &acc, &rank, shape, &e), 0);
+            char *csc;
+            ck_assert_int_eq(coop_results_read_attr_str(r, "axis_csc", &csc, &e), 0);
+            /* class-specific context can fit the toy task: well above chance (25%) */
+            if (strcmp(csc, "true") == 0)
+                ck_assert_double_gt(acc[29], 90.0);
+            free(csc);
+            free(acc);
+            ck_assert(coop_results_has(r, "params/ctx"));
+            ck_assert(coop_results_has(r, "interpret/nearest_words"));
+            ck_assert(coop_results_has(r, "fewshot/train_items"));
+            /* the stored context re-evaluated later gives the trial's own target numbers */
+            double *tacc;
+            ck_assert_int_eq(coop_results_read_f64(r, "eval/toy_colors_shift/accuracy", &tacc,
+                                                   &rank, shape, &e), 0);
+            struct coop_registry *reg = registry();
+            char *cache = coop_asprintf("%s/cache", tmpdir);
+            struct coop_eval_request q = {f, "toy_colors_shift", NULL, NULL, cache};
+            struct coop_run_options o = {.out = NULL};
+            double a2 = -1, f2 = -1;
+            ck_assert_int_eq(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e), 0);
+            ck_assert_double_eq_tol(a2, tacc[0], 1e-9);
+            ck_assert_double_ge(f2, 0.0);
+            free(tacc);
+            free(cache);
+            coop_registry_free(reg);
+        }
+        char *plugin;
+        ck_assert_int_eq(coop_results_read_attr_str(r, "method_plugin", &plugin, &e), 0);
+        if (strcmp(plugin, "linear_probe") == 0) {
+            double *acc;
+            int rank;
+            size_t shape[COOP_RESULTS_MAX_RANK];
+            ck_assert_int_eq(coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_double_gt(acc[0], 80.0); /* the toy colours are linearly separable */
+            free(acc);
+            char *state;
+            ck_assert_int_eq(coop_results_read_attr_str(r, "method_state", &state, &e), 0);
+            ck_assert_ptr_nonnull(strstr(state, "C="));
+            free(state);
+        }
+        free(plugin);
+        free(status);
+        free(kind);
+        coop_results_close(r);
+        free(f);
+    }
+    closedir(d);
+    ck_assert_int_eq(coop_files, 8);
+    coop_run_summary_free(&s);
+    /* re-run: everything is skipped, judged by recorded status */
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    ck_assert_uint_eq(s.skipped, 12);
+    ck_assert_uint_eq(s.ran, 0);
+    coop_run_summary_free(&s);
+    /* --force re-runs */
+    ck_assert_int_eq(sweep(yaml, true, &s), 0);
+    ck_assert_uint_eq(s.completed, 12);
+    coop_run_summary_free(&s);
+    ck_assert_uint_eq(count_files(dir, ".tmp", true), 0);
+    /* the report over what the sweep wrote */
+    char *cmd = coop_asprintf("%s/core/cli/coop-report/coop-report %s > %s/report.txt 2>&1",
+                              getenv("COOP_BUILD_ROOT"), dir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char *tab = coop_asprintf("%s/report/tables/fewshot.md", dir), *text = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_read_file(tab, 1 << 20, &text, NULL, &e), 0);
+    ck_assert_ptr_nonnull(strstr(text, "CoOp M=4 end CSC"));
+    ck_assert_ptr_nonnull(strstr(text, "Zero-shot CLIP"));
+    ck_assert_ptr_nonnull(strstr(text, "Linear probe"));
+    free(text), free(tab), free(cmd);
+    free(dir);
+    free(yaml);
+}
+END_TEST
+
+START_TEST(failing_trial_is_recorded_and_sweep_goes_on)
+{
+    make_tmp();
+    char *yaml = write_yaml("fail.yaml",
+                            "experiment: fails\n"
+                            "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                            "datasets:\n"
+                            "  - name: toy_colors\n"
+                            "    options: {fail_open: [true, false]}\n"
+                            "methods: [zeroshot]\n");
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    ck_assert_uint_eq(s.total, 2);
+    ck_assert_uint_eq(s.completed, 1);
+    ck_assert_uint_eq(s.failed, 1);
+    ck_assert_ptr_nonnull(strstr(s.failures[0].message, "asked to fail"));
+    char *dir = coop_asprintf("%s/results/fails", tmpdir);
+    enum coop_trial_state st;
+    char msg[256];
+    struct coop_err e;
+    ck_assert_int_eq(coop_results_state(dir, s.failures[0].id, &st, msg, sizeof msg, &e), 0);
+    ck_assert_int_eq(st, COOP_TRIAL_FAILED);
+    ck_assert_ptr_nonnull(strstr(msg, "asked to fail"));
+    coop_run_summary_free(&s);
+    /* a re-run retries the failed trial only */
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    ck_assert_uint_eq(s.skipped, 1);
+    ck_assert_uint_eq(s.failed, 1);
+    coop_run_summary_free(&s);
+    free(dir);
+    free(yaml);
+}
+END_TEST
+
+/* Runs coop-run with args; returns exit status, output in out. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+    char *cmd = coop_asprintf("%s/core/cli/coop-run/coop-run %s 2>&1", getenv("COOP_BUILD_ROOT"),
+                              args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(cli_dry_run_list_and_bad_input)
+{
+    make_tmp();
+    char *yaml = write_yaml("toy.yaml", base_yaml);
+    static char out[65536];
+    char *args = coop_asprintf("--dry-run %s", yaml);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "12 trials"));
+    ck_assert_ptr_nonnull(strstr(out, "n_ctx=4"));
+    ck_assert_ptr_nonnull(strstr(out, "todo"));
+    free(args);
+    ck_assert_int_eq(run_cli("--list-plugins", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "toy_colors"));
+    ck_assert_ptr_nonnull(strstr(out, "coop "));
+    ck_assert_ptr_nonnull(strstr(out, "zeroshot"));
+    ck_assert_ptr_nonnull(strstr(out, "ABI")); /* coop-bad_abi.so reported */
+    char *bad = write_yaml("bad.yaml", "experiment: bad\n"
+                                       "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                       "datasets: [toy_colours]\n"
+                                       "methods: [zeroshot]\n");
+    args = coop_asprintf("%s", bad);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "bad.yaml:4:"));
+    ck_assert_ptr_nonnull(strstr(out, "toy_colors")); /* did you mean */
+    free(args);
+    free(bad);
+    free(yaml);
+}
+END_TEST
+
+START_TEST(kill_mid_sweep_then_resume)
+{
+    make_tmp();
+    char *yaml = write_yaml("slow.yaml",
+                            "experiment: slow\n"
+                            "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                            "datasets:\n"
+                            "  - name: toy_colors\n"
+                            "    options: {sleep_ms: 20}\n"
+                            "methods: [{name: coop, n_ctx: 4}]\n"
+                            "shots: [1, 2, 4]\n"
+                            "seeds: [1, 2]\n"
+                            "train: {epochs: 5, batch_size: 4}\n"
+                            "augment: {mode: online}\n");
+    char *dir = coop_asprintf("%s/results/slow", tmpdir);
+    char *exe = coop_asprintf("%s/core/cli/coop-run/coop-run", getenv("COOP_BUILD_ROOT"));
+    char *cache = coop_asprintf("%s/cache", tmpdir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        freopen("/dev/null", "w", stdout);
+        execl(exe, exe, "--cache", cache, yaml, (char *)NULL);
+        _exit(127);
+    }
+    /* wait for the first completed trial, then stop the run mid-sweep */
+    for (int i = 0; i < 6000 && count_files(dir, ".h5", false) < 1; i++)
+        usleep(10000);
+    ck_assert_uint_ge(count_files(dir, ".h5", false), 1);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 130);
+    size_t done = count_files(dir, ".h5", false);
+    ck_assert_uint_lt(done, 6);
+    ck_assert_uint_eq(count_files(dir, ".tmp", true), 0); /* the trial in flight left nothing */
+    static char out[65536];
+    char *args = coop_asprintf("--cache %s %s", cache, yaml);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    char expect[64];
+    snprintf(expect, sizeof expect, "%zu already completed", done);
+    ck_assert_ptr_nonnull(strstr(out, expect));
+    ck_assert_uint_eq(count_files(dir, ".h5", false), 6);
+    free(args), free(yaml), free(dir), free(exe), free(cache);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("run");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, sweep_trains_evaluates_and_records);
+    tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
+    tcase_add_test(tc, cli_dry_run_list_and_bad_input);
+    tcase_add_test(tc, kill_mid_sweep_then_resume);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

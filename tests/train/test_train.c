@@ -1,0 +1,193 @@
+/* test_train.c: optimiser, schedule, metrics, and the whole CoOp iteration's
+ * gradient (prompt build -> text tower -> normalise -> cosine logits -> CE ->
+ * back to the context) against central finite differences, for every
+ * class-token position, unified and class-specific, through the real `coop`
+ * prompt plugin and the test-only toy backbone. */
+#include "coop/loader.h"
+#include "coop/nn.h"
+#include "coop/train.h"
+#include "coop/util.h"
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(lr_schedule_matches_published_formula)
+{
+    struct coop_optim_config c = {200, 32, 1, 0.002, 0.9, 5e-4, 1e-5, "cosine", "constant"};
+    ck_assert_double_eq(coop_lr_at_epoch(&c, 0), 1e-5);
+    ck_assert_double_eq_tol(coop_lr_at_epoch(&c, 1), 0.002, 1e-15);
+    for (int e = 1; e < 200; e++)
+        ck_assert_double_eq_tol(coop_lr_at_epoch(&c, e),
+                                0.001 * (1 + cos(M_PI * (e - 1) / 200.0)), 1e-15);
+    ck_assert_double_lt(coop_lr_at_epoch(&c, 199), 1e-6);
+    strcpy(c.schedule, "constant");
+    ck_assert_double_eq(coop_lr_at_epoch(&c, 50), 0.002);
+    strcpy(c.warmup_type, "linear");
+    c.warmup_epochs = 3;
+    ck_assert_double_eq_tol(coop_lr_at_epoch(&c, 0), 0.002 / 4, 1e-15);
+}
+END_TEST
+
+START_TEST(sgd_matches_pytorch_semantics)
+{
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, 0.25f}, buf[2] = {0, 0};
+    coop_sgd_step(p, g, buf, 2, 0.1, 0.9, 0.01);
+    /* d = g + wd p = (0.51, 0.23); buf = d; p -= lr buf */
+    ck_assert_float_eq_tol(p[0], 1.0f - 0.051f, 1e-7f);
+    ck_assert_float_eq_tol(p[1], -2.0f - 0.023f, 1e-7f);
+    float p0 = p[0];
+    coop_sgd_step(p, g, buf, 2, 0.1, 0.9, 0.01);
+    float d0 = 0.5f + 0.01f * p0, b0 = 0.9f * 0.51f + d0;
+    ck_assert_float_eq_tol(p[0], p0 - 0.1f * b0, 1e-7f);
+}
+END_TEST
+
+START_TEST(metrics_match_sklearn)
+{
+    /* y_true = [0 0 1 1 2 2], y_pred = [0 1 1 1 2 0]; sklearn: accuracy 4/6,
+     * f1 per class: c0 0.5, c1 0.8, c2 0.6667 -> macro 0.65556; class 3 absent */
+    int y[] = {0, 0, 1, 1, 2, 2}, p[] = {0, 1, 1, 1, 2, 0};
+    struct coop_metrics m;
+    float pc[4];
+    int32_t conf[16];
+    struct coop_err e;
+    ck_assert_int_eq(coop_metrics_compute(p, y, 6, 4, &m, pc, conf, &e), 0);
+    ck_assert_double_eq_tol(m.accuracy, 100.0 * 4 / 6, 1e-9);
+    ck_assert_double_eq_tol(m.macro_f1, 100.0 * (0.5 + 0.8 + 2.0 / 3.0) / 3, 1e-9);
+    ck_assert_float_eq_tol(pc[0], 50.0f, 1e-5f);
+    ck_assert_float_eq_tol(pc[1], 100.0f, 1e-5f);
+    ck_assert(isnan(pc[3]));
+    ck_assert_int_eq(conf[0 * 4 + 1], 1);
+    ck_assert_int_eq(conf[2 * 4 + 0], 1);
+    int bad[] = {5};
+    ck_assert_int_eq(coop_metrics_compute(bad, y, 1, 4, &m, NULL, NULL, &e), COOP_E_INVAL);
+}
+END_TEST
+
+/* ---- the iteration's gradient ----------------------------------------------- */
+struct fixture {
+    struct coop_registry *reg;
+    struct coop_backbone_ref bb;
+    const struct coop_prompt_ops *pops;
+    struct coop_prompt *p;
+    int K, E, n;
+    float img[6 * 64];
+    int labels[6];
+};
+
+static int fetch(void *ctx, int epoch, const int *idx, int n, float *out, struct coop_err *e)
+{
+    struct fixture *f = ctx;
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)i * f->E, f->img + (size_t)idx[i] * f->E, f->E * sizeof(float));
+    return 0;
+}
+
+static double loss_at(struct fixture *f)
+{
+    struct coop_err e;
+    struct coop_backbone_info info;
+    f->bb.ops->info(f->bb.bb, &info);
+    float *t = coop_alloc_floats((size_t)f->K * f->E), *lg = coop_alloc_floats((size_t)f->n * f->K);
+    ck_assert_int_eq(coop_prompt_text_features(f->bb, f->pops, f->p, f->K, t, &e), 0);
+    coop_cosine_logits(lg, f->img, t, f->n, f->K, f->E, info.logit_scale);
+    double l = coop_cross_entropy_ref(lg, f->labels, f->n, f->K);
+    coop_free(t);
+    coop_free(lg);
+    return l;
+}
+
+static void check_gradient(const char *position, const char *csc)
+{
+    struct fixture f = {0};
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_create(&f.reg, &e), 0);
+    ck_assert_int_eq(coop_registry_discover(f.reg, NULL, 0, &e), 0);
+    const struct coop_plugin *bp = coop_registry_find(f.reg, COOP_PLUGIN_BACKBONE, "toy");
+    const struct coop_plugin *pp = coop_registry_find(f.reg, COOP_PLUGIN_PROMPT, "coop");
+    ck_assert_ptr_nonnull(bp);
+    ck_assert_ptr_nonnull(pp);
+    f.bb.ops = coop_plugin_backbone(bp, &e);
+    f.pops = coop_plugin_prompt(pp, &e);
+    ck_assert_int_eq(f.bb.ops->open(NULL, "toy", NULL, NULL, &f.bb.bb, &e), 0);
+    struct coop_backbone_info info;
+    f.bb.ops->info(f.bb.bb, &info);
+    f.K = 3;
+    f.E = info.embed_dim;
+    f.n = 6;
+    const char *names[] = {"red", "dark green", "blue"};
+    struct coop_kv kv[] = {{"n_ctx", "4"}, {"position", position}, {"csc", csc},
+                           {"init", ""}, {"init_std", "0.5"}};
+    struct coop_params params = {kv, 5};
+    struct coop_prompt_args a = {NULL, &params, f.bb, names, f.K, 7};
+    ck_assert_int_eq(f.pops->create(&a, &f.p, &e), 0);
+    coop_hash_uniform(f.img, (size_t)f.n * f.E, 99, -1, 1);
+    coop_l2norm_forward(f.img, NULL, f.img, f.n, f.E);
+    for (int i = 0; i < f.n; i++)
+        f.labels[i] = i % f.K;
+    size_t np = f.pops->num_params(f.p);
+    float *p = f.pops->param_data(f.p), *p0 = malloc(np * sizeof *p0);
+    memcpy(p0, p, np * sizeof *p0);
+    /* finite differences of the loss at p0 */
+    double *fd = malloc(np * sizeof *fd);
+    for (size_t i = 0; i < np; i++) {
+        const float h = 1e-2f;
+        p[i] = p0[i] + h;
+        double lp = loss_at(&f);
+        p[i] = p0[i] - h;
+        double lm = loss_at(&f);
+        p[i] = p0[i];
+        fd[i] = (lp - lm) / (2.0 * h);
+    }
+    /* one plain SGD step through the training loop: grad = (p0 - p1) / lr */
+    const double lr = 1e-3;
+    struct coop_optim_config oc = {1, 32, 0, lr, 0.0, 0.0, 0.0, "constant", "none"};
+    struct coop_train_args ta = {f.bb, f.pops, f.p, f.K, f.labels, f.n, f.E, info.logit_scale,
+                                 oc, 1, fetch, &f, NULL, NULL, NULL};
+    struct coop_train_curve c;
+    double l0 = loss_at(&f);
+    ck_assert_int_eq(coop_train_prompt(&ta, &c, &e), 0);
+    ck_assert_double_eq_tol(c.loss[0], l0, 1e-5 * fmax(1.0, l0)); /* same loss as measured */
+    double maxerr = 0, maxg = 0;
+    for (size_t i = 0; i < np; i++) {
+        double g = (p0[i] - p[i]) / lr;
+        maxerr = fmax(maxerr, fabs(g - fd[i]));
+        maxg = fmax(maxg, fabs(fd[i]));
+    }
+    ck_assert_double_gt(maxg, 1e-3); /* the check is not vacuous */
+    ck_assert_msg(maxerr <= 2e-2 * maxg, "position %s csc %s: max |grad - fd| %g vs max |fd| %g",
+                  position, csc, maxerr, maxg);
+    coop_train_curve_free(&c);
+    free(p0);
+    free(fd);
+    f.pops->destroy(f.p);
+    f.bb.ops->close(f.bb.bb);
+    coop_registry_free(f.reg);
+}
+
+START_TEST(iteration_gradient_matches_finite_differences)
+{
+    const char *pos[] = {"end", "middle", "front"}, *csc[] = {"false", "true"};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            check_gradient(pos[i], csc[j]);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, lr_schedule_matches_published_formula);
+    tcase_add_test(tc, sgd_matches_pytorch_semantics);
+    tcase_add_test(tc, metrics_match_sklearn);
+    tcase_add_test(tc, iteration_gradient_matches_finite_differences);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,358 @@
+/* test_vision.c: the image towers. conv2d / batch norm / pooling against
+ * naive references; a finite-difference check of the ViT backward; parity
+ * with PyTorch golden fixtures (tests/fixtures/vision/vision.h5, made by
+ * gen_vision.py): small ViTs (features, every weight gradient, dpixels),
+ * small ResNets (RN50-style and RN101-depth), and full-size randomly
+ * initialised ViT-B/16 and RN50 (skipped when COOP_VALGRIND is set). */
+#include "coop/clip.h"
+#include "coop/nn.h"
+#include "coop/util.h"
+#include "../../core/vision/vision.h"
+#include <check.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double max_abs_diff(const float *a, const float *b, size_t n, double *max_ref)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = fabs((double)a[i] - b[i]);
+        d = x > d ? x : d;
+        m = fabs(b[i]) > m ? fabs(b[i]) : m;
+    }
+    if (max_ref)
+        *max_ref = m;
+    return d;
+}
+
+/* ---- kernels against references ----------------------------------------- */
+START_TEST(conv2d_matches_reference)
+{
+    static const int cfg[][7] = { /* Ci H W Co k stride pad */
+        {3, 17, 13, 5, 3, 2, 1}, {4, 9, 9, 6, 1, 1, 0}, {2, 8, 10, 3, 3, 1, 1},
+        {3, 12, 12, 4, 4, 4, 0}, {5, 7, 7, 2, 7, 1, 3}, {3, 11, 11, 8, 1, 2, 0}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int Ci = cfg[c][0], H = cfg[c][1], W = cfg[c][2], Co = cfg[c][3], k = cfg[c][4];
+        int s = cfg[c][5], p = cfg[c][6];
+        int Ho = vision_conv_out(H, k, s, p), Wo = vision_conv_out(W, k, s, p);
+        size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
+        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw), *bias = coop_alloc_floats(Co);
+        float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
+        coop_hash_uniform(in, nin, 100 + c, -1, 1);
+        coop_hash_uniform(w, nw, 200 + c, -1, 1);
+        coop_hash_uniform(bias, Co, 300 + c, -1, 1);
+        for (int b = 0; b < 2; b++) {
+            coop_conv2d_forward(o1, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
+            coop_conv2d_forward_ref(o2, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
+            double d = max_abs_diff(o1, o2, nout, NULL);
+            ck_assert_msg(d < 1e-5, "conv cfg %zu bias %d: diff %g", c, b, d);
+        }
+        /* one output pinned by hand: top-left, padding zeroes the outside */
+        double s0 = bias[0]; /* o2 holds the biased run */
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    int iy = ky - p, ix = kx - p;
+                    if (iy >= 0 && ix >= 0 && iy < H && ix < W)
+                        s0 += (double)w[((size_t)ci * k + ky) * k + kx] *
+                              in[((size_t)ci * H + iy) * W + ix];
+                }
+        ck_assert_double_lt(fabs(s0 - o2[0]), 1e-5);
+        coop_free(in), coop_free(w), coop_free(bias), coop_free(o1), coop_free(o2);
+    }
+}
+END_TEST
+
+START_TEST(bn_and_pool_match_reference)
+{
+    enum { C = 5, H = 6, W = 6 };
+    float x[C * H * W], y[C * H * W], w[C], b[C], mean[C], var[C], pooled[C * 9];
+    struct coop_clip_bn bn = {w, b, mean, var};
+    coop_hash_uniform(x, C * H * W, 1, -2, 2);
+    coop_hash_uniform(w, C, 2, 0.5, 1.5);
+    coop_hash_uniform(b, C, 3, -1, 1);
+    coop_hash_uniform(mean, C, 4, -1, 1);
+    coop_hash_uniform(var, C, 5, 0.2, 2);
+    for (int relu = 0; relu < 2; relu++) {
+        memcpy(y, x, sizeof x);
+        float z[C * H * W];
+        memcpy(z, x, sizeof x);
+        vision_bn_act(y, &bn, C, H * W, relu);
+        vision_bn_act_ref(z, &bn, C, H * W, relu);
+        ck_assert_double_lt(max_abs_diff(y, z, C * H * W, NULL), 1e-5);
+        if (relu)
+            for (int i = 0; i < C * H * W; i++)
+                ck_assert(y[i] >= 0.0f);
+    }
+    vision_avgpool(pooled, x, C, H, W, 2);
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                const float *p = x + (c * H + 2 * i) * W + 2 * j;
+                float e = (p[0] + p[1] + p[W] + p[W + 1]) / 4.0f;
+                ck_assert_float_eq_tol(pooled[(c * 3 + i) * 3 + j], e, 1e-6);
+            }
+}
+END_TEST
+
+/* ---- finite differences --------------------------------------------------- */
+static double vit_loss(const struct coop_clip_vit *v, const float *px, int B, const float *g)
+{
+    float feat[64];
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_vit_forward(v, px, B, feat, NULL, &e), 0);
+    double s = 0;
+    for (int i = 0; i < B * v->embed_dim; i++)
+        s += (double)feat[i] * g[i];
+    return s;
+}
+
+/* central difference of the loss w.r.t. x[i] (modified in place and restored) */
+static double fd(const struct coop_clip_vit *v, float *px, int B, const float *g, float *x)
+{
+    const float h = 1e-2f;
+    float x0 = *x;
+    *x = x0 + h;
+    double lp = vit_loss(v, px, B, g);
+    *x = x0 - h;
+    double lm = vit_loss(v, px, B, g);
+    *x = x0;
+    return (lp - lm) / (2.0 * h);
+}
+
+START_TEST(vit_backward_finite_differences)
+{
+    struct coop_clip_vit v, dw;
+    void *mv, *mg;
+    size_t nf, ng;
+    struct coop_err e;
+    enum { B = 2, S = 8, P = 4, E = 4 };
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &mv, &nf, S, P, 8, 2, 2, E, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_grads_alloc(&dw, &mg, &ng, &v, &e), 0);
+    ck_assert_uint_eq(nf, ng);
+    ck_assert_int_eq(coop_clip_vit_init_hash(&v, 5), 0);
+    float px[B * 3 * S * S], dpx[B * 3 * S * S] = {0}, g[B * E], feat[B * E];
+    coop_hash_uniform(px, B * 3 * S * S, 6, -2, 2);
+    coop_hash_uniform(g, B * E, 7, -1, 1);
+    struct coop_clip_vit_tape *tape;
+    ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g, dpx, &dw, &e), 0);
+    coop_clip_vit_tape_free(tape);
+    int n = vision_vit_tensors(&v, NULL, 0);
+    struct vision_tensor *tv = calloc((size_t)n, sizeof *tv), *tg = calloc((size_t)n, sizeof *tg);
+    vision_vit_tensors(&v, tv, n);
+    vision_vit_tensors(&dw, tg, n);
+    int checked = 0;
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < 3; r++) { /* three entries of every tensor */
+            size_t i = (size_t)(coop_mix64((uint64_t)(t * 3 + r)) % tv[t].n);
+            double num = fd(&v, px, B, g, *tv[t].ptr + i), an = (*tg[t].ptr)[i];
+            ck_assert_msg(fabs(num - an) <= 3e-3 + 2e-2 * fabs(an), "%s[%zu]: fd %g vs %g",
+                          tv[t].name, i, num, an);
+            checked++;
+        }
+    for (int r = 0; r < 8; r++) {
+        size_t i = (size_t)(coop_mix64(1000 + r) % (B * 3 * S * S));
+        double num = fd(&v, px, B, g, px + i);
+        ck_assert_msg(fabs(num - dpx[i]) <= 3e-3 + 2e-2 * fabs(dpx[i]), "pixel %zu: %g vs %g",
+                      i, num, dpx[i]);
+    }
+    ck_assert_int_gt(checked, 50);
+    free(tv), free(tg);
+    coop_free(mv), coop_free(mg);
+}
+END_TEST
+
+/* ---- PyTorch fixtures ----------------------------------------------------- */
+static hid_t open_fixtures(void)
+{
+    const char *root = getenv("COOP_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/vision/vision.h5", root ? root : ".");
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "cannot open %s", path);
+    int ver = 0;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Aread(a, H5T_NATIVE_INT, &ver) >= 0);
+    H5Aclose(a);
+    ck_assert_int_eq(ver, 1);
+    return f;
+}
+
+static long long attr_ll(hid_t g, const char *name)
+{
+    long long v = 0;
+    hid_t a = H5Aopen(g, name, H5P_DEFAULT);
+    ck_assert_msg(a >= 0, "attribute %s missing", name);
+    ck_assert(H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0);
+    H5Aclose(a);
+    return v;
+}
+
+/* Reads dataset name of exactly n floats (malloc'd). */
+static float *read_floats(hid_t g, const char *name, size_t n)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "dataset %s missing", name);
+    hid_t sp = H5Dget_space(d);
+    ck_assert_uint_eq((size_t)H5Sget_simple_extent_npoints(sp), n);
+    float *x = malloc(n * sizeof(float));
+    ck_assert(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return x;
+}
+
+static void check_close(const char *what, const float *got, const float *want, size_t n,
+                        double tol)
+{
+    double mref, d = max_abs_diff(got, want, n, &mref);
+    double rel = d / (mref > 1e-30 ? mref : 1e-30);
+    ck_assert_msg(rel <= tol, "%s: relative error %g > %g (max abs diff %g)", what, rel, tol, d);
+}
+
+static float *pixels(uint64_t seed, int B, int S)
+{
+    size_t n = (size_t)B * 3 * S * S;
+    float *px = coop_alloc_floats(n);
+    coop_hash_uniform(px, n, coop_seed_derive(seed, "pixels"), -2.0, 2.0);
+    return px;
+}
+
+static void check_vit(const char *group, int grads)
+{
+    hid_t f = open_fixtures(), g = H5Gopen2(f, group, H5P_DEFAULT);
+    ck_assert(g >= 0);
+    int S = (int)attr_ll(g, "image_size"), P = (int)attr_ll(g, "patch_size");
+    int W = (int)attr_ll(g, "width"), L = (int)attr_ll(g, "layers"), H = (int)attr_ll(g, "heads");
+    int E = (int)attr_ll(g, "embed_dim"), B = (int)attr_ll(g, "batch");
+    uint64_t seed = (uint64_t)attr_ll(g, "seed");
+    struct coop_clip_vit v, dw;
+    void *mv, *mg = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &mv, NULL, S, P, W, L, H, E, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_init_hash(&v, seed), 0);
+    float *px = pixels(seed, B, S), *feat = coop_alloc_floats((size_t)B * E);
+    float *want = read_floats(g, "feat", (size_t)B * E);
+    struct coop_clip_vit_tape *tape = NULL;
+    ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, grads ? &tape : NULL, &e), 0);
+    check_close(group, feat, want, (size_t)B * E, 1e-4);
+    if (grads) {
+        size_t npx = (size_t)B * 3 * S * S;
+        float *dpx = coop_alloc_floats(npx), *dfeat = coop_alloc_floats((size_t)B * E);
+        coop_hash_uniform(dfeat, (size_t)B * E, coop_seed_derive(seed, "dfeat"), -1, 1);
+        ck_assert_int_eq(coop_clip_vit_grads_alloc(&dw, &mg, NULL, &v, &e), 0);
+        ck_assert_int_eq(coop_clip_vit_backward(&v, tape, dfeat, dpx, &dw, &e), 0);
+        float *wdpx = read_floats(g, "dpixels", npx);
+        check_close("dpixels", dpx, wdpx, npx, 1e-4);
+        hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
+        int n = vision_vit_tensors(&dw, NULL, 0);
+        struct vision_tensor *t = calloc((size_t)n, sizeof *t);
+        vision_vit_tensors(&dw, t, n);
+        for (int i = 0; i < n; i++) {
+            float *w = read_floats(gg, t[i].name, t[i].n);
+            check_close(t[i].name, *t[i].ptr, w, t[i].n, 1e-4);
+            free(w);
+        }
+        free(t);
+        free(wdpx);
+        H5Gclose(gg);
+        coop_free(dpx), coop_free(dfeat), coop_free(mg);
+    }
+    coop_clip_vit_tape_free(tape);
+    free(want);
+    coop_free(px), coop_free(feat), coop_free(mv);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+static void check_resnet(const char *group)
+{
+    hid_t f = open_fixtures(), g = H5Gopen2(f, group, H5P_DEFAULT);
+    ck_assert(g >= 0);
+    int S = (int)attr_ll(g, "image_size"), W = (int)attr_ll(g, "width");
+    int H = (int)attr_ll(g, "heads"), E = (int)attr_ll(g, "embed_dim");
+    int B = (int)attr_ll(g, "batch"), layers[4];
+    uint64_t seed = (uint64_t)attr_ll(g, "seed");
+    hid_t a = H5Aopen(g, "layers", H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Aread(a, H5T_NATIVE_INT, layers) >= 0);
+    H5Aclose(a);
+    struct coop_clip_resnet r;
+    void *mr;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_resnet_alloc(&r, &mr, NULL, S, W, layers, H, E, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_init_hash(&r, seed), 0);
+    float *px = pixels(seed, B, S), *feat = coop_alloc_floats((size_t)B * E);
+    float *want = read_floats(g, "feat", (size_t)B * E);
+    ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, feat, &e), 0);
+    check_close(group, feat, want, (size_t)B * E, 1e-4);
+    /* batch independence: image 1 alone gives the same features */
+    ck_assert_int_eq(coop_clip_resnet_forward(&r, px + (size_t)3 * S * S, 1, feat, &e), 0);
+    check_close("resnet single image", feat, want + E, (size_t)E, 1e-4);
+    free(want);
+    coop_free(px), coop_free(feat), coop_free(mr);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+START_TEST(vit_small_matches_torch) { check_vit("vit_small", 1); }
+END_TEST
+START_TEST(vit_odd_patch_matches_torch) { check_vit("vit_odd", 1); }
+END_TEST
+START_TEST(resnet_small_matches_torch) { check_resnet("resnet_small"); }
+END_TEST
+START_TEST(rn101_depth_matches_torch) { check_resnet("rn101_narrow"); }
+END_TEST
+START_TEST(vit_b16_matches_torch) { check_vit("vit_b16", 0); }
+END_TEST
+START_TEST(rn50_matches_torch) { check_resnet("rn50"); }
+END_TEST
+
+START_TEST(bad_configs_are_refused)
+{
+    struct coop_clip_vit v;
+    struct coop_clip_resnet r;
+    void *m;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &m, NULL, 30, 8, 64, 1, 4, 8, &e), COOP_E_INVAL);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &m, NULL, 32, 8, 64, 1, 5, 8, &e), COOP_E_INVAL);
+    int layers[4] = {1, 0, 1, 1};
+    ck_assert_int_eq(coop_clip_resnet_alloc(&r, &m, NULL, 64, 8, layers, 4, 8, &e),
+                     COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "ResNet"));
+    struct coop_clip_model model = {0};
+    float px[1], feat[1];
+    ck_assert_int_eq(coop_clip_encode_images(&model, px, 1, feat, &e), COOP_E_UNSUPPORTED);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("vision");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, conv2d_matches_reference);
+    tcase_add_test(tc, bn_and_pool_match_reference);
+    tcase_add_test(tc, bad_configs_are_refused);
+    tcase_add_test(tc, vit_backward_finite_differences);
+    tcase_add_test(tc, vit_small_matches_torch);
+    tcase_add_test(tc, vit_odd_patch_matches_torch);
+    tcase_add_test(tc, resnet_small_matches_torch);
+    tcase_add_test(tc, rn101_depth_matches_torch);
+    if (!getenv("COOP_VALGRIND")) {
+        tcase_add_test(tc, vit_b16_matches_torch);
+        tcase_add_test(tc, rn50_matches_torch);
+    } else {
+        printf("COOP_VALGRIND set: full-size ViT-B/16 and RN50 parity skipped\n");
+    }
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
