@@ -301,7 +301,7 @@ START_TEST(export_writes_valid_layout)
     snprintf(args, sizeof args,
              "world-shapes-a \"%s/out\" --set image_size=24 --set train_per_class=2 "
              "--set val_per_class=1 --set test_per_class=3 --contact-sheet \"%s/sheet.png\" "
-             "--sheet-n 10", dir, dir);
+             "--sheet-n 10 --fewshot 1 --seed 2", dir, dir);
     ck_assert_int_eq(run_tool(args, log), 0);
 
     struct jval meta, split;
@@ -346,6 +346,22 @@ START_TEST(export_writes_valid_layout)
         for (int k = 0; k < 6; k++)
             ck_assert_int_eq(count[k], per[s]);
     }
+    /* the few-shot sample: 1 train and min(1, 4) val item per class, among the exported images */
+    struct jval fs;
+    snprintf(path, sizeof path, "%s/out/fewshot/shots1_seed2.json", dir);
+    read_json(path, &fs);
+    for (int s = 0; s < 2; s++) {
+        const struct jval *a = jget(&fs, splits[s]);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_uint_eq(a->n, 6);
+        for (size_t i = 0; i < a->n; i++) {
+            ck_assert_int_eq((int)a->items[i].items[1].num, (int)i); /* by class, in order */
+            ck_assert_ptr_nonnull(strstr(a->items[i].items[0].str, splits[s]));
+            snprintf(path, sizeof path, "%s/out/images/%s", dir, a->items[i].items[0].str);
+            ck_assert_msg(access(path, R_OK) == 0, "missing %s", path);
+        }
+    }
+    jfree(&fs);
     int w, h;
     snprintf(path, sizeof path, "%s/sheet.png", dir);
     png_size(path, &w, &h);
@@ -376,10 +392,12 @@ START_TEST(export_reports_errors)
     free(text);
     snprintf(args, sizeof args, "world-shapes \"%s/out\" --set image_size=2", dir);
     ck_assert_int_ne(run_tool(args, log), 0);
+    snprintf(args, sizeof args, "world-shapes \"%s/out\" --splits test --fewshot 2", dir);
+    ck_assert_int_ne(run_tool(args, log), 0);
     snprintf(args, sizeof args, "--list");
     ck_assert_int_eq(run_tool(args, log), 0);
     ck_assert_int_eq(coop_read_file(log, 1 << 20, &text, &len, &e), 0);
-    ck_assert_ptr_nonnull(strstr(text, "world-objects-sketch"));
+    ck_assert_msg(strstr(text, "world-objects-sketch") != NULL, "--list printed %zu bytes, ending: %s", len, len > 400 ? text + len - 400 : text);
     free(text);
     remove_tree(dir);
 }
