@@ -120,7 +120,9 @@ int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, 
         s->background < 0 || s->background >= COOP_WORLD_NUM_BACKGROUNDS)
         return coop_fail(e, COOP_E_INVAL, "world caption: bad scene");
     struct coop_rng r;
-    coop_rng_seed(&r, seed);
+    /* mix in the scene's own random bits so that small caption seeds (0, 1,
+     * 2, ...) do not pick the same template for every scene */
+    coop_rng_seed(&r, coop_mix64(seed ^ s->bg_seed) ^ seed);
     struct sb b = {buf, len, 0, 0};
     buf[0] = '\0';
     int show_bg = chance(&r, 0.35), bg_first = show_bg && chance(&r, 0.3);
@@ -152,4 +154,24 @@ int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, 
     if (b.over)
         return coop_fail(e, COOP_E_NOMEM, "world caption: buffer of %zu bytes too small", len);
     return COOP_OK;
+}
+
+int coop_world_pair(uint8_t *rgb, char *caption, size_t caption_len,
+                    struct coop_world_scene *scene, const struct coop_world_constraints *c,
+                    int size, int supersample, uint64_t seed, struct coop_err *e)
+{
+    struct coop_world_constraints def;
+    struct coop_world_scene local;
+    if (!c) {
+        coop_world_constraints_default(&def);
+        c = &def;
+    }
+    if (!scene)
+        scene = &local;
+    int rc = coop_world_scene_sample(scene, c, coop_mix64(seed), e);
+    if (!rc)
+        rc = coop_world_render(rgb, scene, size, supersample, e);
+    if (!rc)
+        rc = coop_world_caption(caption, caption_len, scene, seed, e);
+    return rc;
 }

@@ -289,8 +289,12 @@ static void stroke(struct canvas *c, const struct world_poly *p, const float col
             continue;
         for (int x = x0; x <= x1; x++) {
             float d = dist_edges(p, edges, ne, x + 0.5f, y + 0.5f);
-            if (d > h + 0.75f)
+            if (d > h + 0.75f) {
+                /* distance is 1-Lipschitz: the next pixels are out of reach too */
+                int skip = (int)floorf(d - (h + 0.75f) - 1e-3f);
+                x += skip > 0 ? skip : 0;
                 continue;
+            }
             int cnt = 0;
             if (d < h - 0.75f)
                 cnt = ss * ss;

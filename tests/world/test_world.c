@@ -36,13 +36,9 @@ static void lone_scene(struct coop_world_scene *s, int shape, int colour, int pa
 
 /* Pixels of the main object entirely inside its outline (centre inside and
  * more than half a diagonal from the boundary), untouched by anti-aliasing. */
-static int deep_inside(const uint8_t *mask, const struct coop_world_scene *s, int n, int x, int y)
+static int deep_inside(const uint8_t *mask, const struct world_poly *p, int n, int x, int y)
 {
-    struct world_poly p;
-    if (!mask[y * n + x])
-        return 0;
-    world_object_poly(&p, &s->main, n, 0.0f, 0);
-    return world_poly_edge_dist(&p, x + 0.5f, y + 0.5f) > 0.75f;
+    return mask[y * n + x] && world_poly_edge_dist(p, x + 0.5f, y + 0.5f) > 0.75f;
 }
 
 START_TEST(same_seed_same_pixels_checksum_pinned)
@@ -114,16 +110,20 @@ START_TEST(every_shape_and_colour_renders_as_named)
     struct coop_err e;
     for (int shape = 0; shape < COOP_WORLD_NUM_SHAPES; shape++)
         for (int colour = 0; colour < COOP_WORLD_NUM_COLOURS; colour++) {
+            if (reduced() && colour != shape % COOP_WORLD_NUM_COLOURS)
+                continue; /* valgrind: one colour per shape, every colour once */
             lone_scene(&s, shape, colour, COOP_WORLD_SOLID, COOP_WORLD_LARGE, 0);
             ck_assert_int_eq(coop_world_render(rgb, &s, N, 4, &e), 0);
             ck_assert_int_eq(coop_world_main_mask(mask, &s, N, &e), 0);
+            struct world_poly poly;
+            world_object_poly(&poly, &s.main, N, 0.0f, 0);
             uint8_t named[3];
             coop_world_colour_rgb(colour, named);
             int area = 0, deep = 0;
             for (int y = 0; y < N; y++)
                 for (int x = 0; x < N; x++) {
                     area += mask[y * N + x];
-                    if (!deep_inside(mask, &s, N, x, y))
+                    if (!deep_inside(mask, &poly, N, x, y))
                         continue;
                     deep++;
                     for (int k = 0; k < 3; k++) {
@@ -153,10 +153,12 @@ START_TEST(every_pattern_renders)
         lone_scene(&s, COOP_WORLD_SQUARE, COOP_WORLD_BLUE, p, COOP_WORLD_LARGE, 0);
         coop_world_render(rgb, &s, N, 4, &e);
         coop_world_main_mask(mask, &s, N, &e);
+        struct world_poly poly;
+        world_object_poly(&poly, &s.main, N, 0.0f, 0);
         int lo = 255, hi = 0, n = 0, jumps = 0, prev = -1;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
-                if (deep_inside(mask, &s, N, x, y)) {
+                if (deep_inside(mask, &poly, N, x, y)) {
                     int r = rgb[3 * (y * N + x)];
                     lo = r < lo ? r : lo;
                     hi = r > hi ? r : hi;
@@ -200,7 +202,7 @@ START_TEST(sizes_positions_and_rotation)
     ck_assert_int_lt(area[1], area[2]);
     coop_world_constraints_default(&c);
     for (int pos = 0; pos < COOP_WORLD_NUM_POSITIONS; pos++)
-        for (uint64_t seed = 1; seed < 20; seed++) {
+        for (uint64_t seed = 1; seed < (reduced() ? 4u : 20u); seed++) {
             c.position = pos;
             coop_world_scene_sample(&s, &c, seed, &e);
             ck_assert_int_eq(s.position, pos);
@@ -254,6 +256,74 @@ START_TEST(every_background_renders)
 }
 END_TEST
 
+/* Distractors are drawn where they are placed; occluders cover the main object. */
+START_TEST(distractors_render_and_occlude)
+{
+    enum { N = 64 };
+    uint8_t with[N * N * 3], without[N * N * 3];
+    struct coop_world_constraints c;
+    struct coop_world_scene s;
+    struct coop_err e;
+    int checked = 0, on_top = 0;
+    coop_world_constraints_default(&c);
+    c.min_distractors = 2;
+    c.max_distractors = 4;
+    c.occlusion = 0.5f;
+    c.big_distractors = true;
+    c.background = COOP_WORLD_BG_PLAIN;
+    c.pattern = COOP_WORLD_SOLID;
+    for (uint64_t seed = 1; seed <= (reduced() ? 3u : 20u); seed++) {
+        ck_assert_int_eq(coop_world_scene_sample(&s, &c, seed, &e), 0);
+        coop_world_render(with, &s, N, 4, &e);
+        for (int i = 0; i < s.n_distractors; i++) {
+            const struct coop_world_object *d = &s.distractors[i];
+            ck_assert_int_ne(d->shape, s.main.shape);
+            struct coop_world_scene alone = s;
+            alone.n_distractors = 0;
+            coop_world_render(without, &alone, N, 4, &e);
+            /* the distractor's outline contains pixels that changed */
+            struct world_poly p;
+            world_object_poly(&p, d, N, 0.0f, 0);
+            int changed = 0;
+            for (int y = 0; y < N; y++)
+                for (int x = 0; x < N; x++)
+                    if (world_poly_inside(&p, x + 0.5f, y + 0.5f) &&
+                        memcmp(with + 3 * (y * N + x), without + 3 * (y * N + x), 3) != 0)
+                        changed++;
+            if (d->colour != s.main.colour)
+                ck_assert_int_gt(changed, 0);
+            if (d->on_top) {
+                /* drawn over the main object: its solid colour shows where they overlap */
+                on_top++;
+                struct world_poly m;
+                world_object_poly(&m, &s.main, N, 0.0f, 0);
+                for (int y = 0; y < N; y++)
+                    for (int x = 0; x < N; x++) {
+                        float cx = x + 0.5f, cy = y + 0.5f;
+                        int last = 1;
+                        for (int j = i + 1; j < s.n_distractors; j++) {
+                            struct world_poly q;
+                            world_object_poly(&q, &s.distractors[j], N, 0.0f, 0);
+                            last &= !(s.distractors[j].on_top && world_poly_edge_dist(&q, cx, cy) < 1.0f) &&
+                                    !(s.distractors[j].on_top && world_poly_inside(&q, cx, cy));
+                        }
+                        if (!last || d->pattern != COOP_WORLD_SOLID)
+                            continue;
+                        if (world_poly_inside(&m, cx, cy) && world_poly_inside(&p, cx, cy) &&
+                            world_poly_edge_dist(&p, cx, cy) > 0.75f) {
+                            for (int k = 0; k < 3; k++)
+                                ck_assert_int_le(abs(with[3 * (y * N + x) + k] - d->rgb[k]), 1);
+                            checked++;
+                        }
+                    }
+            }
+        }
+    }
+    ck_assert_int_gt(on_top, 0);
+    ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 /* Sketch: strokes on white paper and nothing inside the outline. */
 START_TEST(sketch_has_no_fill)
 {
@@ -261,7 +331,7 @@ START_TEST(sketch_has_no_fill)
     uint8_t rgb[N * N * 3], mask[N * N];
     struct coop_world_scene s;
     struct coop_err e;
-    for (int shape = 0; shape < COOP_WORLD_NUM_SHAPES; shape++) {
+    for (int shape = 0; shape < COOP_WORLD_NUM_SHAPES; shape += reduced() ? 5 : 1) {
         lone_scene(&s, shape, COOP_WORLD_RED, COOP_WORLD_CHECKERED, COOP_WORLD_LARGE,
                    COOP_WORLD_STYLE_SKETCH);
         ck_assert_int_eq(s.background, COOP_WORLD_BG_PAPER);
@@ -296,25 +366,27 @@ START_TEST(rendition_is_posterised_with_outline)
     uint8_t rgb[N * N * 3], mask[N * N];
     struct coop_world_scene s;
     struct coop_err e;
-    for (int colour = 0; colour < COOP_WORLD_NUM_COLOURS; colour++) {
+    for (int colour = 0; colour < COOP_WORLD_NUM_COLOURS; colour += reduced() ? 4 : 1) {
         lone_scene(&s, COOP_WORLD_HEXAGON, colour, COOP_WORLD_SOLID, COOP_WORLD_LARGE,
                    COOP_WORLD_STYLE_RENDITION);
         coop_world_render(rgb, &s, N, 4, &e);
         coop_world_main_mask(mask, &s, N, &e);
+        struct world_poly poly;
+        world_object_poly(&poly, &s.main, N, 0.0f, 0);
         uint8_t poster[3];
         world_posterise(s.main.rgb, poster);
         int dark_edge = 0;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++) {
                 const uint8_t *px = rgb + 3 * (y * N + x);
-                if (deep_inside(mask, &s, N, x, y) && x % 3 == 0) {
+                if (deep_inside(mask, &poly, N, x, y) && x % 3 == 0) {
                     /* deep inside but away from the thick outline: check a ring-free sample */
                     float dx = x + 0.5f - s.main.cx * N, dy = y + 0.5f - s.main.cy * N;
                     if (sqrtf(dx * dx + dy * dy) < 0.5f * s.main.radius * N)
                         for (int k = 0; k < 3; k++)
                             ck_assert_int_eq(px[k], poster[k]);
                 }
-                if (mask[y * N + x] && !deep_inside(mask, &s, N, x, y))
+                if (mask[y * N + x] && !deep_inside(mask, &poly, N, x, y))
                     dark_edge += px[0] < 30 && px[1] < 30 && px[2] < 30;
             }
         ck_assert_int_gt(dark_edge, 30);
@@ -608,6 +680,22 @@ START_TEST(targets_have_their_style)
 }
 END_TEST
 
+START_TEST(image_caption_pairs)
+{
+    uint8_t a[32 * 32 * 3], b[32 * 32 * 3];
+    char ca[COOP_WORLD_CAPTION_MAX], cb[COOP_WORLD_CAPTION_MAX];
+    struct coop_world_scene s;
+    struct coop_err e;
+    ck_assert_int_eq(coop_world_pair(a, ca, sizeof ca, &s, NULL, 32, 4, 77, &e), 0);
+    ck_assert_int_eq(coop_world_pair(b, cb, sizeof cb, NULL, NULL, 32, 4, 77, &e), 0);
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert_str_eq(ca, cb);
+    check_caption(&s, ca);
+    ck_assert_int_eq(coop_world_pair(b, cb, sizeof cb, NULL, NULL, 32, 4, 78, &e), 0);
+    ck_assert(memcmp(a, b, sizeof a) != 0);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_errors)
 {
     struct coop_world_constraints c;
@@ -646,12 +734,14 @@ int main(void)
     tcase_add_test(tc, every_pattern_renders);
     tcase_add_test(tc, sizes_positions_and_rotation);
     tcase_add_test(tc, every_background_renders);
+    tcase_add_test(tc, distractors_render_and_occlude);
     tcase_add_test(tc, sketch_has_no_fill);
     tcase_add_test(tc, rendition_is_posterised_with_outline);
     tcase_add_test(tc, captions_mention_only_true_attributes);
     tcase_add_test(tc, captions_vary);
     tcase_add_test(tc, tasks_balanced_and_labelled_by_their_attribute);
     tcase_add_test(tc, targets_have_their_style);
+    tcase_add_test(tc, image_caption_pairs);
     tcase_add_test(tc, bad_arguments_are_errors);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);

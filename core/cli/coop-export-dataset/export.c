@@ -211,3 +211,46 @@ int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, 
         return rc;
     return o->sheet ? write_sheet(ops, ds, o->sheet, o->sheet_n, e) : COOP_OK;
 }
+
+static int fewshot_rows(const struct coop_dataset_ops *ops, struct coop_dataset *ds, int s,
+                        const size_t *idx, size_t n, FILE *f, struct coop_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct coop_item it;
+        char rel[1024];
+        int rc = ops->get_item(ds, (enum coop_split)s, idx[i], &it, e);
+        if (!rc)
+            rc = rel_path(rel, sizeof rel, &it, e);
+        if (rc)
+            return rc;
+        fprintf(f, "%s\n    [", i ? "," : "");
+        json_str(f, rel);
+        fprintf(f, ", %d, ", it.label);
+        json_str(f, ops->class_name(ds, it.label));
+        fputc(']', f);
+    }
+    fprintf(f, "%s]", n ? "\n  " : "");
+    return COOP_OK;
+}
+
+int export_fewshot_json(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                        const size_t *train, size_t n_train, const size_t *val, size_t n_val,
+                        const char *path, struct coop_err *e)
+{
+    int rc = ensure_parent(path, e);
+    if (rc)
+        return rc;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return coop_fail(e, COOP_E_IO, "%s: cannot create: %s", path, strerror(errno));
+    fprintf(f, "{\n  \"train\": [");
+    rc = fewshot_rows(ops, ds, COOP_SPLIT_TRAIN, train, n_train, f, e);
+    if (!rc) {
+        fprintf(f, ",\n  \"val\": [");
+        rc = fewshot_rows(ops, ds, COOP_SPLIT_VAL, val, n_val, f, e);
+    }
+    fprintf(f, "\n}\n");
+    if (fclose(f) != 0 && !rc)
+        rc = coop_fail(e, COOP_E_IO, "%s: write failed", path);
+    return rc;
+}

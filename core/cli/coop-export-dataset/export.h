@@ -21,4 +21,10 @@ struct export_opts {
 int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, const char *name,
                    const struct export_opts *o, struct coop_err *e);
 
+/* Writes {"train": [[rel_path, label, classname], ...], "val": [...]} for
+ * the given item indices (a few-shot sample), paths as in the split JSON. */
+int export_fewshot_json(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                        const size_t *train, size_t n_train, const size_t *val, size_t n_val,
+                        const char *path, struct coop_err *e);
+
 #endif

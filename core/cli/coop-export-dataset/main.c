@@ -2,11 +2,13 @@
  * images plus a split_zhou-style JSON ({"train": [[path, label, classname],
  * ...], "val": ..., "test": ...}) and meta.json, so that other
  * prompt-learning code bases can run on the same data (e.g. the synthetic
- * world). Thin: argument parsing, plugin lookup, then export.c. */
+ * world). Optionally also a few-shot sample (the CoOp protocol, as a trial
+ * draws it). Thin: argument parsing, plugin lookup (coop/loader.h), export.c. */
+#include "coop/data.h"
+#include "coop/loader.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
 #include "export.h"
-#include "loader.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,11 @@ static void usage(FILE *f)
             "  --json NAME         split file name (default split_zhou_DATASET.json)\n"
             "  --contact-sheet F   also write a PNG tiling the first test images\n"
             "  --sheet-n N         images on the contact sheet (default 32)\n"
-            "  --plugin-path DIR   extra plugin folder searched first (repeatable)\n"
+            "  --fewshot K         also write fewshot/shots<K>_seed<S>.json (the CoOp few-shot\n"
+            "                      sample a trial with these shots and seed uses)\n"
+            "  --seed S            seed of the few-shot sample (default 1)\n"
+            "  --cache-dir DIR     few-shot cache of a sweep: reuse its sample if present\n"
+            "  --plugin-path DIR   extra plugin folder (repeatable)\n"
             "  --quiet             no progress on stderr\n");
 }
 
@@ -73,7 +79,9 @@ static int resolve_params(const struct coop_param_spec *spec, struct coop_kv *kv
 struct args {
     const char *dataset, *data_root;
     const char *paths[MAX_PATHS];
-    int n_paths, list;
+    int n_paths, list, shots;
+    long seed;
+    const char *cache_dir;
     struct coop_kv kv[MAX_SET];
     size_t n_kv;
     char *kv_store[MAX_SET];
@@ -107,7 +115,8 @@ static int parse_args(struct args *a, int argc, char **argv)
         int takes = strcmp(s, "--set") == 0 || strcmp(s, "--data-root") == 0 ||
                     strcmp(s, "--splits") == 0 || strcmp(s, "--json") == 0 ||
                     strcmp(s, "--contact-sheet") == 0 || strcmp(s, "--sheet-n") == 0 ||
-                    strcmp(s, "--plugin-path") == 0;
+                    strcmp(s, "--plugin-path") == 0 || strcmp(s, "--fewshot") == 0 ||
+                    strcmp(s, "--seed") == 0 || strcmp(s, "--cache-dir") == 0;
         if (takes && !v) {
             fprintf(stderr, "coop-export-dataset: %s needs a value\n", s);
             return -1;
@@ -142,6 +151,19 @@ static int parse_args(struct args *a, int argc, char **argv)
             a->o.sheet = v;
         else if (strcmp(s, "--sheet-n") == 0)
             a->o.sheet_n = atoi(v);
+        else if (strcmp(s, "--fewshot") == 0 || strcmp(s, "--seed") == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < (s[2] == 'f' ? 1 : 0)) {
+                fprintf(stderr, "coop-export-dataset: %s wants a number, got '%s'\n", s, v);
+                return -1;
+            }
+            if (s[2] == 'f')
+                a->shots = (int)n;
+            else
+                a->seed = n;
+        } else if (strcmp(s, "--cache-dir") == 0)
+            a->cache_dir = v;
         else if (strcmp(s, "--plugin-path") == 0) {
             if (a->n_paths < MAX_PATHS)
                 a->paths[a->n_paths++] = v;
@@ -166,20 +188,88 @@ static int parse_args(struct args *a, int argc, char **argv)
     return 0;
 }
 
-static int run(struct args *a, struct coop_err *e)
+static int list_datasets(const struct coop_registry *reg)
 {
-    if (a->list)
-        return loader_list_datasets(a->paths, a->n_paths, e);
-    struct found_plugin fp;
-    int rc = loader_find_dataset(&fp, a->dataset, a->paths, a->n_paths, e);
+    for (size_t i = 0; i < coop_registry_count(reg); i++) {
+        const struct coop_plugin *d = coop_registry_get(reg, i);
+        if (d->kind == COOP_PLUGIN_DATASET)
+            printf("%-24s %-6s %s\n    %s\n", d->name, d->version ? d->version : "?",
+                   coop_registry_path(reg, i), d->summary ? d->summary : "");
+    }
+    fflush(stdout); /* keep the listing in one piece when both go to one file */
+    for (size_t i = 0; i < coop_registry_problem_count(reg); i++)
+        fprintf(stderr, "coop-export-dataset: note: %s\n", coop_registry_problem(reg, i));
+    return COOP_OK;
+}
+
+/* The dataset descriptor: by name, or "MODULE.so:NAME" for one file. */
+static const struct coop_plugin *find_dataset(struct coop_registry *reg, const char *spec,
+                                              const char **name, struct coop_err *e)
+{
+    const char *colon = strrchr(spec, ':');
+    *name = spec;
+    if (colon && strchr(spec, '/')) {
+        char file[1024];
+        snprintf(file, sizeof file, "%.*s", (int)(colon - spec), spec);
+        if (coop_registry_load_file(reg, file, e))
+            return NULL;
+        *name = colon + 1;
+    }
+    const struct coop_plugin *p = coop_registry_find(reg, COOP_PLUGIN_DATASET, *name);
+    if (!p)
+        coop_registry_explain(reg, COOP_PLUGIN_DATASET, *name, e);
+    return p;
+}
+
+static int export_fewshot(const struct args *a, const struct coop_dataset_ops *ops,
+                          struct coop_dataset *ds, const char *name, struct coop_err *e)
+{
+    struct coop_fewshot fs;
+    struct coop_fewshot_opts fo = {name, a->shots, (uint64_t)a->seed, -1, a->cache_dir};
+    struct coop_dataset_ref ref = {ops, ds};
+    int rc = coop_fewshot_sample(&fs, ref, &fo, NULL, e);
     if (rc)
         return rc;
-    const struct coop_dataset_ops *ops = fp.desc->ops;
-    const char *name = fp.desc->name;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/fewshot/shots%d_seed%ld.json", a->o.out_dir, a->shots,
+             a->seed);
+    rc = export_fewshot_json(ops, ds, fs.train.index, fs.train.n, fs.val.index, fs.val.n, path, e);
+    if (!rc && !a->o.quiet)
+        fprintf(stderr, "%s: few-shot sample (%d shots, seed %ld%s): %zu train, %zu val -> %s\n",
+                name, a->shots, a->seed, fs.from_cache ? ", from the cache" : "", fs.train.n,
+                fs.val.n, path);
+    coop_fewshot_free(&fs);
+    return rc;
+}
+
+static int run(struct args *a, struct coop_err *e)
+{
+    struct coop_registry *reg = NULL;
     struct coop_dataset *ds = NULL;
+    const struct coop_dataset_ops *ops = NULL;
     char json_name[512];
-    if (!ops || ops->version < 1 || !ops->open || !ops->get_item || !ops->class_name) {
-        rc = coop_fail(e, COOP_E_ABI, "%s: dataset %s lacks required ops", fp.file, name);
+    const char *name;
+    int rc = coop_registry_create(&reg, e);
+    if (!rc)
+        rc = coop_registry_discover(reg, a->paths, (size_t)a->n_paths, e);
+    if (rc)
+        goto done;
+    if (a->list) {
+        rc = list_datasets(reg);
+        goto done;
+    }
+    const struct coop_plugin *p = find_dataset(reg, a->dataset, &name, e);
+    if (!p || !(ops = coop_plugin_dataset(p, e))) {
+        rc = COOP_E_NOTFOUND;
+        goto done;
+    }
+    if (!ops->open || !ops->get_item || !ops->class_name || !ops->num_classes ||
+        !ops->split_size || !ops->close) {
+        rc = coop_fail(e, COOP_E_ABI, "dataset %s lacks required ops", name);
+        goto done;
+    }
+    if (a->shots > 0 && (!a->o.splits[COOP_SPLIT_TRAIN] || !a->o.splits[COOP_SPLIT_VAL])) {
+        rc = coop_fail(e, COOP_E_INVAL, "--fewshot refers to train and val images: export both");
         goto done;
     }
     if ((rc = resolve_params(ops->params, a->kv, &a->n_kv, e)))
@@ -188,6 +278,7 @@ static int run(struct args *a, struct coop_err *e)
     struct coop_host host = {COOP_HOST_VERSION, NULL, NULL, NULL};
     if ((rc = ops->open(&host, a->data_root, &params, &ds, e))) {
         coop_fail_prefix(e, rc, "%s", name);
+        ds = NULL;
         goto done;
     }
     if (!a->o.json_name) {
@@ -195,10 +286,12 @@ static int run(struct args *a, struct coop_err *e)
         a->o.json_name = json_name;
     }
     rc = export_dataset(ops, ds, name, &a->o, e);
+    if (!rc && a->shots > 0)
+        rc = export_fewshot(a, ops, ds, name, e);
 done:
     if (ds)
         ops->close(ds);
-    dlclose_plugin(&fp);
+    coop_registry_free(reg);
     return rc;
 }
 
@@ -208,6 +301,7 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.o.splits[0] = a.o.splits[1] = a.o.splits[2] = true;
     a.o.sheet_n = 32;
+    a.seed = 1;
     int rc = parse_args(&a, argc, argv);
     if (rc == 0 && !a.list && (!a.dataset || !a.o.out_dir)) {
         usage(stderr);

@@ -138,6 +138,15 @@ COOP_API int coop_world_main_mask(uint8_t *mask, const struct coop_world_scene *
 COOP_API int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s,
                                 uint64_t seed, struct coop_err *e);
 
+/* One image-caption pair for pretraining: samples a scene (c = NULL: the
+ * normal world's defaults), renders rgb [size, size, 3] and writes one
+ * caption (caption_len >= COOP_WORLD_CAPTION_MAX is always enough).
+ * Deterministic in (c, size, supersample, seed). scene may be NULL. */
+COOP_API int coop_world_pair(uint8_t *rgb, char *caption, size_t caption_len,
+                             struct coop_world_scene *scene,
+                             const struct coop_world_constraints *c, int size, int supersample,
+                             uint64_t seed, struct coop_err *e);
+
 /* ---- downstream tasks and domain-shift targets ------------------------------ */
 /* A task is one dataset descriptor: a label space with class names, a
  * zero-shot template, splits of per-class sizes, and (for targets) the map of
