@@ -273,6 +273,21 @@ static void png_size(const char *path, int *w, int *h)
     png_image_free(&img);
 }
 
+/* Reads an RGB8 PNG into a malloc'd buffer. */
+static uint8_t *png_read_rgb(const char *path, int *w, int *h)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    ck_assert_msg(png_image_begin_read_from_file(&img, path), "%s: %s", path, img.message);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *buf = malloc(PNG_IMAGE_SIZE(img));
+    ck_assert(png_image_finish_read(&img, NULL, buf, 0, NULL));
+    *w = (int)img.width;
+    *h = (int)img.height;
+    return buf;
+}
+
 static int run_tool(const char *args, const char *log)
 {
     char cmd[4096];
@@ -348,6 +363,24 @@ START_TEST(export_writes_valid_layout)
         }
         for (int k = 0; k < 6; k++)
             ck_assert_int_eq(count[k], per[s]);
+        /* the PNG holds exactly the rendered pixels */
+        struct coop_world_config cfg;
+        struct coop_world_scene scene;
+        struct coop_err e;
+        int label, w, h;
+        coop_world_config_default(&cfg);
+        cfg.image_size = 24;
+        cfg.per_class[0] = 2;
+        cfg.per_class[1] = 1;
+        cfg.per_class[2] = 3;
+        size_t last = a->n - 1;
+        ck_assert_int_eq(coop_world_task_item(t, &cfg, s, last, &scene, &label, &e), 0);
+        uint8_t ref[24 * 24 * 3];
+        coop_world_render(ref, &scene, 24, cfg.supersample, &e);
+        snprintf(path, sizeof path, "%s/out/images/%s", dir, a->items[last].items[0].str);
+        uint8_t *png = png_read_rgb(path, &w, &h);
+        ck_assert_mem_eq(png, ref, sizeof ref);
+        free(png);
     }
     /* the few-shot sample: 1 train and min(1, 4) val item per class, among the exported images */
     struct jval fs;

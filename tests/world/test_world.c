@@ -67,6 +67,11 @@ START_TEST(same_seed_same_pixels_checksum_pinned)
     /* Pinned on x86-64 / glibc with the default build: a change here means the
      * world's images changed (bump the dataset version and say so in docs). */
     ck_assert_str_eq(hex, WORLD_PINNED_SHA256);
+    /* captions are pinned too (test item 0, caption seed 0) */
+    char cap[COOP_WORLD_CAPTION_MAX];
+    ck_assert_int_eq(coop_world_task_item(t, &cfg, 2, 0, &s, &label, &e), 0);
+    ck_assert_int_eq(coop_world_caption(cap, sizeof cap, &s, 0, &e), 0);
+    ck_assert_str_eq(cap, "a close up photo of a red disc on a gradient background");
 }
 END_TEST
 
