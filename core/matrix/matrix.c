@@ -222,7 +222,7 @@ static const struct coop_param_spec seed_spec = {"seeds", COOP_PARAM_INT, NULL, 
                                                  NULL, NULL};
 static const char *const sched_choices[] = {"cosine", "constant", "linear", NULL};
 static const char *const warm_choices[] = {"constant", "linear", NULL};
-static const char *const opt_choices[] = {"sgd", "adamw", NULL};
+static const char *const opt_choices[] = {"sgd", NULL};
 static const char *const aug_choices[] = {"views", "online", "none", NULL};
 /* The published CoOp protocol (docs/experiments.md); "epochs" is special:
  * "auto" or an integer. Order = struct mx_setting train[] order. */

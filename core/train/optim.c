@@ -13,6 +13,8 @@ double coop_lr_at_epoch(const struct coop_optim_config *c, int epoch)
     }
     if (strcmp(c->schedule, "constant") == 0)
         return c->lr;
+    if (strcmp(c->schedule, "linear") == 0)
+        return c->lr * (1.0 - (double)(epoch - warm) / (double)c->epochs);
     return c->lr * 0.5 * (1.0 + cos(M_PI * (double)(epoch - warm) / (double)c->epochs));
 }
 

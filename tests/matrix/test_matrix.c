@@ -505,7 +505,7 @@ START_TEST(ids_differ_when_any_value_differs)
         BACKBONE D M S "train: {momentum: 0.8}\n",
         BACKBONE D M S "train: {weight_decay: 0}\n",
         BACKBONE D M S "train: {warmup_type: linear}\n",
-        BACKBONE D M S "train: {optimizer: adamw}\n",
+        BACKBONE D M S "train: {schedule: linear}\n",
         BACKBONE D M S "augment: {views: 4}\n",
         BACKBONE D M S "augment: {mode: online}\n",
         BACKBONE "datasets: [caltech101]\n" M S,

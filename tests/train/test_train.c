@@ -23,6 +23,9 @@ START_TEST(lr_schedule_matches_published_formula)
     ck_assert_double_lt(coop_lr_at_epoch(&c, 199), 1e-6);
     strcpy(c.schedule, "constant");
     ck_assert_double_eq(coop_lr_at_epoch(&c, 50), 0.002);
+    strcpy(c.schedule, "linear");
+    ck_assert_double_eq_tol(coop_lr_at_epoch(&c, 101), 0.002 * (1 - 100.0 / 200), 1e-15);
+    strcpy(c.schedule, "constant");
     strcpy(c.warmup_type, "linear");
     c.warmup_epochs = 3;
     ck_assert_double_eq_tol(coop_lr_at_epoch(&c, 0), 0.002 / 4, 1e-15);

@@ -124,7 +124,11 @@ struct coop_backbone_ops {
     int (*text_forward)(struct coop_backbone *bb, const float *emb, const int *eot, int K,
                         int shared_prefix, float *feat, struct coop_tape **tape,
                         struct coop_err *e);
-    /* dfeat [K, E] -> demb [K, L, D], accumulated (+=). Weights stay frozen. */
+    /* dfeat [K, E] -> demb [K, L, D], accumulated (+=). Weights stay frozen.
+     * With shared_prefix P > 0 in the forward, rows [0, P) are one computation:
+     * their gradient, summed over all prompts, may be delivered in prompt 0's
+     * rows only (the other prompts' rows [0, P) get nothing). A prompt learner
+     * whose shared rows hold parameters must therefore sum over prompts. */
     int (*text_backward)(struct coop_backbone *bb, struct coop_tape *tape, const float *dfeat,
                          float *demb, struct coop_err *e);
     void (*tape_free)(struct coop_backbone *bb, struct coop_tape *tape);

@@ -11,14 +11,15 @@
 struct coop_optim_config {
     int epochs, batch_size, warmup_epochs;
     double lr, momentum, weight_decay, warmup_lr;
-    char schedule[16];    /* "cosine" | "constant" */
+    char schedule[16];    /* "cosine" | "constant" | "linear" */
     char warmup_type[16]; /* "constant" | "linear" | "none" */
 };
 
 /* Learning rate used during epoch e (0-based), as Dassl's ConstantWarmupScheduler
  * over CosineAnnealingLR does for CoOp: epochs < warmup_epochs run at
  * warmup_lr (constant) or ramp linearly to lr; afterwards
- * lr * 0.5 * (1 + cos(pi * (e - warmup_epochs) / epochs)). */
+ * lr * 0.5 * (1 + cos(pi * (e - warmup_epochs) / epochs)) (cosine), lr (constant)
+ * or lr * (1 - (e - warmup_epochs) / epochs) (linear). */
 COOP_API double coop_lr_at_epoch(const struct coop_optim_config *c, int epoch);
 
 /* One SGD step, PyTorch torch.optim.SGD (dampening 0, no Nesterov):
