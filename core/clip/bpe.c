@@ -6,7 +6,7 @@
 #include "bpe.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
-#include "json.h"
+#include "coop/json.h"
 #include "unicode.h"
 #include <limits.h>
 #include <pthread.h>
@@ -294,19 +294,19 @@ int coop_tokenizer_load_hf(struct coop_tokenizer **out, const char *vocab_json,
     *out = NULL;
     int rc = coop_read_file(vocab_json, 64u << 20, &vtext, &vlen, e);
     rc = rc ? rc : coop_read_file(merges_txt, 64u << 20, &mtext, &mlen, e);
-    if (rc == 0 && (rc = coop_json_parse(&j, vtext, vlen, 0, e)) != 0)
-        coop_fail_prefix(e, rc, "%s", vocab_json);
+    if (rc == 0)
+        rc = coop_json_parse(&j, vtext, vlen, vocab_json, e);
     if (rc == 0 && j->type != COOP_JSON_OBJECT)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: not a JSON object", vocab_json);
     if (rc == 0 && !(t = tok_new((int)j->len)))
         rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", vocab_json);
     for (size_t i = 0; rc == 0 && i < j->len; i++) {
         const struct coop_json *v = &j->items[i];
-        if (v->type != COOP_JSON_NUMBER || !v->is_int || v->i < 0 || v->i >= (int64_t)j->len ||
-            t->tok[v->i])
+        long long id;
+        if (!v->integral || !coop_json_int(v, 0, (long long)j->len - 1, &id) || t->tok[id])
             rc = coop_fail(e, COOP_E_FORMAT, "%s: entry '%s' has a bad or repeated id",
                            vocab_json, j->keys[i]);
-        else if (!(t->tok[v->i] = coop_strdup(j->keys[i])))
+        else if (!(t->tok[id] = coop_strdup(j->keys[i])))
             rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", vocab_json);
     }
     rc = rc ? rc : tok_index(t, vocab_json, e);

@@ -4,7 +4,7 @@
  * tensor is touched. Library code: returns status codes, never prints. */
 #include "coop/safetensors.h"
 #include "coop/util.h"
-#include "json.h"
+#include "coop/json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -137,7 +137,7 @@ static int parse_meta(struct coop_safetensors *st, const struct coop_json *m,
             return coop_fail(e, COOP_E_FORMAT, "%s: __metadata__ value '%s' is not a string",
                              st->path, m->keys[i]);
         st->meta[2 * i] = m->keys[i];
-        st->meta[2 * i + 1] = m->items[i].s;
+        st->meta[2 * i + 1] = m->items[i].str;
     }
     st->n_meta = m->len;
     return 0;
@@ -155,11 +155,11 @@ static int parse_entry(struct coop_safetensors *st, const char *name, const stru
         return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': missing or invalid dtype",
                          st->path, name);
     size_t k = 0, nd = sizeof dtypes / sizeof dtypes[0];
-    while (k < nd && strcmp(dtypes[k].name, dt->s) != 0)
+    while (k < nd && strcmp(dtypes[k].name, dt->str) != 0)
         k++;
     if (k == nd)
         return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': unknown dtype '%s'", st->path,
-                         name, dt->s);
+                         name, dt->str);
     t->name = name;
     t->dtype = dtypes[k].d;
     if (!sh || sh->type != COOP_JSON_ARRAY || sh->len > COOP_ST_MAX_DIMS)
@@ -169,25 +169,26 @@ static int parse_entry(struct coop_safetensors *st, const char *name, const stru
     uint64_t bytes = dtypes[k].size;
     for (size_t i = 0; i < sh->len; i++) {
         const struct coop_json *d = &sh->items[i];
-        if (d->type != COOP_JSON_NUMBER || !d->is_int || d->i < 0 || d->i > (1LL << 40))
+        long long dim;
+        if (!d->integral || !coop_json_int(d, 0, 1LL << 40, &dim))
             return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': invalid dimension %zu",
                              st->path, name, i);
-        t->shape[i] = d->i;
-        if (d->i && bytes > UINT64_MAX / (uint64_t)d->i)
+        t->shape[i] = dim;
+        if (dim && bytes > UINT64_MAX / (uint64_t)dim)
             return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': shape too large", st->path,
                              name);
-        bytes *= (uint64_t)d->i;
+        bytes *= (uint64_t)dim;
     }
     if (!off || off->type != COOP_JSON_ARRAY || off->len != 2)
         return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': missing or invalid data_offsets",
                          st->path, name);
+    long long be[2];
     for (int i = 0; i < 2; i++)
-        if (off->items[i].type != COOP_JSON_NUMBER || !off->items[i].is_int ||
-            off->items[i].i < 0)
+        if (!off->items[i].integral || !coop_json_int(&off->items[i], 0, 1LL << 53, &be[i]))
             return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s': invalid data_offsets",
                              st->path, name);
-    t->begin = (uint64_t)off->items[0].i;
-    t->end = (uint64_t)off->items[1].i;
+    t->begin = (uint64_t)be[0];
+    t->end = (uint64_t)be[1];
     uint64_t data_len = st->size - st->data_off;
     if (t->begin > t->end || t->end > data_len)
         return coop_fail(e, COOP_E_FORMAT,
@@ -211,12 +212,7 @@ static int parse_entry(struct coop_safetensors *st, const char *name, const stru
  * where the previous ended, the last ends at the end of the file. */
 static int check_layout(struct coop_safetensors *st, struct coop_err *e)
 {
-    if (st->n > 1) {
-        for (size_t i = 1; i < st->n; i++)
-            if (strcmp(st->t[i - 1].name, st->t[i].name) == 0)
-                return coop_fail(e, COOP_E_FORMAT, "%s: tensor '%s' listed twice", st->path,
-                                 st->t[i].name);
-    }
+    /* a name listed twice never gets here: the JSON parser refuses duplicate keys */
     struct coop_st_tensor **by = malloc((st->n + 1) * sizeof *by);
     if (!by)
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", st->path);
@@ -315,9 +311,9 @@ int coop_safetensors_open(struct coop_safetensors **out, const char *path, struc
             rc = coop_fail(e, COOP_E_FORMAT, "%s: header length %llu is too small", path,
                            (unsigned long long)n);
         st->data_off = 8 + (size_t)n;
-        if (rc == 0 && (rc = coop_json_parse(&st->json, (const char *)st->map + 8, (size_t)n, 8,
-                                             e)) != 0)
-            coop_fail_prefix(e, rc, "%s: corrupt header", path);
+        if (rc == 0)
+            rc = coop_json_parse_bytes(&st->json, (const char *)st->map + 8, (size_t)n, 8, path,
+                                       e);
         if (rc == 0)
             rc = parse_header(st, e);
     }

@@ -14,6 +14,8 @@ struct jp {
     size_t line_start;
     const char *name;
     struct coop_err *e;
+    size_t base; /* byte offset of text[0] in its file (coop_json_parse_bytes) */
+    bool bytes;  /* errors name byte offsets instead of line:column */
 };
 
 static int jp_col(const struct jp *p, size_t pos)
@@ -23,6 +25,9 @@ static int jp_col(const struct jp *p, size_t pos)
 
 static int jp_fail(struct jp *p, size_t pos, const char *what)
 {
+    if (p->bytes)
+        return coop_fail(p->e, COOP_E_FORMAT, "%s: JSON: %s at byte offset %zu", p->name, what,
+                         p->base + pos);
     return coop_fail(p->e, COOP_E_FORMAT, "%s:%d:%d: %s", p->name ? p->name : "<json>",
                      p->line, jp_col(p, pos), what);
 }
@@ -206,9 +211,11 @@ static int jp_number(struct jp *p, struct coop_json *v)
         i++;
     if (!DIG(i))
         return jp_fail(p, start, "invalid number");
-    if (s[i] == '0')
+    if (s[i] == '0') {
         i++;
-    else
+        if (DIG(i))
+            return jp_fail(p, start, "leading zero in number");
+    } else
         while (DIG(i))
             i++;
     if (i < p->n && s[i] == '.') {
@@ -235,6 +242,7 @@ static int jp_number(struct jp *p, struct coop_json *v)
     buf[i - start] = '\0';
     v->type = COOP_JSON_NUMBER;
     v->number = strtod(buf, NULL);
+    v->integral = strpbrk(buf, ".eE") == NULL;
     p->pos = i;
     return 0;
 }
@@ -300,6 +308,9 @@ static int jp_container(struct jp *p, struct coop_json *v, int depth, bool obj)
         jp_ws(p);
         if (p->pos < p->n && p->s[p->pos] == ',') {
             p->pos++;
+            jp_ws(p);
+            if (p->pos < p->n && p->s[p->pos] == close)
+                return jp_fail(p, p->pos, "trailing comma");
             continue;
         }
         if (p->pos < p->n && p->s[p->pos] == close) {
@@ -324,6 +335,7 @@ static int jp_value(struct jp *p, struct coop_json *v, int depth)
     jp_ws(p);
     v->line = p->line;
     v->col = jp_col(p, p->pos);
+    v->offset = p->base + p->pos;
     if (depth > COOP_JSON_MAX_DEPTH)
         return jp_fail(p, p->pos, "nesting deeper than the limit");
     if (p->pos >= p->n)
@@ -373,20 +385,18 @@ void coop_json_free(struct coop_json *v)
     }
 }
 
-int coop_json_parse(struct coop_json **out, const char *text, size_t len, const char *name,
-                    struct coop_err *e)
+static int parse(struct jp *p, struct coop_json **out)
 {
-    struct jp p = {text, len, 0, 1, 0, name ? name : "<json>", e};
     struct coop_json *v = calloc(1, sizeof *v);
     if (!v)
-        return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", p.name);
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        p.pos = p.line_start = 3; /* tolerate a UTF-8 byte-order mark */
-    int rc = jp_value(&p, v, 1);
+        return coop_fail(p->e, COOP_E_NOMEM, "%s: out of memory", p->name);
+    if (p->n >= 3 && memcmp(p->s, "\xEF\xBB\xBF", 3) == 0)
+        p->pos = p->line_start = 3; /* tolerate a UTF-8 byte-order mark */
+    int rc = jp_value(p, v, 1);
     if (rc == 0) {
-        jp_ws(&p);
-        if (p.pos < p.n)
-            rc = jp_fail(&p, p.pos, "trailing characters after the value");
+        jp_ws(p);
+        if (p->pos < p->n)
+            rc = jp_fail(p, p->pos, "trailing characters after the value");
     }
     if (rc) {
         coop_json_free(v);
@@ -394,6 +404,20 @@ int coop_json_parse(struct coop_json **out, const char *text, size_t len, const 
     }
     *out = v;
     return 0;
+}
+
+int coop_json_parse(struct coop_json **out, const char *text, size_t len, const char *name,
+                    struct coop_err *e)
+{
+    struct jp p = {text, len, 0, 1, 0, name ? name : "<json>", e, 0, false};
+    return parse(&p, out);
+}
+
+int coop_json_parse_bytes(struct coop_json **out, const char *text, size_t len, size_t base,
+                          const char *name, struct coop_err *e)
+{
+    struct jp p = {text, len, 0, 1, 0, name ? name : "<json>", e, base, true};
+    return parse(&p, out);
 }
 
 int coop_json_parse_file(struct coop_json **out, const char *path, size_t max_bytes,

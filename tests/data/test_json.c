@@ -75,9 +75,10 @@ START_TEST(errors_with_position)
     parse_bad("{\"a\": 1,\n \"b\" 2}", "t.json:2:6: expected ':'");
     parse_bad("[1, 2\n, 3\n 4]", "t.json:3:2: expected ',' or ']'");
     parse_bad("{\"a\": 1 \"b\": 2}", "t.json:1:9: expected ',' or '}'");
-    parse_bad("[1,]", "t.json:1:4: unexpected character");
+    parse_bad("[1,]", "t.json:1:4: trailing comma");
+    parse_bad("{\"a\": 1,\n }", "t.json:2:2: trailing comma");
+    parse_bad("[01]", "t.json:1:2: leading zero in number");
     parse_bad("{\"a\": 1, \"a\": 2}", "t.json:1:10: duplicate key");
-    parse_bad("[01]", "t.json:1:3: expected ',' or ']'");
     parse_bad("[1.]", "digit expected after '.'");
     parse_bad("[1e+]", "digit expected in exponent");
     parse_bad("[-]", "invalid number");

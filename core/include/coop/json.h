@@ -27,6 +27,8 @@ enum coop_json_type {
 struct coop_json {
     enum coop_json_type type;
     int line, col;
+    size_t offset;   /* byte offset of the value (plus base for coop_json_parse_bytes) */
+    bool integral;   /* NUMBER written without fraction or exponent */
     bool boolean;
     double number;
     char *str;
@@ -41,6 +43,11 @@ struct coop_json {
  * COOP_E_NOMEM. */
 COOP_API int coop_json_parse(struct coop_json **out, const char *text, size_t len,
                              const char *name, struct coop_err *e);
+/* Same, for JSON embedded in a binary file (a safetensors header): text[0]
+ * sits at byte offset base of the file, and errors read
+ * "name: JSON: <what> at byte offset N". */
+COOP_API int coop_json_parse_bytes(struct coop_json **out, const char *text, size_t len,
+                                   size_t base, const char *name, struct coop_err *e);
 /* Reads a file (at most max_bytes) and parses it. */
 COOP_API int coop_json_parse_file(struct coop_json **out, const char *path, size_t max_bytes,
                                   struct coop_err *e);
