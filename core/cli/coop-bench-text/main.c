@@ -4,7 +4,8 @@
  * path (every prompt, all 77 positions) with the fast path (positions up to
  * the longest EOT, the 17-row prefix computed once), forward and
  * forward + backward to the input embeddings (frozen weights), and reports
- * GFLOP/s against the measured sgemm peak. A benchmark, not a test: prints
+ * GFLOP/s against the measured sgemm peak. Options: --quick (one repetition),
+ * --min-k / --max-k (subset of K). A benchmark, not a test: prints
  * figures, asserts nothing. */
 #include "coop/clip.h"
 #include "coop/nn.h"
@@ -161,16 +162,19 @@ out:
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through pipes */
-    int quick = 0, max_k = 1000;
+    int quick = 0, max_k = 1000, min_k = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--max-k") == 0 && i + 1 < argc)
             max_k = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--min-k") == 0 && i + 1 < argc)
+            min_k = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: coop-bench-text [--quick] [--max-k N]\n"
+            fprintf(stderr, "usage: coop-bench-text [--quick] [--min-k N] [--max-k N]\n"
                             "  --quick    one repetition instead of best of 3\n"
-                            "  --max-k N  skip the K values (37, 100, 1000) above N\n");
+                            "  --min-k N, --max-k N  run only the K values (37, 100, 1000) "
+                            "in [min, max]\n");
             return 2;
         }
     }
@@ -192,6 +196,8 @@ int main(int argc, char **argv)
     static const int Ks[3] = {37, 100, 1000};
     static const char *names[3] = {"plain", "trunc", "fast"};
     for (int i = 0; i < 3 && Ks[i] <= max_k; i++) {
+        if (Ks[i] < min_k)
+            continue;
         struct prompts p;
         if (make_prompts(&p, &t, Ks[i])) {
             fprintf(stderr, "coop-bench-text: out of memory for K=%d\n", Ks[i]);
