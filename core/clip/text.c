@@ -41,12 +41,19 @@ struct stream {
     float *x_final;           /* [N,W] output of the last layer */
 };
 
+/* Scratch for one stream: ln [N,W], g [N,4W], tmp [N,W] (forward); the
+ * backward adds dg [N,4W], dqkv [N,3W], dx [N,W] and the prefix attention's. */
+struct scratch {
+    float *ln, *g, *tmp, *dg, *dqkv, *dx, *att;
+};
+
 struct coop_clip_text_tape {
     enum tape_mode mode;
     int K, T, P, S, W, E, H, layers, L;
     int *rows;                /* [K] suffix-stream row of each prompt's EOT */
     struct stream pre, suf;
     float *xe, *lnf, *lnf_mean, *lnf_rstd; /* [K,W], [K,W], [K], [K] */
+    struct scratch sc_pre, sc_suf; /* forward + backward scratch, kept for reuse */
     void **allocs;
     size_t nalloc, cap;
 };
@@ -143,12 +150,6 @@ static void add3(float *out, const float *a, const float *b, size_t n)
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
-/* Scratch for one stream: ln [N,W], g [N,4W], tmp [N,W] (forward); the
- * backward adds dg [N,4W], dqkv [N,3W], dx [N,W] and the prefix attention's. */
-struct scratch {
-    float *ln, *g, *tmp, *dg, *dqkv, *dx, *att;
-};
-
 static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a, float *x_out,
                           const struct stream *s, const struct scratch *sc, const float *pqkv,
                           int W, int H)
@@ -183,8 +184,11 @@ static void layer_backward_top(const struct coop_clip_block *bk, struct coop_cli
 {
     int N = s->N;
     size_t NW = (size_t)N * W;
-    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W, LN_EPS);
-    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    if (dbk) { /* the inputs of c_fc and c_proj: needed for their weight gradients only */
+        coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W,
+                               LN_EPS);
+        coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    }
     zero(sc->dg, 4 * NW);
     coop_linear_backward(sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g, bk->c_proj_w, N, 4 * W,
                          W);
@@ -210,7 +214,9 @@ static void layer_backward_bottom(const struct coop_clip_block *bk, struct coop_
                                   const struct scratch *sc, int W)
 {
     int N = s->N;
-    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W, LN_EPS);
+    if (dbk) /* in_proj's input: needed for its weight gradient only */
+        coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W,
+                               LN_EPS);
     zero(sc->tmp, (size_t)N * W);
     coop_linear_backward(sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv, sc->ln, bk->in_proj_w, N,
                          W, 3 * W);
@@ -227,7 +233,8 @@ static void scratch_free(struct scratch *sc)
     memset(sc, 0, sizeof(*sc));
 }
 
-static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int backward)
+/* Forward scratch of a tapeless run: ln [N,W], g [N,4W], tmp [N,W]. */
+static int scratch_alloc(struct scratch *sc, const struct stream *s, int W)
 {
     size_t NW = (size_t)s->N * W;
     memset(sc, 0, sizeof(*sc));
@@ -235,13 +242,25 @@ static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int 
         return 0;
     int ok = (sc->ln = coop_alloc_floats(NW)) && (sc->g = coop_alloc_floats(4 * NW)) &&
              (sc->tmp = coop_alloc_floats(NW));
-    if (ok && backward)
-        ok = (sc->dg = coop_alloc_floats(4 * NW)) && (sc->dqkv = coop_alloc_floats(3 * NW)) &&
-             (sc->dx = coop_alloc_floats(NW)) &&
-             (sc->att = coop_alloc_floats((size_t)s->N * (s->P + s->S) + 1));
     if (!ok)
         scratch_free(sc);
     return ok ? 0 : -1;
+}
+
+/* Backward-size scratch owned by the tape (freed with it, reused with it). */
+static int scratch_talloc(struct coop_clip_text_tape *tp, struct scratch *sc,
+                          const struct stream *s)
+{
+    size_t NW = (size_t)s->N * tp->W;
+    memset(sc, 0, sizeof(*sc));
+    if (s->N == 0)
+        return 0;
+    return (sc->ln = talloc(tp, NW)) && (sc->g = talloc(tp, 4 * NW)) &&
+                   (sc->tmp = talloc(tp, NW)) && (sc->dg = talloc(tp, 4 * NW)) &&
+                   (sc->dqkv = talloc(tp, 3 * NW)) && (sc->dx = talloc(tp, NW)) &&
+                   (sc->att = talloc(tp, (size_t)s->N * (s->P + s->S) + 1))
+               ? 0
+               : -1;
 }
 
 static int check_text(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
@@ -309,11 +328,15 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
         }
 }
 
+/* Scratch: a tape's own (kept for the backward and for reuse), else local. */
 static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_text *t)
 {
     struct scratch sp, ss;
+    const int own = tp->mode == TAPE_NONE;
     memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, 0) || scratch_alloc(&ss, &tp->suf, tp->W, 0)) {
+    if (!own) {
+        sp = tp->sc_pre, ss = tp->sc_suf;
+    } else if (scratch_alloc(&sp, &tp->pre, tp->W) || scratch_alloc(&ss, &tp->suf, tp->W)) {
         scratch_free(&sp);
         scratch_free(&ss);
         return -1;
@@ -329,8 +352,10 @@ static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_tex
         layer_forward(&t->blocks[l], acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
                       &ss, pqkv, tp->W, tp->H);
     }
-    scratch_free(&sp);
-    scratch_free(&ss);
+    if (own) {
+        scratch_free(&sp);
+        scratch_free(&ss);
+    }
     return 0;
 }
 
@@ -347,17 +372,36 @@ static void head_forward(struct coop_clip_text_tape *tp, const struct coop_clip_
     coop_matmul_forward(feat, tp->lnf, t->text_projection, tp->K, W, tp->E);
 }
 
+/* An earlier tape can serve a new run when every buffer size agrees. */
+static int same_plan(const struct coop_clip_text_tape *a, const struct coop_clip_text_tape *b)
+{
+    return a->mode == b->mode && a->K == b->K && a->T == b->T && a->P == b->P && a->S == b->S &&
+           a->W == b->W && a->E == b->E && a->H == b->H && a->layers == b->layers &&
+           a->L == b->L;
+}
+
+/* old (may be NULL): a tape whose memory this run may take over (consumed). */
 static int text_run(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
                     int T, int P, float *feat, struct coop_clip_text_tape **tape,
-                    struct coop_err *e)
+                    struct coop_clip_text_tape *old, struct coop_err *e)
 {
     if (tape)
         *tape = NULL;
     struct coop_clip_text_tape *tp = plan(t, eot, K, T, P, tape != NULL);
     size_t KW = (size_t)K * t->width;
-    int ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
+    int ok;
+    if (tp && old && same_plan(tp, old)) { /* every buffer is rewritten before it is read */
+        memcpy(old->rows, tp->rows, sizeof(int) * K);
+        coop_clip_text_tape_free(tp);
+        tp = old, ok = 1;
+    } else {
+        coop_clip_text_tape_free(old);
+        ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
              (tp->xe = talloc(tp, KW)) && (tp->lnf = talloc(tp, KW)) &&
-             (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K));
+             (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K)) &&
+             (tp->mode == TAPE_NONE || (!scratch_talloc(tp, &tp->sc_pre, &tp->pre) &&
+                                        !scratch_talloc(tp, &tp->sc_suf, &tp->suf)));
+    }
     if (ok) {
         embed_input(tp, t, emb);
         ok = !run_layers(tp, t);
@@ -375,6 +419,20 @@ static int text_run(const struct coop_clip_text *t, const float *emb, const int 
     return COOP_OK;
 }
 
+/* T positions (longest EOT + 1) and P shared rows of the fast path. */
+static void prefix_plan(const int *eot, int K, int shared_prefix, int *T, int *P)
+{
+    int mx = eot[0], mn = eot[0];
+    for (int k = 1; k < K; k++)
+        mx = eot[k] > mx ? eot[k] : mx, mn = eot[k] < mn ? eot[k] : mn;
+    /* the prefix must end before every EOT (identical rows past that are
+     * simply recomputed per prompt); one prompt gains nothing from sharing */
+    *P = shared_prefix < mn ? shared_prefix : mn;
+    if (K == 1)
+        *P = 0;
+    *T = mx + 1;
+}
+
 int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
                            int shared_prefix, float *feat, struct coop_clip_text_tape **tape,
                            struct coop_err *e)
@@ -385,15 +443,30 @@ int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb, con
     if (shared_prefix < 0 || shared_prefix > t->context_length)
         return coop_fail(e, COOP_E_INVAL, "text tower: shared_prefix %d outside [0, %d]",
                          shared_prefix, t->context_length);
-    int mx = eot[0], mn = eot[0];
-    for (int k = 1; k < K; k++)
-        mx = eot[k] > mx ? eot[k] : mx, mn = eot[k] < mn ? eot[k] : mn;
-    /* the prefix must end before every EOT (identical rows past that are
-     * simply recomputed per prompt); one prompt gains nothing from sharing */
-    int P = shared_prefix < mn ? shared_prefix : mn;
-    if (K == 1)
-        P = 0;
-    return text_run(t, emb, eot, K, mx + 1, P, feat, tape, e);
+    int T, P;
+    prefix_plan(eot, K, shared_prefix, &T, &P);
+    return text_run(t, emb, eot, K, T, P, feat, tape, NULL, e);
+}
+
+int coop_clip_text_forward_reuse(const struct coop_clip_text *t, const float *emb, const int *eot,
+                                 int K, int shared_prefix, float *feat,
+                                 struct coop_clip_text_tape **tape, struct coop_err *e)
+{
+    if (!tape)
+        return coop_fail(e, COOP_E_INVAL, "text tower: forward_reuse needs a tape pointer");
+    struct coop_clip_text_tape *old = *tape;
+    *tape = NULL;
+    int rc = check_text(t, emb, eot, K, e);
+    if (rc == 0 && (shared_prefix < 0 || shared_prefix > t->context_length))
+        rc = coop_fail(e, COOP_E_INVAL, "text tower: shared_prefix %d outside [0, %d]",
+                       shared_prefix, t->context_length);
+    if (rc) {
+        coop_clip_text_tape_free(old);
+        return rc;
+    }
+    int T, P;
+    prefix_plan(eot, K, shared_prefix, &T, &P);
+    return text_run(t, emb, eot, K, T, P, feat, tape, old, e);
 }
 
 int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *emb, const int *eot,
@@ -401,7 +474,7 @@ int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *em
                                  struct coop_err *e)
 {
     int rc = check_text(t, emb, eot, K, e);
-    return rc ? rc : text_run(t, emb, eot, K, t->context_length, 0, feat, tape, e);
+    return rc ? rc : text_run(t, emb, eot, K, t->context_length, 0, feat, tape, NULL, e);
 }
 
 /* Layer l's activations for the backward; CKPT recomputes them from the
@@ -474,16 +547,14 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
     if (tp->W != t->width || tp->layers != t->layers || tp->E != t->embed_dim)
         return coop_fail(e, COOP_E_INVAL, "text tower backward: tape was recorded for another "
                          "model (width %d, %d layers)", tp->W, tp->layers);
-    struct scratch sp, ss;
-    memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, 1) || scratch_alloc(&ss, &tp->suf, tp->W, 1) ||
-        head_backward(tp, t, dfeat, dw, ss.dx)) {
-        scratch_free(&sp);
-        scratch_free(&ss);
-        return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
-                         "prompts x %d positions", tp->K, tp->T);
-    }
+    struct scratch sp = tp->sc_pre, ss = tp->sc_suf; /* the tape's own */
     size_t NWp = (size_t)tp->pre.N * tp->W, NWs = (size_t)tp->suf.N * tp->W;
+    if (NWp)
+        zero(sp.dx, NWp);
+    zero(ss.dx, NWs);
+    if (head_backward(tp, t, dfeat, dw, ss.dx))
+        return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
+                         "prompts", tp->K);
     for (int l = tp->layers - 1; l >= 0; l--) {
         struct coop_clip_block *dbk = dw ? &dw->blocks[l] : NULL;
         const struct coop_clip_block *bk = &t->blocks[l];
@@ -502,8 +573,6 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
         }
     }
     embed_backward(tp, sp.dx, ss.dx, demb, dw);
-    scratch_free(&sp);
-    scratch_free(&ss);
     return COOP_OK;
 }
 
