@@ -174,6 +174,17 @@ static void reuse_case(size_t budget)
     memset(d, 0, ne * sizeof(float));
     ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
     ck_assert(memcmp(d, dr, ne * sizeof(float)) == 0); /* a second backward on the tape */
+    /* same group sizes, prompts of each length elsewhere: kept, rows remapped */
+    int perm[16];
+    for (int k = 0; k < K; k++)
+        perm[k] = eot[K - 1 - k];
+    memset(dr, 0, ne * sizeof(float));
+    run(&m.t, emb2, perm, K, P, 0, fr, dr, NULL, dfeat);
+    memset(d, 0, ne * sizeof(float));
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb2, perm, K, P, f, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
+    ck_assert(memcmp(f, fr, nf * sizeof(float)) == 0);
+    ck_assert(memcmp(d, dr, ne * sizeof(float)) == 0);
     /* other sizes (3 prompts, prefix 6): the old tape is replaced */
     float *f3 = tu_zeros(3 * (size_t)E), *f3r = tu_zeros(3 * (size_t)E);
     float *d3 = tu_zeros((size_t)3 * L * W), *d3r = tu_zeros((size_t)3 * L * W);
