@@ -83,7 +83,8 @@ struct coop_clip_model {
 
 /* Text tower from token embeddings. emb [K, L, W] WITHOUT positional
  * embedding; eot [K] (index of the EOT token in each prompt). Exact fast path:
- * positions beyond max(eot) are never computed; shared_prefix > 0 asserts that
+ * positions beyond a prompt's own EOT are never computed (prompts of equal
+ * length share the attention calls); shared_prefix > 0 asserts that
  * rows [0, shared_prefix) are identical in every prompt, so they are computed
  * once. feat [K, E] = ln_final(x)[eot] @ text_projection (not normalised).
  * tape (may be NULL): saved activations for the backward. */
