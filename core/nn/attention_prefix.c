@@ -12,6 +12,14 @@
 #include "nn_internal.h"
 #include <math.h>
 
+/* Whether the per-suffix loops are worth a parallel region: about B*S*(S*hs
+ * + n) multiply-adds. Small groups stay serial: a region costs a barrier,
+ * which on a loaded machine (a descheduled thread) dwarfs such work. */
+static int worth_threads(int B, int S, int n, int hs)
+{
+    return B > 1 && (size_t)B * S * ((size_t)S * hs + n) > 65536;
+}
+
 /* r [P+S] row of suffix token i: softmax over columns [0, P + i]. */
 static void softmax_prefix_row(float *r, int n, int lim)
 {
@@ -77,7 +85,7 @@ static void prefix_head_forward(float *out, float *att, const float *qkv, const 
     if (P > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, scale, q, 3 * C, kp,
                     3 * C, 0.0f, att, n);
-#pragma omp parallel for schedule(static) if (B > 1)
+#pragma omp parallel for schedule(static) if (worth_threads(B, S, n, hs))
     for (int b = 0; b < B; b++) {
         float *a = att + (size_t)b * S * n;
         const float *qb = q + (size_t)b * S * 3 * C;
@@ -96,7 +104,7 @@ static void prefix_head_forward(float *out, float *att, const float *qkv, const 
         for (int r = 0; r < BS; r++)
             for (int c = 0; c < hs; c++)
                 o[(size_t)r * C + c] = 0.0f;
-#pragma omp parallel for schedule(static) if (B > 1)
+#pragma omp parallel for schedule(static) if (worth_threads(B, S, n, hs))
     for (int b = 0; b < B; b++)
         small_ab(o + (size_t)b * S * C, C, att + (size_t)b * S * n + P, n,
                  q + (size_t)b * S * 3 * C + 2 * C, 3 * C, S, S, hs, 1.0f);
@@ -125,7 +133,7 @@ static void prefix_head_backward(float *dqkv, float *dpqkv, float *da, const flo
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, 1.0f, att, n, dy, C, 1.0f,
                     dvp, 3 * C);
     }
-#pragma omp parallel for schedule(static) if (B > 1)
+#pragma omp parallel for schedule(static) if (worth_threads(B, S, n, hs))
     for (int b = 0; b < B; b++) {
         size_t ro = (size_t)b * S;
         float *d = da + ro * n;
