@@ -357,8 +357,14 @@ static void print_threads(void)
     double la[3];
     FILE *f = fopen("/proc/loadavg", "r");
     if (f && fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) == 3)
+    {
         printf("load average: %.2f %.2f %.2f%s\n", la[0], la[1], la[2],
                la[0] > 2.5 ? "  (other jobs are running: wall times are pessimistic)" : "");
+        if (la[0] > (double)sysconf(_SC_NPROCESSORS_ONLN) && !getenv("OMP_WAIT_POLICY") &&
+            (!omp || atoi(omp) != 1))
+            printf("hint: on a busy machine spinning threads waste time at every barrier: "
+                   "try OMP_WAIT_POLICY=passive or OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1\n");
+    }
     if (f)
         fclose(f);
 }
