@@ -1,5 +1,6 @@
 /* text.c: CLIP text tower forward and backward from token embeddings, with the
- * exact CoOp fast path: only positions up to the longest EOT are computed, and
+ * exact CoOp fast path: only positions up to each prompt's own EOT are
+ * computed (prompts of equal length are grouped for the attention), and
  * a prefix shared by every prompt is run once as its own sequence whose keys
  * and values all prompts' suffixes attend to (coop_attention_prefix_*); in the
  * backward the prefix collects the suffixes' key/value gradients plus its own.
@@ -29,24 +30,44 @@ struct layer_acts {
     float *fc;                                   /* [N,4W] c_fc output, before QuickGELU */
 };
 
-/* One set of sequences run together: the shared prefix (B = 1, S = P rows) or
- * the prompts' suffixes (B = K sequences of S rows attending to P prefix rows;
- * P = 0 means plain causal attention over the S rows). */
+/* B sequences of the same length S, rows [row, row + B*S) of their stream,
+ * attention probabilities from att offset att_at: P > 0: [H,B,S,P+S]; else
+ * [B,H,S,S]. */
+struct group {
+    int B, S;
+    size_t row, att_at;
+};
+
+/* One set of sequences run together: the shared prefix (one sequence of P
+ * rows) or the prompts' suffixes (K sequences attending to P prefix rows;
+ * P = 0 means plain causal attention). The fast path cuts every prompt at its
+ * own EOT: suffixes of equal length form a group (row-wise layers run over all
+ * N rows at once, the attention per group). S: the longest sequence. */
 struct stream {
-    int N, B, S, P;
-    size_t natt;              /* floats of att: P > 0: [H,B,S,P+S]; else [B,H,S,S] */
+    int N, B, S, P, ng;
+    struct group *g;          /* [ng] */
+    size_t natt;              /* floats of att, all groups */
     struct layer_acts *lay;   /* [layers] (FULL: everything; CKPT: x_in only) */
     struct layer_acts work;   /* buffers for CKPT / NONE */
     float *xbuf[2];           /* NONE: ping-pong residual buffers */
     float *x_final;           /* [N,W] output of the last layer */
 };
 
+/* Scratch for one stream: ln [N,W], g [N,4W], tmp [N,W] (forward); the
+ * backward adds dg [N,4W], dqkv [N,3W], dx [N,W] and the prefix attention's. */
+struct scratch {
+    float *ln, *g, *tmp, *dg, *dqkv, *dx, *att;
+};
+
 struct coop_clip_text_tape {
     enum tape_mode mode;
     int K, T, P, S, W, E, H, layers, L;
     int *rows;                /* [K] suffix-stream row of each prompt's EOT */
+    int *off, *len;           /* [K] suffix-stream row of each prompt's first suffix row, and
+                               * its suffix length (eot - P + 1; T - P for the plain path) */
     struct stream pre, suf;
     float *xe, *lnf, *lnf_mean, *lnf_rstd; /* [K,W], [K,W], [K], [K] */
+    struct scratch sc_pre, sc_suf; /* forward + backward scratch, kept for reuse */
     void **allocs;
     size_t nalloc, cap;
 };
@@ -77,6 +98,10 @@ void coop_clip_text_tape_free(struct coop_clip_text_tape *tp)
     free(tp->pre.lay);
     free(tp->suf.lay);
     free(tp->rows);
+    free(tp->off);
+    free(tp->len);
+    free(tp->pre.g);
+    free(tp->suf.g);
     free(tp);
 }
 
@@ -143,11 +168,38 @@ static void add3(float *out, const float *a, const float *b, size_t n)
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
-/* Scratch for one stream: ln [N,W], g [N,4W], tmp [N,W] (forward); the
- * backward adds dg [N,4W], dqkv [N,3W], dx [N,W] and the prefix attention's. */
-struct scratch {
-    float *ln, *g, *tmp, *dg, *dqkv, *dx, *att;
-};
+/* The attention of every group of s: y [N,W] from qkv [N,3W] (pqkv: the prefix's). */
+static void attention_forward(const struct stream *s, struct layer_acts *a, const float *pqkv,
+                              int W, int H)
+{
+    for (int i = 0; i < s->ng; i++) {
+        const struct group *g = &s->g[i];
+        float *y = a->y + g->row * W, *att = a->att + g->att_at;
+        const float *qkv = a->qkv + g->row * 3 * W;
+        if (s->P > 0)
+            coop_attention_prefix_forward(y, att, qkv, pqkv, g->B, g->S, s->P, W, H);
+        else
+            coop_attention_forward(y, att, qkv, g->B, g->S, W, H, 1);
+    }
+}
+
+/* dqkv (+=) and dpqkv (+=) from dy [N,W] = sc->tmp, group by group. */
+static void attention_backward(const struct stream *s, const struct layer_acts *a,
+                               const struct scratch *sc, const float *pqkv, float *dpqkv, int W,
+                               int H)
+{
+    for (int i = 0; i < s->ng; i++) {
+        const struct group *g = &s->g[i];
+        float *dqkv = sc->dqkv + g->row * 3 * W;
+        const float *dy = sc->tmp + g->row * W, *qkv = a->qkv + g->row * 3 * W;
+        const float *att = a->att + g->att_at;
+        if (s->P > 0)
+            coop_attention_prefix_backward(dqkv, dpqkv, sc->att, dy, qkv, pqkv, att, g->B, g->S,
+                                           s->P, W, H);
+        else
+            coop_attention_backward(dqkv, dy, qkv, att, g->B, g->S, W, H, 1);
+    }
+}
 
 static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a, float *x_out,
                           const struct stream *s, const struct scratch *sc, const float *pqkv,
@@ -158,10 +210,7 @@ static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a
     coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
                            W, LN_EPS);
     coop_linear_forward(a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
-    if (s->P > 0)
-        coop_attention_prefix_forward(a->y, a->att, a->qkv, pqkv, s->B, s->S, s->P, W, H);
-    else
-        coop_attention_forward(a->y, a->att, a->qkv, s->B, s->S, W, H, 1);
+    attention_forward(s, a, pqkv, W, H);
     coop_linear_forward(sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, N, W, W);
     add3(a->x_mid, a->x_in, sc->tmp, NW);
     coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, N,
@@ -183,8 +232,11 @@ static void layer_backward_top(const struct coop_clip_block *bk, struct coop_cli
 {
     int N = s->N;
     size_t NW = (size_t)N * W;
-    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W, LN_EPS);
-    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    if (dbk) { /* the inputs of c_fc and c_proj: needed for their weight gradients only */
+        coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W,
+                               LN_EPS);
+        coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    }
     zero(sc->dg, 4 * NW);
     coop_linear_backward(sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g, bk->c_proj_w, N, 4 * W,
                          W);
@@ -197,11 +249,7 @@ static void layer_backward_top(const struct coop_clip_block *bk, struct coop_cli
     zero(sc->tmp, NW); /* tmp receives d(y) */
     coop_linear_backward(sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx, a->y, bk->out_proj_w, N,
                          W, W);
-    if (s->P > 0)
-        coop_attention_prefix_backward(sc->dqkv, dpqkv, sc->att, sc->tmp, a->qkv, pqkv, a->att,
-                                       s->B, s->S, s->P, W, H);
-    else
-        coop_attention_backward(sc->dqkv, sc->tmp, a->qkv, a->att, s->B, s->S, W, H, 1);
+    attention_backward(s, a, sc, pqkv, dpqkv, W, H);
 }
 
 /* dqkv -> dx: in d(x_mid), out d(x_in). */
@@ -210,7 +258,9 @@ static void layer_backward_bottom(const struct coop_clip_block *bk, struct coop_
                                   const struct scratch *sc, int W)
 {
     int N = s->N;
-    coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W, LN_EPS);
+    if (dbk) /* in_proj's input: needed for its weight gradient only */
+        coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W,
+                               LN_EPS);
     zero(sc->tmp, (size_t)N * W);
     coop_linear_backward(sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv, sc->ln, bk->in_proj_w, N,
                          W, 3 * W);
@@ -227,7 +277,8 @@ static void scratch_free(struct scratch *sc)
     memset(sc, 0, sizeof(*sc));
 }
 
-static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int H, int backward)
+/* Forward scratch of a tapeless run: ln [N,W], g [N,4W], tmp [N,W]. */
+static int scratch_alloc(struct scratch *sc, const struct stream *s, int W)
 {
     size_t NW = (size_t)s->N * W;
     memset(sc, 0, sizeof(*sc));
@@ -235,13 +286,25 @@ static int scratch_alloc(struct scratch *sc, const struct stream *s, int W, int 
         return 0;
     int ok = (sc->ln = coop_alloc_floats(NW)) && (sc->g = coop_alloc_floats(4 * NW)) &&
              (sc->tmp = coop_alloc_floats(NW));
-    if (ok && backward)
-        ok = (sc->dg = coop_alloc_floats(4 * NW)) && (sc->dqkv = coop_alloc_floats(3 * NW)) &&
-             (sc->dx = coop_alloc_floats(NW)) &&
-             (sc->att = coop_alloc_floats((size_t)s->N * (s->P + s->S) * H + 1));
     if (!ok)
         scratch_free(sc);
     return ok ? 0 : -1;
+}
+
+/* Backward-size scratch owned by the tape (freed with it, reused with it). */
+static int scratch_talloc(struct coop_clip_text_tape *tp, struct scratch *sc,
+                          const struct stream *s)
+{
+    size_t NW = (size_t)s->N * tp->W;
+    memset(sc, 0, sizeof(*sc));
+    if (s->N == 0)
+        return 0;
+    return (sc->ln = talloc(tp, NW)) && (sc->g = talloc(tp, 4 * NW)) &&
+                   (sc->tmp = talloc(tp, NW)) && (sc->dg = talloc(tp, 4 * NW)) &&
+                   (sc->dqkv = talloc(tp, 3 * NW)) && (sc->dx = talloc(tp, NW)) &&
+                   (sc->att = talloc(tp, (size_t)s->N * (s->P + s->S) * tp->H + 1))
+               ? 0
+               : -1;
 }
 
 static int check_text(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
@@ -260,24 +323,59 @@ static int check_text(const struct coop_clip_text *t, const float *emb, const in
     return COOP_OK;
 }
 
-/* Plans the run: T positions, P shared rows, S suffix rows, tape mode. */
+/* Groups the suffixes by length (shortest first) and lays out their rows:
+ * off[k], and the groups with their attention offsets. -1: out of memory. */
+static int group_suffixes(struct coop_clip_text_tape *tp)
+{
+    struct stream *s = &tp->suf;
+    int maxlen = tp->S, K = tp->K;
+    if (!(s->g = calloc((size_t)maxlen, sizeof(*s->g))))
+        return -1;
+    size_t row = 0, att = 0;
+    for (int S = 1; S <= maxlen; S++) {
+        int B = 0;
+        for (int k = 0; k < K; k++)
+            if (tp->len[k] == S)
+                tp->off[k] = (int)(row + (size_t)B++ * S);
+        if (B == 0)
+            continue;
+        s->g[s->ng++] = (struct group){B, S, row, att};
+        row += (size_t)B * S;
+        att += (size_t)tp->H * B * S * (s->P > 0 ? s->P + S : S);
+    }
+    s->N = (int)row, s->B = K, s->natt = att;
+    return 0;
+}
+
+/* Plans the run: T positions, P shared rows, the suffixes (ragged: each
+ * prompt cut at its own EOT; else all T - P rows), tape mode. */
 static struct coop_clip_text_tape *plan(const struct coop_clip_text *t, const int *eot, int K,
-                                        int T, int P, int want_tape)
+                                        int T, int P, int ragged, int want_tape)
 {
     struct coop_clip_text_tape *tp = calloc(1, sizeof(*tp));
-    if (!tp || !(tp->rows = malloc(sizeof(int) * K))) {
-        free(tp);
+    if (!tp)
         return NULL;
-    }
     tp->K = K, tp->T = T, tp->P = P, tp->S = T - P, tp->W = t->width, tp->E = t->embed_dim;
     tp->H = t->heads, tp->layers = t->layers, tp->L = t->context_length;
-    tp->pre = (struct stream){.N = P, .B = 1, .S = P, .P = 0};
+    tp->pre = (struct stream){.N = P, .B = 1, .S = P, .P = 0, .ng = 1};
     tp->pre.natt = (size_t)tp->H * P * P;
-    tp->suf = (struct stream){.N = K * tp->S, .B = K, .S = tp->S, .P = P};
-    tp->suf.natt = (size_t)tp->H * K * tp->S * (P > 0 ? T : tp->S);
+    tp->suf = (struct stream){.S = tp->S, .P = P};
+    if (!(tp->rows = malloc(sizeof(int) * K)) || !(tp->off = malloc(sizeof(int) * K)) ||
+        !(tp->len = malloc(sizeof(int) * K)) ||
+        !(tp->pre.g = calloc(1, sizeof(*tp->pre.g)))) {
+        coop_clip_text_tape_free(tp);
+        return NULL;
+    }
+    tp->pre.g[0] = (struct group){1, P, 0, 0};
     for (int k = 0; k < K; k++)
-        tp->rows[k] = k * tp->S + eot[k] - P;
-    size_t per_layer = ((size_t)P + (size_t)K * tp->S) * (10 * (size_t)tp->W + 4) +
+        tp->len[k] = ragged ? eot[k] - P + 1 : tp->S;
+    if (group_suffixes(tp)) {
+        coop_clip_text_tape_free(tp);
+        return NULL;
+    }
+    for (int k = 0; k < K; k++)
+        tp->rows[k] = tp->off[k] + eot[k] - P;
+    size_t per_layer = ((size_t)P + (size_t)tp->suf.N) * (10 * (size_t)tp->W + 4) +
                        tp->pre.natt + tp->suf.natt;
     tp->mode = !want_tape ? TAPE_NONE
                : per_layer * tp->layers * sizeof(float) <= coop_text_tape_budget_bytes ? TAPE_FULL
@@ -299,21 +397,25 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
              (size_t)W);
 #pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
     for (int k = 0; k < tp->K; k++)
-        for (int i = 0; i < tp->S; i++) {
+        for (int i = 0; i < tp->len[k]; i++) {
             int pos = tp->P + i;
             const float *ei = emb + ((size_t)k * L + pos) * W;
             const float *pe = t->positional_embedding + (size_t)pos * W;
-            float *x = xs + ((size_t)k * tp->S + i) * W;
+            float *x = xs + ((size_t)tp->off[k] + i) * W;
             for (int c = 0; c < W; c++)
                 x[c] = ei[c] + pe[c];
         }
 }
 
+/* Scratch: a tape's own (kept for the backward and for reuse), else local. */
 static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_text *t)
 {
     struct scratch sp, ss;
+    const int own = tp->mode == TAPE_NONE;
     memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, tp->H, 0) || scratch_alloc(&ss, &tp->suf, tp->W, tp->H, 0)) {
+    if (!own) {
+        sp = tp->sc_pre, ss = tp->sc_suf;
+    } else if (scratch_alloc(&sp, &tp->pre, tp->W) || scratch_alloc(&ss, &tp->suf, tp->W)) {
         scratch_free(&sp);
         scratch_free(&ss);
         return -1;
@@ -329,8 +431,10 @@ static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_tex
         layer_forward(&t->blocks[l], acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
                       &ss, pqkv, tp->W, tp->H);
     }
-    scratch_free(&sp);
-    scratch_free(&ss);
+    if (own) {
+        scratch_free(&sp);
+        scratch_free(&ss);
+    }
     return 0;
 }
 
@@ -347,17 +451,43 @@ static void head_forward(struct coop_clip_text_tape *tp, const struct coop_clip_
     coop_matmul_forward(feat, tp->lnf, t->text_projection, tp->K, W, tp->E);
 }
 
+/* An earlier tape can serve a new run when every buffer size agrees. */
+static int same_plan(const struct coop_clip_text_tape *a, const struct coop_clip_text_tape *b)
+{
+    if (!(a->mode == b->mode && a->K == b->K && a->T == b->T && a->P == b->P && a->S == b->S &&
+          a->W == b->W && a->E == b->E && a->H == b->H && a->layers == b->layers &&
+          a->L == b->L && a->suf.N == b->suf.N && a->suf.ng == b->suf.ng))
+        return 0;
+    for (int i = 0; i < a->suf.ng; i++)
+        if (a->suf.g[i].B != b->suf.g[i].B || a->suf.g[i].S != b->suf.g[i].S)
+            return 0;
+    return 1;
+}
+
+/* old (may be NULL): a tape whose memory this run may take over (consumed). */
 static int text_run(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
-                    int T, int P, float *feat, struct coop_clip_text_tape **tape,
-                    struct coop_err *e)
+                    int T, int P, int ragged, float *feat, struct coop_clip_text_tape **tape,
+                    struct coop_clip_text_tape *old, struct coop_err *e)
 {
     if (tape)
         *tape = NULL;
-    struct coop_clip_text_tape *tp = plan(t, eot, K, T, P, tape != NULL);
+    struct coop_clip_text_tape *tp = plan(t, eot, K, T, P, ragged, tape != NULL);
     size_t KW = (size_t)K * t->width;
-    int ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
+    int ok;
+    if (tp && old && same_plan(tp, old)) { /* every buffer is rewritten before it is read */
+        memcpy(old->rows, tp->rows, sizeof(int) * K);
+        memcpy(old->off, tp->off, sizeof(int) * K);
+        memcpy(old->len, tp->len, sizeof(int) * K);
+        coop_clip_text_tape_free(tp);
+        tp = old, ok = 1;
+    } else {
+        coop_clip_text_tape_free(old);
+        ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
              (tp->xe = talloc(tp, KW)) && (tp->lnf = talloc(tp, KW)) &&
-             (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K));
+             (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K)) &&
+             (tp->mode == TAPE_NONE || (!scratch_talloc(tp, &tp->sc_pre, &tp->pre) &&
+                                        !scratch_talloc(tp, &tp->sc_suf, &tp->suf)));
+    }
     if (ok) {
         embed_input(tp, t, emb);
         ok = !run_layers(tp, t);
@@ -375,6 +505,20 @@ static int text_run(const struct coop_clip_text *t, const float *emb, const int 
     return COOP_OK;
 }
 
+/* T positions (longest EOT + 1) and P shared rows of the fast path. */
+static void prefix_plan(const int *eot, int K, int shared_prefix, int *T, int *P)
+{
+    int mx = eot[0], mn = eot[0];
+    for (int k = 1; k < K; k++)
+        mx = eot[k] > mx ? eot[k] : mx, mn = eot[k] < mn ? eot[k] : mn;
+    /* the prefix must end before every EOT (identical rows past that are
+     * simply recomputed per prompt); one prompt gains nothing from sharing */
+    *P = shared_prefix < mn ? shared_prefix : mn;
+    if (K == 1)
+        *P = 0;
+    *T = mx + 1;
+}
+
 int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb, const int *eot, int K,
                            int shared_prefix, float *feat, struct coop_clip_text_tape **tape,
                            struct coop_err *e)
@@ -385,15 +529,30 @@ int coop_clip_text_forward(const struct coop_clip_text *t, const float *emb, con
     if (shared_prefix < 0 || shared_prefix > t->context_length)
         return coop_fail(e, COOP_E_INVAL, "text tower: shared_prefix %d outside [0, %d]",
                          shared_prefix, t->context_length);
-    int mx = eot[0], mn = eot[0];
-    for (int k = 1; k < K; k++)
-        mx = eot[k] > mx ? eot[k] : mx, mn = eot[k] < mn ? eot[k] : mn;
-    /* the prefix must end before every EOT (identical rows past that are
-     * simply recomputed per prompt); one prompt gains nothing from sharing */
-    int P = shared_prefix < mn ? shared_prefix : mn;
-    if (K == 1)
-        P = 0;
-    return text_run(t, emb, eot, K, mx + 1, P, feat, tape, e);
+    int T, P;
+    prefix_plan(eot, K, shared_prefix, &T, &P);
+    return text_run(t, emb, eot, K, T, P, 1, feat, tape, NULL, e);
+}
+
+int coop_clip_text_forward_reuse(const struct coop_clip_text *t, const float *emb, const int *eot,
+                                 int K, int shared_prefix, float *feat,
+                                 struct coop_clip_text_tape **tape, struct coop_err *e)
+{
+    if (!tape)
+        return coop_fail(e, COOP_E_INVAL, "text tower: forward_reuse needs a tape pointer");
+    struct coop_clip_text_tape *old = *tape;
+    *tape = NULL;
+    int rc = check_text(t, emb, eot, K, e);
+    if (rc == 0 && (shared_prefix < 0 || shared_prefix > t->context_length))
+        rc = coop_fail(e, COOP_E_INVAL, "text tower: shared_prefix %d outside [0, %d]",
+                       shared_prefix, t->context_length);
+    if (rc) {
+        coop_clip_text_tape_free(old);
+        return rc;
+    }
+    int T, P;
+    prefix_plan(eot, K, shared_prefix, &T, &P);
+    return text_run(t, emb, eot, K, T, P, 1, feat, tape, old, e);
 }
 
 int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *emb, const int *eot,
@@ -401,7 +560,7 @@ int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *em
                                  struct coop_err *e)
 {
     int rc = check_text(t, emb, eot, K, e);
-    return rc ? rc : text_run(t, emb, eot, K, t->context_length, 0, feat, tape, e);
+    return rc ? rc : text_run(t, emb, eot, K, t->context_length, 0, 0, feat, tape, NULL, e);
 }
 
 /* Layer l's activations for the backward; CKPT recomputes them from the
@@ -452,16 +611,16 @@ static void embed_backward(const struct coop_clip_text_tape *tp, const float *dx
         }
 #pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
     for (int k = 0; k < tp->K; k++)
-        for (int i = 0; i < tp->S; i++)
+        for (int i = 0; i < tp->len[k]; i++)
             for (int c = 0; c < W; c++)
                 demb[((size_t)k * tp->L + tp->P + i) * W + c] +=
-                    dxs[((size_t)k * tp->S + i) * W + c];
+                    dxs[((size_t)tp->off[k] + i) * W + c];
     if (dw)
         for (int k = 0; k < tp->K; k++)
-            for (int i = 0; i < tp->S; i++)
+            for (int i = 0; i < tp->len[k]; i++)
                 for (int c = 0; c < W; c++)
                     dw->positional_embedding[(size_t)(tp->P + i) * W + c] +=
-                        dxs[((size_t)k * tp->S + i) * W + c];
+                        dxs[((size_t)tp->off[k] + i) * W + c];
 }
 
 int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_text_tape *tp,
@@ -474,16 +633,14 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
     if (tp->W != t->width || tp->layers != t->layers || tp->E != t->embed_dim)
         return coop_fail(e, COOP_E_INVAL, "text tower backward: tape was recorded for another "
                          "model (width %d, %d layers)", tp->W, tp->layers);
-    struct scratch sp, ss;
-    memset(&ss, 0, sizeof(ss));
-    if (scratch_alloc(&sp, &tp->pre, tp->W, tp->H, 1) || scratch_alloc(&ss, &tp->suf, tp->W, tp->H, 1) ||
-        head_backward(tp, t, dfeat, dw, ss.dx)) {
-        scratch_free(&sp);
-        scratch_free(&ss);
-        return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
-                         "prompts x %d positions", tp->K, tp->T);
-    }
+    struct scratch sp = tp->sc_pre, ss = tp->sc_suf; /* the tape's own */
     size_t NWp = (size_t)tp->pre.N * tp->W, NWs = (size_t)tp->suf.N * tp->W;
+    if (NWp)
+        zero(sp.dx, NWp);
+    zero(ss.dx, NWs);
+    if (head_backward(tp, t, dfeat, dw, ss.dx))
+        return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
+                         "prompts", tp->K);
     for (int l = tp->layers - 1; l >= 0; l--) {
         struct coop_clip_block *dbk = dw ? &dw->blocks[l] : NULL;
         const struct coop_clip_block *bk = &t->blocks[l];
@@ -502,8 +659,6 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
         }
     }
     embed_backward(tp, sp.dx, ss.dx, demb, dw);
-    scratch_free(&sp);
-    scratch_free(&ss);
     return COOP_OK;
 }
 

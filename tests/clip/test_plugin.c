@@ -182,6 +182,15 @@ START_TEST(text_forward_backward)
     coop_hash_uniform(dfeat, (size_t)K * E, 99, -1, 1);
     ck_assert_int_eq(ops->text_backward(bb, tape, dfeat, demb, &e), 0);
     ops->tape_free(bb, tape);
+    /* the next training iteration's forward reuses the freed tape: same results */
+    float feat2[2 * 32], *demb2 = coop_alloc_floats((size_t)K * L * W);
+    tape = NULL;
+    ck_assert_int_eq(ops->text_forward(bb, emb, eot, K, 0, feat2, &tape, &e), 0);
+    ck_assert_int_eq(ops->text_backward(bb, tape, dfeat, demb2, &e), 0);
+    ops->tape_free(bb, tape);
+    ck_assert(memcmp(feat, feat2, sizeof feat) == 0);
+    ck_assert(memcmp(demb, demb2, (size_t)K * L * W * sizeof(float)) == 0);
+    coop_free(demb2);
     const int probe[][3] = {{0, 0, 3}, {0, 2, 10}, {1, 1, 63}, {1, eot[1], 5}, {0, 4, 0}};
     for (size_t p = 0; p < sizeof probe / sizeof probe[0]; p++) {
         size_t at = ((size_t)probe[p][0] * L + probe[p][1]) * W + probe[p][2];

@@ -1,7 +1,8 @@
 /* test_text.c: the CLIP text tower. The fast path (truncation at the longest
  * EOT + shared prefix) against the plain path (all positions, no sharing):
  * features and every gradient within 1e-5 relative (max |a-b| / max |b|);
- * the recompute-in-backward tape against the full tape; finite differences
+ * the recompute-in-backward tape against the full tape; a reused tape
+ * against a fresh one (exactly equal); finite differences
  * of the whole tower; encode_ids; argument errors. Golden PyTorch fixtures
  * are checked in test_text_golden.c. */
 #include "coop/clip.h"
@@ -142,6 +143,78 @@ START_TEST(recompute_tape_equals_full)
 }
 END_TEST
 
+/* forward_reuse: a tape taken over from an earlier forward (same sizes:
+ * buffers kept; other sizes: replaced) gives exactly the fresh results, with
+ * and without weight gradients; backward twice on one tape agrees. */
+static void reuse_case(size_t budget)
+{
+    struct model m;
+    int L = 16, W = 64, E = 24, K = 5, P = 4, eot[16], eot3[16];
+    model_init(&m, L, 50, W, 2, 2, E);
+    float *emb1 = make_prompts(&m.t, K, P, eot, 3), *emb2 = make_prompts(&m.t, K, P, eot, 11);
+    float *emb3 = make_prompts(&m.t, 3, 6, eot3, 13);
+    size_t ne = (size_t)K * L * W, nf = (size_t)K * E;
+    float *fr = tu_zeros(nf), *f = tu_zeros(nf), *dr = tu_zeros(ne), *d = tu_zeros(ne);
+    float *dfeat = tu_rand(nf, 5, -1, 1);
+    struct coop_clip_text g;
+    float *ga;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_text_grads_alloc(&g, &m.t, &ga, &e), 0);
+    size_t saved = coop_text_tape_budget_bytes;
+    coop_text_tape_budget_bytes = budget;
+    run(&m.t, emb2, eot, K, P, 0, fr, dr, &g, dfeat); /* fresh reference, weight grads on */
+    struct coop_clip_text_tape *tape = NULL;
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb1, eot, K, P, f, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
+    memset(d, 0, ne * sizeof(float));
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb2, eot, K, P, f, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
+    ck_assert(memcmp(f, fr, nf * sizeof(float)) == 0);
+    ck_assert(memcmp(d, dr, ne * sizeof(float)) == 0); /* frozen weights: same input grads */
+    memset(d, 0, ne * sizeof(float));
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
+    ck_assert(memcmp(d, dr, ne * sizeof(float)) == 0); /* a second backward on the tape */
+    /* same group sizes, prompts of each length elsewhere: kept, rows remapped */
+    int perm[16];
+    for (int k = 0; k < K; k++)
+        perm[k] = eot[K - 1 - k];
+    memset(dr, 0, ne * sizeof(float));
+    run(&m.t, emb2, perm, K, P, 0, fr, dr, NULL, dfeat);
+    memset(d, 0, ne * sizeof(float));
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb2, perm, K, P, f, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d, NULL, &e), 0);
+    ck_assert(memcmp(f, fr, nf * sizeof(float)) == 0);
+    ck_assert(memcmp(d, dr, ne * sizeof(float)) == 0);
+    /* other sizes (3 prompts, prefix 6): the old tape is replaced */
+    float *f3 = tu_zeros(3 * (size_t)E), *f3r = tu_zeros(3 * (size_t)E);
+    float *d3 = tu_zeros((size_t)3 * L * W), *d3r = tu_zeros((size_t)3 * L * W);
+    run(&m.t, emb3, eot3, 3, 6, 0, f3r, d3r, NULL, dfeat);
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb3, eot3, 3, 6, f3, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_text_backward(&m.t, tape, dfeat, d3, NULL, &e), 0);
+    ck_assert(memcmp(f3, f3r, 3 * (size_t)E * sizeof(float)) == 0);
+    ck_assert(memcmp(d3, d3r, (size_t)3 * L * W * sizeof(float)) == 0);
+    /* an error consumes the old tape and leaves none */
+    eot3[1] = L;
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb3, eot3, 3, 6, f3, &tape, &e),
+                     COOP_E_INVAL);
+    ck_assert_ptr_null(tape);
+    ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb3, eot3, 3, 6, f3, NULL, &e),
+                     COOP_E_INVAL);
+    coop_text_tape_budget_bytes = saved;
+    coop_clip_text_free(&g, ga);
+    coop_clip_text_free(&m.t, m.arena);
+    coop_free(emb1), coop_free(emb2), coop_free(emb3), coop_free(fr), coop_free(f);
+    coop_free(dr), coop_free(d), coop_free(dfeat), coop_free(f3), coop_free(f3r);
+    coop_free(d3), coop_free(d3r);
+}
+
+START_TEST(tape_reuse_equals_fresh)
+{
+    reuse_case((size_t)3 << 30); /* full tape */
+    reuse_case(0);               /* recompute tape */
+}
+END_TEST
+
 struct fd_ctx {
     const struct coop_clip_text *t;
     const float *emb, *r;
@@ -259,6 +332,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, fast_path_equals_plain);
     tcase_add_test(tc, recompute_tape_equals_full);
+    tcase_add_test(tc, tape_reuse_equals_fresh);
     tcase_add_test(tc, finite_differences);
     tcase_add_test(tc, encode_ids_matches_forward);
     tcase_add_test(tc, argument_errors);

@@ -83,7 +83,8 @@ struct coop_clip_model {
 
 /* Text tower from token embeddings. emb [K, L, W] WITHOUT positional
  * embedding; eot [K] (index of the EOT token in each prompt). Exact fast path:
- * positions beyond max(eot) are never computed; shared_prefix > 0 asserts that
+ * positions beyond a prompt's own EOT are never computed (prompts of equal
+ * length share the attention calls); shared_prefix > 0 asserts that
  * rows [0, shared_prefix) are identical in every prompt, so they are computed
  * once. feat [K, E] = ln_final(x)[eot] @ text_projection (not normalised).
  * tape (may be NULL): saved activations for the backward. */
@@ -105,6 +106,15 @@ COOP_API int coop_clip_text_backward(const struct coop_clip_text *t,
                                      struct coop_clip_text_tape *tape, const float *dfeat,
                                      float *demb, struct coop_clip_text *dw, struct coop_err *e);
 COOP_API void coop_clip_text_tape_free(struct coop_clip_text_tape *tape);
+/* coop_clip_text_forward with a tape, reusing an earlier tape's memory (a
+ * training loop: no allocation, page faults or zeroing per iteration).
+ * *tape on entry: NULL or a tape from an earlier forward, which this call
+ * takes over (kept when the new run has the same sizes, freed otherwise);
+ * on return the new tape (NULL on failure). Same results as the plain call. */
+COOP_API int coop_clip_text_forward_reuse(const struct coop_clip_text *t, const float *emb,
+                                          const int *eot, int K, int shared_prefix, float *feat,
+                                          struct coop_clip_text_tape **tape,
+                                          struct coop_err *e);
 /* Convenience: token ids [K, L] -> feat [K, E] (eot = argmax id per row). */
 COOP_API int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,
                                        float *feat, struct coop_err *e);

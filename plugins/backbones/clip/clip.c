@@ -20,6 +20,7 @@ struct coop_backbone {
     struct coop_clip_model m;
     struct coop_tokenizer *tok;
     const struct coop_host *host;
+    struct coop_clip_text_tape *spare; /* last freed tape, reused by the next forward */
     char sha256[65];
 };
 
@@ -49,6 +50,7 @@ static void clip_close(struct coop_backbone *bb)
         return;
     coop_clip_model_free(&bb->m);
     coop_tokenizer_free(bb->tok);
+    coop_clip_text_tape_free(bb->spare);
     free(bb);
 }
 
@@ -156,11 +158,16 @@ static int clip_text_forward(struct coop_backbone *bb, const float *emb, const i
         if (eot[k] < 0 || eot[k] >= bb->m.text.context_length)
             return coop_fail(e, COOP_E_INVAL, "clip: EOT position %d of prompt %d outside [0, %d)",
                              eot[k], k, bb->m.text.context_length);
-    struct coop_clip_text_tape *tt = NULL;
-    int rc = coop_clip_text_forward(&bb->m.text, emb, eot, K, shared_prefix, feat,
-                                    tape ? &tt : NULL, e);
-    if (tape)
-        *tape = (struct coop_tape *)tt;
+    if (!tape) { /* evaluation: training is over, release the spare tape */
+        coop_clip_text_tape_free(bb->spare);
+        bb->spare = NULL;
+        return coop_clip_text_forward(&bb->m.text, emb, eot, K, shared_prefix, feat, NULL, e);
+    }
+    /* training: the previous iteration's tape memory serves this one */
+    struct coop_clip_text_tape *tt = bb->spare;
+    bb->spare = NULL;
+    int rc = coop_clip_text_forward_reuse(&bb->m.text, emb, eot, K, shared_prefix, feat, &tt, e);
+    *tape = (struct coop_tape *)tt;
     return rc;
 }
 
@@ -173,9 +180,14 @@ static int clip_text_backward(struct coop_backbone *bb, struct coop_tape *tape,
                                    NULL, e);
 }
 
+/* Kept as the spare for the next forward (freed by the next tapeless forward
+ * or by close). */
 static void clip_tape_free(struct coop_backbone *bb, struct coop_tape *tape)
 {
-    coop_clip_text_tape_free((struct coop_clip_text_tape *)tape);
+    if (!tape)
+        return;
+    coop_clip_text_tape_free(bb->spare);
+    bb->spare = (struct coop_clip_text_tape *)tape;
 }
 
 /* Brute force over the vocabulary; ties go to the lower id. */
