@@ -1,4 +1,4 @@
-/* bench_datasets.c: figures for docs/performance-datasets.md (not a test: it
+/* bench_datasets.c: figures for docs/performance.md (not a test: it
  * asserts nothing about time). Builds a synthetic ImageNet tree (C class
  * folders x N empty files) and a synthetic split_zhou file (M entries) in a
  * scratch folder, then times open (folder listing / JSON parsing) and the

@@ -1,7 +1,7 @@
 /* coop-bench-clipio: prints timings of CLIP I/O: vocabulary load, tokenizer
  * throughput (cold cache and warm), and checkpoint load (a given file, or a
  * generated full-size text tower written to --tmp). Figures only, no
- * assertions; docs/performance-clipio.md records results.
+ * assertions; docs/performance.md records results.
  *   coop-bench-clipio --vocab bpe_simple_vocab_16e6.txt.gz [--checkpoint F]
  *                     [--make-text-checkpoint DIR] */
 #include "coop/checkpoint.h"

@@ -7,7 +7,7 @@
  * speed-up over the published PyTorch implementation on the same machine;
  * plus the extra cost of the `online` mode (32 images through the ViT-B/16
  * image tower per iteration). A benchmark, not a test: it prints numbers and
- * asserts nothing. See docs/performance-train.md. */
+ * asserts nothing. See docs/performance.md. */
 #define _POSIX_C_SOURCE 200809L
 #include "coop/checkpoint.h"
 #include "coop/clip.h"

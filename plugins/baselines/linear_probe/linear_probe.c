@@ -39,21 +39,25 @@ struct problem {
     float *logits; /* [n, K] */
 };
 
-/* f and grad over theta = [W (K*D) | b (K)]. */
+/* f and grad over theta = [W (K*D) | b (K)], scikit-learn's scaling (>= 1.1):
+ *     f = mean_i CE_i + ||W||^2 / (2 C n),
+ * the same minimiser as C * sum CE + ||W||^2 / 2, with gradients O(1) so the
+ * stopping tolerance means what it means in scikit-learn. */
 static double objective(struct problem *p, const float *th, float *g)
 {
     const int n = p->n, D = p->D, K = p->K;
     const float *W = th, *b = th + (size_t)K * D;
+    const double alpha = 1.0 / (p->C * n);
     for (int i = 0; i < n; i++)
         memcpy(p->logits + (size_t)i * K, b, (size_t)K * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, 1.0f, p->X, D, W, D, 1.0f,
                 p->logits, K);
-    /* mean CE and dlogits = (softmax - onehot) / n */
-    double f = (double)coop_cross_entropy(p->logits, p->logits, p->y, n, K) * n * p->C;
-    float scale = (float)(p->C * n);
-    /* dW = scale * dlogits^T X + W; db = scale * colsum(dlogits) */
-    memcpy(g, W, (size_t)K * D * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, scale, p->logits, K, p->X, D,
+    /* mean CE; dlogits = (softmax - onehot) / n in place */
+    double f = coop_cross_entropy(p->logits, p->logits, p->y, n, K);
+    /* dW = dlogits^T X + alpha W; db = colsum(dlogits) */
+    for (size_t j = 0; j < (size_t)K * D; j++)
+        g[j] = (float)alpha * W[j];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, 1.0f, p->logits, K, p->X, D,
                 1.0f, g, D);
     double reg = 0;
     for (size_t j = 0; j < (size_t)K * D; j++)
@@ -62,8 +66,8 @@ static double objective(struct problem *p, const float *th, float *g)
     memset(gb, 0, (size_t)K * sizeof(float));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < K; k++)
-            gb[k] += scale * p->logits[(size_t)i * K + k];
-    return f + 0.5 * reg;
+            gb[k] += p->logits[(size_t)i * K + k];
+    return f + 0.5 * alpha * reg;
 }
 
 static double dot(const float *a, const float *b, size_t n)
