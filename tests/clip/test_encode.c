@@ -5,6 +5,8 @@
  * Needs COOP_SHARED_DIR/clip/bpe_simple_vocab_16e6.txt.gz. */
 #include "coop/checkpoint.h"
 #include "coop/clip.h"
+#include "coop/image.h"
+#include "coop/nn.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "tiny_clip.h"
@@ -147,6 +149,94 @@ START_TEST(encodes_texts)
 }
 END_TEST
 
+/* Images: features equal the library's eval transform + image tower; with
+ * texts, the zero-shot probabilities are printed and sum to 100%. */
+START_TEST(encodes_images_and_prints_probabilities)
+{
+    if (!coop_file_exists(vocab)) {
+        printf("SKIP: %s not found\n", vocab);
+        return;
+    }
+    ck_assert_int_eq(tiny_clip_write(ckpt, true, 12), 0);
+    char img[2][4300];
+    uint8_t px[40 * 50 * 3];
+    struct coop_err e;
+    for (int k = 0; k < 2; k++) {
+        snprintf(img[k], sizeof img[k], "%s/img%d.png", dir, k);
+        for (int i = 0; i < 40 * 50 * 3; i++)
+            px[i] = (uint8_t)((i * (k + 3) * 37) % 251);
+        ck_assert_int_eq(coop_image_write_png(img[k], px, 50, 40, 3, &e), 0);
+    }
+    FILE *f = fopen(txt, "w");
+    fprintf(f, "%s\n", img[1]);
+    fclose(f);
+    char *probs = coop_asprintf("%s/probs.txt", dir), *text;
+    char *cmd = coop_asprintf("'%s' --checkpoint '%s' --vocab '%s' --text 'a red star' --text 'a "
+                              "blue circle' --image '%s' --images '%s' --out '%s' > '%s' 2>'%s'",
+                              exe, ckpt, vocab, img[0], txt, out, probs, errf);
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    free(cmd);
+    hid_t h = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(h >= 0);
+    hsize_t fd[2];
+    float *feat = read_ds(h, "image_features", H5T_NATIVE_FLOAT, 4, fd);
+    ck_assert(fd[0] == 2 && fd[1] == 32);
+    H5Fclose(h);
+    struct coop_clip_model m;
+    ck_assert_int_eq(coop_clip_model_load(&m, ckpt, &e), 0);
+    int S = m.vit.image_size;
+    float *pix = coop_alloc_floats((size_t)2 * 3 * S * S), ref[2 * 32];
+    uint8_t *rgb = malloc((size_t)S * S * 3);
+    for (int k = 0; k < 2; k++) {
+        struct coop_image im;
+        memset(&im, 0, sizeof im);
+        ck_assert_int_eq(coop_image_load(&im, img[k], &e), 0);
+        ck_assert_int_eq(coop_image_clip_eval_rgb8(rgb, &im, S, &e), 0);
+        coop_image_normalize(pix + (size_t)k * 3 * S * S, rgb, S, coop_clip_mean, coop_clip_std);
+        coop_image_free(&im);
+    }
+    ck_assert_int_eq(coop_clip_encode_images(&m, pix, 2, ref, &e), 0);
+    for (int i = 0; i < 2 * 32; i++)
+        ck_assert_msg(fabsf(ref[i] - feat[i]) <= 1e-5f * (1 + fabsf(ref[i])), "%d: %g vs %g", i,
+                      feat[i], ref[i]);
+    /* printed probabilities: two blocks of two lines, each block summing to 100% */
+    ck_assert_int_eq(coop_read_file(probs, 1 << 16, &text, NULL, &e), 0);
+    ck_assert_ptr_nonnull(strstr(text, img[0]));
+    ck_assert_ptr_nonnull(strstr(text, "a blue circle"));
+    double total = 0;
+    for (char *p = text; (p = strstr(p, "%  ")); p++) {
+        char *q = p;
+        while (q > text && q[-1] != ' ' && q[-1] != '\n')
+            q--;
+        total += atof(q);
+    }
+    ck_assert_double_eq_tol(total, 200.0, 0.05);
+    free(text);
+    unlink(probs);
+    free(probs);
+    /* images alone need no vocabulary */
+    unlink(out);
+    char *args = coop_asprintf("--checkpoint '%s' --image '%s' --out '%s'", ckpt, img[0], out);
+    ck_assert_int_eq(run(args), 0);
+    free(args);
+    /* a corrupt image is an error naming the file */
+    f = fopen(img[1], "w");
+    fputs("not a png", f);
+    fclose(f);
+    args = coop_asprintf("--checkpoint '%s' --image '%s' --out '%s'", ckpt, img[1], out);
+    ck_assert_int_ne(run(args), 0);
+    stderr_has(img[1]);
+    free(args);
+    for (int k = 0; k < 2; k++)
+        unlink(img[k]);
+    coop_free(pix);
+    free(rgb);
+    free(feat);
+    coop_clip_model_free(&m);
+}
+END_TEST
+
 START_TEST(errors_exit_nonzero)
 {
     char *args;
@@ -204,6 +294,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, encodes_texts);
+    tcase_add_test(tc, encodes_images_and_prints_probabilities);
     tcase_add_test(tc, errors_exit_nonzero);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
