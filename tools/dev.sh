@@ -42,7 +42,12 @@ deps) deps ;;
 build) build ;;
 main)
     build
-    ./build/core/cli/coop-run/coop-run experiments/fewshot.yaml "$@"
+    # exit status 1 (some trial failed) still gets its report; 2 and 130 stop here
+    st=0
+    ./build/core/cli/coop-run/coop-run experiments/fewshot.yaml "$@" || st=$?
+    [ "$st" -le 1 ] || exit "$st"
+    ./build/core/cli/coop-report/coop-report results/fewshot
+    exit "$st"
     ;;
 test)
     build
