@@ -197,12 +197,15 @@ static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, in
     if (rc == 0)
         printf("(zeroshot: the task's template; ncm: %d-shot nearest class mean; %.1fs)\n", shots,
                coop_now() - t0);
+    /* CoOp's prompts: SOS, 16 context vectors, a class name, ".", EOT */
     double ms1, ms2;
-    rc = rc ? rc : bench_text(&m.text, 50, 20, 0, &ms1, &e);
-    rc = rc ? rc : bench_text(&m.text, 50, 20, 17, &ms2, &e);
+    int eotpos = m.text.context_length - 1 < 20 ? m.text.context_length - 1 : 20;
+    int prefix = eotpos - 3 > 0 ? eotpos - 3 : 0;
+    rc = rc ? rc : bench_text(&m.text, 50, eotpos, 0, &ms1, &e);
+    rc = rc ? rc : bench_text(&m.text, 50, eotpos, prefix, &ms2, &e);
     if (rc == 0)
-        printf("text forward+backward, 50 prompts of 21 tokens: %.2f ms (%.2f ms with a shared "
-               "17-token prefix)\n", ms1, ms2);
+        printf("text forward+backward (input gradients), 50 prompts of %d tokens: %.2f ms "
+               "(%.2f ms with a shared %d-token prefix)\n", eotpos + 1, ms1, ms2, prefix);
     if (rc)
         fprintf(stderr, "coop-pretrain: %s\n", e.msg);
     coop_tokenizer_free(tok);
