@@ -38,5 +38,9 @@ int32_t coop_bpe_vocab_lookup(const struct coop_tokenizer *t, const char *s, siz
 /* Rank of the pair (a, b) and its merged id, INT_MAX when not a merge. */
 int coop_bpe_pair_rank(const struct coop_tokenizer *t, int32_t a, int32_t b, int32_t *merged);
 uint64_t coop_bpe_hash_str(const char *s, size_t n);
+/* Length of the pre-token starting at s[0] of cleaned code points s[0..n)
+ * (n > 0), 0 if s[0] is skipped (whitespace): the BPE learner
+ * (core/pretrain/bpe_learn.c) splits words exactly as encoding does. */
+size_t coop_bpe_pretoken_len(const uint32_t *s, size_t n);
 
 #endif

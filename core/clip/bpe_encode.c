@@ -57,6 +57,8 @@ static size_t pretoken_len(const uint32_t *s, size_t n)
     return i;
 }
 
+size_t coop_bpe_pretoken_len(const uint32_t *s, size_t n) { return pretoken_len(s, n); }
+
 /* ---- BPE ------------------------------------------------------------------------ */
 /* w[len] symbol ids -> merged in place; returns the new length. */
 static int bpe_merge(const struct coop_tokenizer *t, int32_t *w, int len)

@@ -1,0 +1,24 @@
+/* core/pretrain/pretrain_internal.h (internal): the training state behind
+ * coop_pretrain_run, exposed step by step so tests can check the whole
+ * chain's gradient (towers, normalisation, InfoNCE) by finite differences. */
+#ifndef COOP_PRETRAIN_INTERNAL_H
+#define COOP_PRETRAIN_INTERNAL_H
+
+#include "coop/pretrain.h"
+
+struct coop_pretrain_state;
+/* Initialised model and optimiser state; c and tok must outlive it. */
+int coop_pretrain_state_new(struct coop_pretrain_state **out, const struct coop_pretrain_config *c,
+                            const struct coop_tokenizer *tok, struct coop_err *e);
+void coop_pretrain_state_free(struct coop_pretrain_state *s);
+/* Makes the batch of step `step` (scenes, pixels, captions, token ids). */
+int coop_pretrain_state_batch(struct coop_pretrain_state *s, long step, struct coop_err *e);
+/* Loss of the current batch and every gradient (into the grads model). */
+int coop_pretrain_state_grad(struct coop_pretrain_state *s, double *loss, struct coop_err *e);
+/* One AdamW step with learning rate lr, t 1-based; clamps logit_scale. */
+void coop_pretrain_state_step(struct coop_pretrain_state *s, double lr, long t);
+struct coop_clip_model *coop_pretrain_state_model(struct coop_pretrain_state *s);
+/* Same layout as the model; logit_scale holds d loss / d logit_scale. */
+struct coop_clip_model *coop_pretrain_state_grads(struct coop_pretrain_state *s);
+
+#endif

@@ -1,0 +1,471 @@
+/* test_pretrain.c: the pretraining pieces: InfoNCE loss and gradients vs
+ * finite differences, AdamW vs torch.optim.AdamW numbers
+ * (gen_adamw_golden.py), the schedule and decay rule, the BPE learner (exact
+ * merges on a tiny corpus, loading with the project's tokenizer, round trip
+ * of world captions), the config format, and a tiny pretraining run that
+ * lowers the loss and writes a checkpoint the loader reads back unchanged. */
+#include "coop/checkpoint.h"
+#include "coop/pretrain.h"
+#include "coop/util.h"
+#include "pretrain/pretrain_internal.h"
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+/* ---- InfoNCE ------------------------------------------------------------------ */
+START_TEST(infonce_matches_reference_and_fd)
+{
+    enum { B = 5, E = 4 };
+    float img[B * E], txt[B * E], dimg[B * E], dtxt[B * E], ds;
+    coop_hash_uniform(img, B * E, 11, -1, 1);
+    coop_hash_uniform(txt, B * E, 12, -1, 1);
+    float ls = 1.3f;
+    double loss = coop_infonce(dimg, dtxt, &ds, img, txt, ls, B, E);
+    double ref = coop_infonce_ref(img, txt, ls, B, E);
+    ck_assert_double_eq_tol(loss, ref, 1e-5);
+    const double h = 1e-3;
+    for (int which = 0; which < 2; which++) {
+        float *x = which ? txt : img, *g = which ? dtxt : dimg;
+        for (int i = 0; i < B * E; i++) {
+            float keep = x[i];
+            x[i] = keep + (float)h;
+            double lp = coop_infonce_ref(img, txt, ls, B, E);
+            x[i] = keep - (float)h;
+            double lm = coop_infonce_ref(img, txt, ls, B, E);
+            x[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(fd - g[i]) < 1e-3 + 1e-2 * fabs(fd), "%s[%d]: fd %g vs %g",
+                          which ? "txt" : "img", i, fd, (double)g[i]);
+        }
+    }
+    double fd = (coop_infonce_ref(img, txt, ls + (float)h, B, E) -
+                 coop_infonce_ref(img, txt, ls - (float)h, B, E)) / (2 * h);
+    ck_assert_msg(fabs(fd - ds) < 1e-3 + 1e-2 * fabs(fd), "logit_scale: fd %g vs %g", fd,
+                  (double)ds);
+    /* perfectly aligned, well separated pairs: loss near 0 at a large scale */
+    float eye[B * B] = {0};
+    for (int i = 0; i < B; i++)
+        eye[i * B + i] = 1;
+    ck_assert(coop_infonce(NULL, NULL, NULL, eye, eye, logf(100), B, B) < 1e-10 + 5 * expf(-100));
+    /* all features equal: loss = log B in both directions */
+    float same[B * E];
+    for (int i = 0; i < B * E; i++)
+        same[i] = 0.5f;
+    ck_assert_double_eq_tol(coop_infonce(NULL, NULL, NULL, same, same, 2.0f, B, E), log(B), 1e-6);
+}
+END_TEST
+
+/* ---- AdamW ---------------------------------------------------------------------- */
+START_TEST(adamw_matches_torch)
+{
+    /* gen_adamw_golden.py: torch.optim.AdamW(betas (0.9, 0.98), eps 1e-6, wd 0.2) */
+    static const double want[3][6] = {
+        {0.49890000999990003, -1.2487500049999751, 1.9986000033333222, 0.00099999750000625003,
+         -0.032243748000003999, 3.4992999999999999},
+        {0.49816624134662735, -1.2485756257098073, 1.9959848251798762, 0.00089433460626874765,
+         -0.031500743595593329, 3.4964190971179496},
+        {0.49798441820279732, -1.2485337792892746, 1.9954638041894981, 0.00085120298439877204,
+         -0.031370266358335536, 3.4957915412051359},
+    };
+    static const float grads[3][6] = {{0.1f, -0.2f, 0.3f, -0.4f, 0.5f, 0.0f},
+                                      {-0.05f, 0.25f, 0.125f, 0.4f, -1.0f, 2.0f},
+                                      {0.01f, 0.02f, -0.03f, 0.04f, 0.05f, -0.06f}};
+    static const float lrs[3] = {1e-3f, 2e-3f, 5e-4f};
+    float p[6] = {0.5f, -1.25f, 2.0f, 0.0f, -0.03125f, 3.5f}, m[6] = {0}, v[6] = {0};
+    struct coop_adamw h = {0.9f, 0.98f, 1e-6f};
+    for (int t = 0; t < 3; t++) {
+        coop_adamw_update(p, m, v, grads[t], 6, &h, lrs[t], 0.2f, t + 1);
+        for (int i = 0; i < 6; i++)
+            ck_assert_msg(fabs(p[i] - want[t][i]) < 2e-6 * (1 + fabs(want[t][i])),
+                          "step %d p[%d] = %.9g, torch %.9g", t + 1, i, (double)p[i],
+                          want[t][i]);
+    }
+}
+END_TEST
+
+START_TEST(schedule_and_decay_rule)
+{
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 0, 10, 110), 0.1, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 9, 10, 110), 1.0, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 10, 10, 110), 1.0, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 60, 10, 110), 0.5, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 110, 10, 110), 0.0, 1e-12);
+    ck_assert(coop_pretrain_decays("transformer.resblocks.0.attn.in_proj_weight", 2));
+    ck_assert(coop_pretrain_decays("visual.conv1.weight", 4));
+    ck_assert(coop_pretrain_decays("text_projection", 2));
+    ck_assert(coop_pretrain_decays("visual.proj", 2));
+    ck_assert(!coop_pretrain_decays("token_embedding.weight", 2));
+    ck_assert(!coop_pretrain_decays("positional_embedding", 2));
+    ck_assert(!coop_pretrain_decays("visual.class_embedding", 1));
+    ck_assert(!coop_pretrain_decays("transformer.resblocks.0.ln_1.weight", 1));
+    ck_assert(!coop_pretrain_decays("visual.ln_post.weight", 1));
+    ck_assert(!coop_pretrain_decays("transformer.resblocks.0.mlp.c_fc.bias", 1));
+    ck_assert(!coop_pretrain_decays("logit_scale", 0));
+}
+END_TEST
+
+/* ---- BPE learner -------------------------------------------------------------------- */
+START_TEST(bpe_learns_expected_merges)
+{
+    struct coop_err e;
+    struct coop_bpe_learner *l;
+    ck_assert_int_eq(coop_bpe_learner_new(&l, &e), 0);
+    ck_assert_int_eq(coop_bpe_learner_add(l, "Hug hug HUG pug", 1, &e), 0);
+    ck_assert_int_eq(coop_bpe_learner_add(l, "pun", 1, &e), 0);
+    /* min count 2: only the pairs seen at least twice */
+    ck_assert_int_eq(coop_bpe_learner_learn(l, 100, 2, &e), 0);
+    ck_assert_uint_eq(coop_bpe_learner_num_merges(l), 2);
+    ck_assert_str_eq(coop_bpe_learner_merge(l, 0), "u g</w>");
+    ck_assert_str_eq(coop_bpe_learner_merge(l, 1), "h ug</w>");
+    /* the rest at count 1, ties broken by the smallest "a b" line */
+    ck_assert_int_eq(coop_bpe_learner_learn(l, 100, 1, &e), 0);
+    ck_assert_uint_eq(coop_bpe_learner_num_merges(l), 5);
+    ck_assert_str_eq(coop_bpe_learner_merge(l, 2), "p u");
+    ck_assert_str_eq(coop_bpe_learner_merge(l, 3), "p ug</w>");
+    ck_assert_str_eq(coop_bpe_learner_merge(l, 4), "pu n</w>");
+    ck_assert_ptr_null(coop_bpe_learner_merge(l, 5));
+
+    const char *path = tmp_path("tiny.txt.gz");
+    ck_assert_int_eq(coop_bpe_learner_write(l, path, NULL, &e), 0);
+    coop_bpe_learner_free(l);
+    struct coop_tokenizer *t;
+    ck_assert_msg(coop_tokenizer_load(&t, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(coop_tokenizer_vocab_size(t), 512 + 5 + 2);
+    ck_assert_int_eq(coop_tokenizer_sot(t), 517);
+    ck_assert_int_eq(coop_tokenizer_eot(t), 518);
+    ck_assert_str_eq(coop_tokenizer_token(t, 513), "hug</w>");
+    int32_t *ids;
+    size_t n;
+    ck_assert_int_eq(coop_tokenizer_encode(t, "hug pun pug hup", &ids, &n, &e), 0);
+    /* hup: h u p</w> has no merge -> three byte symbols */
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(ids[0], 513);
+    ck_assert_int_eq(ids[1], 516);
+    ck_assert_int_eq(ids[2], 515);
+    ck_assert_str_eq(coop_tokenizer_token(t, ids[3]), "h");
+    ck_assert_str_eq(coop_tokenizer_token(t, ids[4]), "u");
+    ck_assert_str_eq(coop_tokenizer_token(t, ids[5]), "p</w>");
+    free(ids);
+    coop_tokenizer_free(t);
+}
+END_TEST
+
+static void strip_spaces(char *s)
+{
+    char *o = s;
+    for (; *s; s++)
+        if (*s != ' ')
+            *o++ = *s;
+    *o = '\0';
+}
+
+START_TEST(bpe_world_vocab_round_trips_captions)
+{
+    struct coop_err e;
+    struct coop_pretrain_config c;
+    coop_pretrain_config_default(&c);
+    c.bpe_captions = getenv("COOP_VALGRIND") ? 300 : 3000;
+    const char *path = tmp_path("world.txt.gz");
+    ck_assert_msg(coop_pretrain_vocab(&c, path, &e) == 0, "%s", e.msg);
+    struct coop_tokenizer *t;
+    ck_assert_msg(coop_tokenizer_load(&t, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_gt(coop_tokenizer_vocab_size(t), 514);
+    int whole = 0;
+    for (int i = 0; i < 200; i++) {
+        struct coop_world_constraints k;
+        struct coop_world_scene s;
+        char cap[COOP_WORLD_CAPTION_MAX];
+        coop_world_constraints_default(&k);
+        k.style = i % 3;
+        ck_assert_int_eq(coop_world_scene_sample(&s, &k, 777 + (uint64_t)i, &e), 0);
+        ck_assert_int_eq(coop_world_caption(cap, sizeof cap, &s, 99 + (uint64_t)i, &e), 0);
+        int32_t *ids;
+        size_t n;
+        ck_assert_int_eq(coop_tokenizer_encode(t, cap, &ids, &n, &e), 0);
+        char *back = coop_tokenizer_decode(t, ids, n), *norm = coop_tokenizer_normalize(cap);
+        ck_assert_ptr_nonnull(back);
+        strip_spaces(back);
+        strip_spaces(norm);
+        ck_assert_str_eq(back, norm);
+        /* frequent words are single tokens */
+        int32_t one[1];
+        const char *w = coop_world_shape_name(s.main.shape);
+        free(ids);
+        ck_assert_int_eq(coop_tokenizer_encode(t, w, &ids, &n, &e), 0);
+        whole += n == 1;
+        one[0] = ids[0];
+        (void)one;
+        free(ids);
+        free(back);
+        free(norm);
+    }
+    ck_assert_int_ge(whole, getenv("COOP_VALGRIND") ? 100 : 190);
+    coop_tokenizer_free(t);
+}
+END_TEST
+
+/* ---- config ----------------------------------------------------------------------- */
+START_TEST(config_file_and_errors)
+{
+    struct coop_err e;
+    struct coop_pretrain_config c, d;
+    coop_pretrain_config_default(&c);
+    const char *p = tmp_path("a.conf");
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# comment\n  steps = 123   # trailing\n\nlr=0.25\nseed = 9\n", f);
+    fclose(f);
+    ck_assert_int_eq(coop_pretrain_config_load(&c, p, &e), 0);
+    ck_assert_int_eq(c.steps, 123);
+    ck_assert_double_eq(c.lr, 0.25);
+    ck_assert_uint_eq(c.seed, 9);
+    ck_assert_int_eq(coop_pretrain_config_set(&c, "stepz", "1", &e), COOP_E_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "did you mean 'steps'"));
+    ck_assert_int_eq(coop_pretrain_config_set(&c, "batch_size", "12x", &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "batch_size"));
+    ck_assert_int_eq(coop_pretrain_config_set(&c, "text_width", "96", &e), 0);
+    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "multiple of 64"));
+    /* dump -> load gives the same config */
+    c.text_width = 128;
+    char *dump = coop_pretrain_config_dump(&c);
+    ck_assert_ptr_nonnull(dump);
+    f = fopen(p, "w");
+    fputs(dump, f);
+    fclose(f);
+    free(dump);
+    coop_pretrain_config_default(&d);
+    ck_assert_int_eq(coop_pretrain_config_load(&d, p, &e), 0);
+    ck_assert_int_eq(memcmp(&c, &d, sizeof c), 0);
+    f = fopen(p, "w");
+    fputs("steps 5\n", f);
+    fclose(f);
+    ck_assert_int_eq(coop_pretrain_config_load(&d, p, &e), COOP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, ":1:"));
+}
+END_TEST
+
+/* ---- whole-chain gradient ------------------------------------------------------------ */
+static void tiny_config(struct coop_pretrain_config *c)
+{
+    coop_pretrain_config_default(c);
+    c->image_size = 16;
+    c->patch_size = 8;
+    c->vision_width = 64;
+    c->vision_layers = 1;
+    c->text_width = 64;
+    c->text_layers = 1;
+    c->context_length = 16;
+    c->embed_dim = 64; /* at 16 dimensions this recipe can collapse to chance */
+    c->supersample = 1;
+    c->bpe_captions = getenv("COOP_VALGRIND") ? 200 : 1000;
+}
+
+static size_t numel(const struct coop_clip_tensor_ref *r)
+{
+    size_t k = 1;
+    for (int d = 0; d < r->ndim; d++)
+        k *= (size_t)r->shape[d];
+    return k;
+}
+
+/* Every tensor's largest gradient entry (towers, L2 normalisation, InfoNCE,
+ * the token-embedding scatter, logit_scale) vs a central difference of the
+ * loss on the same batch. */
+START_TEST(whole_chain_gradient_matches_fd)
+{
+    struct coop_err e;
+    struct coop_pretrain_config c;
+    tiny_config(&c);
+    c.batch_size = 6;
+    const char *vocab = tmp_path("grad_world.txt.gz");
+    ck_assert_msg(coop_pretrain_vocab(&c, vocab, &e) == 0, "%s", e.msg);
+    struct coop_tokenizer *t;
+    ck_assert_int_eq(coop_tokenizer_load(&t, vocab, &e), 0);
+    struct coop_pretrain_state *s;
+    ck_assert_msg(coop_pretrain_state_new(&s, &c, t, &e) == 0, "%s", e.msg);
+    /* a few optimiser steps first so that no gradient is trivially tiny */
+    double loss;
+    for (long k = 0; k < 3; k++) {
+        ck_assert_int_eq(coop_pretrain_state_batch(s, k, &e), 0);
+        ck_assert_int_eq(coop_pretrain_state_grad(s, &loss, &e), 0);
+        coop_pretrain_state_step(s, 1e-2, k + 1);
+    }
+    ck_assert_int_eq(coop_pretrain_state_batch(s, 7, &e), 0);
+    ck_assert_int_eq(coop_pretrain_state_grad(s, &loss, &e), 0);
+    struct coop_clip_tensor_ref *pr, *gr;
+    size_t np, ng;
+    ck_assert_int_eq(coop_clip_model_tensors(coop_pretrain_state_model(s), &pr, &np, &e), 0);
+    ck_assert_int_eq(coop_clip_model_tensors(coop_pretrain_state_grads(s), &gr, &ng, &e), 0);
+    ck_assert_uint_eq(np, ng);
+    size_t *at = malloc(np * sizeof *at);
+    float *g = malloc(np * sizeof *g);
+    for (size_t i = 0; i < np; i++) {
+        size_t n = numel(&pr[i]), best = 0;
+        for (size_t k = 1; k < n; k++)
+            if (fabsf(gr[i].data[k]) > fabsf(gr[i].data[best]))
+                best = k;
+        at[i] = best;
+        g[i] = gr[i].data[best];
+    }
+    int checked = 0;
+    for (size_t i = 0; i < np; i++) {
+        float *x = (float *)pr[i].data + at[i], keep = *x;
+        const float h = 1e-2f;
+        double lp, lm;
+        *x = keep + h;
+        ck_assert_int_eq(coop_pretrain_state_grad(s, &lp, &e), 0);
+        *x = keep - h;
+        ck_assert_int_eq(coop_pretrain_state_grad(s, &lm, &e), 0);
+        *x = keep;
+        double fd = (lp - lm) / (2.0 * (double)h);
+        ck_assert_msg(fabs(fd - g[i]) < 3e-4 + 3e-2 * fabs(fd), "%s[%zu]: fd %g vs grad %g",
+                      pr[i].name, at[i], fd, (double)g[i]);
+        checked += fabs(fd) > 1e-3;
+    }
+    ck_assert_int_ge(checked, (int)np / 3); /* many entries are far from zero */
+    free(at);
+    free(g);
+    coop_clip_tensor_refs_free(pr, np);
+    coop_clip_tensor_refs_free(gr, ng);
+    coop_pretrain_state_free(s);
+    coop_tokenizer_free(t);
+}
+END_TEST
+
+/* ---- tiny run ------------------------------------------------------------------------ */
+struct snap {
+    double first, last;
+    struct coop_clip_tensor_ref *refs;
+    size_t n;
+    float **copy;
+};
+
+static int grab(void *ud, const struct coop_pretrain_progress *p)
+{
+    struct snap *s = ud;
+    if (isnan(s->first))
+        s->first = p->loss;
+    s->last = p->loss;
+    if (p->step == p->steps) {
+        struct coop_err e;
+        ck_assert_int_eq(coop_clip_model_tensors(p->model, &s->refs, &s->n, &e), 0);
+        s->copy = calloc(s->n, sizeof *s->copy);
+        for (size_t i = 0; i < s->n; i++) {
+            size_t k = 1;
+            for (int d = 0; d < s->refs[i].ndim; d++)
+                k *= (size_t)s->refs[i].shape[d];
+            s->copy[i] = malloc(k * sizeof(float));
+            memcpy(s->copy[i], s->refs[i].data, k * sizeof(float));
+        }
+    }
+    return 0;
+}
+
+START_TEST(tiny_run_learns_and_round_trips)
+{
+    struct coop_err e;
+    struct coop_pretrain_config c;
+    bool vg = getenv("COOP_VALGRIND") != NULL;
+    tiny_config(&c);
+    /* a small fixed set of scenes (captions still vary): the loss must fall */
+    c.batch_size = vg ? 8 : 16;
+    c.data_pool = c.batch_size;
+    c.vision_width = 128; /* a 64-wide, one-layer ViT tends to collapse to chance here */
+    c.steps = vg ? 12 : 60;
+    c.warmup = 5;
+    c.lr = 3e-3;
+    c.log_every = vg ? 4 : 10;
+    const char *vocab = tmp_path("tiny_world.txt.gz"), *ck = tmp_path("tiny.safetensors");
+    ck_assert_msg(coop_pretrain_vocab(&c, vocab, &e) == 0, "%s", e.msg);
+    struct coop_tokenizer *t;
+    ck_assert_msg(coop_tokenizer_load(&t, vocab, &e) == 0, "%s", e.msg);
+    struct snap s = {NAN, NAN, NULL, 0, NULL};
+    double fl;
+    ck_assert_msg(coop_pretrain_run(&c, t, ck, grab, &s, &fl, &e) == 0, "%s", e.msg);
+    ck_assert_double_eq(fl, s.last);
+    if (!vg)
+        ck_assert_msg(s.last < s.first - 0.3, "loss %g -> %g", s.first, s.last);
+    else
+        ck_assert(s.last < s.first);
+
+    struct coop_clip_model m;
+    ck_assert_msg(coop_clip_model_load(&m, ck, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(m.vision_kind, COOP_CLIP_VISION_VIT);
+    ck_assert_int_eq(m.text.context_length, 16);
+    ck_assert_int_eq(m.text.vocab_size, coop_tokenizer_vocab_size(t));
+    ck_assert_int_eq(m.text.width, 64);
+    ck_assert_int_eq(m.text.heads, 1);
+    ck_assert_int_eq(m.text.layers, 1);
+    ck_assert_int_eq(m.text.embed_dim, 64);
+    ck_assert_int_eq(m.vit.image_size, 16);
+    ck_assert_int_eq(m.vit.patch_size, 8);
+    ck_assert_int_eq(m.vit.width, 128);
+    ck_assert_int_eq(m.vit.heads, 2);
+    ck_assert_int_eq(m.vit.layers, 1);
+    struct coop_clip_tensor_ref *r;
+    size_t n;
+    ck_assert_int_eq(coop_clip_model_tensors(&m, &r, &n, &e), 0);
+    ck_assert_uint_eq(n, s.n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(r[i].name, s.refs[i].name);
+        size_t k = 1;
+        for (int d = 0; d < r[i].ndim; d++)
+            k *= (size_t)r[i].shape[d];
+        ck_assert_msg(memcmp(r[i].data, s.copy[i], k * sizeof(float)) == 0, "%s differs",
+                      r[i].name);
+        free(s.copy[i]);
+    }
+    ck_assert(m.logit_scale <= logf(100) + 1e-6f);
+    coop_clip_tensor_refs_free(r, n);
+    coop_clip_tensor_refs_free(s.refs, s.n);
+    free(s.copy);
+    coop_clip_model_free(&m);
+    coop_tokenizer_free(t);
+}
+END_TEST
+
+int main(void)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(tmpdir, sizeof tmpdir, "%s/coop-test-pretrain-XXXXXX", base);
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    Suite *s = suite_create("pretrain");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, infonce_matches_reference_and_fd);
+    tcase_add_test(tc, adamw_matches_torch);
+    tcase_add_test(tc, schedule_and_decay_rule);
+    tcase_add_test(tc, bpe_learns_expected_merges);
+    tcase_add_test(tc, bpe_world_vocab_round_trips_captions);
+    tcase_add_test(tc, config_file_and_errors);
+    tcase_add_test(tc, whole_chain_gradient_matches_fd);
+    tcase_add_test(tc, tiny_run_learns_and_round_trips);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return failed ? 1 : 0;
+}
