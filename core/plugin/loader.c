@@ -214,7 +214,8 @@ static int scan(struct coop_registry *r, const char *dir, int depth)
         names[n++] = coop_asprintf("%s/%s", dir, de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_str); /* deterministic discovery order */
+    if (n > 1)
+        qsort(names, n, sizeof(char *), cmp_str); /* deterministic discovery order */
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (!names[i] || stat(names[i], &st) != 0)
