@@ -1,0 +1,134 @@
+/* test_clip_e2e.c: CoOp end to end through the product plugins only: the small
+ * CLIP the repository ships (pretrained on the world) behind the `clip`
+ * backbone, the synthetic world's `world-textures` task, the `coop` prompt learner, and the
+ * runner. Training loss falls, accuracy on the training shots rises well
+ * above chance, the results hold the curve, the context and its nearest
+ * words; and the same trial run twice gives bit-identical numbers. */
+#include "coop/loader.h"
+#include "coop/matrix.h"
+#include "coop/results.h"
+#include "coop/run.h"
+#include "coop/util.h"
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPOCHS 100
+static char tmp[] = "/tmp/coop-e2e-XXXXXX";
+
+static int sweep(const char *yaml, bool force)
+{
+    struct coop_registry *r = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_create(&r, &e), 0);
+    ck_assert_int_eq(coop_registry_discover(r, NULL, 0, &e), 0);
+    struct coop_matrix_resolver res;
+    coop_run_resolver(r, &res);
+    struct coop_matrix *m = NULL;
+    ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
+    char *cache = coop_asprintf("%s/cache", tmp);
+    struct coop_run_options o = {.force = force, .cache_dir = cache, .out = stderr};
+    struct coop_run_summary s;
+    int rc = coop_run_sweep(m, r, &o, &s, &e);
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_uint_eq(s.failed, 0);
+    int done = (int)s.completed;
+    coop_run_summary_free(&s);
+    free(cache);
+    coop_matrix_free(m);
+    coop_registry_free(r);
+    return done;
+}
+
+static char *only_file(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char *f = NULL;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.' && strstr(de->d_name, ".h5")) {
+            ck_assert_ptr_null(f);
+            f = coop_asprintf("%s/%s", dir, de->d_name);
+        }
+    closedir(d);
+    ck_assert_ptr_nonnull(f);
+    return f;
+}
+
+static float *read_f32(const char *file, const char *path, size_t *n)
+{
+    struct coop_results_reader *r;
+    struct coop_err e;
+    ck_assert_int_eq(coop_results_open(file, &r, &e), 0);
+    float *v;
+    int rank;
+    size_t shape[COOP_RESULTS_MAX_RANK];
+    ck_assert_msg(coop_results_read_f32(r, path, &v, &rank, shape, &e) == 0, "%s", e.msg);
+    *n = 1;
+    for (int i = 0; i < rank; i++)
+        *n *= shape[i];
+    coop_results_close(r);
+    return v;
+}
+
+START_TEST(coop_trains_through_the_clip_plugin)
+{
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
+                               getenv("COOP_SOURCE_ROOT"));
+    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz", getenv("COOP_SOURCE_ROOT"));
+    char *yaml = coop_asprintf("%s/e2e.yaml", tmp);
+    FILE *f = fopen(yaml, "w");
+    fprintf(f,
+            "experiment: e2e\nresults_dir: %s/results\n"
+            "backbone: {plugin: clip, checkpoint: %s, vocab: %s}\n"
+            "datasets: [{name: world-textures, options: {train_per_class: 8, test_per_class: 4}}]\n"
+            "methods: [{name: coop, n_ctx: 4, csc: true}]\n"
+            "shots: 4\nseeds: 1\n"
+            "train: {epochs: 100, lr: 0.002, batch_size: 16}\n"
+            "augment: {mode: views, views: 1}\n",
+            tmp, ckpt, vocab);
+    fclose(f);
+    ck_assert_int_eq(sweep(yaml, false), 1);
+    char *dir = coop_asprintf("%s/results/e2e", tmp);
+    char *file = only_file(dir);
+    size_t n;
+    float *loss = read_f32(file, "train/curve/loss", &n);
+    ck_assert_uint_eq(n, EPOCHS);
+    ck_assert_msg(loss[EPOCHS - 1] < 0.5f * loss[0], "loss %g -> %g", loss[0], loss[EPOCHS - 1]);
+    float *acc = read_f32(file, "train/curve/accuracy", &n);
+    ck_assert_msg(acc[EPOCHS - 1] > 50.0f, "training accuracy %g (chance 16.7)", acc[EPOCHS - 1]);
+    float *ctx = read_f32(file, "params/ctx", &n);
+    ck_assert_uint_eq(n, 6 * 4 * 64); /* CSC: [K, M, D] */
+    struct coop_results_reader *r;
+    struct coop_err e;
+    ck_assert_int_eq(coop_results_open(file, &r, &e), 0);
+    ck_assert(coop_results_has(r, "interpret/nearest_words"));
+    ck_assert(coop_results_has(r, "eval/test/confusion"));
+    coop_results_close(r);
+    /* the same trial again (same seed, same threads): bit-identical */
+    ck_assert_int_eq(sweep(yaml, true), 1);
+    size_t n2;
+    float *loss2 = read_f32(file, "train/curve/loss", &n2), *ctx2 = read_f32(file, "params/ctx", &n2);
+    ck_assert(memcmp(loss, loss2, EPOCHS * sizeof *loss) == 0);
+    ck_assert(memcmp(ctx, ctx2, n * sizeof *ctx) == 0);
+    free(loss), free(loss2), free(acc), free(ctx), free(ctx2);
+    free(file), free(dir), free(yaml), free(vocab), free(ckpt);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("clip_e2e");
+    TCase *tc = tcase_create("e2e");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, coop_trains_through_the_clip_plugin);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
