@@ -78,7 +78,7 @@ int coop_bpe_pair_rank(const struct coop_tokenizer *t, int32_t a, int32_t b, int
 /* ---- construction ------------------------------------------------------------- */
 /* bytes_to_unicode(): printable bytes map to themselves, the rest to 256+k in
  * byte order. order[] receives the dict's insertion order (vocab order). */
-static void bytes_to_unicode(uint32_t cp[256], int order[256])
+void coop_bpe_bytes_to_unicode(uint32_t cp[256], int order[256])
 {
     int k = 0, extra = 0;
     bool seen[256] = {false};
@@ -123,7 +123,7 @@ static int tok_index(struct coop_tokenizer *t, const char *src, struct coop_err 
     }
     uint32_t cp[256];
     int order[256];
-    bytes_to_unicode(cp, order);
+    coop_bpe_bytes_to_unicode(cp, order);
     memset(t->cp_byte, 0xFF, sizeof t->cp_byte);
     for (int b = 0; b < 256; b++) {
         char s[16];
@@ -251,7 +251,7 @@ int coop_tokenizer_load_clip(struct coop_tokenizer **out, const char *path, stru
                        nl && nm ? "out of memory" : "no merges found");
     uint32_t cp[256];
     int order[256], k = 0;
-    bytes_to_unicode(cp, order);
+    coop_bpe_bytes_to_unicode(cp, order);
     for (int pass = 0; rc == 0 && pass < 2; pass++)
         for (int i = 0; i < 256; i++) {
             char s[16];

@@ -42,5 +42,9 @@ uint64_t coop_bpe_hash_str(const char *s, size_t n);
  * (n > 0), 0 if s[0] is skipped (whitespace): the BPE learner
  * (core/pretrain/bpe_learn.c) splits words exactly as encoding does. */
 size_t coop_bpe_pretoken_len(const uint32_t *s, size_t n);
+/* CLIP's bytes_to_unicode(): printable bytes map to themselves, the rest to
+ * 256 + k in byte order; order[] receives the vocabulary order of the 256 byte
+ * symbols. Shared by the tokenizer and the BPE learner (pretraining). */
+void coop_bpe_bytes_to_unicode(uint32_t cp[256], int order[256]);
 
 #endif

@@ -31,25 +31,6 @@ struct coop_bpe_learner {
     int byte_sym[256];         /* byte -> symbol id (not final) */
 };
 
-/* bytes_to_unicode of simple_tokenizer.py: printable bytes map to
- * themselves, the rest to 256 + k in byte order; order[] is the vocab order. */
-static void bytes_to_unicode(uint32_t cp[256], int order[256])
-{
-    int k = 0, extra = 0;
-    bool seen[256] = {false};
-    for (int b = 0; b < 256; b++)
-        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) {
-            cp[b] = (uint32_t)b;
-            seen[b] = true;
-            order[k++] = b;
-        }
-    for (int b = 0; b < 256; b++)
-        if (!seen[b]) {
-            cp[b] = (uint32_t)(256 + extra++);
-            order[k++] = b;
-        }
-}
-
 static int push_sym(struct coop_bpe_learner *l, char *s)
 {
     if (!s)
@@ -76,7 +57,7 @@ int coop_bpe_learner_new(struct coop_bpe_learner **out, struct coop_err *e)
         return coop_fail(e, COOP_E_NOMEM, "bpe learner: out of memory");
     uint32_t cp[256];
     int order[256];
-    bytes_to_unicode(cp, order);
+    coop_bpe_bytes_to_unicode(cp, order);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < 256; i++) {
             char s[16];
