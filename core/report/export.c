@@ -37,21 +37,6 @@ static size_t build_rows(struct row **out, const struct rp_set *s)
     return r ? n : 0;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *num_cols[] = {"accuracy", "macro_f1", "n_samples"};
 
 static double eval_num(const struct rp_eval *ev, int c)
@@ -74,14 +59,14 @@ static int write_csv(const char *path, const struct rp_set *s, const struct rp_s
     for (size_t i = 0; i < nr; i++) {
         const struct rp_trial *t = &s->t[rows[i].trial];
         const struct rp_eval *ev = rows[i].eval >= 0 ? &t->evals[rows[i].eval] : NULL;
-        csv_field(f, t->file);
+        rp_csv_cell(f, t->file);
         for (size_t c = 0; c < cols->n; c++) {
             const char *v = rp_get(t, cols->v[c]);
             fputc(',', f);
-            csv_field(f, v ? v : "");
+            rp_csv_cell(f, v ? v : "");
         }
         fputc(',', f);
-        csv_field(f, ev ? ev->target : "");
+        rp_csv_cell(f, ev ? ev->target : "");
         for (int c = 0; c < 3; c++) {
             double v = eval_num(ev, c);
             if (isnan(v))

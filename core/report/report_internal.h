@@ -79,6 +79,8 @@ const char *rp_table_cell(const struct rp_table *t, size_t row, size_t col);
 void rp_table_free(struct rp_table *t);
 int rp_table_write_md(FILE *f, const struct rp_table *t);
 int rp_table_write_csv(FILE *f, const struct rp_table *t);
+/* One CSV field, quoted (RFC 4180) when it holds a comma, quote or newline. */
+void rp_csv_cell(FILE *f, const char *s);
 int rp_table_write_tex(FILE *f, const struct rp_table *t);
 
 /* Cell statistics (aggregate.c). */

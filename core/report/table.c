@@ -60,7 +60,7 @@ int rp_table_write_md(FILE *f, const struct rp_table *t)
     return ferror(f) ? -1 : 0;
 }
 
-static void csv_cell(FILE *f, const char *s)
+void rp_csv_cell(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
@@ -80,14 +80,14 @@ int rp_table_write_csv(FILE *f, const struct rp_table *t)
     for (size_t c = 0; c < t->ncol; c++) {
         if (c)
             fputc(',', f);
-        csv_cell(f, t->header.v[c]);
+        rp_csv_cell(f, t->header.v[c]);
     }
     fputc('\n', f);
     for (size_t r = 0; r < rp_table_rows(t); r++) {
         for (size_t c = 0; c < t->ncol; c++) {
             if (c)
                 fputc(',', f);
-            csv_cell(f, rp_table_cell(t, r, c));
+            rp_csv_cell(f, rp_table_cell(t, r, c));
         }
         fputc('\n', f);
     }
