@@ -283,19 +283,22 @@ int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const si
     if (rc)
         return rc;
     size_t *missing = malloc((n ? n : 1) * sizeof *missing), nm = 0;
+    size_t n_items = d->ref.ops->split_size(d->ref.ds, s);
+    uint8_t *queued = calloc(n_items ? n_items : 1, 1); /* the same image twice in one request */
     float *feat = coop_alloc_floats((size_t)ENCODE_BATCH * E);
-    if (!missing || !feat) {
+    if (!missing || !queued || !feat) {
         free(missing);
+        free(queued);
         coop_free(feat);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
-    for (size_t j = 0; j < n; j++)
-        if (!coop_featcache_has(fc, idx[j])) {
-            bool dup = false; /* the same image twice in one request */
-            for (size_t k = 0; k < nm && !dup; k++)
-                dup = missing[k] == idx[j];
-            if (!dup)
-                missing[nm++] = idx[j];
+    for (size_t j = 0; j < n && rc == 0; j++)
+        if (idx[j] >= n_items)
+            rc = coop_fail(e, COOP_E_INVAL, "%s: item %zu of split %d out of range (%zu items)",
+                           d->plugin->name, idx[j], (int)s, n_items);
+        else if (!coop_featcache_has(fc, idx[j]) && !queued[idx[j]]) {
+            queued[idx[j]] = 1;
+            missing[nm++] = idx[j];
         }
     for (size_t b = 0; b < nm && rc == 0; b += ENCODE_BATCH) {
         size_t m = nm - b < ENCODE_BATCH ? nm - b : ENCODE_BATCH;
@@ -311,6 +314,7 @@ int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const si
     for (size_t j = 0; j < n && rc == 0; j++)
         memcpy(out + j * E, coop_featcache_get(fc, idx[j]), (size_t)E * sizeof(float));
     free(missing);
+    free(queued);
     coop_free(feat);
     return rc;
 }

@@ -51,19 +51,34 @@ struct fetch_ctx {
     int E;
 };
 
+/* One rt_features call per view (not per image): the view of every image is
+ * drawn first, in batch order, then each view's images are looked up at once. */
 static int fetch(void *vctx, int epoch, const int *idx, int n, float *out, struct coop_err *e)
 {
     struct fetch_ctx *c = vctx;
-    int rc = 0;
-    for (int j = 0; j < n && rc == 0; j++) {
-        size_t item = c->items[idx[j]];
-        int view = c->views > 0 ? 1 + (int)coop_rng_below(&c->rng, (uint64_t)c->views)
-                                : c->views;
-        rc = rt_features(c->rt, c->d, COOP_SPLIT_TRAIN, &item, 1, view, &c->rng,
-                         out + (size_t)j * c->E, e);
+    size_t *items = malloc((size_t)n * sizeof *items);
+    int *view = malloc((size_t)n * sizeof *view), *pos = malloc((size_t)n * sizeof *pos);
+    float *tmp = coop_alloc_floats((size_t)n * c->E);
+    int rc = items && view && pos && tmp ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (int j = 0; j < n && rc == 0; j++)
+        view[j] = c->views > 0 ? 1 + (int)coop_rng_below(&c->rng, (uint64_t)c->views) : c->views;
+    int lo = c->views > 0 ? 1 : c->views, hi = c->views;
+    for (int v = lo; v <= hi && rc == 0; v++) {
+        int m = 0;
+        for (int j = 0; j < n; j++)
+            if (view[j] == v) {
+                items[m] = c->items[idx[j]];
+                pos[m++] = j;
+            }
+        if (m == 0)
+            continue;
+        rc = rt_features(c->rt, c->d, COOP_SPLIT_TRAIN, items, (size_t)m, v, &c->rng, tmp, e);
+        for (int k = 0; k < m && rc == 0; k++)
+            memcpy(out + (size_t)pos[k] * c->E, tmp + (size_t)k * c->E, c->E * sizeof(float));
     }
     if (rc == 0)
         coop_l2norm_forward(out, NULL, out, n, c->E);
+    free(items), free(view), free(pos), coop_free(tmp);
     return rc;
 }
 
