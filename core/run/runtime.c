@@ -156,15 +156,18 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
     if (rc)
         return rc;
     /* Everything that changes a feature is in the key: checkpoint content,
-     * preprocessing version, the dataset's items and the view. */
+     * preprocessing version, the dataset (and its plugin's version: a new
+     * version may draw other images under the same ids), its items and the view. */
     char *key = coop_asprintf(
         "coop-features v1\ncheckpoint=%s\narch=%s\nimage_size=%d\nmean=%.8g,%.8g,%.8g\n"
-        "std=%.8g,%.8g,%.8g\npreprocess=%s\ndataset=%s\nsplit=%d\nitems=%s\nview=%d\n",
+        "std=%.8g,%.8g,%.8g\npreprocess=%s\ndataset=%s\ndataset_plugin=%s %s\nsplit=%d\n"
+        "items=%s\nview=%d\n",
         rt->info.checkpoint_sha256, rt->info.arch, rt->info.image_size, rt->info.mean[0],
         rt->info.mean[1], rt->info.mean[2], rt->info.std[0], rt->info.std[1], rt->info.std[2],
         view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1"
                   : "train:random-resized-crop(0.08-1,3/4-4/3)+hflip,pillow8,v1",
-        d->key, (int)s, d->split_hash[s], view);
+        d->key, d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s,
+        d->split_hash[s], view);
     if (!key)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (int i = 0; i < rt->nfc; i++)

@@ -63,7 +63,10 @@ static int object_words(const char **w, const struct coop_world_scene *s,
     double p_size = !is_main ? 0.6 : (o->size == COOP_WORLD_MEDIUM ? 0.25 : 0.5);
     if (chance(r, p_size))
         w[n++] = syn('z', o->size, r);
-    const char *c = show_colour ? syn('c', o->colour, r) : NULL;
+    int colour = o->colour, loose = coop_world_colour_loose(colour);
+    if (show_colour && loose >= 0 && chance(r, COOP_WORLD_LOOSE_COLOURS))
+        colour = loose; /* captions name colours as loosely as people do */
+    const char *c = show_colour ? syn('c', colour, r) : NULL;
     const char *p = show_pattern && !post ? syn('p', o->pattern, r) : NULL;
     if (chance(r, 0.5)) {
         const char *t = c;
@@ -125,6 +128,18 @@ int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, 
     coop_rng_seed(&r, coop_mix64(seed ^ s->bg_seed) ^ seed);
     struct sb b = {buf, len, 0, 0};
     buf[0] = '\0';
+    if (chance(&r, COOP_WORLD_TERSE_CAPTIONS)) {
+        /* terse, like much alt text: only what the thing is ("a photo of a star.") */
+        put_prefix(&b, s->style, &r);
+        const char *noun = syn('s', s->main.shape, &r);
+        put(&b, article(noun));
+        put(&b, noun);
+        if (chance(&r, 0.5))
+            put(&b, ".");
+        return b.over ? coop_fail(e, COOP_E_NOMEM, "world caption: buffer of %zu bytes too small",
+                                  len)
+                      : COOP_OK;
+    }
     int show_bg = chance(&r, 0.35), bg_first = show_bg && chance(&r, 0.3);
     const char *bg = syn('b', s->background, &r);
     if (bg_first) {

@@ -125,7 +125,7 @@ static void look_init(struct look *l, const struct coop_world_object *o, int siz
     for (int k = 0; k < 3; k++) {
         float v = o->rgb[k];
         l->c1[k] = v;
-        l->c2[k] = bright ? v * 0.55f : v + (255.0f - v) * 0.55f;
+        l->c2[k] = bright ? v * 0.65f : v + (255.0f - v) * 0.35f;
         l->dark[k] = v * 0.5f;
     }
     l->pattern = o->pattern;

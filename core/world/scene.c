@@ -8,8 +8,11 @@
 #define PI 3.14159265358979323846
 
 /* Radius ranges per size, in image units. */
-static const float size_lo[COOP_WORLD_NUM_SIZES] = {0.15f, 0.22f, 0.30f, 0.08f};
-static const float size_hi[COOP_WORLD_NUM_SIZES] = {0.19f, 0.27f, 0.36f, 0.11f};
+static const float size_lo[COOP_WORLD_NUM_SIZES] = {0.21f, 0.27f, 0.33f, 0.07f};
+static const float size_hi[COOP_WORLD_NUM_SIZES] = {0.25f, 0.31f, 0.39f, 0.10f};
+/* The hard ("-a") sets pack a small main object among 4-7 distractors of the
+ * same size; "small" is smaller there so that they fit. */
+static const float hard_lo = 0.15f, hard_hi = 0.19f;
 
 static const uint8_t photo_bg[][3] = {
     {200, 200, 200}, {232, 222, 198}, {188, 208, 228}, {205, 228, 200},
@@ -67,7 +70,7 @@ static void object_colour(struct coop_world_object *o, struct coop_rng *r)
 
 static void object_look(struct coop_world_object *o, struct coop_rng *r)
 {
-    o->angle = uni(r, 0.0f, (float)(2.0 * PI));
+    o->angle = uni(r, -0.5f, 0.5f); /* upright within about 30 degrees */
     o->pattern_scale = uni(r, 1.6f, 2.4f);
     o->pattern_phase = uni(r, 0.0f, 1.0f);
     object_colour(o, r);
@@ -185,7 +188,8 @@ static void distractors(struct coop_world_scene *s, const struct coop_world_cons
         d.pattern = coop_rng_uniform(r) < 0.7 ? COOP_WORLD_SOLID
                                               : (int)coop_rng_below(r, COOP_WORLD_NUM_PATTERNS);
         d.size = c->big_distractors ? COOP_WORLD_SMALL : COOP_WORLD_TINY;
-        d.radius = uni(r, size_lo[d.size], size_hi[d.size]);
+        d.radius = c->big_distractors ? uni(r, hard_lo, hard_hi)
+                                      : uni(r, size_lo[d.size], size_hi[d.size]);
         object_look(&d, r);
         if (place_distractor(s, &d, c, r))
             s->distractors[s->n_distractors++] = d;
@@ -238,7 +242,8 @@ int coop_world_scene_sample(struct coop_world_scene *s, const struct coop_world_
     m->colour = pick(&r, c->colour, ncol);
     m->pattern = pick(&r, c->pattern, COOP_WORLD_NUM_PATTERNS);
     m->size = pick(&r, c->size, COOP_WORLD_TINY);
-    m->radius = uni(&r, size_lo[m->size], size_hi[m->size]);
+    m->radius = c->big_distractors ? uni(&r, hard_lo, hard_hi)
+                                   : uni(&r, size_lo[m->size], size_hi[m->size]);
     object_look(m, &r);
     s->position = pick(&r, c->position, COOP_WORLD_NUM_POSITIONS);
     place_in_zone(m, s->position, &r);

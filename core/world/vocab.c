@@ -98,3 +98,15 @@ void coop_world_colour_rgb(int colour, uint8_t rgb[3])
     for (int i = 0; i < 3; i++)
         rgb[i] = colour_rgb[colour][i];
 }
+
+int coop_world_colour_loose(int colour)
+{
+    switch (colour) {
+    case COOP_WORLD_ORANGE:
+    case COOP_WORLD_PINK: return COOP_WORLD_RED;
+    case COOP_WORLD_PURPLE: return COOP_WORLD_BLUE;
+    case COOP_WORLD_BROWN:
+    case COOP_WORLD_YELLOW: return COOP_WORLD_ORANGE;
+    default: return -1;
+    }
+}

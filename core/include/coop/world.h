@@ -74,6 +74,11 @@ COOP_API const char *coop_world_position_name(int position);
 COOP_API const char *const *coop_world_synonyms(char kind, int value);
 /* Nominal sRGB of a colour (objects get a small per-object jitter). */
 COOP_API void coop_world_colour_rgb(int colour, uint8_t rgb[3]);
+/* The colour a careless captioner names instead of `colour` (orange and pink
+ * objects called red, purple called blue, brown and yellow called orange),
+ * or -1 where nobody errs. Captions use it for COOP_WORLD_LOOSE_COLOURS of
+ * the mentions of such a colour; task labels never do. */
+COOP_API int coop_world_colour_loose(int colour);
 
 /* ---- scenes ---------------------------------------------------------------- */
 struct coop_world_object {
@@ -135,6 +140,10 @@ COOP_API int coop_world_main_mask(uint8_t *mask, const struct coop_world_scene *
  * and one distractor, through varied templates and synonyms; deterministic
  * in (s, seed). Plain lower-case English. */
 #define COOP_WORLD_CAPTION_MAX 256
+/* Share of captions that name only the main object's kind ("a photo of a star."). */
+#define COOP_WORLD_TERSE_CAPTIONS 0.3
+/* Share of colour mentions that use coop_world_colour_loose's name instead. */
+#define COOP_WORLD_LOOSE_COLOURS 0.35
 COOP_API int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s,
                                 uint64_t seed, struct coop_err *e);
 

@@ -194,7 +194,7 @@ TASKS(DEF_OPEN)
      ds_split_size, ds_get_item, ds_read_pixels, ds_free_pixels, ds_template, NULL},
 static struct coop_dataset_ops ops[] = {TASKS(DEF_OPS)};
 
-#define DEF_DESC(i, name) {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, name, "1.0", NULL, &ops[i]},
+#define DEF_DESC(i, name) {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, name, "2.0", NULL, &ops[i]},
 static struct coop_plugin descs[] = {TASKS(DEF_DESC)};
 #define NDESC (sizeof descs / sizeof descs[0])
 
