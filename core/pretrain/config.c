@@ -21,8 +21,8 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->text_layers = 2;
     c->embed_dim = 64;
     c->batch_size = 64;
-    c->steps = 2400;
-    c->warmup = 100;
+    c->steps = 9000;
+    c->warmup = 200;
     c->lr = 1e-3;
     c->weight_decay = 0.1;
     c->beta1 = 0.9;
