@@ -38,10 +38,12 @@ int32_t coop_bpe_vocab_lookup(const struct coop_tokenizer *t, const char *s, siz
 /* Rank of the pair (a, b) and its merged id, INT_MAX when not a merge. */
 int coop_bpe_pair_rank(const struct coop_tokenizer *t, int32_t a, int32_t b, int32_t *merged);
 uint64_t coop_bpe_hash_str(const char *s, size_t n);
-/* Length of the pre-token starting at s[0] of cleaned code points s[0..n)
- * (n > 0), 0 if s[0] is skipped (whitespace): the BPE learner
- * (core/pretrain/bpe_learn.c) splits words exactly as encoding does. */
-size_t coop_bpe_pretoken_len(const uint32_t *s, size_t n);
+/* The next pre-token ("word") of cleaned code points s[0..n) from *i on:
+ * writes its UTF-8 bytes to u (room for 4 * n bytes suffices), advances *i
+ * past it and returns the byte count; 0 at the end. Skipped code points
+ * (whitespace) are passed over. Encoding and the BPE learner
+ * (core/pretrain/bpe_learn.c) split words with this one function. */
+size_t coop_bpe_next_word(const uint32_t *s, size_t n, size_t *i, char *u);
 /* CLIP's bytes_to_unicode(): printable bytes map to themselves, the rest to
  * 256 + k in byte order; order[] receives the vocabulary order of the 256 byte
  * symbols. Shared by the tokenizer and the BPE learner (pretraining). */

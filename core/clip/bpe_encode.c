@@ -57,7 +57,21 @@ static size_t pretoken_len(const uint32_t *s, size_t n)
     return i;
 }
 
-size_t coop_bpe_pretoken_len(const uint32_t *s, size_t n) { return pretoken_len(s, n); }
+size_t coop_bpe_next_word(const uint32_t *s, size_t n, size_t *i, char *u)
+{
+    while (*i < n) {
+        size_t k = pretoken_len(s + *i, n - *i), ul = 0;
+        if (k == 0) {
+            (*i)++;
+            continue;
+        }
+        for (size_t j = 0; j < k; j++)
+            ul += coop_utf8_put(u + ul, s[*i + j]);
+        *i += k;
+        return ul;
+    }
+    return 0;
+}
 
 /* ---- BPE ------------------------------------------------------------------------ */
 /* w[len] symbol ids -> merged in place; returns the new length. */
@@ -165,20 +179,12 @@ int coop_tokenizer_encode(const struct coop_tokenizer *t, const char *text, int3
     char *u = malloc(4 * ns + 1);
     size_t w = 0;
     int rc = (o && u) ? 0 : coop_fail(e, COOP_E_NOMEM, "tokenizer: out of memory");
-    for (size_t i = 0; rc == 0 && i < ns;) {
-        size_t k = pretoken_len(s + i, ns - i);
-        if (k == 0) {
-            i++;
-            continue;
-        }
-        size_t ul = 0;
-        for (size_t j = 0; j < k; j++)
-            ul += coop_utf8_put(u + ul, s[i + j]);
+    size_t i = 0, ul;
+    while (rc == 0 && (ul = coop_bpe_next_word(s, ns, &i, u)) > 0) {
         int m = bpe_token(t, u, ul, o + w);
         if (m < 0)
             rc = coop_fail(e, COOP_E_NOMEM, "tokenizer: out of memory");
         w += (size_t)(m > 0 ? m : 0);
-        i += k;
     }
     free(s);
     free(u);

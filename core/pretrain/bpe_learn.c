@@ -1,6 +1,6 @@
 /* bpe_learn.c: learns a byte-level BPE vocabulary in CLIP's format from a
  * text corpus. Words are cleaned and split exactly as the tokenizer does
- * (clip/clean.h, coop_bpe_pretoken_len), their UTF-8 bytes mapped through
+ * (clip/clean.h, coop_bpe_next_word), their UTF-8 bytes mapped through
  * bytes_to_unicode with "</w>" on the last symbol; each merge joins the most
  * frequent adjacent pair over the weighted word counts. The merges file is
  * the one coop_tokenizer_load_clip reads. */
@@ -159,19 +159,10 @@ int coop_bpe_learner_add(struct coop_bpe_learner *l, const char *text, long coun
         return coop_fail(e, COOP_E_NOMEM, "bpe learner: out of memory");
     char *u = malloc(4 * ns + 1);
     int rc = u ? 0 : coop_fail(e, COOP_E_NOMEM, "bpe learner: out of memory");
-    for (size_t i = 0; rc == 0 && i < ns;) {
-        size_t k = coop_bpe_pretoken_len(s + i, ns - i);
-        if (k == 0) {
-            i++;
-            continue;
-        }
-        size_t ul = 0;
-        for (size_t j = 0; j < k; j++)
-            ul += coop_utf8_put(u + ul, s[i + j]);
+    size_t i = 0, ul;
+    while (rc == 0 && (ul = coop_bpe_next_word(s, ns, &i, u)) > 0)
         if (add_word(l, u, ul, count))
             rc = coop_fail(e, COOP_E_NOMEM, "bpe learner: out of memory");
-        i += k;
-    }
     free(u);
     free(s);
     return rc;
