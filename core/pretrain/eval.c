@@ -1,10 +1,10 @@
 /* eval.c: zero-shot and few-shot quality of a CLIP model on one world task:
  * zero-shot with the task's own template on the test split, and
  * nearest-class-mean over `shots` labelled train images per class. */
-#include "coop/image.h"
 #include "coop/nn.h"
 #include "coop/pretrain.h"
 #include "coop/util.h"
+#include "pretrain_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +25,9 @@ static int encode_split(float *feat, int *y, const struct coop_clip_model *m,
         for (int i = 0; i < nb; i++) {
             struct coop_err le;
             struct coop_world_scene sc;
-            uint8_t *rgb = malloc((size_t)S * S * 3);
-            int r = rgb ? 0 : coop_fail(&le, COOP_E_NOMEM, "eval: out of memory");
-            r = r ? r : coop_world_task_item(task, wc, split, c0 + (size_t)i, &sc, &y[c0 + i], &le);
-            r = r ? r : coop_world_render(rgb, &sc, S, wc->supersample, &le);
-            if (r == 0)
-                coop_image_normalize(pix + (size_t)i * 3 * S * S, rgb, S, coop_clip_mean,
-                                     coop_clip_std);
-            free(rgb);
+            int r = coop_world_task_item(task, wc, split, c0 + (size_t)i, &sc, &y[c0 + i], &le);
+            r = r ? r : coop_pretrain_pixels(pix + (size_t)i * 3 * S * S, &sc, S, wc->supersample,
+                                             &le);
             if (r) {
 #pragma omp critical
                 if (!failed) {

@@ -6,6 +6,12 @@
 
 #include "coop/pretrain.h"
 
+/* Renders scene sc at S x S with supersample ss and writes it normalised
+ * with CLIP's mean and std, channel-major, to out [3, S, S]: the pixels the
+ * towers see, in training and in evaluation alike. */
+int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, int ss,
+                         struct coop_err *e);
+
 struct coop_pretrain_state;
 /* Initialised model and optimiser state; c and tok must outlive it. */
 int coop_pretrain_state_new(struct coop_pretrain_state **out, const struct coop_pretrain_config *c,

@@ -35,6 +35,18 @@ static int stream_scene(struct coop_world_scene *s, const struct coop_pretrain_c
     return coop_world_scene_sample(s, &k, seed, e);
 }
 
+int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, int ss,
+                         struct coop_err *e)
+{
+    uint8_t *rgb = malloc((size_t)S * S * 3);
+    int rc = rgb ? 0 : coop_fail(e, COOP_E_NOMEM, "pretrain: out of memory");
+    rc = rc ? rc : coop_world_render(rgb, sc, S, ss, e);
+    if (rc == 0)
+        coop_image_normalize(out, rgb, S, coop_clip_mean, coop_clip_std);
+    free(rgb);
+    return rc;
+}
+
 int coop_pretrain_vocab(const struct coop_pretrain_config *c, const char *gz_path,
                         struct coop_err *e)
 {
@@ -175,17 +187,12 @@ static int make_batch(struct batch *b, const struct coop_pretrain_config *c,
         char cap[COOP_WORLD_CAPTION_MAX];
         uint64_t idx = (uint64_t)step * (uint64_t)b->B + (uint64_t)i;
         uint64_t scene = c->data_pool > 0 ? idx % (uint64_t)c->data_pool : idx;
-        uint8_t *rgb = malloc((size_t)S * S * 3);
-        int rc = rgb ? 0 : coop_fail(&le, COOP_E_NOMEM, "pretrain: out of memory");
-        rc = rc ? rc : stream_scene(&sc, c, stream, scene, &le);
-        rc = rc ? rc : coop_world_render(rgb, &sc, S, c->supersample, &le);
-        if (rc == 0)
-            coop_image_normalize(b->pix + (size_t)i * 3 * S * S, rgb, S, coop_clip_mean,
-                                 coop_clip_std);
+        int rc = stream_scene(&sc, c, stream, scene, &le);
+        rc = rc ? rc : coop_pretrain_pixels(b->pix + (size_t)i * 3 * S * S, &sc, S,
+                                            c->supersample, &le);
         rc = rc ? rc : coop_world_caption(cap, sizeof cap, &sc, coop_mix64(stream ^ ~idx), &le);
         rc = rc ? rc : coop_tokenizer_tokenize(tok, cap, b->L, true, b->ids + (size_t)i * b->L,
                                                &b->eot[i], &le);
-        free(rgb);
         if (rc) {
 #pragma omp critical
             if (!failed) {
