@@ -26,6 +26,16 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Entry i of a split_zhou list: `[path, label, class name]`, one per line. */
+static void json_entry(FILE *f, size_t i, const char *rel, int label, const char *name)
+{
+    fprintf(f, "%s\n    [", i ? "," : "");
+    json_str(f, rel);
+    fprintf(f, ", %d, ", label);
+    json_str(f, name);
+    fputc(']', f);
+}
+
 /* Relative path of an item under images/: its id, made safe, plus extension. */
 static int rel_path(char *buf, size_t len, const struct coop_item *it, struct coop_err *e)
 {
@@ -104,11 +114,7 @@ static int write_item(const struct coop_dataset_ops *ops, struct coop_dataset *d
     }
     if (rc)
         return rc;
-    fprintf(json, "%s\n    [", i ? "," : "");
-    json_str(json, rel);
-    fprintf(json, ", %d, ", it.label);
-    json_str(json, ops->class_name(ds, it.label));
-    fputc(']', json);
+    json_entry(json, i, rel, it.label, ops->class_name(ds, it.label));
     return COOP_OK;
 }
 
@@ -223,11 +229,7 @@ static int fewshot_rows(const struct coop_dataset_ops *ops, struct coop_dataset 
             rc = rel_path(rel, sizeof rel, &it, e);
         if (rc)
             return rc;
-        fprintf(f, "%s\n    [", i ? "," : "");
-        json_str(f, rel);
-        fprintf(f, ", %d, ", it.label);
-        json_str(f, ops->class_name(ds, it.label));
-        fputc(']', f);
+        json_entry(f, i, rel, it.label, ops->class_name(ds, it.label));
     }
     fprintf(f, "%s]", n ? "\n  " : "");
     return COOP_OK;
