@@ -107,6 +107,19 @@ static void add_inplace(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
+/* The MLP half of a block on n rows of a->xm (the attention half's output):
+ * out = xm + c_proj(QuickGELU(c_fc(ln_2(xm)))); a->ln2 / fc / ge hold its
+ * activations. */
+static void mlp_residual(const struct coop_clip_block *k, struct vit_acts *a, float *out, int n,
+                         int W)
+{
+    coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, n, W,
+                           LN_EPS);
+    coop_linear_forward(a->fc, a->ln2, k->c_fc_w, k->c_fc_b, n, W, 4 * W);
+    coop_quick_gelu_forward(a->ge, a->fc, (size_t)n * 4 * W);
+    coop_linear_forward(out, a->ge, k->c_proj_w, k->c_proj_b, n, 4 * W, W);
+    add_inplace(out, a->xm, (size_t)n * W);
+}
 /* x_out [BT, W] = block(a->x); x_out may alias a->x (inference). */
 static void block_forward(const struct coop_clip_block *k, struct vit_acts *a, float *x_out,
                           int B, int T, int W, int H)
@@ -118,12 +131,7 @@ static void block_forward(const struct coop_clip_block *k, struct vit_acts *a, f
     coop_attention_forward(a->ao, a->att, a->qkv, B, T, W, H, 0);
     coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, BT, W, W);
     add_inplace(a->xm, a->x, (size_t)BT * W);
-    coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, BT, W,
-                           LN_EPS);
-    coop_linear_forward(a->fc, a->ln2, k->c_fc_w, k->c_fc_b, BT, W, 4 * W);
-    coop_quick_gelu_forward(a->ge, a->fc, (size_t)BT * 4 * W);
-    coop_linear_forward(x_out, a->ge, k->c_proj_w, k->c_proj_b, BT, 4 * W, W);
-    add_inplace(x_out, a->xm, (size_t)BT * W);
+    mlp_residual(k, a, x_out, BT, W);
 }
 
 /* Inference shortcut for the last block: only the class token's output is
@@ -144,12 +152,7 @@ static void last_block_cls(const struct coop_clip_block *k, struct vit_acts *a, 
     coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
     for (int b = 0; b < B; b++)
         add_inplace(a->xm + (size_t)b * W, a->x + (size_t)b * T * W, (size_t)W);
-    coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, B, W,
-                           LN_EPS);
-    coop_linear_forward(a->fc, a->ln2, k->c_fc_w, k->c_fc_b, B, W, 4 * W);
-    coop_quick_gelu_forward(a->ge, a->fc, (size_t)B * 4 * W);
-    coop_linear_forward(cls, a->ge, k->c_proj_w, k->c_proj_b, B, 4 * W, W);
-    add_inplace(cls, a->xm, (size_t)B * W);
+    mlp_residual(k, a, cls, B, W);
 }
 
 /* Embeddings: x0 [B, T, W] = [class | patches @ conv1^T] + positional. */
