@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 int coop_clip_infer_arch(struct coop_clip_model *m, const struct coop_safetensors *st,
                          int naming, struct coop_err *e);
@@ -426,9 +427,5 @@ int main(void)
     tcase_add_test(tc, hf_missing_qkv_part);
     tcase_add_test(tc, released_architectures_named);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char dir[] = "/tmp/coop_encode_XXXXXX";
 static char ckpt[4200], vocab[4200], out[4200], txt[4200], errf[4200], exe[4200], linked[4200];
@@ -297,9 +298,5 @@ int main(void)
     tcase_add_test(tc, encodes_images_and_prints_probabilities);
     tcase_add_test(tc, errors_exit_nonzero);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char tmpdir[] = "/tmp/coop_plugin_XXXXXX";
 static char ckpt[4200], vocab[4200], linked[4200];
@@ -271,9 +272,5 @@ int main(void)
     tcase_add_test(tc, text_forward_backward);
     tcase_add_test(tc, images_and_vocab_discovery);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char tmpdir[] = "/tmp/coop_st_XXXXXX";
 static char path[4200];
@@ -364,9 +365,5 @@ int main(void)
     tcase_add_test(tc, json_parser);
     tcase_add_test(tc, mutations_never_read_outside);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

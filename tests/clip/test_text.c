@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 struct model {
     struct coop_clip_text t;
@@ -337,9 +338,5 @@ int main(void)
     tcase_add_test(tc, encode_ids_matches_forward);
     tcase_add_test(tc, argument_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return coop_check_run(s);
 }

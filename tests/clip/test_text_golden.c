@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 #define TOL_FEAT 1e-4
 #define TOL_GRAD 1e-3
@@ -187,9 +188,5 @@ int main(void)
     tcase_add_test(tc, small_configs_fast);
     tcase_add_test(tc, vitb16_features);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return coop_check_run(s);
 }

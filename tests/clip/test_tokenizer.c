@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "../common/check_run.h"
 
 static struct coop_tokenizer *tok;
 static char vocab_path[4096];
@@ -432,9 +433,5 @@ int main(void)
     tcase_add_test(tc, load_errors);
     tcase_add_test(tc, nfc_round_trips);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 /* Fake dataset: class c has (5 + 3c) train items, (c + 1) val items, 2 test items. */
 #define FK_C 6
@@ -354,9 +355,5 @@ int main(void)
     tcase_add_test(tc, cache_round_trip);
     tcase_add_test(tc, cache_corrupt_or_stale);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

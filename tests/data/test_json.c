@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 static struct coop_json *parse_ok(const char *text)
 {
@@ -191,9 +192,5 @@ int main(void)
     tcase_add_test(tc, file_and_writer);
     tcase_add_test(tc, random_mutations);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

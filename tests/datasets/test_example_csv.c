@@ -2,6 +2,7 @@
  * template tools/new-dataset.sh copies) on a miniature folder written here:
  * class names, splits, labels, ids, the template option, and its errors. */
 #include "dstest.h"
+#include "../common/check_run.h"
 
 #ifndef PLUGIN_MODULE
 #define PLUGIN_MODULE "example_csv"
@@ -92,9 +93,5 @@ int main(void)
     tcase_add_test(tc, reads_the_lists);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

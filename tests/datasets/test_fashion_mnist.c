@@ -5,6 +5,7 @@
  * valgrind, where decompressing 30 MB would take minutes). */
 #include "dstest.h"
 #include <zlib.h>
+#include "../common/check_run.h"
 
 static const struct coop_dataset_ops *fm_ops(void)
 {
@@ -228,9 +229,5 @@ int main(void)
     tcase_add_test(tc, format_errors);
     tcase_add_test(tc, debian_files);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

@@ -5,6 +5,7 @@
  * error case with an assertion on its message. Built twice: dlopen of the
  * module (default) and with the plugin sources compiled in (LAYOUTS_STATIC). */
 #include "dstest.h"
+#include "../common/check_run.h"
 
 #ifdef LAYOUTS_STATIC
 const struct coop_plugin *coop_plugin_enum(uint32_t index);
@@ -552,9 +553,5 @@ int main(void)
     tcase_add_test(te, error_aircraft_lists);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, te);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 /* ---- naive reference: Pillow's algorithm written per output pixel ------- */
 static double cubic(double x)
@@ -449,9 +450,5 @@ int main(void)
     tcase_add_test(tc, png_write_roundtrip);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, golden_tcase());
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

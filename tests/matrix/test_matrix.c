@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 /* ---- fake plugins ----------------------------------------------------------- */
 static const char *const positions[] = {"end", "middle", "front", NULL};
@@ -989,9 +990,5 @@ int main(void)
     tcase_add_test(tc, hostile_binary_garbage);
     tcase_add_test(tc, fuzz_mutations);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return coop_check_run(s);
 }

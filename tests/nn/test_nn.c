@@ -8,6 +8,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include "../common/check_run.h"
 
 #define TOL_REF 1e-5
 #define TOL_FD 1e-2
@@ -352,9 +353,5 @@ int main(void)
     tcase_add_test(tc, attention_prefix_matches_full);
     tcase_add_test(tc, sgemm_peak_positive);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return coop_check_run(s);
 }

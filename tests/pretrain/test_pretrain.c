@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char tmpdir[256];
 
@@ -461,13 +462,10 @@ int main(void)
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = coop_check_run(s);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", tmpdir);
-    return failed ? 1 : 0;
+    return rc;
 }

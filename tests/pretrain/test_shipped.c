@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 static char *src_path(const char *rel)
 {
@@ -100,9 +101,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, shipped_checkpoint);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return coop_check_run(s);
 }

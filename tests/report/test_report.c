@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "../common/check_run.h"
 
 static char tmpdir[256];
 
@@ -593,9 +594,5 @@ int main(void)
     tcase_add_test(tc, cli_prints_tables_and_paths);
     tcase_add_test(tc, renderers_escape);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char tmpdir[256];
 
@@ -466,9 +467,5 @@ int main(void)
     tcase_add_test(tc, failed_trial_state);
     tcase_add_test(tc, corrupt_file_is_an_error_naming_it);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

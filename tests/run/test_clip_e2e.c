@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 #define EPOCHS 100
 static char tmp[] = "/tmp/coop-e2e-XXXXXX";
@@ -126,9 +127,5 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, coop_trains_through_the_clip_plugin);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

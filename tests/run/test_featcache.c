@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char dir[] = "/tmp/coop-fc-XXXXXX";
 
@@ -72,9 +73,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, persist_invalidate_and_recover);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

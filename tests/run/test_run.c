@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 static char tmpdir[256];
 
@@ -354,9 +355,5 @@ int main(void)
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

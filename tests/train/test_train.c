@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 START_TEST(lr_schedule_matches_published_formula)
 {
@@ -188,9 +189,5 @@ int main(void)
     tcase_add_test(tc, metrics_match_sklearn);
     tcase_add_test(tc, iteration_gradient_matches_finite_differences);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

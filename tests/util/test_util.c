@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 START_TEST(sha256_known_vectors)
 {
@@ -79,9 +80,5 @@ int main(void)
     tcase_add_test(tc, rng_reproducible_and_unbiased);
     tcase_add_test(tc, suggestions);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

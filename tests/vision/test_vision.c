@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 static double max_abs_diff(const float *a, const float *b, size_t n, double *max_ref)
 {
@@ -449,9 +450,5 @@ int main(void)
         printf("COOP_VALGRIND set: full-size ViT-B/16 and RN50 parity skipped\n");
     }
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(s);
 }

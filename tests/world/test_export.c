@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/check_run.h"
 
 /* ---- a minimal JSON reader (objects, arrays, strings, integers) ----------- */
 enum jtype { J_NULL, J_NUM, J_STR, J_ARR, J_OBJ };
@@ -493,9 +494,5 @@ int main(void)
     tcase_add_test(tc, export_reports_errors);
     tcase_add_test(tc, export_copies_file_items);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(su);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../common/check_run.h"
 
 #define WORLD_PINNED_SHA256 "383b93e7bcb3177ff4554748af9665f948eef2a40121df2604c3dbe50927c685"
 
@@ -770,9 +771,5 @@ int main(void)
     tcase_add_test(tc, image_caption_pairs);
     tcase_add_test(tc, bad_arguments_are_errors);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return coop_check_run(su);
 }
