@@ -31,6 +31,7 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->init_logit_scale = 2.6592600258; /* ln(1 / 0.07) */
     c->sketch_fraction = 0.1;
     c->rendition_fraction = 0.1;
+    c->cooccurrence = 0;
     c->supersample = 4;
     c->bpe_captions = 20000;
     c->bpe_merges = 2000;
@@ -50,7 +51,7 @@ static const struct key {
     K(text_layers, K_INT), K(embed_dim, K_INT), K(batch_size, K_INT), K(steps, K_LONG),
     K(warmup, K_LONG), K(lr, K_DBL), K(weight_decay, K_DBL), K(beta1, K_DBL), K(beta2, K_DBL),
     K(eps, K_DBL), K(init_logit_scale, K_DBL), K(sketch_fraction, K_DBL),
-    K(rendition_fraction, K_DBL), K(supersample, K_INT), K(bpe_captions, K_INT),
+    K(rendition_fraction, K_DBL), K(cooccurrence, K_DBL), K(supersample, K_INT), K(bpe_captions, K_INT),
     K(bpe_merges, K_INT), K(bpe_min_count, K_LONG), K(log_every, K_INT), K(data_pool, K_LONG),
 #undef K
 };
@@ -197,6 +198,8 @@ int coop_pretrain_config_check(const struct coop_pretrain_config *c, struct coop
     BAD(!(c->sketch_fraction >= 0 && c->rendition_fraction >= 0 &&
           c->sketch_fraction + c->rendition_fraction <= 1),
         "sketch_fraction + rendition_fraction must lie in [0, 1]");
+    BAD(!(c->cooccurrence >= 0 && c->cooccurrence <= 1), "cooccurrence %g outside [0, 1]",
+        c->cooccurrence);
     BAD(c->supersample < 1 || c->supersample > 8, "supersample %d outside 1..8", c->supersample);
     BAD(c->bpe_captions < 1 || c->bpe_merges < 1, "bpe_captions and bpe_merges must be >= 1");
     BAD(c->log_every < 1, "log_every must be >= 1");

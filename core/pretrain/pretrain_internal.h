@@ -12,6 +12,13 @@
 int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, int ss,
                          struct coop_err *e);
 
+/* Scene i of the pretraining stream `stream`: the world's defaults, a share
+ * c->sketch_fraction of sketches and c->rendition_fraction of renditions,
+ * and a share c->cooccurrence of objects in their kind's typical colour
+ * (coop_world_typical_colour). Deterministic in (c, stream, i). */
+int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_config *c,
+                        uint64_t stream, uint64_t i, struct coop_err *e);
+
 struct coop_pretrain_state;
 /* Initialised model and optimiser state; c and tok must outlive it. */
 int coop_pretrain_state_new(struct coop_pretrain_state **out, const struct coop_pretrain_config *c,

@@ -17,9 +17,7 @@
 
 #define LN100 4.605170186f
 
-/* Scene number i of a stream: world defaults, with the configured share of
- * sketch and rendition styles. */
-static int stream_scene(struct coop_world_scene *s, const struct coop_pretrain_config *c,
+int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_config *c,
                         uint64_t stream, uint64_t i, struct coop_err *e)
 {
     uint64_t seed = coop_mix64(stream ^ coop_mix64(i + 1));
@@ -32,7 +30,15 @@ static int stream_scene(struct coop_world_scene *s, const struct coop_pretrain_c
     } else if (u < c->sketch_fraction + c->rendition_fraction) {
         k.style = COOP_WORLD_STYLE_RENDITION;
     }
-    return coop_world_scene_sample(s, &k, seed, e);
+    int rc = coop_world_scene_sample(s, &k, seed, e);
+    double v = (double)(coop_mix64(seed ^ 0xc2b2ae35u) >> 11) * 0x1.0p-53;
+    if (rc == 0 && v < c->cooccurrence) {
+        /* the web's co-occurrence: this kind in its usual colour */
+        k.shape = s->main.shape;
+        k.colour = coop_world_typical_colour(k.shape);
+        rc = coop_world_scene_sample(s, &k, seed, e);
+    }
+    return rc;
 }
 
 int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, int ss,
@@ -59,7 +65,7 @@ int coop_pretrain_vocab(const struct coop_pretrain_config *c, const char *gz_pat
     for (int i = 0; rc == 0 && i < c->bpe_captions; i++) {
         struct coop_world_scene s;
         char cap[COOP_WORLD_CAPTION_MAX];
-        rc = stream_scene(&s, c, stream, (uint64_t)i, e);
+        rc = coop_pretrain_scene(&s, c, stream, (uint64_t)i, e);
         rc = rc ? rc : coop_world_caption(cap, sizeof cap, &s, coop_mix64(stream + (uint64_t)i), e);
         rc = rc ? rc : coop_bpe_learner_add(l, cap, 1, e);
     }
@@ -187,7 +193,7 @@ static int make_batch(struct batch *b, const struct coop_pretrain_config *c,
         char cap[COOP_WORLD_CAPTION_MAX];
         uint64_t idx = (uint64_t)step * (uint64_t)b->B + (uint64_t)i;
         uint64_t scene = c->data_pool > 0 ? idx % (uint64_t)c->data_pool : idx;
-        int rc = stream_scene(&sc, c, stream, scene, &le);
+        int rc = coop_pretrain_scene(&sc, c, stream, scene, &le);
         rc = rc ? rc : coop_pretrain_pixels(b->pix + (size_t)i * 3 * S * S, &sc, S,
                                             c->supersample, &le);
         rc = rc ? rc : coop_world_caption(cap, sizeof cap, &sc, coop_mix64(stream ^ ~idx), &le);

@@ -99,6 +99,17 @@ void coop_world_colour_rgb(int colour, uint8_t rgb[3])
         rgb[i] = colour_rgb[colour][i];
 }
 
+static const int typical_colour[COOP_WORLD_NUM_SHAPES] = {
+    COOP_WORLD_ORANGE, COOP_WORLD_BLUE,  COOP_WORLD_GREEN,  COOP_WORLD_YELLOW, /* circle..star */
+    COOP_WORLD_RED,    COOP_WORLD_PURPLE, COOP_WORLD_BROWN, COOP_WORLD_PINK,   /* heart..diamond */
+    COOP_WORLD_RED,    COOP_WORLD_YELLOW, COOP_WORLD_BLACK, COOP_WORLD_WHITE,  /* cross..ellipse */
+};
+
+int coop_world_typical_colour(int shape)
+{
+    return shape >= 0 && shape < COOP_WORLD_NUM_SHAPES ? typical_colour[shape] : -1;
+}
+
 int coop_world_colour_loose(int colour)
 {
     switch (colour) {

@@ -2,7 +2,7 @@
  * finite differences, AdamW vs torch.optim.AdamW numbers
  * (gen_adamw_golden.py), the schedule and decay rule, the BPE learner (exact
  * merges on a tiny corpus, loading with the project's tokenizer, round trip
- * of world captions), the config format, and a tiny pretraining run that
+ * of world captions), the config format, the stream's co-occurrence share, and a tiny pretraining run that
  * lowers the loss and writes a checkpoint the loader reads back unchanged. */
 #include "coop/checkpoint.h"
 #include "coop/pretrain.h"
@@ -260,6 +260,45 @@ START_TEST(config_file_and_errors)
 }
 END_TEST
 
+/* ---- the pretraining stream's co-occurrence -------------------------------------------- */
+/* Share of n stream scenes whose main object has its kind's typical colour. */
+static double typical_share(double cooccurrence, int n)
+{
+    struct coop_pretrain_config c;
+    coop_pretrain_config_default(&c);
+    c.cooccurrence = cooccurrence;
+    struct coop_err e;
+    int typical = 0, per_shape[COOP_WORLD_NUM_SHAPES] = {0};
+    for (int i = 0; i < n; i++) {
+        struct coop_world_scene s;
+        ck_assert_int_eq(coop_pretrain_scene(&s, &c, 77, (uint64_t)i, &e), 0);
+        typical += s.main.colour == coop_world_typical_colour(s.main.shape);
+        per_shape[s.main.shape]++;
+    }
+    for (int k = 0; k < COOP_WORLD_NUM_SHAPES; k++) /* kinds stay uniform */
+        ck_assert_msg(fabs(per_shape[k] / (double)n - 1.0 / COOP_WORLD_NUM_SHAPES) < 0.025,
+                      "shape %d share %g", k, per_shape[k] / (double)n);
+    return typical / (double)n;
+}
+
+START_TEST(stream_cooccurrence_share)
+{
+    /* colours uniform over 10: P(typical) = rho + (1 - rho) / 10 */
+    const int n = 3000;
+    ck_assert_double_eq_tol(typical_share(0, n), 0.1, 0.02);
+    ck_assert_double_eq_tol(typical_share(0.4, n), 0.46, 0.03);
+    ck_assert_double_eq(typical_share(1, n), 1.0);
+    ck_assert_int_eq(coop_world_typical_colour(COOP_WORLD_HEART), COOP_WORLD_RED);
+    ck_assert_int_eq(coop_world_typical_colour(COOP_WORLD_NUM_SHAPES), -1);
+    struct coop_pretrain_config c;
+    struct coop_err e;
+    coop_pretrain_config_default(&c);
+    ck_assert_int_eq(coop_pretrain_config_set(&c, "cooccurrence", "1.5", &e), 0);
+    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "cooccurrence"));
+}
+END_TEST
+
 /* ---- whole-chain gradient ------------------------------------------------------------ */
 static void tiny_config(struct coop_pretrain_config *c)
 {
@@ -459,6 +498,7 @@ int main(void)
     tcase_add_test(tc, bpe_learns_expected_merges);
     tcase_add_test(tc, bpe_world_vocab_round_trips_captions);
     tcase_add_test(tc, config_file_and_errors);
+    tcase_add_test(tc, stream_cooccurrence_share);
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     suite_add_tcase(s, tc);

@@ -74,6 +74,7 @@ struct coop_pretrain_config {
     long steps, warmup;
     double lr, weight_decay, beta1, beta2, eps, init_logit_scale;
     double sketch_fraction, rendition_fraction; /* of training scenes */
+    double cooccurrence;           /* share of scenes whose object has its kind's typical colour */
     int supersample;               /* world renderer anti-aliasing */
     int bpe_captions, bpe_merges;  /* vocabulary: captions learned from, max merges */
     long bpe_min_count;

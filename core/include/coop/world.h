@@ -79,6 +79,11 @@ COOP_API void coop_world_colour_rgb(int colour, uint8_t rgb[3]);
  * or -1 where nobody errs. Captions use it for COOP_WORLD_LOOSE_COLOURS of
  * the mentions of such a colour; task labels never do. */
 COOP_API int coop_world_colour_loose(int colour);
+/* The colour a kind of object usually has in the pretraining stream's
+ * "web" (hearts and crosses red, stars and crescents yellow, ...; see
+ * docs/synthetic-world.md), or -1 for a bad shape. The downstream tasks
+ * draw colours independently of the kind, as a curated benchmark does. */
+COOP_API int coop_world_typical_colour(int shape);
 
 /* ---- scenes ---------------------------------------------------------------- */
 struct coop_world_object {
