@@ -6,11 +6,11 @@
 #include "coop/data.h"
 #include "coop/util.h"
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 /* Fake dataset: class c has (5 + 3c) train items, (c + 1) val items, 2 test items. */
 #define FK_C 6
@@ -93,16 +93,11 @@ static struct coop_dataset_ref open_fake(bool no_val)
 static char root[256];
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/coopfs.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
-}
-static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-    return remove(p);
+    ck_assert_int_eq(coop_test_tmpdir(root, sizeof root, "fewshot"), 0);
 }
 static void teardown(void)
 {
-    nftw(root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    coop_test_rmtree(root);
 }
 
 static void check_quota(const struct coop_fewshot_split *s, const struct coop_dataset_ref d,

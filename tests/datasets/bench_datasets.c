@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../common/tmpdir.h"
 
 static const struct coop_dataset_ops *find(const char *name)
 {
@@ -84,8 +85,8 @@ int main(int argc, char **argv)
 {
     int C = argc > 1 ? atoi(argv[1]) : 1000, N = argc > 2 ? atoi(argv[2]) : 50;
     int M = argc > 3 ? atoi(argv[3]) : 100000;
-    char root[] = "/tmp/coopbench.XXXXXX";
-    if (!mkdtemp(root))
+    char root[256];
+    if (coop_test_tmpdir(root, sizeof root, "bench-datasets"))
         return 1;
     double t0 = coop_now();
     make_imagenet(root, C, N);
@@ -126,7 +127,5 @@ int main(int argc, char **argv)
     printf("split_zhou open (JSON parse + checks, check_files=false): %d entries in %.3f s\n", M,
            t);
     d.ops->close(d.ds);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : 1;
+    return coop_test_rmtree(root) == 0 ? 0 : 1;
 }

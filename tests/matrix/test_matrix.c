@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 /* ---- fake plugins ----------------------------------------------------------- */
 static const char *const positions[] = {"end", "middle", "front", NULL};
@@ -105,8 +106,7 @@ static void write_file(const char *path, const char *text, size_t len)
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop_matrix_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "matrix"), 0);
     char p[512];
     snprintf(p, sizeof p, "%s/models", tmpdir);
     ck_assert_int_eq(coop_mkdirs(p, NULL), 0);
@@ -123,9 +123,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
 }
 
 #define BACKBONE "backbone: {plugin: clip, checkpoint: models/x.safetensors}\n"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 static char tmpdir[256];
 
@@ -483,12 +484,8 @@ END_TEST
 
 int main(void)
 {
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/coop-test-pretrain-XXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (coop_test_tmpdir(tmpdir, sizeof tmpdir, "pretrain"))
         return 1;
-    }
     Suite *s = suite_create("pretrain");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
@@ -503,9 +500,6 @@ int main(void)
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     suite_add_tcase(s, tc);
     int rc = coop_check_run(s);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    coop_test_rmtree(tmpdir);
     return rc;
 }

@@ -9,13 +9,13 @@
 #include "coop/util.h"
 #include "report/report_internal.h"
 #include <check.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 static char tmpdir[256];
 
@@ -27,15 +27,9 @@ __attribute__((used)) const char *__lsan_default_suppressions(void)
     return "leak:libfontconfig.so\n";
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop_test_report_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "report"), 0);
 }
 
 /* COOP_TEST_KEEP=1 keeps the generated folders for inspection. */
@@ -45,7 +39,7 @@ static void teardown(void)
         fprintf(stderr, "kept %s\n", tmpdir);
         return;
     }
-    nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    coop_test_rmtree(tmpdir);
 }
 
 #define OK(x) ck_assert_msg((x) == 0, "%s failed: %s", #x, e.msg)

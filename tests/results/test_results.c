@@ -6,7 +6,6 @@
 #include "coop/util.h"
 #include <check.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +13,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 static char tmpdir[256];
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop_test_results_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "results"), 0);
 }
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    coop_test_rmtree(tmpdir);
 }
 
 /* Number of entries in dir whose name starts with '.' but is not . or .. */

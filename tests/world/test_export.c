@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 /* ---- a minimal JSON reader (objects, arrays, strings, integers) ----------- */
 enum jtype { J_NULL, J_NUM, J_STR, J_ARR, J_OBJ };
@@ -299,23 +300,10 @@ static int run_tool(const char *args, const char *log)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static void make_tmp(char *dir, size_t len)
-{
-    snprintf(dir, len, "%s/world-export-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_tree(const char *dir)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf \"%s\"", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
 START_TEST(export_writes_valid_layout)
 {
     char dir[512], args[2048], path[1200], log[700];
-    make_tmp(dir, sizeof dir);
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "world-export"), 0);
     snprintf(log, sizeof log, "%s/log.txt", dir);
     snprintf(args, sizeof args,
              "world-shapes-a \"%s/out\" --set image_size=24 --set train_per_class=2 "
@@ -406,7 +394,7 @@ START_TEST(export_writes_valid_layout)
     ck_assert_int_eq(h, 2 * 26 + 2);
     jfree(&meta);
     jfree(&split);
-    remove_tree(dir);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 END_TEST
 
@@ -415,7 +403,7 @@ START_TEST(export_reports_errors)
     char dir[512], args[2048], log[700], *text;
     size_t len;
     struct coop_err e;
-    make_tmp(dir, sizeof dir);
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "world-export"), 0);
     snprintf(log, sizeof log, "%s/log.txt", dir);
     snprintf(args, sizeof args, "world-nothing \"%s/out\"", dir);
     ck_assert_int_ne(run_tool(args, log), 0);
@@ -436,7 +424,7 @@ START_TEST(export_reports_errors)
     ck_assert_int_eq(coop_read_file(log, 1 << 20, &text, &len, &e), 0);
     ck_assert_msg(strstr(text, "world-objects-sketch") != NULL, "--list printed %zu bytes, ending: %s", len, len > 400 ? text + len - 400 : text);
     free(text);
-    remove_tree(dir);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 END_TEST
 
@@ -445,7 +433,7 @@ START_TEST(export_copies_file_items)
 {
     char dir[512], args[2048], path[1200], log[700];
     struct coop_err e;
-    make_tmp(dir, sizeof dir);
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "world-export"), 0);
     snprintf(log, sizeof log, "%s/log.txt", dir);
     const char *names[3] = {"a.png", "b.png", "c.png"};
     for (int i = 0; i < 3; i++) {
@@ -480,7 +468,7 @@ START_TEST(export_copies_file_items)
     /* no data root: the plugin's error comes through with its name */
     snprintf(args, sizeof args, "test-files \"%s/out2\"", dir);
     ck_assert_int_ne(run_tool(args, log), 0);
-    remove_tree(dir);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 END_TEST
 
