@@ -17,18 +17,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 static char tmpdir[256];
 
 static void make_tmp(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/coop-test-run-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "run"), 0);
     char *ck = coop_asprintf("%s/toy.ckpt", tmpdir);
     FILE *f = fopen(ck, "w");
     fputs("toy", f);
     fclose(f);
     free(ck);
+}
+
+/* Checked teardown (runs in the test's process): a passing test leaves nothing
+ * behind; a failing one keeps its folder for a look. */
+static void remove_tmp(void)
+{
+    if (tmpdir[0])
+        ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
 }
 
 static char *write_yaml(const char *name, const char *body)
@@ -350,6 +358,7 @@ int main(void)
     Suite *s = suite_create("run");
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, NULL, remove_tmp);
     tcase_add_test(tc, sweep_trains_evaluates_and_records);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
