@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 #define EPOCHS 100
-static char tmp[] = "/tmp/coop-e2e-XXXXXX";
+static char tmp[256];
 
 static int sweep(const char *yaml, bool force)
 {
@@ -76,7 +77,7 @@ static float *read_f32(const char *file, const char *path, size_t *n)
 
 START_TEST(coop_trains_through_the_clip_plugin)
 {
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e"), 0);
     char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
                                getenv("COOP_SOURCE_ROOT"));
     char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz", getenv("COOP_SOURCE_ROOT"));
@@ -117,6 +118,7 @@ START_TEST(coop_trains_through_the_clip_plugin)
     ck_assert(memcmp(ctx, ctx2, n * sizeof *ctx) == 0);
     free(loss), free(loss2), free(acc), free(ctx), free(ctx2);
     free(file), free(dir), free(yaml), free(vocab), free(ckpt);
+    ck_assert_int_eq(coop_test_rmtree(tmp), 0);
 }
 END_TEST
 

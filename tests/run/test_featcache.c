@@ -9,12 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
-static char dir[] = "/tmp/coop-fc-XXXXXX";
+static char dir[256];
 
 START_TEST(persist_invalidate_and_recover)
 {
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
     struct coop_featcache *c;
     struct coop_err e;
     const char *key = "checkpoint=aaa\npreprocess=v1\nview=0\n";
@@ -64,6 +65,7 @@ START_TEST(persist_invalidate_and_recover)
     ck_assert_ptr_nonnull(strstr(e.msg, "not a coop feature cache"));
     unlink(path);
     free(path);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 END_TEST
 
