@@ -136,10 +136,10 @@ int coop_image_resized_crop_rgb8(uint8_t *out, const struct coop_image *img,
 }
 
 int coop_image_clip_train_rgb8(uint8_t *out, const struct coop_image *img, int size,
-                               struct coop_rng *rng, struct coop_err *e)
+                               double scale_lo, struct coop_rng *rng, struct coop_err *e)
 {
     struct coop_crop_box b;
-    coop_image_rrc_params(&b, img->w, img->h, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng);
+    coop_image_rrc_params(&b, img->w, img->h, scale_lo, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng);
     int flip = coop_rng_uniform(rng) < 0.5;
     return coop_image_resized_crop_rgb8(out, img, &b, size, flip, e);
 }

@@ -475,6 +475,10 @@ static char *config_text(const struct coop_matrix *m, const struct combo *c)
                                                  : m->augment[i - MX_TRAIN_KEYS].name + 8;
             if (i == MX_TRAIN_KEYS)
                 sb_str(&b, "augment:\n");
+            /* keys added after the first release are left out at their default, so the
+             * ids of trials that do not use them stay what they were */
+            if (i == MX_TRAIN_KEYS + 2 && strcmp(c->set[i], "0.08") == 0)
+                continue;
             bool word = c->set[i][0] >= 'a' && c->set[i][0] <= 'z';
             sb_str(&b, "  ");
             sb_str(&b, name);
@@ -713,6 +717,7 @@ static void fill_trial(const struct coop_matrix *m, const struct combo *c, struc
     copy16(t->train.optimizer, c->set[9]);
     copy16(t->augment.mode, c->set[MX_TRAIN_KEYS]);
     t->augment.views = atoi(c->set[MX_TRAIN_KEYS + 1]);
+    t->augment.crop_scale = strtod(c->set[MX_TRAIN_KEYS + 2], NULL);
 }
 
 /* Appends the trial of combination c unless an identical one exists. */

@@ -241,6 +241,7 @@ static const struct coop_param_spec train_specs[MX_TRAIN_KEYS] = {
 static const struct coop_param_spec augment_specs[MX_AUGMENT_KEYS] = {
     {"mode", COOP_PARAM_CHOICE, "views", 0, 0, aug_choices, NULL},
     {"views", COOP_PARAM_INT, "1", 1, 1000, NULL, NULL},
+    {"crop_scale", COOP_PARAM_FLOAT, "0.08", 0.01, 1, NULL, NULL},
 };
 
 static const struct coop_param_spec *find_spec(const struct coop_param_spec *specs, size_t n,

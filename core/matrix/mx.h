@@ -9,7 +9,7 @@
 #include "coop/matrix.h"
 #include "ytree.h"
 
-enum { MX_TRAIN_KEYS = 10, MX_AUGMENT_KEYS = 2, MX_MAX_EXCLUDE_NAMES = 512 };
+enum { MX_TRAIN_KEYS = 10, MX_AUGMENT_KEYS = 3, MX_MAX_EXCLUDE_NAMES = 512 };
 
 /* One parameter of an entry after validation: its canonical values (n > 1 =
  * an axis of that entry). */

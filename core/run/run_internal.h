@@ -36,6 +36,7 @@ struct rt {
     int nds;
     struct rt_cache fc[RT_MAX_FC];
     int nfc;
+    double crop_scale; /* the current trial's augment.crop_scale (set by its runner) */
     /* progress */
     size_t trial_no, n_trials;
     const char *phase;

@@ -155,6 +155,9 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
     int rc = split_hash(d, s, e);
     if (rc)
         return rc;
+    char train_tf[96];
+    snprintf(train_tf, sizeof train_tf,
+             "train:random-resized-crop(%.9g-1,3/4-4/3)+hflip,pillow8,v1", rt->crop_scale);
     /* Everything that changes a feature is in the key: checkpoint content,
      * preprocessing version, the dataset (and its plugin's version: a new
      * version may draw other images under the same ids), its items and the view. */
@@ -164,9 +167,7 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
         "items=%s\nview=%d\n",
         rt->info.checkpoint_sha256, rt->info.arch, rt->info.image_size, rt->info.mean[0],
         rt->info.mean[1], rt->info.mean[2], rt->info.std[0], rt->info.std[1], rt->info.std[2],
-        view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1"
-                  : "train:random-resized-crop(0.08-1,3/4-4/3)+hflip,pillow8,v1",
-        d->key, d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s,
+        view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1" : train_tf, d->key, d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s,
         d->split_hash[s], view);
     if (!key)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
@@ -234,9 +235,9 @@ static int item_pixels(struct rt *rt, struct rt_dataset *d, enum coop_split s, s
     } else if (view > 0) {
         struct coop_rng r; /* the v-th view of an item is the same in every run */
         coop_rng_seed(&r, coop_seed_derive((uint64_t)view, it.id ? it.id : "item"));
-        rc = coop_image_clip_train_rgb8(rgb, &img, S, &r, e);
+        rc = coop_image_clip_train_rgb8(rgb, &img, S, rt->crop_scale, &r, e);
     } else {
-        rc = coop_image_clip_train_rgb8(rgb, &img, S, online, e);
+        rc = coop_image_clip_train_rgb8(rgb, &img, S, rt->crop_scale, online, e);
     }
     if (rc == 0)
         coop_image_normalize(out, rgb, S, rt->info.mean, rt->info.std);

@@ -119,6 +119,7 @@ void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_r
     rt->o = o;
     rt->host = (struct coop_host){COOP_HOST_VERSION, rt, host_log, o->cancel};
     rt->cache_dir = coop_strdup(cache_dir);
+    rt->crop_scale = 0.08; /* CoOp's */
     rt->n_trials = 1;
     rt->trial_no = 1;
     rt->sweep_t0 = coop_now();

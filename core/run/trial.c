@@ -327,6 +327,7 @@ static int train_prompt(struct rt *rt, const struct coop_trial *t, struct method
         return coop_fail_prefix(e, rc, "prompt '%s'", t->method);
     int n = (int)fs->train.n;
     struct fetch_ctx fc = {rt, src, fs->train.index, 0, {{0}}, rt->info.embed_dim};
+    rt->crop_scale = t->augment.crop_scale;
     if (strcmp(t->augment.mode, "views") == 0)
         fc.views = t->augment.views > 0 ? t->augment.views : 1;
     else if (strcmp(t->augment.mode, "online") == 0)

@@ -351,14 +351,27 @@ START_TEST(train_transform_seeded_and_flip)
     coop_rng_seed(&r2, 9);
     int differ = 0;
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(coop_image_clip_train_rgb8(a, &img, 64, &r1, &e), 0);
-        ck_assert_int_eq(coop_image_clip_train_rgb8(b, &img, 64, &r2, &e), 0);
+        ck_assert_int_eq(coop_image_clip_train_rgb8(a, &img, 64, 0.08, &r1, &e), 0);
+        ck_assert_int_eq(coop_image_clip_train_rgb8(b, &img, 64, 0.08, &r2, &e), 0);
         ck_assert_mem_eq(a, b, sizeof a);
         if (i > 0)
             differ += memcmp(a, c, sizeof a) != 0;
         memcpy(c, a, sizeof a);
     }
     ck_assert_int_gt(differ, 0);
+    /* scale_lo 1 on a 20:9 image: no draw fits, so always the centred 4:3 fallback box
+     * (torchvision's rule), mirrored or not */
+    struct synth_params pw = {42, 200, 90, 3, 5, 60, 20, 0};
+    struct coop_image wide;
+    ck_assert_int_eq(synth_image(&wide, "RGB", &pw), 0);
+    struct coop_crop_box fallback = {0, 40, 90, 120};
+    ck_assert_int_eq(coop_image_resized_crop_rgb8(b, &wide, &fallback, 64, 0, &e), 0);
+    ck_assert_int_eq(coop_image_resized_crop_rgb8(c, &wide, &fallback, 64, 1, &e), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(coop_image_clip_train_rgb8(a, &wide, 64, 1.0, &r1, &e), 0);
+        ck_assert(memcmp(a, b, sizeof a) == 0 || memcmp(a, c, sizeof a) == 0);
+    }
+    coop_image_free(&wide);
     struct coop_crop_box box = {10, 20, 50, 70};
     ck_assert_int_eq(coop_image_resized_crop_rgb8(a, &img, &box, 64, 0, &e), 0);
     ck_assert_int_eq(coop_image_resized_crop_rgb8(b, &img, &box, 64, 1, &e), 0);
@@ -388,7 +401,7 @@ START_TEST(transforms_on_tiny_and_thin_images)
             ck_assert_int_eq(synth_image(&img, modes[m], &p), 0);
             ck_assert_msg(coop_image_clip_eval_rgb8(out, &img, 48, &e) == 0, "%s", e.msg);
             for (int i = 0; i < 4; i++)
-                ck_assert_msg(coop_image_clip_train_rgb8(out, &img, 48, &r, &e) == 0, "%s", e.msg);
+                ck_assert_msg(coop_image_clip_train_rgb8(out, &img, 48, 0.08, &r, &e) == 0, "%s", e.msg);
             coop_image_free(&img);
         }
 }

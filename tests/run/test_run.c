@@ -229,6 +229,33 @@ START_TEST(sweep_trains_evaluates_and_records)
 }
 END_TEST
 
+/* augment.crop_scale reaches the training views: another scale is another
+ * feature cache (never a stale view), and the trials differ. */
+START_TEST(crop_scale_makes_its_own_views)
+{
+    make_tmp();
+    const char *body = "experiment: crop\n"
+                       "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                       "datasets: [toy_colors]\n"
+                       "methods: [{name: coop, n_ctx: 2}]\n"
+                       "shots: 4\n"
+                       "train: {epochs: 5, lr: 0.05, batch_size: 8}\n";
+    char *a = coop_asprintf("%saugment: {mode: views, views: 2}\n", body);
+    char *b = coop_asprintf("%saugment: {mode: views, views: 2, crop_scale: [0.08, 1]}\n", body);
+    char *ya = write_yaml("a.yaml", a), *yb = write_yaml("b.yaml", b);
+    char *feat = coop_asprintf("%s/cache/features", tmpdir);
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(ya, false, &s), 0);
+    ck_assert_uint_eq(s.completed, 1);
+    size_t n1 = count_files(feat, ".feat", false);
+    ck_assert_int_eq(sweep(yb, false, &s), 0);
+    ck_assert_uint_eq(s.skipped, 1); /* crop_scale 0.08 is the trial run before */
+    ck_assert_uint_eq(s.completed, 1);
+    ck_assert_uint_eq(count_files(feat, ".feat", false), n1 + 2); /* two views at scale 1 */
+    free(a), free(b), free(ya), free(yb), free(feat);
+}
+END_TEST
+
 START_TEST(failing_trial_is_recorded_and_sweep_goes_on)
 {
     make_tmp();
@@ -360,6 +387,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, NULL, remove_tmp);
     tcase_add_test(tc, sweep_trains_evaluates_and_records);
+    tcase_add_test(tc, crop_scale_makes_its_own_views);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, kill_mid_sweep_then_resume);

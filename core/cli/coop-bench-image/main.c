@@ -26,7 +26,7 @@ static int run_one(enum bench_kind k, const char *path, uint8_t *rgb, float *chw
     if (rc == 0 && k == BENCH_EVAL)
         rc = coop_image_clip_eval_rgb8(rgb, &img, 224, e);
     if (rc == 0 && k == BENCH_TRAIN)
-        rc = coop_image_clip_train_rgb8(rgb, &img, 224, rng, e);
+        rc = coop_image_clip_train_rgb8(rgb, &img, 224, 0.08, rng, e);
     if (rc == 0 && k != BENCH_DECODE)
         coop_image_normalize(chw, rgb, 224, coop_clip_mean, coop_clip_std);
     coop_image_free(&img);

@@ -99,10 +99,12 @@ COOP_API int coop_image_resized_crop_rgb8(uint8_t *out, const struct coop_image 
                                           const struct coop_crop_box *box, int size, int flip,
                                           struct coop_err *e);
 /* CoOp's train transform without normalisation: RandomResizedCrop(size,
- * scale 0.08..1, ratio 3/4..4/3, bicubic) + RandomHorizontalFlip(0.5), all
- * draws from rng in that order. out [size, size, 3]. */
+ * scale scale_lo..1 (CoOp: 0.08), ratio 3/4..4/3, bicubic) +
+ * RandomHorizontalFlip(0.5), all draws from rng in that order.
+ * out [size, size, 3]. */
 COOP_API int coop_image_clip_train_rgb8(uint8_t *out, const struct coop_image *img, int size,
-                                        struct coop_rng *rng, struct coop_err *e);
+                                        double scale_lo, struct coop_rng *rng,
+                                        struct coop_err *e);
 
 /* CLIP's normalisation constants. */
 COOP_API extern const float coop_clip_mean[3];

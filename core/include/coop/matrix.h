@@ -53,6 +53,7 @@ struct coop_train_config {
 struct coop_augment_config {
     char mode[16]; /* "views" (pre-computed random views), "online", "none" */
     int views;     /* views per image for mode "views" (1 otherwise) */
+    double crop_scale; /* smallest area share of the random resized crop (0.08) */
 };
 
 struct coop_trial {
