@@ -21,7 +21,7 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->text_layers = 2;
     c->embed_dim = 64;
     c->batch_size = 64;
-    c->steps = 9000;
+    c->steps = 20000;
     c->warmup = 200;
     c->lr = 1e-3;
     c->weight_decay = 0.1;
@@ -31,12 +31,12 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->init_logit_scale = 2.6592600258; /* ln(1 / 0.07) */
     c->sketch_fraction = 0.1;
     c->rendition_fraction = 0.1;
-    c->cooccurrence = 0;
+    c->cooccurrence = 0.4;
     c->supersample = 4;
     c->bpe_captions = 20000;
     c->bpe_merges = 2000;
     c->bpe_min_count = 2;
-    c->log_every = 50;
+    c->log_every = 250;
 }
 
 enum ktype { K_INT, K_LONG, K_U64, K_DBL };

@@ -4,6 +4,7 @@
  * project's tokenizer and fits the embedding table, and the SHA-256 of both
  * files matches the one recorded in docs/pretraining.md. */
 #include "coop/checkpoint.h"
+#include "coop/pretrain.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include <check.h>
@@ -95,11 +96,28 @@ START_TEST(shipped_checkpoint)
 }
 END_TEST
 
+/* The shipped recipe is coop-pretrain's default: `coop-pretrain --out DIR` with no
+ * config reproduces the model (docs/pretraining.md says so). */
+START_TEST(shipped_recipe_is_the_default)
+{
+    struct coop_err e;
+    char *conf = src_path("models/world-clip/world-clip.conf");
+    struct coop_pretrain_config def, shipped;
+    coop_pretrain_config_default(&def);
+    coop_pretrain_config_default(&shipped);
+    ck_assert_msg(coop_pretrain_config_load(&shipped, conf, &e) == 0, "%s", e.msg);
+    char *a = coop_pretrain_config_dump(&def), *b = coop_pretrain_config_dump(&shipped);
+    ck_assert_str_eq(b, a);
+    free(a), free(b), free(conf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pretrain-shipped");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, shipped_checkpoint);
+    tcase_add_test(tc, shipped_recipe_is_the_default);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
