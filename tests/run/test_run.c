@@ -247,10 +247,12 @@ START_TEST(crop_scale_makes_its_own_views)
     struct coop_run_summary s;
     ck_assert_int_eq(sweep(ya, false, &s), 0);
     ck_assert_uint_eq(s.completed, 1);
+    coop_run_summary_free(&s);
     size_t n1 = count_files(feat, ".feat", false);
     ck_assert_int_eq(sweep(yb, false, &s), 0);
     ck_assert_uint_eq(s.skipped, 1); /* crop_scale 0.08 is the trial run before */
     ck_assert_uint_eq(s.completed, 1);
+    coop_run_summary_free(&s);
     ck_assert_uint_eq(count_files(feat, ".feat", false), n1 + 2); /* two views at scale 1 */
     free(a), free(b), free(ya), free(yb), free(feat);
 }
