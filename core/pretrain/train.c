@@ -178,6 +178,8 @@ struct batch {
     float *emb, *demb; /* [B, L, W] */
     float *tf, *vf, *tn, *vn, *dtn, *dvn, *dtf, *dvf; /* [B, E] */
     float *tnorm, *vnorm;                               /* [B] */
+    struct coop_clip_text_tape *tt; /* the towers' tapes, reused from step to step */
+    struct coop_clip_vit_tape *vt;
 };
 
 static int make_batch(struct batch *b, const struct coop_pretrain_config *c,
@@ -220,6 +222,8 @@ static void batch_free(struct batch *b)
         coop_free(f[i]);
     free(b->ids);
     free(b->eot);
+    coop_clip_text_tape_free(b->tt);
+    coop_clip_vit_tape_free(b->vt);
 }
 
 static int batch_alloc(struct batch *b, const struct coop_pretrain_config *c, struct coop_err *e)
@@ -253,10 +257,8 @@ static int train_step(struct pt *s, struct batch *b, double *loss, struct coop_e
     memset(s->g.vit.conv1_w, 0, s->vit_n * sizeof(float));
     for (size_t k = 0; k < (size_t)B * L; k++)
         memcpy(b->emb + k * W, t->token_embedding + (size_t)b->ids[k] * W, W * sizeof(float));
-    struct coop_clip_text_tape *tt = NULL;
-    struct coop_clip_vit_tape *vt = NULL;
-    int rc = coop_clip_text_forward(t, b->emb, b->eot, B, 0, b->tf, &tt, e);
-    rc = rc ? rc : coop_clip_vit_forward(&s->m.vit, b->pix, B, b->vf, &vt, e);
+    int rc = coop_clip_text_forward_reuse(t, b->emb, b->eot, B, 0, b->tf, &b->tt, e);
+    rc = rc ? rc : coop_clip_vit_forward_reuse(&s->m.vit, b->pix, B, b->vf, &b->vt, e);
     if (rc == 0) {
         coop_l2norm_forward(b->tn, b->tnorm, b->tf, B, E);
         coop_l2norm_forward(b->vn, b->vnorm, b->vf, B, E);
@@ -272,9 +274,9 @@ static int train_step(struct pt *s, struct batch *b, double *loss, struct coop_e
     }
     if (rc == 0) {
         memset(b->demb, 0, (size_t)B * L * W * sizeof(float));
-        rc = coop_clip_text_backward(t, tt, b->dtf, b->demb, &s->g.text, e);
+        rc = coop_clip_text_backward(t, b->tt, b->dtf, b->demb, &s->g.text, e);
     }
-    rc = rc ? rc : coop_clip_vit_backward(&s->m.vit, vt, b->dvf, NULL, &s->g.vit, e);
+    rc = rc ? rc : coop_clip_vit_backward(&s->m.vit, b->vt, b->dvf, NULL, &s->g.vit, e);
     for (int i = 0; rc == 0 && i < B; i++)
         for (int l = 0; l <= b->eot[i]; l++) {
             float *d = s->g.text.token_embedding + (size_t)b->ids[(size_t)i * L + l] * W;
@@ -282,8 +284,6 @@ static int train_step(struct pt *s, struct batch *b, double *loss, struct coop_e
             for (int c = 0; c < W; c++)
                 d[c] += g[c];
         }
-    coop_clip_text_tape_free(tt);
-    coop_clip_vit_tape_free(vt);
     return rc;
 }
 

@@ -23,8 +23,11 @@ struct vit_acts { /* one block's saved activations; sizes for BT tokens */
 };
 
 struct coop_clip_vit_tape {
-    int B;
+    int B, full, nl;                /* batch, full tape, vit_acts entries in L */
+    size_t mem_n;                   /* floats in mem */
     float *mem;
+    float *gmem;                    /* the backward's scratch, kept for the next step */
+    size_t gmem_n;
     float *patches;                 /* [B * Np, 3 P P] */
     float *x0;                      /* [BT, W] embeddings + positional, before ln_pre */
     float *pre_mean, *pre_rstd;     /* [BT] */
@@ -197,31 +200,52 @@ static void vit_run(const struct coop_clip_vit *v, struct coop_clip_vit_tape *t,
     coop_matmul_forward(feat, t->post, v->proj, B, W, v->embed_dim);
 }
 
-int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, int B, float *feat,
-                          struct coop_clip_vit_tape **tape, struct coop_err *e)
+/* The forward into the tape `old` when it was made for the same model and batch
+ * size (no allocation), else into a new one (old is freed). */
+static int vit_forward(const struct coop_clip_vit *v, const float *pixels, int B, float *feat,
+                       struct coop_clip_vit_tape **tape, struct coop_clip_vit_tape *old,
+                       struct coop_err *e)
 {
     if (tape)
         *tape = NULL;
-    if (B == 0 && !tape)
+    if (B == 0 && !tape) {
+        coop_clip_vit_tape_free(old);
         return 0;
+    }
     if (B <= 0 || !v->blocks || v->patch_size <= 0 || v->image_size % v->patch_size ||
-        v->heads <= 0 || v->width % v->heads)
+        v->heads <= 0 || v->width % v->heads) {
+        coop_clip_vit_tape_free(old);
         return coop_fail(e, COOP_E_INVAL, "vit: bad call (batch %d, image %d, patch %d)", B,
                          v->image_size, v->patch_size);
-    int full = tape != NULL, nl = v->layers > 0 ? v->layers : 1;
-    struct coop_clip_vit_tape *t = coop_alloc(sizeof *t + (size_t)nl * sizeof(struct vit_acts));
-    if (!t)
-        return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate a tape");
-    t->B = B;
-    t->L = (struct vit_acts *)(t + 1);
-    struct bump m = {NULL, 0};
-    tape_take(t, &m, v, B, full || v->layers == 0);
-    m = (struct bump){coop_alloc_floats(m.used), 0};
-    if (!m.base) {
-        coop_free(t);
-        return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate activations for batch %d", B);
     }
-    t->mem = m.base;
+    int full = tape != NULL, nl = v->layers > 0 ? v->layers : 1;
+    struct coop_clip_vit_tape *t = old;
+    if (t && t->nl != nl) {
+        coop_clip_vit_tape_free(t);
+        t = NULL;
+    }
+    if (!t) {
+        t = coop_alloc(sizeof *t + (size_t)nl * sizeof(struct vit_acts));
+        if (!t)
+            return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate a tape");
+        t->L = (struct vit_acts *)(t + 1);
+        t->nl = nl;
+    }
+    struct bump m = {NULL, 0}; /* sizes only */
+    tape_take(t, &m, v, B, full || v->layers == 0);
+    if (!t->mem || t->B != B || t->full != full || t->mem_n != m.used) {
+        coop_free(t->mem);
+        t->mem = coop_alloc_floats(m.used);
+        if (!t->mem) {
+            coop_clip_vit_tape_free(t);
+            return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate activations for batch %d",
+                             B);
+        }
+        t->B = B;
+        t->full = full;
+        t->mem_n = m.used;
+    }
+    m = (struct bump){t->mem, 0};
     tape_take(t, &m, v, B, full || v->layers == 0);
     vit_run(v, t, pixels, B, full, feat);
     if (full)
@@ -231,11 +255,27 @@ int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, in
     return 0;
 }
 
+int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, int B, float *feat,
+                          struct coop_clip_vit_tape **tape, struct coop_err *e)
+{
+    return vit_forward(v, pixels, B, feat, tape, NULL, e);
+}
+
+int coop_clip_vit_forward_reuse(const struct coop_clip_vit *v, const float *pixels, int B,
+                                float *feat, struct coop_clip_vit_tape **tape, struct coop_err *e)
+{
+    if (!tape)
+        return coop_fail(e, COOP_E_INVAL, "vit: forward_reuse needs a tape pointer");
+    struct coop_clip_vit_tape *old = *tape;
+    return vit_forward(v, pixels, B, feat, tape, old, e);
+}
+
 void coop_clip_vit_tape_free(struct coop_clip_vit_tape *tape)
 {
     if (!tape)
         return;
     coop_free(tape->mem);
+    coop_free(tape->gmem);
     coop_free(tape);
 }
 
@@ -325,14 +365,23 @@ int coop_clip_vit_backward(const struct coop_clip_vit *v, struct coop_clip_vit_t
         return coop_fail(e, COOP_E_INVAL, "vit: backward needs the forward's tape");
     int B = t->B, W = v->width, G = v->image_size / v->patch_size, T = G * G + 1;
     size_t BT = (size_t)B * T, n = BT * W, K = (size_t)3 * v->patch_size * v->patch_size;
-    float *p = coop_alloc_floats(17 * n + 2 * (size_t)B * W + (size_t)G * G * K);
-    if (!p)
-        return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate gradients for batch %d", B);
+    size_t need = 17 * n + 2 * (size_t)B * W + (size_t)G * G * K;
+    if (t->gmem_n < need) { /* kept on the tape: a training loop allocates it once */
+        coop_free(t->gmem);
+        t->gmem_n = 0;
+        t->gmem = coop_alloc_floats(need);
+        if (!t->gmem)
+            return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate gradients for batch %d", B);
+        t->gmem_n = need;
+    }
+    float *p = t->gmem;
     struct vit_grads_scratch s;
     float *dA = p, *dB = p + n;
     s.dxm = p + 2 * n, s.dge = p + 3 * n, s.dfc = p + 7 * n, s.dln2 = p + 11 * n;
     s.dao = p + 12 * n, s.dqkv = p + 13 * n, s.dln1 = p + 16 * n;
     float *dpost = p + 17 * n, *dcls = dpost + (size_t)B * W, *dpatches = dcls + (size_t)B * W;
+    memset(dA, 0, sizeof(float) * n); /* head_backward fills the class-token rows only */
+    memset(dpost, 0, sizeof(float) * 2 * (size_t)B * W);
     head_backward(v, t, dw, dfeat, dA, dpost, dcls, T);
     for (int l = v->layers - 1; l >= 0; l--) {
         memset(dB, 0, sizeof(float) * n);
@@ -345,6 +394,5 @@ int coop_clip_vit_backward(const struct coop_clip_vit *v, struct coop_clip_vit_t
     coop_layernorm_backward(dB, dw ? dw->ln_pre_w : NULL, dw ? dw->ln_pre_b : NULL, dA, t->x0,
                             v->ln_pre_w, t->pre_mean, t->pre_rstd, (int)BT, W);
     embed_backward(v, t, dw, dB, dpixels ? dpatches : NULL, dpixels);
-    coop_free(p);
     return 0;
 }

@@ -195,6 +195,65 @@ START_TEST(vit_backward_finite_differences)
 }
 END_TEST
 
+/* forward_reuse: a tape (and the backward's scratch on it) taken over from an
+ * earlier step gives bit-identical features and gradients to a fresh tape, also
+ * after a step on other pixels; another batch size makes a new tape. */
+START_TEST(vit_forward_reuse_matches_fresh)
+{
+    struct coop_clip_vit v, dw0, dwa, dwb;
+    void *mv, *m0, *ma, *mb;
+    size_t nf, ng;
+    struct coop_err e;
+    enum { B = 3, S = 8, P = 4, E = 4, NPX = B * 3 * S * S };
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &mv, &nf, S, P, 8, 2, 2, E, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_grads_alloc(&dw0, &m0, &ng, &v, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_grads_alloc(&dwa, &ma, &ng, &v, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_grads_alloc(&dwb, &mb, &ng, &v, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_init_hash(&v, 5), 0);
+    static float px0[NPX], px1[NPX], g0[B * E], g1[B * E];
+    coop_hash_uniform(px0, NPX, 16, -2, 2);
+    coop_hash_uniform(px1, NPX, 17, -2, 2);
+    coop_hash_uniform(g0, B * E, 18, -1, 1);
+    coop_hash_uniform(g1, B * E, 19, -1, 1);
+    /* fresh: features, weight and pixel gradients of (px1, g1) */
+    static float fa[B * E], fb[B * E], dpa[NPX], dpb[NPX], dp0[NPX];
+    struct coop_clip_vit_tape *tape = NULL;
+    ck_assert_int_eq(coop_clip_vit_forward(&v, px1, B, fa, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g1, dpa, &dwa, &e), 0);
+    coop_clip_vit_tape_free(tape);
+    /* reused: one step on (px0, g0) first, then (px1, g1) in the same tape */
+    tape = NULL;
+    ck_assert_int_eq(coop_clip_vit_forward_reuse(&v, px0, B, fb, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g0, dp0, &dw0, &e), 0);
+    struct coop_clip_vit_tape *first = tape;
+    ck_assert_int_eq(coop_clip_vit_forward_reuse(&v, px1, B, fb, &tape, &e), 0);
+    ck_assert_ptr_eq(tape, first); /* same sizes: the same tape */
+    ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g1, dpb, &dwb, &e), 0);
+    ck_assert_mem_eq(fa, fb, sizeof fa);
+    ck_assert_mem_eq(dpa, dpb, sizeof dpa);
+    int n = vision_vit_tensors(&v, NULL, 0);
+    struct vision_tensor *ta = calloc((size_t)n, sizeof *ta), *tb = calloc((size_t)n, sizeof *tb);
+    vision_vit_tensors(&dwa, ta, n);
+    vision_vit_tensors(&dwb, tb, n);
+    for (int t = 0; t < n; t++)
+        ck_assert_msg(memcmp(*ta[t].ptr, *tb[t].ptr, ta[t].n * sizeof(float)) == 0,
+                      "%s differs with a reused tape", ta[t].name);
+    /* another batch size: features of the first image alone, as a fresh taped call
+     * gives (the untaped call computes only the class token in the last block, which
+     * may differ in the last bit) */
+    float f1[E], f2[E];
+    struct coop_clip_vit_tape *t2 = NULL;
+    ck_assert_int_eq(coop_clip_vit_forward_reuse(&v, px1, 1, f1, &tape, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_forward(&v, px1, 1, f2, &t2, &e), 0);
+    ck_assert_mem_eq(f1, f2, sizeof f1);
+    coop_clip_vit_tape_free(t2);
+    coop_clip_vit_tape_free(tape);
+    ck_assert_int_eq(coop_clip_vit_forward_reuse(&v, px1, 1, f1, NULL, &e), COOP_E_INVAL);
+    free(ta), free(tb);
+    coop_free(mv), coop_free(m0), coop_free(ma), coop_free(mb);
+}
+END_TEST
+
 /* ---- PyTorch fixtures ----------------------------------------------------- */
 static hid_t open_fixtures(void)
 {
@@ -434,6 +493,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, conv2d_matches_reference);
+    tcase_add_test(tc, vit_forward_reuse_matches_fresh);
     tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);

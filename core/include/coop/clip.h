@@ -165,6 +165,15 @@ COOP_API int coop_clip_vit_backward(const struct coop_clip_vit *v, struct coop_c
                                     const float *dfeat, float *dpixels, struct coop_clip_vit *dw,
                                     struct coop_err *e);
 COOP_API void coop_clip_vit_tape_free(struct coop_clip_vit_tape *tape);
+/* coop_clip_vit_forward with a tape, reusing an earlier tape's memory and the
+ * backward's scratch (a training loop: no allocation, page faults or zeroing
+ * per step). *tape on entry: NULL or a tape from an earlier forward of the same
+ * model, which this call takes over (kept when the batch size is the same,
+ * freed otherwise); on return the new tape (NULL on failure). Same results as
+ * the plain call. */
+COOP_API int coop_clip_vit_forward_reuse(const struct coop_clip_vit *v, const float *pixels,
+                                         int B, float *feat, struct coop_clip_vit_tape **tape,
+                                         struct coop_err *e);
 COOP_API int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
                                       float *feat, struct coop_err *e);
 /* Dispatches on vision_kind. */
