@@ -51,8 +51,9 @@ static const struct key {
     K(text_layers, K_INT), K(embed_dim, K_INT), K(batch_size, K_INT), K(steps, K_LONG),
     K(warmup, K_LONG), K(lr, K_DBL), K(weight_decay, K_DBL), K(beta1, K_DBL), K(beta2, K_DBL),
     K(eps, K_DBL), K(init_logit_scale, K_DBL), K(sketch_fraction, K_DBL),
-    K(rendition_fraction, K_DBL), K(cooccurrence, K_DBL), K(supersample, K_INT), K(bpe_captions, K_INT),
-    K(bpe_merges, K_INT), K(bpe_min_count, K_LONG), K(log_every, K_INT), K(data_pool, K_LONG),
+    K(rendition_fraction, K_DBL), K(cooccurrence, K_DBL), K(supersample, K_INT),
+    K(bpe_captions, K_INT), K(bpe_merges, K_INT), K(bpe_min_count, K_LONG), K(log_every, K_INT),
+    K(data_pool, K_LONG),
 #undef K
 };
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -80,8 +80,8 @@ int coop_featcache_open(const char *dir, const char *key_text, size_t n_items, i
     coop_sha256_init(&s);
     coop_sha256_update(&s, key_text, strlen(key_text));
     coop_sha256_final(&s, key);
-    for (int i = 0; i < 12; i++) /* the file name: the digest's first 12 bytes in hex */
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    coop_sha256_digest_hex(key, hex);
+    hex[24] = '\0'; /* the file name: the digest's first 12 bytes */
     int rc = coop_mkdirs(dir, e);
     if (rc)
         return rc;

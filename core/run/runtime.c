@@ -144,8 +144,7 @@ static int split_hash(struct rt_dataset *d, enum coop_split s, struct coop_err *
     d->split_hash[s] = malloc(65);
     if (!d->split_hash[s])
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    for (int i = 0; i < 32; i++)
-        snprintf(d->split_hash[s] + 2 * i, 3, "%02x", dig[i]);
+    coop_sha256_digest_hex(dig, d->split_hash[s]);
     return 0;
 }
 
@@ -167,8 +166,9 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
         "items=%s\nview=%d\n",
         rt->info.checkpoint_sha256, rt->info.arch, rt->info.image_size, rt->info.mean[0],
         rt->info.mean[1], rt->info.mean[2], rt->info.std[0], rt->info.std[1], rt->info.std[2],
-        view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1" : train_tf, d->key, d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s,
-        d->split_hash[s], view);
+        view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1" : train_tf, d->key,
+        d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s, d->split_hash[s],
+        view);
     if (!key)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (int i = 0; i < rt->nfc; i++)

@@ -81,7 +81,7 @@ void coop_sha256_final(struct coop_sha256 *s, uint8_t out[32])
     }
 }
 
-static void to_hex(const uint8_t d[32], char out[65])
+void coop_sha256_digest_hex(const uint8_t d[32], char out[65])
 {
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
@@ -94,7 +94,7 @@ void coop_sha256_hex(const void *data, size_t n, char out[65])
     coop_sha256_init(&s);
     coop_sha256_update(&s, data, n);
     coop_sha256_final(&s, d);
-    to_hex(d, out);
+    coop_sha256_digest_hex(d, out);
 }
 
 int coop_sha256_file(const char *path, char out[65], struct coop_err *e)
@@ -113,6 +113,6 @@ int coop_sha256_file(const char *path, char out[65], struct coop_err *e)
     if (bad)
         return coop_fail(e, COOP_E_IO, "%s: read error while hashing", path);
     coop_sha256_final(&s, d);
-    to_hex(d, out);
+    coop_sha256_digest_hex(d, out);
     return 0;
 }

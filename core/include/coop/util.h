@@ -44,6 +44,8 @@ struct coop_sha256 {
 COOP_API void coop_sha256_init(struct coop_sha256 *s);
 COOP_API void coop_sha256_update(struct coop_sha256 *s, const void *data, size_t n);
 COOP_API void coop_sha256_final(struct coop_sha256 *s, uint8_t out[32]);
+/* A digest from coop_sha256_final as 64 hex characters + NUL. */
+COOP_API void coop_sha256_digest_hex(const uint8_t d[32], char out[65]);
 /* Hex digest (64 chars + NUL) of a buffer / of a whole file. */
 COOP_API void coop_sha256_hex(const void *data, size_t n, char out[65]);
 COOP_API int coop_sha256_file(const char *path, char out[65], struct coop_err *e);
