@@ -314,6 +314,17 @@ static bool excluded(const struct coop_matrix *m, const struct combo *c)
 }
 
 /* ---- canonical config text ---------------------------------------------- */
+/* Settings added after trial ids were first recorded are left out of the config
+ * text at their default, so the ids of trials that do not set them stay what
+ * they were. */
+static bool omitted_at_default(const char *setting, const char *value)
+{
+    static const char *const later[] = {"augment.crop_scale"};
+    for (size_t k = 0; k < sizeof later / sizeof later[0]; k++)
+        if (strcmp(setting, later[k]) == 0)
+            return strcmp(value, mx_setting_spec(setting)->default_value) == 0;
+    return false;
+}
 struct sbuf {
     char *s;
     size_t n, cap;
@@ -471,13 +482,12 @@ static char *config_text(const struct coop_matrix *m, const struct combo *c)
     if (c->trains) {
         sb_add(&b, "shots: %d\nseed: %d\ntrain:\n  epochs: %d\n", c->shots, c->seed, c->epochs);
         for (int i = 1; i < MX_TRAIN_KEYS + MX_AUGMENT_KEYS; i++) {
-            const char *name = i < MX_TRAIN_KEYS ? m->train[i].name + 6
-                                                 : m->augment[i - MX_TRAIN_KEYS].name + 8;
+            const char *full = i < MX_TRAIN_KEYS ? m->train[i].name
+                                                 : m->augment[i - MX_TRAIN_KEYS].name;
+            const char *name = strchr(full, '.') + 1; /* "train.lr" -> "lr" */
             if (i == MX_TRAIN_KEYS)
                 sb_str(&b, "augment:\n");
-            /* keys added after the first release are left out at their default, so the
-             * ids of trials that do not use them stay what they were */
-            if (i == MX_TRAIN_KEYS + 2 && strcmp(c->set[i], "0.08") == 0)
+            if (omitted_at_default(full, c->set[i]))
                 continue;
             bool word = c->set[i][0] >= 'a' && c->set[i][0] <= 'z';
             sb_str(&b, "  ");
