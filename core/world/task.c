@@ -52,6 +52,7 @@ void coop_world_config_default(struct coop_world_config *c)
     c->per_class[0] = 32;
     c->per_class[1] = 8;
     c->per_class[2] = 25;
+    c->bias = COOP_WORLD_COLLECTION_BIAS;
 }
 
 const struct coop_world_task *coop_world_task_at(size_t i) { return i < NTASKS ? &tasks[i] : NULL; }
@@ -156,6 +157,34 @@ static void constrain(struct coop_world_constraints *w, const struct coop_world_
     }
 }
 
+/* A collection's habits: with probability c->bias each, an item of source
+ * class src gets its class's background and its class's secondary attribute
+ * (colour; pattern where colour is part of the label). The class's values
+ * are fixed by the world seed and the source task's name, so a re-sampled
+ * target shares them and the pretraining stream knows nothing of them.
+ * Other targets were collected differently (like ImageNet-Sketch, -R, -A)
+ * and have none. The draws use their own stream: bias 0 leaves every scene
+ * as it was without bias. */
+static void collection_bias(struct coop_world_constraints *w, const struct coop_world_task *t,
+                            const struct coop_world_config *c, int src, uint64_t seed)
+{
+    if (c->bias <= 0 || (t->variant != V_SOURCE && t->variant != V_RESAMPLED))
+        return;
+    const char *collection = t->source ? t->source : t->name;
+    uint64_t habit = coop_mix64(coop_seed_derive(coop_seed_derive(c->seed, collection), "habits") +
+                                (uint64_t)src);
+    struct coop_rng r;
+    coop_rng_seed(&r, coop_mix64(seed ^ 0xB1A5C011EC7107ULL));
+    if (coop_rng_uniform(&r) < c->bias)
+        w->background = (int)(habit % COOP_WORLD_NUM_PHOTO_BACKGROUNDS);
+    if (coop_rng_uniform(&r) < c->bias) {
+        if (t->kind == BY_OBJECT || t->kind == BY_COLOUR)
+            w->pattern = (int)((habit >> 16) % COOP_WORLD_NUM_PATTERNS);
+        else
+            w->colour = (int)((habit >> 32) % COOP_WORLD_NUM_COLOURS);
+    }
+}
+
 int coop_world_task_item(const struct coop_world_task *t, const struct coop_world_config *c,
                          int split, size_t index, struct coop_world_scene *scene, int *label,
                          struct coop_err *e)
@@ -169,7 +198,9 @@ int coop_world_task_item(const struct coop_world_task *t, const struct coop_worl
     uint64_t base = coop_seed_derive(coop_seed_derive(c->seed, t->name), split_names[split]);
     uint64_t seed = coop_mix64(base + 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1));
     struct coop_world_constraints w;
-    constrain(&w, t, coop_world_task_source_class(t, k), seed);
+    int src = coop_world_task_source_class(t, k);
+    constrain(&w, t, src, seed);
+    collection_bias(&w, t, c, src, seed);
     *label = k;
     int rc = coop_world_scene_sample(scene, &w, seed, e);
     return rc ? coop_fail_prefix(e, rc, "%s item %zu", t->name, index) : COOP_OK;

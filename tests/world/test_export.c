@@ -254,6 +254,11 @@ START_TEST(plugin_descriptors_items_and_pixels)
     ck_assert_int_eq(ops->open(&host, NULL, &bp, &ds, &e), COOP_E_INVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "image_size"));
     ck_assert_ptr_null(ds);
+    struct coop_kv bad_bias[] = {{"collection_bias", "1.5"}};
+    struct coop_params bb = {bad_bias, 1};
+    ck_assert_int_eq(ops->open(&host, NULL, &bb, &ds, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "collection_bias"));
+    ck_assert_ptr_null(ds);
     /* no dlclose: libraries the module pulls in (OpenBLAS, HDF5) allocate in
      * their constructors and would show as leaks once unmapped (as the
      * project's loader, keep modules mapped until exit) */

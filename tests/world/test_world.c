@@ -1,7 +1,8 @@
 /* test_world.c: the procedural world: determinism (pinned checksum), every
  * attribute value renders as named, sketches have no fill, captions mention
  * only true attributes (parsed back), task splits are balanced and labelled
- * by the right attribute, targets map to the source classes. */
+ * by the right attribute, targets map to the source classes, collection
+ * habits hold where they should. */
 #include "../../core/world/world_internal.h"
 #include "coop/util.h"
 #include "coop/world.h"
@@ -13,7 +14,11 @@
 #include <string.h>
 #include "../common/check_run.h"
 
-#define WORLD_PINNED_SHA256 "383b93e7bcb3177ff4554748af9665f948eef2a40121df2604c3dbe50927c685"
+/* world-shapes' first 12 test images: with the collection bias off (world 2.0's
+ * images, unchanged) and at its default (world 3.0) */
+#define WORLD_PINNED_SHA256_NO_BIAS                                                            \
+    "383b93e7bcb3177ff4554748af9665f948eef2a40121df2604c3dbe50927c685"
+#define WORLD_PINNED_SHA256 "66c136b719c567bdc361005235fc1926be85fe3a0580d107f45ff4f3ff7ee3c1"
 
 static int reduced(void) { return getenv("COOP_VALGRIND") != NULL; }
 
@@ -42,6 +47,28 @@ static int deep_inside(const uint8_t *mask, const struct world_poly *p, int n, i
     return mask[y * n + x] && world_poly_edge_dist(p, x + 0.5f, y + 0.5f) > 0.75f;
 }
 
+/* SHA-256 hex of world-shapes' first 12 test images under cfg, each rendered twice. */
+static void first_images_sha256(const struct coop_world_config *cfg, char hex[65])
+{
+    const struct coop_world_task *t = coop_world_task_find("world-shapes");
+    struct coop_world_scene s;
+    struct coop_err e;
+    int label;
+    uint8_t a[32 * 32 * 3], b[32 * 32 * 3];
+    struct coop_sha256 h;
+    coop_sha256_init(&h);
+    for (size_t i = 0; i < 12; i++) {
+        ck_assert_int_eq(coop_world_task_item(t, cfg, 2, i, &s, &label, &e), 0);
+        ck_assert_int_eq(coop_world_render(a, &s, 32, 4, &e), 0);
+        ck_assert_int_eq(coop_world_render(b, &s, 32, 4, &e), 0);
+        ck_assert_mem_eq(a, b, sizeof a);
+        coop_sha256_update(&h, a, sizeof a);
+    }
+    uint8_t d[32];
+    coop_sha256_final(&h, d);
+    coop_sha256_digest_hex(d, hex);
+}
+
 START_TEST(same_seed_same_pixels_checksum_pinned)
 {
     const struct coop_world_task *t = coop_world_task_find("world-shapes");
@@ -49,25 +76,17 @@ START_TEST(same_seed_same_pixels_checksum_pinned)
     struct coop_world_scene s;
     struct coop_err e;
     int label;
-    uint8_t a[32 * 32 * 3], b[32 * 32 * 3];
-    struct coop_sha256 h;
-    coop_world_config_default(&cfg);
-    coop_sha256_init(&h);
-    for (size_t i = 0; i < 12; i++) {
-        ck_assert_int_eq(coop_world_task_item(t, &cfg, 2, i, &s, &label, &e), 0);
-        ck_assert_int_eq(coop_world_render(a, &s, 32, 4, &e), 0);
-        ck_assert_int_eq(coop_world_render(b, &s, 32, 4, &e), 0);
-        ck_assert_mem_eq(a, b, sizeof a);
-        coop_sha256_update(&h, a, sizeof a);
-    }
-    uint8_t d[32];
     char hex[65];
-    coop_sha256_final(&h, d);
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", d[i]);
+    coop_world_config_default(&cfg);
     /* Pinned on x86-64 / glibc with the default build: a change here means the
      * world's images changed (bump the dataset version and say so in docs). */
+    first_images_sha256(&cfg, hex);
     ck_assert_str_eq(hex, WORLD_PINNED_SHA256);
+    /* without the collection bias, the scenes are exactly the unbiased world's */
+    cfg.bias = 0;
+    first_images_sha256(&cfg, hex);
+    ck_assert_str_eq(hex, WORLD_PINNED_SHA256_NO_BIAS);
+    coop_world_config_default(&cfg);
     /* captions are pinned too (test item 0, caption seed 0) */
     char cap[COOP_WORLD_CAPTION_MAX];
     ck_assert_int_eq(coop_world_task_item(t, &cfg, 2, 0, &s, &label, &e), 0);
@@ -707,6 +726,84 @@ START_TEST(targets_have_their_style)
 }
 END_TEST
 
+/* The secondary attribute a task's collection habit fixes: pattern where the
+ * label holds colour, else colour. */
+static int habit_attribute(const struct coop_world_task *t, const struct coop_world_scene *s)
+{
+    const char *name = coop_world_task_name(t);
+    return strstr(name, "objects") || strstr(name, "colors") ? s->main.pattern : s->main.colour;
+}
+
+/* Collection habits: at bias 1 every item of a class has the class's
+ * background and secondary attribute, the classes do not all share them, and
+ * the -v2 target has the same habits; at the default bias about that share of
+ * the items follow them (plus chance); the sketch, rendition and hard targets
+ * have none. */
+START_TEST(collection_habits)
+{
+    struct coop_world_config cfg;
+    struct coop_world_scene s;
+    struct coop_err e;
+    int label, per = reduced() ? 6 : 40;
+    const char *sources[] = {"world-shapes", "world-colors", "world-textures", "world-objects"};
+    for (size_t i = 0; i < 4; i++) {
+        const struct coop_world_task *t = coop_world_task_find(sources[i]);
+        const struct coop_world_task *v2 = coop_world_task_find(
+            i == 0 ? "world-shapes-v2" : i == 3 ? "world-objects-v2" : sources[i]);
+        int K = coop_world_task_num_classes(t), Kc = K < 12 ? K : 12;
+        int bg[96], attr[96], distinct_bg = 0, distinct_attr = 0;
+        coop_world_config_default(&cfg);
+        cfg.bias = 1;
+        for (int k = 0; k < Kc; k++)
+            for (int j = 0; j < 4; j++) {
+                size_t idx = (size_t)(j * K + k);
+                ck_assert_int_eq(coop_world_task_item(j & 1 ? v2 : t, &cfg, j < 2 ? 0 : 2, idx,
+                                                      &s, &label, &e), 0);
+                ck_assert_int_eq(label, k);
+                if (j == 0) {
+                    bg[k] = s.background;
+                    attr[k] = habit_attribute(t, &s);
+                    ck_assert_int_lt(bg[k], COOP_WORLD_NUM_PHOTO_BACKGROUNDS);
+                    distinct_bg += k == 0 || bg[k] != bg[0];
+                    distinct_attr += k == 0 || attr[k] != attr[0];
+                }
+                ck_assert_int_eq(s.background, bg[k]);
+                ck_assert_int_eq(habit_attribute(t, &s), attr[k]);
+            }
+        ck_assert_int_ge(distinct_bg, 2);
+        ck_assert_int_ge(distinct_attr, 2);
+        /* default bias: background share = bias + (1 - bias) / 4 */
+        coop_world_config_default(&cfg);
+        int follow = 0, n = per * Kc;
+        for (int k = 0; k < Kc; k++)
+            for (int j = 0; j < per; j++) {
+                coop_world_task_item(t, &cfg, 0, (size_t)(j * K + k), &s, &label, &e);
+                follow += s.background == bg[k];
+            }
+        double want = COOP_WORLD_COLLECTION_BIAS + (1 - COOP_WORLD_COLLECTION_BIAS) / 4;
+        double tol = reduced() ? 0.2 : 0.07;
+        ck_assert_msg(fabs((double)follow / n - want) < tol, "%s: %d of %d items follow the "
+                      "background habit, want %.2f", sources[i], follow, n, want);
+    }
+    /* targets collected differently: no habit even at bias 1 */
+    const char *others[] = {"world-shapes-r", "world-shapes-a", "world-objects-r",
+                            "world-objects-a"};
+    coop_world_config_default(&cfg);
+    cfg.bias = 1;
+    for (size_t i = 0; i < 4; i++) {
+        const struct coop_world_task *t = coop_world_task_find(others[i]);
+        int K = coop_world_task_num_classes(t), varies = 0, bg0 = -1;
+        for (int j = 0; j < 8; j++) {
+            coop_world_task_item(t, &cfg, 2, (size_t)(j * K), &s, &label, &e);
+            varies += j > 0 && s.background != bg0;
+            if (j == 0)
+                bg0 = s.background;
+        }
+        ck_assert_msg(varies > 0, "%s follows a background habit", others[i]);
+    }
+}
+END_TEST
+
 START_TEST(image_caption_pairs)
 {
     uint8_t a[32 * 32 * 3], b[32 * 32 * 3];
@@ -768,6 +865,7 @@ int main(void)
     tcase_add_test(tc, captions_vary);
     tcase_add_test(tc, tasks_balanced_and_labelled_by_their_attribute);
     tcase_add_test(tc, targets_have_their_style);
+    tcase_add_test(tc, collection_habits);
     tcase_add_test(tc, image_caption_pairs);
     tcase_add_test(tc, bad_arguments_are_errors);
     suite_add_tcase(su, tc);

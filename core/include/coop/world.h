@@ -172,7 +172,13 @@ struct coop_world_config {
     int image_size;         /* default 32 */
     int supersample;        /* default 4 */
     int per_class[3];       /* train, val, test items per class (default 32, 8, 25) */
+    /* Collection bias of source tasks and their re-sampled (-v2) targets: the
+     * share of items whose background, and independently whose secondary
+     * attribute (colour, or pattern where colour is part of the label), is
+     * their class's own value (COOP_WORLD_COLLECTION_BIAS by default; 0 = none). */
+    double bias;
 };
+#define COOP_WORLD_COLLECTION_BIAS 0.7
 COOP_API void coop_world_config_default(struct coop_world_config *c);
 /* Enumerates the tasks: NULL past the last. */
 COOP_API const struct coop_world_task *coop_world_task_at(size_t i);

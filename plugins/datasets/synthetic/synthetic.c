@@ -27,6 +27,9 @@ static const struct coop_param_spec params[] = {
     {"train_per_class", COOP_PARAM_INT, "32", 0, 100000, NULL, "train items per class"},
     {"val_per_class", COOP_PARAM_INT, "8", 0, 100000, NULL, "val items per class"},
     {"test_per_class", COOP_PARAM_INT, "25", 0, 100000, NULL, "test items per class"},
+    {"collection_bias", COOP_PARAM_FLOAT, "0.7", 0, 1, NULL,
+     "share of a source (or -v2) task's items whose background, and whose colour (pattern "
+     "where colour is in the label), follow their class's own habit; 0 = none"},
     COOP_PARAM_END};
 
 static void ds_close(struct coop_dataset *ds)
@@ -61,6 +64,9 @@ static int read_config(struct coop_world_config *c, const struct coop_params *o,
             return coop_fail(e, COOP_E_INVAL, "synthetic: %s = %ld not in 0..100000", keys[s], v);
         c->per_class[s] = (int)v;
     }
+    c->bias = coop_params_float(o, "collection_bias", COOP_WORLD_COLLECTION_BIAS);
+    if (!(c->bias >= 0 && c->bias <= 1))
+        return coop_fail(e, COOP_E_INVAL, "synthetic: collection_bias = %g not in 0..1", c->bias);
     return COOP_OK;
 }
 
@@ -194,7 +200,7 @@ TASKS(DEF_OPEN)
      ds_split_size, ds_get_item, ds_read_pixels, ds_free_pixels, ds_template, NULL},
 static struct coop_dataset_ops ops[] = {TASKS(DEF_OPS)};
 
-#define DEF_DESC(i, name) {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, name, "2.0", NULL, &ops[i]},
+#define DEF_DESC(i, name) {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, name, "3.0", NULL, &ops[i]},
 static struct coop_plugin descs[] = {TASKS(DEF_DESC)};
 #define NDESC (sizeof descs / sizeof descs[0])
 
