@@ -1,4 +1,5 @@
-/* sweep.c: the trial loop: skip what is completed, run the rest, record
+/* sweep.c: the trial loop: skip what is completed (refusing completed trials
+ * that other plugin versions or checkpoints made), run the rest, record
  * failures and carry on, stop cleanly when cancelled; progress display. */
 #include "coop/results.h"
 #include "coop/util.h"
@@ -149,6 +150,86 @@ static void add_failure(struct coop_run_summary *s, const struct coop_trial *t, 
     s->failed++;
 }
 
+/* Whether the completed trial file <dir>/<id>.h5 was made by the plugin
+ * versions and checkpoint this sweep would use. Returns 1 with the first
+ * difference in why, 0 when current, or an error. A trial id covers the
+ * configuration text only, so a new version of a plugin or new bytes under the
+ * same checkpoint path keep the id; skipping such a trial would mix old
+ * results with new ones. Attributes a file lacks are not compared. */
+static int trial_is_stale(struct rt *rt, const struct coop_trial *t, const char *dir, char *why,
+                          size_t len, struct coop_err *e)
+{
+    const struct {
+        const char *attr, *role, *name;
+        enum coop_plugin_kind kind;
+    } plugins[] = {
+        {"backbone_plugin_version", "backbone", t->backbone_plugin, COOP_PLUGIN_BACKBONE},
+        {"dataset_plugin_version", "dataset", t->dataset, COOP_PLUGIN_DATASET},
+        {"method_plugin_version", "method", t->method, t->method_kind},
+    };
+    char *path = coop_asprintf("%s/%s.h5", dir, t->id);
+    struct coop_results_reader *r = NULL;
+    int rc = path ? coop_results_open(path, &r, e) : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    int stale = 0;
+    for (size_t i = 0; rc == 0 && !stale && i < sizeof plugins / sizeof plugins[0]; i++) {
+        const struct coop_plugin *p = coop_registry_find(rt->reg, plugins[i].kind, plugins[i].name);
+        char *was = NULL;
+        if (p && coop_results_read_attr_str(r, plugins[i].attr, &was, NULL) == 0 &&
+            strcmp(was, p->version ? p->version : "") != 0) {
+            snprintf(why, len, "%s: %s plugin '%s' %s, now %s", path, plugins[i].role,
+                     plugins[i].name, was, p->version ? p->version : "(no version)");
+            stale = 1;
+        }
+        free(was);
+    }
+    char *sha = NULL;
+    if (rc == 0 && !stale && coop_results_read_attr_str(r, "checkpoint_sha256", &sha, NULL) == 0 &&
+        sha[0] && (rc = rt_backbone(rt, t, e)) == 0 && rt->info.checkpoint_sha256[0] &&
+        strcmp(sha, rt->info.checkpoint_sha256) != 0) {
+        snprintf(why, len, "%s: checkpoint %s had SHA-256 %.12s..., now %.12s...", path,
+                 t->checkpoint ? t->checkpoint : "(none)", sha, rt->info.checkpoint_sha256);
+        stale = 1;
+    }
+    free(sha);
+    coop_results_close(r);
+    free(path);
+    return rc ? rc : stale;
+}
+
+/* Refuses to resume over completed trials that another plugin version or
+ * checkpoint made (before any trial runs, so nothing is mixed or lost). */
+static int check_completed_are_current(struct rt *rt, const struct coop_matrix *m,
+                                       struct coop_err *e)
+{
+    size_t n = coop_matrix_count(m), stale = 0;
+    char first[COOP_ERR_MAX / 2] = "";
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+        enum coop_trial_state st = COOP_TRIAL_MISSING;
+        struct coop_err te;
+        char why[sizeof first];
+        if (!dir)
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+        if (coop_results_state(dir, t->id, &st, NULL, 0, &te) == 0 && st == COOP_TRIAL_COMPLETED) {
+            rc = trial_is_stale(rt, t, dir, why, sizeof why, e);
+            if (rc == 1 && stale++ == 0)
+                memcpy(first, why, sizeof first);
+            rc = rc == 1 ? 0 : rc;
+        }
+        free(dir);
+    }
+    if (rc == 0 && stale)
+        rc = coop_fail(e, COOP_E_INVAL,
+                       "%zu completed trial%s made with another plugin version or checkpoint "
+                       "(%s%s); coop-run does not mix them with new results: re-run them with "
+                       "--force, or move them out of the results folder",
+                       stale, stale == 1 ? " was" : "s were", first,
+                       stale > 1 ? ", and others" : "");
+    return rc;
+}
+
 int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
                    const struct coop_run_options *o, struct coop_run_summary *s,
                    struct coop_err *e)
@@ -168,6 +249,8 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     int rc = coop_mkdirs(s->results_dir, e);
     if (rc == 0)
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
+    if (rc == 0 && !o->force)
+        rc = check_completed_are_current(&rt, m, e);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
         char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);

@@ -1,6 +1,7 @@
 /* test_run.c: the sweep end to end with the test-only toy plugins and the
  * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
- * a target, results contents, skip on re-run, failure recording, --force,
+ * a target, results contents, skip on re-run, refusal of completed trials of
+ * other plugin versions or checkpoints, failure recording, --force,
  * the CLI's dry run, plugin listing and bad input, and a kill + resume. */
 #include "coop/loader.h"
 #include "coop/matrix.h"
@@ -335,6 +336,92 @@ START_TEST(cli_dry_run_list_and_bad_input)
 }
 END_TEST
 
+/* Writes a completed results file for trial t as another version would have:
+ * the given dataset plugin version and checkpoint hash. */
+static void fake_completed(const struct coop_trial *t, const char *dataset_version,
+                           const char *checkpoint_sha)
+{
+    char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+    struct coop_results_writer *w = NULL;
+    struct coop_err e;
+    ck_assert_int_eq(coop_mkdirs(dir, &e), 0);
+    ck_assert_int_eq(coop_results_begin(dir, t->id, true, &w, &e), 0);
+    ck_assert_int_eq(coop_results_attr_str(w, "config", t->config_yaml, &e), 0);
+    ck_assert_int_eq(coop_results_attr_str(w, "backbone_plugin_version", "1.0", &e), 0);
+    ck_assert_int_eq(coop_results_attr_str(w, "dataset_plugin_version", dataset_version, &e), 0);
+    ck_assert_int_eq(coop_results_attr_str(w, "checkpoint_sha256", checkpoint_sha, &e), 0);
+    ck_assert_int_eq(coop_results_commit(w, "completed", NULL, &e), 0);
+    free(dir);
+}
+
+/* A completed trial that another dataset plugin version or checkpoint made
+ * keeps its id, but is not skipped silently: the sweep refuses before running
+ * anything, names the file and the difference, and leaves it as it was;
+ * --force re-runs it. A file that matches is skipped as before. */
+START_TEST(completed_trials_of_another_version_are_refused)
+{
+    make_tmp();
+    char *yaml = write_yaml("v.yaml", "experiment: v\n"
+                                      "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                      "datasets: [toy_colors]\n"
+                                      "methods: [zeroshot, ensemble]\n");
+    char *dir = coop_asprintf("%s/results/v", tmpdir), *cache = coop_asprintf("%s/cache", tmpdir);
+    char sha[65];
+    memset(sha, 'a', 64); /* what the toy backbone reports */
+    sha[64] = '\0';
+    const char *cases[][3] = {{"0.9", sha, "dataset plugin 'toy_colors' 0.9, now 1.0"},
+                              {"1.0", "b0b0", "checkpoint"}};
+    for (size_t c = 0; c < 2; c++) {
+        struct coop_registry *r = registry();
+        struct coop_matrix_resolver res;
+        coop_run_resolver(r, &res);
+        struct coop_matrix *m = NULL;
+        struct coop_err e;
+        ck_assert_int_eq(coop_matrix_load(yaml, &res, &m, &e), 0);
+        ck_assert_uint_eq(coop_matrix_count(m), 2);
+        const struct coop_trial *t = coop_matrix_trial(m, 1);
+        fake_completed(t, cases[c][0], cases[c][1]);
+        struct coop_run_options o = {.cache_dir = cache, .out = stderr};
+        struct coop_run_summary s;
+        ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), COOP_E_INVAL);
+        ck_assert_msg(strstr(e.msg, t->id) && strstr(e.msg, cases[c][2]) &&
+                      strstr(e.msg, "--force"), "%s", e.msg);
+        ck_assert_uint_eq(s.ran, 0);
+        coop_run_summary_free(&s);
+        /* nothing else ran (the second case finds the first one's two files) */
+        ck_assert_uint_eq(count_files(dir, ".h5", false), c == 0 ? 1 : 2);
+        char *path = coop_asprintf("%s/%s.h5", dir, t->id);
+        struct coop_results_reader *rd = NULL;
+        char *v = NULL;
+        ck_assert_int_eq(coop_results_open(path, &rd, &e), 0);
+        ck_assert_int_eq(coop_results_read_attr_str(rd, "dataset_plugin_version", &v, &e), 0);
+        ck_assert_str_eq(v, cases[c][0]); /* untouched */
+        free(v);
+        coop_results_close(rd);
+        /* --force re-runs it with the current versions; then a plain run skips both */
+        o.force = true;
+        ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), 0);
+        ck_assert_uint_eq(s.completed, 2);
+        coop_run_summary_free(&s);
+        o.force = false;
+        ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), 0);
+        ck_assert_uint_eq(s.skipped, 2);
+        coop_run_summary_free(&s);
+        ck_assert_int_eq(coop_results_open(path, &rd, &e), 0);
+        ck_assert_int_eq(coop_results_read_attr_str(rd, "dataset_plugin_version", &v, &e), 0);
+        ck_assert_str_eq(v, "1.0");
+        free(v);
+        coop_results_close(rd);
+        free(path);
+        coop_matrix_free(m);
+        coop_registry_free(r);
+    }
+    free(dir);
+    free(cache);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(kill_mid_sweep_then_resume)
 {
     make_tmp();
@@ -392,6 +479,7 @@ int main(void)
     tcase_add_test(tc, crop_scale_makes_its_own_views);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
+    tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
