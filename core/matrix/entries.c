@@ -379,6 +379,71 @@ static int parse_targets(struct coop_matrix *m, struct mx_entry *en, const struc
     return 0;
 }
 
+/* "epochs: 50" for every shot count, or "epochs: {1: 50, 2: 25, 16: 5}" per shot count. */
+static int parse_dataset_epochs(struct coop_matrix *m, struct mx_entry *en, const struct ynode *v,
+                                struct coop_err *e)
+{
+    char *c = NULL;
+    en->epochs_node = v;
+    if (v->kind != YNODE_MAP) {
+        int rc = mx_canon(m, v, "dataset: epochs", &epochs_spec, &c, e);
+        if (!rc)
+            en->epochs = atoi(c);
+        free(c);
+        return rc;
+    }
+    if (v->n == 0)
+        return mx_fail(e, m, v, COOP_E_INVAL, "dataset: epochs: an empty mapping (give a number "
+                                              "or shots: epochs pairs)");
+    size_t pairs = v->n / 2; /* items: key, value, key, value, ... */
+    en->epoch_shots = mx_alloc(m, pairs * sizeof(int));
+    en->epoch_counts = mx_alloc(m, pairs * sizeof(int));
+    if (!en->epoch_shots || !en->epoch_counts)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < pairs; i++) {
+        int rc = mx_canon(m, v->items[2 * i], "dataset: epochs: shots", mx_setting_spec("shots"),
+                          &c, e);
+        int shots = rc ? 0 : atoi(c);
+        free(c);
+        c = NULL;
+        for (size_t j = 0; !rc && j < i; j++)
+            if (en->epoch_shots[j] == shots)
+                rc = mx_fail(e, m, v->items[2 * i], COOP_E_INVAL,
+                             "dataset: epochs: %d shots given twice", shots);
+        if (!rc)
+            rc = mx_canon(m, v->items[2 * i + 1], "dataset: epochs", &epochs_spec, &c, e);
+        if (rc)
+            return rc;
+        en->epoch_shots[i] = shots;
+        en->epoch_counts[i] = atoi(c);
+        free(c);
+        c = NULL;
+        en->n_epoch_map++;
+    }
+    return 0;
+}
+
+int mx_dataset_epochs(const struct mx_entry *en, int shots)
+{
+    for (size_t i = 0; i < en->n_epoch_map; i++)
+        if (en->epoch_shots[i] == shots)
+            return en->epoch_counts[i];
+    return en->epochs;
+}
+
+int mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e)
+{
+    for (size_t i = 0; i < m->n_datasets; i++) {
+        const struct mx_entry *en = &m->datasets[i];
+        for (size_t k = 0; en->n_epoch_map && k < m->shots.n; k++)
+            if (!mx_dataset_epochs(en, atoi(m->shots.values[k])))
+                return mx_fail(e, m, en->epochs_node, COOP_E_INVAL,
+                               "dataset '%s': epochs gives no count for %s shots", en->label,
+                               m->shots.values[k]);
+    }
+    return 0;
+}
+
 int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "datasets", &m->datasets, &m->n_datasets, false, e);
@@ -394,13 +459,8 @@ int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_
             rc = entry_name(m, en, it, "name", COOP_PLUGIN_DATASET, e);
         if (!rc && (v = ymap_get(it, "targets")))
             rc = parse_targets(m, en, v, e);
-        if (!rc && (v = ymap_get(it, "epochs"))) {
-            char *c = NULL;
-            rc = mx_canon(m, v, "dataset: epochs", &epochs_spec, &c, e);
-            if (!rc)
-                en->epochs = atoi(c);
-            free(c);
-        }
+        if (!rc && (v = ymap_get(it, "epochs")))
+            rc = parse_dataset_epochs(m, en, v, e);
         if (!rc)
             rc = parse_params(m, en, ymap_get(it, "options"), it, NULL, 0, e);
         if (!rc)

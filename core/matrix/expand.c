@@ -680,7 +680,8 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
     if (strcmp(c->set[0], "auto") != 0)
         c->epochs = atoi(c->set[0]);
     else
-        c->epochs = c->ds.en->epochs ? c->ds.en->epochs : coop_train_epochs_auto(c->shots);
+        c->epochs = mx_dataset_epochs(c->ds.en, c->shots) ? mx_dataset_epochs(c->ds.en, c->shots)
+                                                           : coop_train_epochs_auto(c->shots);
     if (!c->trains)
         c->shots = c->seed = c->epochs = 0;
 }

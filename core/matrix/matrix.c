@@ -420,6 +420,8 @@ static int parse_root(struct coop_matrix *m, const struct ynode *root, struct co
     m->seeds.name = "seed";
     if (!rc && (n = ymap_get(root, "shots")))
         rc = mx_parse_axis(m, n, "shots", &shots_spec, &m->shots.values, &m->shots.n, e);
+    if (!rc)
+        rc = mx_check_dataset_epochs(m, e);
     if (!rc && (n = ymap_get(root, "seeds")))
         rc = mx_parse_axis(m, n, "seeds", &seed_spec, &m->seeds.values, &m->seeds.n, e);
     if (!rc && !ymap_get(root, "seeds")) {

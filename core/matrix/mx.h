@@ -44,6 +44,10 @@ struct mx_entry {
     const char **targets;
     size_t n_targets;
     int epochs; /* per-dataset override of "auto" (0 = none) */
+    /* or epochs per shot count ("epochs: {1: 50, 16: 5}"): n_epoch_map pairs */
+    int *epoch_shots, *epoch_counts;
+    size_t n_epoch_map;
+    const struct ynode *epochs_node;
     /* method: train.* values fixed for this method (NULL = the global axis) */
     const char *train[MX_TRAIN_KEYS];
 };
@@ -126,6 +130,10 @@ int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const 
 int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
 int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
 int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+/* every dataset whose epochs are given per shot count covers every shot count */
+int mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e);
+/* epochs of dataset entry en at a shot count: its own rule, else 0 ("auto") */
+int mx_dataset_epochs(const struct mx_entry *en, int shots);
 /* a scalar or a list of scalars, validated with spec, into values/n */
 int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
                   const struct coop_param_spec *spec, char ***values, size_t *count,

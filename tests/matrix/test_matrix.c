@@ -443,6 +443,33 @@ START_TEST(auto_epochs)
     ck_assert_int_eq(find_trial(m, "dataset=imagenet method=coop train.epochs=auto shots=16")
                          ->train.epochs, 50);
     coop_matrix_free(m);
+    /* epochs per shot count; the same resolved count gives the same id as a number */
+    m = load_ok(BACKBONE "datasets: [{name: imagenet, epochs: {1: 50, 2: 25, 16: 5}}]\n"
+                         "methods: [coop]\nshots: [1, 2, 16]\n");
+    ck_assert_uint_eq(coop_matrix_count(m), 3);
+    ck_assert_int_eq(find_trial(m, "dataset=imagenet method=coop shots=1")->train.epochs, 50);
+    ck_assert_int_eq(find_trial(m, "dataset=imagenet method=coop shots=2")->train.epochs, 25);
+    ck_assert_int_eq(find_trial(m, "dataset=imagenet method=coop shots=16")->train.epochs, 5);
+    struct coop_matrix *m5 = load_ok(BACKBONE "datasets: [{name: imagenet, epochs: 5}]\n"
+                                              "methods: [coop]\nshots: 16\n");
+    ck_assert_str_eq(coop_matrix_trial(m5, 0)->id, find_trial(m, "dataset=imagenet method=coop shots=16")->id);
+    coop_matrix_free(m5);
+    coop_matrix_free(m);
+    /* a shot count it does not cover, a repeated or bad key, a bad count: errors where written */
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: {1: 50, 16: 5}}]\n"
+                        "methods: [coop]\nshots: [1, 4, 16]\n",
+               2, 37, "dataset 'imagenet': epochs gives no count for 4 shots");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: {1: 50, 1: 5}}]\n"
+                        "methods: [coop]\nshots: 1\n",
+               2, 45, "1 shots given twice");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: {one: 50}}]\n"
+                        "methods: [coop]\nshots: 1\n",
+               2, 38, "dataset: epochs: shots");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: {1: 0}}]\n"
+                        "methods: [coop]\nshots: 1\n",
+               2, 41, "dataset: epochs");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, epochs: {}}]\nmethods: [coop]\nshots: 1\n",
+               2, 37, "empty mapping");
 }
 END_TEST
 
