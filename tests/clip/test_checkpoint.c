@@ -14,24 +14,23 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 int coop_clip_infer_arch(struct coop_clip_model *m, const struct coop_safetensors *st,
                          int naming, struct coop_err *e);
 
-static char tmpdir[] = "/tmp/coop_ckpt_XXXXXX";
+static char tmpdir[256];
 static char tmp[4200];
 
 static void setup(void)
 {
-    ck_assert(mkdtemp(tmpdir) != NULL);
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "checkpoint"), 0);
     snprintf(tmp, sizeof tmp, "%s/m.safetensors", tmpdir);
 }
 
 static void teardown(void)
 {
-    unlink(tmp);
-    rmdir(tmpdir);
-    strcpy(tmpdir, "/tmp/coop_ckpt_XXXXXX");
+    ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
 }
 
 static const char *fixture(const char *name)

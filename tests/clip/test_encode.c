@@ -19,13 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
-static char dir[] = "/tmp/coop_encode_XXXXXX";
+static char dir[256];
 static char ckpt[4200], vocab[4200], out[4200], txt[4200], errf[4200], exe[4200], linked[4200];
 
 static void setup(void)
 {
-    ck_assert(mkdtemp(dir) != NULL);
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "encode"), 0);
     snprintf(ckpt, sizeof ckpt, "%s/m.safetensors", dir);
     snprintf(out, sizeof out, "%s/out.h5", dir);
     snprintf(txt, sizeof txt, "%s/texts.txt", dir);
@@ -39,11 +40,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    const char *files[] = {ckpt, out, txt, errf, linked};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        unlink(files[i]);
-    rmdir(dir);
-    strcpy(dir, "/tmp/coop_encode_XXXXXX");
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 
 /* Runs coop-encode with args (shell words); returns the exit status and
@@ -214,7 +211,6 @@ START_TEST(encodes_images_and_prints_probabilities)
     }
     ck_assert_double_eq_tol(total, 200.0, 0.05);
     free(text);
-    unlink(probs);
     free(probs);
     /* images alone need no vocabulary */
     unlink(out);
@@ -229,8 +225,6 @@ START_TEST(encodes_images_and_prints_probabilities)
     ck_assert_int_ne(run(args), 0);
     stderr_has(img[1]);
     free(args);
-    for (int k = 0; k < 2; k++)
-        unlink(img[k]);
     coop_free(pix);
     free(rgb);
     free(feat);

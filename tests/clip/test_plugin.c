@@ -17,8 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
-static char tmpdir[] = "/tmp/coop_plugin_XXXXXX";
+static char tmpdir[256];
 static char ckpt[4200], vocab[4200], linked[4200];
 static void *so;
 static const struct coop_backbone_ops *ops;
@@ -35,11 +36,10 @@ static const struct coop_host host = {COOP_HOST_VERSION, NULL, host_log, NULL};
 
 static void setup(void)
 {
-    ck_assert(mkdtemp(tmpdir) != NULL);
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "clip-plugin"), 0);
     snprintf(ckpt, sizeof ckpt, "%s/tiny.safetensors", tmpdir);
     snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz",
              getenv("COOP_SHARED_DIR") ? getenv("COOP_SHARED_DIR") : "/nonexistent");
-    linked[0] = '\0';
     ck_assert_int_eq(tiny_clip_write(ckpt, true, 7), 0);
     char p[4200];
     snprintf(p, sizeof p, "%s/plugins/backbones/clip/coop-clip.so", getenv("COOP_BUILD_ROOT"));
@@ -62,11 +62,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    unlink(ckpt);
-    if (linked[0])
-        unlink(linked);
-    rmdir(tmpdir);
-    strcpy(tmpdir, "/tmp/coop_plugin_XXXXXX");
+    ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
     /* no dlclose, as the loader: libraries the module pulls in keep state from
      * their constructors, and unloading them shows up as leaks */
     so = NULL;

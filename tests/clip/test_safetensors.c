@@ -10,23 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
-static char tmpdir[] = "/tmp/coop_st_XXXXXX";
+static char tmpdir[256];
 static char path[4200];
 
 static void setup(void)
 {
-    ck_assert(mkdtemp(tmpdir) != NULL);
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "safetensors"), 0);
     snprintf(path, sizeof path, "%s/t.safetensors", tmpdir);
 }
 
 static void teardown(void)
 {
-    unlink(path);
-    rmdir(tmpdir);
-    strcpy(tmpdir, "/tmp/coop_st_XXXXXX");
+    ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
 }
 
 /* A file by hand: 8-byte length (hlen_override if >= 0), header, data. */

@@ -7,6 +7,7 @@
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 static struct coop_tokenizer *tok;
 static char vocab_path[4096];
@@ -225,8 +227,8 @@ static void convert_to_hf(const char *dir)
 START_TEST(hf_files_give_same_ids)
 {
     NEED_VOCAB();
-    char dir[] = "/tmp/coop_hf_vocab_XXXXXX";
-    ck_assert(mkdtemp(dir) != NULL);
+    char dir[256];
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "hf-vocab"), 0);
     convert_to_hf(dir);
     struct coop_tokenizer *hf;
     struct coop_err e;
@@ -244,12 +246,7 @@ START_TEST(hf_files_give_same_ids)
     ck_assert_msg(coop_tokenizer_load(&hf, dir, &e) == 0, "%s", e.msg);
     check_ids(hf, "a photo of a cat", (int32_t[]){320, 1125, 539, 320, 2368}, 5);
     coop_tokenizer_free(hf);
-    char p[4200];
-    snprintf(p, sizeof p, "%s/vocab.json", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/merges.txt", dir);
-    unlink(p);
-    rmdir(dir);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
 END_TEST
 
@@ -396,8 +393,10 @@ START_TEST(load_errors)
     struct coop_err e;
     ck_assert_int_eq(coop_tokenizer_load(&t, "/nonexistent/bpe.txt.gz", &e), COOP_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/bpe.txt.gz"));
-    char path[] = "/tmp/coop_bad_vocab_XXXXXX";
-    int fd = mkstemp(path);
+    char dir[256], path[300];
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "bad-vocab"), 0);
+    snprintf(path, sizeof path, "%s/bad_vocab", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     ck_assert(fd >= 0);
     /* a gzip header cut short: corrupt stream */
     const unsigned char junk[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xab};
@@ -411,7 +410,7 @@ START_TEST(load_errors)
     gzclose(g);
     ck_assert_int_eq(coop_tokenizer_load_clip(&t, path, &e), COOP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(e.msg, ":3: merge 'qq zz'"));
-    unlink(path);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(coop_tokenizer_find_near(&t, "/nonexistent/model.safetensors", &e),
                      COOP_E_IO);

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/tmpdir.h"
 
 /* ---- naive reference: Pillow's algorithm written per output pixel ------- */
 static double cubic(double x)
@@ -172,10 +172,8 @@ static char tmpdir[256];
 static const char *tmp_file(const char *name, const void *data, size_t n)
 {
     static char path[512];
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/coop_test_image_XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    }
+    if (!tmpdir[0])
+        ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "image"), 0);
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -185,11 +183,11 @@ static const char *tmp_file(const char *name, const void *data, size_t n)
     return path;
 }
 
-/* Removes the (empty) scratch folder; the next tmp_file makes a new one. */
+/* Removes the scratch folder and its files; the next tmp_file makes a new one. */
 static void cleanup_tmp(void)
 {
     if (tmpdir[0])
-        rmdir(tmpdir);
+        ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
     tmpdir[0] = 0;
 }
 
@@ -207,7 +205,6 @@ static void expect_load_error_cause(const char *path, const char *what, const ch
                       e.msg);
     ck_assert_ptr_null(img.data);
     ck_assert_ptr_null(img.data16);
-    unlink(path);
 }
 
 static void expect_load_error(const char *path, const char *what)
@@ -436,7 +433,6 @@ START_TEST(png_write_roundtrip)
         ck_assert_int_eq(img.mode, modes[ch]);
         ck_assert_mem_eq(img.data, px, (size_t)13 * 7 * ch);
         coop_image_free(&img);
-        unlink(path);
     }
     ck_assert_int_eq(coop_image_write_png("/nonexistent/dir/x.png", px, 13, 7, 3, &e), COOP_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/dir/x.png"));
