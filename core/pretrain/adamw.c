@@ -44,3 +44,10 @@ bool coop_pretrain_decays(const char *name, int ndim)
         return false;
     return true;
 }
+
+bool coop_pretrain_decays_with(const char *name, int ndim, bool decay_embeddings)
+{
+    if (decay_embeddings && ndim >= 2 && strstr(name, "embedding"))
+        return true;
+    return coop_pretrain_decays(name, ndim);
+}

@@ -291,7 +291,9 @@ static void optim_step(struct pt *s, const struct coop_pretrain_config *c, doubl
 {
     struct coop_adamw h = {(float)c->beta1, (float)c->beta2, (float)c->eps};
     for (size_t i = 0; i < s->nref; i++) {
-        float wd = coop_pretrain_decays(s->pr[i].name, s->pr[i].ndim) ? (float)c->weight_decay : 0;
+        float wd = coop_pretrain_decays_with(s->pr[i].name, s->pr[i].ndim, c->decay_embeddings)
+                       ? (float)c->weight_decay
+                       : 0;
         coop_adamw_update((float *)s->pr[i].data, s->mom + s->off[i], s->var + s->off[i],
                           s->gr[i].data, s->off[i + 1] - s->off[i], &h, (float)lr, wd, t);
     }

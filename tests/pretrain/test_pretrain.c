@@ -117,6 +117,21 @@ START_TEST(schedule_and_decay_rule)
     ck_assert(!coop_pretrain_decays("visual.ln_post.weight", 1));
     ck_assert(!coop_pretrain_decays("transformer.resblocks.0.mlp.c_fc.bias", 1));
     ck_assert(!coop_pretrain_decays("logit_scale", 0));
+    /* decay_embeddings: the token and position tables decay too, nothing else changes */
+    ck_assert(coop_pretrain_decays_with("token_embedding.weight", 2, true));
+    ck_assert(coop_pretrain_decays_with("positional_embedding", 2, true));
+    ck_assert(coop_pretrain_decays_with("visual.positional_embedding", 2, true));
+    ck_assert(!coop_pretrain_decays_with("visual.class_embedding", 1, true));
+    ck_assert(!coop_pretrain_decays_with("positional_embedding", 2, false));
+    ck_assert(!coop_pretrain_decays_with("visual.ln_post.weight", 1, true));
+    ck_assert(!coop_pretrain_decays_with("logit_scale", 0, true));
+    ck_assert(coop_pretrain_decays_with("visual.proj", 2, false));
+    struct coop_pretrain_config c;
+    struct coop_err e;
+    coop_pretrain_config_default(&c);
+    ck_assert_int_eq(coop_pretrain_config_set(&c, "decay_embeddings", "2", &e), 0);
+    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "decay_embeddings"));
 }
 END_TEST
 

@@ -41,6 +41,10 @@ COOP_API double coop_cosine_lr(double base, long step, long warmup, long total);
  * projections yes; gains, biases, embeddings and logit_scale no. name is an
  * OpenAI state-dict name. */
 COOP_API bool coop_pretrain_decays(const char *name, int ndim);
+/* The same with the embeddings' rule: embeddings of 2 or more dimensions
+ * (token and position tables) decay when decay_embeddings is set, as in the
+ * CLIP paper ("all weights that are not gains or biases"). */
+COOP_API bool coop_pretrain_decays_with(const char *name, int ndim, bool decay_embeddings);
 
 /* ---- BPE learner (core/pretrain/bpe_learn.c) ----------------------------------
  * Byte-level BPE as CLIP's vocabulary: words split and cleaned exactly as
@@ -80,6 +84,7 @@ struct coop_pretrain_config {
     long bpe_min_count;
     int log_every;                 /* steps between progress reports */
     long data_pool;                /* distinct training scenes (0: a fresh scene every pair) */
+    int decay_embeddings;          /* 1: weight decay on token and position embeddings too */
 };
 COOP_API void coop_pretrain_config_default(struct coop_pretrain_config *c);
 /* Sets one key (names as the struct fields) from its text value. */
