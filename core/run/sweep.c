@@ -4,6 +4,7 @@
 #include "coop/results.h"
 #include "coop/util.h"
 #include "run_internal.h"
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,25 @@ static int check_completed_are_current(struct rt *rt, const struct coop_matrix *
     return rc;
 }
 
+/* Result files (<16 hex digits>.h5) in dir that are not trials of m. */
+static size_t count_foreign(const struct coop_matrix *m, const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0, k = coop_matrix_count(m);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (strlen(de->d_name) != 19 || strcmp(de->d_name + 16, ".h5") != 0 ||
+            strspn(de->d_name, "0123456789abcdef") != 16)
+            continue;
+        size_t i = 0;
+        while (i < k && strncmp(coop_matrix_trial(m, i)->id, de->d_name, 16) != 0)
+            i++;
+        n += i == k;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
                    const struct coop_run_options *o, struct coop_run_summary *s,
                    struct coop_err *e)
@@ -251,6 +271,8 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
     if (rc == 0 && !o->force)
         rc = check_completed_are_current(&rt, m, e);
+    if (rc == 0)
+        s->foreign = count_foreign(m, s->results_dir);
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
         char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);

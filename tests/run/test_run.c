@@ -406,6 +406,7 @@ START_TEST(completed_trials_of_another_version_are_refused)
         o.force = false;
         ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), 0);
         ck_assert_uint_eq(s.skipped, 2);
+        ck_assert_uint_eq(s.foreign, 0);
         coop_run_summary_free(&s);
         ck_assert_int_eq(coop_results_open(path, &rd, &e), 0);
         ck_assert_int_eq(coop_results_read_attr_str(rd, "dataset_plugin_version", &v, &e), 0);
@@ -413,6 +414,21 @@ START_TEST(completed_trials_of_another_version_are_refused)
         free(v);
         coop_results_close(rd);
         free(path);
+        if (c == 1) {
+            /* result files no trial of this matrix names are counted, other files not */
+            const char *extra[] = {"0123456789abcdef.h5", "notes.h5", "0123456789abcdef.txt"};
+            for (size_t k = 0; k < 3; k++) {
+                char *x = coop_asprintf("%s/%s", dir, extra[k]);
+                FILE *f = fopen(x, "w");
+                ck_assert_ptr_nonnull(f);
+                fclose(f);
+                free(x);
+            }
+            ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), 0);
+            ck_assert_uint_eq(s.skipped, 2);
+            ck_assert_uint_eq(s.foreign, 1);
+            coop_run_summary_free(&s);
+        }
         coop_matrix_free(m);
         coop_registry_free(r);
     }

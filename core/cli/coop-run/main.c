@@ -174,6 +174,11 @@ int main(int argc, char **argv)
         if (s.results_dir)
             printf("results: %s/  (tables and figures: coop-report %s)\n", s.results_dir,
                    s.results_dir);
+        if (s.foreign)
+            printf("note: %s/ also holds %zu result file%s that no trial of this experiment "
+                   "names (other settings, plugin options or versions); coop-report reads "
+                   "them too, so move them out for a report of this run alone\n",
+                   s.results_dir, s.foreign, s.foreign == 1 ? "" : "s");
         status = s.failed ? 1 : 0;
     }
     coop_run_summary_free(&s);

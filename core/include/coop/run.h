@@ -27,6 +27,10 @@ struct coop_run_failure {
 };
 struct coop_run_summary {
     size_t total, ran, completed, skipped, failed;
+    /* result files in results_dir that no trial of this matrix names (other
+     * settings, plugin parameters or experiments written to the same folder);
+     * coop-report reads every file there, so they show up in its tables */
+    size_t foreign;
     bool interrupted;
     double seconds;
     struct coop_run_failure *failures; /* [failed] */
