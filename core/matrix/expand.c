@@ -677,11 +677,11 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];
     c->shots = atoi(m->shots.values[idx[d->dim_of[AX_SHOTS]]]);
     c->seed = atoi(m->seeds.values[idx[d->dim_of[AX_SEED]]]);
+    int own = mx_dataset_epochs(c->ds.en, c->shots); /* the dataset's rule; 0 = none */
     if (strcmp(c->set[0], "auto") != 0)
         c->epochs = atoi(c->set[0]);
     else
-        c->epochs = mx_dataset_epochs(c->ds.en, c->shots) ? mx_dataset_epochs(c->ds.en, c->shots)
-                                                           : coop_train_epochs_auto(c->shots);
+        c->epochs = own ? own : coop_train_epochs_auto(c->shots);
     if (!c->trains)
         c->shots = c->seed = c->epochs = 0;
 }

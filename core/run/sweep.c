@@ -197,29 +197,26 @@ static int trial_is_stale(struct rt *rt, const struct coop_trial *t, const char 
     return rc ? rc : stale;
 }
 
-/* Refuses to resume over completed trials that another plugin version or
- * checkpoint made (before any trial runs, so nothing is mixed or lost). */
+/* Refuses to resume over completed trials in dir (the matrix's results folder)
+ * that another plugin version or checkpoint made (before any trial runs, so
+ * nothing is mixed or lost). */
 static int check_completed_are_current(struct rt *rt, const struct coop_matrix *m,
-                                       struct coop_err *e)
+                                       const char *dir, struct coop_err *e)
 {
     size_t n = coop_matrix_count(m), stale = 0;
     char first[COOP_ERR_MAX / 2] = "";
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
-        char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
         enum coop_trial_state st = COOP_TRIAL_MISSING;
         struct coop_err te;
         char why[sizeof first];
-        if (!dir)
-            return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (coop_results_state(dir, t->id, &st, NULL, 0, &te) == 0 && st == COOP_TRIAL_COMPLETED) {
             rc = trial_is_stale(rt, t, dir, why, sizeof why, e);
             if (rc == 1 && stale++ == 0)
                 memcpy(first, why, sizeof first);
             rc = rc == 1 ? 0 : rc;
         }
-        free(dir);
     }
     if (rc == 0 && stale)
         rc = coop_fail(e, COOP_E_INVAL,
@@ -270,7 +267,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     if (rc == 0)
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
     if (rc == 0 && !o->force)
-        rc = check_completed_are_current(&rt, m, e);
+        rc = check_completed_are_current(&rt, m, s->results_dir, e);
     if (rc == 0)
         s->foreign = count_foreign(m, s->results_dir);
     for (size_t i = 0; i < n && rc == 0; i++) {

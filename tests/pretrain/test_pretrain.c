@@ -99,6 +99,18 @@ START_TEST(adamw_matches_torch)
 }
 END_TEST
 
+/* The defaults with key = value are read, and then refused by the range check,
+ * with the key in the message. */
+static void expect_check_refuses(const char *key, const char *value)
+{
+    struct coop_pretrain_config c;
+    struct coop_err e;
+    coop_pretrain_config_default(&c);
+    ck_assert_int_eq(coop_pretrain_config_set(&c, key, value, &e), 0);
+    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, key));
+}
+
 START_TEST(schedule_and_decay_rule)
 {
     ck_assert_double_eq_tol(coop_cosine_lr(1.0, 0, 10, 110), 0.1, 1e-12);
@@ -126,12 +138,7 @@ START_TEST(schedule_and_decay_rule)
     ck_assert(!coop_pretrain_decays_with("visual.ln_post.weight", 1, true));
     ck_assert(!coop_pretrain_decays_with("logit_scale", 0, true));
     ck_assert(coop_pretrain_decays_with("visual.proj", 2, false));
-    struct coop_pretrain_config c;
-    struct coop_err e;
-    coop_pretrain_config_default(&c);
-    ck_assert_int_eq(coop_pretrain_config_set(&c, "decay_embeddings", "2", &e), 0);
-    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
-    ck_assert_ptr_nonnull(strstr(e.msg, "decay_embeddings"));
+    expect_check_refuses("decay_embeddings", "2");
 }
 END_TEST
 
@@ -306,12 +313,7 @@ START_TEST(stream_cooccurrence_share)
     ck_assert_double_eq(typical_share(1, n), 1.0);
     ck_assert_int_eq(coop_world_typical_colour(COOP_WORLD_HEART), COOP_WORLD_RED);
     ck_assert_int_eq(coop_world_typical_colour(COOP_WORLD_NUM_SHAPES), -1);
-    struct coop_pretrain_config c;
-    struct coop_err e;
-    coop_pretrain_config_default(&c);
-    ck_assert_int_eq(coop_pretrain_config_set(&c, "cooccurrence", "1.5", &e), 0);
-    ck_assert_int_eq(coop_pretrain_config_check(&c, &e), COOP_E_INVAL);
-    ck_assert_ptr_nonnull(strstr(e.msg, "cooccurrence"));
+    expect_check_refuses("cooccurrence", "1.5");
 }
 END_TEST
 

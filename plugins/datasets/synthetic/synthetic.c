@@ -18,6 +18,8 @@ struct coop_dataset {
     char *ids[3];      /* per split: n ids of ID_LEN bytes each */
 };
 #define ID_LEN 64
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a number macro's text, for a parameter's default */
 
 static const struct coop_param_spec params[] = {
     {"seed", COOP_PARAM_INT, "1", 0, 2147483647.0, NULL, "world seed: same seed, same images"},
@@ -27,7 +29,7 @@ static const struct coop_param_spec params[] = {
     {"train_per_class", COOP_PARAM_INT, "32", 0, 100000, NULL, "train items per class"},
     {"val_per_class", COOP_PARAM_INT, "8", 0, 100000, NULL, "val items per class"},
     {"test_per_class", COOP_PARAM_INT, "25", 0, 100000, NULL, "test items per class"},
-    {"collection_bias", COOP_PARAM_FLOAT, "0.7", 0, 1, NULL,
+    {"collection_bias", COOP_PARAM_FLOAT, STR(COOP_WORLD_COLLECTION_BIAS), 0, 1, NULL,
      "share of a source (or -v2) task's items whose background, and whose colour (pattern "
      "where colour is in the label), follow their class's own habit; 0 = none"},
     COOP_PARAM_END};
