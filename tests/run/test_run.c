@@ -438,6 +438,51 @@ START_TEST(completed_trials_of_another_version_are_refused)
 }
 END_TEST
 
+/* Weights that are finite but overflow the features: every method's trial
+ * fails (status failed, counted, exit 1) with where it happened, instead of
+ * completing at chance accuracy. */
+START_TEST(non_finite_numbers_fail_their_trials)
+{
+    make_tmp();
+    char *yaml = write_yaml("nan.yaml", "experiment: nan\n"
+                                        "backbone:\n"
+                                        "  plugin: toy\n"
+                                        "  checkpoint: toy.ckpt\n"
+                                        "  options: {weight_scale: 3e38}\n"
+                                        "datasets: [toy_colors]\n"
+                                        "methods: [{name: coop, n_ctx: 2}, zeroshot, linear_probe]\n"
+                                        "shots: 2\n"
+                                        "train: {epochs: 3, batch_size: 8}\n");
+    static char out[65536];
+    char *args = coop_asprintf("--cache %s/cache %s", tmpdir, yaml);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "3 failed"), "%s", out);
+    ck_assert_msg(strstr(out, "non-finite logit at epoch 1, iteration 1"), "%s", out);
+    ck_assert_msg(strstr(out, "evaluation on test: non-finite logits for 32 of 32 images"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "linear probe: non-finite objective"), "%s", out);
+    char *dir = coop_asprintf("%s/results/nan", tmpdir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int failed = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".h5"))
+            continue;
+        char id[32], msg[256];
+        snprintf(id, sizeof id, "%.16s", de->d_name);
+        enum coop_trial_state st;
+        struct coop_err e;
+        ck_assert_int_eq(coop_results_state(dir, id, &st, msg, sizeof msg, &e), 0);
+        ck_assert_int_eq(st, COOP_TRIAL_FAILED);
+        ck_assert_ptr_nonnull(strstr(msg, "non-finite"));
+        failed++;
+    }
+    closedir(d);
+    ck_assert_int_eq(failed, 3);
+    free(dir), free(args), free(yaml);
+}
+END_TEST
+
 START_TEST(kill_mid_sweep_then_resume)
 {
     make_tmp();
@@ -497,6 +542,7 @@ int main(void)
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
+    tcase_add_test(tc, non_finite_numbers_fail_their_trials);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
