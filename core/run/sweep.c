@@ -48,11 +48,17 @@ static size_t names(void *ctx, enum coop_plugin_kind kind, const char **out, siz
                                    n < max ? max - n : 0);
 }
 
+static size_t rejected(void *ctx, const char *name, char *why, size_t len)
+{
+    return coop_registry_rejected(ctx, name, why, len);
+}
+
 void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resolver *out)
 {
     out->ctx = (void *)reg;
     out->lookup = resolve;
     out->names = names;
+    out->rejected = rejected;
 }
 
 /* ---- progress ------------------------------------------------------------- */

@@ -91,7 +91,7 @@ static size_t fake_names(void *ctx, enum coop_plugin_kind kind, const char **out
     return n;
 }
 
-static const struct coop_matrix_resolver resolver = {NULL, fake_lookup, fake_names};
+static const struct coop_matrix_resolver resolver = {NULL, fake_lookup, fake_names, NULL};
 
 /* ---- a scratch folder with a checkpoint, a vocab and a data root ------------ */
 static char tmpdir[256], yaml_name[300];

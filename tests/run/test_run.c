@@ -336,6 +336,54 @@ START_TEST(cli_dry_run_list_and_bad_input)
 }
 END_TEST
 
+/* Asking for a plugin whose file was rejected names the file and the reason:
+ * a descriptor of another ABI (coop-bad_abi.so provides 'future'), a file
+ * dlopen refuses for an undefined symbol (coop-dataset-halfbuilt.so), a file
+ * without the entry point (coop-no_entry.so); other names keep "did you mean". */
+START_TEST(rejected_plugin_files_are_named)
+{
+    make_tmp();
+    static char out[65536];
+    const char *cases[][3] = {
+        {"future", "coop-bad_abi.so: descriptor 0 ('future') was built against plugin ABI 2",
+         "rebuild the plugin"},
+        {"halfbuilt", "coop-dataset-halfbuilt.so: cannot load plugin",
+         "undefined symbol: coop_test_symbol_defined_nowhere"}};
+    for (int i = 0; i < 2; i++) {
+        char *body = coop_asprintf("experiment: rej\n"
+                                   "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                   "datasets: [%s]\n"
+                                   "methods: [zeroshot]\n", cases[i][0]);
+        char *yaml = write_yaml("rej.yaml", body);
+        ck_assert_int_eq(run_cli(yaml, out, sizeof out), 2);
+        char want[128];
+        snprintf(want, sizeof want, "rej.yaml:4:12: dataset plugin '%s' is not available: ",
+                 cases[i][0]);
+        ck_assert_msg(strstr(out, want), "%s", out);
+        ck_assert_msg(strstr(out, cases[i][1]) && strstr(out, cases[i][2]), "%s", out);
+        free(body), free(yaml);
+    }
+    struct coop_registry *r = registry();
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "no_entry", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "dataset plugin 'no_entry' is not available: ") &&
+                  strstr(e.msg, "coop-no_entry.so: not a coop plugin: entry point "
+                                "coop_plugin_enum() missing"), "%s", e.msg);
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "future", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "coop-bad_abi.so: descriptor 0 ('future')"), "%s", e.msg);
+    ck_assert_msg(!strstr(e.msg, "halfbuilt"), "%s", e.msg); /* only the file that matters */
+    char why[512];
+    ck_assert_uint_eq(coop_registry_rejected(r, "toy_colours", why, sizeof why), 0);
+    ck_assert_uint_eq(coop_registry_rejected(r, "built", why, sizeof why), 0); /* no -built.so */
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "toy_colours", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "did you mean 'toy_colors'"), "%s", e.msg);
+    coop_registry_free(r);
+}
+END_TEST
+
 /* Writes a completed results file for trial t as another version would have:
  * the given dataset plugin version and checkpoint hash. */
 static void fake_completed(const struct coop_trial *t, const char *dataset_version,
@@ -543,6 +591,7 @@ int main(void)
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     tcase_add_test(tc, non_finite_numbers_fail_their_trials);
+    tcase_add_test(tc, rejected_plugin_files_are_named);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
