@@ -309,7 +309,9 @@ static int check_file(struct coop_matrix *m, const struct ynode *n, const char *
     *abs = mx_path(m, n->str);
     if (!*abs || !*written)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    if (!coop_file_exists(*abs) || coop_dir_exists(*abs))
+    if (coop_dir_exists(*abs))
+        return mx_fail(e, m, n, COOP_E_IO, "%s: '%s' is a folder, not a file", what, *abs);
+    if (!coop_file_exists(*abs))
         return mx_fail(e, m, n, COOP_E_IO, "%s: file '%s' does not exist", what, *abs);
     return 0;
 }

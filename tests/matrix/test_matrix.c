@@ -764,7 +764,8 @@ START_TEST(error_plugins_and_files)
                  "unknown backbone plugin 'clap'", "did you mean 'clip'");
     EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models/nope.safetensors}\n" DM, 1, 38,
                  "checkpoint: file", "nope.safetensors' does not exist");
-    EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models}\n" DM, 1, 38, "does not exist");
+    EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models}\n" DM, 1, 38,
+                 "backbone: checkpoint: '", "/models' is a folder, not a file");
     EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models/x.safetensors, vocab: v.gz}\n" DM,
                  1, 67, "vocab: file");
     EXPECT_ERROR("data_root: nowhere\n" BACKBONE DM, 1, 12, "data_root: folder",
