@@ -707,6 +707,9 @@ START_TEST(error_types_and_ranges)
                  32, "list items must be scalars");
     EXPECT_ERROR(BACKBONE DM "shots: {a: 1}\n", 4, 8, "expected a value or a list");
     EXPECT_ERROR(BACKBONE DM "shots: 0\n", 4, 8, "out of range");
+    /* integer ranges print as integers, however large */
+    EXPECT_ERROR(BACKBONE DM "seeds: [1, 3000000000]\n", 4, 12,
+                 "seeds: 3000000000 is out of range [0, 2147483647]");
     EXPECT_ERROR(BACKBONE DM "shots: [1, 2, 1]\n", 4, 15, "duplicate value '1'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: fast}\n", 5, 13, "train.lr: expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: .inf}\n", 5, 13, "expected a number");

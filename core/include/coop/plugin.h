@@ -69,6 +69,10 @@ COOP_API const char *coop_params_str(const struct coop_params *p, const char *ke
                                      const char *def);
 COOP_API long coop_params_int(const struct coop_params *p, const char *key, long def);
 COOP_API double coop_params_float(const struct coop_params *p, const char *key, double def);
+/* spec's range as "[min, max]" into buf (returned): whole numbers for INT
+ * parameters ("[1, 77]"), %.9g for FLOAT ones. */
+COOP_API const char *coop_param_range(const struct coop_param_spec *spec, char *buf,
+                                      size_t len);
 COOP_API bool coop_params_bool(const struct coop_params *p, const char *key, bool def);
 
 /* ---- descriptor -------------------------------------------------------- */
