@@ -384,6 +384,48 @@ START_TEST(rejected_plugin_files_are_named)
 }
 END_TEST
 
+/* A prompt longer than the backbone's context (toy: 16 tokens) for some class
+ * stops the sweep before any trial runs, naming the dataset, the class and
+ * the lengths; n_ctx and init words are both counted. */
+START_TEST(too_long_prompts_are_refused_before_any_trial)
+{
+    make_tmp();
+    const char *methods[][2] = {
+        {"[{name: coop, n_ctx: [2, 13]}]", "13 context (n_ctx)"},
+        {"[zeroshot, {name: coop, init: \"a b c d e f g h i j k l m\"}]",
+         "13 of the init words"}};
+    for (int i = 0; i < 2; i++) {
+        char *body = coop_asprintf("experiment: long\n"
+                                   "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                   "datasets: [{name: toy_colors, targets: [toy_colors_shift]}]\n"
+                                   "methods: %s\n"
+                                   "shots: 2\n"
+                                   "train: {epochs: 2, batch_size: 8}\n", methods[i][0]);
+        char *yaml = write_yaml("long.yaml", body);
+        struct coop_registry *r = registry();
+        struct coop_matrix_resolver res;
+        coop_run_resolver(r, &res);
+        struct coop_matrix *m = NULL;
+        struct coop_err e;
+        ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
+        char *cache = coop_asprintf("%s/cache", tmpdir);
+        struct coop_run_options o = {.cache_dir = cache, .out = stderr};
+        struct coop_run_summary s;
+        ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), COOP_E_INVAL);
+        ck_assert_msg(strstr(e.msg, "dataset 'toy_colors'") && strstr(e.msg, "class 'red'") &&
+                      strstr(e.msg, "is 17 tokens") && strstr(e.msg, methods[i][1]) &&
+                      strstr(e.msg, "context length 16"), "%s", e.msg);
+        ck_assert_uint_eq(s.ran, 0); /* not even the trials that fit */
+        coop_run_summary_free(&s);
+        char *dir = coop_asprintf("%s/results/long", tmpdir);
+        ck_assert_uint_eq(count_files(dir, ".h5", false), 0);
+        free(dir), free(cache), free(body), free(yaml);
+        coop_matrix_free(m);
+        coop_registry_free(r);
+    }
+}
+END_TEST
+
 /* Writes a completed results file for trial t as another version would have:
  * the given dataset plugin version and checkpoint hash. */
 static void fake_completed(const struct coop_trial *t, const char *dataset_version,
@@ -592,6 +634,7 @@ int main(void)
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     tcase_add_test(tc, non_finite_numbers_fail_their_trials);
     tcase_add_test(tc, rejected_plugin_files_are_named);
+    tcase_add_test(tc, too_long_prompts_are_refused_before_any_trial);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
