@@ -541,7 +541,7 @@ START_TEST(error_paths_leave_the_folder)
                 " \"test\": [[\"leopard/test_0.jpg\", 1, \"leopard\"],\n"
                 "           [\"leopard/../../../secret.jpg\", 1, \"leopard\"]]}");
     ck_assert_int_eq(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e), COOP_E_FORMAT);
-    dstest_msg_has(&e, "my_split.json:3:", "test entry 1", "'leopard/../../../secret.jpg'",
+    dstest_msg_has(&e, "my_split.json:3:12: test entry 1", "'leopard/../../../secret.jpg'",
                    "climbs out with '..'", "oxford_pets/images", NULL);
     char json[4096];
     snprintf(json, sizeof json,
