@@ -131,11 +131,15 @@ static int iteration(const struct coop_train_args *a, struct buffers *b, const i
     *text_s += coop_now() - t0;
     coop_l2norm_forward(b->tn, b->norm, b->feat, K, E);
     coop_cosine_logits(b->logits, b->img, b->tn, B, K, E, a->logit_scale);
-    if (!all_finite(b->logits, (size_t)B * K))
-        return non_finite(e, "logit", epoch, it, lr);
-    *loss = coop_cross_entropy(b->dlogits, b->logits, b->y, B, K);
-    if (!isfinite(*loss))
-        return non_finite(e, "loss", epoch, it, lr);
+    const char *bad = all_finite(b->logits, (size_t)B * K) ? NULL : "logit";
+    if (!bad) {
+        *loss = coop_cross_entropy(b->dlogits, b->logits, b->y, B, K);
+        bad = isfinite(*loss) ? NULL : "loss";
+    }
+    if (bad) {
+        a->backbone.ops->tape_free(a->backbone.bb, tape);
+        return non_finite(e, bad, epoch, it, lr);
+    }
     coop_argmax_rows(b->pred, b->logits, (size_t)B, K);
     for (int i = 0; i < B; i++)
         *correct += b->pred[i] == b->y[i];
