@@ -235,26 +235,33 @@ static int check_completed_are_current(struct rt *rt, const struct coop_matrix *
     return rc;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool same_params(const struct coop_params *a, const struct coop_params *b)
+{
+    bool same = a->n == b->n;
+    for (size_t i = 0; same && i < a->n; i++)
+        same = strcmp(a->kv[i].key, b->kv[i].key) == 0 &&
+               strcmp(a->kv[i].value, b->kv[i].value) == 0;
+    return same;
+}
+
 /* Whether trials a and b ask the same prompt-length question: same backbone,
  * dataset, targets and method settings (shots and seeds do not matter). */
 static bool same_prompt_check(const struct coop_trial *a, const struct coop_trial *b)
 {
-    bool same = strcmp(a->backbone_plugin, b->backbone_plugin) == 0 &&
-                strcmp(a->checkpoint ? a->checkpoint : "", b->checkpoint ? b->checkpoint : "") == 0 &&
-                strcmp(a->vocab ? a->vocab : "", b->vocab ? b->vocab : "") == 0 &&
-                strcmp(a->dataset, b->dataset) == 0 && strcmp(a->method, b->method) == 0 &&
-                strcmp(a->data_root ? a->data_root : "", b->data_root ? b->data_root : "") == 0 &&
-                a->n_targets == b->n_targets && a->backbone_params.n == b->backbone_params.n &&
-                a->dataset_params.n == b->dataset_params.n &&
-                a->method_params.n == b->method_params.n;
+    bool same = same_str(a->backbone_plugin, b->backbone_plugin) &&
+                same_str(a->checkpoint, b->checkpoint) && same_str(a->vocab, b->vocab) &&
+                same_str(a->dataset, b->dataset) && same_str(a->method, b->method) &&
+                same_str(a->data_root, b->data_root) && a->n_targets == b->n_targets &&
+                same_params(&a->backbone_params, &b->backbone_params) &&
+                same_params(&a->dataset_params, &b->dataset_params) &&
+                same_params(&a->method_params, &b->method_params);
     for (size_t i = 0; same && i < a->n_targets; i++)
         same = strcmp(a->targets[i], b->targets[i]) == 0;
-    const struct coop_params *pa[3] = {&a->backbone_params, &a->dataset_params, &a->method_params};
-    const struct coop_params *pb[3] = {&b->backbone_params, &b->dataset_params, &b->method_params};
-    for (int k = 0; same && k < 3; k++)
-        for (size_t i = 0; same && i < pa[k]->n; i++)
-            same = strcmp(pa[k]->kv[i].key, pb[k]->kv[i].key) == 0 &&
-                   strcmp(pa[k]->kv[i].value, pb[k]->kv[i].value) == 0;
     return same;
 }
 

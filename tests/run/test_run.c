@@ -540,7 +540,8 @@ START_TEST(non_finite_numbers_fail_their_trials)
                                         "  checkpoint: toy.ckpt\n"
                                         "  options: {weight_scale: 3e38}\n"
                                         "datasets: [toy_colors]\n"
-                                        "methods: [{name: coop, n_ctx: 2}, zeroshot, linear_probe]\n"
+                                        "methods: [{name: coop, n_ctx: 2}, zeroshot,\n"
+                                        "          linear_probe]\n"
                                         "shots: 2\n"
                                         "train: {epochs: 3, batch_size: 8}\n");
     static char out[65536];

@@ -207,8 +207,12 @@ static int prompt_check_classes(const struct coop_prompt_args *a, struct coop_er
         if (n < 0)
             rc = n == COOP_E_NOMEM ? coop_fail(e, n, "coop: out of memory")
                                    : coop_fail_prefix(e, n, "coop: class '%s'", a->classnames[k]);
-        else if (n + 2 > info.context_length && (too_long++, n > worst_n))
-            worst = k, worst_n = n;
+        else if (n + 2 > info.context_length)
+            too_long++;
+        if (rc == 0 && n + 2 > info.context_length && n > worst_n) {
+            worst = k;
+            worst_n = n;
+        }
         free(name);
         free(text);
     }
@@ -216,8 +220,8 @@ static int prompt_check_classes(const struct coop_prompt_args *a, struct coop_er
     if (rc == 0 && worst >= 0)
         rc = coop_fail(e, COOP_E_INVAL,
                        "coop: the prompt for class '%s' is %d tokens (%d %s, %d for the class "
-                       "name and '.', SOS and EOT), longer than the backbone's context length "
-                       "%d; %d of %d classes are too long: %s",
+                       "name and '.', 2 for SOS and EOT), longer than the backbone's context "
+                       "length %d; %d of %d classes are too long: %s",
                        a->classnames[worst], worst_n + 2, M,
                        words ? "of the init words" : "context (n_ctx)", worst_n - M,
                        info.context_length, too_long, a->num_classes,
