@@ -142,6 +142,38 @@ static int tok_index(struct coop_tokenizer *t, const char *src, struct coop_err 
     return 0;
 }
 
+/* A vocabulary is text: a control byte other than tab, CR or LF means a
+ * binary file was given (gzread passes a file that is not gzip through), and
+ * its bytes must not reach the terminal through an error message. */
+static int check_text(const char *path, const char *b, size_t n, bool gzipped,
+                      struct coop_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)b[i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return coop_fail(e, COOP_E_FORMAT,
+                             "%s: not a BPE vocabulary: binary data (byte 0x%02X at offset %zu%s)",
+                             path, c, i,
+                             gzipped ? " of the decompressed text" : "; the file is not gzip'd");
+    }
+    return 0;
+}
+
+/* A merge line for an error message: control bytes as \xNN, at most 60 bytes. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t k = 0;
+    for (; *s && k + 5 < len && k < 60; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            k += (size_t)snprintf(buf + k, len - k, "\\x%02X", c);
+        else
+            buf[k++] = (char)c;
+    }
+    snprintf(buf + k, len - k, "%s", *s ? "..." : "");
+    return buf;
+}
+
 /* merges[r] = "a b": rank r; a, b and ab must be vocabulary entries. */
 static int tok_merges(struct coop_tokenizer *t, char **merges, size_t nm, const char *src,
                       size_t line0, struct coop_err *e)
@@ -152,20 +184,20 @@ static int tok_merges(struct coop_tokenizer *t, char **merges, size_t nm, const 
     t->pmerged = malloc(t->pcap * sizeof *t->pmerged);
     if (!t->pkey || !t->prank || !t->pmerged)
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", src);
-    char buf[512];
+    char buf[512], show[128];
     for (size_t r = 0; r < nm; r++) {
         const char *sp = strchr(merges[r], ' ');
         size_t la = sp ? (size_t)(sp - merges[r]) : 0, lb = sp ? strlen(sp + 1) : 0;
         if (!sp || !la || !lb || strchr(sp + 1, ' ') || la + lb >= sizeof buf)
             return coop_fail(e, COOP_E_FORMAT, "%s:%zu: merge '%s' is not two symbols", src,
-                             line0 + r, merges[r]);
+                             line0 + r, shown(merges[r], show, sizeof show));
         memcpy(buf, merges[r], la);
         memcpy(buf + la, sp + 1, lb + 1);
         int32_t a = coop_bpe_vocab_lookup(t, merges[r], la), b = coop_bpe_vocab_lookup(t, sp + 1, lb),
                 m = coop_bpe_vocab_lookup(t, buf, la + lb);
         if (a < 0 || b < 0 || m < 0)
             return coop_fail(e, COOP_E_FORMAT, "%s:%zu: merge '%s' uses a symbol missing from "
-                             "the vocabulary", src, line0 + r, merges[r]);
+                             "the vocabulary", src, line0 + r, shown(merges[r], show, sizeof show));
         uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
         size_t i = pair_slot(t, key);
         t->pkey[i] = key;
@@ -218,12 +250,26 @@ static int read_gz(const char *path, char **out, size_t *len, struct coop_err *e
             cap *= 2;
         }
     }
-    int bad = r < 0 || !gzeof(f);
+    int zerr = Z_OK;
+    char zmsg[128];
+    snprintf(zmsg, sizeof zmsg, "%s", gzerror(f, &zerr));
+    bool bad = r < 0 || !gzeof(f) || zerr != Z_OK, gzipped = !gzdirect(f);
     gzclose(f);
-    if (!b || bad) {
+    int rc = 0;
+    if (!b)
+        rc = coop_fail(e, COOP_E_NOMEM, "%s: too large or out of memory", path);
+    else if (bad && zerr == Z_BUF_ERROR) /* zlib: "unexpected end of file" */
+        rc = coop_fail(e, COOP_E_FORMAT,
+                       "%s: truncated gzip stream: the file ends after %zu bytes of text "
+                       "(was it cut short while copying?)", path, n);
+    else if (bad)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: corrupt gzip stream (%s)", path,
+                       zerr != Z_OK ? zmsg : "read error");
+    else
+        rc = check_text(path, b, n, gzipped, e);
+    if (rc) {
         free(b);
-        return coop_fail(e, b ? COOP_E_FORMAT : COOP_E_NOMEM, "%s: %s", path,
-                         b ? "corrupt or truncated gzip stream" : "too large or out of memory");
+        return rc;
     }
     b[n] = '\0';
     *out = b;
@@ -294,6 +340,7 @@ int coop_tokenizer_load_hf(struct coop_tokenizer **out, const char *vocab_json,
     *out = NULL;
     int rc = coop_read_file(vocab_json, 64u << 20, &vtext, &vlen, e);
     rc = rc ? rc : coop_read_file(merges_txt, 64u << 20, &mtext, &mlen, e);
+    rc = rc ? rc : check_text(merges_txt, mtext, mlen, false, e);
     if (rc == 0)
         rc = coop_json_parse(&j, vtext, vlen, vocab_json, e);
     if (rc == 0 && j->type != COOP_JSON_OBJECT)

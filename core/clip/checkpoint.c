@@ -2,10 +2,13 @@
  * every parameter (walk_model) serves three passes: validate names and shapes
  * while counting floats, fill the arena, and list tensors for saving. Hugging
  * Face names are mapped onto the OpenAI layout here (q|k|v concatenated,
- * projections transposed). Never prints; errors name tensor and shapes. */
+ * projections transposed). Weights that are NaN or infinite are refused with
+ * the file's tensor name (one pass over what was read). Never prints; errors
+ * name tensor and shapes. */
 #include "coop/checkpoint.h"
 #include "coop/safetensors.h"
 #include "coop/util.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +54,27 @@ static int save_push(struct walk *w, const char *name, int nd, const int64_t *s,
     return 0;
 }
 
+/* A non-finite weight turns every feature it touches into NaN, and a trial on
+ * it would "complete" at chance accuracy; refuse the file instead. */
+static int check_finite(const struct walk *w, const char *name, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return coop_fail(w->e, COOP_E_FORMAT,
+                             "%s: tensor '%s': element %zu is %s; a checkpoint must hold "
+                             "finite weights",
+                             coop_safetensors_path(w->st), name, i,
+                             isnan(v[i]) ? "NaN" : v[i] > 0 ? "+Inf" : "-Inf");
+    return 0;
+}
+
 static int read_part(struct walk *w, const char *name, int nd, const int64_t *shape, float *dst)
 {
-    return coop_safetensors_read_f32(w->st, name, shape, nd, dst, w->e);
+    int rc = coop_safetensors_read_f32(w->st, name, shape, nd, dst, w->e);
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)shape[i];
+    return rc || !dst ? rc : check_finite(w, name, dst, n);
 }
 
 /* Validates (P_COUNT) or reads (P_FILL) the file tensor(s) behind one OpenAI
@@ -295,9 +316,10 @@ static int walk_logit_scale(struct walk *w, struct coop_clip_model *m)
                          "%s: tensor 'logit_scale': wrong shape: expected [] or [1], got %d dims "
                          "of %zu elements",
                          coop_safetensors_path(w->st), t->ndim, coop_st_numel(t));
-    if (w->pass == P_FILL)
-        return coop_st_tensor_to_f32(w->st, t, &m->logit_scale, w->e);
-    return 0;
+    if (w->pass != P_FILL)
+        return 0;
+    int rc = coop_st_tensor_to_f32(w->st, t, &m->logit_scale, w->e);
+    return rc ? rc : check_finite(w, "logit_scale", &m->logit_scale, 1);
 }
 
 static int walk_model(struct walk *w, struct coop_clip_model *m)

@@ -270,10 +270,12 @@ static int map_file(struct coop_safetensors *st, struct coop_err *e)
     int fd = open(st->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return coop_fail(e, COOP_E_IO, "%s: cannot open: %s", st->path, strerror(errno));
-    struct stat sb;
+    struct stat sb = {0};
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return coop_fail(e, COOP_E_IO, "%s: not a regular file", st->path);
+        return coop_fail(e, COOP_E_IO, "%s: %s", st->path,
+                         S_ISDIR(sb.st_mode) ? "is a folder, not a safetensors file"
+                                             : "not a regular file");
     }
     st->size = (size_t)sb.st_size;
     if (st->size < 8) {

@@ -1,4 +1,5 @@
-/* listing.c: sorted directory listings for dataset plugins. Folders such as
+/* listing.c: sorted directory listings for dataset plugins, and the check that
+ * a path from a split file stays inside its folder. Folders such as
  * ImageNet's train split hold ~1.3k entries each, 1.28M in all, so this relies
  * on readdir's d_type and never stats an entry the file system already typed. */
 #include "coop/data.h"
@@ -92,4 +93,17 @@ int coop_dir_list(const char *path, char want, char ***names, size_t *n, struct 
         free(tmp[i]);
     free(tmp);
     return rc;
+}
+
+const char *coop_relpath_escapes(const char *rel)
+{
+    if (rel[0] == '/')
+        return "is an absolute path";
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return "climbs out with '..'";
+        p += n + (p[n] == '/');
+    }
+    return NULL;
 }

@@ -32,6 +32,10 @@ static int unknown_plugin(struct coop_matrix *m, const struct ynode *at,
             n += got < MX_MAX_NAMES - n ? got : MX_MAX_NAMES - n;
         }
     }
+    char why[COOP_ERR_MAX - 256];
+    if (m->r->rejected && m->r->rejected(m->r->ctx, name, why, sizeof why))
+        return mx_fail(e, m, at, COOP_E_NOTFOUND, "%s plugin '%.80s' is not available: %s",
+                       kind_word(hint), name, why);
     const char *s = coop_suggest(name, names, n);
     return mx_fail(e, m, at, COOP_E_NOTFOUND, "unknown %s plugin '%.80s'%s%s%s",
                    kind_word(hint), name, s ? " (did you mean '" : "", s ? s : "",
@@ -305,7 +309,9 @@ static int check_file(struct coop_matrix *m, const struct ynode *n, const char *
     *abs = mx_path(m, n->str);
     if (!*abs || !*written)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    if (!coop_file_exists(*abs) || coop_dir_exists(*abs))
+    if (coop_dir_exists(*abs))
+        return mx_fail(e, m, n, COOP_E_IO, "%s: '%s' is a folder, not a file", what, *abs);
+    if (!coop_file_exists(*abs))
         return mx_fail(e, m, n, COOP_E_IO, "%s: file '%s' does not exist", what, *abs);
     return 0;
 }

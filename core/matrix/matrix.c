@@ -148,9 +148,10 @@ static int canon_number(const struct coop_matrix *m, const struct ynode *n, cons
                        isint ? "an integer" : "a number", n->str);
     if (isint)
         v = (double)iv;
+    char range[64];
     if (spec->min <= spec->max && (v < spec->min || v > spec->max))
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: %s is out of range [%.9g, %.9g]", what,
-                       n->str, spec->min, spec->max);
+        return mx_fail(e, m, n, COOP_E_INVAL, "%s: %s is out of range %s", what, n->str,
+                       coop_param_range(spec, range, sizeof range));
     *out = isint ? coop_asprintf("%lld", iv) : coop_asprintf("%.9g", v);
     return 0;
 }

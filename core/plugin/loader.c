@@ -23,7 +23,16 @@ struct coop_registry {
     char **module_paths;
     size_t n_modules, cap_modules, cap_paths;
     char **problems;
-    size_t n_problems, cap_problems;
+    struct rejected *rejected; /* parallel to problems */
+    size_t n_problems, cap_problems, cap_rejected;
+};
+
+/* What a load problem is about, so a request for a plugin can be answered
+ * with the file that would have provided it. */
+struct rejected {
+    char *path;
+    char *name; /* the descriptor's name where one was read, else NULL */
+    bool shadowed;
 };
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -41,14 +50,19 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static void add_problem(struct coop_registry *r, char *msg)
+/* Records msg (taken over) about the file path; name: the descriptor's, if read. */
+static void add_problem(struct coop_registry *r, const char *path, const char *name,
+                        bool shadowed, char *msg)
 {
     if (!msg)
         return;
-    if (grow((void **)&r->problems, &r->cap_problems, r->n_problems + 1, sizeof(char *))) {
+    if (grow((void **)&r->problems, &r->cap_problems, r->n_problems + 1, sizeof(char *)) ||
+        grow((void **)&r->rejected, &r->cap_rejected, r->n_problems + 1, sizeof *r->rejected)) {
         free(msg);
         return;
     }
+    r->rejected[r->n_problems] =
+        (struct rejected){coop_strdup(path), name ? coop_strdup(name) : NULL, shadowed};
     r->problems[r->n_problems++] = msg;
 }
 
@@ -78,11 +92,15 @@ void coop_registry_free(struct coop_registry *r)
      * state from their constructors (unloading them leaks it, per valgrind). */
     for (size_t i = 0; i < r->n_modules; i++)
         free(r->module_paths[i]);
-    for (size_t i = 0; i < r->n_problems; i++)
+    for (size_t i = 0; i < r->n_problems; i++) {
         free(r->problems[i]);
+        free(r->rejected[i].path);
+        free(r->rejected[i].name);
+    }
     free(r->modules);
     free(r->module_paths);
     free(r->problems);
+    free(r->rejected);
     free(r->entries);
     free(r);
 }
@@ -138,7 +156,7 @@ static int load_file(struct coop_registry *r, const char *path, struct coop_err 
         const char *why = dlerror();
         int rc = coop_fail(e, COOP_E_IO, "%s: cannot load plugin: %s", path,
                            why ? why : "unknown dlopen error");
-        add_problem(r, coop_strdup(e->msg));
+        add_problem(r, path, NULL, false, coop_strdup(e->msg));
         return rc;
     }
     union {
@@ -150,7 +168,7 @@ static int load_file(struct coop_registry *r, const char *path, struct coop_err 
         dlclose(h);
         int rc = coop_fail(e, COOP_E_NOTFOUND, "%s: not a coop plugin: entry point %s() missing",
                            path, COOP_PLUGIN_ENUM_SYMBOL);
-        add_problem(r, coop_strdup(e->msg));
+        add_problem(r, path, NULL, false, coop_strdup(e->msg));
         return rc;
     }
     if (grow((void **)&r->modules, &r->cap_modules, r->n_modules + 1, sizeof(void *)) ||
@@ -171,13 +189,14 @@ static int load_file(struct coop_registry *r, const char *path, struct coop_err 
         if (why) {
             rc = coop_fail(e, COOP_E_ABI, "%s: %s", path, why);
             free(why);
-            add_problem(r, coop_strdup(e->msg));
+            add_problem(r, path, d->name, false, coop_strdup(e->msg));
             continue;
         }
         const struct coop_plugin *prev = lookup(r, d->kind, d->name);
         if (prev) {
-            add_problem(r, coop_asprintf("%s: %s plugin '%s' shadowed by one found earlier", path,
-                                         coop_plugin_kind_name(d->kind), d->name));
+            add_problem(r, path, d->name, true,
+                        coop_asprintf("%s: %s plugin '%s' shadowed by one found earlier", path,
+                                      coop_plugin_kind_name(d->kind), d->name));
             continue;
         }
         if (grow((void **)&r->entries, &r->cap, r->n + 1, sizeof *r->entries))
@@ -277,9 +296,47 @@ const struct coop_plugin *coop_registry_find(const struct coop_registry *r,
     return lookup(r, kind, name);
 }
 
+/* Whether the rejected file could have provided plugin name: its descriptor
+ * says so, or (nothing was read from it) its file name is <name>.so or ends
+ * in -<name>.so or _<name>.so, as the tree's coop-<kind>-<name>.so do. */
+static bool rejected_for(const struct rejected *x, const char *name)
+{
+    if (x->shadowed)
+        return false;
+    if (x->name)
+        return strcmp(x->name, name) == 0;
+    const char *base = strrchr(x->path, '/');
+    base = base ? base + 1 : x->path;
+    size_t lb = strlen(base), ln = strlen(name);
+    if (lb < 3 || strcmp(base + lb - 3, ".so") != 0 || lb - 3 < ln ||
+        strncmp(base + lb - 3 - ln, name, ln) != 0)
+        return false;
+    return lb - 3 == ln || base[lb - 4 - ln] == '-' || base[lb - 4 - ln] == '_';
+}
+
+size_t coop_registry_rejected(const struct coop_registry *r, const char *name, char *why,
+                              size_t len)
+{
+    size_t n = 0, at = 0;
+    if (len)
+        why[0] = '\0';
+    for (size_t i = 0; i < r->n_problems; i++) {
+        if (!rejected_for(&r->rejected[i], name))
+            continue;
+        if (at < len)
+            at += (size_t)snprintf(why + at, len - at, "%s%s", n ? "; " : "", r->problems[i]);
+        n++;
+    }
+    return n;
+}
+
 int coop_registry_explain(const struct coop_registry *r, enum coop_plugin_kind kind,
                           const char *name, struct coop_err *e)
 {
+    char why[COOP_ERR_MAX - 128];
+    if (coop_registry_rejected(r, name, why, sizeof why))
+        return coop_fail(e, COOP_E_NOTFOUND, "%s%splugin '%s' is not available: %s",
+                         kind ? coop_plugin_kind_name(kind) : "", kind ? " " : "", name, why);
     const char *names[512];
     size_t n = coop_registry_names(r, kind, names, 512);
     if (n > 512)
@@ -287,7 +344,7 @@ int coop_registry_explain(const struct coop_registry *r, enum coop_plugin_kind k
     const char *sug = coop_suggest(name, names, n);
     char failures[600] = "";
     for (size_t i = 0; i < r->n_problems && strlen(failures) < 400; i++)
-        if (!strstr(r->problems[i], "shadowed")) {
+        if (!r->rejected[i].shadowed) {
             strncat(failures, "; load failure: ", sizeof failures - strlen(failures) - 1);
             strncat(failures, r->problems[i], sizeof failures - strlen(failures) - 1);
         }

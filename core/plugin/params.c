@@ -1,5 +1,7 @@
-/* params.c: accessors over the canonical key/value strings a plugin receives. */
+/* params.c: accessors over the canonical key/value strings a plugin receives,
+ * and the text of a parameter's range for messages. */
 #include "coop/plugin.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,4 +32,13 @@ bool coop_params_bool(const struct coop_params *p, const char *key, bool def)
     if (!v)
         return def;
     return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0;
+}
+
+const char *coop_param_range(const struct coop_param_spec *spec, char *buf, size_t len)
+{
+    if (spec->type == COOP_PARAM_INT)
+        snprintf(buf, len, "[%lld, %lld]", (long long)spec->min, (long long)spec->max);
+    else
+        snprintf(buf, len, "[%.9g, %.9g]", spec->min, spec->max);
+    return buf;
 }

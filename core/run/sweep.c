@@ -1,6 +1,7 @@
 /* sweep.c: the trial loop: skip what is completed (refusing completed trials
- * that other plugin versions or checkpoints made), run the rest, record
- * failures and carry on, stop cleanly when cancelled; progress display. */
+ * that other plugin versions or checkpoints made, and prompts longer than the
+ * backbone's context), run the rest, record failures and carry on, stop
+ * cleanly when cancelled; progress display. */
 #include "coop/results.h"
 #include "coop/util.h"
 #include "run_internal.h"
@@ -48,11 +49,17 @@ static size_t names(void *ctx, enum coop_plugin_kind kind, const char **out, siz
                                    n < max ? max - n : 0);
 }
 
+static size_t rejected(void *ctx, const char *name, char *why, size_t len)
+{
+    return coop_registry_rejected(ctx, name, why, len);
+}
+
 void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resolver *out)
 {
     out->ctx = (void *)reg;
     out->lookup = resolve;
     out->names = names;
+    out->rejected = rejected;
 }
 
 /* ---- progress ------------------------------------------------------------- */
@@ -228,6 +235,100 @@ static int check_completed_are_current(struct rt *rt, const struct coop_matrix *
     return rc;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool same_params(const struct coop_params *a, const struct coop_params *b)
+{
+    bool same = a->n == b->n;
+    for (size_t i = 0; same && i < a->n; i++)
+        same = strcmp(a->kv[i].key, b->kv[i].key) == 0 &&
+               strcmp(a->kv[i].value, b->kv[i].value) == 0;
+    return same;
+}
+
+/* Whether trials a and b ask the same prompt-length question: same backbone,
+ * dataset, targets and method settings (shots and seeds do not matter). */
+static bool same_prompt_check(const struct coop_trial *a, const struct coop_trial *b)
+{
+    bool same = same_str(a->backbone_plugin, b->backbone_plugin) &&
+                same_str(a->checkpoint, b->checkpoint) && same_str(a->vocab, b->vocab) &&
+                same_str(a->dataset, b->dataset) && same_str(a->method, b->method) &&
+                same_str(a->data_root, b->data_root) && a->n_targets == b->n_targets &&
+                same_params(&a->backbone_params, &b->backbone_params) &&
+                same_params(&a->dataset_params, &b->dataset_params) &&
+                same_params(&a->method_params, &b->method_params);
+    for (size_t i = 0; same && i < a->n_targets; i++)
+        same = strcmp(a->targets[i], b->targets[i]) == 0;
+    return same;
+}
+
+/* Asks t's prompt plugin whether its prompts fit the backbone for the
+ * classes of t's dataset and each target. A backbone or dataset that does
+ * not open is left to the trial, which records the failure. */
+static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
+{
+    const struct coop_plugin *p = coop_registry_find(rt->reg, COOP_PLUGIN_PROMPT, t->method);
+    const struct coop_prompt_ops *pops = p ? p->ops : NULL;
+    struct coop_err te;
+    snprintf(rt->axes, sizeof rt->axes, "checking prompt lengths");
+    if (!pops || pops->version < 2 || !pops->check_classes || rt_backbone(rt, t, &te) != 0)
+        return 0;
+    int rc = 0;
+    for (size_t i = 0; i <= t->n_targets && rc == 0; i++) {
+        const char *name = i == 0 ? t->dataset : t->targets[i - 1];
+        struct coop_params none = {NULL, 0};
+        struct rt_dataset *d = NULL;
+        int K = 0;
+        const char **names = NULL;
+        if (rt_dataset(rt, name, i == 0 ? &t->dataset_params : &none, t->data_root, &d, &te) ||
+            !(names = class_names(d, &K, &te)))
+            continue;
+        struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,
+                                     (uint64_t)t->seed};
+        rc = pops->check_classes(&a, e);
+        if (rc)
+            coop_fail_prefix(e, rc, "%s '%s' (%s)", i == 0 ? "dataset" : "target", name,
+                             t->axes_summary);
+        free(names);
+    }
+    return rc;
+}
+
+/* Refuses, before any trial runs, a sweep in which a prompt method's prompts
+ * are longer than the backbone's context for some class: every such trial
+ * would fail, and only after the trials before it had run. Trials already
+ * completed (and not forced) are not asked about. */
+static int check_prompts_fit(struct rt *rt, const struct coop_matrix *m, bool force,
+                             struct coop_err *e)
+{
+    size_t n = coop_matrix_count(m);
+    bool *asked = calloc(n, sizeof *asked);
+    int rc = asked ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        bool same = t->method_kind != COOP_PLUGIN_PROMPT;
+        for (size_t j = 0; j < i && !same; j++)
+            same = asked[j] && same_prompt_check(t, coop_matrix_trial(m, j));
+        if (same)
+            continue;
+        char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+        enum coop_trial_state st = COOP_TRIAL_MISSING;
+        struct coop_err te;
+        if (dir && !force)
+            coop_results_state(dir, t->id, &st, NULL, 0, &te);
+        if (st != COOP_TRIAL_COMPLETED) {
+            rc = check_prompt_fits(rt, t, e);
+            asked[i] = true;
+        }
+        free(dir);
+    }
+    free(asked);
+    return rc;
+}
+
 /* Result files (<16 hex digits>.h5) in dir that are not trials of m. */
 static size_t count_foreign(const struct coop_matrix *m, const char *dir)
 {
@@ -268,6 +369,8 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
     if (rc == 0 && !o->force)
         rc = check_completed_are_current(&rt, m, s->results_dir, e);
+    if (rc == 0)
+        rc = check_prompts_fit(&rt, m, o->force, e);
     if (rc == 0)
         s->foreign = count_foreign(m, s->results_dir);
     for (size_t i = 0; i < n && rc == 0; i++) {

@@ -159,6 +159,23 @@ static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *tar
     return rc;
 }
 
+/* argmax over NaN rows picks class 0: refuse instead of scoring chance. */
+static int check_logits(const float *logits, size_t n, int K, struct coop_err *e)
+{
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < K; k++)
+            if (!isfinite(logits[i * K + k])) {
+                first = bad++ ? first : i;
+                break;
+            }
+    if (bad)
+        return coop_fail(e, COOP_E_NUMERIC,
+                         "non-finite logits for %zu of %zu images (the first is test item %zu)",
+                         bad, n, first);
+    return 0;
+}
+
 int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
              const char *label, struct coop_results_writer *w, struct coop_metrics *out,
              struct coop_err *e)
@@ -195,6 +212,8 @@ int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_targ
     }
     if (rc == 0)
         rc = method_logits(rt, m, is_target ? d : NULL, names, K, x, n, logits, e);
+    if (rc == 0)
+        rc = check_logits(logits, n, K, e);
     struct coop_metrics met;
     if (rc == 0) {
         coop_argmax_rows(pred, logits, n, K);

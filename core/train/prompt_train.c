@@ -2,11 +2,14 @@
  * parameters is frozen: image features come precomputed (fetch callback),
  * the text tower runs forward and backward to its input embeddings only.
  * One iteration: build K prompts -> text features -> cosine logits against
- * the batch -> cross-entropy -> gradients back to the context -> SGD. */
+ * the batch -> cross-entropy -> gradients back to the context -> SGD.
+ * A non-finite logit, loss or gradient stops training with its epoch and
+ * iteration: carrying on would end at chance accuracy as if nothing happened. */
 #include "coop/nn.h"
 #include "coop/train.h"
 #include "coop/util.h"
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +92,26 @@ static int buffers_alloc(struct buffers *b, int K, size_t row, int E, int B, siz
                : -1;
 }
 
-/* One iteration on batch idx[0..B); returns loss, counts correct in *correct. */
+static bool all_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return false;
+    return true;
+}
+
+static int non_finite(struct coop_err *e, const char *what, int epoch, int it, double lr)
+{
+    return coop_fail(e, COOP_E_NUMERIC,
+                     "non-finite %s at epoch %d, iteration %d (lr %g): training diverged or a "
+                     "feature or weight overflows; lower the learning rate or check the inputs",
+                     what, epoch + 1, it + 1, lr);
+}
+
+/* One iteration (it of epoch) on batch idx[0..B); returns loss, counts correct
+ * in *correct. */
 static int iteration(const struct coop_train_args *a, struct buffers *b, const int *idx, int B,
-                     int epoch, double lr, size_t row, double *loss, int *correct,
+                     int epoch, int it, double lr, size_t row, double *loss, int *correct,
                      double *text_s, struct coop_err *e)
 {
     const int K = a->num_classes, E = a->embed_dim;
@@ -111,7 +131,15 @@ static int iteration(const struct coop_train_args *a, struct buffers *b, const i
     *text_s += coop_now() - t0;
     coop_l2norm_forward(b->tn, b->norm, b->feat, K, E);
     coop_cosine_logits(b->logits, b->img, b->tn, B, K, E, a->logit_scale);
-    *loss = coop_cross_entropy(b->dlogits, b->logits, b->y, B, K);
+    const char *bad = all_finite(b->logits, (size_t)B * K) ? NULL : "logit";
+    if (!bad) {
+        *loss = coop_cross_entropy(b->dlogits, b->logits, b->y, B, K);
+        bad = isfinite(*loss) ? NULL : "loss";
+    }
+    if (bad) {
+        a->backbone.ops->tape_free(a->backbone.bb, tape);
+        return non_finite(e, bad, epoch, it, lr);
+    }
     coop_argmax_rows(b->pred, b->logits, (size_t)B, K);
     for (int i = 0; i < B; i++)
         *correct += b->pred[i] == b->y[i];
@@ -130,6 +158,8 @@ static int iteration(const struct coop_train_args *a, struct buffers *b, const i
     memset(b->grad, 0, np * sizeof(float));
     if ((rc = a->pops->backward(a->prompt, b->demb, b->grad, e)) != 0)
         return rc;
+    if (!all_finite(b->grad, np))
+        return non_finite(e, "gradient", epoch, it, lr);
     coop_sgd_step(a->pops->param_data(a->prompt), b->grad, b->mom, np, lr, a->optim.momentum,
                   a->optim.weight_decay);
     return 0;
@@ -177,7 +207,7 @@ int coop_train_prompt(const struct coop_train_args *a, struct coop_train_curve *
                 rc = coop_fail(e, COOP_E_INTERRUPTED, "training interrupted");
                 break;
             }
-            rc = iteration(a, &b, b.order + it * Bmax, B, ep, lr, row, &loss, &correct,
+            rc = iteration(a, &b, b.order + it * Bmax, B, ep, it, lr, row, &loss, &correct,
                            &c->text_seconds, e);
             loss_sum += loss * B;
             seen += B;

@@ -53,6 +53,7 @@ const char *coop_status_name(int code)
     case COOP_E_INTERRUPTED: return "interrupted";
     case COOP_E_NOTFOUND: return "not found";
     case COOP_E_ABI: return "ABI mismatch";
+    case COOP_E_NUMERIC: return "non-finite number";
     default: return "unknown error";
     }
 }

@@ -9,6 +9,7 @@
 #include "coop/util.h"
 #include <check.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,9 +277,10 @@ START_TEST(missing_and_misshaped_tensors)
 }
 END_TEST
 
-START_TEST(hf_missing_qkv_part)
+/* Rewrites the HF fixture as F32 into tmp by hand, without tensor drop and
+ * with element 5 of tensor poison set to value (either may be NULL). */
+static void hf_rewrite(const char *drop, const char *poison, float value)
 {
-    /* rewrite the HF fixture without layer 1's k_proj.weight by hand */
     struct coop_safetensors *st;
     struct coop_err e;
     ck_assert_int_eq(coop_safetensors_open(&st, fixture("vit_hf_f16.safetensors"), &e), 0);
@@ -290,11 +292,12 @@ START_TEST(hf_missing_qkv_part)
     float **bufs = calloc(n, sizeof *bufs);
     for (size_t i = 0; i < n; i++) {
         const struct coop_st_tensor *t = coop_safetensors_at(st, i);
-        if (strcmp(t->name, "text_model.encoder.layers.1.self_attn.k_proj.weight") == 0 ||
-            t->dtype == COOP_ST_I64)
+        if ((drop && strcmp(t->name, drop) == 0) || t->dtype == COOP_ST_I64)
             continue;
         bufs[k] = malloc((coop_st_numel(t) + 1) * sizeof(float));
         ck_assert_int_eq(coop_st_tensor_to_f32(st, t, bufs[k], &e), 0);
+        if (poison && strcmp(t->name, poison) == 0)
+            bufs[k][5] = value;
         names[k] = t->name;
         shapes[k] = t->shape;
         data[k] = bufs[k];
@@ -310,8 +313,50 @@ START_TEST(hf_missing_qkv_part)
     free(shapes);
     free(data);
     free(nd);
+}
+
+START_TEST(hf_missing_qkv_part)
+{
+    hf_rewrite("text_model.encoder.layers.1.self_attn.k_proj.weight", NULL, 0);
     expect_load_error(COOP_E_NOTFOUND,
                       "tensor 'text_model.encoder.layers.1.self_attn.k_proj.weight' not found");
+}
+END_TEST
+
+/* NaN or Inf anywhere in the weights is refused at load, naming the file's
+ * tensor (the q/k/v part, a transposed projection, the scalar logit scale). */
+START_TEST(non_finite_weights_refused)
+{
+    struct coop_clip_model m;
+    const char *meta[] = {"coop.text_heads", "1", "coop.vision_heads", "1", NULL};
+    load_ok(&m, fixture("vit_openai_f32.safetensors"));
+    float keep = m.text.blocks[1].c_fc_b[3];
+    m.text.blocks[1].c_fc_b[3] = NAN;
+    write_variant(&m, NULL, NULL, meta);
+    expect_load_error(COOP_E_FORMAT,
+                      "tensor 'transformer.resblocks.1.mlp.c_fc.bias': element 3 is NaN");
+    m.text.blocks[1].c_fc_b[3] = keep;
+    keep = m.vit.proj[0];
+    m.vit.proj[0] = -INFINITY;
+    write_variant(&m, NULL, NULL, meta);
+    expect_load_error(COOP_E_FORMAT, "tensor 'visual.proj': element 0 is -Inf");
+    m.vit.proj[0] = keep;
+    keep = m.logit_scale;
+    m.logit_scale = INFINITY;
+    write_variant(&m, NULL, NULL, meta);
+    expect_load_error(COOP_E_FORMAT, "tensor 'logit_scale': element 0 is +Inf");
+    m.logit_scale = keep;
+    write_variant(&m, NULL, NULL, meta); /* all finite again: loads */
+    struct coop_clip_model ok;
+    load_ok(&ok, tmp);
+    coop_clip_model_free(&ok);
+    coop_clip_model_free(&m);
+    hf_rewrite(NULL, "text_model.encoder.layers.1.self_attn.k_proj.weight", NAN);
+    expect_load_error(COOP_E_FORMAT,
+                      "tensor 'text_model.encoder.layers.1.self_attn.k_proj.weight': element 5 "
+                      "is NaN");
+    hf_rewrite(NULL, "visual_projection.weight", INFINITY);
+    expect_load_error(COOP_E_FORMAT, "tensor 'visual_projection.weight': element 5 is +Inf");
 }
 END_TEST
 
@@ -424,6 +469,7 @@ int main(void)
     tcase_add_test(tc, save_reload_round_trip);
     tcase_add_test(tc, missing_and_misshaped_tensors);
     tcase_add_test(tc, hf_missing_qkv_part);
+    tcase_add_test(tc, non_finite_weights_refused);
     tcase_add_test(tc, released_architectures_named);
     suite_add_tcase(s, tc);
     return coop_check_run(s);

@@ -194,6 +194,9 @@ START_TEST(truncated_files)
     coop_safetensors_close(st);
     ck_assert_int_eq(coop_safetensors_open(&st, "/nonexistent.safetensors", &e), COOP_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent.safetensors"));
+    ck_assert_int_eq(coop_safetensors_open(&st, tmpdir, &e), COOP_E_IO); /* a folder */
+    ck_assert_msg(strstr(e.msg, tmpdir) && strstr(e.msg, ": is a folder, not a safetensors file"),
+                  "%s", e.msg);
 }
 END_TEST
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "../common/check_run.h"
@@ -410,6 +411,32 @@ START_TEST(load_errors)
     gzclose(g);
     ck_assert_int_eq(coop_tokenizer_load_clip(&t, path, &e), COOP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(e.msg, ":3: merge 'qq zz'"));
+    /* a gzip'd file cut short is called truncated, not corrupt */
+    g = gzopen(path, "wb");
+    for (int i = 0; i < 4000; i++)
+        gzprintf(g, "%s%d %d\n", i ? "" : "#version\n", i * 7919 % 10007, i);
+    gzclose(g);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
+    ck_assert_int_eq(coop_tokenizer_load_clip(&t, path, &e), COOP_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "truncated gzip stream"), "%s", e.msg);
+    ck_assert_msg(!strstr(e.msg, "corrupt"), "%s", e.msg);
+    /* a binary file (gzread passes it through) is named binary, its bytes not echoed */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char bin[] = "#version\ne r\n\x1b[2J\x1b[31mq\x00z\n";
+    ck_assert(write(fd, bin, sizeof bin - 1) == (ssize_t)(sizeof bin - 1));
+    close(fd);
+    ck_assert_int_eq(coop_tokenizer_load_clip(&t, path, &e), COOP_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, "not a BPE vocabulary: binary data (byte 0x1B at offset 13; "
+                                "the file is not gzip'd)"), "%s", e.msg);
+    ck_assert_ptr_null(strchr(e.msg, '\x1b'));
+    g = gzopen(path, "wb"); /* the same inside gzip */
+    gzwrite(g, bin, sizeof bin - 1);
+    gzclose(g);
+    ck_assert_int_eq(coop_tokenizer_load_clip(&t, path, &e), COOP_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, "byte 0x1B at offset 13 of the decompressed text"), "%s", e.msg);
+    ck_assert_ptr_null(strchr(e.msg, '\x1b'));
     ck_assert_int_eq(coop_test_rmtree(dir), 0);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(coop_tokenizer_find_near(&t, "/nonexistent/model.safetensors", &e),

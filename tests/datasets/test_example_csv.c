@@ -79,6 +79,15 @@ START_TEST(errors)
     dstest_text("example_csv/test.csv", "img/t1.png;2\n");
     ck_assert_int_eq(dstest_open(ops(), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
     dstest_msg_has(&e, "test.csv:1", "relative/path,label", NULL);
+    dstest_image("outside.png"); /* exists, but outside the dataset's folder */
+    dstest_text("example_csv/test.csv", "img/t1.png,2\n../outside.png,1\n");
+    ck_assert_int_eq(dstest_open(ops(), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
+    dstest_msg_has(&e, "test.csv:2", "'../outside.png'", "climbs out with '..'", NULL);
+    char line[2100];
+    snprintf(line, sizeof line, "%s,1\n", dstest_path("outside.png"));
+    dstest_text("example_csv/test.csv", line);
+    ck_assert_int_eq(dstest_open(ops(), dstest_root, NULL, &d, &e), COOP_E_FORMAT);
+    dstest_msg_has(&e, "test.csv:1", "is an absolute path", NULL);
     remove(dstest_path("example_csv/test.csv"));
     ck_assert_int_eq(dstest_open(ops(), dstest_root, NULL, &d, &e), COOP_E_NOTFOUND);
     dstest_msg_has(&e, "test.csv", "expected layout", NULL);

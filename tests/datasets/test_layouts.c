@@ -525,6 +525,41 @@ START_TEST(error_aircraft_lists)
 }
 END_TEST
 
+/* A split or list file cannot reach outside the dataset's folder: '..' and
+ * absolute paths are refused with the entry's line, even where the file
+ * they name exists and with check_files: false. */
+START_TEST(error_paths_leave_the_folder)
+{
+    make_all();
+    dstest_image("secret.jpg"); /* <data_root>/secret.jpg = oxford_pets/images/../../secret.jpg */
+    struct coop_dataset_ref d;
+    struct coop_err e;
+    struct coop_kv kvs[] = {{"split_file", "my_split.json"}, {"check_files", "true"}};
+    struct coop_params ps = {kvs, 2};
+    dstest_text("oxford_pets/my_split.json",
+                "{\"train\": [[\"face/train_0.jpg\", 0, \"face\"]], \"val\": [],\n"
+                " \"test\": [[\"leopard/test_0.jpg\", 1, \"leopard\"],\n"
+                "           [\"leopard/../../../secret.jpg\", 1, \"leopard\"]]}");
+    ck_assert_int_eq(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e), COOP_E_FORMAT);
+    dstest_msg_has(&e, "my_split.json:3:12: test entry 1", "'leopard/../../../secret.jpg'",
+                   "climbs out with '..'", "oxford_pets/images", NULL);
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"train\": [[\"%s\", 0, \"face\"]], \"val\": [], \"test\": []}",
+             dstest_path("secret.jpg"));
+    dstest_text("oxford_pets/my_split.json", json);
+    kvs[1].value = "false";
+    ck_assert_int_eq(dstest_open(ops_of("oxford_pets"), dstest_root, &ps, &d, &e), COOP_E_FORMAT);
+    dstest_msg_has(&e, "my_split.json:1:", "train entry 0", "is an absolute path", NULL);
+    /* FGVCAircraft's image ids become images/<id>.jpg */
+    dstest_text("fgvc_aircraft/images_variant_test.txt",
+                "1111111 Cessna 172\n../../secret 707-320\n");
+    ck_assert_int_eq(dstest_open(ops_of("fgvc_aircraft"), dstest_root, NULL, &d, &e),
+                     COOP_E_FORMAT);
+    dstest_msg_has(&e, "images_variant_test.txt:2", "'../../secret'", "climbs out", NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create(
@@ -551,6 +586,7 @@ int main(void)
     tcase_add_test(te, error_label_classname_mismatch);
     tcase_add_test(te, error_imagenet_folders);
     tcase_add_test(te, error_aircraft_lists);
+    tcase_add_test(te, error_paths_leave_the_folder);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, te);
     return coop_check_run(s);

@@ -91,7 +91,7 @@ static size_t fake_names(void *ctx, enum coop_plugin_kind kind, const char **out
     return n;
 }
 
-static const struct coop_matrix_resolver resolver = {NULL, fake_lookup, fake_names};
+static const struct coop_matrix_resolver resolver = {NULL, fake_lookup, fake_names, NULL};
 
 /* ---- a scratch folder with a checkpoint, a vocab and a data root ------------ */
 static char tmpdir[256], yaml_name[300];
@@ -707,6 +707,9 @@ START_TEST(error_types_and_ranges)
                  32, "list items must be scalars");
     EXPECT_ERROR(BACKBONE DM "shots: {a: 1}\n", 4, 8, "expected a value or a list");
     EXPECT_ERROR(BACKBONE DM "shots: 0\n", 4, 8, "out of range");
+    /* integer ranges print as integers, however large */
+    EXPECT_ERROR(BACKBONE DM "seeds: [1, 3000000000]\n", 4, 12,
+                 "seeds: 3000000000 is out of range [0, 2147483647]");
     EXPECT_ERROR(BACKBONE DM "shots: [1, 2, 1]\n", 4, 15, "duplicate value '1'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: fast}\n", 5, 13, "train.lr: expected a number");
     EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain: {lr: .inf}\n", 5, 13, "expected a number");
@@ -764,7 +767,8 @@ START_TEST(error_plugins_and_files)
                  "unknown backbone plugin 'clap'", "did you mean 'clip'");
     EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models/nope.safetensors}\n" DM, 1, 38,
                  "checkpoint: file", "nope.safetensors' does not exist");
-    EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models}\n" DM, 1, 38, "does not exist");
+    EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models}\n" DM, 1, 38,
+                 "backbone: checkpoint: '", "/models' is a folder, not a file");
     EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models/x.safetensors, vocab: v.gz}\n" DM,
                  1, 67, "vocab: file");
     EXPECT_ERROR("data_root: nowhere\n" BACKBONE DM, 1, 12, "data_root: folder",

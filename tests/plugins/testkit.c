@@ -1,7 +1,8 @@
 /* testkit.c: TEST-ONLY plugins that exercise the loader, the runner and the
  * training loop without CLIP weights or image files. Never shipped.
  * - backbone "toy": word-hash tokenizer, D = 8, linear text and image towers
- *   (features = mean of token embeddings up to EOT @ P; image = Q @ pixels).
+ *   (features = mean of token embeddings up to EOT @ P; image = Q @ pixels);
+ *   param weight_scale multiplies every weight (large: features overflow).
  * - dataset "toy_colors": 8x8 images whose colour encodes one of 4 classes,
  *   rendered from the item index; params fail_open, sleep_ms for failure and
  *   interruption tests; "toy_colors_shift" is a 2-class target mapping onto it. */
@@ -32,7 +33,10 @@ struct coop_tape {
     int eot[4096];
 };
 
-static const struct coop_param_spec toy_bb_params[] = {COOP_PARAM_END};
+static const struct coop_param_spec toy_bb_params[] = {
+    {"weight_scale", COOP_PARAM_FLOAT, "1", 0, 3e38, NULL,
+     "multiplies every weight (tests: 3e38 keeps them finite but overflows the features)"},
+    COOP_PARAM_END};
 
 static int toy_open(const struct coop_host *host, const char *checkpoint, const char *vocab,
                     const struct coop_params *opts, struct coop_backbone **out,
@@ -46,6 +50,13 @@ static int toy_open(const struct coop_host *host, const char *checkpoint, const 
     coop_hash_uniform(b->table, TOY_V * TOY_D, 11, -1, 1);
     coop_hash_uniform(b->P, TOY_D * TOY_E, 12, -0.5, 0.5);
     coop_hash_uniform(b->Q, TOY_E * 3 * TOY_S * TOY_S, 13, -0.1, 0.1);
+    float scale = (float)coop_params_float(opts, "weight_scale", 1);
+    for (int i = 0; scale != 1 && i < TOY_V * TOY_D; i++)
+        b->table[i] *= scale;
+    for (int i = 0; scale != 1 && i < TOY_D * TOY_E; i++)
+        b->P[i] *= scale;
+    for (int i = 0; scale != 1 && i < TOY_E * 3 * TOY_S * TOY_S; i++)
+        b->Q[i] *= scale;
     *out = b;
     return 0;
 }

@@ -336,6 +336,96 @@ START_TEST(cli_dry_run_list_and_bad_input)
 }
 END_TEST
 
+/* Asking for a plugin whose file was rejected names the file and the reason:
+ * a descriptor of another ABI (coop-bad_abi.so provides 'future'), a file
+ * dlopen refuses for an undefined symbol (coop-dataset-halfbuilt.so), a file
+ * without the entry point (coop-no_entry.so); other names keep "did you mean". */
+START_TEST(rejected_plugin_files_are_named)
+{
+    make_tmp();
+    static char out[65536];
+    const char *cases[][3] = {
+        {"future", "coop-bad_abi.so: descriptor 0 ('future') was built against plugin ABI 2",
+         "rebuild the plugin"},
+        {"halfbuilt", "coop-dataset-halfbuilt.so: cannot load plugin",
+         "undefined symbol: coop_test_symbol_defined_nowhere"}};
+    for (int i = 0; i < 2; i++) {
+        char *body = coop_asprintf("experiment: rej\n"
+                                   "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                   "datasets: [%s]\n"
+                                   "methods: [zeroshot]\n", cases[i][0]);
+        char *yaml = write_yaml("rej.yaml", body);
+        ck_assert_int_eq(run_cli(yaml, out, sizeof out), 2);
+        char want[128];
+        snprintf(want, sizeof want, "rej.yaml:4:12: dataset plugin '%s' is not available: ",
+                 cases[i][0]);
+        ck_assert_msg(strstr(out, want), "%s", out);
+        ck_assert_msg(strstr(out, cases[i][1]) && strstr(out, cases[i][2]), "%s", out);
+        free(body), free(yaml);
+    }
+    struct coop_registry *r = registry();
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "no_entry", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "dataset plugin 'no_entry' is not available: ") &&
+                  strstr(e.msg, "coop-no_entry.so: not a coop plugin: entry point "
+                                "coop_plugin_enum() missing"), "%s", e.msg);
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "future", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "coop-bad_abi.so: descriptor 0 ('future')"), "%s", e.msg);
+    ck_assert_msg(!strstr(e.msg, "halfbuilt"), "%s", e.msg); /* only the file that matters */
+    char why[512];
+    ck_assert_uint_eq(coop_registry_rejected(r, "toy_colours", why, sizeof why), 0);
+    ck_assert_uint_eq(coop_registry_rejected(r, "built", why, sizeof why), 0); /* no -built.so */
+    ck_assert_int_eq(coop_registry_explain(r, COOP_PLUGIN_DATASET, "toy_colours", &e),
+                     COOP_E_NOTFOUND);
+    ck_assert_msg(strstr(e.msg, "did you mean 'toy_colors'"), "%s", e.msg);
+    coop_registry_free(r);
+}
+END_TEST
+
+/* A prompt longer than the backbone's context (toy: 16 tokens) for some class
+ * stops the sweep before any trial runs, naming the dataset, the class and
+ * the lengths; n_ctx and init words are both counted. */
+START_TEST(too_long_prompts_are_refused_before_any_trial)
+{
+    make_tmp();
+    const char *methods[][2] = {
+        {"[{name: coop, n_ctx: [2, 13]}]", "13 context (n_ctx)"},
+        {"[zeroshot, {name: coop, init: \"a b c d e f g h i j k l m\"}]",
+         "13 of the init words"}};
+    for (int i = 0; i < 2; i++) {
+        char *body = coop_asprintf("experiment: long\n"
+                                   "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                   "datasets: [{name: toy_colors, targets: [toy_colors_shift]}]\n"
+                                   "methods: %s\n"
+                                   "shots: 2\n"
+                                   "train: {epochs: 2, batch_size: 8}\n", methods[i][0]);
+        char *yaml = write_yaml("long.yaml", body);
+        struct coop_registry *r = registry();
+        struct coop_matrix_resolver res;
+        coop_run_resolver(r, &res);
+        struct coop_matrix *m = NULL;
+        struct coop_err e;
+        ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
+        char *cache = coop_asprintf("%s/cache", tmpdir);
+        struct coop_run_options o = {.cache_dir = cache, .out = stderr};
+        struct coop_run_summary s;
+        ck_assert_int_eq(coop_run_sweep(m, r, &o, &s, &e), COOP_E_INVAL);
+        ck_assert_msg(strstr(e.msg, "dataset 'toy_colors'") && strstr(e.msg, "class 'red'") &&
+                      strstr(e.msg, "is 17 tokens") && strstr(e.msg, methods[i][1]) &&
+                      strstr(e.msg, "context length 16"), "%s", e.msg);
+        ck_assert_uint_eq(s.ran, 0); /* not even the trials that fit */
+        coop_run_summary_free(&s);
+        char *dir = coop_asprintf("%s/results/long", tmpdir);
+        ck_assert_uint_eq(count_files(dir, ".h5", false), 0);
+        free(dir), free(cache), free(body), free(yaml);
+        coop_matrix_free(m);
+        coop_registry_free(r);
+    }
+}
+END_TEST
+
 /* Writes a completed results file for trial t as another version would have:
  * the given dataset plugin version and checkpoint hash. */
 static void fake_completed(const struct coop_trial *t, const char *dataset_version,
@@ -438,6 +528,52 @@ START_TEST(completed_trials_of_another_version_are_refused)
 }
 END_TEST
 
+/* Weights that are finite but overflow the features: every method's trial
+ * fails (status failed, counted, exit 1) with where it happened, instead of
+ * completing at chance accuracy. */
+START_TEST(non_finite_numbers_fail_their_trials)
+{
+    make_tmp();
+    char *yaml = write_yaml("nan.yaml", "experiment: nan\n"
+                                        "backbone:\n"
+                                        "  plugin: toy\n"
+                                        "  checkpoint: toy.ckpt\n"
+                                        "  options: {weight_scale: 3e38}\n"
+                                        "datasets: [toy_colors]\n"
+                                        "methods: [{name: coop, n_ctx: 2}, zeroshot,\n"
+                                        "          linear_probe]\n"
+                                        "shots: 2\n"
+                                        "train: {epochs: 3, batch_size: 8}\n");
+    static char out[65536];
+    char *args = coop_asprintf("--cache %s/cache %s", tmpdir, yaml);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "3 failed"), "%s", out);
+    ck_assert_msg(strstr(out, "non-finite logit at epoch 1, iteration 1"), "%s", out);
+    ck_assert_msg(strstr(out, "evaluation on test: non-finite logits for 32 of 32 images"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "linear probe: non-finite objective"), "%s", out);
+    char *dir = coop_asprintf("%s/results/nan", tmpdir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int failed = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".h5"))
+            continue;
+        char id[32], msg[256];
+        snprintf(id, sizeof id, "%.16s", de->d_name);
+        enum coop_trial_state st;
+        struct coop_err e;
+        ck_assert_int_eq(coop_results_state(dir, id, &st, msg, sizeof msg, &e), 0);
+        ck_assert_int_eq(st, COOP_TRIAL_FAILED);
+        ck_assert_ptr_nonnull(strstr(msg, "non-finite"));
+        failed++;
+    }
+    closedir(d);
+    ck_assert_int_eq(failed, 3);
+    free(dir), free(args), free(yaml);
+}
+END_TEST
+
 START_TEST(kill_mid_sweep_then_resume)
 {
     make_tmp();
@@ -497,6 +633,9 @@ int main(void)
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
+    tcase_add_test(tc, non_finite_numbers_fail_their_trials);
+    tcase_add_test(tc, rejected_plugin_files_are_named);
+    tcase_add_test(tc, too_long_prompts_are_refused_before_any_trial);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -78,6 +78,7 @@ struct fixture {
     int K, E, n;
     float img[6 * 64];
     int labels[6];
+    int poison_epoch, poison_call, calls; /* fetch: an Inf in that call of that epoch */
 };
 
 static int fetch(void *ctx, int epoch, const int *idx, int n, float *out, struct coop_err *e)
@@ -85,6 +86,8 @@ static int fetch(void *ctx, int epoch, const int *idx, int n, float *out, struct
     struct fixture *f = ctx;
     for (int i = 0; i < n; i++)
         memcpy(out + (size_t)i * f->E, f->img + (size_t)idx[i] * f->E, f->E * sizeof(float));
+    if (epoch == f->poison_epoch && ++f->calls == f->poison_call)
+        out[1] = INFINITY;
     return 0;
 }
 
@@ -102,10 +105,13 @@ static double loss_at(struct fixture *f)
     return l;
 }
 
-static void check_gradient(const char *position, const char *csc)
+/* The toy backbone, the coop prompt (4 context vectors) and 6 unit image
+ * features over 3 classes. */
+static void fixture_open(struct fixture *fp, const char *position, const char *csc)
 {
     struct fixture f = {0};
     struct coop_err e;
+    f.poison_epoch = -1;
     ck_assert_int_eq(coop_registry_create(&f.reg, &e), 0);
     ck_assert_int_eq(coop_registry_discover(f.reg, NULL, 0, &e), 0);
     const struct coop_plugin *bp = coop_registry_find(f.reg, COOP_PLUGIN_BACKBONE, "toy");
@@ -130,6 +136,23 @@ static void check_gradient(const char *position, const char *csc)
     coop_l2norm_forward(f.img, NULL, f.img, f.n, f.E);
     for (int i = 0; i < f.n; i++)
         f.labels[i] = i % f.K;
+    *fp = f;
+}
+
+static void fixture_close(struct fixture *f)
+{
+    f->pops->destroy(f->p);
+    f->bb.ops->close(f->bb.bb);
+    coop_registry_free(f->reg);
+}
+
+static void check_gradient(const char *position, const char *csc)
+{
+    struct fixture f;
+    struct coop_err e;
+    fixture_open(&f, position, csc);
+    struct coop_backbone_info info;
+    f.bb.ops->info(f.bb.bb, &info);
     size_t np = f.pops->num_params(f.p);
     float *p = f.pops->param_data(f.p), *p0 = malloc(np * sizeof *p0);
     memcpy(p0, p, np * sizeof *p0);
@@ -165,9 +188,7 @@ static void check_gradient(const char *position, const char *csc)
     coop_train_curve_free(&c);
     free(p0);
     free(fd);
-    f.pops->destroy(f.p);
-    f.bb.ops->close(f.bb.bb);
-    coop_registry_free(f.reg);
+    fixture_close(&f);
 }
 
 START_TEST(iteration_gradient_matches_finite_differences)
@@ -176,6 +197,37 @@ START_TEST(iteration_gradient_matches_finite_differences)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++)
             check_gradient(pos[i], csc[j]);
+}
+END_TEST
+
+/* An Inf in a batch's features (here the second batch of the third epoch)
+ * stops training there with its epoch and iteration, instead of carrying NaN
+ * context to the end. */
+START_TEST(non_finite_loss_stops_training)
+{
+    struct fixture f;
+    struct coop_err e;
+    fixture_open(&f, "end", "false");
+    struct coop_backbone_info info;
+    f.bb.ops->info(f.bb.bb, &info);
+    f.poison_epoch = 2;
+    f.poison_call = 2;
+    struct coop_optim_config oc = {5, 2, 0, 1e-3, 0.9, 0.0, 0.0, "constant", "none"};
+    struct coop_train_args ta = {f.bb, f.pops, f.p, f.K, f.labels, f.n, f.E, info.logit_scale,
+                                 oc, 1, fetch, &f, NULL, NULL, NULL};
+    struct coop_train_curve c;
+    ck_assert_int_eq(coop_train_prompt(&ta, &c, &e), COOP_E_NUMERIC);
+    ck_assert_msg(strstr(e.msg, "non-finite logit at epoch 3, iteration 2"), "%s", e.msg);
+    ck_assert_ptr_null(c.loss); /* no curve is handed back */
+    float *p = f.pops->param_data(f.p);
+    for (size_t i = 0; i < f.pops->num_params(f.p); i++)
+        ck_assert(isfinite(p[i])); /* the context was not stepped with the bad batch */
+    /* the same run without the Inf trains all 5 epochs */
+    f.poison_epoch = -1;
+    ck_assert_int_eq(coop_train_prompt(&ta, &c, &e), 0);
+    ck_assert_int_eq(c.epochs, 5);
+    coop_train_curve_free(&c);
+    fixture_close(&f);
 }
 END_TEST
 
@@ -188,6 +240,7 @@ int main(void)
     tcase_add_test(tc, sgd_matches_pytorch_semantics);
     tcase_add_test(tc, metrics_match_sklearn);
     tcase_add_test(tc, iteration_gradient_matches_finite_differences);
+    tcase_add_test(tc, non_finite_loss_stops_training);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -422,6 +422,14 @@ START_TEST(export_reports_errors)
     free(text);
     snprintf(args, sizeof args, "world-shapes \"%s/out\" --set image_size=2", dir);
     ck_assert_int_ne(run_tool(args, log), 0);
+    ck_assert_int_eq(coop_read_file(log, 1 << 20, &text, &len, &e), 0);
+    ck_assert_msg(strstr(text, "image_size = '2' is not an integer in [8, 512]"), "%s", text);
+    free(text);
+    snprintf(args, sizeof args, "world-shapes \"%s/out\" --set seed=3000000000", dir);
+    ck_assert_int_ne(run_tool(args, log), 0);
+    ck_assert_int_eq(coop_read_file(log, 1 << 20, &text, &len, &e), 0);
+    ck_assert_msg(strstr(text, "[0, 2147483647]"), "%s", text); /* not 2.14748e+09 */
+    free(text);
     snprintf(args, sizeof args, "world-shapes \"%s/out\" --splits test --fewshot 2", dir);
     ck_assert_int_ne(run_tool(args, log), 0);
     snprintf(args, sizeof args, "--list");

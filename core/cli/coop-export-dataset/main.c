@@ -54,11 +54,13 @@ static int resolve_params(const struct coop_param_spec *spec, struct coop_kv *kv
                              s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         }
         if (p->type == COOP_PARAM_INT || p->type == COOP_PARAM_FLOAT) {
-            char *end;
-            double v = strtod(kv[i].value, &end);
+            bool isint = p->type == COOP_PARAM_INT;
+            char *end, range[64];
+            double v = isint ? (double)strtoll(kv[i].value, &end, 10) : strtod(kv[i].value, &end);
             if (*end || end == kv[i].value || (p->min <= p->max && (v < p->min || v > p->max)))
-                return coop_fail(e, COOP_E_INVAL, "parameter %s = '%s' is not a number in %g..%g",
-                                 p->name, kv[i].value, p->min, p->max);
+                return coop_fail(e, COOP_E_INVAL, "parameter %s = '%s' is not %s in %s", p->name,
+                                 kv[i].value, isint ? "an integer" : "a number",
+                                 coop_param_range(p, range, sizeof range));
         }
     }
     for (const struct coop_param_spec *p = spec; p && p->name; p++) {

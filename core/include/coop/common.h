@@ -29,7 +29,8 @@ enum coop_status {
     COOP_E_UNSUPPORTED = -5, /* valid request this build or plugin cannot serve */
     COOP_E_INTERRUPTED = -6, /* stopped by a signal or a cancel request */
     COOP_E_NOTFOUND = -7,    /* named thing (plugin, tensor, key, class) absent */
-    COOP_E_ABI = -8          /* plugin built against another ABI */
+    COOP_E_ABI = -8,         /* plugin built against another ABI */
+    COOP_E_NUMERIC = -9      /* a NaN or infinity where a finite number is needed */
 };
 
 #define COOP_ERR_MAX 1024

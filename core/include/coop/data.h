@@ -91,5 +91,11 @@ COOP_API int coop_fewshot_read(struct coop_fewshot *out, const char *path,
  * report it. *names is one allocation (array + strings): free(*names). */
 COOP_API int coop_dir_list(const char *path, char want, char ***names, size_t *n,
                            struct coop_err *e);
+/* Why a relative path read from a dataset's own file (a split or list file)
+ * would leave the folder it is relative to: "is an absolute path" or "climbs
+ * out with '..'"; NULL when it stays inside. The text alone is judged (no file
+ * system access), so a symbolic link the user put inside data_root still
+ * works. Plugins refuse such entries with the file and line. */
+COOP_API const char *coop_relpath_escapes(const char *rel);
 
 #endif

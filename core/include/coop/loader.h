@@ -35,6 +35,12 @@ COOP_API const struct coop_plugin *coop_registry_find(const struct coop_registry
                                                       const char *name);
 COOP_API int coop_registry_explain(const struct coop_registry *r, enum coop_plugin_kind kind,
                                    const char *name, struct coop_err *e);
+/* The load failures of files that would have provided plugin name (their
+ * descriptor carries the name, or nothing was read and the file is named
+ * <name>.so, *-<name>.so or *_<name>.so), as "file: reason" joined by "; "
+ * into why[len]; returns how many (0: none, why is empty). */
+COOP_API size_t coop_registry_rejected(const struct coop_registry *r, const char *name,
+                                       char *why, size_t len);
 
 COOP_API size_t coop_registry_count(const struct coop_registry *r);
 COOP_API const struct coop_plugin *coop_registry_get(const struct coop_registry *r, size_t i);

@@ -38,6 +38,10 @@ struct coop_matrix_resolver {
     /* Names known for a kind (for "did you mean"); returns the total count and
      * fills up to max of them. May be NULL (no suggestions). */
     size_t (*names)(void *ctx, enum coop_plugin_kind kind, const char **out, size_t max);
+    /* Why no plugin of that name is available: the load failures of files
+     * that would have provided it, written into why[len]; returns how many (0:
+     * none known). May be NULL. */
+    size_t (*rejected)(void *ctx, const char *name, char *why, size_t len);
 };
 
 /* ---- one fully resolved trial ------------------------------------------ */

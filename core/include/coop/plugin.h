@@ -69,6 +69,10 @@ COOP_API const char *coop_params_str(const struct coop_params *p, const char *ke
                                      const char *def);
 COOP_API long coop_params_int(const struct coop_params *p, const char *key, long def);
 COOP_API double coop_params_float(const struct coop_params *p, const char *key, double def);
+/* spec's range as "[min, max]" into buf (returned): whole numbers for INT
+ * parameters ("[1, 77]"), %.9g for FLOAT ones. */
+COOP_API const char *coop_param_range(const struct coop_param_spec *spec, char *buf,
+                                      size_t len);
 COOP_API bool coop_params_bool(const struct coop_params *p, const char *key, bool def);
 
 /* ---- descriptor -------------------------------------------------------- */
@@ -186,7 +190,7 @@ struct coop_prompt_args {
     int num_classes;
     uint64_t seed;
 };
-#define COOP_PROMPT_OPS_VERSION 1
+#define COOP_PROMPT_OPS_VERSION 2 /* 2: check_classes */
 struct coop_prompt_ops {
     uint32_t version;
     const struct coop_param_spec *params;
@@ -211,6 +215,10 @@ struct coop_prompt_ops {
      * ImageNet's 1000), so class-specific parameters can follow their class. */
     int (*set_classes_mapped)(struct coop_prompt *p, const char *const *classnames, int K,
                               const int *source_class, struct coop_err *e);
+    /* Optional, version >= 2: whether the prompts create would build for
+     * a->classnames fit the backbone's context, without building them; fails
+     * naming the class and the lengths. The host asks before any trial runs. */
+    int (*check_classes)(const struct coop_prompt_args *a, struct coop_err *e);
 };
 
 /* ---- baseline ---------------------------------------------------------- */

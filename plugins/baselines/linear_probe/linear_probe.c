@@ -5,7 +5,8 @@
  * C is searched on the few-shot validation sample as CoOp's lpclip does:
  * {1e6, 1e4, 1e2, 1, 1e-2, 1e-4, 1e-6}, then 8 bisection steps in log10
  * space between 0.1x and 10x the best; the classifier kept is the last
- * step's winner (trained on the training shots only). */
+ * step's winner (trained on the training shots only). Features that make the
+ * objective non-finite fail the fit instead of leaving the zero classifier. */
 #include "coop/nn.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
@@ -94,6 +95,16 @@ static int lbfgs(struct problem *p, float *th, int max_iter, struct coop_err *e,
         goto done;
     }
     double f = objective(p, th, g);
+    bool finite = isfinite(f);
+    for (size_t j = 0; finite && j < n; j++)
+        finite = isfinite(g[j]);
+    if (!finite) { /* the line search would reject every step and keep W = 0 */
+        *rc = coop_fail(e, COOP_E_NUMERIC,
+                        "linear probe: non-finite objective or gradient at C=%g before the "
+                        "first L-BFGS iteration: the training image features hold NaN or Inf",
+                        p->C);
+        goto done;
+    }
     for (it = 0; it < max_iter; it++) {
         float gmax = 0;
         for (size_t j = 0; j < n; j++)

@@ -101,6 +101,12 @@ static int air_split(struct lay_ds *ds, enum coop_split sp, const char *listname
                            "variants.txt", file, lineno, sp_at + 1, line);
             break;
         }
+        const char *out = coop_relpath_escapes(line);
+        if (out) {
+            rc = coop_fail(e, COOP_E_FORMAT, "%s:%d: image id '%.200s' %s; images must stay "
+                           "inside %s", file, lineno, line, out, ds->imgdir);
+            break;
+        }
         char *rel = coop_asprintf("%s.jpg", line);
         rc = rel ? lay_add(ds, sp, label, rel, e)
                  : coop_fail(e, COOP_E_NOMEM, "%s: out of memory", file);

@@ -1,6 +1,7 @@
 /* zhou.c: datasets described by a split_zhou_*.json file:
  *   {"train": [[relative_path, label, classname], ...], "val": [...], "test": [...]}
- * Paths are relative to the image folder; class k's name is the classname of
+ * Paths are relative to the image folder (absolute paths and '..' are
+ * refused); class k's name is the classname of
  * its entries (every entry with label k must agree); C = max label + 1 and
  * every label in 0..C-1 must occur. */
 #include "layouts.h"
@@ -93,6 +94,13 @@ static int zhou_items(struct lay_ds *ds, const struct coop_json *arr[3], const c
     for (int s = 0; s < 3; s++)
         for (size_t i = 0; i < arr[s]->len; i++) {
             const struct coop_json *ent = &arr[s]->items[i];
+            const char *out = coop_relpath_escapes(ent->items[0].str);
+            if (out)
+                return coop_fail(e, COOP_E_FORMAT,
+                                 "%s:%d:%d: %s entry %zu: image path '%.200s' %s; paths must "
+                                 "stay inside %s",
+                                 file, ent->line, ent->col, zhou_keys[s], i, ent->items[0].str,
+                                 out, ds->imgdir);
             int rc = lay_add(ds, (enum coop_split)s, (int)ent->items[1].number,
                              ent->items[0].str, e);
             if (rc)

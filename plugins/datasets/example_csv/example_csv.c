@@ -5,7 +5,8 @@
  *   <data_root>/<dir>/val.csv           (optional: no val split without it)
  *   <data_root>/<dir>/test.csv
  * Empty lines and lines starting with '#' are skipped. Paths are relative to
- * <data_root>/<dir>. The plugin keeps everything in memory after open. */
+ * <data_root>/<dir> and must stay inside it. The plugin keeps everything in memory after open. */
+#include "coop/data.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
 #include <stdlib.h>
@@ -107,6 +108,10 @@ static int add_item(void *ctx, char *line, const char *file, int lineno, struct 
         return coop_fail(e, COOP_E_FORMAT, "%s:%d: label %ld outside 0..%d (classnames.txt)",
                          file, lineno, label, ds->num_classes - 1);
     *comma = '\0';
+    const char *out = coop_relpath_escapes(line);
+    if (out)
+        return coop_fail(e, COOP_E_FORMAT, "%s:%d: image path '%.200s' %s; paths must stay "
+                         "inside %s", file, lineno, line, out, ds->root);
     char *path = coop_asprintf("%s/%s", ds->root, line);
     if (!path)
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", file);

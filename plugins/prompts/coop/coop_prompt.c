@@ -48,6 +48,29 @@ static void prompt_free(struct coop_prompt *p)
     free(p);
 }
 
+/* The words before the class name: the init words, or M placeholders "X". */
+static char *make_prefix(int M, const char *init_words)
+{
+    if (init_words)
+        return coop_strdup(init_words);
+    char *prefix = calloc((size_t)M * 2 + 1, 1);
+    for (int i = 0; prefix && i < M; i++)
+        strcat(prefix, i ? " X" : "X");
+    return prefix;
+}
+
+/* "<prefix> <name>." with the name's '_' as spaces; *name_out: that name. */
+static char *class_text(const char *prefix, const char *classname, char **name_out)
+{
+    char *name = coop_strdup(classname);
+    for (char *c = name; c && *c; c++)
+        if (*c == '_')
+            *c = ' ';
+    char *text = name ? coop_asprintf("%s %s.", prefix, name) : NULL;
+    *name_out = name;
+    return text;
+}
+
 /* Tokenises "<prefix> <name>." for every class and keeps its embeddings. */
 static int prepare_classes(struct coop_prompt *p, const char *const *names, int K,
                            struct coop_err *e)
@@ -62,19 +85,14 @@ static int prepare_classes(struct coop_prompt *p, const char *const *names, int 
         rc = coop_fail(e, COOP_E_NOMEM, "coop: out of memory for %d classes", K);
         goto done;
     }
-    if (p->init_words) {
-        prefix = coop_strdup(p->init_words);
-    } else {
-        prefix = calloc((size_t)p->M * 2 + 1, 1);
-        for (int i = 0; prefix && i < p->M; i++)
-            strcat(prefix, i ? " X" : "X");
-    }
+    prefix = make_prefix(p->M, p->init_words);
     for (int k = 0; k < K && rc == 0; k++) {
-        char *name = coop_strdup(names[k]);
-        for (char *c = name; c && *c; c++)
-            if (*c == '_')
-                *c = ' ';
-        char *text = coop_asprintf("%s %s.", prefix, name);
+        char *name = NULL, *text = prefix ? class_text(prefix, names[k], &name) : NULL;
+        if (!text) {
+            free(name);
+            rc = coop_fail(e, COOP_E_NOMEM, "coop: out of memory");
+            break;
+        }
         nl[k] = ops->token_count(p->bb.bb, name, e);
         if (nl[k] < 0)
             rc = coop_fail_prefix(e, nl[k], "coop: class '%s'", names[k]);
@@ -165,6 +183,50 @@ static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **
     p->K_train = a->num_classes;
     *out = p;
     return 0;
+}
+
+/* The longest of the class prompts create would build, against the
+ * backbone's context length (SOS and EOT included). */
+static int prompt_check_classes(const struct coop_prompt_args *a, struct coop_err *e)
+{
+    const struct coop_backbone_ops *ops = a->backbone.ops;
+    struct coop_backbone_info info;
+    ops->info(a->backbone.bb, &info);
+    const char *init = coop_params_str(a->params, "init", "");
+    bool words = init && *init;
+    int M = words ? ops->token_count(a->backbone.bb, init, e)
+                  : (int)coop_params_int(a->params, "n_ctx", 16);
+    if (M < 0)
+        return coop_fail_prefix(e, M, "coop: init \"%s\"", init);
+    char *prefix = make_prefix(M, words ? init : NULL);
+    int worst = -1, worst_n = 0, too_long = 0;
+    int rc = prefix ? 0 : coop_fail(e, COOP_E_NOMEM, "coop: out of memory");
+    for (int k = 0; k < a->num_classes && rc == 0; k++) {
+        char *name = NULL, *text = class_text(prefix, a->classnames[k], &name);
+        int n = text ? ops->token_count(a->backbone.bb, text, e) : COOP_E_NOMEM;
+        if (n < 0)
+            rc = n == COOP_E_NOMEM ? coop_fail(e, n, "coop: out of memory")
+                                   : coop_fail_prefix(e, n, "coop: class '%s'", a->classnames[k]);
+        else if (n + 2 > info.context_length)
+            too_long++;
+        if (rc == 0 && n + 2 > info.context_length && n > worst_n) {
+            worst = k;
+            worst_n = n;
+        }
+        free(name);
+        free(text);
+    }
+    free(prefix);
+    if (rc == 0 && worst >= 0)
+        rc = coop_fail(e, COOP_E_INVAL,
+                       "coop: the prompt for class '%s' is %d tokens (%d %s, %d for the class "
+                       "name and '.', 2 for SOS and EOT), longer than the backbone's context "
+                       "length %d; %d of %d classes are too long: %s",
+                       a->classnames[worst], worst_n + 2, M,
+                       words ? "of the init words" : "context (n_ctx)", worst_n - M,
+                       info.context_length, too_long, a->num_classes,
+                       words ? "shorten the init words" : "lower n_ctx");
+    return rc;
 }
 
 static size_t prompt_num_params(const struct coop_prompt *p)
@@ -293,6 +355,7 @@ static const struct coop_prompt_ops coop_ops = {
     .build = prompt_build,
     .backward = prompt_backward,
     .set_classes_mapped = prompt_set_classes_mapped,
+    .check_classes = prompt_check_classes,
 };
 
 static const struct coop_plugin plugin = {
