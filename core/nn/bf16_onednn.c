@@ -5,7 +5,6 @@
  * keeps and runs one matmul, whose primitive is rebuilt only when the row
  * count changes (oneDNN also caches primitives). Never prints. */
 #include "bf16_internal.h"
-#include "coop/safetensors.h"
 #include "coop/util.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
@@ -112,7 +111,7 @@ static int pack_weights(struct coop_bf16_linear *l, const float *w, struct coop_
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d weights", l->N, l->K);
     }
     for (size_t i = 0; i < nk; i++)
-        plain[i] = coop_f32_to_bf16(w[i]);
+        plain[i] = coop_bf16_round(w[i]);
     dnnl_memory_t dst = NULL;
     st = dnnl_memory_create(&dst, &l->w_md, l->eng, l->w);
     if (st == dnnl_success)
@@ -193,8 +192,9 @@ static int round_activations(struct coop_bf16_linear *l, const float *inp, int M
             return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d activations",
                              M, l->K);
     }
+    uint16_t *restrict act = l->act;
     for (size_t i = 0; i < n; i++)
-        l->act[i] = coop_f32_to_bf16(inp[i]);
+        act[i] = coop_bf16_round(inp[i]);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "coop/nn.h"
 #include "coop/safetensors.h"
 #include "coop/util.h"
+#include "nn/bf16_internal.h"
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +33,26 @@ START_TEST(isa_choice)
     ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_AMX), "amx");
     ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_AVX512), "avx512_bf16");
     ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_NONE), "none");
+}
+END_TEST
+
+/* The inlined rounding of the layer equals the checkpoint code's on every
+ * class of value: ties both ways, NaN, infinities, denormals, random bits. */
+START_TEST(rounding_matches)
+{
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x3f808000u, 0x3f818000u,
+                                0x3f80ffffu, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+                                0x7fc00000u, 0x7f800001u, 0xffffffffu, 0x00000001u,
+                                0x007fffffu};
+    for (size_t i = 0; i < sizeof special / sizeof *special + 100000; i++) {
+        uint32_t u = i < sizeof special / sizeof *special ? special[i]
+                                                          : (uint32_t)coop_mix64(i);
+        float x;
+        memcpy(&x, &u, sizeof x);
+        ck_assert_msg(coop_bf16_round(x) == coop_f32_to_bf16(x), "0x%08x", u);
+    }
+    ck_assert_int_eq(coop_bf16_round(1.00390625f), 0x3f80); /* tie to even: down */
+    ck_assert_int_eq(coop_bf16_round(1.01171875f), 0x3f82); /* tie to even: up */
 }
 END_TEST
 
@@ -186,6 +207,7 @@ int main(void)
     TCase *tc = tcase_create("linear");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, isa_choice);
+    tcase_add_test(tc, rounding_matches);
     tcase_add_test(tc, refusal);
     tcase_add_loop_test(tc, matches_references, 0, (int)(sizeof shapes / sizeof *shapes));
     tcase_add_test(tc, row_counts_change);

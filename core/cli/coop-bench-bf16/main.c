@@ -2,8 +2,10 @@
  * against sgemm (coop_linear_forward, OpenBLAS) at the text tower's shapes:
  * M rows (default 37 x 20 = 740) through in_proj 512 -> 1536, out_proj
  * 512 -> 512, c_fc 512 -> 2048 and c_proj 2048 -> 512. Prints the BLAS core,
- * the bf16 instruction set and oneDNN's kernel, the one-off weight conversion
- * time and the error against the fp32 product. A benchmark: asserts nothing.
+ * the bf16 instruction set and oneDNN's kernel, GFLOP/s of wall time and per
+ * CPU-second of the calling thread (the figure to read with one thread on a
+ * shared machine), the one-off weight conversion time and the error against
+ * the fp32 product. A benchmark: asserts nothing.
  * Options: --rows M, --reps N (best of N, default 10). */
 #include "coop/bf16.h"
 #include "coop/cpu.h"
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct {
     const char *name;
@@ -30,35 +33,56 @@ static double relerr(const float *a, const float *b, size_t n)
     return m > 0 ? d / m : d;
 }
 
-/* Best seconds of reps sgemm forwards. */
-static double time_sgemm(float *out, const float *x, const float *w, const float *b, int M,
-                         int K, int N, int reps)
+/* Seconds of this thread's CPU: with one thread the steadier figure on a
+ * shared machine (other jobs stretch the wall time, not this). */
+static double cpu_now(void)
 {
-    double best = 1e30;
-    coop_linear_forward(out, x, w, b, M, K, N); /* warm-up */
-    for (int r = 0; r < reps; r++) {
-        double t0 = coop_now();
-        coop_linear_forward(out, x, w, b, M, K, N);
-        best = fmin(best, coop_now() - t0);
-    }
-    return best;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Best seconds of reps bf16 forwards; < 0 on error (printed). */
-static double time_bf16(struct coop_bf16_linear *l, float *out, const float *x, int M, int reps)
+struct best {
+    double wall, cpu;
+};
+
+static void keep_best(struct best *b, double w0, double c0)
+{
+    b->wall = fmin(b->wall, coop_now() - w0);
+    b->cpu = fmin(b->cpu, cpu_now() - c0);
+}
+
+/* Best wall and thread-CPU seconds of reps sgemm forwards. */
+static struct best time_sgemm(float *out, const float *x, const float *w, const float *b,
+                              int M, int K, int N, int reps)
+{
+    struct best t = {1e30, 1e30};
+    coop_linear_forward(out, x, w, b, M, K, N); /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double w0 = coop_now(), c0 = cpu_now();
+        coop_linear_forward(out, x, w, b, M, K, N);
+        keep_best(&t, w0, c0);
+    }
+    return t;
+}
+
+/* The same for the bf16 layer; wall < 0 on error (printed). */
+static struct best time_bf16(struct coop_bf16_linear *l, float *out, const float *x, int M,
+                             int reps)
 {
     struct coop_err e;
-    double best = 1e30;
+    struct best t = {1e30, 1e30};
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up, builds the primitive */
-        double t0 = coop_now();
+        double w0 = coop_now(), c0 = cpu_now();
         if (coop_bf16_linear_forward(l, out, x, M, &e)) {
             fprintf(stderr, "coop-bench-bf16: %s\n", e.msg);
-            return -1;
+            t.wall = -1;
+            return t;
         }
         if (r >= 0)
-            best = fmin(best, coop_now() - t0);
+            keep_best(&t, w0, c0);
     }
-    return best;
+    return t;
 }
 
 static int bench_layer(int i, int M, int reps, int bf16)
@@ -72,23 +96,27 @@ static int bench_layer(int i, int M, int reps, int bf16)
     coop_hash_uniform(x, mk, 1 + i, -1.0, 1.0);
     coop_hash_uniform(w, nk, 11 + i, -0.05, 0.05);
     coop_hash_uniform(b, N, 21 + i, -0.05, 0.05);
-    double flop = 2.0 * M * K * N, t32 = time_sgemm(y32, x, w, b, M, K, N, reps);
-    printf("%-9s %4d x %4d x %4d  sgemm %7.1f GFLOP/s", layers[i].name, M, K, N,
-           flop / t32 / 1e9);
+    double gf = 2.0 * M * K * N / 1e9;
+    struct best t32 = time_sgemm(y32, x, w, b, M, K, N, reps);
+    printf("%-9s %4d x %4d x %4d  sgemm %6.1f (%6.1f cpu)", layers[i].name, M, K, N,
+           gf / t32.wall, gf / t32.cpu);
     int rc = 0;
     if (bf16) {
         struct coop_bf16_linear *l = NULL;
         struct coop_err e;
         double t0 = coop_now();
         rc = coop_bf16_linear_create(&l, w, b, K, N, &e);
-        double tc = coop_now() - t0, t16 = rc ? -1 : time_bf16(l, y16, x, M, reps);
+        double tc = coop_now() - t0;
+        struct best t16 = {-1, -1};
         if (rc)
             fprintf(stderr, "\ncoop-bench-bf16: %s\n", e.msg);
-        else if (t16 > 0)
-            printf("  bf16 %7.1f GFLOP/s  (%.2fx)  error %.1e  weights %.1f ms  %s",
-                   flop / t16 / 1e9, t32 / t16, relerr(y16, y32, mn), 1e3 * tc,
-                   coop_bf16_linear_impl(l));
-        rc = rc || t16 < 0;
+        else
+            t16 = time_bf16(l, y16, x, M, reps);
+        if (t16.wall > 0)
+            printf("  bf16 %6.1f (%6.1f cpu)  x%.2f (cpu x%.2f)  error %.1e  weights %.1f ms  %s",
+                   gf / t16.wall, gf / t16.cpu, t32.wall / t16.wall, t32.cpu / t16.cpu,
+                   relerr(y16, y32, mn), 1e3 * tc, coop_bf16_linear_impl(l));
+        rc = rc || t16.wall < 0;
         coop_bf16_linear_free(l);
     }
     printf("\n");
@@ -121,7 +149,7 @@ int main(int argc, char **argv)
     else
         printf("%s (sgemm only)\n", e.msg);
     const char *omp = getenv("OMP_NUM_THREADS"), *ob = getenv("OPENBLAS_NUM_THREADS");
-    printf("threads: OMP_NUM_THREADS=%s (oneDNN), OPENBLAS_NUM_THREADS=%s; best of %d\n",
+    printf("GFLOP/s; threads: OMP_NUM_THREADS=%s (oneDNN), OPENBLAS_NUM_THREADS=%s; best of %d\n",
            omp ? omp : "unset", ob ? ob : "unset", reps);
     int rc = 0;
     for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
