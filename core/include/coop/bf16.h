@@ -11,9 +11,10 @@
  * inputs,
  *   |out - ref| <= (2u + u^2 + (K + 1) 2^-24 (1 + 2u + u^2)) *
  *                  (sum_k |inp[m,k] w[n,k]| + |bias[n]|)
- * (rounding of the factors, then K float32 additions plus the bias). On random data the error is about
- * 3e-3 of the largest output (max|out - ref| / max|ref|); tests/blas asserts
- * both the bound per element and 1e-2 overall. */
+ * (rounding of the factors, then K float32 additions plus the bias). On
+ * uniform random data the error is 1.3e-3 to 2.5e-3 of the largest output
+ * (max|out - ref| / max|ref|, K = 1 to 2048); tests/blas asserts both the
+ * bound per element and 1e-2 overall. */
 #ifndef COOP_BF16_H
 #define COOP_BF16_H
 
