@@ -101,8 +101,13 @@ static int pack_weights(struct coop_bf16_linear *l, const float *w, struct coop_
     dnnl_status_t st = matmul_pd(&pd, l, PROBE_ROWS, &any);
     if (st != dnnl_success)
         return dnnl_fail(e, st, "matmul (bf16) setup");
-    l->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *chosen =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (chosen)
+        l->w_md = *chosen;
     dnnl_primitive_desc_destroy(pd);
+    if (!chosen)
+        return coop_fail(e, COOP_E_UNSUPPORTED, "bf16: oneDNN chose no weight layout");
     size_t nk = (size_t)l->N * l->K;
     uint16_t *plain = malloc(nk * sizeof *plain);
     l->w = coop_alloc(dnnl_memory_desc_get_size(&l->w_md));
