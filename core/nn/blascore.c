@@ -1,7 +1,7 @@
 /* blascore.c: which OpenBLAS core type runs, and the one re-execution that
  * corrects OpenBLAS when it picked kernels far below the CPU (0.3.21 takes
- * Prescott, SSE3, on x86 models it does not know: about a sixth of the sgemm
- * throughput of the AVX-512 kernels). OpenBLAS reads OPENBLAS_CORETYPE once,
+ * Prescott, SSE3, on x86 models it does not know: a third to a sixth of the
+ * sgemm throughput of the AVX-512 kernels). OpenBLAS reads OPENBLAS_CORETYPE once,
  * when the library loads, so the only way to change the core is to set it and
  * exec the program again. The decision is pure (coop_blas_decide); the exec
  * wrapper is thin. A value of OPENBLAS_CORETYPE that coop did not set is never
