@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(meson ninja-build pkg-config gcc libyaml-dev libopenblas-dev libhdf5-dev hdf5-tools
-      check libjpeg62-turbo-dev libpng-dev zlib1g-dev libcairo2-dev valgrind git
+      check libjpeg62-turbo-dev libpng-dev zlib1g-dev libcairo2-dev libdnnl-dev valgrind git
       dataset-fashion-mnist)
 
 deps() {

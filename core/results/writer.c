@@ -1,6 +1,7 @@
 /* writer.c: writing one trial's results file: temporary name, attributes,
  * datasets, then fsync + atomic rename on commit. Knows nothing of numerics and
  * never prints. */
+#include "coop/cpu.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include "coop_config.h"
@@ -71,6 +72,9 @@ static int write_start_attrs(struct coop_results_writer *w, const char *id, cons
         (rc = coop_results_attr_str(w, "coop_version", COOP_VERSION, e)) ||
         (rc = coop_results_attr_str(w, "git_revision", COOP_GIT_REVISION, e)) ||
         (rc = coop_results_attr_str(w, "host", host, e)) ||
+        (rc = coop_results_attr_str(w, "blas_core", coop_blas_core_name(), e)) ||
+        (rc = coop_results_attr_str(w, "blas_core_choice",
+                                    coop_blas_choice_name(coop_blas_core_choice()), e)) ||
         (rc = coop_results_attr_str(w, "start_time", now, e)) ||
         (rc = coop_results_attr_str(w, "status", "running", e)))
         return rc;

@@ -154,6 +154,12 @@ bool coop_dir_exists(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool coop_verbose(void)
+{
+    const char *v = getenv("COOP_VERBOSE");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
 double coop_now(void)
 {
     struct timespec ts;

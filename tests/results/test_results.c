@@ -119,7 +119,8 @@ START_TEST(full_trial_round_trip)
     ck_assert_str_eq(s, "0.2");
     free(s);
     const char *auto_attrs[] = {"trial_id", "coop_version", "git_revision", "host",
-                                "start_time", "end_time", "status", "axis_position"};
+                                "blas_core", "blas_core_choice", "start_time", "end_time",
+                                "status", "axis_position"};
     for (size_t i = 0; i < sizeof auto_attrs / sizeof *auto_attrs; i++) {
         OK(coop_results_read_attr_str(r, auto_attrs[i], &s, &e));
         ck_assert_int_gt(strlen(s), 0);
@@ -151,7 +152,7 @@ START_TEST(full_trial_round_trip)
     ck_assert_str_eq(names[1], "test");
     coop_results_free_strings(names, n);
     OK(coop_results_attr_names(r, &names, &n, &e));
-    ck_assert_uint_eq(n, sizeof root_str / sizeof *root_str + 13);
+    ck_assert_uint_eq(n, sizeof root_str / sizeof *root_str + 15);
     coop_results_free_strings(names, n);
 
     OK(coop_results_read_scalar(r, "eval/test/accuracy", &dv, &e));

@@ -8,6 +8,7 @@
  * --min-k / --max-k (subset of K). A benchmark, not a test: prints
  * figures, asserts nothing. */
 #include "coop/clip.h"
+#include "coop/cpu.h"
 #include "coop/nn.h"
 #include "coop/util.h"
 #include <stdio.h>
@@ -161,7 +162,10 @@ out:
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through pipes */
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int quick = 0, max_k = 1000, min_k = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)

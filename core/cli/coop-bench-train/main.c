@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "coop/checkpoint.h"
 #include "coop/clip.h"
+#include "coop/cpu.h"
 #include "coop/loader.h"
 #include "coop/nn.h"
 #include "coop/plugin.h"
@@ -385,6 +386,9 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int quick = 0, iters = 0, online = 1, Ks[16] = {37, 100, 1000}, nK = 3;
     const char *vocab_arg = NULL, *cache = "/tmp/coop-bench/vitb16-random.safetensors";
     for (int i = 1; i < argc; i++) {

@@ -5,6 +5,7 @@
  * the committed bench_torch.py are present (the column is skipped otherwise).
  * A benchmark, not a test: it prints numbers and asserts nothing. */
 #include "coop/clip.h"
+#include "coop/cpu.h"
 #include "coop/nn.h"
 #include "coop/util.h"
 #include "coop_config.h"
@@ -120,6 +121,9 @@ static void bench_model(struct bench *b, int B, int reps, double peak, int threa
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int quick = 0, torch = 1, big = 0, only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))

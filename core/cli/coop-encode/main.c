@@ -7,6 +7,7 @@
  * is in the checkpoint loader, the tokenizer, the towers and image/. */
 #include "coop/checkpoint.h"
 #include "coop/clip.h"
+#include "coop/cpu.h"
 #include "coop/image.h"
 #include "coop/nn.h"
 #include "coop/tokenizer.h"
@@ -282,6 +283,10 @@ static int write_output(const char *path, const struct opts *o, const struct coo
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    if (coop_verbose())
+        fprintf(stderr, "coop-encode: %s\n", blas);
     struct opts o = {0};
     struct inputs in = {0};
     struct coop_clip_model m = {0};

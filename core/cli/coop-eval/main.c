@@ -1,7 +1,9 @@
 /* coop-eval: evaluates learned context stored in a trial's results file on
  * another dataset, without retraining. Thin wrapper over coop_run_eval_stored. */
+#include "coop/cpu.h"
 #include "coop/loader.h"
 #include "coop/run.h"
+#include "coop/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    if (coop_verbose())
+        fprintf(stderr, "coop-eval: %s\n", blas);
     struct coop_eval_request q = {0};
     const char *extra[64];
     size_t n_extra = 0;

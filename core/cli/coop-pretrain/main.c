@@ -3,6 +3,7 @@
  * --eval: zero-shot vs nearest-class-mean few-shot accuracy per world task
  * plus the text tower's forward+backward time. See docs/pretraining.md. */
 #include "coop/checkpoint.h"
+#include "coop/cpu.h"
 #include "coop/pretrain.h"
 #include "coop/util.h"
 #include <math.h>
@@ -215,6 +216,10 @@ static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, in
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    if (coop_verbose())
+        fprintf(stderr, "coop-pretrain: %s\n", blas);
     const char *out = NULL, *config = NULL, *vocab = NULL, *ckpt = NULL;
     char **sets = calloc((size_t)argc, sizeof *sets), **tasks = calloc((size_t)argc, sizeof *tasks);
     int nsets = 0, ntasks = 0, shots = 4;

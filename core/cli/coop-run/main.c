@@ -3,6 +3,7 @@
  * and hands over to the sweep (core/run). Exit status: 0 all trials
  * completed, 1 some trial failed, 2 bad usage or bad input (nothing ran),
  * 130 interrupted. */
+#include "coop/cpu.h"
 #include "coop/loader.h"
 #include "coop/matrix.h"
 #include "coop/run.h"
@@ -63,6 +64,10 @@ static void list_plugins(const struct coop_registry *reg)
 
 int main(int argc, char **argv)
 {
+    char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
+    coop_blas_select_core(argv, blas, sizeof blas);
+    if (coop_verbose())
+        fprintf(stderr, "coop-run: %s\n", blas);
     const char *yaml = NULL, *cache = NULL;
     const char *extra[64];
     size_t n_extra = 0;

@@ -65,6 +65,9 @@ COOP_API int coop_read_file(const char *path, size_t max_bytes, char **out, size
 COOP_API int coop_mkdirs(const char *path, struct coop_err *e);
 COOP_API bool coop_file_exists(const char *path);
 COOP_API bool coop_dir_exists(const char *path);
+/* COOP_VERBOSE set to anything but "" or "0": executables print their
+ * verbose lines (e.g. which BLAS core runs) on stderr. */
+COOP_API bool coop_verbose(void);
 /* Monotonic seconds. */
 COOP_API double coop_now(void);
 

@@ -1,0 +1,59 @@
+/* coop/bf16.h: matrix products in bfloat16 with float32 accumulation for
+ * frozen weights, through oneDNN on AMX or AVX512-BF16. The weights are
+ * converted to bf16 once (coop_bf16_linear_create), the activations on every
+ * call; the output is float32. A CPU with neither instruction set, or a build
+ * without oneDNN (meson -Donednn), is refused with COOP_E_UNSUPPORTED and a
+ * message saying which. Nothing here prints.
+ *
+ * Error: both factors are rounded to bf16 (8 significant bits, unit roundoff
+ * u = 2^-8), each product is exact in float32 and the sums are float32, so
+ * every output element satisfies, against the exact product of the float32
+ * inputs,
+ *   |out - ref| <= (2u + u^2 + (K + 1) 2^-24 (1 + 2u + u^2)) *
+ *                  (sum_k |inp[m,k] w[n,k]| + |bias[n]|)
+ * (rounding of the factors, then K float32 additions plus the bias). On
+ * uniform random data the error is 1.3e-3 to 2.5e-3 of the largest output
+ * (max|out - ref| / max|ref|, K = 1 to 2048); tests/blas asserts both the
+ * bound per element and 1e-2 overall. */
+#ifndef COOP_BF16_H
+#define COOP_BF16_H
+
+#include "coop/common.h"
+#include "coop/cpu.h"
+#include <stdbool.h>
+
+/* Which bf16 instructions a CPU offers: AMX tiles first, then AVX512-BF16. */
+enum coop_bf16_isa { COOP_BF16_ISA_NONE = 0, COOP_BF16_ISA_AVX512, COOP_BF16_ISA_AMX };
+COOP_API enum coop_bf16_isa coop_bf16_isa(const struct coop_cpu_features *f); /* pure */
+COOP_API const char *coop_bf16_isa_name(enum coop_bf16_isa isa); /* "amx", "avx512_bf16", "none" */
+
+/* true when this build has oneDNN. */
+COOP_API bool coop_bf16_built(void);
+/* 0 when bf16 products can run in this process; else COOP_E_UNSUPPORTED with
+ * the reason (no oneDNN in this build, or this CPU has neither AMX nor
+ * AVX512-BF16, naming its features). */
+COOP_API int coop_bf16_check(struct coop_err *e);
+
+/* out[M,N] = bf16(inp)[M,K] @ bf16(w)[N,K]^T + bias[N] (bf16() rounds to
+ * nearest even, coop_f32_to_bf16 of coop/safetensors.h) with the products and
+ * sums in double: the bf16 computation without its float32 accumulation
+ * error (the test oracle next to coop_linear_forward_ref). bias may be NULL. */
+COOP_API void coop_bf16_linear_forward_ref(float *out, const float *inp, const float *w,
+                                           const float *bias, int M, int K, int N);
+
+/* A linear layer with frozen weights w[N,K] (PyTorch nn.Linear layout) and
+ * optional bias[N], both copied (w converted to bf16 in oneDNN's preferred
+ * layout). One forward at a time per object (it keeps the activation
+ * buffer). Free with coop_bf16_linear_free. */
+struct coop_bf16_linear;
+COOP_API int coop_bf16_linear_create(struct coop_bf16_linear **out, const float *w,
+                                     const float *bias, int K, int N, struct coop_err *e);
+/* out[M,N] = inp[M,K] @ w^T + bias, M >= 1. */
+COOP_API int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float *inp,
+                                      int M, struct coop_err *e);
+/* oneDNN's implementation of the last forward (e.g. "brg:avx512_core_bf16"),
+ * or "" before the first. */
+COOP_API const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l);
+COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
+
+#endif

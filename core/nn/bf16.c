@@ -1,0 +1,54 @@
+/* bf16.c: the parts of coop/bf16.h that need no oneDNN: which bf16
+ * instruction set a CPU has, the refusal for a CPU without one, and the
+ * reference product (bf16 rounding is coop_f32_to_bf16, as for checkpoints).
+ * The layer itself is bf16_onednn.c, or bf16_none.c in a build without
+ * oneDNN. Never prints. */
+#include "bf16_internal.h"
+#include "coop/safetensors.h"
+#include "coop/util.h"
+
+enum coop_bf16_isa coop_bf16_isa(const struct coop_cpu_features *f)
+{
+    if (f->amx)
+        return COOP_BF16_ISA_AMX;
+    return f->avx512_bf16 ? COOP_BF16_ISA_AVX512 : COOP_BF16_ISA_NONE;
+}
+
+const char *coop_bf16_isa_name(enum coop_bf16_isa isa)
+{
+    switch (isa) {
+    case COOP_BF16_ISA_AMX: return "amx";
+    case COOP_BF16_ISA_AVX512: return "avx512_bf16";
+    case COOP_BF16_ISA_NONE: break;
+    }
+    return "none";
+}
+
+static double rounded(float x)
+{
+    return (double)coop_bf16_to_f32(coop_f32_to_bf16(x));
+}
+
+void coop_bf16_linear_forward_ref(float *out, const float *inp, const float *w,
+                                  const float *bias, int M, int K, int N)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = bias ? (double)bias[n] : 0.0;
+            for (int k = 0; k < K; k++)
+                s += rounded(inp[(size_t)m * K + k]) * rounded(w[(size_t)n * K + k]);
+            out[(size_t)m * N + n] = (float)s;
+        }
+}
+
+int coop_bf16_cpu_check(struct coop_err *e)
+{
+    struct coop_cpu_features f;
+    coop_cpu_detect(&f);
+    if (coop_bf16_isa(&f) != COOP_BF16_ISA_NONE)
+        return 0;
+    char desc[200];
+    coop_cpu_describe(&f, desc, sizeof desc);
+    return coop_fail(e, COOP_E_UNSUPPORTED, "bf16: this CPU has neither AMX nor AVX512-BF16 "
+                     "(%s); bf16 products need one of them", desc);
+}

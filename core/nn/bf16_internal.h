@@ -1,0 +1,24 @@
+/* bf16_internal.h: shared by bf16.c and bf16_onednn.c. Not installed. */
+#ifndef COOP_BF16_INTERNAL_H
+#define COOP_BF16_INTERNAL_H
+
+#include "coop/bf16.h"
+#include <string.h>
+
+/* 0 when this CPU has AMX or AVX512-BF16; else COOP_E_UNSUPPORTED naming its
+ * features. */
+int coop_bf16_cpu_check(struct coop_err *e);
+
+/* coop_f32_to_bf16 (round to nearest even, NaN kept quiet) inlined, so the
+ * per-call activation loop vectorises; tests/blas compares the two. */
+static inline uint16_t coop_bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+#endif

@@ -1,0 +1,218 @@
+/* test_bf16.c: the bf16 linear layer (coop/bf16.h) against the naive fp32
+ * reference (coop_linear_forward_ref) with the error bound documented in
+ * bf16.h, per element and overall (max |out - ref| / max |ref| < 1e-2), and
+ * against the bf16-rounded reference in double (only float32 accumulation
+ * error left), at odd sizes and the text tower's shapes, with and without
+ * bias, several row counts on one object. Where bf16 cannot run (a build
+ * without oneDNN, a CPU without AMX or AVX512-BF16) the refusal and its
+ * message are what is tested. */
+#include "coop/bf16.h"
+#include "coop/nn.h"
+#include "coop/safetensors.h"
+#include "coop/util.h"
+#include "nn/bf16_internal.h"
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../common/check_run.h"
+
+#define U_BF16 (1.0 / 256.0) /* unit roundoff of bf16's 8 significant bits */
+#define U_F32 (1.0 / 16777216.0)
+#define TOL_OVERALL 1e-2
+
+START_TEST(isa_choice)
+{
+    struct coop_cpu_features f = {"GenuineIntel", 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_int_eq(coop_bf16_isa(&f), COOP_BF16_ISA_AMX);
+    f.amx = false;
+    ck_assert_int_eq(coop_bf16_isa(&f), COOP_BF16_ISA_AVX512);
+    f.avx512_bf16 = false;
+    ck_assert_int_eq(coop_bf16_isa(&f), COOP_BF16_ISA_NONE);
+    ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_AMX), "amx");
+    ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_AVX512), "avx512_bf16");
+    ck_assert_str_eq(coop_bf16_isa_name(COOP_BF16_ISA_NONE), "none");
+}
+END_TEST
+
+/* The inlined rounding of the layer equals the checkpoint code's on every
+ * class of value: ties both ways, NaN, infinities, denormals, random bits. */
+START_TEST(rounding_matches)
+{
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x3f808000u, 0x3f818000u,
+                                0x3f80ffffu, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+                                0x7fc00000u, 0x7f800001u, 0xffffffffu, 0x00000001u,
+                                0x007fffffu};
+    for (size_t i = 0; i < sizeof special / sizeof *special + 100000; i++) {
+        uint32_t u = i < sizeof special / sizeof *special ? special[i]
+                                                          : (uint32_t)coop_mix64(i);
+        float x;
+        memcpy(&x, &u, sizeof x);
+        ck_assert_msg(coop_bf16_round(x) == coop_f32_to_bf16(x), "0x%08x", u);
+    }
+    ck_assert_int_eq(coop_bf16_round(1.00390625f), 0x3f80); /* tie to even: down */
+    ck_assert_int_eq(coop_bf16_round(1.01171875f), 0x3f82); /* tie to even: up */
+}
+END_TEST
+
+/* Where bf16 cannot run here: every entry point refuses, saying why. */
+START_TEST(refusal)
+{
+    struct coop_cpu_features f;
+    coop_cpu_detect(&f);
+    struct coop_err e = {{0}};
+    int rc = coop_bf16_check(&e);
+    if (coop_bf16_built() && coop_bf16_isa(&f) != COOP_BF16_ISA_NONE) {
+        ck_assert_msg(rc == 0, "%s", e.msg);
+        return;
+    }
+    fprintf(stderr, "bf16 cannot run here: %s\n", e.msg);
+    ck_assert_int_eq(rc, COOP_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, coop_bf16_built() ? "neither AMX nor AVX512-BF16"
+                                                          : "no oneDNN"));
+    float w[4] = {1, 2, 3, 4}, out[4];
+    static char sentinel;
+    struct coop_bf16_linear *l = (void *)&sentinel; /* create must clear it */
+    ck_assert_int_eq(coop_bf16_linear_create(&l, w, NULL, 2, 2, &e), COOP_E_UNSUPPORTED);
+    ck_assert_ptr_null(l);
+    ck_assert_int_eq(coop_bf16_linear_forward(NULL, out, w, 2, &e), COOP_E_UNSUPPORTED);
+    coop_bf16_linear_free(NULL);
+}
+END_TEST
+
+static bool can_run(void)
+{
+    struct coop_err e;
+    if (coop_bf16_check(&e) == 0)
+        return true;
+    fprintf(stderr, "bf16 products not tested: %s\n", e.msg);
+    return false;
+}
+
+static float *rand_buf(size_t n, uint64_t seed)
+{
+    float *p = coop_alloc_floats(n);
+    ck_assert_ptr_nonnull(p);
+    coop_hash_uniform(p, n, seed, -1.0, 1.0);
+    return p;
+}
+
+/* |p| elementwise, first rounded to bf16 when rounded. */
+static float *abs_copy(const float *p, size_t n, int rounded)
+{
+    float *q = coop_alloc_floats(n);
+    ck_assert_ptr_nonnull(q);
+    for (size_t i = 0; i < n; i++)
+        q[i] = fabsf(rounded ? coop_bf16_to_f32(coop_f32_to_bf16(p[i])) : p[i]);
+    return q;
+}
+
+/* Checks out against both references for one (M, K, N); returns the overall
+ * error against fp32. */
+static double check_against_refs(const float *out, const float *x, const float *w,
+                                 const float *b, int M, int K, int N)
+{
+    size_t mn = (size_t)M * N;
+    float *r32 = coop_alloc_floats(mn), *r16 = coop_alloc_floats(mn);
+    coop_linear_forward_ref(r32, x, w, b, M, K, N);
+    coop_bf16_linear_forward_ref(r16, x, w, b, M, K, N);
+    double gamma = 2 * U_BF16 + U_BF16 * U_BF16 +
+                   (K + 1) * U_F32 * (1 + 2 * U_BF16 + U_BF16 * U_BF16);
+    /* |x| |w| and the bf16-rounded |x| |w| as products: mag = |x| @ |w|^T */
+    float *ax = abs_copy(x, (size_t)M * K, 0), *aw = abs_copy(w, (size_t)N * K, 0);
+    float *ax16 = abs_copy(x, (size_t)M * K, 1), *aw16 = abs_copy(w, (size_t)N * K, 1);
+    float *mags = coop_alloc_floats(mn), *mags16 = coop_alloc_floats(mn);
+    coop_linear_forward(mags, ax, aw, NULL, M, K, N); /* sgemm: positive terms, */
+    coop_linear_forward(mags16, ax16, aw16, NULL, M, K, N); /* error <= (K+1) U_F32 */
+    double up = 1 + 2 * (K + 1) * U_F32;
+    double maxd = 0, maxr = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            size_t i = (size_t)m * N + n;
+            double bias = b ? fabs(b[n]) : 0;
+            double mag = (mags[i] + bias) * up, mag16 = (mags16[i] + bias) * up;
+            double d32 = fabs((double)out[i] - r32[i]), d16 = fabs((double)out[i] - r16[i]);
+            ck_assert_msg(d32 <= gamma * mag + U_F32 * fabs(r32[i]) + 1e-30,
+                          "[%d,%d] of %dx%dx%d: |%g - %g| > %g", m, n, M, K, N, out[i],
+                          r32[i], gamma * mag);
+            /* the bf16-rounded reference leaves fp32 accumulation (+ its own final rounding) */
+            ck_assert_msg(d16 <= (K + 2) * U_F32 * mag16 + U_F32 * fabs(r16[i]) + 1e-30,
+                          "[%d,%d] of %dx%dx%d: |%g - %g| vs bf16 reference", m, n, M, K, N,
+                          out[i], r16[i]);
+            maxd = fmax(maxd, d32);
+            maxr = fmax(maxr, fabs((double)r32[i]));
+        }
+    coop_free(r32), coop_free(r16), coop_free(ax), coop_free(aw), coop_free(ax16);
+    coop_free(aw16), coop_free(mags), coop_free(mags16);
+    return maxr > 0 ? maxd / maxr : maxd;
+}
+
+static const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {33, 65, 17}, {3, 200, 31},
+                                {740, 512, 512}, {64, 512, 2048}, {20, 2048, 512}};
+
+START_TEST(matches_references)
+{
+    if (!can_run())
+        return;
+    int M = shapes[_i][0], K = shapes[_i][1], N = shapes[_i][2];
+    float *x = rand_buf((size_t)M * K, 10 + _i), *w = rand_buf((size_t)N * K, 20 + _i);
+    float *b = rand_buf((size_t)N, 30 + _i), *out = coop_alloc_floats((size_t)M * N);
+    for (int withb = 0; withb < 2; withb++) {
+        struct coop_bf16_linear *l = NULL;
+        struct coop_err e;
+        ck_assert_msg(coop_bf16_linear_create(&l, w, withb ? b : NULL, K, N, &e) == 0, "%s",
+                      e.msg);
+        ck_assert_msg(coop_bf16_linear_forward(l, out, x, M, &e) == 0, "%s", e.msg);
+        double err = check_against_refs(out, x, w, withb ? b : NULL, M, K, N);
+        ck_assert_msg(err < TOL_OVERALL, "%dx%dx%d: error %g", M, K, N, err);
+        const char *impl = coop_bf16_linear_impl(l);
+        fprintf(stderr, "%4d x %4d x %4d%s: max|out - ref| / max|ref| = %.2e (%s)\n", M, K,
+                N, withb ? " + bias" : "", err, impl);
+        ck_assert_msg(impl[0] && !strstr(impl, "ref"), "oneDNN ran '%s'", impl);
+        coop_bf16_linear_free(l);
+    }
+    coop_free(x), coop_free(w), coop_free(b), coop_free(out);
+}
+END_TEST
+
+/* One object, row counts changing between calls (the primitive is rebuilt),
+ * then the first count again: the same result bit for bit. */
+START_TEST(row_counts_change)
+{
+    if (!can_run())
+        return;
+    const int K = 96, N = 80, Ms[] = {5, 1, 130, 5};
+    float *x = rand_buf(130 * K, 41), *w = rand_buf(N * K, 42), *b = rand_buf(N, 43);
+    float *out = coop_alloc_floats(130 * N), *first = coop_alloc_floats(5 * N);
+    struct coop_bf16_linear *l = NULL;
+    struct coop_err e;
+    ck_assert_msg(coop_bf16_linear_create(&l, w, b, K, N, &e) == 0, "%s", e.msg);
+    for (int t = 0; t < 4; t++) {
+        ck_assert_msg(coop_bf16_linear_forward(l, out, x, Ms[t], &e) == 0, "%s", e.msg);
+        ck_assert_double_lt(check_against_refs(out, x, w, b, Ms[t], K, N), TOL_OVERALL);
+        if (t == 0)
+            memcpy(first, out, sizeof(float) * 5 * N);
+    }
+    ck_assert_int_eq(memcmp(first, out, sizeof(float) * 5 * N), 0);
+    ck_assert_int_eq(coop_bf16_linear_forward(l, out, x, 0, &e), COOP_E_INVAL);
+    coop_bf16_linear_free(l);
+    ck_assert_int_eq(coop_bf16_linear_create(&l, w, b, 0, N, &e), COOP_E_INVAL);
+    ck_assert_ptr_null(l);
+    coop_free(x), coop_free(w), coop_free(b), coop_free(out), coop_free(first);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bf16");
+    TCase *tc = tcase_create("linear");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, isa_choice);
+    tcase_add_test(tc, rounding_matches);
+    tcase_add_test(tc, refusal);
+    tcase_add_loop_test(tc, matches_references, 0, (int)(sizeof shapes / sizeof *shapes));
+    tcase_add_test(tc, row_counts_change);
+    suite_add_tcase(s, tc);
+    return coop_check_run(s);
+}
