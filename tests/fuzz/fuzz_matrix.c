@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_matrix.c: the YAML experiment matrix as coop-run reads it:
- * coop_matrix_load_string with the resolver of the real plugin registry (the
- * build tree's plugins), then every trial's resolved fields. The input stands
- * for experiments/fuzz.yaml, so the shipped experiments' relative paths
- * (../models/...) resolve. */
+ * coop_matrix_peek_plugin_paths on the input as a scratch file (the runner's
+ * pre-pass), then coop_matrix_load_string with the resolver of the real plugin
+ * registry (the build tree's plugins) and every trial's resolved fields. The
+ * input stands for experiments/fuzz.yaml, so the shipped experiments'
+ * relative paths (../models/...) resolve. */
 #include "fuzz_util.h"
 #include "coop/loader.h"
 #include "coop/matrix.h"
@@ -40,6 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct coop_matrix *m = NULL;
     struct coop_err e;
+    char path[1100], **paths;
+    size_t np;
+    fuzz_write(path, sizeof path, "fuzz.yaml", data, size);
+    if (coop_matrix_peek_plugin_paths(path, &paths, &np, &e) == 0)
+        coop_matrix_free_paths(paths, np);
     if (coop_matrix_load_string((const char *)data, size,
                                 COOP_SOURCE_ROOT "/experiments/fuzz.yaml", &resolver, &m,
                                 &e) != 0)
