@@ -134,7 +134,7 @@ valgrind)
     ;;
 fuzz) fuzz "$@" ;;
 *)
-    sed -n '2,10p' "$0"
+    sed -n '2,9p' "$0"
     exit 2
     ;;
 esac
