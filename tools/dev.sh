@@ -6,12 +6,13 @@
 #   tools/dev.sh test    build + the whole test suite (meson test)
 #   tools/dev.sh asan    the test suite in an ASan+UBSan build (build-asan/)
 #   tools/dev.sh valgrind [SUITE...]  tests under valgrind (default: the CI subset)
+#   tools/dev.sh fuzz [SECONDS [TARGET...]]  libFuzzer targets, SECONDS each (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(meson ninja-build pkg-config gcc libyaml-dev libopenblas-dev libhdf5-dev hdf5-tools
       check libjpeg62-turbo-dev libpng-dev zlib1g-dev libcairo2-dev libdnnl-dev valgrind git
-      dataset-fashion-mnist)
+      dataset-fashion-mnist clang libclang-rt-14-dev llvm)
 
 deps() {
     local missing=()
@@ -33,6 +34,65 @@ build() {
     deps
     [ -f build/build.ninja ] || meson setup build --buildtype=release -Db_ndebug=false >/dev/null
     meson compile -C build
+}
+
+# Known failures, reported and left to their owners: a target's crash or leak
+# whose frame #0 or #1 matches its pattern is shown but does not fail the step;
+# any other does (docs/testing.md). results: libhdf5 1.10 itself crashes on some
+# corrupt files, and the results reader (being hardened separately) trips on
+# others; reproducers in tests/fuzz/known/results/.
+declare -A FUZZ_KNOWN=([results]='libhdf5|core/results/')
+
+# One target on a scratch copy of its committed corpus; crash, leak and timeout
+# reproducers land in build-fuzz/fuzz-artifacts/<target>/, the log in
+# build-fuzz/fuzz-logs/<target>.log. Exit status: libFuzzer's.
+fuzz_one() {
+    local t=$1 secs=$2 work=build-fuzz/fuzz-corpus/$1 art=build-fuzz/fuzz-artifacts/$1
+    rm -rf "$work"
+    mkdir -p "$work" "$art" build-fuzz/fuzz-logs
+    cp tests/fuzz/corpus/"$t"/* "$work"/
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
+        ./build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
+        -artifact_prefix="$art/" -print_final_stats=1 "$work" >build-fuzz/fuzz-logs/"$t".log 2>&1
+}
+
+fuzz() {
+    deps
+    local secs=${1:-30}
+    shift || true
+    [ -f build-fuzz/build.ninja ] ||
+        CC=clang meson setup build-fuzz -Dfuzz=enabled -Dtests=disabled -Dopenmp=disabled \
+            --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    meson compile -C build-fuzz
+    local targets=("$@")
+    ((${#targets[@]})) || targets=($(ls tests/fuzz/corpus))
+    # two at a time, one per core; each leaves its exit status in fuzz-logs/<target>.status
+    local t failed=0
+    for t in "${targets[@]}"; do
+        while (($(jobs -rp | wc -l) >= 2)); do wait -n || true; done
+        (st=0; fuzz_one "$t" "$secs" || st=$?; echo "$st" >build-fuzz/fuzz-logs/"$t".status) &
+    done
+    wait
+    for t in "${targets[@]}"; do
+        local st
+        st=$(cat build-fuzz/fuzz-logs/"$t".status)
+        grep -h '^stat::number_of_executed_units' build-fuzz/fuzz-logs/"$t".log |
+            sed "s/^stat::number_of_executed_units: */fuzz $t: runs: /" || true
+        ((st)) || continue
+        echo "fuzz $t: crashed (exit $st); build-fuzz/fuzz-logs/$t.log:"
+        grep -A40 -m1 -E '^==[0-9]+==ERROR|runtime error|^ALARM|out-of-memory|Timeout' \
+            build-fuzz/fuzz-logs/"$t".log | head -60
+        ls build-fuzz/fuzz-artifacts/"$t"/
+        local known=${FUZZ_KNOWN[$t]:-}
+        if [ -n "$known" ] && grep -m2 -E '^ *#[01] ' build-fuzz/fuzz-logs/"$t".log |
+            grep -qE "$known"; then
+            echo "fuzz $t: a known failure (FUZZ_KNOWN in tools/dev.sh): not failing"
+        else
+            failed=1
+        fi
+    done
+    return "$failed"
 }
 
 cmd=${1:-help}
@@ -72,6 +132,7 @@ valgrind)
         clip_safetensors clip_plugin world datasets_layouts pretrain
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
+fuzz) fuzz "$@" ;;
 *)
     sed -n '2,9p' "$0"
     exit 2
