@@ -1,12 +1,17 @@
 /* test_featcache.c: the feature cache: persistence, invalidation by key (a
  * changed checkpoint or preprocessing is another key, hence another file),
- * a torn last record from a killed writer, and a corrupt header. */
+ * a torn last record from a killed writer; torn files (zero bytes, half a
+ * header, bad magic) rebuilt once with a warning; damaged tails cut off; a
+ * foreign header refused; a full disk leaving nothing broken behind. */
 #include "coop/featcache.h"
 #include "coop/util.h"
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
@@ -47,23 +52,191 @@ START_TEST(persist_invalidate_and_recover)
     ck_assert_int_eq(truncate(path, len - 5), 0);
     ck_assert_int_eq(coop_featcache_open(dir, key, 10, 4, &c, &e), 0);
     ck_assert_uint_eq(coop_featcache_count(c), 2);
+    ck_assert_ptr_nonnull(coop_featcache_warning(c));
+    ck_assert_ptr_nonnull(strstr(coop_featcache_warning(c), path));
     ck_assert(!coop_featcache_has(c, 9));
     ck_assert_int_eq(coop_featcache_put(c, 9, f[2], &e), 0);
     coop_featcache_close(c);
     ck_assert_int_eq(coop_featcache_open(dir, key, 10, 4, &c, &e), 0);
     ck_assert_uint_eq(coop_featcache_count(c), 3);
     ck_assert(memcmp(coop_featcache_get(c, 9), f[2], sizeof f[2]) == 0);
+    ck_assert_ptr_null(coop_featcache_warning(c));
     coop_featcache_close(c);
     /* a different item count for the same key is refused, naming the file */
     ck_assert_int_eq(coop_featcache_open(dir, key, 11, 4, &c, &e), COOP_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(e.msg, path));
-    /* a corrupt header too */
-    fp = fopen(path, "r+b");
-    fputs("garbage!", fp);
+    /* so is another key's whole header under this key's name: no accident
+     * makes one (the name is 96 bits of the key's digest); nothing touched */
+    ck_assert_int_eq(coop_featcache_open(dir, "checkpoint=bbb\npreprocess=v1\nview=0\n", 10,
+                                         4, &c, &e), 0);
+    char *path_b = coop_strdup(coop_featcache_path(c));
+    coop_featcache_close(c);
+    ck_assert_int_eq(rename(path, path_b), 0);
+    ck_assert_int_eq(coop_featcache_open(dir, "checkpoint=bbb\npreprocess=v1\nview=0\n", 10,
+                                         4, &c, &e), COOP_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, path_b));
+    ck_assert_ptr_nonnull(strstr(e.msg, "does not match this key"));
+    free(path_b);
+    free(path);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
+}
+END_TEST
+
+/* Entries of a folder, hidden ones too. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)))
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static const char *key_a = "checkpoint=aaa\npreprocess=v1\nview=0\n";
+
+/* Opens key_a's cache (10 items of 4 floats) and returns its path. */
+static char *open_a(struct coop_featcache **c)
+{
+    struct coop_err e;
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, c, &e), 0);
+    return coop_strdup(coop_featcache_path(*c));
+}
+
+static long file_size(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
     fclose(fp);
-    ck_assert_int_eq(coop_featcache_open(dir, key, 10, 4, &c, &e), COOP_E_FORMAT);
-    ck_assert_ptr_nonnull(strstr(e.msg, "not a coop feature cache"));
-    unlink(path);
+    return n;
+}
+
+static void write_bytes(const char *path, const char *mode, const void *p, size_t n)
+{
+    FILE *fp = fopen(path, mode);
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(p, 1, n, fp), n);
+    fclose(fp);
+}
+
+/* Opening must rebuild the file by itself, once, with a warning naming it. */
+static void expect_rebuilt(const char *path, const char *what)
+{
+    struct coop_featcache *c;
+    struct coop_err e;
+    float f[4] = {1, 2, 3, 4};
+    ck_assert_msg(coop_featcache_open(dir, key_a, 10, 4, &c, &e) == 0, "%s: %s", what, e.msg);
+    ck_assert_msg(coop_featcache_warning(c) && strstr(coop_featcache_warning(c), path),
+                  "%s: no warning naming the file", what);
+    ck_assert_uint_eq(coop_featcache_count(c), 0);
+    ck_assert_int_eq(coop_featcache_put(c, 4, f, &e), 0);
+    coop_featcache_close(c);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, &c, &e), 0);
+    ck_assert_msg(!coop_featcache_warning(c), "%s: warned again", what);
+    ck_assert_uint_eq(coop_featcache_count(c), 1);
+    ck_assert(memcmp(coop_featcache_get(c, 4), f, sizeof f) == 0);
+    coop_featcache_close(c);
+}
+
+START_TEST(torn_files_are_rebuilt_once)
+{
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
+    struct coop_featcache *c;
+    char *path = open_a(&c);
+    coop_featcache_close(c);
+    /* zero bytes (what a full disk left before), half a header, bad magic */
+    write_bytes(path, "wb", "", 0);
+    expect_rebuilt(path, "zero-byte file");
+    ck_assert_int_eq(truncate(path, 20), 0);
+    expect_rebuilt(path, "half a header");
+    write_bytes(path, "r+b", "garbage!", 8);
+    expect_rebuilt(path, "bad magic");
+    /* no temporary file is left beside it */
+    ck_assert_int_eq(count_entries(dir), 1);
+    free(path);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
+}
+END_TEST
+
+START_TEST(damaged_tail_is_cut_off)
+{
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
+    struct coop_featcache *c;
+    struct coop_err e;
+    float f[3][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
+    char *path = open_a(&c);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(coop_featcache_put(c, (size_t)i, f[i], &e), 0);
+    coop_featcache_close(c);
+    long len = file_size(path), rec = (len - 56) / 3;
+    ck_assert_int_eq(rec, 8 + 16 + 8);
+    /* one float of the last record changed: its checksum fails */
+    FILE *fp = fopen(path, "r+b");
+    fseek(fp, len - 12, SEEK_SET);
+    fputc(0x7f, fp);
+    fclose(fp);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, &c, &e), 0);
+    ck_assert_uint_eq(coop_featcache_count(c), 2);
+    ck_assert(!coop_featcache_has(c, 2));
+    ck_assert_ptr_nonnull(coop_featcache_warning(c));
+    coop_featcache_close(c);
+    ck_assert_int_eq(file_size(path), len - rec);
+    /* a zero-filled tail (a file system's answer to a crash) reads as index 0 */
+    char zeros[64] = {0};
+    write_bytes(path, "ab", zeros, (size_t)rec);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, &c, &e), 0);
+    ck_assert_uint_eq(coop_featcache_count(c), 2);
+    ck_assert(memcmp(coop_featcache_get(c, 0), f[0], sizeof f[0]) == 0);
+    ck_assert_ptr_nonnull(coop_featcache_warning(c));
+    coop_featcache_close(c);
+    free(path);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
+}
+END_TEST
+
+static void set_file_limit(rlim_t n)
+{
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = n;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* A full disk (here: the file size limit, EFBIG) fails the call that hits it
+ * and leaves nothing that fails the next run. */
+START_TEST(full_disk_leaves_no_broken_file)
+{
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct coop_featcache *c;
+    struct coop_err e;
+    float f[4] = {1, 2, 3, 4};
+    /* the header cannot be written: an error, and no file under the name */
+    set_file_limit(10);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, &c, &e), COOP_E_IO);
+    ck_assert_int_eq(count_entries(dir), 0);
+    set_file_limit(RLIM_INFINITY);
+    char *path = open_a(&c);
+    ck_assert_ptr_null(coop_featcache_warning(c));
+    ck_assert_int_eq(coop_featcache_put(c, 1, f, &e), 0);
+    /* a record that only half fits fails, and is not left half-written */
+    long len = file_size(path);
+    set_file_limit((rlim_t)len + 10);
+    ck_assert_int_eq(coop_featcache_put(c, 2, f, &e), COOP_E_IO);
+    ck_assert(!coop_featcache_has(c, 2));
+    set_file_limit(RLIM_INFINITY);
+    ck_assert_int_eq(file_size(path), len);
+    ck_assert_int_eq(coop_featcache_put(c, 3, f, &e), 0);
+    coop_featcache_close(c);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, 10, 4, &c, &e), 0);
+    ck_assert_ptr_null(coop_featcache_warning(c));
+    ck_assert_uint_eq(coop_featcache_count(c), 2);
+    ck_assert(coop_featcache_has(c, 1) && coop_featcache_has(c, 3));
+    coop_featcache_close(c);
     free(path);
     ck_assert_int_eq(coop_test_rmtree(dir), 0);
 }
@@ -74,6 +247,9 @@ int main(void)
     Suite *s = suite_create("featcache");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, persist_invalidate_and_recover);
+    tcase_add_test(tc, torn_files_are_rebuilt_once);
+    tcase_add_test(tc, damaged_tail_is_cut_off);
+    tcase_add_test(tc, full_disk_leaves_no_broken_file);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
