@@ -2,7 +2,9 @@
  * activations) and backward to every weight gradient and optionally to the
  * pixels (pretraining on the synthetic world trains it). conv1 is a matmul
  * of flattened patches; blocks are the pre-norm residual blocks of the text
- * tower, without a mask. Kernels come from coop/nn.h. */
+ * tower, without a mask. Kernels come from coop/nn.h. Inference encodes one
+ * image at a time, so features never depend on the batch; the taped forward
+ * (training) stays batched. */
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
