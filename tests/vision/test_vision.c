@@ -422,7 +422,7 @@ static void check_batch_invariant(const char *what, const struct coop_clip_model
                                   int E)
 {
     enum { POOL = 40 };
-    static const int cfg[][3] = {{32, 0, 1}, {32, 31, 1}, {7, 3, 20}, {2, 1, 33}};
+    static const int cfg[][4] = {{32, 0, 31, 1}, {7, 3, 3, 20}, {2, 1, 1, 33}}; /* B, slots, next */
     size_t px = (size_t)3 * S * S;
     float *pool = coop_alloc_floats(POOL * px), *batch = coop_alloc_floats(32 * px);
     float *alone = coop_alloc_floats((size_t)E), *feat = coop_alloc_floats((size_t)32 * E);
@@ -430,15 +430,18 @@ static void check_batch_invariant(const char *what, const struct coop_clip_model
     coop_hash_uniform(pool, POOL * px, 11, -2.0, 2.0);
     ck_assert_int_eq(coop_clip_encode_images(m, pool, 1, alone, &e), 0);
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        int B = cfg[c][0], slot = cfg[c][1], next = cfg[c][2];
+        int B = cfg[c][0], next = cfg[c][3];
         for (int j = 0; j < B; j++) {
-            size_t src = j == slot ? 0 : (size_t)(next++ % (POOL - 1)) + 1;
+            int mine = j == cfg[c][1] || j == cfg[c][2];
+            size_t src = mine ? 0 : (size_t)(next++ % (POOL - 1)) + 1;
             memcpy(batch + j * px, pool + src * px, px * sizeof(float));
         }
         ck_assert_int_eq(coop_clip_encode_images(m, batch, B, feat, &e), 0);
-        ck_assert_msg(memcmp(feat + (size_t)slot * E, alone, (size_t)E * sizeof(float)) == 0,
-                      "%s: the image at slot %d of a batch of %d is not the bits it has alone",
-                      what, slot, B);
+        for (int k = 1; k <= 2; k++)
+            ck_assert_msg(memcmp(feat + (size_t)cfg[c][k] * E, alone,
+                                 (size_t)E * sizeof(float)) == 0,
+                          "%s: the image at slot %d of a batch of %d is not the bits it has "
+                          "alone", what, cfg[c][k], B);
     }
     coop_free(pool), coop_free(batch), coop_free(alone), coop_free(feat);
 }
