@@ -1,26 +1,37 @@
 /* featcache.c: append-only feature cache files (see coop/featcache.h).
  * Layout: "COOPFEAT" | u32 version | u32 dim | u64 n_items | 32-byte key hash,
- * then records: u64 index | dim float32, little-endian host order. */
+ * then records: u64 index | dim float32 | u64 FNV-1a of the index and floats,
+ * little-endian host order. A file only ever appears under its name with a
+ * whole header (written under a temporary name, then linked or renamed);
+ * records are appended whole, one write() each, so a concurrent appender
+ * (issue 15) never interleaves inside a record. Never prints: what was
+ * repaired is reported through coop_featcache_warning. */
 #include "coop/featcache.h"
 #include "coop/util.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FC_MAGIC "COOPFEAT"
-#define FC_VERSION 1u
+#define FC_VERSION 2u
 #define FC_HEADER (8 + 4 + 4 + 8 + 32)
 
 struct coop_featcache {
     char *path;
-    FILE *f;
+    int fd;
     int dim;
     size_t n_items, count;
     int64_t *slot;  /* [n_items] -> row in data, -1 if absent */
     float *data;    /* [cap, dim] */
     size_t cap;
+    uint8_t *rec;   /* one record's bytes */
+    size_t rec_len;
+    off_t end;      /* header + whole records written or read so far */
+    char *warning;  /* what opening repaired, or NULL */
 };
 
 static int reserve(struct coop_featcache *c, size_t rows)
@@ -38,37 +49,193 @@ static int reserve(struct coop_featcache *c, size_t rows)
     return 0;
 }
 
-static int load_records(struct coop_featcache *c, struct coop_err *e)
+static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
-    size_t rec = 8 + (size_t)c->dim * sizeof(float);
-    float *row = malloc((size_t)c->dim * sizeof(float));
-    long good = FC_HEADER;
-    uint64_t idx;
-    if (!row)
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void header_bytes(uint8_t *h, int dim, size_t n_items, const uint8_t *key)
+{
+    uint32_t v = FC_VERSION, d = (uint32_t)dim;
+    uint64_t n = n_items;
+    memcpy(h, FC_MAGIC, 8);
+    memcpy(h + 8, &v, 4);
+    memcpy(h + 12, &d, 4);
+    memcpy(h + 16, &n, 8);
+    memcpy(h + 24, key, 32);
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void host_name(char *out, size_t len)
+{
+    if (gethostname(out, len) != 0 || !out[0])
+        snprintf(out, len, "localhost");
+    out[len - 1] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '/')
+            *p = '_';
+}
+
+/* Puts a file holding only the header under c->path: written and synced
+ * under a hidden temporary name first, so the name never shows a torn
+ * header. replace = 0 links it (an existing file wins: *lost = 1), else it
+ * is renamed over whatever is there. */
+static int create_file(struct coop_featcache *c, const char *dir, const uint8_t *key,
+                       int replace, int *lost, struct coop_err *e)
+{
+    char host[256];
+    host_name(host, sizeof host);
+    const char *base = strrchr(c->path, '/') + 1;
+    char *tmp = coop_asprintf("%s/.%s.tmp-%s-%ld", dir, base, host, (long)getpid());
+    if (!tmp)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    while (fread(&idx, 8, 1, c->f) == 1 && fread(row, sizeof(float), (size_t)c->dim, c->f) ==
-                                               (size_t)c->dim) {
-        if (idx >= c->n_items) {
-            free(row);
-            return coop_fail(e, COOP_E_FORMAT, "%s: record at byte %ld has index %llu >= %zu",
-                             c->path, good, (unsigned long long)idx, c->n_items);
-        }
+    uint8_t h[FC_HEADER];
+    header_bytes(h, c->dim, c->n_items, key);
+    int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write_all(fd, h, sizeof h) || fsync(fd)) {
+        rc = coop_fail(e, COOP_E_IO, "%s: cannot create feature cache: %s", c->path,
+                       strerror(errno));
+    }
+    if (fd >= 0 && close(fd) && !rc)
+        rc = coop_fail(e, COOP_E_IO, "%s: cannot create feature cache: %s", c->path,
+                       strerror(errno));
+    *lost = 0;
+    if (!rc && !replace && link(tmp, c->path) != 0) {
+        if (errno == EEXIST)
+            *lost = 1; /* another process created it first: use that one */
+        else
+            replace = 1; /* a file system without hard links */
+    }
+    if (!rc && replace && rename(tmp, c->path) != 0)
+        rc = coop_fail(e, COOP_E_IO, "%s: cannot create feature cache: %s", c->path,
+                       strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* A record that does not check out ends the file's good part. */
+static bool record_ok(const struct coop_featcache *c, uint64_t *idx)
+{
+    size_t body = c->rec_len - 8;
+    uint64_t check;
+    memcpy(idx, c->rec, 8);
+    memcpy(&check, c->rec + body, 8);
+    return check == fnv1a(c->rec, body) && *idx < c->n_items;
+}
+
+static int load_records(struct coop_featcache *c, off_t size, struct coop_err *e)
+{
+    off_t off = FC_HEADER;
+    uint64_t idx;
+    while (off + (off_t)c->rec_len <= size &&
+           pread(c->fd, c->rec, c->rec_len, off) == (ssize_t)c->rec_len && record_ok(c, &idx)) {
         if (c->slot[idx] < 0) {
-            if (reserve(c, c->count + 1)) {
-                free(row);
+            if (reserve(c, c->count + 1))
                 return coop_fail(e, COOP_E_NOMEM, "out of memory");
-            }
             c->slot[idx] = (int64_t)c->count++;
         }
-        memcpy(c->data + (size_t)c->slot[idx] * c->dim, row, (size_t)c->dim * sizeof(float));
-        good += (long)rec;
+        memcpy(c->data + (size_t)c->slot[idx] * c->dim, c->rec + 8,
+               (size_t)c->dim * sizeof(float));
+        off += (off_t)c->rec_len;
     }
-    free(row);
-    /* drop a torn tail record left by a killed writer before appending */
-    if (fflush(c->f) != 0 || ftruncate(fileno(c->f), good) != 0 || fseek(c->f, good, SEEK_SET))
-        return coop_fail(e, COOP_E_IO, "%s: cannot truncate torn record: %s", c->path,
+    c->end = off;
+    if (off == size)
+        return 0;
+    /* a killed or starved writer's torn record, or a tail that does not
+     * check out: drop it (and anything after it) before appending */
+    if (ftruncate(c->fd, off) != 0)
+        return coop_fail(e, COOP_E_IO, "%s: cannot cut off a torn record: %s", c->path,
                          strerror(errno));
+    c->warning = coop_asprintf("%s: dropped %lld bytes after the last whole record "
+                               "(a torn or damaged tail; kept %zu features)",
+                               c->path, (long long)(size - off), c->count);
     return 0;
+}
+
+/* Checks the header of the open file. Returns 1 for a torn or foreign file
+ * (to be rebuilt), 0 when it is this key's, else an error. */
+static int check_header(struct coop_featcache *c, const uint8_t *key, off_t size,
+                        struct coop_err *e)
+{
+    uint8_t h[FC_HEADER], want[FC_HEADER];
+    if (size < FC_HEADER || pread(c->fd, h, FC_HEADER, 0) != FC_HEADER ||
+        memcmp(h, FC_MAGIC, 8) != 0)
+        return 1;
+    header_bytes(want, c->dim, c->n_items, key);
+    if (memcmp(h, want, FC_HEADER) == 0)
+        return 0;
+    /* A whole header of another key under this key's digest cannot come from
+     * a crash or a full disk, so it is not silently replaced. */
+    uint32_t v, d;
+    uint64_t n;
+    memcpy(&v, h + 8, 4);
+    memcpy(&d, h + 12, 4);
+    memcpy(&n, h + 16, 8);
+    return coop_fail(e, COOP_E_FORMAT,
+                     "%s: header does not match this key (version %u, dim %u, items %llu; "
+                     "want %u, %d, %zu); delete the file",
+                     c->path, v, d, (unsigned long long)n, FC_VERSION, c->dim, c->n_items);
+}
+
+static int open_existing(struct coop_featcache *c, const char *dir, const uint8_t *key,
+                         struct coop_err *e)
+{
+    struct stat st;
+    if (fstat(c->fd, &st) != 0)
+        return coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
+    int rc = check_header(c, key, st.st_size, e);
+    if (rc != 1)
+        return rc ? rc : load_records(c, st.st_size, e);
+    int lost;
+    if ((rc = create_file(c, dir, key, 1, &lost, e)))
+        return rc;
+    close(c->fd);
+    c->fd = open(c->path, O_RDWR | O_APPEND);
+    if (c->fd < 0)
+        return coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
+    c->end = FC_HEADER;
+    c->warning = coop_asprintf("%s: not a whole feature cache (%lld bytes, torn or bad "
+                               "header); discarded and rebuilt",
+                               c->path, (long long)st.st_size);
+    return 0;
+}
+
+static int open_file(struct coop_featcache *c, const char *dir, const uint8_t *key,
+                     struct coop_err *e)
+{
+    c->fd = open(c->path, O_RDWR | O_APPEND);
+    if (c->fd < 0 && errno == ENOENT) {
+        int lost, rc = create_file(c, dir, key, 0, &lost, e);
+        if (rc)
+            return rc;
+        c->fd = open(c->path, O_RDWR | O_APPEND);
+        if (c->fd >= 0 && !lost) {
+            c->end = FC_HEADER;
+            return 0;
+        }
+    }
+    if (c->fd < 0)
+        return coop_fail(e, COOP_E_IO, "%s: cannot open feature cache: %s", c->path,
+                         strerror(errno));
+    return open_existing(c, dir, key, e);
 }
 
 int coop_featcache_open(const char *dir, const char *key_text, size_t n_items, int dim,
@@ -88,54 +255,20 @@ int coop_featcache_open(const char *dir, const char *key_text, size_t n_items, i
     struct coop_featcache *c = calloc(1, sizeof *c);
     if (!c)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    c->fd = -1;
     c->path = coop_asprintf("%s/%s.feat", dir, hex);
     c->dim = dim;
     c->n_items = n_items;
+    c->rec_len = 8 + (size_t)dim * sizeof(float) + 8;
     c->slot = malloc((n_items ? n_items : 1) * sizeof *c->slot);
-    if (!c->path || !c->slot) {
+    c->rec = malloc(c->rec_len);
+    if (!c->path || !c->slot || !c->rec) {
         coop_featcache_close(c);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n_items; i++)
         c->slot[i] = -1;
-    c->f = fopen(c->path, "r+b");
-    if (!c->f) {
-        c->f = fopen(c->path, "w+b");
-        if (!c->f) {
-            rc = coop_fail(e, COOP_E_IO, "%s: cannot create feature cache: %s", c->path,
-                           strerror(errno));
-            coop_featcache_close(c);
-            return rc;
-        }
-        uint32_t v = FC_VERSION, d = (uint32_t)dim;
-        uint64_t n = n_items;
-        if (fwrite(FC_MAGIC, 1, 8, c->f) != 8 || fwrite(&v, 4, 1, c->f) != 1 ||
-            fwrite(&d, 4, 1, c->f) != 1 || fwrite(&n, 8, 1, c->f) != 1 ||
-            fwrite(key, 1, 32, c->f) != 32 || fflush(c->f) != 0) {
-            rc = coop_fail(e, COOP_E_IO, "%s: cannot write header", c->path);
-            coop_featcache_close(c);
-            return rc;
-        }
-        *out = c;
-        return 0;
-    }
-    char magic[8];
-    uint32_t v = 0, d = 0;
-    uint64_t n = 0;
-    uint8_t k2[32];
-    if (fread(magic, 1, 8, c->f) != 8 || memcmp(magic, FC_MAGIC, 8) != 0 ||
-        fread(&v, 4, 1, c->f) != 1 || fread(&d, 4, 1, c->f) != 1 || fread(&n, 8, 1, c->f) != 1 ||
-        fread(k2, 1, 32, c->f) != 32)
-        rc = coop_fail(e, COOP_E_FORMAT, "%s: not a coop feature cache (bad header); delete it",
-                       c->path);
-    else if (v != FC_VERSION || d != (uint32_t)dim || n != n_items || memcmp(k2, key, 32) != 0)
-        rc = coop_fail(e, COOP_E_FORMAT,
-                       "%s: header does not match this key (version %u, dim %u, items %llu); "
-                       "delete the file",
-                       c->path, v, d, (unsigned long long)n);
-    else
-        rc = load_records(c, e);
-    if (rc) {
+    if ((rc = open_file(c, dir, key, e))) {
         coop_featcache_close(c);
         return rc;
     }
@@ -157,30 +290,43 @@ int coop_featcache_put(struct coop_featcache *c, size_t i, const float *f, struc
 {
     if (i >= c->n_items)
         return coop_fail(e, COOP_E_INVAL, "%s: index %zu out of range", c->path, i);
+    uint64_t idx = i, check;
+    size_t body = c->rec_len - 8;
+    memcpy(c->rec, &idx, 8);
+    memcpy(c->rec + 8, f, (size_t)c->dim * sizeof(float));
+    check = fnv1a(c->rec, body);
+    memcpy(c->rec + body, &check, 8);
+    if (write_all(c->fd, c->rec, c->rec_len)) {
+        int err = errno;
+        /* no torn record stays behind for this process's next append */
+        int cut = ftruncate(c->fd, c->end) == 0;
+        return coop_fail(e, COOP_E_IO, "%s: write failed: %s%s", c->path, strerror(err),
+                         cut ? "" : " (the torn record is dropped at the next open)");
+    }
+    c->end += (off_t)c->rec_len;
     if (c->slot[i] < 0) {
         if (reserve(c, c->count + 1))
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         c->slot[i] = (int64_t)c->count++;
     }
     memcpy(c->data + (size_t)c->slot[i] * c->dim, f, (size_t)c->dim * sizeof(float));
-    uint64_t idx = i;
-    if (fwrite(&idx, 8, 1, c->f) != 1 ||
-        fwrite(f, sizeof(float), (size_t)c->dim, c->f) != (size_t)c->dim || fflush(c->f) != 0)
-        return coop_fail(e, COOP_E_IO, "%s: write failed: %s", c->path, strerror(errno));
     return 0;
 }
 
 size_t coop_featcache_count(const struct coop_featcache *c) { return c->count; }
 const char *coop_featcache_path(const struct coop_featcache *c) { return c->path; }
+const char *coop_featcache_warning(const struct coop_featcache *c) { return c->warning; }
 
 void coop_featcache_close(struct coop_featcache *c)
 {
     if (!c)
         return;
-    if (c->f)
-        fclose(c->f);
+    if (c->fd >= 0)
+        close(c->fd);
     free(c->path);
     free(c->slot);
     free(c->data);
+    free(c->rec);
+    free(c->warning);
     free(c);
 }

@@ -159,9 +159,11 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
              "train:random-resized-crop(%.9g-1,3/4-4/3)+hflip,pillow8,v1", rt->crop_scale);
     /* Everything that changes a feature is in the key: checkpoint content,
      * preprocessing version, the dataset (and its plugin's version: a new
-     * version may draw other images under the same ids), its items and the view. */
+     * version may draw other images under the same ids), its items and the
+     * view. v2: the towers encode one image at a time (other bits than v1's
+     * batches) and records carry a checksum. */
     char *key = coop_asprintf(
-        "coop-features v1\ncheckpoint=%s\narch=%s\nimage_size=%d\nmean=%.8g,%.8g,%.8g\n"
+        "coop-features v2\ncheckpoint=%s\narch=%s\nimage_size=%d\nmean=%.8g,%.8g,%.8g\n"
         "std=%.8g,%.8g,%.8g\npreprocess=%s\ndataset=%s\ndataset_plugin=%s %s\nsplit=%d\n"
         "items=%s\nview=%d\n",
         rt->info.checkpoint_sha256, rt->info.arch, rt->info.image_size, rt->info.mean[0],
@@ -192,6 +194,8 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
         free(key);
         return rc;
     }
+    if (coop_featcache_warning(*out))
+        rt_log(rt, "warning: %s", coop_featcache_warning(*out));
     rt->fc[rt->nfc].key = key;
     rt->fc[rt->nfc].fc = *out;
     rt->nfc++;

@@ -1,8 +1,8 @@
 /* resnet.c: OpenAI's ModifiedResNet image tower, inference only (the image
  * encoder is frozen in CoOp): 3-conv stem, Bottlenecks with anti-aliased
- * (AvgPool) strides, and the AttentionPool2d head. Activations are channel-
- * major [C, nb, H, W] over a chunk of nb images, so each convolution is one
- * im2col + sgemm for the whole chunk; the attention pool is batched. */
+ * (AvgPool) strides, and the AttentionPool2d head. Images go through one at
+ * a time (nb = 1 in the channel-major [C, nb, H, W] layout that conv.c
+ * serves), so an image's features never depend on its batch. */
 #include "coop/clip.h"
 #include "coop/util.h"
 #include "vision.h"
@@ -52,7 +52,7 @@ static struct plan resnet_plan(const struct coop_clip_resnet *r)
 }
 
 struct bufs {
-    int nb;                   /* images in the chunk; activations are [C, nb, H, W] */
+    int nb;                   /* images in the buffers (1); activations are [C, nb, H, W] */
     float *x, *t1, *t2, *t3, *work;
 };
 
@@ -178,10 +178,6 @@ static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int 
     linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 
-/* Images per chunk: as many as fit a bounded activation footprint (per-image
- * buffers times the chunk), so batch 32 does not need gigabytes. */
-size_t vision_resnet_chunk_floats = (size_t)48 << 20;
-
 int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
                              float *feat, struct coop_err *e)
 {
@@ -192,23 +188,23 @@ int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixe
                          r->image_size, r->width);
     struct plan p = resnet_plan(r);
     int S = r->image_size, G = S / 32, T = G * G + 1, D = 32 * r->width;
-    size_t per_image = 4 * p.act + p.work, px = (size_t)3 * S * S;
-    int nb = (int)(vision_resnet_chunk_floats / per_image);
-    nb = nb < 1 ? 1 : nb > B ? B : nb;
-    size_t ntok = (size_t)B * T * D;
-    float *mem = coop_alloc_floats((size_t)nb * per_image + 3 * ntok + 2 * (size_t)B * D + T);
+    size_t per_image = 4 * p.act + p.work, px = (size_t)3 * S * S, ntok = (size_t)T * D;
+    float *mem = coop_alloc_floats(per_image + 3 * ntok + 2 * (size_t)D + T);
     if (!mem)
         return coop_fail(e, COOP_E_NOMEM, "resnet: cannot allocate activations for batch %d",
                          B);
-    size_t a = (size_t)nb * p.act;
-    struct bufs u = {nb, mem, mem + a, mem + 2 * a, mem + 3 * a, mem + 4 * a};
-    float *tokens = mem + (size_t)nb * per_image, *kv = tokens + ntok, *q = kv + 2 * ntok;
-    float *o = q + (size_t)B * D, *sc = o + (size_t)B * D;
-    for (int b0 = 0; b0 < B; b0 += nb) {
-        u.nb = B - b0 < nb ? B - b0 : nb;
-        resnet_trunk(r, pixels + (size_t)b0 * px, &u, tokens + (size_t)b0 * T * D);
+    size_t a = p.act;
+    struct bufs u = {1, mem, mem + a, mem + 2 * a, mem + 3 * a, mem + 4 * a};
+    float *tokens = mem + per_image, *kv = tokens + ntok, *q = kv + 2 * ntok;
+    float *o = q + D, *sc = o + D;
+    /* One image at a time through the same buffers: every sgemm an image
+     * sees has the same shape whatever shares its batch, so its features
+     * are the same bits (a batch-wide sgemm can take another OpenBLAS
+     * kernel, with other rounding, as its size changes: docs/vision.md). */
+    for (int b = 0; b < B; b++) {
+        resnet_trunk(r, pixels + (size_t)b * px, &u, tokens);
+        attnpool(r, tokens, 1, T, feat + (size_t)b * r->embed_dim, kv, q, o, sc);
     }
-    attnpool(r, tokens, B, T, feat, kv, q, o, sc);
     coop_free(mem);
     return 0;
 }

@@ -40,10 +40,6 @@ void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k);
 void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
                        int T, int D, int H, float *sc);
 
-/* Activation budget (floats) that sets how many images the ResNet trunk
- * processes at once (at least one); tests shrink it to exercise chunking. */
-extern size_t vision_resnet_chunk_floats;
-
 /* ---- named tensors ------------------------------------------------------
  * Every parameter of a tower, in a fixed order, with its OpenAI state-dict
  * name, shape and the kind of seeded initialisation it gets. */

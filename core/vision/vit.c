@@ -2,7 +2,9 @@
  * activations) and backward to every weight gradient and optionally to the
  * pixels (pretraining on the synthetic world trains it). conv1 is a matmul
  * of flattened patches; blocks are the pre-norm residual blocks of the text
- * tower, without a mask. Kernels come from coop/nn.h. */
+ * tower, without a mask. Kernels come from coop/nn.h. Inference encodes one
+ * image at a time, so features never depend on the batch; the taped forward
+ * (training) stays batched. */
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
@@ -219,6 +221,7 @@ static int vit_forward(const struct coop_clip_vit *v, const float *pixels, int B
                          v->image_size, v->patch_size);
     }
     int full = tape != NULL, nl = v->layers > 0 ? v->layers : 1;
+    int TB = full ? B : 1; /* the batch the tape is laid out for */
     struct coop_clip_vit_tape *t = old;
     if (t && t->nl != nl) {
         coop_clip_vit_tape_free(t);
@@ -232,26 +235,32 @@ static int vit_forward(const struct coop_clip_vit *v, const float *pixels, int B
         t->nl = nl;
     }
     struct bump m = {NULL, 0}; /* sizes only */
-    tape_take(t, &m, v, B, full || v->layers == 0);
-    if (!t->mem || t->B != B || t->full != full || t->mem_n != m.used) {
+    tape_take(t, &m, v, TB, full || v->layers == 0);
+    if (!t->mem || t->B != TB || t->full != full || t->mem_n != m.used) {
         coop_free(t->mem);
         t->mem = coop_alloc_floats(m.used);
         if (!t->mem) {
             coop_clip_vit_tape_free(t);
             return coop_fail(e, COOP_E_NOMEM, "vit: cannot allocate activations for batch %d",
-                             B);
+                             TB);
         }
-        t->B = B;
+        t->B = TB;
         t->full = full;
         t->mem_n = m.used;
     }
     m = (struct bump){t->mem, 0};
-    tape_take(t, &m, v, B, full || v->layers == 0);
-    vit_run(v, t, pixels, B, full, feat);
-    if (full)
+    tape_take(t, &m, v, TB, full || v->layers == 0);
+    if (full) {
+        vit_run(v, t, pixels, B, 1, feat);
         *tape = t;
-    else
-        coop_clip_vit_tape_free(t);
+        return 0;
+    }
+    /* Inference: one image at a time through the same buffers, so an image's
+     * features are the same bits whatever shares its batch (docs/vision.md). */
+    size_t px = (size_t)3 * v->image_size * v->image_size;
+    for (int b = 0; b < B; b++)
+        vit_run(v, t, pixels + b * px, 1, 0, feat + (size_t)b * v->embed_dim);
+    coop_clip_vit_tape_free(t);
     return 0;
 }
 
