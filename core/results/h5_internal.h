@@ -29,9 +29,10 @@ void coop_h5_iso_now(char out[32]);
 #define COOP_H5_MAX_FILE ((size_t)1 << 30)
 /* Writes the seal of img[COOP_H5_USERBLOCK..n) into img[0..COOP_H5_USERBLOCK). */
 void coop_h5_seal(unsigned char *img, size_t n);
-/* Reads path whole into a malloc'd *img. A sealed file (*sealed true) must
- * match its seal; an unsealed one must carry the HDF5 signature. Otherwise
- * COOP_E_FORMAT naming path (COOP_E_IO when unreadable). */
+/* Reads path whole into a malloc'd *img. A file with its HDF5 superblock
+ * after the user block is sealed (*sealed true) and must match its seal; one
+ * with the superblock at byte 0 was written before the seal. Anything else
+ * is COOP_E_FORMAT naming path (COOP_E_IO when unreadable). */
 int coop_h5_load(const char *path, unsigned char **img, size_t *n, bool *sealed,
                  struct coop_err *e);
 /* Opens an image read-only from memory (the bytes are copied). Returns the

@@ -33,6 +33,8 @@ static bool parse_seal(const unsigned char *img, char hex[65], size_t *bytes)
     char head[COOP_H5_USERBLOCK + 1];
     memcpy(head, img, COOP_H5_USERBLOCK);
     head[COOP_H5_USERBLOCK] = 0;
+    if (strncmp(head, seal_magic, strlen(seal_magic)) != 0)
+        return false;
     const char *p = head + strlen(seal_magic);
     unsigned long long b;
     int used = 0;
@@ -63,14 +65,11 @@ static int check_seal(const char *path, const unsigned char *img, size_t n, stru
     return 0;
 }
 
-/* HDF5 looks for its signature at 0, 512, 1024, 2048, ... */
-static bool has_signature(const unsigned char *img, size_t n)
+static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+static bool signature_at(const unsigned char *img, size_t n, size_t off)
 {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    for (size_t off = 0; off + sizeof sig <= n; off = off ? 2 * off : 512)
-        if (memcmp(img + off, sig, sizeof sig) == 0)
-            return true;
-    return false;
+    return off + sizeof hdf5_sig <= n && memcmp(img + off, hdf5_sig, sizeof hdf5_sig) == 0;
 }
 
 int coop_h5_load(const char *path, unsigned char **img, size_t *n, bool *sealed,
@@ -83,10 +82,12 @@ int coop_h5_load(const char *path, unsigned char **img, size_t *n, bool *sealed,
     if (rc)
         return rc;
     const unsigned char *u = (const unsigned char *)buf;
-    *sealed = len >= COOP_H5_USERBLOCK && memcmp(u, seal_magic, strlen(seal_magic)) == 0;
-    if (*sealed)
+    /* Sealed files have their superblock after the seal; files from before the
+     * seal have it at 0. Anything else is damage, also a damaged seal line. */
+    *sealed = !signature_at(u, len, 0);
+    if (*sealed && signature_at(u, len, COOP_H5_USERBLOCK))
         rc = check_seal(path, u, len, e);
-    else if (!has_signature(u, len))
+    else if (*sealed)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: not an HDF5 file (corrupt or truncated results "
                        "file)", path);
     if (rc) {
