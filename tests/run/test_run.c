@@ -2,7 +2,8 @@
  * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
  * a target, results contents, skip on re-run, refusal of completed trials of
  * other plugin versions or checkpoints, failure recording, --force,
- * the CLI's dry run, plugin listing and bad input, and a kill + resume. */
+ * the CLI's dry run, plugin listing and bad input, the re-run of a damaged
+ * completed trial, and a kill + resume. */
 #include "coop/loader.h"
 #include "coop/matrix.h"
 #include "coop/results.h"
@@ -438,6 +439,48 @@ START_TEST(completed_trials_of_another_version_are_refused)
 }
 END_TEST
 
+/* A completed trial whose file was damaged afterwards (its checksum fails)
+ * is not completed: the next run warns, naming the file, and runs it again. */
+START_TEST(damaged_completed_trial_is_rerun_with_a_warning)
+{
+    make_tmp();
+    char *yaml = write_yaml("dmg.yaml", "experiment: dmg\n"
+                                        "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                        "datasets: [toy_colors]\n"
+                                        "methods: [zeroshot, ensemble]\n");
+    char *args = coop_asprintf("--cache %s/cache %s", tmpdir, yaml);
+    static char out[65536];
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    char *dir = coop_asprintf("%s/results/dmg", tmpdir);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    char victim[600] = "";
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_name[0] != '.' && strstr(de->d_name, ".h5"))
+            snprintf(victim, sizeof victim, "%s/%s", dir, de->d_name);
+    closedir(d);
+    ck_assert(victim[0]);
+    FILE *f = fopen(victim, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, n / 2, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, n / 2, SEEK_SET);
+    fputc(c ^ 0x04, f);
+    fclose(f);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "warning: ") && strstr(out, victim) && strstr(out, "re-run"),
+                  "no warning naming %s: %s", victim, out);
+    ck_assert_ptr_nonnull(strstr(out, "2 trials: 1 completed now, 1 already completed"));
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "2 trials: 0 completed now, 2 already completed"));
+    free(dir);
+    free(args);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(kill_mid_sweep_then_resume)
 {
     make_tmp();
@@ -496,6 +539,7 @@ int main(void)
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
+    tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     suite_add_tcase(s, tc);
     return coop_check_run(s);

@@ -1,0 +1,84 @@
+#!/bin/sh
+# full_disk.sh: coop-run on a disk that fills mid-run. The results folder and
+# the feature cache live on a 320 KiB tmpfs mounted in a private mount
+# namespace (unshare -m; needs root, as here and in CI). Expected: exit 1 (not
+# a crash) with a summary naming every failed trial, no temporary file left,
+# every file that did land complete and readable; a second run on a roomy disk
+# skips exactly those and completes the rest. When the tmpfs cannot be
+# mounted the test fails, saying why: it never skips.
+# Usage: full_disk.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
+set -u
+build=${1:?usage: full_disk.sh BUILD_ROOT}
+run=$build/core/cli/coop-run/coop-run
+report=$build/core/cli/coop-report/coop-report
+fail() { echo "full_disk: FAIL: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "needs root to mount a tmpfs (unshare -m + mount); run the suite as root"
+command -v unshare >/dev/null || fail "unshare(1) not found (util-linux)"
+unshare -m --propagation private true ||
+    fail "unshare -m cannot make a private mount namespace here (container without CAP_SYS_ADMIN?)"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/coop-test-full-disk-XXXXXX") || fail "mktemp"
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/small" "$tmp/roomy"
+echo toy > "$tmp/toy.ckpt"
+cat > "$tmp/full.yaml" <<EOF
+results_dir: $tmp/small/results
+experiment: full
+backbone: {plugin: toy, checkpoint: $tmp/toy.ckpt}
+datasets: [toy_colors]
+methods:
+  - name: coop
+    n_ctx: [2, 4]
+  - zeroshot
+  - linear_probe
+shots: [1, 2, 4, 8]
+seeds: [1, 2, 3]
+train: {epochs: 3, batch_size: 8}
+EOF
+
+# Inside the namespace: mount, run, keep what the run left, check it there.
+unshare -m --propagation private sh -c '
+    tmp=$1 run=$2
+    mount -t tmpfs -o size=320k coop-full-disk "$tmp/small" ||
+        { echo "cannot mount a tmpfs on $tmp/small" > "$tmp/mount-error"; exit 0; }
+    "$run" --no-progress --cache "$tmp/small/cache" "$tmp/full.yaml" \
+        > "$tmp/out1" 2> "$tmp/err1"
+    echo $? > "$tmp/rc1"
+    df -k "$tmp/small" > "$tmp/df"
+    cp -a "$tmp/small/results" "$tmp/roomy/results" ||
+        echo "cannot copy the results out of the tmpfs" > "$tmp/mount-error"
+' _ "$tmp" "$run" || fail "the run in the private mount namespace did not finish"
+[ -e "$tmp/mount-error" ] && fail "$(cat "$tmp/mount-error")"
+[ -e "$tmp/rc1" ] || fail "the run inside the namespace did not happen"
+rc=$(cat "$tmp/rc1")
+dir=$tmp/roomy/results/full
+show() { echo "--- stdout"; cat "$tmp/out1"; echo "--- stderr (tail)"; tail -20 "$tmp/err1"; }
+
+[ "$rc" = 1 ] || { show; fail "coop-run exited with $rc on a full disk (want 1; 139 = SIGSEGV)"; }
+grep -q "^37 trials: " "$tmp/out1" || { show; fail "no summary line"; }
+nfailed=$(grep -c "^  FAILED [0-9a-f]\{16\} " "$tmp/out1")
+[ "$nfailed" -gt 0 ] || { show; fail "the disk did not fill: no trial failed (tmpfs too big?)"; }
+grep -q "No space left on device" "$tmp/out1" || { show; fail "failures do not say the disk is full"; }
+grep -q "$(echo "$nfailed") failed" "$tmp/out1" || { show; fail "summary count != $nfailed FAILED lines"; }
+ls -a "$dir" | grep -q '\.tmp-' && { ls -la "$dir"; fail "temporary results files left behind"; }
+ndone=$(ls "$dir" | grep -c '\.h5$')
+[ "$ndone" -gt 0 ] || { show; fail "nothing completed before the disk filled (tmpfs too small?)"; }
+grep -q "^37 trials: $ndone completed now" "$tmp/out1" ||
+    { show; ls -la "$dir"; fail "summary does not count the $ndone files that landed"; }
+
+# Every file that landed is complete and readable: coop-report reads them all.
+"$report" --quiet --no-figures --out "$tmp/report" "$dir" > "$tmp/rep" 2>&1 ||
+    { cat "$tmp/rep"; fail "coop-report failed on the files of a full disk"; }
+grep -q "^$ndone trial files: $ndone completed, 0 failed, 0 unreadable" "$tmp/rep" ||
+    { cat "$tmp/rep"; fail "not every landed file is a readable completed trial"; }
+
+# Resume with room: the landed trials are skipped, untouched; the rest run.
+sed "s#$tmp/small/results#$tmp/roomy/results#" "$tmp/full.yaml" > "$tmp/roomy.yaml"
+sums1=$(cd "$dir" && sha256sum ./*.h5)
+"$run" --no-progress --cache "$tmp/roomy/cache" "$tmp/roomy.yaml" > "$tmp/out2" 2> "$tmp/err2" ||
+    { cat "$tmp/out2"; tail -20 "$tmp/err2"; fail "the resumed run failed"; }
+grep -q "^37 trials: $((37 - ndone)) completed now, $ndone already completed (skipped), 0 failed" \
+    "$tmp/out2" || { cat "$tmp/out2"; fail "the resumed run did not skip exactly the landed trials"; }
+(cd "$dir" && echo "$sums1" | sha256sum -c --quiet -) ||
+    fail "a completed file changed during the resumed run"
+echo "full_disk: ok ($ndone trials landed, $nfailed failed with the disk full; resumed: 37 completed)"
