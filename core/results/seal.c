@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* First line of a sealed file; the version is the seal's, not the schema's. */
 static const char seal_magic[] = "coop-results seal 1\n";
@@ -78,6 +79,10 @@ int coop_h5_load(const char *path, unsigned char **img, size_t *n, bool *sealed,
     char *buf;
     size_t len;
     *img = NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size > COOP_H5_MAX_FILE)
+        return coop_fail(e, COOP_E_FORMAT, "%s: %lld bytes: larger than any results file "
+                         "(limit %zu)", path, (long long)st.st_size, COOP_H5_MAX_FILE);
     int rc = coop_read_file(path, COOP_H5_MAX_FILE, &buf, &len, e);
     if (rc)
         return rc;
