@@ -100,8 +100,11 @@ static int verdict(const char *path, int status, const char *msg, struct coop_er
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    if (WIFEXITED(status))
-        return coop_fail(e, COOP_E_FORMAT, "%s", msg[0] ? msg : "reading it failed");
+    if (WIFEXITED(status) && msg[0])
+        return coop_fail(e, COOP_E_FORMAT, "%s", msg);
+    if (WIFEXITED(status)) /* e.g. a sanitizer stopped it, reporting on stderr */
+        return coop_fail(e, COOP_E_FORMAT, "%s: damaged results file: reading it failed in a "
+                         "child process (exit status %d)", path, WEXITSTATUS(status));
     int sig = WTERMSIG(status);
     if (sig == SIGALRM)
         return coop_fail(e, COOP_E_FORMAT, "%s: damaged results file: libhdf5 did not finish "
