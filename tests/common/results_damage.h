@@ -1,6 +1,7 @@
 /* tests/common/results_damage.h: damaged copies of results files for the
  * results and report suites. tests/fixtures/results/legacy.h5 is a real
- * results file as coop wrote them before the seal (a toy linear-probe trial);
+ * results file as coop wrote them before the seal (a toy CoOp trial, 4 shots,
+ * written by coop-run at cd0205a9492a);
  * the reproducers below are byte changes to it, found by a fuzz campaign,
  * on which libhdf5 1.10.8 itself crashes or allocates without end. Header
  * only: #include "../common/results_damage.h". */
