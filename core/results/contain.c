@@ -4,7 +4,8 @@
  * metadata it can crash or loop, and only a separate process contains that.
  * The child reads everything the reader API can be asked for, so the caller's
  * later reads of the same bytes are ones that already finished once. The
- * child is killed after COOP_H5_CHECK_SECONDS and may not grow by more than
+ * child is killed after COOP_H5_CHECK_SECONDS (or $COOP_RESULTS_CHECK_SECONDS,
+ * 1-3600) and may not grow by more than
  * a budget of memory; it never returns into the caller's code (it leaves with
  * _exit). Never prints. */
 #define _GNU_SOURCE
@@ -57,13 +58,21 @@ static void limit_memory(size_t budget)
 #endif
 }
 
-static void child(int fd, coop_h5_check_fn fn, void *ctx, size_t budget)
+static unsigned check_seconds(void)
+{
+    const char *v = getenv("COOP_RESULTS_CHECK_SECONDS");
+    char *end;
+    long s = v ? strtol(v, &end, 10) : 0;
+    return v && *v && !*end && s >= 1 && s <= 3600 ? (unsigned)s : COOP_H5_CHECK_SECONDS;
+}
+
+static void child(int fd, coop_h5_check_fn fn, void *ctx, size_t budget, unsigned seconds)
 {
     limit_memory(budget);
     signal(SIGALRM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    alarm(COOP_H5_CHECK_SECONDS);
+    alarm(seconds);
     struct coop_err e = {{0}};
     int rc = fn(ctx, &e);
     if (rc) {
@@ -96,7 +105,8 @@ static void read_message(int fd, char *msg, size_t len)
     msg[off] = 0;
 }
 
-static int verdict(const char *path, int status, const char *msg, struct coop_err *e)
+static int verdict(const char *path, int status, const char *msg, unsigned seconds,
+                   struct coop_err *e)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
@@ -108,8 +118,7 @@ static int verdict(const char *path, int status, const char *msg, struct coop_er
     int sig = WTERMSIG(status);
     if (sig == SIGALRM)
         return coop_fail(e, COOP_E_FORMAT, "%s: damaged results file: libhdf5 did not finish "
-                         "reading it within %d s (looping on damaged metadata)", path,
-                         COOP_H5_CHECK_SECONDS);
+                         "reading it within %u s (looping on damaged metadata)", path, seconds);
     return coop_fail(e, COOP_E_FORMAT, "%s: damaged results file: libhdf5 crashed reading it "
                      "(signal %d, %s; contained in a child process)", path, sig, strsignal(sig));
 }
@@ -121,6 +130,7 @@ int coop_h5_check_contained(const char *path, coop_h5_check_fn fn, void *ctx, si
     if (pipe2(fds, O_CLOEXEC) != 0)
         return coop_fail(e, COOP_E_IO, "%s: cannot check the file: pipe: %s", path,
                          strerror(errno));
+    unsigned seconds = check_seconds();
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
@@ -131,7 +141,7 @@ int coop_h5_check_contained(const char *path, coop_h5_check_fn fn, void *ctx, si
     }
     if (pid == 0) {
         close(fds[0]);
-        child(fds[1], fn, ctx, budget);
+        child(fds[1], fn, ctx, budget, seconds);
     }
     close(fds[1]);
     char msg[COOP_ERR_MAX];
@@ -142,5 +152,5 @@ int coop_h5_check_contained(const char *path, coop_h5_check_fn fn, void *ctx, si
         if (errno != EINTR)
             return coop_fail(e, COOP_E_IO, "%s: cannot check the file: waitpid: %s", path,
                              strerror(errno));
-    return verdict(path, status, msg, e);
+    return verdict(path, status, msg, seconds, e);
 }

@@ -47,8 +47,9 @@ hid_t coop_results_reader_hid(const struct coop_results_reader *r);
 int coop_results_read_everything(struct coop_results_reader *r, struct coop_err *e);
 
 /* ---- contain.c --------------------------------------------------------------- */
-/* A child is killed after this long (a complete read takes milliseconds). */
-#define COOP_H5_CHECK_SECONDS 20
+/* A child is killed after this long (a complete read takes milliseconds);
+ * $COOP_RESULTS_CHECK_SECONDS (1-3600) overrides it. */
+#define COOP_H5_CHECK_SECONDS 10
 typedef int (*coop_h5_check_fn)(void *ctx, struct coop_err *e);
 /* Runs fn(ctx) in a forked child whose address space may grow by budget
  * bytes. 0 when it returned 0; COOP_E_FORMAT naming path when it failed (its

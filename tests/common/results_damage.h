@@ -2,8 +2,8 @@
  * results and report suites. tests/fixtures/results/legacy.h5 is a real
  * results file as coop wrote them before the seal (a toy CoOp trial, 4 shots,
  * written by coop-run at cd0205a9492a);
- * the reproducers below are byte changes to it, found by a fuzz campaign,
- * on which libhdf5 1.10.8 itself crashes or allocates without end. Header
+ * the reproducers below are byte changes to it, found by fuzzing,
+ * on which libhdf5 1.10.8 itself crashes, allocates without end or loops. Header
  * only: #include "../common/results_damage.h". */
 #ifndef COOP_TESTS_RESULTS_DAMAGE_H
 #define COOP_TESTS_RESULTS_DAMAGE_H
@@ -29,6 +29,10 @@ static const struct coop_test_damage coop_test_legacy_reproducers[] = {
 };
 #define COOP_TEST_N_REPRODUCERS \
     (sizeof coop_test_legacy_reproducers / sizeof *coop_test_legacy_reproducers)
+
+/* One changed byte on which libhdf5 loops for ever (reading a string from the
+ * global heap); only the child's alarm ends it. */
+static const struct coop_test_damage coop_test_legacy_loop = {"loop", {{3553, 0x08}}, 1};
 
 /* Whole file into a malloc'd buffer (NULL on failure). */
 static inline unsigned char *coop_test_slurp(const char *path, size_t *n)
