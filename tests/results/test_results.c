@@ -715,6 +715,65 @@ START_TEST(file_from_before_the_seal_reads_and_its_damage_never_crashes)
 }
 END_TEST
 
+/* A file with a dataset of dims (chunked, never written: no storage), made
+ * with plain libhdf5 as another tool would. */
+static void write_claiming(const char *path, int rank, const hsize_t *dims)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[2] = {1, 1};
+    ck_assert_int_ge(H5Pset_chunk(dcpl, rank, chunk), 0);
+    hid_t d = H5Dcreate2(f, "eval/test/per_class_accuracy", H5T_IEEE_F32LE, sp,
+                         H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0) { /* no intermediate groups by default */
+        hid_t g1 = H5Gcreate2(f, "eval", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g2 = H5Gcreate2(g1, "test", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = H5Dcreate2(g2, "per_class_accuracy", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl,
+                       H5P_DEFAULT);
+        H5Gclose(g2);
+        H5Gclose(g1);
+    }
+    ck_assert_int_ge(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* Shapes are checked before they size an allocation: one that overflows
+ * size_t, and one far larger than the file could hold. */
+START_TEST(implausible_shapes_are_refused_before_allocating)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    const hsize_t huge[2] = {(hsize_t)1 << 33, (hsize_t)1 << 33}, big[1] = {(hsize_t)1 << 28};
+    const struct {
+        const char *what;
+        int rank;
+        const hsize_t *dims;
+    } cases[] = {{"overflowing", 2, huge}, {"1 GiB in a small file", 1, big}};
+    for (size_t i = 0; i < 2; i++) {
+        struct coop_err e;
+        char path[400];
+        snprintf(path, sizeof path, "%s/shape.h5", tmpdir);
+        write_claiming(path, cases[i].rank, cases[i].dims);
+        struct coop_results_reader *r = NULL;
+        int rc = coop_results_open(path, &r, &e);
+        float *v = NULL;
+        int rank;
+        size_t shape[COOP_RESULTS_MAX_RANK];
+        if (rc == 0) {
+            rc = coop_results_read_f32(r, "eval/test/per_class_accuracy", &v, &rank, shape, &e);
+            coop_results_close(r);
+            free(v);
+        }
+        ck_assert_msg(rc == COOP_E_FORMAT, "%s: %d (%s)", cases[i].what, rc, rc ? e.msg : "read");
+        ck_assert_msg(strstr(e.msg, "damaged shape") && strstr(e.msg, path), "%s: %s",
+                      cases[i].what, e.msg);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("results");
@@ -730,6 +789,7 @@ int main(void)
     tcase_add_test(tc, damaged_file_never_counts_as_completed);
     tcase_add_test(tc, arrays_carry_fletcher32_for_any_hdf5_reader);
     tcase_add_test(tc, file_from_before_the_seal_reads_and_its_damage_never_crashes);
+    tcase_add_test(tc, implausible_shapes_are_refused_before_allocating);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
