@@ -68,26 +68,30 @@ total=$(sed -n 's/^\([0-9]*\) trials: .*/\1/p' "$tmp/out1")
 nfailed=$(grep -c "^  FAILED [0-9a-f]\{16\} " "$tmp/out1")
 [ "$nfailed" -gt 0 ] || { show; fail "the disk did not fill: no trial failed (tmpfs too big?)"; }
 grep -q "No space left on device" "$tmp/out1" || { show; fail "failures do not say the disk is full"; }
-grep -q "$(echo "$nfailed") failed" "$tmp/out1" || { show; fail "summary count != $nfailed FAILED lines"; }
+grep -q ", $nfailed failed " "$tmp/out1" || { show; fail "summary count != $nfailed FAILED lines"; }
 ls -a "$dir" | grep -q '\.tmp-' && { ls -la "$dir"; fail "temporary results files left behind"; }
-ndone=$(ls "$dir" | grep -c '\.h5$')
+# What landed: completed trials, and failure records small enough to fit.
+sed "s#$tmp/small/results#$tmp/roomy/results#" "$tmp/full.yaml" > "$tmp/roomy.yaml"
+"$run" --dry-run "$tmp/roomy.yaml" > "$tmp/dry" 2>&1 || { cat "$tmp/dry"; fail "--dry-run failed"; }
+done_ids=$(sed -n 's/^\([0-9a-f]\{16\}\)  done .*/\1/p' "$tmp/dry")
+ndone=$(echo "$done_ids" | grep -c .)
+nfiles=$(ls "$dir" | grep -c '\.h5$')
 [ "$ndone" -gt 0 ] || { show; fail "nothing completed before the disk filled (tmpfs too small?)"; }
 grep -q "^$total trials: $ndone completed now" "$tmp/out1" ||
-    { show; ls -la "$dir"; fail "summary does not count the $ndone files that landed"; }
+    { show; cat "$tmp/dry"; fail "summary does not count the $ndone completed files that landed"; }
 
-# Every file that landed is complete and readable: coop-report reads them all.
+# Every file that landed is whole and readable: coop-report reads them all.
 "$report" --quiet --no-figures --out "$tmp/report" "$dir" > "$tmp/rep" 2>&1 ||
     { cat "$tmp/rep"; fail "coop-report failed on the files of a full disk"; }
-grep -q "^$ndone trial files: $ndone completed, 0 failed, 0 unreadable" "$tmp/rep" ||
-    { cat "$tmp/rep"; fail "not every landed file is a readable completed trial"; }
+grep -q "^$nfiles trial files: $ndone completed, $((nfiles - ndone)) failed, 0 unreadable" \
+    "$tmp/rep" || { cat "$tmp/rep"; fail "a landed file is not a readable trial"; }
 
-# Resume with room: the landed trials are skipped, untouched; the rest run.
-sed "s#$tmp/small/results#$tmp/roomy/results#" "$tmp/full.yaml" > "$tmp/roomy.yaml"
-sums1=$(cd "$dir" && sha256sum ./*.h5)
+# Resume with room: the completed trials are skipped, untouched; the rest run.
+sums1=$(cd "$dir" && for id in $done_ids; do sha256sum "$id.h5"; done)
 "$run" --no-progress --cache "$tmp/roomy/cache" "$tmp/roomy.yaml" > "$tmp/out2" 2> "$tmp/err2" ||
     { cat "$tmp/out2"; tail -20 "$tmp/err2"; fail "the resumed run failed"; }
 grep -q "^$total trials: $((total - ndone)) completed now, $ndone already completed (skipped), 0 failed" \
-    "$tmp/out2" || { cat "$tmp/out2"; fail "the resumed run did not skip exactly the landed trials"; }
+    "$tmp/out2" || { cat "$tmp/out2"; fail "the resumed run did not skip exactly the completed trials"; }
 (cd "$dir" && echo "$sums1" | sha256sum -c --quiet -) ||
     fail "a completed file changed during the resumed run"
 [ -s "$tmp/empty-feat" ] &&
