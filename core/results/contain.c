@@ -1,13 +1,12 @@
 /* contain.c: reading an unsealed results file (one written before files
- * carried a seal, or one whose seal line was itself damaged) in full in a
- * child process first. libhdf5 trusts the bytes it parses: on damaged
- * metadata it can crash or loop, and only a separate process contains that.
- * The child reads everything the reader API can be asked for, so the caller's
- * later reads of the same bytes are ones that already finished once. The
- * child is killed after COOP_H5_CHECK_SECONDS (or $COOP_RESULTS_CHECK_SECONDS,
- * 1-3600) and may not grow by more than
- * a budget of memory; it never returns into the caller's code (it leaves with
- * _exit). Never prints. */
+ * carried a seal) in full in a child process first. libhdf5 trusts the bytes
+ * it parses: on damaged metadata it can crash or loop, and only a separate
+ * process contains that. The child reads everything the reader API can be
+ * asked for, so the caller's later reads of the same bytes are ones that
+ * already finished once. The child is killed after COOP_H5_CHECK_SECONDS (or
+ * $COOP_RESULTS_CHECK_SECONDS, 1-3600) and may not grow by more than a budget
+ * of memory; it never returns into the caller's code (it leaves with _exit).
+ * Never prints. */
 #define _GNU_SOURCE
 #include "h5_internal.h"
 #include "coop/util.h"

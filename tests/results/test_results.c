@@ -743,6 +743,20 @@ static void write_claiming(const char *path, int rank, const hsize_t *dims)
 
 /* Shapes are checked before they size an allocation: one that overflows
  * size_t, and one far larger than the file could hold. */
+/* A file read(2) cannot read (EIO) is not damage: its state is unknown. */
+START_TEST(unreadable_file_state_is_unknown_not_damaged)
+{
+    struct coop_err e;
+    char path[400];
+    snprintf(path, sizeof path, "%s/io.h5", tmpdir);
+    ck_assert_int_eq(symlink("/proc/self/mem", path), 0);
+    enum coop_trial_state st = COOP_TRIAL_COMPLETED;
+    ck_assert_int_eq(coop_results_state(tmpdir, "io", &st, NULL, 0, &e), COOP_E_IO);
+    ck_assert_int_eq(st, COOP_TRIAL_MISSING);
+    ck_assert_ptr_nonnull(strstr(e.msg, path));
+}
+END_TEST
+
 START_TEST(implausible_shapes_are_refused_before_allocating)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -790,6 +804,7 @@ int main(void)
     tcase_add_test(tc, arrays_carry_fletcher32_for_any_hdf5_reader);
     tcase_add_test(tc, file_from_before_the_seal_reads_and_its_damage_never_crashes);
     tcase_add_test(tc, implausible_shapes_are_refused_before_allocating);
+    tcase_add_test(tc, unreadable_file_state_is_unknown_not_damaged);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
@@ -440,7 +441,8 @@ START_TEST(completed_trials_of_another_version_are_refused)
 END_TEST
 
 /* A completed trial whose file was damaged afterwards (its checksum fails)
- * is not completed: the next run warns, naming the file, and runs it again. */
+ * is not completed: the next run warns, naming the file, and runs it again.
+ * One that cannot be read at all is left alone and reported. */
 START_TEST(damaged_completed_trial_is_rerun_with_a_warning)
 {
     make_tmp();
@@ -475,6 +477,15 @@ START_TEST(damaged_completed_trial_is_rerun_with_a_warning)
     ck_assert_ptr_nonnull(strstr(out, "2 trials: 1 completed now, 1 already completed"));
     ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "2 trials: 0 completed now, 2 already completed"));
+    /* A file that cannot be read at all (read(2) fails: EIO) may be a completed
+     * trial: it is neither skipped nor replaced, and the trial counts as failed. */
+    ck_assert_int_eq(unlink(victim), 0);
+    ck_assert_int_eq(symlink("/proc/self/mem", victim), 0);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "cannot tell whether it is completed") && strstr(out, victim),
+                  "%s", out);
+    struct stat lst;
+    ck_assert(lstat(victim, &lst) == 0 && S_ISLNK(lst.st_mode));
     free(dir);
     free(args);
     free(yaml);

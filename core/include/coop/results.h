@@ -119,7 +119,10 @@ enum coop_trial_state { COOP_TRIAL_MISSING = 0, COOP_TRIAL_COMPLETED = 1, COOP_T
  * copied (truncated) into err_msg when err_msg is non-NULL. A file that cannot
  * be opened as HDF5, is damaged (see coop_results_open) or has no valid status
  * returns COOP_E_FORMAT with a message naming the file, and *st stays
- * COOP_TRIAL_MISSING: never completed. Temporary files never count. */
+ * COOP_TRIAL_MISSING: never completed. A file that could not be read at all
+ * (an I/O error, no memory, no child process for the check) returns COOP_E_IO
+ * or COOP_E_NOMEM: its state is unknown, so a caller must not replace it.
+ * Temporary files never count. */
 COOP_API int coop_results_state(const char *dir, const char *trial_id,
                                 enum coop_trial_state *st, char *err_msg, size_t len,
                                 struct coop_err *e);
