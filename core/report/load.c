@@ -1,5 +1,6 @@
 /* load.c: reads every trial file of a results folder into the report's data
- * model (all root attributes as text, accuracy per evaluation target) and
+ * model (all root attributes as text, accuracy per evaluation target; a file
+ * that cannot be read as a whole is skipped with a warning) and
  * assigns each trial to a setting: trials that must never be averaged together
  * (different backbone or checkpoint) land in different settings. */
 #include "report_internal.h"
@@ -102,17 +103,19 @@ static double scalar_or_nan(struct coop_results_reader *r, const char *target, c
     return coop_results_read_scalar(r, p, &v, &e) == 0 ? v : NAN;
 }
 
-static int load_evals(struct rp_trial *t, struct coop_results_reader *r)
+static int load_evals(struct rp_trial *t, struct coop_results_reader *r, struct coop_err *e)
 {
     char **names;
     size_t n;
-    struct coop_err e;
-    if (!coop_results_has(r, "eval") || coop_results_list(r, "eval", &names, &n, &e) != 0)
+    if (!coop_results_has(r, "eval"))
         return 0;
+    int rc = coop_results_list(r, "eval", &names, &n, e);
+    if (rc)
+        return rc;
     t->evals = calloc(n ? n : 1, sizeof *t->evals);
     if (!t->evals) {
         coop_results_free_strings(names, n);
-        return -1;
+        return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         struct rp_eval *ev = &t->evals[t->n_evals++];
@@ -178,30 +181,55 @@ static void setting_key(char *buf, size_t len, const struct rp_trial *t)
     snprintf(buf, len, "backbone=%s, checkpoint=%.12s", bb ? bb : "?", ck ? ck : "?");
 }
 
+static void trial_free(struct rp_trial *t)
+{
+    free(t->file);
+    rp_strs_free(&t->keys);
+    rp_strs_free(&t->vals);
+    free(t->label_axis);
+    for (size_t j = 0; j < t->n_evals; j++)
+        free(t->evals[j].target);
+    free(t->evals);
+    memset(t, 0, sizeof *t);
+}
+
+/* Reads one file into t (which takes path); COOP_E_NOMEM, or another code
+ * when the file cannot be read as a whole, with e naming the file. */
+static int read_trial(struct rp_trial *t, char *path, struct coop_err *e)
+{
+    struct coop_results_reader *r;
+    memset(t, 0, sizeof *t);
+    t->file = path;
+    int rc = coop_results_open(path, &r, e);
+    if (rc)
+        return rc;
+    rc = load_attrs(t, r, e);
+    if (!rc)
+        rc = load_evals(t, r, e);
+    coop_results_close(r);
+    return rc;
+}
+
+/* A file that cannot be read as a whole is skipped with one warning naming
+ * it; only running out of memory stops the report. */
 static int load_one(struct rp_set *s, const char *dir, const char *name, struct coop_err *e)
 {
     char *path = coop_asprintf("%s/%s", dir, name);
     if (!path)
         return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
-    struct coop_results_reader *r;
+    struct rp_trial *t = &s->t[s->n];
     struct coop_err e2;
     s->n_files++;
-    if (coop_results_open(path, &r, &e2) != 0) {
+    int rc = read_trial(t, path, &e2);
+    if (rc) {
+        trial_free(t);
+        if (rc == COOP_E_NOMEM)
+            return coop_fail(e, rc, "%s", e2.msg);
         s->n_unreadable++;
         rp_strs_pushf(&s->warnings, "skipping unreadable results file: %s", e2.msg);
-        free(path);
         return 0;
     }
-    struct rp_trial *t = &s->t[s->n];
-    memset(t, 0, sizeof *t);
-    t->file = path;
-    int rc = load_attrs(t, r, e);
-    if (!rc && load_evals(t, r) != 0)
-        rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
-    coop_results_close(r);
     s->n++;
-    if (rc)
-        return rc;
     derive(t);
     if (!t->completed && !t->failed)
         rp_strs_pushf(&s->warnings, "%s: unexpected status '%s'; treated as missing", path,
@@ -259,16 +287,8 @@ int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
 
 void rp_set_free(struct rp_set *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        struct rp_trial *t = &s->t[i];
-        free(t->file);
-        rp_strs_free(&t->keys);
-        rp_strs_free(&t->vals);
-        free(t->label_axis);
-        for (size_t j = 0; j < t->n_evals; j++)
-            free(t->evals[j].target);
-        free(t->evals);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        trial_free(&s->t[i]);
     free(s->t);
     rp_strs_free(&s->settings);
     rp_strs_free(&s->warnings);

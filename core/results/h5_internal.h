@@ -6,6 +6,7 @@
 #include "coop/common.h"
 #include <hdf5.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Switches off HDF5's automatic error printing (idempotent). */
 void coop_h5_quiet(void);
@@ -20,5 +21,41 @@ int coop_h5_attr_str(hid_t obj, const char *name, char **out);
 bool coop_h5_path_exists(hid_t file, const char *path);
 /* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" of now. */
 void coop_h5_iso_now(char out[32]);
+
+/* ---- seal.c ------------------------------------------------------------------ */
+/* The user block that holds the seal (HDF5 requires a power of two >= 512). */
+#define COOP_H5_USERBLOCK 512
+/* Results files larger than this are refused (they are KBs to a few MBs). */
+#define COOP_H5_MAX_FILE ((size_t)1 << 30)
+/* Writes the seal of img[COOP_H5_USERBLOCK..n) into img[0..COOP_H5_USERBLOCK). */
+void coop_h5_seal(unsigned char *img, size_t n);
+/* Reads path whole into a malloc'd *img. A file with its HDF5 superblock
+ * after the user block is sealed (*sealed true) and must match its seal; one
+ * with the superblock at byte 0 was written before the seal. Anything else
+ * is COOP_E_FORMAT naming path (COOP_E_IO when unreadable). */
+int coop_h5_load(const char *path, unsigned char **img, size_t *n, bool *sealed,
+                 struct coop_err *e);
+/* Opens an image read-only from memory (the bytes are copied). Returns the
+ * file id or a negative id. */
+hid_t coop_h5_open_image(const void *img, size_t n);
+
+/* ---- reader.c, walk.c --------------------------------------------------------- */
+struct coop_results_reader;
+hid_t coop_results_reader_hid(const struct coop_results_reader *r);
+/* Reads every root attribute, group listing and dataset the reader API
+ * serves; 0, or the first failure. */
+int coop_results_read_everything(struct coop_results_reader *r, struct coop_err *e);
+
+/* ---- contain.c --------------------------------------------------------------- */
+/* A child is killed after this long (a complete read takes milliseconds);
+ * $COOP_RESULTS_CHECK_SECONDS (1-3600) overrides it. */
+#define COOP_H5_CHECK_SECONDS 10
+typedef int (*coop_h5_check_fn)(void *ctx, struct coop_err *e);
+/* Runs fn(ctx) in a forked child whose address space may grow by budget
+ * bytes. 0 when it returned 0; COOP_E_FORMAT naming path when it failed (its
+ * message), crashed or ran out of time; COOP_E_IO when no child could be
+ * started. */
+int coop_h5_check_contained(const char *path, coop_h5_check_fn fn, void *ctx, size_t budget,
+                            struct coop_err *e);
 
 #endif

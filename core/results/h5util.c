@@ -58,6 +58,10 @@ hid_t coop_h5_vlstr_type(void)
     return t;
 }
 
+/* Fixed-length string attributes longer than this are damage (coop writes
+ * variable-length ones; an object header holds at most 64 KiB). */
+#define MAX_FIXED_STR ((size_t)1 << 24)
+
 static int read_str_attr(hid_t a, char **out)
 {
     hid_t ft = H5Aget_type(a);
@@ -76,7 +80,7 @@ static int read_str_attr(hid_t a, char **out)
             H5free_memory(s);
         }
         H5Tclose(mt);
-    } else {
+    } else if (H5Tget_size(ft) <= MAX_FIXED_STR) {
         size_t n = H5Tget_size(ft);
         char *s = calloc(n + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);

@@ -10,18 +10,13 @@
 struct coop_results_reader {
     hid_t file;
     char *path;
+    size_t bytes; /* file size: bounds what any dimension may claim */
 };
 
-int coop_results_open(const char *file, struct coop_results_reader **out, struct coop_err *e)
+static int open_image(const char *file, const unsigned char *img, size_t n,
+                      struct coop_results_reader **out, struct coop_err *e)
 {
-    *out = NULL;
-    coop_h5_quiet();
-    if (!coop_file_exists(file))
-        return coop_fail(e, COOP_E_IO, "%s: no such results file", file);
-    if (H5Fis_hdf5(file) <= 0)
-        return coop_h5_fail(e, COOP_E_FORMAT, "%s: not an HDF5 file (corrupt or truncated "
-                            "results file)", file);
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = coop_h5_open_image(img, n);
     if (f < 0)
         return coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot open results file", file);
     struct coop_results_reader *r = calloc(1, sizeof *r);
@@ -31,8 +26,58 @@ int coop_results_open(const char *file, struct coop_results_reader **out, struct
         return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
     }
     r->file = f;
+    r->bytes = n;
     *out = r;
     return 0;
+}
+
+/* Memory a full read of an unsealed n-byte file may take: HDF5's caches and
+ * copies of the image, and the values themselves. */
+#define CHECK_BUDGET(n) (((size_t)512 << 20) + 16 * (n))
+
+struct image {
+    const char *path;
+    const unsigned char *img;
+    size_t n;
+};
+
+/* Runs in the child process of coop_h5_check_contained. */
+static int read_image_everything(void *ctx, struct coop_err *e)
+{
+    const struct image *im = ctx;
+    struct coop_results_reader *r = NULL;
+    int rc = open_image(im->path, im->img, im->n, &r, e);
+    if (rc)
+        return rc;
+    rc = coop_results_read_everything(r, e);
+    coop_results_close(r);
+    return rc;
+}
+
+int coop_results_open(const char *file, struct coop_results_reader **out, struct coop_err *e)
+{
+    *out = NULL;
+    coop_h5_quiet();
+    if (!coop_file_exists(file))
+        return coop_fail(e, COOP_E_IO, "%s: no such results file", file);
+    unsigned char *img;
+    size_t n;
+    bool sealed;
+    int rc = coop_h5_load(file, &img, &n, &sealed, e);
+    if (rc)
+        return rc;
+    struct image im = {file, img, n};
+    if (!sealed)
+        rc = coop_h5_check_contained(file, read_image_everything, &im, CHECK_BUDGET(n), e);
+    if (!rc)
+        rc = open_image(file, img, n, out, e);
+    free(img);
+    return rc;
+}
+
+hid_t coop_results_reader_hid(const struct coop_results_reader *r)
+{
+    return r->file;
 }
 
 void coop_results_close(struct coop_results_reader *r)
@@ -191,6 +236,59 @@ int coop_results_list(struct coop_results_reader *r, const char *group, char ***
     return 0;
 }
 
+/* Element count of dims, refused (COOP_E_FORMAT) when it overflows or when
+ * the elements (esize bytes each in the file) could not fit in a file of
+ * r->bytes: coop writes no compression, so a larger claim is damage, and it
+ * must never size an allocation. */
+static int checked_count(struct coop_results_reader *r, const char *path, int rank,
+                         const hsize_t *dims, size_t esize, size_t *count, struct coop_err *e)
+{
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] > (hsize_t)SIZE_MAX || (dims[i] && n > SIZE_MAX / (size_t)dims[i]))
+            return coop_fail(e, COOP_E_FORMAT, "%s: %s: damaged shape (dimension %d is %llu)",
+                             r->path, path, i, (unsigned long long)dims[i]);
+        n *= (size_t)dims[i];
+    }
+    if (esize == 0 || n > r->bytes / esize + 1)
+        return coop_fail(e, COOP_E_FORMAT, "%s: %s: damaged shape: %zu elements of %zu bytes "
+                         "cannot be stored in a file of %zu bytes", r->path, path, n, esize,
+                         r->bytes);
+    *count = n;
+    return 0;
+}
+
+/* Shape of dataset d (rank 0 for a scalar) with its element count checked. */
+static int dataset_shape(struct coop_results_reader *r, const char *path, hid_t d, int *rank,
+                         size_t *shape, size_t *count, struct coop_err *e)
+{
+    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
+    H5S_class_t cls = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
+    int rk = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    size_t esize = ft >= 0 ? H5Tget_size(ft) : 0;
+    hsize_t dims[COOP_RESULTS_MAX_RANK];
+    int rc = 0;
+    if (cls != H5S_SCALAR && cls != H5S_SIMPLE)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: unreadable or empty dataspace", r->path,
+                          path);
+    else if (rk < 0 || rk > COOP_RESULTS_MAX_RANK)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: unsupported rank %d", r->path, path, rk);
+    else if (H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
+        rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: unreadable shape", r->path, path);
+    else
+        rc = checked_count(r, path, rk, dims, esize, count, e);
+    for (int i = 0; rc == 0 && i < rk; i++)
+        if (shape)
+            shape[i] = (size_t)dims[i];
+    if (rc == 0 && rank)
+        *rank = rk;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return rc;
+}
+
 /* Opens a dataset and reports its shape and element count. */
 static int open_dataset(struct coop_results_reader *r, const char *path, hid_t *d, int *rank,
                         size_t *shape, size_t *count, struct coop_err *e)
@@ -200,32 +298,16 @@ static int open_dataset(struct coop_results_reader *r, const char *path, hid_t *
     *d = H5Dopen2(r->file, path, H5P_DEFAULT);
     if (*d < 0)
         return coop_h5_fail(e, COOP_E_FORMAT, "%s: '%s' is not a dataset", r->path, path);
-    hid_t sp = H5Dget_space(*d);
-    int rk = H5Sget_simple_extent_ndims(sp);
-    hsize_t dims[COOP_RESULTS_MAX_RANK];
-    if (rk < 0 || rk > COOP_RESULTS_MAX_RANK) {
-        H5Sclose(sp);
+    int rc = dataset_shape(r, path, *d, rank, shape, count, e);
+    if (rc)
         H5Dclose(*d);
-        return coop_fail(e, COOP_E_FORMAT, "%s: %s: unsupported rank %d", r->path, path, rk);
-    }
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    size_t n = 1;
-    for (int i = 0; i < rk; i++) {
-        if (shape)
-            shape[i] = (size_t)dims[i];
-        n *= (size_t)dims[i];
-    }
-    if (rank)
-        *rank = rk;
-    *count = n;
-    return 0;
+    return rc;
 }
 
 static int read_numeric(struct coop_results_reader *r, const char *path, hid_t mt, size_t esize,
                         void **data, int *rank, size_t *shape, struct coop_err *e)
 {
-    hid_t d;
+    hid_t d = H5I_INVALID_HID;
     size_t n;
     *data = NULL;
     int rc = open_dataset(r, path, &d, rank, shape, &n, e);
@@ -293,7 +375,7 @@ int coop_results_read_scalar(struct coop_results_reader *r, const char *path, do
 int coop_results_read_strings(struct coop_results_reader *r, const char *path, char ***s,
                               int *rank, size_t *shape, struct coop_err *e)
 {
-    hid_t d;
+    hid_t d = H5I_INVALID_HID;
     size_t n;
     *s = NULL;
     int rc = open_dataset(r, path, &d, rank, shape, &n, e);

@@ -31,8 +31,8 @@ int coop_results_state(const char *dir, const char *trial_id, enum coop_trial_st
     struct coop_results_reader *r;
     int rc = coop_results_open(path, &r, e);
     if (rc) {
-        free(path);
-        return COOP_E_FORMAT;
+        free(path); /* damage is COOP_E_FORMAT; a failed read says nothing of the file */
+        return rc == COOP_E_IO || rc == COOP_E_NOMEM ? rc : COOP_E_FORMAT;
     }
     char *status = NULL, *msg = NULL;
     struct coop_err e2;

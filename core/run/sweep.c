@@ -385,8 +385,18 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted");
             break;
         }
-        if (coop_results_state(dir, t->id, &st, NULL, 0, &te) != 0)
+        int src = coop_results_state(dir, t->id, &st, NULL, 0, &te);
+        if (src == COOP_E_FORMAT) {
             rt_log(&rt, "warning: %s; the trial will be re-run", te.msg);
+        } else if (src != 0) { /* unknown state: neither skip nor overwrite */
+            char msg[COOP_ERR_MAX];
+            snprintf(msg, sizeof msg, "cannot tell whether it is completed, so it is left "
+                     "alone: %.900s", te.msg);
+            add_failure(s, t, msg);
+            rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
+            free(dir);
+            continue;
+        }
         if (st == COOP_TRIAL_COMPLETED && !o->force) {
             s->skipped++;
             free(dir);

@@ -2,7 +2,7 @@
  * writer: every cell of the few-shot, domain-generalisation and ablation
  * tables (mean ± CI strings, missing and failed counts, averages), no mixing of
  * incompatible trials, the written files (Markdown, CSV, LaTeX, PNG, SVG,
- * export CSV + HDF5). */
+ * export CSV + HDF5), damaged files skipped with one warning each. */
 #define _GNU_SOURCE
 #include "coop/report.h"
 #include "coop/results.h"
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/results_damage.h"
 
 static char tmpdir[256];
 
@@ -573,6 +574,53 @@ START_TEST(missing_folder_is_an_error)
 }
 END_TEST
 
+
+/* Damaged files (generated from a real one, and the fuzz reproducers on
+ * which libhdf5 crashes) are skipped with one warning each; the report is
+ * built from the rest. */
+START_TEST(damaged_files_are_skipped_with_one_warning_each)
+{
+    n_written = 0; /* trial001 below; CK_FORK=no (valgrind) shares the counter */
+    S("pets", "zeroshot", 0, 0, .acc = 50);
+    S("pets", "coop", 1, 1, "16", "end", "false", .acc = 60);
+    S("pets", "coop", 1, 2, "16", "end", "false", .acc = 64);
+    char path[600], bad[8][600];
+    size_t nb = 0, n;
+    snprintf(path, sizeof path, "%s/trial001.h5", tmpdir);
+    unsigned char *img = coop_test_slurp(path, &n);
+    ck_assert_ptr_nonnull(img);
+    const size_t cut[] = {100, n / 2, n - 1}, flip[] = {40, 700, n / 2, n - 8};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(bad[nb], sizeof bad[nb], "%s/cut%zu.h5", tmpdir, i);
+        ck_assert_int_eq(coop_test_spit(bad[nb++], img, cut[i]), 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        img[flip[i]] ^= 0x20;
+        snprintf(bad[nb], sizeof bad[nb], "%s/flip%zu.h5", tmpdir, i);
+        ck_assert_int_eq(coop_test_spit(bad[nb++], img, n), 0);
+        img[flip[i]] ^= 0x20;
+    }
+    free(img);
+    snprintf(bad[nb], sizeof bad[nb], "%s/legacy-segv.h5", tmpdir);
+    ck_assert_int_eq(coop_test_write_reproducer(&coop_test_legacy_reproducers[0], bad[nb++]), 0);
+    struct coop_report_options opt = {tmpdir, NULL, false};
+    struct coop_report_output out;
+    struct coop_err e;
+    OK(coop_report_generate(&opt, &out, &e));
+    ck_assert_uint_eq(out.n_files, 3 + nb);
+    ck_assert_uint_eq(out.n_completed, 3);
+    ck_assert_uint_eq(out.n_unreadable, nb);
+    for (size_t i = 0; i < nb; i++) {
+        size_t hits = 0;
+        for (size_t k = 0; k < out.n_warnings; k++)
+            hits += strstr(out.warnings[k], bad[i]) != NULL;
+        ck_assert_msg(hits == 1, "%s named in %zu warnings", bad[i], hits);
+    }
+    ck_assert_ptr_nonnull(strstr(out.markdown, "62.0"));
+    coop_report_output_free(&out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("report");
@@ -584,6 +632,7 @@ int main(void)
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, labels_show_only_varying_axes);
     tcase_add_test(tc, generate_writes_every_output);
+    tcase_add_test(tc, damaged_files_are_skipped_with_one_warning_each);
     tcase_add_test(tc, missing_folder_is_an_error);
     tcase_add_test(tc, cli_prints_tables_and_paths);
     tcase_add_test(tc, renderers_escape);

@@ -1,11 +1,16 @@
 /* test_results.c: the HDF5 results store: a full trial round trip, crash
  * safety (a killed writer leaves nothing that looks complete), refusal to
- * overwrite, failed-trial state, corrupt files and stale temporary files. */
+ * overwrite, failed-trial state, corrupt files and stale temporary files,
+ * damaged files (truncated, flipped bytes in the seal, the superblock and
+ * the values) that never count as completed, Fletcher-32 on arrays for any
+ * HDF5 reader, and files from before the seal: read as before, their damaged
+ * copies (fuzz reproducers on which libhdf5 crashes) refused, never a crash. */
 #define _GNU_SOURCE
 #include "coop/results.h"
 #include "coop/util.h"
 #include <check.h>
 #include <dirent.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +19,19 @@
 #include <unistd.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/results_damage.h"
 
 static char tmpdir[256];
+
+/* Under AddressSanitizer the child that reads a file from before the seal has
+ * no address-space cap (the shadow memory is terabytes of address space), so
+ * a run-away allocation in libhdf5 would only end at the child's 20 s alarm.
+ * This caps single allocations the way the cap does in other builds. */
+const char *__asan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1:max_allocation_size_mb=2048";
+}
 
 static void setup(void)
 {
@@ -449,6 +465,330 @@ START_TEST(corrupt_file_is_an_error_naming_it)
 }
 END_TEST
 
+
+/* ---- damaged files -------------------------------------------------------- */
+static void write_full_trial(const char *id)
+{
+    struct coop_err e;
+    struct coop_results_writer *w;
+    OK(coop_results_begin(tmpdir, id, false, &w, &e));
+    write_full(w);
+    OK(coop_results_commit(w, "completed", NULL, &e));
+}
+
+static unsigned char *slurp_trial(const char *id, size_t *n)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.h5", tmpdir, id);
+    unsigned char *b = coop_test_slurp(path, n);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+static void spit_trial(const char *id, const unsigned char *b, size_t n)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.h5", tmpdir, id);
+    ck_assert_int_eq(coop_test_spit(path, b, n), 0);
+}
+
+/* Offset of the first copy of needle in b (fails when absent). */
+static size_t find_bytes(const unsigned char *b, size_t n, const void *needle, size_t len)
+{
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(b + i, needle, len) == 0)
+            return i;
+    ck_abort_msg("value not found in the file");
+    return 0;
+}
+
+/* A damaged <id>.h5: not completed, an error naming it, and no reader. */
+static void expect_damaged(const char *id, const char *what)
+{
+    struct coop_err e;
+    enum coop_trial_state st = COOP_TRIAL_COMPLETED;
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.h5", tmpdir, id);
+    int rc = coop_results_state(tmpdir, id, &st, NULL, 0, &e);
+    ck_assert_msg(rc == COOP_E_FORMAT, "%s: state returned %d (%s)", what, rc,
+                  rc ? e.msg : "no error");
+    ck_assert_msg(st != COOP_TRIAL_COMPLETED, "%s: counted as completed", what);
+    ck_assert_msg(strstr(e.msg, path), "%s: message does not name the file: %s", what, e.msg);
+    struct coop_results_reader *r = NULL;
+    ck_assert_msg(coop_results_open(path, &r, &e) == COOP_E_FORMAT, "%s: opened", what);
+    ck_assert_ptr_null(r);
+}
+
+START_TEST(damaged_file_never_counts_as_completed)
+{
+    write_full_trial("good");
+    size_t n;
+    unsigned char *img = slurp_trial("good", &n);
+    double acc = 44.4444, loss[2] = {2.5, 1.25};
+    size_t acc_off = find_bytes(img, n, &acc, sizeof acc);
+    size_t loss_off = find_bytes(img, n, loss, sizeof loss);
+    const struct {
+        const char *what;
+        size_t len;     /* bytes kept (n: all) */
+        size_t flip;    /* offset of a flipped byte (SIZE_MAX: none) */
+    } cases[] = {
+        {"empty", 0, SIZE_MAX},           {"1 byte", 1, SIZE_MAX},
+        {"half the seal", 256, SIZE_MAX}, {"the seal only", 512, SIZE_MAX},
+        {"seal + superblock start", 600, SIZE_MAX}, {"half", n / 2, SIZE_MAX},
+        {"all but the last byte", n - 1, SIZE_MAX}, {"seal line", n, 3},
+        {"seal digest", n, 30},           {"superblock signature", n, 513},
+        {"superblock", n, 512 + 20},      {"accuracy value", n, acc_off + 3},
+        {"curve value", n, loss_off + 9}, {"last byte", n, n - 1},
+    };
+    unsigned char *b = malloc(n + 1);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        memcpy(b, img, n);
+        if (cases[i].flip != SIZE_MAX)
+            b[cases[i].flip] ^= 0x10;
+        spit_trial("damaged", b, cases[i].len);
+        expect_damaged("damaged", cases[i].what);
+    }
+    memcpy(b, img, n);
+    b[n] = 0;
+    spit_trial("damaged", b, n + 1);
+    expect_damaged("damaged", "one byte appended");
+    free(b);
+    free(img);
+    /* the intact original is untouched by all this */
+    struct coop_err e;
+    enum coop_trial_state st;
+    OK(coop_results_state(tmpdir, "good", &st, NULL, 0, &e));
+    ck_assert_int_eq(st, COOP_TRIAL_COMPLETED);
+}
+END_TEST
+
+static bool has_fletcher32(hid_t f, const char *path)
+{
+    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "%s: cannot open", path);
+    hid_t dcpl = H5Dget_create_plist(d);
+    bool found = false;
+    for (int i = 0; i < H5Pget_nfilters(dcpl); i++) {
+        unsigned flags, conf;
+        size_t nv = 0;
+        char name[64];
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, sizeof name, name, &conf) ==
+            H5Z_FILTER_FLETCHER32)
+            found = true;
+    }
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    return found;
+}
+
+/* Plain libhdf5 (as h5py or h5dump read the file): arrays carry Fletcher-32,
+ * so a flipped value fails its read there too. */
+START_TEST(arrays_carry_fletcher32_for_any_hdf5_reader)
+{
+    write_full_trial("good");
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    char path[400];
+    snprintf(path, sizeof path, "%s/good.h5", tmpdir);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    const char *arrays[] = {"train/curve/loss", "train/curve/epoch", "eval/test/confusion",
+                            "eval/test/per_class_accuracy", "params/ctx",
+                            "fewshot/train_labels", "interpret/nearest_distances"};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        ck_assert_msg(has_fletcher32(f, arrays[i]), "%s: no Fletcher-32 filter", arrays[i]);
+    H5Fclose(f);
+    size_t n;
+    unsigned char *img = slurp_trial("good", &n);
+    double loss[2] = {2.5, 1.25}, got[2];
+    img[find_bytes(img, n, loss, sizeof loss) + 9] ^= 0x01;
+    spit_trial("flipped", img, n);
+    free(img);
+    snprintf(path, sizeof path, "%s/flipped.h5", tmpdir);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hid_t d = H5Dopen2(f, "train/curve/loss", H5P_DEFAULT);
+    ck_assert_int_lt(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
+    H5Dclose(d);
+    d = H5Dopen2(f, "train/curve/accuracy", H5P_DEFAULT);
+    ck_assert_int_ge(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
+    ck_assert(got[0] == 30 && got[1] == 60);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+END_TEST
+
+/* Everything a caller could ask of an opened reader; must never crash. */
+static void read_all_public(struct coop_results_reader *r)
+{
+    struct coop_err e;
+    char **names;
+    size_t n;
+    if (coop_results_attr_names(r, &names, &n, &e) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            char *s = NULL;
+            double v;
+            if (coop_results_read_attr_str(r, names[i], &s, &e) == 0)
+                free(s);
+            coop_results_read_attr_double(r, names[i], &v, &e);
+        }
+        coop_results_free_strings(names, n);
+    }
+    const char *paths[] = {"eval/test/accuracy", "eval/test/class_names", "params/ctx",
+                           "train/curve/loss", "fewshot/train_items"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        double *d = NULL;
+        char **s = NULL;
+        int rank;
+        size_t shape[COOP_RESULTS_MAX_RANK], k = 1;
+        coop_results_read_f64(r, paths[i], &d, &rank, shape, &e);
+        free(d);
+        if (coop_results_read_strings(r, paths[i], &s, &rank, shape, &e) == 0) {
+            for (int j = 0; j < rank; j++)
+                k *= shape[j];
+            coop_results_free_strings(s, k);
+        }
+    }
+    if (coop_results_list(r, "eval", &names, &n, &e) == 0)
+        coop_results_free_strings(names, n);
+}
+
+START_TEST(file_from_before_the_seal_reads_and_its_damage_never_crashes)
+{
+    struct coop_err e;
+    char legacy[1024], path[400];
+    coop_test_legacy_path(legacy, sizeof legacy);
+    size_t n;
+    unsigned char *img = coop_test_slurp(legacy, &n);
+    ck_assert_ptr_nonnull(img);
+    spit_trial("old", img, n);
+    enum coop_trial_state st;
+    OK(coop_results_state(tmpdir, "old", &st, NULL, 0, &e));
+    ck_assert_int_eq(st, COOP_TRIAL_COMPLETED);
+    struct coop_results_reader *r;
+    snprintf(path, sizeof path, "%s/old.h5", tmpdir);
+    OK(coop_results_open(path, &r, &e));
+    double acc;
+    OK(coop_results_read_scalar(r, "eval/test/accuracy", &acc, &e));
+    ck_assert(acc >= 0 && acc <= 100);
+    coop_results_close(r);
+    /* the fuzz campaign's reproducers: libhdf5 crashes on each */
+    for (size_t i = 0; i < COOP_TEST_N_REPRODUCERS; i++) {
+        const struct coop_test_damage *d = &coop_test_legacy_reproducers[i];
+        snprintf(path, sizeof path, "%s/old.h5", tmpdir);
+        ck_assert_int_eq(coop_test_write_reproducer(d, path), 0);
+        expect_damaged("old", d->name);
+    }
+    /* libhdf5 loops on this one: the child's alarm ends it (shortened here) */
+    ck_assert_int_eq(setenv("COOP_RESULTS_CHECK_SECONDS", "2", 1), 0);
+    ck_assert_int_eq(coop_test_write_reproducer(&coop_test_legacy_loop, path), 0);
+    st = COOP_TRIAL_COMPLETED;
+    ck_assert_int_eq(coop_results_state(tmpdir, "old", &st, NULL, 0, &e), COOP_E_FORMAT);
+    ck_assert_int_ne(st, COOP_TRIAL_COMPLETED);
+    ck_assert_ptr_nonnull(strstr(e.msg, path));
+    ck_assert_ptr_nonnull(strstr(e.msg, "did not finish reading it within 2 s"));
+    ck_assert_int_eq(unsetenv("COOP_RESULTS_CHECK_SECONDS"), 0);
+    /* generated: truncations and random bytes; either refused naming the
+     * file, or read in full without a crash */
+    struct coop_rng rng;
+    coop_rng_seed(&rng, 14);
+    unsigned char *b = malloc(n);
+    for (int i = 0; i < 48; i++) {
+        memcpy(b, img, n);
+        size_t len = n;
+        if (i % 3 == 0)
+            len = (size_t)(coop_rng_u64(&rng) % n);
+        else
+            for (int k = 0; k < 1 + i % 4; k++)
+                b[coop_rng_u64(&rng) % n] = (unsigned char)coop_rng_u64(&rng);
+        spit_trial("old", b, len);
+        r = NULL;
+        int rc = coop_results_open(path, &r, &e);
+        if (rc) {
+            ck_assert_msg(rc == COOP_E_FORMAT, "mutant %d: %d (%s)", i, rc, e.msg);
+            ck_assert_msg(strstr(e.msg, path), "mutant %d: %s", i, e.msg);
+            continue;
+        }
+        read_all_public(r);
+        coop_results_close(r);
+    }
+    free(b);
+    free(img);
+}
+END_TEST
+
+/* A file with a dataset of dims (chunked, never written: no storage), made
+ * with plain libhdf5 as another tool would. */
+static void write_claiming(const char *path, int rank, const hsize_t *dims)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[2] = {1, 1};
+    ck_assert_int_ge(H5Pset_chunk(dcpl, rank, chunk), 0);
+    hid_t d = H5Dcreate2(f, "eval/test/per_class_accuracy", H5T_IEEE_F32LE, sp,
+                         H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0) { /* no intermediate groups by default */
+        hid_t g1 = H5Gcreate2(f, "eval", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g2 = H5Gcreate2(g1, "test", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        d = H5Dcreate2(g2, "per_class_accuracy", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl,
+                       H5P_DEFAULT);
+        H5Gclose(g2);
+        H5Gclose(g1);
+    }
+    ck_assert_int_ge(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* Shapes are checked before they size an allocation: one that overflows
+ * size_t, and one far larger than the file could hold. */
+/* A file read(2) cannot read (EIO) is not damage: its state is unknown. */
+START_TEST(unreadable_file_state_is_unknown_not_damaged)
+{
+    struct coop_err e;
+    char path[400];
+    snprintf(path, sizeof path, "%s/io.h5", tmpdir);
+    ck_assert_int_eq(symlink("/proc/self/mem", path), 0);
+    enum coop_trial_state st = COOP_TRIAL_COMPLETED;
+    ck_assert_int_eq(coop_results_state(tmpdir, "io", &st, NULL, 0, &e), COOP_E_IO);
+    ck_assert_int_eq(st, COOP_TRIAL_MISSING);
+    ck_assert_ptr_nonnull(strstr(e.msg, path));
+}
+END_TEST
+
+START_TEST(implausible_shapes_are_refused_before_allocating)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    const hsize_t huge[2] = {(hsize_t)1 << 33, (hsize_t)1 << 33}, big[1] = {(hsize_t)1 << 28};
+    const struct {
+        const char *what;
+        int rank;
+        const hsize_t *dims;
+    } cases[] = {{"overflowing", 2, huge}, {"1 GiB in a small file", 1, big}};
+    for (size_t i = 0; i < 2; i++) {
+        struct coop_err e;
+        char path[400];
+        snprintf(path, sizeof path, "%s/shape.h5", tmpdir);
+        write_claiming(path, cases[i].rank, cases[i].dims);
+        struct coop_results_reader *r = NULL;
+        int rc = coop_results_open(path, &r, &e);
+        float *v = NULL;
+        int rank;
+        size_t shape[COOP_RESULTS_MAX_RANK];
+        if (rc == 0) {
+            rc = coop_results_read_f32(r, "eval/test/per_class_accuracy", &v, &rank, shape, &e);
+            coop_results_close(r);
+            free(v);
+        }
+        ck_assert_msg(rc == COOP_E_FORMAT, "%s: %d (%s)", cases[i].what, rc, rc ? e.msg : "read");
+        ck_assert_msg(strstr(e.msg, "damaged shape") && strstr(e.msg, path), "%s: %s",
+                      cases[i].what, e.msg);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("results");
@@ -461,6 +801,11 @@ int main(void)
     tcase_add_test(tc, refuses_to_overwrite_completed);
     tcase_add_test(tc, failed_trial_state);
     tcase_add_test(tc, corrupt_file_is_an_error_naming_it);
+    tcase_add_test(tc, damaged_file_never_counts_as_completed);
+    tcase_add_test(tc, arrays_carry_fletcher32_for_any_hdf5_reader);
+    tcase_add_test(tc, file_from_before_the_seal_reads_and_its_damage_never_crashes);
+    tcase_add_test(tc, implausible_shapes_are_refused_before_allocating);
+    tcase_add_test(tc, unreadable_file_state_is_unknown_not_damaged);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

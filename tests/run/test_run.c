@@ -2,7 +2,8 @@
  * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
  * a target, results contents, skip on re-run, refusal of completed trials of
  * other plugin versions or checkpoints, failure recording, --force,
- * the CLI's dry run, plugin listing and bad input, and a kill + resume. */
+ * the CLI's dry run, plugin listing and bad input, the re-run of a damaged
+ * completed trial, and a kill + resume. */
 #include "coop/loader.h"
 #include "coop/matrix.h"
 #include "coop/results.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
@@ -574,6 +576,58 @@ START_TEST(non_finite_numbers_fail_their_trials)
 }
 END_TEST
 
+/* A completed trial whose file was damaged afterwards (its checksum fails)
+ * is not completed: the next run warns, naming the file, and runs it again.
+ * One that cannot be read at all is left alone and reported. */
+START_TEST(damaged_completed_trial_is_rerun_with_a_warning)
+{
+    make_tmp();
+    char *yaml = write_yaml("dmg.yaml", "experiment: dmg\n"
+                                        "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                        "datasets: [toy_colors]\n"
+                                        "methods: [zeroshot, ensemble]\n");
+    char *args = coop_asprintf("--cache %s/cache %s", tmpdir, yaml);
+    static char out[65536];
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    char *dir = coop_asprintf("%s/results/dmg", tmpdir);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    char victim[600] = "";
+    for (struct dirent *de; (de = readdir(d));)
+        if (de->d_name[0] != '.' && strstr(de->d_name, ".h5"))
+            snprintf(victim, sizeof victim, "%s/%s", dir, de->d_name);
+    closedir(d);
+    ck_assert(victim[0]);
+    FILE *f = fopen(victim, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, n / 2, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, n / 2, SEEK_SET);
+    fputc(c ^ 0x04, f);
+    fclose(f);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "warning: ") && strstr(out, victim) && strstr(out, "re-run"),
+                  "no warning naming %s: %s", victim, out);
+    ck_assert_ptr_nonnull(strstr(out, "2 trials: 1 completed now, 1 already completed"));
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "2 trials: 0 completed now, 2 already completed"));
+    /* A file that cannot be read at all (read(2) fails: EIO) may be a completed
+     * trial: it is neither skipped nor replaced, and the trial counts as failed. */
+    ck_assert_int_eq(unlink(victim), 0);
+    ck_assert_int_eq(symlink("/proc/self/mem", victim), 0);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "cannot tell whether it is completed") && strstr(out, victim),
+                  "%s", out);
+    struct stat lst;
+    ck_assert(lstat(victim, &lst) == 0 && S_ISLNK(lst.st_mode));
+    free(dir);
+    free(args);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(kill_mid_sweep_then_resume)
 {
     make_tmp();
@@ -632,6 +686,7 @@ int main(void)
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
+    tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);
     tcase_add_test(tc, kill_mid_sweep_then_resume);
     tcase_add_test(tc, non_finite_numbers_fail_their_trials);
     tcase_add_test(tc, rejected_plugin_files_are_named);

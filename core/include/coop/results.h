@@ -1,8 +1,10 @@
 /* coop/results.h: the HDF5 results store. One file per trial,
- * <dir>/<trial_id>.h5, written under a temporary name
+ * <dir>/<trial_id>.h5, built in memory, sealed (SHA-256 and size in a 512-byte
+ * user block), written under a temporary name
  * (<dir>/.<trial_id>.h5.tmp-<host>-<pid>) and renamed atomically once complete,
- * so a killed run never leaves a file that looks complete. The schema (every
- * attribute and dataset) is documented in docs/results.md.
+ * so a killed run or a full disk never leaves a file that looks complete, and
+ * a file damaged later is refused. The schema (every attribute and dataset) and
+ * the seal are documented in docs/results.md.
  * This layer knows nothing of numerics: it stores what the caller hands it.
  * HDF5 here is the serial library, which is not thread-safe: use the store from
  * one thread at a time. No function prints; HDF5's automatic error printing is
@@ -96,10 +98,12 @@ COOP_API int coop_results_write_curve(struct coop_results_writer *w, const int32
                                       const double *lr, size_t n_epochs, struct coop_err *e);
 
 /* Finishes the trial: writes status ("completed" or "failed"), error (when
- * error_message is non-NULL) and end_time, closes the file, fsyncs it, renames
- * it to <dir>/<trial_id>.h5 (atomically replacing an older file) and fsyncs the
- * folder. Always frees w, also on failure (then the temporary file is removed
- * and no final file appears). */
+ * error_message is non-NULL) and end_time, seals the in-memory file, writes it
+ * to the temporary name, fsyncs it, renames it to <dir>/<trial_id>.h5
+ * (atomically replacing an older file) and fsyncs the folder. Always frees w,
+ * also on failure (a full disk: COOP_E_IO naming the temporary file and the
+ * system error; then the temporary file is removed, no final file appears and
+ * an older one is untouched). */
 COOP_API int coop_results_commit(struct coop_results_writer *w, const char *status,
                                  const char *error_message, struct coop_err *e);
 /* Closes and deletes the temporary file, frees w. NULL is a no-op. */
@@ -113,8 +117,12 @@ enum coop_trial_state { COOP_TRIAL_MISSING = 0, COOP_TRIAL_COMPLETED = 1, COOP_T
 
 /* State of <dir>/<trial_id>.h5. For a failed trial the stored error message is
  * copied (truncated) into err_msg when err_msg is non-NULL. A file that cannot
- * be opened as HDF5 or has no valid status returns COOP_E_FORMAT with a message
- * naming the file. Temporary files never count. */
+ * be opened as HDF5, is damaged (see coop_results_open) or has no valid status
+ * returns COOP_E_FORMAT with a message naming the file, and *st stays
+ * COOP_TRIAL_MISSING: never completed. A file that could not be read at all
+ * (an I/O error, no memory, no child process for the check) returns COOP_E_IO
+ * or COOP_E_NOMEM: its state is unknown, so a caller must not replace it.
+ * Temporary files never count. */
 COOP_API int coop_results_state(const char *dir, const char *trial_id,
                                 enum coop_trial_state *st, char *err_msg, size_t len,
                                 struct coop_err *e);
@@ -127,7 +135,13 @@ COOP_API int coop_results_clean_stale(const char *dir, int *removed, struct coop
 /* ---- reader ------------------------------------------------------------------ */
 struct coop_results_reader;
 
-/* Opens a results file read-only. *r is freed with coop_results_close. */
+/* Opens a results file read-only. The file is read whole (at most 1 GiB) and
+ * opened from memory. A sealed file must match its seal (size, SHA-256); a file
+ * from before the seal is first read in full in a child process, so that a
+ * crash or run-away of libhdf5 on damaged bytes ends the child only. Damage of
+ * either kind: COOP_E_FORMAT naming the file; a missing or unreadable file:
+ * COOP_E_IO. Every shape read later is checked against the file's size before
+ * it sizes an allocation. *r is freed with coop_results_close. */
 COOP_API int coop_results_open(const char *file, struct coop_results_reader **r,
                                struct coop_err *e);
 COOP_API void coop_results_close(struct coop_results_reader *r);
