@@ -43,16 +43,6 @@ static int check_trial_id(const char *id, struct coop_err *e)
     return 0;
 }
 
-static void host_name(char *out, size_t len)
-{
-    if (gethostname(out, len) != 0 || !out[0])
-        snprintf(out, len, "localhost");
-    out[len - 1] = 0;
-    for (char *p = out; *p; p++)
-        if (*p == '/' || *p == '-')
-            *p = '_'; /* the pid is parsed after the last '-' */
-}
-
 /* Refuses when a completed trial already sits at the final path. */
 static int check_not_completed(const char *dir, const char *id, bool replace, const char *path,
                                struct coop_err *e)
@@ -140,7 +130,7 @@ int coop_results_begin(const char *dir, const char *trial_id, bool replace,
     if (!w)
         return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
     char host[256];
-    host_name(host, sizeof host);
+    coop_host_name(host, sizeof host);
     w->file = H5I_INVALID_HID;
     w->fd = -1;
     w->dir = coop_strdup(dir);
@@ -401,20 +391,6 @@ static void fsync_dir(const char *dir)
 }
 
 /* ---- commit / abort ------------------------------------------------------- */
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int finish_attrs(struct coop_results_writer *w, const char *status, const char *err,
                         struct coop_err *e)
 {
@@ -464,7 +440,7 @@ static int store(struct coop_results_writer *w, const unsigned char *img, size_t
                  struct coop_err *e)
 {
     const char *what = "write";
-    int bad = write_all(w->fd, img, n) != 0;
+    int bad = coop_write_all(w->fd, img, n) != 0;
     if (!bad && (what = "fsync", fsync(w->fd) != 0))
         bad = 1;
     int fd = w->fd;

@@ -68,31 +68,6 @@ static void header_bytes(uint8_t *h, int dim, size_t n_items, const uint8_t *key
     memcpy(h + 24, key, 32);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void host_name(char *out, size_t len)
-{
-    if (gethostname(out, len) != 0 || !out[0])
-        snprintf(out, len, "localhost");
-    out[len - 1] = '\0';
-    for (char *p = out; *p; p++)
-        if (*p == '/')
-            *p = '_';
-}
-
 /* Puts a file holding only the header under c->path: written and synced
  * under a hidden temporary name first, so the name never shows a torn
  * header. replace = 0 links it (an existing file wins: *lost = 1), else it
@@ -101,7 +76,7 @@ static int create_file(struct coop_featcache *c, const char *dir, const uint8_t 
                        int replace, int *lost, struct coop_err *e)
 {
     char host[256];
-    host_name(host, sizeof host);
+    coop_host_name(host, sizeof host);
     const char *base = strrchr(c->path, '/') + 1;
     char *tmp = coop_asprintf("%s/.%s.tmp-%s-%ld", dir, base, host, (long)getpid());
     if (!tmp)
@@ -109,7 +84,7 @@ static int create_file(struct coop_featcache *c, const char *dir, const uint8_t 
     uint8_t h[FC_HEADER];
     header_bytes(h, c->dim, c->n_items, key);
     int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write_all(fd, h, sizeof h) || fsync(fd)) {
+    if (fd < 0 || coop_write_all(fd, h, sizeof h) || fsync(fd)) {
         rc = coop_fail(e, COOP_E_IO, "%s: cannot create feature cache: %s", c->path,
                        strerror(errno));
     }
@@ -296,7 +271,7 @@ int coop_featcache_put(struct coop_featcache *c, size_t i, const float *f, struc
     memcpy(c->rec + 8, f, (size_t)c->dim * sizeof(float));
     check = fnv1a(c->rec, body);
     memcpy(c->rec + body, &check, 8);
-    if (write_all(c->fd, c->rec, c->rec_len)) {
+    if (coop_write_all(c->fd, c->rec, c->rec_len)) {
         int err = errno;
         /* no torn record stays behind for this process's next append */
         int cut = ftruncate(c->fd, c->end) == 0;

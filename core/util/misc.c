@@ -2,10 +2,12 @@
 #include "coop/util.h"
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 char *coop_strdup(const char *s)
 {
@@ -140,6 +142,31 @@ int coop_mkdirs(const char *path, struct coop_err *e)
     }
     free(p);
     return 0;
+}
+
+int coop_write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+void coop_host_name(char *out, size_t len)
+{
+    if (gethostname(out, len) != 0 || !out[0])
+        snprintf(out, len, "localhost");
+    out[len - 1] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '/' || *p == '-')
+            *p = '_';
 }
 
 bool coop_file_exists(const char *path)

@@ -65,6 +65,13 @@ COOP_API int coop_read_file(const char *path, size_t max_bytes, char **out, size
 COOP_API int coop_mkdirs(const char *path, struct coop_err *e);
 COOP_API bool coop_file_exists(const char *path);
 COOP_API bool coop_dir_exists(const char *path);
+/* write(2) all of buf[0..n), retrying on EINTR and short writes: 0, or -1 with
+ * errno set (ENOSPC on a full disk). */
+COOP_API int coop_write_all(int fd, const void *buf, size_t n);
+/* This host's name for temporary file names ("<name>.tmp-<host>-<pid>"):
+ * gethostname, "localhost" if that fails, with '/' and '-' made '_' so the pid
+ * is what follows the last '-'. */
+COOP_API void coop_host_name(char *out, size_t len);
 /* COOP_VERBOSE set to anything but "" or "0": executables print their
  * verbose lines (e.g. which BLAS core runs) on stderr. */
 COOP_API bool coop_verbose(void);
