@@ -313,9 +313,12 @@ int coop_bpe_learner_write(const struct coop_bpe_learner *l, const char *gz_path
         free(tmp);
         return coop_fail(e, COOP_E_IO, "%s: cannot open for writing", gz_path);
     }
-    int ok = gzprintf(f, "%s\n", header ? header : "#version: 0.2") > 0;
+    /* No newline after the last merge: CLIP's reader splits on '\n' and would take
+     * the empty string after it for one more merge (one more token than the
+     * embedding table has) when the file is shorter than its 48,894-merge slice. */
+    int ok = gzputs(f, header ? header : "#version: 0.2") > 0;
     for (size_t i = 0; ok && i < l->nm; i++)
-        ok = gzprintf(f, "%s\n", l->merges[i]) > 0;
+        ok = gzprintf(f, "\n%s", l->merges[i]) > 0;
     ok = gzclose(f) == Z_OK && ok;
     ok = ok && rename(tmp, gz_path) == 0;
     if (!ok)

@@ -8,6 +8,7 @@
 #include "coop/results.h"
 #include "coop/util.h"
 #include "coop_config.h"
+#include "coop_revision.h"
 #include "h5_internal.h"
 #include <errno.h>
 #include <fcntl.h>

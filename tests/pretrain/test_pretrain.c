@@ -1,8 +1,8 @@
 /* test_pretrain.c: the pretraining pieces: InfoNCE loss and gradients vs
  * finite differences, AdamW vs torch.optim.AdamW numbers
  * (gen_adamw_golden.py), the schedule and decay rule, the BPE learner (exact
- * merges on a tiny corpus, loading with the project's tokenizer, round trip
- * of world captions), the config format, the stream's co-occurrence share, and a tiny pretraining run that
+ * merges on a tiny corpus, loading with the project's tokenizer and with
+ * OpenAI's CLIP's reading rules, round trip of world captions), the config format, the stream's co-occurrence share, and a tiny pretraining run that
  * lowers the loss and writes a checkpoint the loader reads back unchanged. */
 #include "coop/checkpoint.h"
 #include "coop/pretrain.h"
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../common/check_run.h"
+#include "../common/clip_reading.h"
 #include "../common/tmpdir.h"
 
 static char tmpdir[256];
@@ -468,6 +469,8 @@ START_TEST(tiny_run_learns_and_round_trips)
     ck_assert_int_eq(m.vision_kind, COOP_CLIP_VISION_VIT);
     ck_assert_int_eq(m.text.context_length, 16);
     ck_assert_int_eq(m.text.vocab_size, coop_tokenizer_vocab_size(t));
+    /* OpenAI's CLIP reads the written vocabulary with as many entries as rows */
+    ck_assert_int_eq(coop_test_clip_vocab_len(vocab), m.text.vocab_size);
     ck_assert_int_eq(m.text.width, 64);
     ck_assert_int_eq(m.text.heads, 1);
     ck_assert_int_eq(m.text.layers, 1);

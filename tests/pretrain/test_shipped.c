@@ -1,8 +1,9 @@
 /* test_shipped.c: the checkpoint the repository ships for the main job
  * (models/world-clip/): it loads with the ordinary checkpoint loader, has the
  * architecture docs/pretraining.md documents, its vocabulary loads with the
- * project's tokenizer and fits the embedding table, and the SHA-256 of both
- * files matches the one recorded in docs/pretraining.md. */
+ * project's tokenizer and fits the embedding table, OpenAI's CLIP reads the
+ * vocabulary as exactly as many entries as the embedding has rows, and the
+ * SHA-256 of both files matches the one recorded in docs/pretraining.md. */
 #include "coop/checkpoint.h"
 #include "coop/pretrain.h"
 #include "coop/tokenizer.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../common/check_run.h"
+#include "../common/clip_reading.h"
 
 static char *src_path(const char *rel)
 {
@@ -69,6 +71,8 @@ START_TEST(shipped_checkpoint)
     ck_assert_msg(coop_tokenizer_find_near(&t2, ck, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(coop_tokenizer_vocab_size(t2), m.text.vocab_size);
     coop_tokenizer_free(t2);
+    /* a trailing newline would make CLIP's reader count 850, one past the table */
+    ck_assert_int_eq(coop_test_clip_vocab_len(vocab), m.text.vocab_size);
     int32_t ids[32];
     int eot;
     ck_assert_int_eq(coop_tokenizer_tokenize(t, "a photo of a red star.", 32, false, ids, &eot, &e),

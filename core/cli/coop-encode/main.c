@@ -13,6 +13,7 @@
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "coop_config.h"
+#include "coop_revision.h"
 #include "h5out.h"
 #include <math.h>
 #include <stdbool.h>

@@ -8,6 +8,7 @@
 #include "coop/matrix.h"
 #include "coop/run.h"
 #include "coop_config.h"
+#include "coop_revision.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include <signal.h>

@@ -64,7 +64,8 @@ COOP_API int coop_bpe_learner_learn(struct coop_bpe_learner *l, int max_merges, 
 COOP_API size_t coop_bpe_learner_num_merges(const struct coop_bpe_learner *l);
 /* Merge r as its file line "a b" (byte-to-unicode characters), or NULL. */
 COOP_API const char *coop_bpe_learner_merge(const struct coop_bpe_learner *l, size_t r);
-/* Writes CLIP's format, gzip'd: a header line, then one merge per line.
+/* Writes CLIP's format, gzip'd: a header line, then one merge per line, no
+ * newline after the last (CLIP's reader would count an empty merge there).
  * The vocabulary it implies has 512 + merges + 2 entries. */
 COOP_API int coop_bpe_learner_write(const struct coop_bpe_learner *l, const char *gz_path,
                                     const char *header, struct coop_err *e);
