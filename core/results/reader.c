@@ -372,6 +372,64 @@ int coop_results_read_scalar(struct coop_results_reader *r, const char *path, do
     return rc;
 }
 
+/* Every string libhdf5 allocates during one H5Dread. A read that fails
+ * part-way leaves the strings it converted in its own conversion buffer, out
+ * of H5Dvlen_reclaim's reach; with them recorded here, all are freed on
+ * success and failure alike. */
+struct vl_arena {
+    void **p;
+    size_t n, cap;
+};
+
+static void *vl_arena_alloc(size_t size, void *ctx)
+{
+    struct vl_arena *a = ctx;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 64;
+        void **np = realloc(a->p, cap * sizeof *np);
+        if (!np)
+            return NULL;
+        a->p = np;
+        a->cap = cap;
+    }
+    void *m = malloc(size ? size : 1);
+    if (m)
+        a->p[a->n++] = m;
+    return m;
+}
+
+static void vl_arena_free(void *m, void *ctx)
+{
+    struct vl_arena *a = ctx;
+    for (size_t i = a->n; m && i-- > 0;)
+        if (a->p[i] == m) {
+            a->p[i] = a->p[--a->n];
+            break;
+        }
+    free(m);
+}
+
+static void vl_arena_release(struct vl_arena *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->p[i]);
+    free(a->p);
+}
+
+/* H5Dread of the whole dataset d as strings into raw, which stays valid until
+ * vl_arena_release(a). Returns H5Dread's status (negative: failed). */
+static herr_t read_vlen(hid_t d, hid_t mt, char **raw, struct vl_arena *a)
+{
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    herr_t st = -1;
+    if (dxpl >= 0 &&
+        H5Pset_vlen_mem_manager(dxpl, vl_arena_alloc, a, vl_arena_free, a) >= 0)
+        st = H5Dread(d, mt, H5S_ALL, H5S_ALL, dxpl, raw);
+    if (dxpl >= 0)
+        H5Pclose(dxpl);
+    return st;
+}
+
 int coop_results_read_strings(struct coop_results_reader *r, const char *path, char ***s,
                               int *rank, size_t *shape, struct coop_err *e)
 {
@@ -386,22 +444,18 @@ int coop_results_read_strings(struct coop_results_reader *r, const char *path, c
     H5Tclose(ft);
     char **raw = calloc(n ? n : 1, sizeof *raw), **out = calloc(n ? n : 1, sizeof *out);
     hid_t mt = coop_h5_vlstr_type();
+    struct vl_arena arena = {0};
     if (!vl)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: %s: not a variable-length string dataset",
                        r->path, path);
     else if (!raw || !out)
         rc = coop_fail(e, COOP_E_NOMEM, "%s: %s: out of memory", r->path, path);
-    else if (n && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+    else if (n && read_vlen(d, mt, raw, &arena) < 0)
         rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: %s: cannot read", r->path, path);
-    int got = !rc;
     for (size_t i = 0; !rc && i < n; i++)
         if (!(out[i] = coop_strdup(raw[i] ? raw[i] : "")))
             rc = coop_fail(e, COOP_E_NOMEM, "%s: %s: out of memory", r->path, path);
-    if (got && n) {
-        hid_t sp = H5Dget_space(d);
-        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
-        H5Sclose(sp);
-    }
+    vl_arena_release(&arena);
     H5Tclose(mt);
     H5Dclose(d);
     free(raw);

@@ -2,13 +2,18 @@
  * it: coop_results_state (coop-run's skip / resume check), rp_load (how
  * coop_report_generate loads a results folder) on a folder that holds the
  * input as its one trial file, then every attribute and dataset through the
- * reader. HDF5 reads files only, so the input goes through a scratch folder.
+ * reader. Each input of at least the user block's size is sealed before it is
+ * written (its first 512 bytes become a valid seal of the rest), so inputs go
+ * to libhdf5 and core/results/ as a file crafted with a good seal would; the
+ * corpus is sealed files whose HDF5 superblock starts after the user block.
+ * HDF5 reads files only, so the input goes through a scratch folder.
  * (The whole coop_report_generate also writes tables and an export per input,
  * which makes it 4 times slower.) */
 #include "fuzz_util.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include "../../core/report/report_internal.h"
+#include "../../core/results/h5_internal.h"
 #include <string.h>
 
 static char results_dir[1100];
@@ -87,7 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[1200];
     struct coop_err e;
-    fuzz_write(path, sizeof path, "results/0123456789abcdef.h5", data, size);
+    unsigned char *img = malloc(size ? size : 1);
+    if (!img)
+        abort();
+    memcpy(img, data, size);
+    if (size >= COOP_H5_USERBLOCK)
+        coop_h5_seal(img, size);
+    fuzz_write(path, sizeof path, "results/0123456789abcdef.h5", img, size);
+    free(img);
     enum coop_trial_state st;
     char msg[256];
     coop_results_state(results_dir, "0123456789abcdef", &st, msg, sizeof msg, &e);
