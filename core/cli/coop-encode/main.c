@@ -13,7 +13,6 @@
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "coop_config.h"
-#include "coop_revision.h"
 #include "h5out.h"
 #include <math.h>
 #include <stdbool.h>
@@ -52,7 +51,13 @@ static void usage(FILE *f)
             "(keeping EOT last) instead of failing. --image / --images (one path per line):\n"
             "JPEG or PNG files, preprocessed as CLIP does (shorter side resized bicubic,\n"
             "center crop, normalised); writes `image_features` float32 [M, E]. With texts\n"
-            "and images, prints each image's zero-shot probabilities over the texts.\n");
+            "and images, prints each image's zero-shot probabilities over the texts.\n"
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-encode --checkpoint ViT-B-16.safetensors --text 'a photo of a dog.'\n"
+            "              --image dog.jpg --out dog.h5\n"
+            "Exit status: 0 written, 1 encoding or writing failed, 2 usage or input error\n"
+            "(bad option, unreadable checkpoint, vocabulary, text list or image list).\n");
 }
 
 static int parse_args(struct opts *o, int argc, char **argv)
@@ -68,7 +73,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
             usage(stdout);
             exit(0);
         } else if (!strcmp(a, "--version")) {
-            printf("coop-encode %s (%s)\n", COOP_VERSION, COOP_GIT_REVISION);
+            printf("coop-encode %s\n", coop_version_string());
             exit(0);
         } else if (!strcmp(a, "--truncate")) {
             o->truncate = true;
@@ -308,6 +313,7 @@ int main(int argc, char **argv)
     if (rc == 0 && tok && coop_tokenizer_vocab_size(tok) > m.text.vocab_size)
         rc = coop_fail(&e, COOP_E_FORMAT, "the vocabulary has %d entries, the checkpoint %d",
                        coop_tokenizer_vocab_size(tok), m.text.vocab_size);
+    int status = rc ? 2 : 1; /* inputs that do not load are input errors */
     if (rc == 0) {
         tokens = calloc(in.n_texts * (size_t)m.text.context_length + 1, sizeof *tokens);
         feat = calloc(in.n_texts * (size_t)m.text.embed_dim + 1, sizeof *feat);
@@ -341,5 +347,5 @@ int main(int argc, char **argv)
     free(ifeat);
     coop_tokenizer_free(tok);
     coop_clip_model_free(&m);
-    return rc ? 1 : 0;
+    return rc ? status : 0;
 }

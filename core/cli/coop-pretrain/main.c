@@ -20,7 +20,13 @@ static void usage(FILE *f)
             "Train: learns DIR/bpe_world.txt.gz from world captions (unless --vocab is given),\n"
             "trains and writes DIR/world-clip.safetensors, DIR/config.txt, DIR/train-log.tsv.\n"
             "Eval: zero-shot and N-shot nearest-class-mean test accuracy per world task\n"
-            "(default every task, 4 shots) and the text forward+backward time for 50 prompts.\n");
+            "(default every task, 4 shots) and the text forward+backward time for 50 prompts.\n"
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-pretrain --out /tmp/world-clip && coop-pretrain --eval "
+            "/tmp/world-clip/world-clip.safetensors\n"
+            "Exit status: 0 done, 1 training or evaluation failed, 2 usage or input error\n"
+            "(bad option, a checkpoint to evaluate that does not load).\n");
 }
 
 struct logctx {
@@ -155,7 +161,7 @@ static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, in
     int rc = coop_clip_model_load(&m, ckpt, &e);
     if (rc) {
         fprintf(stderr, "coop-pretrain: %s\n", e.msg);
-        return 1;
+        return 2;
     }
     if (vocab) {
         rc = coop_tokenizer_load(&tok, vocab, &e);
@@ -230,6 +236,11 @@ int main(int argc, char **argv)
         bool has = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            free(sets);
+            free(tasks);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("coop-pretrain %s\n", coop_version_string());
             free(sets);
             free(tasks);
             return 0;

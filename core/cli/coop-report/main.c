@@ -1,6 +1,7 @@
 /* coop-report: turn results/<experiment> into tables, figures and an export.
  * Thin wrapper: argument parsing and printing; the work is coop_report_generate. */
 #include "coop/report.h"
+#include "coop/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,12 @@ static void usage(FILE *f)
           "all trials (CSV, HDF5) under <results>/report/ (or --out DIR).\n"
           "  --out DIR      output folder (default: <results>/report)\n"
           "  --no-figures   do not draw figures\n"
-          "  --quiet        do not print the tables\n", f);
+          "  --quiet        do not print the tables\n"
+          "  --version, --help\n"
+          "Example:\n"
+          "  coop-report results/fewshot\n"
+          "Exit status: 0 written, 1 the report could not be made (no readable results,\n"
+          "an output that cannot be written), 2 usage error.\n", f);
 }
 
 int main(int argc, char **argv)
@@ -28,6 +34,9 @@ int main(int argc, char **argv)
             quiet = true;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("coop-report %s\n", coop_version_string());
             return 0;
         } else if (argv[i][0] == '-' || opt.results_dir) {
             fprintf(stderr, "coop-report: unexpected argument '%s'\n", argv[i]);
