@@ -26,7 +26,8 @@ static void usage(FILE *f)
             "  coop-pretrain --out /tmp/world-clip && coop-pretrain --eval "
             "/tmp/world-clip/world-clip.safetensors\n"
             "Exit status: 0 done, 1 training or evaluation failed, 2 usage or input error\n"
-            "(bad option, a checkpoint to evaluate that does not load).\n");
+            "(bad option, a configuration or --set that does not load or check, a checkpoint\n"
+            "to evaluate that does not load).\n");
 }
 
 struct logctx {
@@ -64,7 +65,11 @@ static int train(const char *out, const char *config, char **sets, int nsets, co
         rc = coop_pretrain_config_set(&c, sets[i], eq + 1, &e);
     }
     rc = rc ? rc : coop_pretrain_config_check(&c, &e);
-    rc = rc ? rc : coop_mkdirs(out, &e);
+    if (rc) { /* the configuration is input: nothing was written */
+        fprintf(stderr, "coop-pretrain: %s\n", e.msg);
+        return 2;
+    }
+    rc = coop_mkdirs(out, &e);
     char *vpath = vocab ? coop_strdup(vocab) : coop_asprintf("%s/bpe_world.txt.gz", out);
     char *ckpt = coop_asprintf("%s/world-clip.safetensors", out);
     char *cfg = coop_asprintf("%s/config.txt", out), *logp = coop_asprintf("%s/train-log.tsv", out);

@@ -18,7 +18,8 @@ static void usage(FILE *f)
           "Example:\n"
           "  coop-report results/fewshot\n"
           "Exit status: 0 written, 1 the report could not be made (no readable results,\n"
-          "an output that cannot be written), 2 usage error.\n", f);
+          "an output that cannot be written), 2 usage or input error (bad option, no such\n"
+          "results folder).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -48,6 +49,10 @@ int main(int argc, char **argv)
     }
     if (!opt.results_dir) {
         usage(stderr);
+        return 2;
+    }
+    if (!coop_dir_exists(opt.results_dir)) {
+        fprintf(stderr, "coop-report: %s: no such results folder\n", opt.results_dir);
         return 2;
     }
     struct coop_report_output out;
