@@ -56,8 +56,9 @@ static void usage(FILE *f)
             "Example:\n"
             "  coop-encode --checkpoint ViT-B-16.safetensors --text 'a photo of a dog.'\n"
             "              --image dog.jpg --out dog.h5\n"
-            "Exit status: 0 written, 1 encoding or writing failed, 2 usage or input error\n"
-            "(bad option, unreadable checkpoint, vocabulary, text list or image list).\n");
+            "Exit status: 0 written, 1 out of memory or the output could not be written,\n"
+            "2 usage or input error (bad option; a checkpoint, vocabulary, text list, text or\n"
+            "image that does not load, or a text too long without --truncate).\n");
 }
 
 static int parse_args(struct opts *o, int argc, char **argv)
@@ -313,7 +314,6 @@ int main(int argc, char **argv)
     if (rc == 0 && tok && coop_tokenizer_vocab_size(tok) > m.text.vocab_size)
         rc = coop_fail(&e, COOP_E_FORMAT, "the vocabulary has %d entries, the checkpoint %d",
                        coop_tokenizer_vocab_size(tok), m.text.vocab_size);
-    int status = rc ? 2 : 1; /* inputs that do not load are input errors */
     if (rc == 0) {
         tokens = calloc(in.n_texts * (size_t)m.text.context_length + 1, sizeof *tokens);
         feat = calloc(in.n_texts * (size_t)m.text.embed_dim + 1, sizeof *feat);
@@ -326,7 +326,11 @@ int main(int argc, char **argv)
         rc = encode_texts(&m, tok, &in, o.truncate, tokens, feat, &e);
     if (rc == 0 && in.n_images)
         rc = encode_images(&m, &in, ifeat, &e);
-    rc = rc ? rc : write_output(o.out, &o, &m, &in, tokens, feat, ifeat, &e);
+    int status = rc == COOP_E_NOMEM ? 1 : 2; /* so far: inputs that do not load or encode */
+    if (rc == 0) {
+        rc = write_output(o.out, &o, &m, &in, tokens, feat, ifeat, &e);
+        status = 1;
+    }
     if (rc == 0 && in.n_texts && in.n_images)
         print_probabilities(&m, &in, feat, ifeat);
     if (rc)
