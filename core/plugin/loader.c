@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct entry {
     const struct coop_plugin *desc;
@@ -258,10 +259,28 @@ int coop_registry_scan_dir(struct coop_registry *r, const char *dir, struct coop
     return scan(r, dir, 0);
 }
 
+/* Whether this process runs from the build tree (the tests, build/core/cli/...):
+ * its executable lies under COOP_BUILD_ROOT. An installed program must not
+ * load the build tree's copies ahead of the installed plugins, nor report
+ * every installed one as shadowed by them. Unknown (no /proc): the build tree. */
+static bool runs_from_build_tree(void)
+{
+    char exe[PATH_MAX], root[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return true;
+    exe[n] = '\0';
+    if (!realpath(COOP_BUILD_ROOT, root))
+        return false; /* the build tree is gone */
+    size_t len = strlen(root);
+    return strncmp(exe, root, len) == 0 && exe[len] == '/';
+}
+
 int coop_registry_discover(struct coop_registry *r, const char *const *extra, size_t n_extra,
                            struct coop_err *e)
 {
-    scan(r, COOP_BUILD_PLUGINDIR, 0);
+    if (runs_from_build_tree())
+        scan(r, COOP_BUILD_PLUGINDIR, 0);
     scan(r, COOP_PLUGINDIR, 0);
     const char *env = getenv("COOP_PLUGIN_PATH");
     if (env && *env) {

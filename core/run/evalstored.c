@@ -119,6 +119,9 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
                          const struct coop_run_options *o, double *accuracy, double *macro_f1,
                          struct coop_err *e)
 {
+    /* the name first: a typo must not cost a backbone load */
+    if (!coop_registry_find(reg, COOP_PLUGIN_DATASET, q->dataset))
+        return coop_registry_explain(reg, COOP_PLUGIN_DATASET, q->dataset, e);
     struct stored s;
     int rc = load_stored(q->results_file, &s, e);
     if (rc) {

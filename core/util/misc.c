@@ -1,5 +1,7 @@
 /* misc.c: strings, files, time and aligned allocation helpers. */
 #include "coop/util.h"
+#include "coop_config.h"
+#include "coop_revision.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,6 +159,11 @@ int coop_write_all(int fd, const void *buf, size_t n)
         n -= (size_t)k;
     }
     return 0;
+}
+
+const char *coop_version_string(void)
+{
+    return COOP_VERSION " (git " COOP_GIT_REVISION ")";
 }
 
 void coop_host_name(char *out, size_t len)

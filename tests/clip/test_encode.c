@@ -242,20 +242,20 @@ START_TEST(errors_exit_nonzero)
     ck_assert_int_eq(run("--checkpoint"), 2);
     stderr_has("--checkpoint needs a value");
     args = coop_asprintf("--checkpoint /nonexistent/m.safetensors --text x --out '%s'", out);
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 2);
     free(args);
     stderr_has("/nonexistent/m.safetensors");
     args = coop_asprintf("--checkpoint '%s' --out '%s'", ckpt, out);
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 2);
     free(args);
     stderr_has("nothing to encode");
     args = coop_asprintf("--checkpoint '%s' --text x --texts /nonexistent/t.txt --out '%s'", ckpt,
                          out);
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 2);
     free(args);
     stderr_has("/nonexistent/t.txt");
     args = coop_asprintf("--checkpoint '%s' --text x --out '%s'", ckpt, out); /* no vocab near */
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 2);
     free(args);
     stderr_has("no vocabulary next to");
     ck_assert(!coop_file_exists(out));
@@ -266,7 +266,7 @@ START_TEST(errors_exit_nonzero)
         strcat(longtext, "cat ");
     args = coop_asprintf("--checkpoint '%s' --vocab '%s' --text ok --text '%s' --out '%s'", ckpt,
                          vocab, longtext, out);
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 2);
     stderr_has("text 2: tokenizer: text of 100 tokens is too long for context length 77");
     ck_assert(!coop_file_exists(out));
     free(args);
@@ -276,7 +276,7 @@ START_TEST(errors_exit_nonzero)
     free(args);
     args = coop_asprintf("--checkpoint '%s' --vocab '%s' --text x --out /nonexistent/dir/o.h5",
                          ckpt, vocab);
-    ck_assert_int_eq(run(args), 1);
+    ck_assert_int_eq(run(args), 1); /* the output, not the input */
     free(args);
     stderr_has("/nonexistent/dir/o.h5");
 }

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs into a scratch DESTDIR, builds a plugin OUTSIDE the tree with the installed
-# headers and pkg-config file only, and has the installed coop-run load it.
+# headers and pkg-config file only, and has the installed coop-run load it. Then the
+# installed coop-run, given the installed plugin folder, must not also load the build
+# tree's copies (no 'shadowed' note): only a program run from the build tree looks there.
 set -eu
 build=$1
 src=$2
@@ -24,3 +26,15 @@ export LD_LIBRARY_PATH=$(dirname "$lib")
 out=$(COOP_PLUGIN_PATH= "$run" --plugin-path "$dest/my-plugin.so" --list-plugins)
 echo "$out" | grep -q "outoftree_csv" || { echo "$out"; echo "out-of-tree plugin not listed"; exit 1; }
 echo "installed headers + pkg-config built a plugin that coop-run loads"
+# DESTDIR moves the plugin folder away from the configured COOP_PLUGINDIR; COOP_PLUGIN_PATH
+# points at the installed copy instead
+inst=$plugindir  # pkg-config already prefixes the sysroot ($dest)
+out=$(COOP_PLUGIN_PATH=$inst "$run" --list-plugins)
+n=$(echo "$out" | sed -n 's/^\([0-9]*\) plugins$/\1/p')
+[ "${n:-0}" -ge 30 ] || { echo "$out"; echo "installed plugins not found in $inst"; exit 1; }
+if echo "$out" | grep -q shadowed; then
+    echo "$out" | grep shadowed | head -n 3
+    echo "installed coop-run also loads the build tree's plugins ($(echo "$out" | grep -c shadowed) shadowed)"
+    exit 1
+fi
+echo "installed coop-run loads $n installed plugins and none from the build tree"

@@ -514,7 +514,7 @@ START_TEST(cli_prints_tables_and_paths)
     ck_assert_ptr_null(strstr(out, "| Dataset |"));
     ck_assert_int_eq(run_cli("", out, sizeof out), 2);
     ck_assert_int_eq(run_cli("--bogus x", out, sizeof out), 2);
-    ck_assert_int_eq(run_cli("/nonexistent/results", out, sizeof out), 1);
+    ck_assert_int_eq(run_cli("/nonexistent/results", out, sizeof out), 2); /* input error */
 }
 END_TEST
 

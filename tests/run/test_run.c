@@ -179,6 +179,17 @@ START_TEST(sweep_trains_evaluates_and_records)
             ck_assert_int_eq(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e), 0);
             ck_assert_double_eq_tol(a2, tacc[0], 1e-9);
             ck_assert_double_ge(f2, 0.0);
+            /* a misspelt dataset is named, with a suggestion, before the backbone loads */
+            char *log = NULL;
+            size_t loglen = 0;
+            o.out = open_memstream(&log, &loglen);
+            q.dataset = "toy_colors_shfit";
+            ck_assert_int_eq(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e), COOP_E_NOTFOUND);
+            fclose(o.out);
+            ck_assert_msg(strstr(e.msg, "'toy_colors_shfit' (did you mean 'toy_colors_shift'?)"),
+                          "%s", e.msg);
+            ck_assert_msg(!strstr(log, "loading backbone"), "%s", log);
+            free(log);
             free(tacc);
             free(cache);
             coop_registry_free(reg);

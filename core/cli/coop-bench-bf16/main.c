@@ -124,22 +124,37 @@ static int bench_layer(int i, int M, int reps, int bf16)
     return rc;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: coop-bench-bf16 [--rows M] [--reps N] | --version | --help\n"
+               "  --rows M   rows of the activation matrix (default 740)\n"
+               "  --reps N   timed repetitions (default 10)\n"
+               "Example: coop-bench-bf16 --rows 740 --reps 10\n"
+               "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
+}
+
 int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
-    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int M = 37 * 20, reps = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc && atoi(argv[i + 1]) > 0)
             M = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0)
             reps = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: coop-bench-bf16 [--rows M] [--reps N]\n");
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("coop-bench-bf16 %s\n", coop_version_string());
+            return 0;
+        } else {
+            usage(stderr);
             return 2;
         }
     }
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     struct coop_cpu_features f;
     coop_cpu_detect(&f);
     struct coop_err e;

@@ -89,20 +89,43 @@ static int make_text_checkpoint(const char *dir, char *out, size_t len)
     return rc ? 1 : 0;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: coop-bench-clipio [--vocab GZ] [--checkpoint F] "
+               "[--make-text-checkpoint DIR]\n"
+               "       coop-bench-clipio --version | --help\n"
+               "  --vocab GZ    time loading the BPE vocabulary and tokenizing\n"
+               "  --checkpoint F  time loading a checkpoint\n"
+               "  --make-text-checkpoint DIR  write a random text-tower checkpoint into DIR\n"
+               "Example: coop-bench-clipio --vocab bpe_simple_vocab_16e6.txt.gz\n"
+               "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *vocab = NULL, *ckpt = NULL, *mk = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--vocab"))
-            vocab = argv[i + 1];
-        else if (!strcmp(argv[i], "--checkpoint"))
-            ckpt = argv[i + 1];
-        else if (!strcmp(argv[i], "--make-text-checkpoint"))
-            mk = argv[i + 1];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], **dst = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("coop-bench-clipio %s\n", coop_version_string());
+            return 0;
+        } else if (!strcmp(a, "--vocab"))
+            dst = &vocab;
+        else if (!strcmp(a, "--checkpoint"))
+            dst = &ckpt;
+        else if (!strcmp(a, "--make-text-checkpoint"))
+            dst = &mk;
+        if (!dst || i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        *dst = argv[++i];
     }
     if (!vocab && !ckpt && !mk) {
-        fprintf(stderr, "usage: coop-bench-clipio [--vocab GZ] [--checkpoint F] "
-                        "[--make-text-checkpoint DIR]\n");
+        usage(stderr);
         return 2;
     }
     int rc = vocab ? bench_tokenizer(vocab) : 0;

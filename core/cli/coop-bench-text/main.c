@@ -165,7 +165,6 @@ int main(int argc, char **argv)
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through pipes */
-    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int quick = 0, max_k = 1000, min_k = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -174,14 +173,23 @@ int main(int argc, char **argv)
             max_k = atoi(argv[++i]);
         else if (strcmp(argv[i], "--min-k") == 0 && i + 1 < argc)
             min_k = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: coop-bench-text [--quick] [--min-k N] [--max-k N]\n"
-                            "  --quick    one repetition instead of best of 3\n"
-                            "  --min-k N, --max-k N  run only the K values (37, 100, 1000) "
-                            "in [min, max]\n");
-            return 2;
+        else if (!strcmp(argv[i], "--version")) {
+            printf("coop-bench-text %s\n", coop_version_string());
+            return 0;
+        } else {
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
+                    "usage: coop-bench-text [--quick] [--min-k N] [--max-k N] | --version | "
+                    "--help\n"
+                    "  --quick    one repetition instead of best of 3\n"
+                    "  --min-k N, --max-k N  run only the K values (37, 100, 1000) "
+                    "in [min, max]\n"
+                    "Example: coop-bench-text --quick --max-k 100\n"
+                    "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
+            return help ? 0 : 2;
         }
     }
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     double load[3] = {0};
     if (getloadavg(load, 3) < 0)
         load[0] = -1;

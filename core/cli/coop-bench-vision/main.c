@@ -139,7 +139,6 @@ int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
-    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     int quick = 0, torch = 1, big = 0, only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
@@ -151,16 +150,25 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--model") && i + 1 < argc &&
                  (!strcmp(argv[i + 1], "vit") || !strcmp(argv[i + 1], "rn50")))
             only = !strcmp(argv[++i], "vit") ? 0 : 1;
-        else {
-            fprintf(stderr, "usage: coop-bench-vision [--quick] [--no-torch] [--batch N] "
-                            "[--model vit|rn50]\n"
-                            "  --quick      one timed repetition, large batch 8 instead of 32\n"
-                            "  --batch N    the large batch (default 32, 8 with --quick)\n"
-                            "  --model M    only ViT-B/16 (vit) or RN50 (rn50)\n"
-                            "  --no-torch   skip the PyTorch column\n");
-            return strcmp(argv[i], "--help") ? 2 : 0;
+        else if (!strcmp(argv[i], "--version")) {
+            printf("coop-bench-vision %s\n", coop_version_string());
+            return 0;
+        } else {
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
+                    "usage: coop-bench-vision [--quick] [--no-torch] [--batch N] "
+                    "[--model vit|rn50]\n"
+                    "  --quick      one timed repetition, large batch 8 instead of 32\n"
+                    "  --batch N    the large batch (default 32, 8 with --quick)\n"
+                    "  --model M    only ViT-B/16 (vit) or RN50 (rn50)\n"
+                    "  --no-torch   skip the PyTorch column\n"
+                    "  --version, --help\n"
+                    "Example: coop-bench-vision --quick --model vit\n"
+                    "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
+            return help ? 0 : 2;
         }
     }
+    printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     const char *env = getenv("OMP_NUM_THREADS");
     int threads = env && atoi(env) > 0 ? atoi(env) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double peak = coop_sgemm_peak_gflops(1024);

@@ -13,7 +13,6 @@
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "coop_config.h"
-#include "coop_revision.h"
 #include "h5out.h"
 #include <math.h>
 #include <stdbool.h>
@@ -52,7 +51,14 @@ static void usage(FILE *f)
             "(keeping EOT last) instead of failing. --image / --images (one path per line):\n"
             "JPEG or PNG files, preprocessed as CLIP does (shorter side resized bicubic,\n"
             "center crop, normalised); writes `image_features` float32 [M, E]. With texts\n"
-            "and images, prints each image's zero-shot probabilities over the texts.\n");
+            "and images, prints each image's zero-shot probabilities over the texts.\n"
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-encode --checkpoint ViT-B-16.safetensors --text 'a photo of a dog.'\n"
+            "              --image dog.jpg --out dog.h5\n"
+            "Exit status: 0 written, 1 out of memory or the output could not be written,\n"
+            "2 usage or input error (bad option; a checkpoint, vocabulary, text list, text or\n"
+            "image that does not load, or a text too long without --truncate).\n");
 }
 
 static int parse_args(struct opts *o, int argc, char **argv)
@@ -68,7 +74,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
             usage(stdout);
             exit(0);
         } else if (!strcmp(a, "--version")) {
-            printf("coop-encode %s (%s)\n", COOP_VERSION, COOP_GIT_REVISION);
+            printf("coop-encode %s\n", coop_version_string());
             exit(0);
         } else if (!strcmp(a, "--truncate")) {
             o->truncate = true;
@@ -320,7 +326,11 @@ int main(int argc, char **argv)
         rc = encode_texts(&m, tok, &in, o.truncate, tokens, feat, &e);
     if (rc == 0 && in.n_images)
         rc = encode_images(&m, &in, ifeat, &e);
-    rc = rc ? rc : write_output(o.out, &o, &m, &in, tokens, feat, ifeat, &e);
+    int status = rc == COOP_E_NOMEM ? 1 : 2; /* so far: inputs that do not load or encode */
+    if (rc == 0) {
+        rc = write_output(o.out, &o, &m, &in, tokens, feat, ifeat, &e);
+        status = 1;
+    }
     if (rc == 0 && in.n_texts && in.n_images)
         print_probabilities(&m, &in, feat, ifeat);
     if (rc)
@@ -341,5 +351,5 @@ int main(int argc, char **argv)
     free(ifeat);
     coop_tokenizer_free(tok);
     coop_clip_model_free(&m);
-    return rc ? 1 : 0;
+    return rc ? status : 0;
 }

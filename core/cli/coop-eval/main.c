@@ -14,7 +14,15 @@ static void usage(FILE *f)
                "                 [--out DIR] [--cache DIR] [--plugin-path P]...\n"
                "Rebuilds the stored prompt learner for NAME's class names and prints its\n"
                "test accuracy and macro-F1; with --out, also writes\n"
-               "DIR/<trial_id>-on-<NAME>.h5 (schema as in docs/results.md).\n");
+               "DIR/<trial_id>-on-<NAME>.h5 (schema as in docs/results.md). NAME is checked\n"
+               "against the dataset plugins first (with a suggestion for a misspelt one).\n"
+               "  --version, --help\n"
+               "Example:\n"
+               "  coop-eval --results results/fewshot/<trial_id>.h5 --dataset world-shapes-v2\n"
+               "Exit status: 0 evaluated, 1 the evaluation failed (out of memory, non-finite\n"
+               "numbers), 2 usage or input error (bad option, unknown dataset, a results file\n"
+               "that cannot be read or holds no stored context, an --out folder that cannot\n"
+               "be written), 130 interrupted.\n");
 }
 
 int main(int argc, char **argv)
@@ -29,14 +37,27 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--version")) { printf("coop-eval %s\n", coop_version_string()); return 0; }
+        static const char *const known[] = {"--results", "--dataset", "--data-root", "--out",
+                                            "--cache", "--plugin-path", "--help", "--version"};
+        size_t k = 0;
+        while (k < 6 && strcmp(a, known[k]) != 0)
+            k++;
+        if (k == 6) {
+            const char *s = coop_suggest(a, known, 8);
+            fprintf(stderr, "coop-eval: unknown option %s%s%s%s\n", a, s ? " (did you mean " : "",
+                    s ? s : "", s ? "?)" : "");
+            usage(stderr);
+            return 2;
+        }
         if (!v) { fprintf(stderr, "coop-eval: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--results")) q.results_file = v;
         else if (!strcmp(a, "--dataset")) q.dataset = v;
         else if (!strcmp(a, "--data-root")) q.data_root = v;
         else if (!strcmp(a, "--out")) q.out_dir = v;
         else if (!strcmp(a, "--cache")) q.cache_dir = v;
-        else if (!strcmp(a, "--plugin-path") && n_extra < 64) extra[n_extra++] = v;
-        else { fprintf(stderr, "coop-eval: unknown option %s\n", a); usage(stderr); return 2; }
+        else if (n_extra < 64) extra[n_extra++] = v; /* --plugin-path */
+        else { fprintf(stderr, "coop-eval: more than 64 --plugin-path values\n"); return 2; }
         i++;
     }
     if (!q.results_file || !q.dataset) {
@@ -55,7 +76,9 @@ int main(int argc, char **argv)
     coop_registry_free(reg);
     if (rc) {
         fprintf(stderr, "coop-eval: %s\n", e.msg);
-        return rc == COOP_E_INTERRUPTED ? 130 : 1;
+        if (rc == COOP_E_INTERRUPTED)
+            return 130;
+        return rc == COOP_E_NOMEM || rc == COOP_E_NUMERIC ? 1 : 2;
     }
     printf("%s on %s: accuracy %.2f%%, macro-F1 %.2f%%\n", q.results_file, q.dataset, acc, f1);
     return 0;

@@ -33,7 +33,12 @@ static void usage(FILE *f)
             "  --seed S            seed of the few-shot sample (default 1)\n"
             "  --cache-dir DIR     few-shot cache of a sweep: reuse its sample if present\n"
             "  --plugin-path DIR   extra plugin folder (repeatable)\n"
-            "  --quiet             no progress on stderr\n");
+            "  --quiet             no progress on stderr\n"
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-export-dataset world-shapes /tmp/shapes --fewshot 16 --seed 1\n"
+            "Exit status: 0 exported, 1 the export failed (reading the dataset or writing\n"
+            "files), 2 usage or input error (bad option, unknown dataset or parameter).\n");
 }
 
 /* Checks --set keys against the plugin's spec and appends defaults. */
@@ -129,6 +134,9 @@ static int parse_args(struct args *a, int argc, char **argv)
             a->o.quiet = true;
         else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             usage(stdout);
+            exit(0);
+        } else if (strcmp(s, "--version") == 0) {
+            printf("coop-export-dataset %s\n", coop_version_string());
             exit(0);
         } else if (strcmp(s, "--set") == 0) {
             const char *eq = strchr(v, '=');
@@ -309,10 +317,13 @@ int main(int argc, char **argv)
         usage(stderr);
         rc = -1;
     }
+    int status = rc ? 2 : 0;
     struct coop_err e = {{0}};
-    if (rc == 0 && (rc = run(&a, &e)) != 0)
+    if (rc == 0 && (rc = run(&a, &e)) != 0) {
         fprintf(stderr, "coop-export-dataset: %s\n", e.msg);
+        status = rc == COOP_E_INVAL || rc == COOP_E_NOTFOUND ? 2 : 1;
+    }
     for (size_t i = 0; i < a.n_kv; i++)
         free(a.kv_store[i]);
-    return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

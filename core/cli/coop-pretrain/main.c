@@ -20,7 +20,14 @@ static void usage(FILE *f)
             "Train: learns DIR/bpe_world.txt.gz from world captions (unless --vocab is given),\n"
             "trains and writes DIR/world-clip.safetensors, DIR/config.txt, DIR/train-log.tsv.\n"
             "Eval: zero-shot and N-shot nearest-class-mean test accuracy per world task\n"
-            "(default every task, 4 shots) and the text forward+backward time for 50 prompts.\n");
+            "(default every task, 4 shots) and the text forward+backward time for 50 prompts.\n"
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-pretrain --out /tmp/world-clip && coop-pretrain --eval "
+            "/tmp/world-clip/world-clip.safetensors\n"
+            "Exit status: 0 done, 1 training or evaluation failed, 2 usage or input error\n"
+            "(bad option, a configuration or --set that does not load or check, a checkpoint\n"
+            "to evaluate that does not load).\n");
 }
 
 struct logctx {
@@ -58,7 +65,11 @@ static int train(const char *out, const char *config, char **sets, int nsets, co
         rc = coop_pretrain_config_set(&c, sets[i], eq + 1, &e);
     }
     rc = rc ? rc : coop_pretrain_config_check(&c, &e);
-    rc = rc ? rc : coop_mkdirs(out, &e);
+    if (rc) { /* the configuration is input: nothing was written */
+        fprintf(stderr, "coop-pretrain: %s\n", e.msg);
+        return 2;
+    }
+    rc = coop_mkdirs(out, &e);
     char *vpath = vocab ? coop_strdup(vocab) : coop_asprintf("%s/bpe_world.txt.gz", out);
     char *ckpt = coop_asprintf("%s/world-clip.safetensors", out);
     char *cfg = coop_asprintf("%s/config.txt", out), *logp = coop_asprintf("%s/train-log.tsv", out);
@@ -155,7 +166,7 @@ static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, in
     int rc = coop_clip_model_load(&m, ckpt, &e);
     if (rc) {
         fprintf(stderr, "coop-pretrain: %s\n", e.msg);
-        return 1;
+        return 2;
     }
     if (vocab) {
         rc = coop_tokenizer_load(&tok, vocab, &e);
@@ -230,6 +241,11 @@ int main(int argc, char **argv)
         bool has = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            free(sets);
+            free(tasks);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("coop-pretrain %s\n", coop_version_string());
             free(sets);
             free(tasks);
             return 0;

@@ -1,6 +1,7 @@
 /* coop-report: turn results/<experiment> into tables, figures and an export.
  * Thin wrapper: argument parsing and printing; the work is coop_report_generate. */
 #include "coop/report.h"
+#include "coop/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,13 @@ static void usage(FILE *f)
           "all trials (CSV, HDF5) under <results>/report/ (or --out DIR).\n"
           "  --out DIR      output folder (default: <results>/report)\n"
           "  --no-figures   do not draw figures\n"
-          "  --quiet        do not print the tables\n", f);
+          "  --quiet        do not print the tables\n"
+          "  --version, --help\n"
+          "Example:\n"
+          "  coop-report results/fewshot\n"
+          "Exit status: 0 written, 1 the report could not be made (no readable results,\n"
+          "an output that cannot be written), 2 usage or input error (bad option, no such\n"
+          "results folder).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -29,6 +36,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("coop-report %s\n", coop_version_string());
+            return 0;
         } else if (argv[i][0] == '-' || opt.results_dir) {
             fprintf(stderr, "coop-report: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
@@ -39,6 +49,10 @@ int main(int argc, char **argv)
     }
     if (!opt.results_dir) {
         usage(stderr);
+        return 2;
+    }
+    if (!coop_dir_exists(opt.results_dir)) {
+        fprintf(stderr, "coop-report: %s: no such results folder\n", opt.results_dir);
         return 2;
     }
     struct coop_report_output out;

@@ -7,8 +7,6 @@
 #include "coop/loader.h"
 #include "coop/matrix.h"
 #include "coop/run.h"
-#include "coop_config.h"
-#include "coop_revision.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include <signal.h>
@@ -44,7 +42,11 @@ static void usage(FILE *f)
             "  --list-plugins   list the plugins found (kind, name, version, summary)\n"
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
             "  --quiet          no progress output\n"
-            "  --version, --help\n");
+            "  --version, --help\n"
+            "Example:\n"
+            "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
+            "Exit status: 0 all trials completed (or skipped as completed), 1 some trial\n"
+            "failed, 2 usage or input error (nothing ran), 130 interrupted.\n");
 }
 
 static void list_plugins(const struct coop_registry *reg)
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--progress")) progress = 1;
         else if (!strcmp(a, "--no-progress")) progress = 0;
-        else if (!strcmp(a, "--version")) { printf("coop-run %s (%s)\n", COOP_VERSION, COOP_GIT_REVISION); return 0; }
+        else if (!strcmp(a, "--version")) { printf("coop-run %s\n", coop_version_string()); return 0; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];

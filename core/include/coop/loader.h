@@ -1,8 +1,9 @@
 /* coop/loader.h: plugin discovery and loading (host side of plugin.h).
  * A registry holds every plugin descriptor found in a list of folders or
  * files. Discovery order (first name wins, later duplicates are recorded as
- * shadowed): the build tree, the install directory, COOP_PLUGIN_PATH (colon-
- * separated), then caller-given folders (the YAML's plugin_path).
+ * shadowed): the build tree (only for a program run from the build tree), the
+ * install directory, COOP_PLUGIN_PATH (colon-separated), then caller-given
+ * folders (the YAML's plugin_path).
  * A file that fails to load (dlopen error, missing entry point, ABI mismatch,
  * malformed descriptor) never aborts discovery: the failure is kept with the
  * file name and reason, and reported when a plugin of that name is requested

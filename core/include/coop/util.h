@@ -72,6 +72,10 @@ COOP_API int coop_write_all(int fd, const void *buf, size_t n);
  * gethostname, "localhost" if that fails, with '/' and '-' made '_' so the pid
  * is what follows the last '-'. */
 COOP_API void coop_host_name(char *out, size_t len);
+/* The version every program prints for --version after its own name:
+ * "0.1.0 (git <revision>)", the revision being the commit the library was built
+ * from (coop_revision.h; "-dirty" for uncommitted changes). Static storage. */
+COOP_API const char *coop_version_string(void);
 /* COOP_VERBOSE set to anything but "" or "0": executables print their
  * verbose lines (e.g. which BLAS core runs) on stderr. */
 COOP_API bool coop_verbose(void);
