@@ -306,6 +306,56 @@ START_TEST(failing_trial_is_recorded_and_sweep_goes_on)
 }
 END_TEST
 
+/* A trial whose dataset folder is missing fails at open; its file still
+ * carries its config and axes, so the report puts it in its own cell as failed
+ * (not under a "backbone=?" setting of its own). */
+START_TEST(failed_trial_keeps_its_axes_for_the_report)
+{
+    make_tmp();
+    char *data = coop_asprintf("%s/data", tmpdir); /* with no example_csv folder in it */
+    ck_assert_int_eq(mkdir(data, 0755), 0);
+    char *yaml = coop_asprintf("data_root: %s\n", data);
+    char *body = coop_asprintf("%sexperiment: gone\n"
+                               "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                               "datasets: [toy_colors, example_csv]\n"
+                               "methods: [zeroshot]\n", yaml);
+    char *path = write_yaml("gone.yaml", body);
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(path, false, &s), 0);
+    ck_assert_uint_eq(s.completed, 1);
+    ck_assert_uint_eq(s.failed, 1);
+    char *dir = coop_asprintf("%s/results/gone", tmpdir);
+    char *f = coop_asprintf("%s/%s.h5", dir, s.failures[0].id);
+    struct coop_results_reader *r;
+    struct coop_err e;
+    ck_assert_int_eq(coop_results_open(f, &r, &e), 0);
+    const char *want[][2] = {{"axis_dataset", "example_csv"}, {"axis_method", "zeroshot"},
+                             {"axis_backbone", NULL}, {"experiment", "gone"}, {"config", NULL},
+                             {"status", "failed"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *v = NULL;
+        ck_assert_msg(coop_results_read_attr_str(r, want[i][0], &v, &e) == 0, "%s", want[i][0]);
+        if (want[i][1])
+            ck_assert_str_eq(v, want[i][1]);
+        free(v);
+    }
+    coop_results_close(r);
+    coop_run_summary_free(&s);
+    char *cmd = coop_asprintf("%s/core/cli/coop-report/coop-report %s > %s/report.txt 2>&1",
+                              getenv("COOP_BUILD_ROOT"), dir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char *rep = coop_asprintf("%s/report.txt", tmpdir), *text = NULL;
+    ck_assert_int_eq(coop_read_file(rep, 1 << 20, &text, NULL, &e), 0);
+    ck_assert_msg(!strstr(text, "backbone=?"), "%s", text);
+    ck_assert_msg(!strstr(text, "incompatible settings"), "%s", text);
+    ck_assert_msg(strstr(text, "| example_csv | Zero-shot CLIP | \xe2\x80\x94 (1 failed) |"), "%s",
+                  text);
+    free(text);
+    free(rep);
+    free(cmd), free(f), free(dir), free(path), free(body), free(yaml), free(data);
+}
+END_TEST
+
 /* Runs coop-run with args; returns exit status, output in out. */
 static int run_cli(const char *args, char *out, size_t len)
 {
@@ -695,6 +745,7 @@ int main(void)
     tcase_add_test(tc, sweep_trains_evaluates_and_records);
     tcase_add_test(tc, crop_scale_makes_its_own_views);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
+    tcase_add_test(tc, failed_trial_keeps_its_axes_for_the_report);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);
