@@ -69,12 +69,25 @@ double rp_eval_acc(const struct rp_trial *t, const char *target)
     return NAN;
 }
 
-/* Root attribute as text, whatever its type. */
+/* The shortest text that reads back as v: what the config said ("0.02", not
+ * "0.020000000000000000"), so typed and string axis values group together. */
+static void real_text(char *buf, size_t len, double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Root attribute as text, whatever its type: numbers as the config writes
+ * them, booleans as "true"/"false" (the string form older files hold). */
 static int attr_text(struct coop_results_reader *r, const char *name, char **out)
 {
     struct coop_err e;
     int64_t iv;
     double dv;
+    bool bv;
     if (coop_results_read_attr_str(r, name, out, &e) == 0)
         return 0;
     char buf[64];
@@ -84,9 +97,11 @@ static int attr_text(struct coop_results_reader *r, const char *name, char **out
         if (chk == (double)iv)
             snprintf(buf, sizeof buf, "%lld", (long long)iv);
         else
-            snprintf(buf, sizeof buf, "%.17g", chk);
+            real_text(buf, sizeof buf, chk);
     } else if (coop_results_read_attr_double(r, name, &dv, &e) == 0) {
-        snprintf(buf, sizeof buf, "%.17g", dv);
+        real_text(buf, sizeof buf, dv);
+    } else if (coop_results_read_attr_bool(r, name, &bv, &e) == 0) {
+        snprintf(buf, sizeof buf, "%s", bv ? "true" : "false");
     } else {
         return -1;
     }

@@ -58,12 +58,24 @@ struct spec {
 };
 
 static int n_written;
+/* Axis values as coop-run writes them now (numbers and booleans typed) for
+ * every other trial; the rest as older coop-run wrote them (all strings). */
+static bool mix_typed_axes;
+
+/* An axis in the string form, or typed as coop-run writes it (every spec
+ * value here is canonical text). */
+static int put_axis(struct coop_results_writer *w, bool typed, const char *name,
+                    const char *value, enum coop_results_axis_type type, struct coop_err *e)
+{
+    return coop_results_axis_typed(w, name, value, typed ? type : COOP_RESULTS_AXIS_STRING, e);
+}
 
 static void put_trial(const struct spec *sp)
 {
     struct coop_err e;
     struct coop_results_writer *w;
     char id[32];
+    bool ty = mix_typed_axes && n_written % 2;
     snprintf(id, sizeof id, "trial%03d", n_written++);
     OK(coop_results_begin(tmpdir, id, false, &w, &e));
     const char *bb = sp->backbone ? sp->backbone : "tiny";
@@ -72,28 +84,28 @@ static void put_trial(const struct spec *sp)
     OK(coop_results_axis(w, "backbone", bb, &e));
     char buf[32];
     snprintf(buf, sizeof buf, "%d", sp->shots);
-    OK(coop_results_axis(w, "shots", buf, &e));
+    OK(put_axis(w, ty, "shots", buf, COOP_RESULTS_AXIS_INT, &e));
     /* like coop-run: seed "0" and no epochs for methods without training,
      * epochs derived from the shots, every method parameter as an axis */
     snprintf(buf, sizeof buf, "%d", sp->seed);
-    OK(coop_results_axis(w, "seed", buf, &e));
+    OK(put_axis(w, ty, "seed", buf, COOP_RESULTS_AXIS_INT, &e));
     if (sp->shots > 0)
-        OK(coop_results_axis(w, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
-                             &e));
+        OK(put_axis(w, ty, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
+                    COOP_RESULTS_AXIS_INT, &e));
     if (!strcmp(sp->method, "coop"))
-        OK(coop_results_axis(w, "init_std", "0.02", &e));
+        OK(put_axis(w, ty, "init_std", "0.02", COOP_RESULTS_AXIS_FLOAT, &e));
     if (!strcmp(sp->method, "coop") && sp->init)
         OK(coop_results_axis(w, "init", sp->init, &e));
     if (!strcmp(sp->method, "linear_probe"))
-        OK(coop_results_axis(w, "C", "0", &e));
+        OK(put_axis(w, ty, "C", "0", COOP_RESULTS_AXIS_FLOAT, &e));
     if (!strcmp(sp->method, "zeroshot"))
         OK(coop_results_axis(w, "template", "", &e));
     if (sp->n_ctx)
-        OK(coop_results_axis(w, "n_ctx", sp->n_ctx, &e));
+        OK(put_axis(w, ty, "n_ctx", sp->n_ctx, COOP_RESULTS_AXIS_INT, &e));
     if (sp->pos)
         OK(coop_results_axis(w, "position", sp->pos, &e));
     if (sp->csc)
-        OK(coop_results_axis(w, "csc", sp->csc, &e));
+        OK(put_axis(w, ty, "csc", sp->csc, COOP_RESULTS_AXIS_BOOL, &e));
     OK(coop_results_attr_str(w, "checkpoint_sha256", !strcmp(bb, "tiny") ? "aaaa" : "bbbb", &e));
     if (sp->failed) {
         OK(coop_results_commit(w, "failed", "training diverged", &e));
@@ -257,6 +269,35 @@ START_TEST(fewshot_table_cells)
 
     ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
     ck_assert_uint_eq(rp_table_rows(&t), 0); /* no shift targets here */
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
+/* Trials written with typed axis values (numbers, booleans) and ones with the
+ * older string form land in the same cells, labels and ablation columns. */
+START_TEST(typed_and_string_axes_read_alike)
+{
+    mix_typed_axes = true;
+    fewshot_fixture();
+    mix_typed_axes = false;
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    ck_assert_uint_eq(s.n, 23);
+    ck_assert_uint_eq(s.settings.n, 1);
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    check_table(&t, &fewshot_expected[0][0], 18, 5);
+    ck_assert_uint_eq(s.warnings.n, 0);
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "csc"), 0);
+    const char *const ab_c_rows[] = {
+        "pets", "CoOp M=16 end", "1", "62.0 \xc2\xb1 2.3", "66.0 (1/3 seeds)",
+        "Average", "CoOp M=16 end", "1", "62.0", "66.0 (1/3 runs)"};
+    check_table(&t, ab_c_rows, 2, 5);
     rp_table_free(&t);
     rp_set_free(&s);
 }
@@ -628,6 +669,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, format_cell);
     tcase_add_test(tc, fewshot_table_cells);
+    tcase_add_test(tc, typed_and_string_axes_read_alike);
     tcase_add_test(tc, domain_generalisation_table);
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, labels_show_only_varying_axes);

@@ -157,12 +157,21 @@ START_TEST(sweep_trains_evaluates_and_records)
             free(loss);
             double *acc;
             ck_assert_int_eq(coop_results_read_f64(r, "train/curve/accuracy", &acc, &rank, shape, &e), 0);
-            char *csc;
-            ck_assert_int_eq(coop_results_read_attr_str(r, "axis_csc", &csc, &e), 0);
+            /* axis values keep their types: numbers as numbers, booleans as bools */
+            bool csc;
+            int64_t n_ctx, shots;
+            ck_assert_int_eq(coop_results_read_attr_bool(r, "axis_csc", &csc, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_int(r, "axis_n_ctx", &n_ctx, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_int(r, "axis_shots", &shots, &e), 0);
+            ck_assert(n_ctx == 2 || n_ctx == 4);
+            ck_assert(shots == 2 || shots == 4);
+            char *str;
+            ck_assert_int_ne(coop_results_read_attr_str(r, "axis_n_ctx", &str, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_str(r, "axis_position", &str, &e), 0);
+            free(str);
             /* class-specific context can fit the toy task: well above chance (25%) */
-            if (strcmp(csc, "true") == 0)
+            if (csc)
                 ck_assert_double_gt(acc[29], 90.0);
-            free(csc);
             free(acc);
             ck_assert(coop_results_has(r, "params/ctx"));
             ck_assert(coop_results_has(r, "interpret/nearest_words"));
