@@ -111,8 +111,14 @@ static void put_trial(const struct spec *sp)
         OK(coop_results_commit(w, "failed", "training diverged", &e));
         return;
     }
+    if (!strcmp(sp->method, "coop") && sp->shots > 0) { /* a 3-epoch training curve */
+        int32_t ep[3] = {0, 1, 2};
+        double loss[3] = {2, 1.5, 1 + sp->seed / 10.0}, acc[3] = {10, 20, 30},
+               lr[3] = {1e-5, 2e-3, 1e-3};
+        OK(coop_results_write_curve(w, ep, loss, acc, lr, 3, &e));
+    }
     const char *names[2] = {"a", "b"};
-    float pca[2] = {50, 50};
+    float pca[2] = {25, 75};
     int32_t conf[4] = {1, 1, 1, 1};
     struct coop_results_eval ev = {"test", sp->acc, sp->acc, 2, pca, conf, names, 4};
     OK(coop_results_write_eval(w, &ev, &e));
@@ -446,7 +452,8 @@ START_TEST(generate_writes_every_output)
                            "tables/ablation_n_ctx.md", "tables/ablation_position.csv",
                            "tables/ablation_csc.tex", "figures/fewshot.png",
                            "figures/fewshot.svg", "export/all_trials.csv",
-                           "export/all_trials.h5"};
+                           "export/all_trials.h5", "export/all_trials_per_class.csv",
+                           "export/all_trials_curves.csv"};
     size_t nf = sizeof files / sizeof *files;
     for (size_t i = 0; i < nf; i++) {
         if (!coop_report_have_figures() && strstr(files[i], "figures/"))
@@ -509,7 +516,43 @@ START_TEST(generate_writes_every_output)
     ck_assert_uint_eq(nan, 1);
     free(acc);
     coop_results_free_strings(ds, 23);
+    /* per-class accuracy: 22 completed trials x 2 classes; curves: 17 trained
+     * completed CoOp trials x 3 epochs */
+    float *pc;
+    int32_t *ix;
+    char **cls, **file;
+    OK(coop_results_read_f32(r, "per_class/accuracy", &pc, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 44);
+    OK(coop_results_read_i32(r, "per_class/class_index", &ix, &rank, shape, &e));
+    OK(coop_results_read_strings(r, "per_class/class", &cls, &rank, shape, &e));
+    for (size_t i = 0; i < 44; i++) {
+        ck_assert(pc[i] == (ix[i] ? 75.0f : 25.0f));
+        ck_assert_str_eq(cls[i], ix[i] ? "b" : "a");
+    }
+    free(pc), free(ix);
+    coop_results_free_strings(cls, 44);
+    OK(coop_results_read_strings(r, "per_class/target", &cls, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 44 && !strcmp(cls[43], "test"));
+    coop_results_free_strings(cls, 44);
+    double *loss;
+    OK(coop_results_read_f64(r, "curves/loss", &loss, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 51);
+    OK(coop_results_read_i32(r, "curves/epoch", &ix, &rank, shape, &e));
+    OK(coop_results_read_strings(r, "curves/file", &file, &rank, shape, &e));
+    for (size_t i = 0; i < 51; i++) {
+        ck_assert_int_eq(ix[i], (int32_t)(i % 3));
+        ck_assert(loss[i] == (i % 3 == 0 ? 2 : i % 3 == 1 ? 1.5 : loss[i]));
+        ck_assert_ptr_nonnull(strstr(file[i], "/trial"));
+    }
+    free(loss), free(ix);
+    coop_results_free_strings(file, 51);
     coop_results_close(r);
+    snprintf(path, sizeof path, "%s/report/export/all_trials_per_class.csv", tmpdir);
+    ck_assert(file_contains(path, "file,target,class_index,class,accuracy\n"));
+    ck_assert(file_contains(path, ",test,1,b,75\n"));
+    snprintf(path, sizeof path, "%s/report/export/all_trials_curves.csv", tmpdir);
+    ck_assert(file_contains(path, "file,epoch,loss,accuracy,lr\n"));
+    ck_assert(file_contains(path, ",2,1.1000000000000001,30,0.001\n")); /* seed 1, last epoch */
     coop_report_output_free(&out);
     /* a second run replaces the report (the export file included) */
     OK(coop_report_generate(&opt, &out, &e));
