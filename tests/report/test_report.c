@@ -2,7 +2,8 @@
  * writer: every cell of the few-shot, domain-generalisation and ablation
  * tables (mean ± CI strings, missing and failed counts, averages), no mixing of
  * incompatible trials, the written files (Markdown, CSV, LaTeX, PNG, SVG,
- * export CSV + HDF5), damaged files skipped with one warning each. */
+ * export CSV + HDF5 with per-class accuracy and curves), typed and string
+ * axis values read alike, damaged files skipped with one warning each. */
 #define _GNU_SOURCE
 #include "coop/report.h"
 #include "coop/results.h"
