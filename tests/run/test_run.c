@@ -1,7 +1,8 @@
 /* test_run.c: the sweep end to end with the test-only toy plugins and the
  * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
  * a target, results contents, skip on re-run, refusal of completed trials of
- * other plugin versions or checkpoints, failure recording, --force,
+ * other plugin versions or checkpoints, failure recording (a failed trial
+ * keeps its config and axes, and the report places it), typed axis values, --force,
  * the CLI's dry run, plugin listing and bad input, the re-run of a damaged
  * completed trial, and a kill + resume. */
 #include "coop/loader.h"
