@@ -69,12 +69,25 @@ double rp_eval_acc(const struct rp_trial *t, const char *target)
     return NAN;
 }
 
-/* Root attribute as text, whatever its type. */
+/* The shortest text that reads back as v: what the config said ("0.02", not
+ * "0.020000000000000000"), so typed and string axis values group together. */
+static void real_text(char *buf, size_t len, double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Root attribute as text, whatever its type: numbers as the config writes
+ * them, booleans as "true"/"false" (the string form older files hold). */
 static int attr_text(struct coop_results_reader *r, const char *name, char **out)
 {
     struct coop_err e;
     int64_t iv;
     double dv;
+    bool bv;
     if (coop_results_read_attr_str(r, name, out, &e) == 0)
         return 0;
     char buf[64];
@@ -84,9 +97,11 @@ static int attr_text(struct coop_results_reader *r, const char *name, char **out
         if (chk == (double)iv)
             snprintf(buf, sizeof buf, "%lld", (long long)iv);
         else
-            snprintf(buf, sizeof buf, "%.17g", chk);
+            real_text(buf, sizeof buf, chk);
     } else if (coop_results_read_attr_double(r, name, &dv, &e) == 0) {
-        snprintf(buf, sizeof buf, "%.17g", dv);
+        real_text(buf, sizeof buf, dv);
+    } else if (coop_results_read_attr_bool(r, name, &bv, &e) == 0) {
+        snprintf(buf, sizeof buf, "%s", bv ? "true" : "false");
     } else {
         return -1;
     }
@@ -101,6 +116,67 @@ static double scalar_or_nan(struct coop_results_reader *r, const char *target, c
     double v;
     struct coop_err e;
     return coop_results_read_scalar(r, p, &v, &e) == 0 ? v : NAN;
+}
+
+/* A rank-1 array's length, or 0 when it is not one (or its length is not n
+ * for n > 0). */
+static size_t vec_len(int rank, const size_t *shape, size_t n)
+{
+    return rank == 1 && (n == 0 || shape[0] == n) ? shape[0] : 0;
+}
+
+/* Per-class accuracy with its class names, when both read and agree (files of
+ * other tools or older ones may lack them: the export then leaves them out). */
+static void load_per_class(struct rp_eval *ev, struct coop_results_reader *r)
+{
+    char p[512];
+    struct coop_err e;
+    int rank = 0;
+    size_t shape[COOP_RESULTS_MAX_RANK], n = 0;
+    float *pc = NULL;
+    char **names = NULL;
+    snprintf(p, sizeof p, "eval/%s/per_class_accuracy", ev->target);
+    if (coop_results_has(r, p) && coop_results_read_f32(r, p, &pc, &rank, shape, &e) == 0)
+        n = vec_len(rank, shape, 0);
+    snprintf(p, sizeof p, "eval/%s/class_names", ev->target);
+    if (n && coop_results_has(r, p) &&
+        coop_results_read_strings(r, p, &names, &rank, shape, &e) == 0 &&
+        vec_len(rank, shape, n) == n) {
+        ev->per_class = pc;
+        ev->class_names = names;
+        ev->n_classes = n;
+        return;
+    }
+    size_t all = 1;
+    for (int i = 0; names && i < rank; i++)
+        all *= shape[i];
+    coop_results_free_strings(names, names ? all : 0);
+    free(pc);
+}
+
+static void load_curve(struct rp_curve *c, struct coop_results_reader *r)
+{
+    struct coop_err e;
+    int rank;
+    size_t shape[COOP_RESULTS_MAX_RANK], n = 0;
+    memset(c, 0, sizeof *c);
+    if (!coop_results_has(r, "train/curve/epoch") ||
+        coop_results_read_i32(r, "train/curve/epoch", &c->epoch, &rank, shape, &e) != 0)
+        return;
+    n = vec_len(rank, shape, 0);
+    const char *paths[3] = {"train/curve/loss", "train/curve/accuracy", "train/curve/lr"};
+    double **dst[3] = {&c->loss, &c->accuracy, &c->lr};
+    bool ok = n > 0;
+    for (int i = 0; i < 3 && ok; i++)
+        ok = coop_results_has(r, paths[i]) &&
+             coop_results_read_f64(r, paths[i], dst[i], &rank, shape, &e) == 0 &&
+             vec_len(rank, shape, n) == n;
+    if (ok) {
+        c->n = n;
+        return;
+    }
+    free(c->epoch), free(c->loss), free(c->accuracy), free(c->lr);
+    memset(c, 0, sizeof *c);
 }
 
 static int load_evals(struct rp_trial *t, struct coop_results_reader *r, struct coop_err *e)
@@ -124,6 +200,7 @@ static int load_evals(struct rp_trial *t, struct coop_results_reader *r, struct 
         ev->accuracy = scalar_or_nan(r, ev->target, "accuracy");
         ev->macro_f1 = scalar_or_nan(r, ev->target, "macro_f1");
         ev->n_samples = scalar_or_nan(r, ev->target, "n_samples");
+        load_per_class(ev, r);
     }
     coop_results_free_strings(names, n);
     return 0;
@@ -187,9 +264,13 @@ static void trial_free(struct rp_trial *t)
     rp_strs_free(&t->keys);
     rp_strs_free(&t->vals);
     free(t->label_axis);
-    for (size_t j = 0; j < t->n_evals; j++)
+    for (size_t j = 0; j < t->n_evals; j++) {
         free(t->evals[j].target);
+        free(t->evals[j].per_class);
+        coop_results_free_strings(t->evals[j].class_names, t->evals[j].n_classes);
+    }
     free(t->evals);
+    free(t->curve.epoch), free(t->curve.loss), free(t->curve.accuracy), free(t->curve.lr);
     memset(t, 0, sizeof *t);
 }
 
@@ -206,6 +287,8 @@ static int read_trial(struct rp_trial *t, char *path, struct coop_err *e)
     rc = load_attrs(t, r, e);
     if (!rc)
         rc = load_evals(t, r, e);
+    if (!rc)
+        load_curve(&t->curve, r);
     coop_results_close(r);
     return rc;
 }

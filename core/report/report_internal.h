@@ -6,6 +6,7 @@
 
 #include "coop/report.h"
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* A growable list of malloc'd strings. */
@@ -22,6 +23,16 @@ void rp_strs_free(struct rp_strs *s);
 struct rp_eval {
     char *target;
     double accuracy, macro_f1, n_samples; /* NaN when absent */
+    size_t n_classes;                     /* 0: no readable per-class accuracy */
+    float *per_class;                     /* [n_classes], percent */
+    char **class_names;                   /* [n_classes] */
+};
+
+/* train/curve/ of a trained trial (n = 0: none). */
+struct rp_curve {
+    size_t n;
+    int32_t *epoch;
+    double *loss, *accuracy, *lr;
 };
 
 struct rp_trial {
@@ -30,6 +41,7 @@ struct rp_trial {
     bool *label_axis;          /* [keys.n]: this axis_* key goes into the method label */
     struct rp_eval *evals;
     size_t n_evals;
+    struct rp_curve curve;
     bool completed, failed;
     /* derived */
     const char *dataset, *method, *seed, *epochs;

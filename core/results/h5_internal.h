@@ -14,6 +14,9 @@ void coop_h5_quiet(void);
 int coop_h5_fail(struct coop_err *e, int code, const char *fmt, ...) COOP_PRINTF(3, 4);
 /* Variable-length UTF-8 string type; caller closes with H5Tclose. */
 hid_t coop_h5_vlstr_type(void);
+/* h5py's bool: an int8 enum FALSE = 0, TRUE = 1; caller closes with H5Tclose
+ * (negative on failure). */
+hid_t coop_h5_bool_type(void);
 /* Reads a scalar string attribute of obj (any string type) into a malloc'd
  * string. Returns 0, COOP_E_NOTFOUND or COOP_E_FORMAT (no message set). */
 int coop_h5_attr_str(hid_t obj, const char *name, char **out);

@@ -58,6 +58,17 @@ hid_t coop_h5_vlstr_type(void)
     return t;
 }
 
+hid_t coop_h5_bool_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t f = 0, tr = 1;
+    if (t >= 0 && (H5Tenum_insert(t, "FALSE", &f) < 0 || H5Tenum_insert(t, "TRUE", &tr) < 0)) {
+        H5Tclose(t);
+        return H5I_INVALID_HID;
+    }
+    return t;
+}
+
 /* Fixed-length string attributes longer than this are damage (coop writes
  * variable-length ones; an object header holds at most 64 KiB). */
 #define MAX_FIXED_STR ((size_t)1 << 24)

@@ -162,6 +162,34 @@ int coop_results_read_attr_double(struct coop_results_reader *r, const char *nam
     return read_num_attr(r, name, H5T_NATIVE_DOUBLE, out, e);
 }
 
+int coop_results_read_attr_bool(struct coop_results_reader *r, const char *name, bool *out,
+                                struct coop_err *e)
+{
+    if (H5Aexists(r->file, name) <= 0)
+        return coop_fail(e, COOP_E_NOTFOUND, "%s: no attribute '%s'", r->path, name);
+    hid_t a = H5Aopen(r->file, name, H5P_DEFAULT);
+    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hid_t mt = coop_h5_bool_type();
+    int8_t v = 0;
+    int rc = 0;
+    /* enum-to-enum conversion matches members by name: FALSE and TRUE only */
+    if (a < 0 || mt < 0 || H5Tget_class(ft) != H5T_ENUM || H5Tget_nmembers(ft) != 2 ||
+        H5Sget_simple_extent_npoints(sp) != 1 || H5Aread(a, mt, &v) < 0)
+        rc = coop_fail(e, COOP_E_FORMAT, "%s: attribute '%s' is not a boolean scalar", r->path,
+                       name);
+    *out = v != 0;
+    if (mt >= 0)
+        H5Tclose(mt);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
 struct name_list {
     char **v;
     size_t n, cap;

@@ -12,6 +12,7 @@
 #include "h5_internal.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -208,13 +209,69 @@ int coop_results_attr_double(struct coop_results_writer *w, const char *name, do
     return put_attr(w, name, H5T_NATIVE_DOUBLE, &value, e);
 }
 
+int coop_results_attr_bool(struct coop_results_writer *w, const char *name, bool value,
+                           struct coop_err *e)
+{
+    hid_t t = coop_h5_bool_type();
+    if (t < 0)
+        return coop_h5_fail(e, COOP_E_IO, "%s: cannot make a bool type", w->tmp);
+    int8_t v = value ? 1 : 0;
+    int rc = put_attr(w, name, t, &v, e);
+    H5Tclose(t);
+    return rc;
+}
+
 int coop_results_axis(struct coop_results_writer *w, const char *name, const char *value,
                       struct coop_err *e)
+{
+    return coop_results_axis_typed(w, name, value, COOP_RESULTS_AXIS_STRING, e);
+}
+
+/* value as a whole number / real with nothing after it. */
+static bool parse_int(const char *value, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    *out = v;
+    return value[0] && !*end && errno == 0;
+}
+
+static bool parse_real(const char *value, double *out)
+{
+    char *end;
+    *out = strtod(value, &end);
+    return value[0] && !*end && isfinite(*out);
+}
+
+int coop_results_axis_typed(struct coop_results_writer *w, const char *name, const char *value,
+                            enum coop_results_axis_type type, struct coop_err *e)
 {
     char key[256];
     if (snprintf(key, sizeof key, "axis_%s", name) >= (int)sizeof key)
         return coop_fail(e, COOP_E_INVAL, "%s: axis name too long", w->tmp);
-    return coop_results_attr_str(w, key, value, e);
+    const char *v = value ? value : "";
+    int64_t iv;
+    double dv;
+    switch (type) {
+    case COOP_RESULTS_AXIS_INT:
+        if (!parse_int(v, &iv))
+            return coop_fail(e, COOP_E_INVAL, "%s: axis '%s': '%s' is not an integer", w->tmp,
+                             name, v);
+        return coop_results_attr_int(w, key, iv, e);
+    case COOP_RESULTS_AXIS_FLOAT:
+        if (!parse_real(v, &dv))
+            return coop_fail(e, COOP_E_INVAL, "%s: axis '%s': '%s' is not a finite number",
+                             w->tmp, name, v);
+        return coop_results_attr_double(w, key, dv, e);
+    case COOP_RESULTS_AXIS_BOOL:
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+            return coop_fail(e, COOP_E_INVAL, "%s: axis '%s': '%s' is not true or false",
+                             w->tmp, name, v);
+        return coop_results_attr_bool(w, key, strcmp(v, "true") == 0, e);
+    default:
+        return coop_results_attr_str(w, key, v, e);
+    }
 }
 
 int coop_results_plugin(struct coop_results_writer *w, const char *role, const char *name,

@@ -445,6 +445,82 @@ static int write_params(struct coop_results_writer *w, const char *group,
     return rc;
 }
 
+/* The method plugin's parameter list, or NULL when it is not there (the
+ * trial then fails opening it, after this). */
+static const struct coop_param_spec *method_spec(struct rt *rt, const struct coop_trial *t)
+{
+    const struct coop_plugin *p = coop_registry_find(rt->reg, t->method_kind, t->method);
+    struct coop_err quiet;
+    if (!p)
+        return NULL;
+    if (t->method_kind == COOP_PLUGIN_PROMPT) {
+        const struct coop_prompt_ops *ops = coop_plugin_prompt(p, &quiet);
+        return ops ? ops->params : NULL;
+    }
+    const struct coop_baseline_ops *ops = coop_plugin_baseline(p, &quiet);
+    return ops ? ops->params : NULL;
+}
+
+/* A method parameter's axis type: numbers and booleans as such, the rest
+ * (strings, choices, parameters the spec does not know) as strings. */
+static enum coop_results_axis_type axis_type(const struct coop_param_spec *spec,
+                                             const char *key)
+{
+    for (; spec && spec->name; spec++)
+        if (strcmp(spec->name, key) == 0)
+            return spec->type == COOP_PARAM_INT     ? COOP_RESULTS_AXIS_INT
+                   : spec->type == COOP_PARAM_FLOAT ? COOP_RESULTS_AXIS_FLOAT
+                   : spec->type == COOP_PARAM_BOOL  ? COOP_RESULTS_AXIS_BOOL
+                                                    : COOP_RESULTS_AXIS_STRING;
+    return COOP_RESULTS_AXIS_STRING;
+}
+
+/* What the trial is, from its config alone: written before anything can
+ * fail, so a failed trial's file still says where it belongs in the sweep. */
+static int write_trial_axes(struct rt *rt, const struct coop_trial *t,
+                            struct coop_results_writer *w, struct coop_err *e)
+{
+    int rc = coop_results_attr_str(w, "config", t->config_yaml ? t->config_yaml : "", e);
+    if (rc == 0)
+        rc = coop_results_attr_str(w, "experiment", t->experiment ? t->experiment : "", e);
+    if (rc == 0)
+        rc = coop_results_attr_str(w, "axes", t->axes_summary ? t->axes_summary : "", e);
+    if (rc == 0)
+        rc = coop_results_axis(w, "dataset", t->dataset, e);
+    if (rc == 0)
+        rc = coop_results_axis(w, "method", t->method, e);
+    if (rc == 0)
+        rc = coop_results_attr_int(w, "axis_shots", t->shots, e);
+    if (rc == 0)
+        rc = coop_results_attr_int(w, "axis_seed", t->seed, e);
+    if (rc == 0 && t->trains)
+        rc = coop_results_attr_int(w, "axis_epochs", t->train.epochs, e);
+    const struct coop_param_spec *spec = method_spec(rt, t);
+    for (size_t i = 0; i < t->method_params.n && rc == 0; i++)
+        rc = coop_results_axis_typed(w, t->method_params.kv[i].key, t->method_params.kv[i].value,
+                                     axis_type(spec, t->method_params.kv[i].key), e);
+    return rc;
+}
+
+/* The loaded backbone: what tells settings apart (architecture, checkpoint). */
+static int write_backbone(struct rt *rt, const struct coop_trial *t,
+                          struct coop_results_writer *w, struct coop_err *e)
+{
+    struct {
+        const char *k, *v;
+    } attrs[] = {
+        {"backbone_plugin", rt->bb_plugin->name},
+        {"backbone_plugin_version", rt->bb_plugin->version},
+        {"backbone_arch", rt->info.arch},
+        {"checkpoint", t->checkpoint ? t->checkpoint : ""},
+        {"checkpoint_sha256", rt->info.checkpoint_sha256},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && rc == 0; i++)
+        rc = coop_results_attr_str(w, attrs[i].k, attrs[i].v ? attrs[i].v : "", e);
+    return rc ? rc : coop_results_axis(w, "backbone", rt->info.arch, e);
+}
+
 static int write_identity(struct rt *rt, const struct coop_trial *t, struct method *m,
                           struct rt_dataset *src, struct coop_results_writer *w,
                           struct coop_err *e)
@@ -452,43 +528,16 @@ static int write_identity(struct rt *rt, const struct coop_trial *t, struct meth
     struct {
         const char *k, *v;
     } attrs[] = {
-        {"config", t->config_yaml},
-        {"experiment", t->experiment},
-        {"axes", t->axes_summary},
-        {"backbone_plugin", rt->bb_plugin->name},
-        {"backbone_plugin_version", rt->bb_plugin->version},
-        {"backbone_arch", rt->info.arch},
-        {"checkpoint", t->checkpoint ? t->checkpoint : ""},
-        {"checkpoint_sha256", rt->info.checkpoint_sha256},
         {"dataset_plugin", src->plugin->name},
         {"dataset_plugin_version", src->plugin->version},
         {"method_plugin", m->plugin->name},
         {"method_plugin_version", m->plugin->version},
         {"method_kind", coop_plugin_kind_name(m->plugin->kind)},
+        {"vocab", t->vocab ? t->vocab : ""},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && rc == 0; i++)
         rc = coop_results_attr_str(w, attrs[i].k, attrs[i].v ? attrs[i].v : "", e);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%d", t->shots);
-    if (rc == 0)
-        rc = coop_results_axis(w, "dataset", t->dataset, e);
-    if (rc == 0)
-        rc = coop_results_axis(w, "method", t->method, e);
-    if (rc == 0)
-        rc = coop_results_axis(w, "backbone", rt->info.arch, e);
-    if (rc == 0)
-        rc = coop_results_axis(w, "shots", buf, e);
-    snprintf(buf, sizeof buf, "%d", t->seed);
-    if (rc == 0)
-        rc = coop_results_axis(w, "seed", buf, e);
-    snprintf(buf, sizeof buf, "%d", t->train.epochs);
-    if (rc == 0 && t->trains)
-        rc = coop_results_axis(w, "epochs", buf, e);
-    for (size_t i = 0; i < t->method_params.n && rc == 0; i++)
-        rc = coop_results_axis(w, t->method_params.kv[i].key, t->method_params.kv[i].value, e);
-    if (rc == 0)
-        rc = coop_results_attr_str(w, "vocab", t->vocab ? t->vocab : "", e);
     if (rc == 0)
         rc = write_params(w, "method", &t->method_params, e);
     if (rc == 0)
@@ -509,7 +558,11 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
     bool have_fs = false;
     const char **names = NULL;
     int K = 0;
-    int rc = rt_backbone(rt, t, e);
+    int rc = write_trial_axes(rt, t, w, e);
+    if (rc == 0)
+        rc = rt_backbone(rt, t, e);
+    if (rc == 0)
+        rc = write_backbone(rt, t, w, e);
     if (rc == 0)
         rc = rt_dataset(rt, t->dataset, &t->dataset_params, t->data_root, &src, e);
     if (rc == 0) {

@@ -2,7 +2,8 @@
  * writer: every cell of the few-shot, domain-generalisation and ablation
  * tables (mean ± CI strings, missing and failed counts, averages), no mixing of
  * incompatible trials, the written files (Markdown, CSV, LaTeX, PNG, SVG,
- * export CSV + HDF5), damaged files skipped with one warning each. */
+ * export CSV + HDF5 with per-class accuracy and curves), typed and string
+ * axis values read alike, damaged files skipped with one warning each. */
 #define _GNU_SOURCE
 #include "coop/report.h"
 #include "coop/results.h"
@@ -58,12 +59,24 @@ struct spec {
 };
 
 static int n_written;
+/* Axis values as coop-run writes them now (numbers and booleans typed) for
+ * every other trial; the rest as older coop-run wrote them (all strings). */
+static bool mix_typed_axes;
+
+/* An axis in the string form, or typed as coop-run writes it (every spec
+ * value here is canonical text). */
+static int put_axis(struct coop_results_writer *w, bool typed, const char *name,
+                    const char *value, enum coop_results_axis_type type, struct coop_err *e)
+{
+    return coop_results_axis_typed(w, name, value, typed ? type : COOP_RESULTS_AXIS_STRING, e);
+}
 
 static void put_trial(const struct spec *sp)
 {
     struct coop_err e;
     struct coop_results_writer *w;
     char id[32];
+    bool ty = mix_typed_axes && n_written % 2;
     snprintf(id, sizeof id, "trial%03d", n_written++);
     OK(coop_results_begin(tmpdir, id, false, &w, &e));
     const char *bb = sp->backbone ? sp->backbone : "tiny";
@@ -72,35 +85,41 @@ static void put_trial(const struct spec *sp)
     OK(coop_results_axis(w, "backbone", bb, &e));
     char buf[32];
     snprintf(buf, sizeof buf, "%d", sp->shots);
-    OK(coop_results_axis(w, "shots", buf, &e));
+    OK(put_axis(w, ty, "shots", buf, COOP_RESULTS_AXIS_INT, &e));
     /* like coop-run: seed "0" and no epochs for methods without training,
      * epochs derived from the shots, every method parameter as an axis */
     snprintf(buf, sizeof buf, "%d", sp->seed);
-    OK(coop_results_axis(w, "seed", buf, &e));
+    OK(put_axis(w, ty, "seed", buf, COOP_RESULTS_AXIS_INT, &e));
     if (sp->shots > 0)
-        OK(coop_results_axis(w, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
-                             &e));
+        OK(put_axis(w, ty, "epochs", sp->epochs ? sp->epochs : sp->shots == 1 ? "50" : "100",
+                    COOP_RESULTS_AXIS_INT, &e));
     if (!strcmp(sp->method, "coop"))
-        OK(coop_results_axis(w, "init_std", "0.02", &e));
+        OK(put_axis(w, ty, "init_std", "0.02", COOP_RESULTS_AXIS_FLOAT, &e));
     if (!strcmp(sp->method, "coop") && sp->init)
         OK(coop_results_axis(w, "init", sp->init, &e));
     if (!strcmp(sp->method, "linear_probe"))
-        OK(coop_results_axis(w, "C", "0", &e));
+        OK(put_axis(w, ty, "C", "0", COOP_RESULTS_AXIS_FLOAT, &e));
     if (!strcmp(sp->method, "zeroshot"))
         OK(coop_results_axis(w, "template", "", &e));
     if (sp->n_ctx)
-        OK(coop_results_axis(w, "n_ctx", sp->n_ctx, &e));
+        OK(put_axis(w, ty, "n_ctx", sp->n_ctx, COOP_RESULTS_AXIS_INT, &e));
     if (sp->pos)
         OK(coop_results_axis(w, "position", sp->pos, &e));
     if (sp->csc)
-        OK(coop_results_axis(w, "csc", sp->csc, &e));
+        OK(put_axis(w, ty, "csc", sp->csc, COOP_RESULTS_AXIS_BOOL, &e));
     OK(coop_results_attr_str(w, "checkpoint_sha256", !strcmp(bb, "tiny") ? "aaaa" : "bbbb", &e));
     if (sp->failed) {
         OK(coop_results_commit(w, "failed", "training diverged", &e));
         return;
     }
+    if (!strcmp(sp->method, "coop") && sp->shots > 0) { /* a 3-epoch training curve */
+        int32_t ep[3] = {0, 1, 2};
+        double loss[3] = {2, 1.5, 1 + sp->seed / 10.0}, acc[3] = {10, 20, 30},
+               lr[3] = {1e-5, 2e-3, 1e-3};
+        OK(coop_results_write_curve(w, ep, loss, acc, lr, 3, &e));
+    }
     const char *names[2] = {"a", "b"};
-    float pca[2] = {50, 50};
+    float pca[2] = {25, 75};
     int32_t conf[4] = {1, 1, 1, 1};
     struct coop_results_eval ev = {"test", sp->acc, sp->acc, 2, pca, conf, names, 4};
     OK(coop_results_write_eval(w, &ev, &e));
@@ -262,6 +281,35 @@ START_TEST(fewshot_table_cells)
 }
 END_TEST
 
+/* Trials written with typed axis values (numbers, booleans) and ones with the
+ * older string form land in the same cells, labels and ablation columns. */
+START_TEST(typed_and_string_axes_read_alike)
+{
+    mix_typed_axes = true;
+    fewshot_fixture();
+    mix_typed_axes = false;
+    struct rp_set s;
+    struct coop_err e;
+    OK(rp_load(&s, tmpdir, &e));
+    ck_assert_uint_eq(s.n, 23);
+    ck_assert_uint_eq(s.settings.n, 1);
+    struct rp_table t;
+    struct rp_curves cv;
+    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    check_table(&t, &fewshot_expected[0][0], 18, 5);
+    ck_assert_uint_eq(s.warnings.n, 0);
+    rp_curves_free(&cv);
+    rp_table_free(&t);
+    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "csc"), 0);
+    const char *const ab_c_rows[] = {
+        "pets", "CoOp M=16 end", "1", "62.0 \xc2\xb1 2.3", "66.0 (1/3 seeds)",
+        "Average", "CoOp M=16 end", "1", "62.0", "66.0 (1/3 runs)"};
+    check_table(&t, ab_c_rows, 2, 5);
+    rp_table_free(&t);
+    rp_set_free(&s);
+}
+END_TEST
+
 START_TEST(domain_generalisation_table)
 {
     put_trial(&(struct spec){"imagenet", "zeroshot", 0, 0, .acc = 58, .acc_a = NAN, .acc_s = 30});
@@ -405,7 +453,8 @@ START_TEST(generate_writes_every_output)
                            "tables/ablation_n_ctx.md", "tables/ablation_position.csv",
                            "tables/ablation_csc.tex", "figures/fewshot.png",
                            "figures/fewshot.svg", "export/all_trials.csv",
-                           "export/all_trials.h5"};
+                           "export/all_trials.h5", "export/all_trials_per_class.csv",
+                           "export/all_trials_curves.csv"};
     size_t nf = sizeof files / sizeof *files;
     for (size_t i = 0; i < nf; i++) {
         if (!coop_report_have_figures() && strstr(files[i], "figures/"))
@@ -468,7 +517,43 @@ START_TEST(generate_writes_every_output)
     ck_assert_uint_eq(nan, 1);
     free(acc);
     coop_results_free_strings(ds, 23);
+    /* per-class accuracy: 22 completed trials x 2 classes; curves: 17 trained
+     * completed CoOp trials x 3 epochs */
+    float *pc;
+    int32_t *ix;
+    char **cls, **file;
+    OK(coop_results_read_f32(r, "per_class/accuracy", &pc, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 44);
+    OK(coop_results_read_i32(r, "per_class/class_index", &ix, &rank, shape, &e));
+    OK(coop_results_read_strings(r, "per_class/class", &cls, &rank, shape, &e));
+    for (size_t i = 0; i < 44; i++) {
+        ck_assert(pc[i] == (ix[i] ? 75.0f : 25.0f));
+        ck_assert_str_eq(cls[i], ix[i] ? "b" : "a");
+    }
+    free(pc), free(ix);
+    coop_results_free_strings(cls, 44);
+    OK(coop_results_read_strings(r, "per_class/target", &cls, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 44 && !strcmp(cls[43], "test"));
+    coop_results_free_strings(cls, 44);
+    double *loss;
+    OK(coop_results_read_f64(r, "curves/loss", &loss, &rank, shape, &e));
+    ck_assert(rank == 1 && shape[0] == 51);
+    OK(coop_results_read_i32(r, "curves/epoch", &ix, &rank, shape, &e));
+    OK(coop_results_read_strings(r, "curves/file", &file, &rank, shape, &e));
+    for (size_t i = 0; i < 51; i++) {
+        ck_assert_int_eq(ix[i], (int32_t)(i % 3));
+        ck_assert(loss[i] == (i % 3 == 0 ? 2 : i % 3 == 1 ? 1.5 : loss[i]));
+        ck_assert_ptr_nonnull(strstr(file[i], "/trial"));
+    }
+    free(loss), free(ix);
+    coop_results_free_strings(file, 51);
     coop_results_close(r);
+    snprintf(path, sizeof path, "%s/report/export/all_trials_per_class.csv", tmpdir);
+    ck_assert(file_contains(path, "file,target,class_index,class,accuracy\n"));
+    ck_assert(file_contains(path, ",test,1,b,75\n"));
+    snprintf(path, sizeof path, "%s/report/export/all_trials_curves.csv", tmpdir);
+    ck_assert(file_contains(path, "file,epoch,loss,accuracy,lr\n"));
+    ck_assert(file_contains(path, ",2,1.1000000000000001,30,0.001\n")); /* seed 1, last epoch */
     coop_report_output_free(&out);
     /* a second run replaces the report (the export file included) */
     OK(coop_report_generate(&opt, &out, &e));
@@ -628,6 +713,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, format_cell);
     tcase_add_test(tc, fewshot_table_cells);
+    tcase_add_test(tc, typed_and_string_axes_read_alike);
     tcase_add_test(tc, domain_generalisation_table);
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, labels_show_only_varying_axes);

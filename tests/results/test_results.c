@@ -285,6 +285,55 @@ START_TEST(writer_rejects_bad_input)
 }
 END_TEST
 
+/* Typed axes: int64, float64 and h5py's bool read back as such (and not as
+ * strings); a value not of its type is refused naming the axis. */
+START_TEST(typed_axes_round_trip)
+{
+    struct coop_err e;
+    struct coop_results_writer *w;
+    OK(coop_results_begin(tmpdir, "typed", false, &w, &e));
+    OK(coop_results_axis_typed(w, "n_ctx", "16", COOP_RESULTS_AXIS_INT, &e));
+    OK(coop_results_axis_typed(w, "init_std", "0.02", COOP_RESULTS_AXIS_FLOAT, &e));
+    OK(coop_results_axis_typed(w, "csc", "true", COOP_RESULTS_AXIS_BOOL, &e));
+    OK(coop_results_axis_typed(w, "position", "end", COOP_RESULTS_AXIS_STRING, &e));
+    ck_assert_int_eq(coop_results_axis_typed(w, "shots", "16x", COOP_RESULTS_AXIS_INT, &e),
+                     COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "'shots'"));
+    ck_assert_int_eq(coop_results_axis_typed(w, "lr", "nan", COOP_RESULTS_AXIS_FLOAT, &e),
+                     COOP_E_INVAL);
+    ck_assert_int_eq(coop_results_axis_typed(w, "csc", "yes", COOP_RESULTS_AXIS_BOOL, &e),
+                     COOP_E_INVAL);
+    OK(coop_results_commit(w, "completed", NULL, &e));
+    char *path = coop_asprintf("%s/typed.h5", tmpdir), *str = NULL;
+    struct coop_results_reader *r;
+    OK(coop_results_open(path, &r, &e));
+    int64_t iv;
+    double dv;
+    bool bv = false;
+    OK(coop_results_read_attr_int(r, "axis_n_ctx", &iv, &e));
+    ck_assert_int_eq(iv, 16);
+    OK(coop_results_read_attr_double(r, "axis_init_std", &dv, &e));
+    ck_assert(dv == 0.02);
+    OK(coop_results_read_attr_bool(r, "axis_csc", &bv, &e));
+    ck_assert(bv);
+    ck_assert_int_eq(coop_results_read_attr_bool(r, "axis_n_ctx", &bv, &e), COOP_E_FORMAT);
+    ck_assert_int_eq(coop_results_read_attr_bool(r, "axis_position", &bv, &e), COOP_E_FORMAT);
+    ck_assert_int_ne(coop_results_read_attr_str(r, "axis_csc", &str, &e), 0);
+    OK(coop_results_read_attr_str(r, "axis_position", &str, &e));
+    ck_assert_str_eq(str, "end");
+    ck_assert(!coop_results_has_attr(r, "axis_shots") && !coop_results_has_attr(r, "axis_lr"));
+    free(str);
+    coop_results_close(r);
+    /* h5py's own bool is read too (it is the same enum) */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "axis_csc", H5P_DEFAULT), t = H5Aget_type(a);
+    ck_assert_int_eq(H5Tget_class(t), H5T_ENUM);
+    ck_assert_uint_eq(H5Tget_size(t), 1);
+    H5Tclose(t), H5Aclose(a), H5Fclose(f);
+    free(path);
+}
+END_TEST
+
 static void check_killed(int use_sigkill)
 {
     struct coop_err e;
@@ -796,6 +845,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, full_trial_round_trip);
     tcase_add_test(tc, writer_rejects_bad_input);
+    tcase_add_test(tc, typed_axes_round_trip);
     tcase_add_test(tc, killed_writer_exit_leaves_nothing_complete);
     tcase_add_test(tc, killed_writer_sigkill_leaves_nothing_complete);
     tcase_add_test(tc, refuses_to_overwrite_completed);

@@ -1,7 +1,8 @@
 /* test_run.c: the sweep end to end with the test-only toy plugins and the
  * product coop/zeroshot/ensemble plugins: expansion, training, evaluation on
  * a target, results contents, skip on re-run, refusal of completed trials of
- * other plugin versions or checkpoints, failure recording, --force,
+ * other plugin versions or checkpoints, failure recording (a failed trial
+ * keeps its config and axes, and the report places it), typed axis values, --force,
  * the CLI's dry run, plugin listing and bad input, the re-run of a damaged
  * completed trial, and a kill + resume. */
 #include "coop/loader.h"
@@ -157,12 +158,21 @@ START_TEST(sweep_trains_evaluates_and_records)
             free(loss);
             double *acc;
             ck_assert_int_eq(coop_results_read_f64(r, "train/curve/accuracy", &acc, &rank, shape, &e), 0);
-            char *csc;
-            ck_assert_int_eq(coop_results_read_attr_str(r, "axis_csc", &csc, &e), 0);
+            /* axis values keep their types: numbers as numbers, booleans as bools */
+            bool csc;
+            int64_t n_ctx, shots;
+            ck_assert_int_eq(coop_results_read_attr_bool(r, "axis_csc", &csc, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_int(r, "axis_n_ctx", &n_ctx, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_int(r, "axis_shots", &shots, &e), 0);
+            ck_assert(n_ctx == 2 || n_ctx == 4);
+            ck_assert(shots == 2 || shots == 4);
+            char *str;
+            ck_assert_int_ne(coop_results_read_attr_str(r, "axis_n_ctx", &str, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_str(r, "axis_position", &str, &e), 0);
+            free(str);
             /* class-specific context can fit the toy task: well above chance (25%) */
-            if (strcmp(csc, "true") == 0)
+            if (csc)
                 ck_assert_double_gt(acc[29], 90.0);
-            free(csc);
             free(acc);
             ck_assert(coop_results_has(r, "params/ctx"));
             ck_assert(coop_results_has(r, "interpret/nearest_words"));
@@ -303,6 +313,56 @@ START_TEST(failing_trial_is_recorded_and_sweep_goes_on)
     coop_run_summary_free(&s);
     free(dir);
     free(yaml);
+}
+END_TEST
+
+/* A trial whose dataset folder is missing fails at open; its file still
+ * carries its config and axes, so the report puts it in its own cell as failed
+ * (not under a "backbone=?" setting of its own). */
+START_TEST(failed_trial_keeps_its_axes_for_the_report)
+{
+    make_tmp();
+    char *data = coop_asprintf("%s/data", tmpdir); /* with no example_csv folder in it */
+    ck_assert_int_eq(mkdir(data, 0755), 0);
+    char *yaml = coop_asprintf("data_root: %s\n", data);
+    char *body = coop_asprintf("%sexperiment: gone\n"
+                               "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                               "datasets: [toy_colors, example_csv]\n"
+                               "methods: [zeroshot]\n", yaml);
+    char *path = write_yaml("gone.yaml", body);
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(path, false, &s), 0);
+    ck_assert_uint_eq(s.completed, 1);
+    ck_assert_uint_eq(s.failed, 1);
+    char *dir = coop_asprintf("%s/results/gone", tmpdir);
+    char *f = coop_asprintf("%s/%s.h5", dir, s.failures[0].id);
+    struct coop_results_reader *r;
+    struct coop_err e;
+    ck_assert_int_eq(coop_results_open(f, &r, &e), 0);
+    const char *want[][2] = {{"axis_dataset", "example_csv"}, {"axis_method", "zeroshot"},
+                             {"axis_backbone", NULL}, {"experiment", "gone"}, {"config", NULL},
+                             {"status", "failed"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *v = NULL;
+        ck_assert_msg(coop_results_read_attr_str(r, want[i][0], &v, &e) == 0, "%s", want[i][0]);
+        if (want[i][1])
+            ck_assert_str_eq(v, want[i][1]);
+        free(v);
+    }
+    coop_results_close(r);
+    coop_run_summary_free(&s);
+    char *cmd = coop_asprintf("%s/core/cli/coop-report/coop-report %s > %s/report.txt 2>&1",
+                              getenv("COOP_BUILD_ROOT"), dir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char *rep = coop_asprintf("%s/report.txt", tmpdir), *text = NULL;
+    ck_assert_int_eq(coop_read_file(rep, 1 << 20, &text, NULL, &e), 0);
+    ck_assert_msg(!strstr(text, "backbone=?"), "%s", text);
+    ck_assert_msg(!strstr(text, "incompatible settings"), "%s", text);
+    ck_assert_msg(strstr(text, "| example_csv | Zero-shot CLIP | \xe2\x80\x94 (1 failed) |"), "%s",
+                  text);
+    free(text);
+    free(rep);
+    free(cmd), free(f), free(dir), free(path), free(body), free(yaml), free(data);
 }
 END_TEST
 
@@ -695,6 +755,7 @@ int main(void)
     tcase_add_test(tc, sweep_trains_evaluates_and_records);
     tcase_add_test(tc, crop_scale_makes_its_own_views);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
+    tcase_add_test(tc, failed_trial_keeps_its_axes_for_the_report);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);

@@ -43,9 +43,25 @@ COOP_API int coop_results_attr_int(struct coop_results_writer *w, const char *na
                                    int64_t value, struct coop_err *e);
 COOP_API int coop_results_attr_double(struct coop_results_writer *w, const char *name,
                                       double value, struct coop_err *e);
-/* Convenience for a swept axis: root attribute "axis_<name>" = value. */
+/* Boolean root attribute stored as h5py stores a bool (an int8 enum with
+ * FALSE = 0 and TRUE = 1), so numpy and pandas read it as a bool. */
+COOP_API int coop_results_attr_bool(struct coop_results_writer *w, const char *name, bool value,
+                                    struct coop_err *e);
+/* Convenience for a swept axis: root attribute "axis_<name>" = value (a string). */
 COOP_API int coop_results_axis(struct coop_results_writer *w, const char *name,
                                const char *value, struct coop_err *e);
+/* How coop_results_axis_typed stores an axis value given as canonical text. */
+enum coop_results_axis_type {
+    COOP_RESULTS_AXIS_STRING = 0,
+    COOP_RESULTS_AXIS_INT = 1,   /* int64, from a whole number ("16") */
+    COOP_RESULTS_AXIS_FLOAT = 2, /* float64 ("0.02") */
+    COOP_RESULTS_AXIS_BOOL = 3   /* bool as above, from "true" or "false" */
+};
+/* "axis_<name>" = value stored as type; a value that is not of its type is
+ * COOP_E_INVAL naming the axis, and nothing is written. */
+COOP_API int coop_results_axis_typed(struct coop_results_writer *w, const char *name,
+                                     const char *value, enum coop_results_axis_type type,
+                                     struct coop_err *e);
 
 /* Plugin identity: root attributes "<role>" = name and "<role>_version" =
  * version, role being "backbone", "dataset" or "method". */
@@ -158,6 +174,10 @@ COOP_API int coop_results_read_attr_int(struct coop_results_reader *r, const cha
                                         int64_t *out, struct coop_err *e);
 COOP_API int coop_results_read_attr_double(struct coop_results_reader *r, const char *name,
                                            double *out, struct coop_err *e);
+/* A boolean attribute (an enum with members FALSE and TRUE, as written by
+ * coop_results_attr_bool or h5py); anything else is COOP_E_FORMAT. */
+COOP_API int coop_results_read_attr_bool(struct coop_results_reader *r, const char *name,
+                                         bool *out, struct coop_err *e);
 /* Names of all root attributes, in creation-independent (alphabetical) order.
  * *names is a malloc'd array of malloc'd strings: free with
  * coop_results_free_strings(*names, *n). */
