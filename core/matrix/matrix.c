@@ -78,6 +78,22 @@ int mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const c
     return 0;
 }
 
+/* "a, b, c" of known[] into buf (cut with "..." where it does not fit), or
+ * "none" for an empty list. */
+static const char *key_list(const char *const *known, size_t n_known, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", n_known ? "" : "none");
+    for (size_t i = 0; i < n_known; i++) {
+        size_t used = strlen(buf);
+        if (used + strlen(known[i]) + 8 > len) {
+            snprintf(buf + used, len - used, ", ...");
+            break;
+        }
+        snprintf(buf + used, len - used, "%s%s", i ? ", " : "", known[i]);
+    }
+    return buf;
+}
+
 int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
                   const char *const *known, size_t n_known, struct coop_err *e)
 {
@@ -91,8 +107,10 @@ int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char
             j++;
         if (j == n_known) {
             const char *s = coop_suggest(k->str, known, n_known);
-            return mx_fail(e, m, k, COOP_E_INVAL, "%s: unknown key '%s'%s%s%s", what, k->str,
-                           s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+            char keys[512];
+            return mx_fail(e, m, k, COOP_E_INVAL, "%s: unknown key '%.80s'%s%s%s; valid keys: %s",
+                           what, k->str, s ? " (did you mean '" : "", s ? s : "",
+                           s ? "'?)" : "", key_list(known, n_known, keys, sizeof keys));
         }
         for (size_t p = 0; p < i; p += 2)
             if (strcmp(n->items[p]->str, k->str) == 0)

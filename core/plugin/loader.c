@@ -368,12 +368,13 @@ int coop_registry_explain(const struct coop_registry *r, enum coop_plugin_kind k
             strncat(failures, r->problems[i], sizeof failures - strlen(failures) - 1);
         }
     if (sug)
-        return coop_fail(e, COOP_E_NOTFOUND, "unknown %s plugin '%s' (did you mean '%s'?)%s",
-                         kind ? coop_plugin_kind_name(kind) : "", name, sug, failures);
+        return coop_fail(e, COOP_E_NOTFOUND, "unknown %s%splugin '%s' (did you mean '%s'?)%s",
+                         kind ? coop_plugin_kind_name(kind) : "", kind ? " " : "", name, sug,
+                         failures);
     return coop_fail(e, COOP_E_NOTFOUND,
-                     "unknown %s plugin '%s' (%zu plugins of that kind found; coop-run "
+                     "unknown %s%splugin '%s' (%zu plugins of that kind found; coop-run "
                      "--list-plugins shows them)%s",
-                     kind ? coop_plugin_kind_name(kind) : "", name, n, failures);
+                     kind ? coop_plugin_kind_name(kind) : "", kind ? " " : "", name, n, failures);
 }
 
 size_t coop_registry_count(const struct coop_registry *r) { return r->n; }

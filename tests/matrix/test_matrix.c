@@ -663,6 +663,14 @@ START_TEST(error_unknown_keys)
                  "unknown key 'n_cxt'", "did you mean 'n_ctx'");
     EXPECT_ERROR(BACKBONE "datasets: [{name: world, options: {n_clases: 5, style: x}}]\n"
                  "methods: [zeroshot]\n", 2, 36, "did you mean 'n_classes'");
+    /* the valid keys are listed, with or without a suggestion */
+    EXPECT_ERROR(BACKBONE "datasets: [{name: world, options: {colour: 5, style: x}}]\n"
+                 "methods: [zeroshot]\n", 2, 36,
+                 "dataset 'world': unknown key 'colour'; valid keys: n_classes, style");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, n_cxt: 4}]\n", 3, 24,
+                 "(did you mean 'n_ctx'?); valid keys: n_ctx, position, csc, init, init_std");
+    EXPECT_ERROR(BACKBONE DM "shots: 1\ntrain:\n  lr: 0.002\n  momentun: 0.9\n", 7, 3,
+                 "(did you mean 'momentum'?); valid keys: ", "lr", "epochs");
     EXPECT_ERROR("backbone: {plugin: clip, checkpoint: models/x.safetensors, chekpoint: y}\n",
                  1, 60, "did you mean 'checkpoint'");
     EXPECT_ERROR(BACKBONE DM "shots: 1\naugment: {mdoe: online}\n", 5, 11,

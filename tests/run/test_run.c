@@ -409,6 +409,35 @@ START_TEST(cli_dry_run_list_and_bad_input)
 }
 END_TEST
 
+/* --describe prints a plugin's file and every declared parameter with type,
+ * default, range (integers as integers) or choices and help; KIND/NAME picks a
+ * kind; an unknown name exits 2 with a suggestion. */
+START_TEST(cli_describe_prints_parameters)
+{
+    make_tmp();
+    static char out[65536];
+    ck_assert_int_eq(run_cli("--describe toy_colors", out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "dataset toy_colors 1.0: test-only 4-colour dataset\n"), "%s", out);
+    ck_assert_msg(strstr(out, "file: ") && strstr(out, ".so\n"), "%s", out);
+    ck_assert_msg(strstr(out, "train_per_class  int     12         [1, 64]            "
+                              "train images per class\n"), "%s", out);
+    ck_assert_msg(strstr(out, "fail_open        bool    false      -                  "
+                              "fail when opened (tests)\n"), "%s", out);
+    ck_assert_int_eq(run_cli("--describe prompt/coop", out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "position         choice  end        end|middle|front   "), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "init             string  \"\"         -  "), "%s", out);
+    ck_assert_msg(strstr(out, "init_std         float   0.02       [0, 10]  "), "%s", out);
+    ck_assert_int_eq(run_cli("--describe toy_colrs", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "unknown plugin 'toy_colrs' (did you mean 'toy_colors'?)"), "%s",
+                  out);
+    ck_assert_int_eq(run_cli("--describe baseline/toy_colors", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "unknown baseline plugin 'toy_colors'"), "%s", out);
+    ck_assert_int_eq(run_cli("--describe data/coop", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "unknown plugin kind 'data'"), "%s", out);
+}
+END_TEST
+
 /* Asking for a plugin whose file was rejected names the file and the reason:
  * a descriptor of another ABI (coop-bad_abi.so provides 'future'), a file
  * dlopen refuses for an undefined symbol (coop-dataset-halfbuilt.so), a file
@@ -757,6 +786,7 @@ int main(void)
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, failed_trial_keeps_its_axes_for_the_report);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
+    tcase_add_test(tc, cli_describe_prints_parameters);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);
     tcase_add_test(tc, kill_mid_sweep_then_resume);

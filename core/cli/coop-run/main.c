@@ -33,6 +33,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: coop-run [options] EXPERIMENT.yaml\n"
             "       coop-run --list-plugins [EXPERIMENT.yaml]\n"
+            "       coop-run --describe [KIND/]PLUGIN [EXPERIMENT.yaml]\n"
             "Runs every trial of a YAML experiment matrix; results go to\n"
             "<results_dir>/<experiment>/<trial_id>.h5 (docs/experiments.md, docs/results.md).\n"
             "  --dry-run        print the trials (id and swept axes) and their count, run nothing\n"
@@ -40,11 +41,15 @@ static void usage(FILE *f)
             "  --cache DIR      feature / few-shot cache (default <results_dir>/.cache)\n"
             "  --plugin-path P  also load plugins from P (file or folder; repeatable)\n"
             "  --list-plugins   list the plugins found (kind, name, version, summary)\n"
+            "  --describe [KIND/]PLUGIN  a plugin's file and every parameter (type, default,\n"
+            "                   range or choices, help); KIND (backbone, dataset, prompt,\n"
+            "                   baseline) picks one of two plugins of the same name\n"
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
             "  --quiet          no progress output\n"
             "  --version, --help\n"
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
+            "  coop-run --describe coop\n"
             "Exit status: 0 all trials completed (or skipped as completed), 1 some trial\n"
             "failed, 2 usage or input error (nothing ran), 130 interrupted.\n");
 }
@@ -65,13 +70,111 @@ static void list_plugins(const struct coop_registry *reg)
         printf("note: %s\n", coop_registry_problem(reg, i));
 }
 
+/* A plugin's declared parameters (every ops table has them right after its version). */
+static const struct coop_param_spec *plugin_params(const struct coop_plugin *p)
+{
+    switch (p->kind) {
+    case COOP_PLUGIN_BACKBONE: return ((const struct coop_backbone_ops *)p->ops)->params;
+    case COOP_PLUGIN_DATASET: return ((const struct coop_dataset_ops *)p->ops)->params;
+    case COOP_PLUGIN_PROMPT: return ((const struct coop_prompt_ops *)p->ops)->params;
+    case COOP_PLUGIN_BASELINE: return ((const struct coop_baseline_ops *)p->ops)->params;
+    }
+    return NULL;
+}
+
+static const char *param_type_name(enum coop_param_type t)
+{
+    switch (t) {
+    case COOP_PARAM_INT: return "int";
+    case COOP_PARAM_FLOAT: return "float";
+    case COOP_PARAM_BOOL: return "bool";
+    case COOP_PARAM_STRING: return "string";
+    case COOP_PARAM_CHOICE: return "choice";
+    }
+    return "?";
+}
+
+/* The range ("[1, 64]") or choices ("end|middle|front") of a spec, or "-". */
+static const char *param_domain(const struct coop_param_spec *s, char *buf, size_t len)
+{
+    if ((s->type == COOP_PARAM_INT || s->type == COOP_PARAM_FLOAT) && s->min <= s->max)
+        return coop_param_range(s, buf, len);
+    if (s->type != COOP_PARAM_CHOICE || !s->choices || !s->choices[0])
+        return "-";
+    buf[0] = '\0';
+    for (size_t i = 0; s->choices[i]; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? "|" : "", s->choices[i]);
+    return buf;
+}
+
+static void describe_one(const struct coop_registry *reg, size_t i)
+{
+    const struct coop_plugin *p = coop_registry_get(reg, i);
+    printf("%s %s %s: %s\nfile: %s\n", coop_plugin_kind_name(p->kind), p->name,
+           p->version ? p->version : "?", p->summary ? p->summary : "",
+           coop_registry_path(reg, i));
+    const struct coop_param_spec *s = plugin_params(p);
+    if (!s || !s->name) {
+        printf("no parameters\n");
+        return;
+    }
+    printf("%-16s %-7s %-10s %-18s %s\n", "PARAMETER", "TYPE", "DEFAULT", "RANGE/CHOICES",
+           "HELP");
+    for (; s->name; s++) {
+        char def[64], dom[256];
+        if (!s->default_value)
+            snprintf(def, sizeof def, "(required)");
+        else if (!s->default_value[0])
+            snprintf(def, sizeof def, "\"\"");
+        else
+            snprintf(def, sizeof def, "%s", s->default_value);
+        printf("%-16s %-7s %-10s %-18s %s\n", s->name, param_type_name(s->type), def,
+               param_domain(s, dom, sizeof dom), s->help ? s->help : "");
+    }
+}
+
+/* --describe [KIND/]NAME: every plugin of that name (of that kind), or exit 2
+ * with a suggestion. */
+static int describe_plugins(const struct coop_registry *reg, const char *arg)
+{
+    enum coop_plugin_kind kind = 0;
+    const char *name = arg, *slash = strchr(arg, '/');
+    if (slash) {
+        for (int k = COOP_PLUGIN_BACKBONE; k <= COOP_PLUGIN_BASELINE; k++)
+            if (strlen(coop_plugin_kind_name(k)) == (size_t)(slash - arg) &&
+                !strncmp(arg, coop_plugin_kind_name(k), (size_t)(slash - arg)))
+                kind = k;
+        if (!kind) {
+            fprintf(stderr, "coop-run: --describe %s: unknown plugin kind '%.*s' (backbone, "
+                            "dataset, prompt or baseline)\n", arg, (int)(slash - arg), arg);
+            return 2;
+        }
+        name = slash + 1;
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < coop_registry_count(reg); i++) {
+        const struct coop_plugin *p = coop_registry_get(reg, i);
+        if ((!kind || p->kind == kind) && !strcmp(p->name, name)) {
+            if (shown++)
+                printf("\n");
+            describe_one(reg, i);
+        }
+    }
+    if (shown)
+        return 0;
+    struct coop_err e = {{0}};
+    coop_registry_explain(reg, kind, name, &e);
+    fprintf(stderr, "coop-run: --describe: %s\n", e.msg);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
     if (coop_verbose())
         fprintf(stderr, "coop-run: %s\n", blas);
-    const char *yaml = NULL, *cache = NULL;
+    const char *yaml = NULL, *cache = NULL, *describe = NULL;
     const char *extra[64];
     size_t n_extra = 0;
     int dry = 0, force = 0, list = 0, quiet = 0, progress = -1;
@@ -86,12 +189,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--version")) { printf("coop-run %s\n", coop_version_string()); return 0; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
+        else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "coop-run: unknown option %s\n", a); usage(stderr); return 2; }
         else if (!yaml) yaml = a;
         else { fprintf(stderr, "coop-run: more than one experiment file given (%s)\n", a); return 2; }
     }
-    if (!yaml && !list) {
+    if (!yaml && !list && !describe) {
         usage(stderr);
         return 2;
     }
@@ -116,6 +220,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "coop-run: %s\n", e.msg);
         coop_registry_free(reg);
         return 2;
+    }
+    if (describe) {
+        rc = describe_plugins(reg, describe);
+        coop_registry_free(reg);
+        return rc;
     }
     if (list) {
         list_plugins(reg);
