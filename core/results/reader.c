@@ -126,27 +126,50 @@ int coop_results_read_attr_str(struct coop_results_reader *r, const char *name, 
     return 0;
 }
 
+/* An attribute's handles, each H5I_INVALID_HID where it could not be had. */
+struct attr_handles {
+    hid_t a, ft, sp;
+};
+
+/* COOP_E_NOTFOUND when the attribute is absent; otherwise 0 with h filled
+ * (h->a < 0 if it exists but does not open). Release with attr_close. */
+static int attr_open(struct coop_results_reader *r, const char *name, struct attr_handles *h,
+                     struct coop_err *e)
+{
+    h->a = h->ft = h->sp = H5I_INVALID_HID;
+    if (H5Aexists(r->file, name) <= 0)
+        return coop_fail(e, COOP_E_NOTFOUND, "%s: no attribute '%s'", r->path, name);
+    h->a = H5Aopen(r->file, name, H5P_DEFAULT);
+    h->ft = h->a >= 0 ? H5Aget_type(h->a) : H5I_INVALID_HID;
+    h->sp = h->a >= 0 ? H5Aget_space(h->a) : H5I_INVALID_HID;
+    return 0;
+}
+
+static void attr_close(struct attr_handles *h)
+{
+    if (h->sp >= 0)
+        H5Sclose(h->sp);
+    if (h->ft >= 0)
+        H5Tclose(h->ft);
+    if (h->a >= 0)
+        H5Aclose(h->a);
+}
+
 static int read_num_attr(struct coop_results_reader *r, const char *name, hid_t mt, void *out,
                          struct coop_err *e)
 {
-    if (H5Aexists(r->file, name) <= 0)
-        return coop_fail(e, COOP_E_NOTFOUND, "%s: no attribute '%s'", r->path, name);
-    hid_t a = H5Aopen(r->file, name, H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
-    int rc = 0;
-    H5T_class_t c = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    if (a < 0 || (c != H5T_INTEGER && c != H5T_FLOAT) || H5Sget_simple_extent_npoints(sp) != 1)
+    struct attr_handles h;
+    int rc = attr_open(r, name, &h, e);
+    if (rc)
+        return rc;
+    H5T_class_t c = h.ft >= 0 ? H5Tget_class(h.ft) : H5T_NO_CLASS;
+    if (h.a < 0 || (c != H5T_INTEGER && c != H5T_FLOAT) ||
+        H5Sget_simple_extent_npoints(h.sp) != 1)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: attribute '%s' is not a numeric scalar", r->path,
                        name);
-    else if (H5Aread(a, mt, out) < 0)
+    else if (H5Aread(h.a, mt, out) < 0)
         rc = coop_h5_fail(e, COOP_E_FORMAT, "%s: cannot read attribute '%s'", r->path, name);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (ft >= 0)
-        H5Tclose(ft);
-    if (a >= 0)
-        H5Aclose(a);
+    attr_close(&h);
     return rc;
 }
 
@@ -165,28 +188,21 @@ int coop_results_read_attr_double(struct coop_results_reader *r, const char *nam
 int coop_results_read_attr_bool(struct coop_results_reader *r, const char *name, bool *out,
                                 struct coop_err *e)
 {
-    if (H5Aexists(r->file, name) <= 0)
-        return coop_fail(e, COOP_E_NOTFOUND, "%s: no attribute '%s'", r->path, name);
-    hid_t a = H5Aopen(r->file, name, H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    struct attr_handles h;
+    int rc = attr_open(r, name, &h, e);
+    if (rc)
+        return rc;
     hid_t mt = coop_h5_bool_type();
     int8_t v = 0;
-    int rc = 0;
     /* enum-to-enum conversion matches members by name: FALSE and TRUE only */
-    if (a < 0 || mt < 0 || H5Tget_class(ft) != H5T_ENUM || H5Tget_nmembers(ft) != 2 ||
-        H5Sget_simple_extent_npoints(sp) != 1 || H5Aread(a, mt, &v) < 0)
+    if (h.a < 0 || mt < 0 || H5Tget_class(h.ft) != H5T_ENUM || H5Tget_nmembers(h.ft) != 2 ||
+        H5Sget_simple_extent_npoints(h.sp) != 1 || H5Aread(h.a, mt, &v) < 0)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: attribute '%s' is not a boolean scalar", r->path,
                        name);
     *out = v != 0;
     if (mt >= 0)
         H5Tclose(mt);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (ft >= 0)
-        H5Tclose(ft);
-    if (a >= 0)
-        H5Aclose(a);
+    attr_close(&h);
     return rc;
 }
 
