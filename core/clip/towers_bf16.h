@@ -1,0 +1,25 @@
+/* towers_bf16.h: the products the towers (text.c, vision/vit.c) run through
+ * a struct coop_clip_bf16 (coop/clip.h). Each call names the float32 weight
+ * it multiplies by; a NULL set, or a weight the set has no bf16 copy of, runs
+ * the float32 kernel of coop/nn.h unchanged (bit-identical). A bf16 product
+ * that fails (out of memory) is computed in float32 instead and the first
+ * failure is kept for coop_clip_bf16_status. Not installed. */
+#ifndef COOP_TOWERS_BF16_H
+#define COOP_TOWERS_BF16_H
+
+#include "coop/clip.h"
+
+/* coop_linear_forward: out [M,N] = inp [M,K] @ w [N,K]^T + bias. */
+void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, const float *bias, int M, int K, int N);
+/* coop_linear_backward: dinp (+=) dout [M,N] @ w through w's bf16 transpose
+ * when the set has one; dw and dbias (may be NULL) in float32. */
+void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                    float *dbias, const float *dout, const float *inp,
+                                    const float *w, int M, int K, int N);
+/* Forgets an earlier failure (call at the start of a tower's pass). */
+void coop_clip_bf16_reset(struct coop_clip_bf16 *s);
+/* 0, or the first failure since the reset (copied into e). */
+int coop_clip_bf16_status(const struct coop_clip_bf16 *s, struct coop_err *e);
+
+#endif
