@@ -21,8 +21,11 @@ struct coop_clip_bf16 {
     struct bf16_entry *ent;
     int n, cap;
     struct coop_bf16_linear *last; /* the last product that ran (its impl) */
-    float *scratch;                /* input-gradient products before the += */
+    float *scratch;                /* input-gradient products before the +=, or a
+                                    * convolution's output [Ho*Wo, Co] */
     size_t scratch_cap;
+    float *col;                    /* a convolution's transposed im2col [Ho*Wo, K] */
+    size_t col_cap;
     int rc;                        /* first failure since the reset */
     struct coop_err err;
 };
@@ -37,6 +40,7 @@ static void set_free(struct coop_clip_bf16 *s)
     }
     free(s->ent);
     coop_free(s->scratch);
+    coop_free(s->col);
     free(s);
 }
 
@@ -141,6 +145,62 @@ int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
     return 0;
 }
 
+/* A convolution w [Co, Ci, kh, kw] is the linear layer [Co, Ci*kh*kw]. */
+static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k,
+                    struct coop_err *e)
+{
+    return add_weight(s, w, NULL, Ci * k * k, Co, false, e);
+}
+
+static int add_resnet(struct coop_clip_bf16 *s, const struct coop_clip_resnet *r,
+                      struct coop_err *e)
+{
+    int W = r->width, D = 32 * W, rc;
+    if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, e)) ||
+        (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, e)) ||
+        (rc = add_conv(s, r->conv3_w, W, W / 2, 3, e)))
+        return rc;
+    int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nb && rc == 0; k++) {
+        const struct coop_clip_bottleneck *b = &r->blocks[k];
+        if ((rc = add_conv(s, b->conv1_w, b->planes, b->inplanes, 1, e)) ||
+            (rc = add_conv(s, b->conv2_w, b->planes, b->planes, 3, e)) ||
+            (rc = add_conv(s, b->conv3_w, 4 * b->planes, b->planes, 1, e)))
+            break;
+        if (b->has_downsample)
+            rc = add_conv(s, b->down_conv_w, 4 * b->planes, b->inplanes, 1, e);
+    }
+    if (rc == 0 && (rc = add_weight(s, r->ap_q_w, r->ap_q_b, D, D, false, e)) == 0 &&
+        (rc = add_weight(s, r->ap_k_w, r->ap_k_b, D, D, false, e)) == 0 &&
+        (rc = add_weight(s, r->ap_v_w, r->ap_v_b, D, D, false, e)) == 0)
+        rc = add_weight(s, r->ap_c_w, r->ap_c_b, D, r->embed_dim, false, e);
+    return rc;
+}
+
+int coop_clip_resnet_bf16_enable(struct coop_clip_resnet *r, struct coop_err *e)
+{
+    if (r->bf16)
+        return 0;
+    struct coop_clip_bf16 *s = NULL;
+    int rc = set_new(&s, e);
+    if (rc == 0)
+        rc = add_resnet(s, r, e);
+    if (rc) {
+        set_free(s);
+        return coop_fail_prefix(e, rc, "image tower (ResNet): precision bf16");
+    }
+    r->bf16 = s;
+    return 0;
+}
+
+void coop_clip_resnet_bf16_disable(struct coop_clip_resnet *r)
+{
+    if (r) {
+        set_free(r->bf16);
+        r->bf16 = NULL;
+    }
+}
+
 void coop_clip_text_bf16_disable(struct coop_clip_text *t)
 {
     if (t) {
@@ -195,18 +255,24 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
         s->last = en->fwd;
 }
 
+/* *buf holds at least n floats (grown, contents lost); -1: out of memory. */
+static int reserve(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return 0;
+    coop_free(*buf);
+    *buf = coop_alloc_floats(n);
+    *cap = *buf ? n : 0;
+    return *buf ? 0 : -1;
+}
+
 /* out (+=) inp [M,N] @ w [N,K] through the transpose's bf16 product. */
 static int dinp_bf16(struct coop_clip_bf16 *s, const struct bf16_entry *en, float *dinp,
                      const float *dout, int M, int K, struct coop_err *e)
 {
     size_t n = (size_t)M * K;
-    if (n > s->scratch_cap) {
-        coop_free(s->scratch);
-        s->scratch = coop_alloc_floats(n);
-        s->scratch_cap = s->scratch ? n : 0;
-        if (!s->scratch)
-            return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory for %d x %d", M, K);
-    }
+    if (reserve(&s->scratch, &s->scratch_cap, n))
+        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory for %d x %d", M, K);
     int rc = coop_bf16_linear_forward(en->bwd, s->scratch, dout, M, e);
     if (rc)
         return rc;
@@ -231,6 +297,57 @@ void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float
     int rc = dinp_bf16(s, en, dinp, dout, M, K, &e);
     keep_failure(s, rc, &e);
     coop_linear_backward(rc ? dinp : NULL, dw, dbias, dout, inp, w, M, K, N);
+}
+
+/* colT [Ho*Wo, Ci*kh*kw]: row p holds what output position p reads through
+ * each tap (c, ky, kx) of inp [Ci, H, W] (0 in the padding). */
+static void im2col_t(float *colT, const float *inp, int Ci, int H, int W, int kh, int kw,
+                     int stride, int pad, int Ho, int Wo)
+{
+    size_t K = (size_t)Ci * kh * kw;
+#pragma omp parallel for schedule(static) if ((size_t)Ho * Wo * K > ((size_t)1 << 20))
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            float *row = colT + ((size_t)oy * Wo + ox) * K;
+            for (int c = 0; c < Ci; c++)
+                for (int ky = 0; ky < kh; ky++) {
+                    int iy = oy * stride - pad + ky;
+                    const float *src = inp + ((size_t)c * H + iy) * W;
+                    for (int kx = 0; kx < kw; kx++) {
+                        int ix = ox * stride - pad + kx;
+                        *row++ = iy >= 0 && iy < H && ix >= 0 && ix < W ? src[ix] : 0.0f;
+                    }
+                }
+        }
+}
+
+bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
+                           int stride, int pad)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (!en)
+        return false;
+    int Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;
+    size_t N = (size_t)Ho * Wo, K = (size_t)Ci * kh * kw;
+    struct coop_err e;
+    if (reserve(&s->col, &s->col_cap, N * K) || reserve(&s->scratch, &s->scratch_cap, N * Co)) {
+        keep_failure(s, coop_fail(&e, COOP_E_NOMEM, "bf16 towers: out of memory for a "
+                                  "%zu x %zu convolution", N, K), &e);
+        return false;
+    }
+    im2col_t(s->col, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
+    int rc = coop_bf16_linear_forward(en->fwd, s->scratch, s->col, (int)N, &e);
+    keep_failure(s, rc, &e);
+    if (rc)
+        return false;
+    s->last = en->fwd;
+    const float *restrict y = s->scratch; /* [N, Co] -> out [Co, N] */
+#pragma omp parallel for schedule(static) if (N * Co > ((size_t)1 << 20))
+    for (int o = 0; o < Co; o++)
+        for (size_t p = 0; p < N; p++)
+            out[(size_t)o * N + p] = y[p * Co + o];
+    return true;
 }
 
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s)

@@ -17,6 +17,12 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
 void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float *dw,
                                     float *dbias, const float *dout, const float *inp,
                                     const float *w, int M, int K, int N);
+/* The convolution of one image inp [Ci, H, W] by w [Co, Ci, kh, kw] (no
+ * bias) into out [Co, Ho, Wo] as the bf16 GEMM of its transposed im2col;
+ * false (nothing done) when the set has no bf16 copy of w. */
+bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
+                           int stride, int pad);
 /* Forgets an earlier failure (call at the start of a tower's pass). */
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s);
 /* 0, or the first failure since the reset (copied into e). */

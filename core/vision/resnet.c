@@ -5,15 +5,20 @@
  * serves), so an image's features never depend on its batch. */
 #include "coop/clip.h"
 #include "coop/util.h"
+#include "clip/towers_bf16.h"
 #include "vision.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 /* out [M, N] = inp [M, K] @ w [N, K]^T + bias [N] */
-static void linear(float *out, const float *inp, const float *w, const float *bias, int M, int K,
-                   int N)
+static void linear(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
+                   const float *bias, int M, int K, int N)
 {
+    if (bf) {
+        coop_clip_bf16_linear(bf, out, inp, w, bias, M, K, N);
+        return;
+    }
     for (int i = 0; i < M; i++)
         memcpy(out + (size_t)i * N, bias, sizeof(float) * (size_t)N);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, w, K, 1.0f, out,
@@ -56,20 +61,30 @@ struct bufs {
     float *x, *t1, *t2, *t3, *work;
 };
 
+/* vision_conv2d without bias, through the bf16 copy of w when bf has one. */
+static void conv(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
+                 int Ci, int nb, int H, int W, int Co, int k, int stride, int pad, float *work)
+{
+    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, Ci, H, W, Co, k, k, stride, pad))
+        return;
+    vision_conv2d(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
+}
+
 /* x [C, nb, R, R] -> x [4 planes, nb, R/s, R/s]; t1..t3 scratch. */
-static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int R)
+static void bottleneck(struct coop_clip_bf16 *bf, const struct coop_clip_bottleneck *b,
+                       struct bufs *u, int R)
 {
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
-    vision_conv2d(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0, NULL);
+    conv(bf, u->t1, u->x, b->conv1_w, b->inplanes, nb, R, R, p, 1, 1, 0, NULL);
     vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
-    vision_conv2d(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
+    conv(bf, u->t2, u->t1, b->conv2_w, p, nb, R, R, p, 3, 1, 1, u->work);
     vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
         vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
-    vision_conv2d(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
+    conv(bf, u->t3, mid, b->conv3_w, p, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
     vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
@@ -78,8 +93,7 @@ static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int
             vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
-        vision_conv2d(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1,
-                      1, 0, NULL);
+        conv(bf, u->t2, pooled, b->down_conv_w, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
         vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
@@ -101,16 +115,16 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
         for (int c = 0; c < 3; c++)
             memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
                    sizeof(float) * plane);
-    vision_conv2d(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1, u->work);
+    conv(r->bf16, u->t1, u->t3, r->conv1_w, 3, nb, S, S, W / 2, 3, 2, 1, u->work);
     vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
-    vision_conv2d(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1, u->work);
+    conv(r->bf16, u->t2, u->t1, r->conv2_w, W / 2, nb, h, h, W / 2, 3, 1, 1, u->work);
     vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
-    vision_conv2d(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1, u->work);
+    conv(r->bf16, u->t1, u->t2, r->conv3_w, W / 2, nb, h, h, W, 3, 1, 1, u->work);
     vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
     vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {
-        bottleneck(&r->blocks[k], u, R);
+        bottleneck(r->bf16, &r->blocks[k], u, R);
         R /= r->blocks[k].stride;
     }
     /* u->x [D, nb, R*R] -> tokens [nb, R*R + 1, D] */
@@ -167,15 +181,16 @@ static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int 
                      float *feat, float *kv, float *q, float *o, float *sc)
 {
     int D = 32 * r->width, H = r->heads;
-    linear(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
-    linear(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
+    linear(r->bf16, kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
+    linear(r->bf16, kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
     const float *k = kv, *v = kv + (size_t)B * T * D;
     for (int b = 0; b < B; b++)
-        linear(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1, D, D);
+        linear(r->bf16, q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1,
+               D, D);
     for (int b = 0; b < B; b++)
         vision_attend_one(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
                           v + (size_t)b * T * D, D, T, D, H, sc);
-    linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
+    linear(r->bf16, feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 
 int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
@@ -201,10 +216,11 @@ int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixe
      * sees has the same shape whatever shares its batch, so its features
      * are the same bits (a batch-wide sgemm can take another OpenBLAS
      * kernel, with other rounding, as its size changes: docs/vision.md). */
+    coop_clip_bf16_reset(r->bf16);
     for (int b = 0; b < B; b++) {
         resnet_trunk(r, pixels + (size_t)b * px, &u, tokens);
         attnpool(r, tokens, 1, T, feat + (size_t)b * r->embed_dim, kv, q, o, sc);
     }
     coop_free(mem);
-    return 0;
+    return coop_clip_bf16_status(r->bf16, e);
 }

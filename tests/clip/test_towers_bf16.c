@@ -4,7 +4,8 @@
  * layers, 8 heads) on 37 CoOp-shaped prompts through the fast path (shared
  * prefix of 17 rows, each prompt cut at its own EOT), features and the input
  * gradient the CoOp backward uses; the ViT-B/16 image tower (224 px, W 768,
- * 12 layers) on two images. Errors are max |bf16 - fp32| / max |fp32| over
+ * 12 layers) and RN50 (every convolution as the GEMM of its im2col) on two
+ * images each. Errors are max |bf16 - fp32| / max |fp32| over
  * the whole output (the figures docs/performance.md quotes) and the smallest
  * cosine between a bf16 and an fp32 row. Also: bf16 really ran (results
  * differ, oneDNN named its kernel), float32 after disabling is bit-identical
@@ -26,6 +27,7 @@
 #define TEXT_FEAT_TOL 2e-2
 #define TEXT_GRAD_TOL 3e-2
 #define VIT_FEAT_TOL 2e-2
+#define RN_FEAT_TOL 2e-2
 #define COS_MIN 0.999
 
 static bool can_run(void)
@@ -226,6 +228,40 @@ START_TEST(vit_full_size)
 }
 END_TEST
 
+/* RN50: every convolution as a bf16 GEMM of its im2col, the attention pool's
+ * projections in bf16. */
+START_TEST(resnet_full_size)
+{
+    if (!can_run())
+        return;
+    enum { S = 224, B = 2, E = 1024 };
+    const int layers[4] = {3, 4, 6, 3};
+    struct coop_clip_resnet r;
+    void *mem;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_resnet_alloc(&r, &mem, NULL, S, 64, layers, 32, E, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_init_hash(&r, 2), 0);
+    float *px = tu_rand((size_t)B * 3 * S * S, 12, -2, 2);
+    float *f32 = tu_zeros((size_t)B * E), *b16 = tu_zeros((size_t)B * E);
+    float *again = tu_zeros((size_t)B * E);
+    ck_assert_msg(coop_clip_resnet_forward(&r, px, B, f32, &e) == 0, "%s", e.msg);
+    ck_assert_msg(coop_clip_resnet_bf16_enable(&r, &e) == 0, "%s", e.msg);
+    ck_assert_msg(coop_clip_resnet_forward(&r, px, B, b16, &e) == 0, "%s", e.msg);
+    double ef = tu_relerr(b16, f32, (size_t)B * E), cf = min_cosine(b16, f32, B, E);
+    fprintf(stderr, "RN50 bf16 (%s): features %.2e (min cosine %.6f)\n",
+            coop_clip_bf16_impl(r.bf16), ef, cf);
+    ck_assert_str_ne(coop_clip_bf16_impl(r.bf16), "");
+    ck_assert_double_gt(max_abs_diff(b16, f32, (size_t)B * E), 0);
+    ck_assert_double_lt(ef, RN_FEAT_TOL);
+    ck_assert_double_gt(cf, COS_MIN);
+    coop_clip_resnet_bf16_disable(&r);
+    ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, again, &e), 0);
+    ck_assert_int_eq(memcmp(again, f32, sizeof(float) * B * E), 0);
+    coop_free(px), coop_free(f32), coop_free(b16), coop_free(again);
+    coop_free(mem);
+}
+END_TEST
+
 /* Where bf16 cannot run: enabling refuses with the reason, the tower stays
  * float32. */
 START_TEST(refusal)
@@ -254,6 +290,7 @@ int main(void)
     tcase_add_test(tc, text_tower_recompute_tape);
     tcase_add_test(tc, text_tower_full_size);
     tcase_add_test(tc, vit_full_size);
+    tcase_add_test(tc, resnet_full_size);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -63,16 +63,14 @@ static void clip_close(struct coop_backbone *bb)
 }
 
 /* bf16 copies of the frozen towers' weights (text forward and backward, the
- * ViT); the ResNet tower has no bf16 path. */
+ * image tower). */
 static int enable_bf16(struct coop_backbone *bb, const char *checkpoint, struct coop_err *e)
 {
-    if (bb->m.vision_kind == COOP_CLIP_VISION_RESNET)
-        return coop_fail(e, COOP_E_UNSUPPORTED, "clip: precision bf16: %s (%s) has a ResNet "
-                         "image tower, which runs in fp32 only; use precision: fp32",
-                         checkpoint, bb->m.arch);
     int rc = coop_clip_text_bf16_enable(&bb->m.text, true, e);
     if (rc == 0 && bb->m.vision_kind == COOP_CLIP_VISION_VIT)
         rc = coop_clip_vit_bf16_enable(&bb->m.vit, e);
+    if (rc == 0 && bb->m.vision_kind == COOP_CLIP_VISION_RESNET)
+        rc = coop_clip_resnet_bf16_enable(&bb->m.resnet, e);
     if (rc)
         return coop_fail_prefix(e, rc, "clip: %s", checkpoint);
     struct coop_cpu_features f;
