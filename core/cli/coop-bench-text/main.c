@@ -233,15 +233,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "coop-bench-text: %s\n", e.msg);
         return 1;
     }
-    double peak = coop_sgemm_peak_gflops(1536), bpeak = bf16 ? coop_bf16_peak_gflops(1536) : 0;
+    double peak = coop_sgemm_peak_gflops(1536), bpeak = bf16 ? coop_bf16_peak_gflops(1024) : 0;
     printf("coop-bench-text: ViT-B/16 text tower (W=512, 12 layers, 8 heads, L=77), random "
            "weights, %s products\nload average at start %.2f; sgemm peak (n=1536) %.1f "
            "GFLOP/s", bf16 ? "bf16" : "fp32", load[0], peak);
     if (bf16) {
         struct coop_cpu_features f;
         coop_cpu_detect(&f);
-        printf("; bf16 peak (n=1536, %s) %.1f GFLOP/s", coop_bf16_isa_name(coop_bf16_isa(&f)),
-               bpeak);
+        printf("; bf16 peak (squares to 1024, %s) %.1f GFLOP/s",
+               coop_bf16_isa_name(coop_bf16_isa(&f)), bpeak);
     }
     printf("\n");
     static const int Ks[3] = {37, 100, 1000};

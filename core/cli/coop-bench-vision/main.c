@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         struct coop_cpu_features f;
         coop_cpu_detect(&f);
         peak = coop_bf16_peak_gflops(1024);
-        printf("bf16 products (%s), bf16 peak %.1f GFLOP/s (1024^3)\n",
+        printf("bf16 products (%s), bf16 peak %.1f GFLOP/s (squares to 1024^3)\n",
                coop_bf16_isa_name(coop_bf16_isa(&f)), peak);
     }
     bs[0].macs = vit_macs(&bs[0].v);

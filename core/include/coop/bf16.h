@@ -56,9 +56,11 @@ COOP_API int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, co
 COOP_API const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l);
 COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
 
-/* Measured bf16 matmul throughput (GFLOP/s) of an n x n x n product through
- * the layer above (the activation rounding included, best of 5), next to
- * coop_sgemm_peak_gflops of coop/nn.h; 0 where bf16 cannot run (core/nn/peak.c). */
+/* Measured bf16 matmul throughput (GFLOP/s): the best over square products
+ * s x s x s, s = 256, 512, ... up to n, through the layer above (activation
+ * rounding included, best of 5 each; large squares fall out of the caches and
+ * run slower, hence the sweep). Next to coop_sgemm_peak_gflops of coop/nn.h;
+ * 0 where bf16 cannot run (core/nn/peak.c). */
 COOP_API double coop_bf16_peak_gflops(int n);
 
 #endif
