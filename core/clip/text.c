@@ -220,7 +220,7 @@ static void layer_forward(const struct coop_clip_text *t, int l, struct layer_ac
     coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, N,
                            W, LN_EPS);
     coop_clip_bf16_linear(bf, a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
-    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+    coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
     coop_clip_bf16_linear(bf, sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, N, 4 * W, W);
     add3(x_out, a->x_mid, sc->tmp, NW);
 }
@@ -242,13 +242,13 @@ static void layer_backward_top(const struct coop_clip_text *t, int l,
     if (dbk) { /* the inputs of c_fc and c_proj: needed for their weight gradients only */
         coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W,
                                LN_EPS);
-        coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+        coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
     }
     zero(sc->dg, 4 * NW);
     coop_clip_bf16_linear_backward(bf, sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g,
                                    bk->c_proj_w, N, 4 * W, W);
     zero(sc->g, 4 * NW); /* g now receives d(fc) */
-    coop_quick_gelu_backward(sc->g, sc->dg, a->fc, 4 * NW);
+    coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * NW);
     zero(sc->tmp, NW);
     coop_clip_bf16_linear_backward(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln, bk->c_fc_w,
                                    N, W, 4 * W);

@@ -350,6 +350,23 @@ bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *in
     return true;
 }
 
+void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n)
+{
+    if (s)
+        coop_quick_gelu_forward_fast(out, inp, n);
+    else
+        coop_quick_gelu_forward(out, inp, n);
+}
+
+void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
+                                  const float *inp, size_t n)
+{
+    if (s)
+        coop_quick_gelu_backward_fast(dinp, dout, inp, n);
+    else
+        coop_quick_gelu_backward(dinp, dout, inp, n);
+}
+
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s)
 {
     if (s)

@@ -23,6 +23,11 @@ void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, int Ci, int H, int W, int Co, int kh, int kw,
                            int stride, int pad);
+/* QuickGELU: with a set, the vectorised-exp kernels (coop/nn.h, _fast),
+ * else the exact ones. */
+void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);
+void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
+                                  const float *inp, size_t n);
 /* Forgets an earlier failure (call at the start of a tower's pass). */
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s);
 /* 0, or the first failure since the reset (copied into e). */

@@ -122,7 +122,7 @@ static void mlp_residual(struct coop_clip_bf16 *bf, const struct coop_clip_block
     coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, n, W,
                            LN_EPS);
     coop_clip_bf16_linear(bf, a->fc, a->ln2, k->c_fc_w, k->c_fc_b, n, W, 4 * W);
-    coop_quick_gelu_forward(a->ge, a->fc, (size_t)n * 4 * W);
+    coop_clip_bf16_gelu(bf, a->ge, a->fc, (size_t)n * 4 * W);
     coop_clip_bf16_linear(bf, out, a->ge, k->c_proj_w, k->c_proj_b, n, 4 * W, W);
     add_inplace(out, a->xm, (size_t)n * W);
 }
