@@ -244,19 +244,17 @@ static void layer_backward_top(const struct coop_clip_text *t, int l,
                                LN_EPS);
         coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
     }
-    zero(sc->dg, 4 * NW);
-    coop_clip_bf16_linear_backward(bf, sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g,
-                                   bk->c_proj_w, N, 4 * W, W);
+    coop_clip_bf16_linear_backward_into(bf, sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g,
+                                        bk->c_proj_w, N, 4 * W, W);
     zero(sc->g, 4 * NW); /* g now receives d(fc) */
     coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * NW);
-    zero(sc->tmp, NW);
-    coop_clip_bf16_linear_backward(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln, bk->c_fc_w,
-                                   N, W, 4 * W);
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln,
+                                        bk->c_fc_w, N, W, 4 * W);
     coop_layernorm_backward(sc->dx, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
                             a->ln2_mean, a->ln2_rstd, N, W);
-    zero(sc->tmp, NW); /* tmp receives d(y) */
-    coop_clip_bf16_linear_backward(bf, sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx, a->y,
-                                   bk->out_proj_w, N, W, W);
+    /* tmp receives d(y) */
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx,
+                                        a->y, bk->out_proj_w, N, W, W);
     attention_backward(s, a, sc, pqkv, dpqkv, W, H);
 }
 
@@ -271,9 +269,8 @@ static void layer_backward_bottom(const struct coop_clip_text *t, int l,
     if (dbk) /* in_proj's input: needed for its weight gradient only */
         coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W,
                                LN_EPS);
-    zero(sc->tmp, (size_t)N * W);
-    coop_clip_bf16_linear_backward(t->bf16, sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv, sc->ln,
-                                   bk->in_proj_w, N, W, 3 * W);
+    coop_clip_bf16_linear_backward_into(t->bf16, sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv,
+                                        sc->ln, bk->in_proj_w, N, W, 3 * W);
     coop_layernorm_backward(sc->dx, D(ln_1_w), D(ln_1_b), sc->tmp, a->x_in, bk->ln_1_w,
                             a->ln1_mean, a->ln1_rstd, N, W);
 }

@@ -21,8 +21,7 @@ struct coop_clip_bf16 {
     struct bf16_entry *ent;
     int n, cap;
     struct coop_bf16_linear *last; /* the last product that ran (its impl) */
-    float *scratch;                /* input-gradient products before the +=, or a
-                                    * convolution's output [Ho*Wo, Co] */
+    float *scratch;                /* a convolution's output [Ho*Wo, Co] */
     size_t scratch_cap;
     float *col;                    /* a convolution's transposed im2col [Ho*Wo, K] */
     size_t col_cap;
@@ -266,39 +265,6 @@ static int reserve(float **buf, size_t *cap, size_t n)
     return *buf ? 0 : -1;
 }
 
-/* out (+=) inp [M,N] @ w [N,K] through the transpose's bf16 product. */
-static int dinp_bf16(struct coop_clip_bf16 *s, const struct bf16_entry *en, float *dinp,
-                     const float *dout, int M, int K, struct coop_err *e)
-{
-    size_t n = (size_t)M * K;
-    if (reserve(&s->scratch, &s->scratch_cap, n))
-        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory for %d x %d", M, K);
-    int rc = coop_bf16_linear_forward(en->bwd, s->scratch, dout, M, e);
-    if (rc)
-        return rc;
-    s->last = en->bwd;
-    const float *restrict g = s->scratch;
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
-    for (size_t i = 0; i < n; i++)
-        dinp[i] += g[i];
-    return 0;
-}
-
-void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float *dw,
-                                    float *dbias, const float *dout, const float *inp,
-                                    const float *w, int M, int K, int N)
-{
-    const struct bf16_entry *en = find(s, w);
-    if (!en || !en->bwd || !dinp || M <= 0) {
-        coop_linear_backward(dinp, dw, dbias, dout, inp, w, M, K, N);
-        return;
-    }
-    struct coop_err e;
-    int rc = dinp_bf16(s, en, dinp, dout, M, K, &e);
-    keep_failure(s, rc, &e);
-    coop_linear_backward(rc ? dinp : NULL, dw, dbias, dout, inp, w, M, K, N);
-}
-
 /* colT [Ho*Wo, Ci*kh*kw]: row p holds what output position p reads through
  * each tap (c, ky, kx) of inp [Ci, H, W] (0 in the padding). */
 static void im2col_t(float *colT, const float *inp, int Ci, int H, int W, int kh, int kw,
@@ -365,6 +331,24 @@ void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, c
         coop_quick_gelu_backward_fast(dinp, dout, inp, n);
     else
         coop_quick_gelu_backward(dinp, dout, inp, n);
+}
+
+void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, const float *dout, const float *inp,
+                                         const float *w, int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    int rc = -1;
+    struct coop_err e;
+    if (en && en->bwd && M > 0) {
+        rc = coop_bf16_linear_forward(en->bwd, dinp, dout, M, &e);
+        keep_failure(s, rc, &e);
+        if (rc == 0)
+            s->last = en->bwd;
+    }
+    if (rc)
+        memset(dinp, 0, sizeof(float) * (size_t)M * K);
+    coop_linear_backward(rc ? dinp : NULL, dw, dbias, dout, inp, w, M, K, N);
 }
 
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s)

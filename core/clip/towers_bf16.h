@@ -12,11 +12,12 @@
 /* coop_linear_forward: out [M,N] = inp [M,K] @ w [N,K]^T + bias. */
 void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, const float *bias, int M, int K, int N);
-/* coop_linear_backward: dinp (+=) dout [M,N] @ w through w's bf16 transpose
- * when the set has one; dw and dbias (may be NULL) in float32. */
-void coop_clip_bf16_linear_backward(struct coop_clip_bf16 *s, float *dinp, float *dw,
-                                    float *dbias, const float *dout, const float *inp,
-                                    const float *w, int M, int K, int N);
+/* coop_linear_backward with dinp = (not +=) dout [M,N] @ w: through w's bf16
+ * transpose when the set has one, straight into dinp; else zeroing, then
+ * coop_linear_backward. dw and dbias (may be NULL) in float32, +=. */
+void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, const float *dout, const float *inp,
+                                         const float *w, int M, int K, int N);
 /* The convolution of one image inp [Ci, H, W] by w [Co, Ci, kh, kw] (no
  * bias) into out [Co, Ho, Wo] as the bf16 GEMM of its transposed im2col;
  * false (nothing done) when the set has no bf16 copy of w. */
