@@ -6,6 +6,7 @@
  * Never prints. */
 #include "coop/bf16.h"
 #include "coop/nn.h"
+#include "nn/bf16_internal.h"
 #include "coop/util.h"
 #include "towers_bf16.h"
 #include <stdlib.h>
@@ -15,15 +16,14 @@ struct bf16_entry {
     const float *w, *bias;          /* the float32 weight [N,K] and bias it stands for */
     struct coop_bf16_linear *fwd;   /* w (with bias) */
     struct coop_bf16_linear *bwd;   /* w^T [K,N], no bias; NULL: forward only */
+    struct coop_bf16_wmat *left;    /* a convolution's w [N,K] as the left factor */
 };
 
 struct coop_clip_bf16 {
     struct bf16_entry *ent;
     int n, cap;
-    struct coop_bf16_linear *last; /* the last product that ran (its impl) */
-    float *scratch;                /* a convolution's output [Ho*Wo, Co] */
-    size_t scratch_cap;
-    float *col;                    /* a convolution's transposed im2col [Ho*Wo, K] */
+    const char *last_impl;         /* oneDNN's kernel of the last product that ran */
+    uint16_t *col;                 /* a convolution's im2col [K, Ho*Wo] in bf16 */
     size_t col_cap;
     int rc;                        /* first failure since the reset */
     struct coop_err err;
@@ -36,9 +36,9 @@ static void set_free(struct coop_clip_bf16 *s)
     for (int i = 0; i < s->n; i++) {
         coop_bf16_linear_free(s->ent[i].fwd);
         coop_bf16_linear_free(s->ent[i].bwd);
+        coop_bf16_wmat_free(s->ent[i].left);
     }
     free(s->ent);
-    coop_free(s->scratch);
     coop_free(s->col);
     free(s);
 }
@@ -55,20 +55,29 @@ static float *transposed(const float *w, int K, int N)
     return t;
 }
 
-/* Adds the bf16 copies of w [N,K] (and its transpose when backward). */
-static int add_weight(struct coop_clip_bf16 *s, const float *w, const float *bias, int K, int N,
-                      bool backward, struct coop_err *e)
+/* A new zeroed entry for w (not yet counted in s->n); NULL: out of memory. */
+static struct bf16_entry *new_entry(struct coop_clip_bf16 *s, const float *w, const float *bias)
 {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
         struct bf16_entry *ent = realloc(s->ent, (size_t)cap * sizeof *ent);
         if (!ent)
-            return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+            return NULL;
         s->ent = ent, s->cap = cap;
     }
     struct bf16_entry *en = &s->ent[s->n];
     memset(en, 0, sizeof *en);
     en->w = w, en->bias = bias;
+    return en;
+}
+
+/* Adds the bf16 copies of w [N,K] (and its transpose when backward). */
+static int add_weight(struct coop_clip_bf16 *s, const float *w, const float *bias, int K, int N,
+                      bool backward, struct coop_err *e)
+{
+    struct bf16_entry *en = new_entry(s, w, bias);
+    if (!en)
+        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
     int rc = coop_bf16_linear_create(&en->fwd, w, bias, K, N, e);
     if (rc == 0 && backward) {
         float *wt = transposed(w, K, N);
@@ -144,11 +153,17 @@ int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
     return 0;
 }
 
-/* A convolution w [Co, Ci, kh, kw] is the linear layer [Co, Ci*kh*kw]. */
+/* A convolution w [Co, Ci, kh, kw]: the left factor [Co, Ci*kh*kw] of its
+ * im2col product. */
 static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k,
                     struct coop_err *e)
 {
-    return add_weight(s, w, NULL, Ci * k * k, Co, false, e);
+    struct bf16_entry *en = new_entry(s, w, NULL);
+    if (!en)
+        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    int rc = coop_bf16_wmat_create(&en->left, w, Co, Ci * k * k, e);
+    s->n += rc == 0;
+    return rc;
 }
 
 static int add_resnet(struct coop_clip_bf16 *s, const struct coop_clip_resnet *r,
@@ -218,7 +233,7 @@ void coop_clip_vit_bf16_disable(struct coop_clip_vit *v)
 
 const char *coop_clip_bf16_impl(const struct coop_clip_bf16 *s)
 {
-    return s && s->last ? coop_bf16_linear_impl(s->last) : "";
+    return s && s->last_impl ? s->last_impl : "";
 }
 
 static const struct bf16_entry *find(const struct coop_clip_bf16 *s, const float *w)
@@ -251,40 +266,32 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
     if (rc)
         coop_linear_forward(out, inp, w, bias, M, K, N);
     else
-        s->last = en->fwd;
+        s->last_impl = coop_bf16_linear_impl(en->fwd);
 }
 
-/* *buf holds at least n floats (grown, contents lost); -1: out of memory. */
-static int reserve(float **buf, size_t *cap, size_t n)
+/* colB [Ci*kh*kw, Ho*Wo] in bf16: row (c, ky, kx) holds the pixel of inp
+ * [Ci, H, W] each output position reads through that tap (0 in the padding),
+ * the layout of conv.c's im2col. */
+static void im2col_bf16(uint16_t *colB, const float *inp, int Ci, int H, int W, int kh, int kw,
+                        int stride, int pad, int Ho, int Wo)
 {
-    if (n <= *cap)
-        return 0;
-    coop_free(*buf);
-    *buf = coop_alloc_floats(n);
-    *cap = *buf ? n : 0;
-    return *buf ? 0 : -1;
-}
-
-/* colT [Ho*Wo, Ci*kh*kw]: row p holds what output position p reads through
- * each tap (c, ky, kx) of inp [Ci, H, W] (0 in the padding). */
-static void im2col_t(float *colT, const float *inp, int Ci, int H, int W, int kh, int kw,
-                     int stride, int pad, int Ho, int Wo)
-{
-    size_t K = (size_t)Ci * kh * kw;
-#pragma omp parallel for schedule(static) if ((size_t)Ho * Wo * K > ((size_t)1 << 20))
-    for (int oy = 0; oy < Ho; oy++)
-        for (int ox = 0; ox < Wo; ox++) {
-            float *row = colT + ((size_t)oy * Wo + ox) * K;
-            for (int c = 0; c < Ci; c++)
-                for (int ky = 0; ky < kh; ky++) {
-                    int iy = oy * stride - pad + ky;
-                    const float *src = inp + ((size_t)c * H + iy) * W;
-                    for (int kx = 0; kx < kw; kx++) {
-                        int ix = ox * stride - pad + kx;
-                        *row++ = iy >= 0 && iy < H && ix >= 0 && ix < W ? src[ix] : 0.0f;
-                    }
-                }
+    size_t N = (size_t)Ho * Wo;
+    int rows = Ci * kh * kw;
+#pragma omp parallel for schedule(static) if ((size_t)rows * N > ((size_t)1 << 20))
+    for (int r = 0; r < rows; r++) {
+        int c = r / (kh * kw), ky = r / kw % kh, kx = r % kw;
+        uint16_t *row = colB + (size_t)r * N;
+        for (int oy = 0; oy < Ho; oy++) {
+            int iy = oy * stride - pad + ky;
+            const float *src = inp + ((size_t)c * H + (iy < 0 ? 0 : iy)) * W;
+            bool in = iy >= 0 && iy < H;
+            for (int ox = 0; ox < Wo; ox++) {
+                int ix = ox * stride - pad + kx;
+                row[(size_t)oy * Wo + ox] =
+                    in && ix >= 0 && ix < W ? coop_bf16_round(src[ix]) : 0;
+            }
         }
+    }
 }
 
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
@@ -292,28 +299,30 @@ bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *in
                            int stride, int pad)
 {
     const struct bf16_entry *en = find(s, w);
-    if (!en)
+    if (!en || !en->left)
         return false;
     int Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;
-    size_t N = (size_t)Ho * Wo, K = (size_t)Ci * kh * kw;
+    size_t N = (size_t)Ho * Wo, n = N * (size_t)Ci * kh * kw;
     struct coop_err e;
-    if (reserve(&s->col, &s->col_cap, N * K) || reserve(&s->scratch, &s->scratch_cap, N * Co)) {
-        keep_failure(s, coop_fail(&e, COOP_E_NOMEM, "bf16 towers: out of memory for a "
-                                  "%zu x %zu convolution", N, K), &e);
-        return false;
+    if (n > s->col_cap) {
+        coop_free(s->col);
+        s->col = coop_alloc(n * sizeof *s->col);
+        s->col_cap = s->col ? n : 0;
+        if (!s->col) {
+            keep_failure(s, coop_fail(&e, COOP_E_NOMEM, "bf16 towers: out of memory for a "
+                                      "%zu-element im2col", n), &e);
+            return false;
+        }
     }
-    im2col_t(s->col, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
-    int rc = coop_bf16_linear_forward(en->fwd, s->scratch, s->col, (int)N, &e);
+    if (kh == 1 && kw == 1 && stride == 1 && pad == 0)
+        coop_bf16_round_n(s->col, inp, n); /* pointwise: the input is its own im2col */
+    else
+        im2col_bf16(s->col, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
+    int rc = coop_bf16_wmat_forward(en->left, out, s->col, (int)N, &e);
     keep_failure(s, rc, &e);
-    if (rc)
-        return false;
-    s->last = en->fwd;
-    const float *restrict y = s->scratch; /* [N, Co] -> out [Co, N] */
-#pragma omp parallel for schedule(static) if (N * Co > ((size_t)1 << 20))
-    for (int o = 0; o < Co; o++)
-        for (size_t p = 0; p < N; p++)
-            out[(size_t)o * N + p] = y[p * Co + o];
-    return true;
+    if (rc == 0)
+        s->last_impl = coop_bf16_wmat_impl(en->left);
+    return rc == 0;
 }
 
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n)
@@ -344,7 +353,7 @@ void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, 
         rc = coop_bf16_linear_forward(en->bwd, dinp, dout, M, &e);
         keep_failure(s, rc, &e);
         if (rc == 0)
-            s->last = en->bwd;
+            s->last_impl = coop_bf16_linear_impl(en->bwd);
     }
     if (rc)
         memset(dinp, 0, sizeof(float) * (size_t)M * K);

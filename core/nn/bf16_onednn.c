@@ -185,19 +185,6 @@ static int prepare(struct coop_bf16_linear *l, int M, struct coop_err *e)
     return 0;
 }
 
-/* act[i] = coop_bf16_round(inp[i]), on both threads for large n. Every CPU
- * that gets here has AVX512-BF16 or AMX, so AVX-512 F/BW: the loop is
- * compiled for it (16 wide; the build's baseline is plain x86-64). */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-#endif
-static void round_all(uint16_t *restrict act, const float *restrict inp, size_t n)
-{
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 18))
-    for (size_t i = 0; i < n; i++)
-        act[i] = coop_bf16_round(inp[i]);
-}
-
 static int round_activations(struct coop_bf16_linear *l, const float *inp, int M,
                              struct coop_err *e)
 {
@@ -210,7 +197,7 @@ static int round_activations(struct coop_bf16_linear *l, const float *inp, int M
             return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d activations",
                              M, l->K);
     }
-    round_all(l->act, inp, n);
+    coop_bf16_round_n(l->act, inp, n);
     return 0;
 }
 
@@ -263,5 +250,118 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
     coop_free(l->w);
     coop_free(l->bias);
     coop_free(l->act);
+    free(l);
+}
+
+/* ---- frozen left factor ------------------------------------------------ */
+struct coop_bf16_wmat {
+    int M, K, N;             /* N: columns of the primitive below; 0 = none yet */
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    uint16_t *a;             /* [M,K] bf16 */
+    dnnl_primitive_t prim;
+    char impl[64];
+};
+
+int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
+                          struct coop_err *e)
+{
+    *out = NULL;
+    int rc = coop_bf16_check(e);
+    if (rc)
+        return rc;
+    if (M <= 0 || K <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: left factor of %d x %d", M, K);
+    struct coop_bf16_wmat *l = calloc(1, sizeof *l);
+    if (!l)
+        return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
+    l->M = M, l->K = K;
+    dnnl_status_t st = dnnl_engine_create(&l->eng, dnnl_cpu, 0);
+    if (st == dnnl_success)
+        st = dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags);
+    l->a = st == dnnl_success ? coop_alloc((size_t)M * K * sizeof *l->a) : NULL;
+    if (st != dnnl_success || !l->a) {
+        rc = st != dnnl_success ? dnnl_fail(e, st, "engine")
+                                : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d "
+                                            "weights", M, K);
+        coop_bf16_wmat_free(l);
+        return rc;
+    }
+    coop_bf16_round_n(l->a, a, (size_t)M * K);
+    *out = l;
+    return 0;
+}
+
+/* Makes l->prim the primitive for N columns (plain layouts throughout). */
+static int wmat_prepare(struct coop_bf16_wmat *l, int N, struct coop_err *e)
+{
+    if (l->prim && l->N == N)
+        return 0;
+    dnnl_primitive_destroy(l->prim);
+    l->prim = NULL;
+    l->N = 0;
+    dnnl_memory_desc_t src, wei, dst;
+    md2(&src, l->M, l->K, dnnl_bf16, dnnl_ab);
+    md2(&wei, l->K, N, dnnl_bf16, dnnl_ab);
+    md2(&dst, l->M, N, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, &wei, NULL, &dst);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->eng, NULL);
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(&l->prim, pd);
+    const char *impl = NULL;
+    if (st == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+        snprintf(l->impl, sizeof l->impl, "%s", impl ? impl : "?");
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success)
+        return dnnl_fail(e, st, "matmul (bf16, left factor) for this column count");
+    l->N = N;
+    return 0;
+}
+
+int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b, int N,
+                           struct coop_err *e)
+{
+    if (N <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: product of %d columns", N);
+    int rc = wmat_prepare(l, N, e);
+    if (rc)
+        return rc;
+    dnnl_memory_desc_t src_md, wei_md, dst_md;
+    md2(&src_md, l->M, l->K, dnnl_bf16, dnnl_ab);
+    md2(&wei_md, l->K, N, dnnl_bf16, dnnl_ab);
+    md2(&dst_md, l->M, N, dnnl_f32, dnnl_ab);
+    dnnl_memory_t src = NULL, wei = NULL, dst = NULL;
+    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->eng, l->a);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&wei, &wei_md, l->eng, (void *)b);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&dst, &dst_md, l->eng, out);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+        st = run(l->prim, l->stream, 3, a);
+    }
+    dnnl_memory_destroy(src);
+    dnnl_memory_destroy(wei);
+    dnnl_memory_destroy(dst);
+    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16, left factor)");
+}
+
+const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l)
+{
+    return l ? l->impl : "";
+}
+
+void coop_bf16_wmat_free(struct coop_bf16_wmat *l)
+{
+    if (!l)
+        return;
+    dnnl_primitive_destroy(l->prim);
+    dnnl_stream_destroy(l->stream);
+    dnnl_engine_destroy(l->eng);
+    coop_free(l->a);
     free(l);
 }
