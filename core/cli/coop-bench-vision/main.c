@@ -49,9 +49,11 @@ static double resnet_macs(const struct coop_clip_resnet *r)
     return m + 2 * T * D * D + 2 * D * D + D * r->embed_dim + 2 * T * D;
 }
 
-/* PyTorch's images/s, or a negative value when it cannot be measured. */
-static double torch_rate(const char *model, int B, int reps, int threads)
+/* PyTorch's images/s (and *cpu, its CPU seconds per image), or a negative
+ * value when it cannot be measured. */
+static double torch_rate(const char *model, int B, int reps, int threads, double *cpu)
 {
+    *cpu = -1.0;
     char script[4096], cmd[8192];
     snprintf(script, sizeof script, "%s/core/cli/coop-bench-vision/bench_torch.py",
              COOP_SOURCE_ROOT);
@@ -65,8 +67,8 @@ static double torch_rate(const char *model, int B, int reps, int threads)
     char line[256];
     double rate = -1.0;
     while (fgets(line, sizeof line, p))
-        if (sscanf(line, "images_per_s %lf", &rate) == 1)
-            break;
+        if (sscanf(line, "images_per_s %lf", &rate) != 1)
+            sscanf(line, "cpu_s_per_image %lf", cpu);
     pclose(p);
     return rate;
 }
@@ -126,9 +128,11 @@ static void bench_model(struct bench *b, int B, int reps, double peak, const cha
     printf("%-9s batch %2d  %8.2f img/s  %7.1f GFLOP/s  %5.1f%% of %s peak  %6.3f CPU s/img",
            b->name, B, ips, gflops, 100.0 * gflops / peak, peak_name, best_cpu / B);
     if (torch) {
-        double t = torch_rate(b->torch_name, B, reps, threads);
+        double tcpu, t = torch_rate(b->torch_name, B, reps, threads, &tcpu);
         if (t > 0)
             printf("  | PyTorch %8.2f img/s  (coop/PyTorch %.2fx)", t, ips / t);
+        if (t > 0 && tcpu > 0)
+            printf("  %6.3f CPU s/img (%.2fx)", tcpu, tcpu * B / best_cpu);
         else
             printf("  | PyTorch n/a");
     }
