@@ -1,6 +1,6 @@
-/* vision.h: internals shared by the image towers (conv.c, resnet.c, vit.c,
- * params.c): convolution with a caller-provided workspace, eval-mode batch
- * norm, pooling, and the table of named tensors that drives allocation,
+/* vision.h: internals shared by the image towers (bn_pool.c, resnet.c,
+ * vit.c, params.c): eval-mode batch norm, pooling (convolution is a kernel:
+ * coop/nn.h), and the table of named tensors that drives allocation,
  * seeded initialisation and the fixture tests. Not installed. */
 #ifndef COOP_VISION_INTERNAL_H
 #define COOP_VISION_INTERNAL_H
@@ -9,23 +9,6 @@
 #include <stddef.h>
 
 #define VISION_BN_EPS 1e-5f
-
-/* Output side of a convolution: (H + 2 pad - k) / stride + 1. */
-static inline int vision_conv_out(int H, int k, int stride, int pad)
-{
-    return (H + 2 * pad - k) / stride + 1;
-}
-
-/* Workspace floats vision_conv2d needs PER IMAGE (0 for 1x1 / stride 1 /
- * no pad, which needs no im2col). */
-size_t vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad);
-
-/* out [Co, nb, Ho, Wo] = conv(inp [Ci, nb, H, W], w [Co, Ci, kh, kw]) (+ bias
- * [Co]): channel-major over nb images, so one sgemm [Co, K] @ [K, nb*Ho*Wo]
- * serves them all; work holds nb * vision_conv2d_work(...) floats. */
-void vision_conv2d(float *out, const float *inp, const float *w, const float *bias, int Ci,
-                   int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
-                   float *work);
 
 /* In place on x [C, HW]: eval-mode BatchNorm (eps 1e-5), then ReLU if relu. */
 void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);

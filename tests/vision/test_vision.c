@@ -1,4 +1,4 @@
-/* test_vision.c: the image towers. conv2d / batch norm / pooling against
+/* test_vision.c: the image towers. Batch norm / pooling against
  * naive references; a finite-difference check of the ViT backward; parity
  * with PyTorch golden fixtures (tests/fixtures/vision/vision.h5, made by
  * gen_vision.py): small ViTs (features, every weight gradient, dpixels),
@@ -31,71 +31,6 @@ static double max_abs_diff(const float *a, const float *b, size_t n, double *max
 }
 
 /* ---- kernels against references ----------------------------------------- */
-START_TEST(conv2d_matches_reference)
-{
-    static const int cfg[][7] = { /* Ci H W Co k stride pad */
-        {3, 17, 13, 5, 3, 2, 1}, {4, 9, 9, 6, 1, 1, 0}, {2, 8, 10, 3, 3, 1, 1},
-        {3, 12, 12, 4, 4, 4, 0}, {5, 7, 7, 2, 7, 1, 3}, {3, 11, 11, 8, 1, 2, 0}};
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        int Ci = cfg[c][0], H = cfg[c][1], W = cfg[c][2], Co = cfg[c][3], k = cfg[c][4];
-        int s = cfg[c][5], p = cfg[c][6];
-        int Ho = vision_conv_out(H, k, s, p), Wo = vision_conv_out(W, k, s, p);
-        size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
-        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw);
-        float *bias = coop_alloc_floats(Co);
-        float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
-        coop_hash_uniform(in, nin, 100 + c, -1, 1);
-        coop_hash_uniform(w, nw, 200 + c, -1, 1);
-        coop_hash_uniform(bias, Co, 300 + c, -1, 1);
-        for (int b = 0; b < 2; b++) {
-            coop_conv2d_forward(o1, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
-            coop_conv2d_forward_ref(o2, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
-            double d = max_abs_diff(o1, o2, nout, NULL);
-            ck_assert_msg(d < 1e-5, "conv cfg %zu bias %d: diff %g", c, b, d);
-        }
-        /* one output pinned by hand: top-left, padding zeroes the outside */
-        double s0 = bias[0]; /* o2 holds the biased run */
-        for (int ci = 0; ci < Ci; ci++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    int iy = ky - p, ix = kx - p;
-                    if (iy >= 0 && ix >= 0 && iy < H && ix < W)
-                        s0 += (double)w[((size_t)ci * k + ky) * k + kx] *
-                              in[((size_t)ci * H + iy) * W + ix];
-                }
-        ck_assert_double_lt(fabs(s0 - o2[0]), 1e-5);
-        coop_free(in), coop_free(w), coop_free(bias), coop_free(o1), coop_free(o2);
-    }
-}
-END_TEST
-
-/* channel-major batches [C, nb, H, W]: one sgemm for nb images */
-START_TEST(conv2d_batched_layout)
-{
-    enum { Ci = 3, NB = 3, H = 9, W = 7, Co = 4, K = 3, S = 2, P = 1 };
-    int Ho = vision_conv_out(H, K, S, P), Wo = vision_conv_out(W, K, S, P);
-    size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
-    float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
-    float img[Ci * H * W];
-    float *work = coop_alloc_floats(NB * vision_conv2d_work(Ci, H, W, K, K, S, P));
-    ck_assert_int_eq(Ho * Wo, 20);
-    coop_hash_uniform(in, nin, 41, -1, 1);
-    coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
-    vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
-    for (int b = 0; b < NB; b++) {
-        for (int c = 0; c < Ci; c++)
-            memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
-        coop_conv2d_forward_ref(one, img, w, NULL, Ci, H, W, Co, K, K, S, P);
-        for (int o = 0; o < Co; o++)
-            for (int i = 0; i < Ho * Wo; i++)
-                ck_assert_float_eq_tol(out[((size_t)o * NB + b) * Ho * Wo + i],
-                                       one[o * Ho * Wo + i], 1e-5);
-    }
-    (void)nout;
-    coop_free(work);
-}
-END_TEST
-
 START_TEST(bn_and_pool_match_reference)
 {
     enum { C = 5, H = 6, W = 6 };
@@ -541,9 +476,7 @@ int main(void)
     Suite *s = suite_create("vision");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, conv2d_matches_reference);
     tcase_add_test(tc, vit_forward_reuse_matches_fresh);
-    tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);
     tcase_add_test(tc, features_do_not_depend_on_the_batch);
