@@ -8,6 +8,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "results/h5_internal.h"
 #include "vision/vision.h"
 #include <check.h>
 #include <hdf5.h>
@@ -198,35 +199,24 @@ static hid_t open_fixtures(void)
     snprintf(path, sizeof path, "%s/tests/fixtures/vision/vision.h5", root ? root : ".");
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert_msg(f >= 0, "cannot open %s", path);
-    int ver = 0;
-    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    ck_assert(a >= 0 && H5Aread(a, H5T_NATIVE_INT, &ver) >= 0);
-    H5Aclose(a);
-    ck_assert_int_eq(ver, 1);
+    ck_assert_int_eq(coop_h5_attr_long(f, "format_version", -1), 1);
     return f;
 }
 
 static long long attr_ll(hid_t g, const char *name)
 {
-    long long v = 0;
-    hid_t a = H5Aopen(g, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "attribute %s missing", name);
-    ck_assert(H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0);
-    H5Aclose(a);
-    return v;
+    int64_t v = 0;
+    ck_assert_msg(coop_h5_attr_i64(g, name, &v) == 0, "attribute %s missing", name);
+    return (long long)v;
 }
 
-/* Reads dataset name of exactly n floats (malloc'd). */
+/* Reads dataset name of exactly n floats (coop_free). */
 static float *read_floats(hid_t g, const char *name, size_t n)
 {
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    ck_assert_msg(d >= 0, "dataset %s missing", name);
-    hid_t sp = H5Dget_space(d);
-    ck_assert_uint_eq((size_t)H5Sget_simple_extent_npoints(sp), n);
-    float *x = malloc(n * sizeof(float));
-    ck_assert(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
+    size_t got = 0;
+    float *x = coop_h5_floats(g, name, &got);
+    ck_assert_msg(x != NULL, "dataset %s missing", name);
+    ck_assert_uint_eq(got, n);
     return x;
 }
 
@@ -292,15 +282,15 @@ static void check_vit(const char *group, int grads)
         for (int i = 0; i < n; i++) {
             float *w = read_floats(gg, t[i].name, t[i].n);
             check_close(t[i].name, *t[i].ptr, w, t[i].n, 1e-4);
-            free(w);
+            coop_free(w);
         }
         free(t);
-        free(wdpx);
+        coop_free(wdpx);
         H5Gclose(gg);
         coop_free(dpx), coop_free(dfeat), coop_free(mg);
     }
     coop_clip_vit_tape_free(tape);
-    free(want);
+    coop_free(want);
     coop_free(px), coop_free(feat), coop_free(mv);
     H5Gclose(g);
     H5Fclose(f);
@@ -329,7 +319,7 @@ static void check_resnet(const char *group)
     /* batch independence: image 1 alone gives the same features */
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px + (size_t)3 * S * S, 1, feat, &e), 0);
     check_close("resnet single image", feat, want + E, (size_t)E, 1e-4);
-    free(want);
+    coop_free(want);
     coop_free(px), coop_free(feat), coop_free(mr);
     H5Gclose(g);
     H5Fclose(f);

@@ -10,10 +10,10 @@
 #include "coop/cpu.h"
 #include "coop/image.h"
 #include "coop/nn.h"
+#include "coop/results.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "coop_config.h"
-#include "h5out.h"
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -265,26 +265,31 @@ static int write_output(const char *path, const struct opts *o, const struct coo
                         const struct inputs *in, const int32_t *tokens, const float *feat,
                         const float *ifeat, struct coop_err *e)
 {
-    struct h5out *h;
-    int rc = h5out_create(&h, path, e);
+    struct coop_h5file *h;
+    int rc = coop_h5file_create(&h, path, e);
     if (rc)
         return rc;
+    const size_t E = (size_t)m->text.embed_dim;
     if (in->n_texts) {
-        rc = h5out_int32(h, "tokens", tokens, in->n_texts, (size_t)m->text.context_length, e);
-        rc = rc ? rc : h5out_float(h, "text_features", feat, in->n_texts,
-                                   (size_t)m->text.embed_dim, e);
-        rc = rc ? rc : h5out_strings(h, "texts", (const char *const *)in->texts, in->n_texts, e);
+        const size_t tshape[2] = {in->n_texts, (size_t)m->text.context_length};
+        const size_t fshape[2] = {in->n_texts, E};
+        rc = coop_h5file_write_i32(h, "tokens", tokens, 2, tshape, e);
+        rc = rc ? rc : coop_h5file_write_f32(h, "text_features", feat, 2, fshape, e);
+        rc = rc ? rc : coop_h5file_write_strings(h, "texts", (const char *const *)in->texts,
+                                                 in->n_texts, e);
     }
     if (rc == 0 && in->n_images) {
-        rc = h5out_float(h, "image_features", ifeat, in->n_images, (size_t)m->text.embed_dim, e);
-        rc = rc ? rc : h5out_strings(h, "images", (const char *const *)in->images, in->n_images,
-                                     e);
+        const size_t ishape[2] = {in->n_images, E};
+        rc = coop_h5file_write_f32(h, "image_features", ifeat, 2, ishape, e);
+        rc = rc ? rc : coop_h5file_write_strings(h, "images", (const char *const *)in->images,
+                                                 in->n_images, e);
     }
-    rc = rc ? rc : h5out_attr(h, "arch", m->arch, e);
-    rc = rc ? rc : h5out_attr(h, "checkpoint", o->checkpoint, e);
-    rc = rc ? rc : h5out_attr(h, "vocab", o->vocab ? o->vocab : "(next to the checkpoint)", e);
-    rc = rc ? rc : h5out_attr(h, "coop_version", COOP_VERSION, e);
-    int rc2 = h5out_close(h, rc == 0, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "arch", m->arch, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "checkpoint", o->checkpoint, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "vocab",
+                                        o->vocab ? o->vocab : "(next to the checkpoint)", e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "coop_version", COOP_VERSION, e);
+    int rc2 = coop_h5file_close(h, rc == 0, e);
     return rc ? rc : rc2;
 }
 
