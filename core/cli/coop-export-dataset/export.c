@@ -2,6 +2,7 @@
  * byte copy for items that already have a file), the split_zhou-style JSON
  * and a meta.json with what the JSON cannot hold (template, class map). */
 #include "export.h"
+#include "coop/image.h"
 #include "coop/util.h"
 #include "coop/world.h"
 #include <errno.h>
@@ -109,7 +110,7 @@ static int write_item(const struct coop_dataset_ops *ops, struct coop_dataset *d
             return coop_fail(e, COOP_E_UNSUPPORTED, "item %s has no path and no read_pixels", it.id);
         if ((rc = ops->read_pixels(ds, (enum coop_split)s, i, &rgb, &w, &h, e)))
             return rc;
-        rc = coop_png_write_rgb(path, rgb, w, h, e);
+        rc = coop_image_write_png(path, rgb, w, h, 3, e);
         ops->free_pixels(ds, rgb);
     }
     if (rc)
@@ -176,7 +177,7 @@ static int write_sheet(const struct coop_dataset_ops *ops, struct coop_dataset *
         ops->free_pixels(ds, rgb);
     }
     if (!rc)
-        rc = coop_png_write_rgb(path, sheet, W, H, e);
+        rc = coop_image_write_png(path, sheet, W, H, 3, e);
     free(sheet);
     return rc;
 }
