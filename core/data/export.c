@@ -1,10 +1,11 @@
-/* export.c: the export tool's writer: PNG images (through read_pixels, or a
- * byte copy for items that already have a file), the split_zhou-style JSON
- * and a meta.json with what the JSON cannot hold (template, class map). */
-#include "export.h"
+/* export.c: a dataset's splits in the published on-disk layout (for
+ * coop-export-dataset): PNG images (through read_pixels, or a byte copy for
+ * items that already have a file), the split_zhou-style JSON and a meta.json
+ * with what the JSON cannot hold (template, class map). Never prints. */
+#include "coop/data.h"
 #include "coop/image.h"
+#include "coop/json.h"
 #include "coop/util.h"
-#include "coop/world.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +15,7 @@ static const char *const split_names[3] = {"train", "val", "test"};
 
 static void json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    coop_json_write_string(f, s ? s : "");
 }
 
 /* Entry i of a split_zhou list: `[path, label, class name]`, one per line. */
@@ -182,8 +173,8 @@ static int write_sheet(const struct coop_dataset_ops *ops, struct coop_dataset *
     return rc;
 }
 
-int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, const char *name,
-                   const struct export_opts *o, struct coop_err *e)
+int coop_dataset_export(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                        const char *name, const struct coop_export_opts *o, struct coop_err *e)
 {
     char img_dir[2048], path[2048];
     snprintf(img_dir, sizeof img_dir, "%s/images", o->out_dir);
@@ -205,8 +196,8 @@ int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, 
         for (size_t i = 0; i < n && !rc; i++)
             rc = write_item(ops, ds, s, i, img_dir, json, e);
         fprintf(json, "%s]", n ? "\n  " : "");
-        if (!rc && !o->quiet)
-            fprintf(stderr, "%s: %s: %zu images\n", name, split_names[s], n);
+        if (!rc && o->on_split)
+            o->on_split(o->ctx, split_names[s], n);
     }
     fprintf(json, "\n}\n");
     if (fclose(json) != 0 && !rc)
@@ -236,9 +227,9 @@ static int fewshot_rows(const struct coop_dataset_ops *ops, struct coop_dataset 
     return COOP_OK;
 }
 
-int export_fewshot_json(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
-                        const size_t *train, size_t n_train, const size_t *val, size_t n_val,
-                        const char *path, struct coop_err *e)
+int coop_dataset_export_fewshot(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                                const size_t *train, size_t n_train, const size_t *val,
+                                size_t n_val, const char *path, struct coop_err *e)
 {
     int rc = ensure_parent(path, e);
     if (rc)
