@@ -128,6 +128,12 @@ START_TEST(encodes_texts)
     for (int i = 0; i < N * 32; i++)
         ck_assert_msg(fabsf(ref[i] - feat[i]) <= 1e-5f * (1 + fabsf(ref[i])), "%d: %g vs %g", i,
                       feat[i], ref[i]);
+    /* the file holds exactly what the library call gives */
+    int32_t ids2[5 * 77];
+    float feat2[5 * 32];
+    ck_assert_int_eq(coop_clip_encode_texts(&m.text, tok, texts, N, false, ids2, feat2, &e), 0);
+    ck_assert(memcmp(ids2, tokens, sizeof ids2) == 0);
+    ck_assert(memcmp(feat2, feat, sizeof feat2) == 0);
     coop_free(tokens);
     coop_free(feat);
 

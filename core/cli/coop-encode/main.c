@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENCODE_BATCH 64
+#define ENCODE_BATCH 64 /* images per tower call (memory) */
 
 struct opts {
     const char *checkpoint, *vocab, *out, *texts_file, *images_file;
@@ -182,25 +182,16 @@ static int encode_images(const struct coop_clip_model *m, const struct inputs *i
     int E = m->text.embed_dim;
     size_t px = (size_t)3 * S * S;
     float *pix = coop_alloc_floats(ENCODE_BATCH * px);
-    uint8_t *rgb = malloc((size_t)S * S * 3);
-    int rc = pix && rgb ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    int rc = pix ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < in->n_images; i += ENCODE_BATCH) {
         size_t k = in->n_images - i < ENCODE_BATCH ? in->n_images - i : ENCODE_BATCH;
-        for (size_t j = 0; rc == 0 && j < k; j++) {
-            struct coop_image img;
-            memset(&img, 0, sizeof img);
-            rc = coop_image_load(&img, in->images[i + j], e);
-            if (rc == 0)
-                rc = coop_image_clip_eval_rgb8(rgb, &img, S, e);
-            if (rc == 0)
-                coop_image_normalize(pix + j * px, rgb, S, coop_clip_mean, coop_clip_std);
-            coop_image_free(&img);
-        }
+        for (size_t j = 0; rc == 0 && j < k; j++)
+            rc = coop_image_load_clip_eval(pix + j * px, in->images[i + j], S, coop_clip_mean,
+                                           coop_clip_std, e);
         if (rc == 0)
             rc = coop_clip_encode_images(m, pix, (int)k, feat + i * (size_t)E, e);
     }
     coop_free(pix);
-    free(rgb);
     return rc;
 }
 
@@ -237,28 +228,6 @@ static void print_probabilities(const struct coop_clip_model *m, const struct in
                    in->texts[t]);
     }
     free(tn), free(in_), free(lg);
-}
-
-/* tokens [N, L], feat [N, E], in batches of ENCODE_BATCH prompts. */
-static int encode_texts(const struct coop_clip_model *m, const struct coop_tokenizer *tok,
-                        const struct inputs *in, bool truncate, int32_t *tokens, float *feat,
-                        struct coop_err *e)
-{
-    int L = m->text.context_length, E = m->text.embed_dim;
-    for (size_t i = 0; i < in->n_texts; i++) {
-        int rc = coop_tokenizer_tokenize(tok, in->texts[i], L, truncate, tokens + i * (size_t)L,
-                                         NULL, e);
-        if (rc)
-            return coop_fail_prefix(e, rc, "text %zu", i + 1);
-    }
-    for (size_t i = 0; i < in->n_texts; i += ENCODE_BATCH) {
-        size_t k = in->n_texts - i < ENCODE_BATCH ? in->n_texts - i : ENCODE_BATCH;
-        int rc = coop_clip_text_encode_ids(&m->text, tokens + i * (size_t)L, (int)k,
-                                           feat + i * (size_t)E, e);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 static int write_output(const char *path, const struct opts *o, const struct coop_clip_model *m,
@@ -328,7 +297,8 @@ int main(int argc, char **argv)
                            in.n_texts, in.n_images);
     }
     if (rc == 0 && in.n_texts)
-        rc = encode_texts(&m, tok, &in, o.truncate, tokens, feat, &e);
+        rc = coop_clip_encode_texts(&m.text, tok, (const char *const *)in.texts, in.n_texts,
+                                    o.truncate, tokens, feat, &e);
     if (rc == 0 && in.n_images)
         rc = encode_images(&m, &in, ifeat, &e);
     int status = rc == COOP_E_NOMEM ? 1 : 2; /* so far: inputs that do not load or encode */
