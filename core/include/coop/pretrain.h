@@ -115,4 +115,10 @@ COOP_API int coop_pretrain_evaluate(struct coop_pretrain_eval *out,
                                     const struct coop_world_config *wc, int shots,
                                     struct coop_err *e);
 
+/* Mean milliseconds (over 20 repetitions) of the text forward + backward
+ * (input gradients only, as CoOp) for K seeded prompts cut at EOT position
+ * eotpos, the first prefix rows shared by all (the fast path's prefix). */
+COOP_API int coop_pretrain_time_text(const struct coop_clip_text *t, int K, int eotpos,
+                                     int prefix, double *ms, struct coop_err *e);
+
 #endif
