@@ -1,8 +1,11 @@
-/* resolve.c: the host's check of user-given plugin parameters (key = value
- * strings, e.g. from --set) against the plugin's spec, defaults appended. */
+/* resolve.c: the host's view of a plugin's parameters: its spec, the check
+ * of user-given key = value strings (e.g. from --set) against it with
+ * defaults appended, and the texts that describe a parameter (coop-run
+ * --describe). */
 #include "coop/loader.h"
 #include "coop/util.h"
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,4 +48,41 @@ int coop_params_resolve(const struct coop_param_spec *spec, struct coop_kv *kv, 
         kv[(*n)++] = (struct coop_kv){p->name, p->default_value};
     }
     return COOP_OK;
+}
+
+/* A plugin's declared parameters (every ops table has them right after its version). */
+const struct coop_param_spec *coop_plugin_params(const struct coop_plugin *p)
+{
+    switch (p->kind) {
+    case COOP_PLUGIN_BACKBONE: return ((const struct coop_backbone_ops *)p->ops)->params;
+    case COOP_PLUGIN_DATASET: return ((const struct coop_dataset_ops *)p->ops)->params;
+    case COOP_PLUGIN_PROMPT: return ((const struct coop_prompt_ops *)p->ops)->params;
+    case COOP_PLUGIN_BASELINE: return ((const struct coop_baseline_ops *)p->ops)->params;
+    }
+    return NULL;
+}
+
+const char *coop_param_type_name(enum coop_param_type t)
+{
+    switch (t) {
+    case COOP_PARAM_INT: return "int";
+    case COOP_PARAM_FLOAT: return "float";
+    case COOP_PARAM_BOOL: return "bool";
+    case COOP_PARAM_STRING: return "string";
+    case COOP_PARAM_CHOICE: return "choice";
+    }
+    return "?";
+}
+
+/* The range ("[1, 64]") or choices ("end|middle|front") of a spec, or "-". */
+const char *coop_param_domain(const struct coop_param_spec *s, char *buf, size_t len)
+{
+    if ((s->type == COOP_PARAM_INT || s->type == COOP_PARAM_FLOAT) && s->min <= s->max)
+        return coop_param_range(s, buf, len);
+    if (s->type != COOP_PARAM_CHOICE || !s->choices || !s->choices[0])
+        return "-";
+    buf[0] = '\0';
+    for (size_t i = 0; s->choices[i]; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? "|" : "", s->choices[i]);
+    return buf;
 }
