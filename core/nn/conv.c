@@ -68,9 +68,9 @@ static void im2col(float *col, const float *inp, int Ci, int nb, int H, int W, i
             }
 }
 
-void coop_conv2d_forward_batch(float *out, const float *inp, const float *w, const float *bias, int Ci,
-                   int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
-                   float *work)
+void coop_conv2d_forward_batch(float *out, const float *inp, const float *w, const float *bias,
+                               int Ci, int nb, int H, int W, int Co, int kh, int kw, int stride,
+                               int pad, float *work)
 {
     int Ho = coop_conv2d_out(H, kh, stride, pad), Wo = coop_conv2d_out(W, kw, stride, pad);
     int K = Ci * kh * kw, N = nb * Ho * Wo;

@@ -1,7 +1,8 @@
 /* coop/train.h: optimisation and evaluation shared by every method: SGD with
  * momentum and weight decay and AdamW (PyTorch semantics), the learning-rate
- * schedules (CoOp's per epoch, pretraining's per step; one cosine), the prompt-training loop over cached image features, text
- * features of a prompt learner, and classification metrics. Knows plugins
+ * schedules (CoOp's per epoch, pretraining's per step; one cosine), the
+ * prompt-training loop over cached image features, text features of a
+ * prompt learner, and classification metrics. Knows plugins
  * only through plugin.h; never reads files or prints. */
 #ifndef COOP_TRAIN_H
 #define COOP_TRAIN_H
