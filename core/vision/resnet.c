@@ -126,35 +126,6 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
     }
 }
 
-void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
-                       int T, int D, int H, float *sc)
-{
-    int hd = D / H;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < H; h++) {
-        const float *qh = q + h * hd;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int t = 0; t < T; t++) {
-            const float *kt = k + (size_t)t * ld + h * hd;
-            float s = 0.0f;
-            for (int i = 0; i < hd; i++)
-                s += qh[i] * kt[i];
-            sc[t] = s * scale;
-            mx = sc[t] > mx ? sc[t] : mx;
-        }
-        for (int t = 0; t < T; t++)
-            sum += sc[t] = expf(sc[t] - mx);
-        float *oh = out + h * hd;
-        memset(oh, 0, sizeof(float) * (size_t)hd);
-        for (int t = 0; t < T; t++) {
-            const float *vt = v + (size_t)t * ld + h * hd;
-            float a = sc[t] / sum;
-            for (int i = 0; i < hd; i++)
-                oh[i] += a * vt[i];
-        }
-    }
-}
-
 /* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
  * kv [B, T, 2D], q [B, D], o [B, D], sc [T] scratch. */
 static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
@@ -168,8 +139,8 @@ static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int 
         coop_linear_forward(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b,
                             1, D, D);
     for (int b = 0; b < B; b++)
-        vision_attend_one(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
-                          v + (size_t)b * T * D, D, T, D, H, sc);
+        coop_attention_one_forward(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
+                                   v + (size_t)b * T * D, D, T, D, H, sc);
     coop_linear_forward(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 

@@ -17,12 +17,6 @@ void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, i
 /* out [C, H/k, W/k] = AvgPool2d(k) (kernel = stride = k, no padding, floor). */
 void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k);
 
-/* One query against T keys/values, H heads of D/H: out [D] =
- * softmax(q k^T / sqrt(D/H)) v per head; k, v rows ld floats apart; sc [T]
- * scratch. (ResNet attention pool; the ViT's last block in inference.) */
-void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
-                       int T, int D, int H, float *sc);
-
 /* ---- named tensors ------------------------------------------------------
  * Every parameter of a tower, in a fixed order, with its OpenAI state-dict
  * name, shape and the kind of seeded initialisation it gets. */

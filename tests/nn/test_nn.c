@@ -415,6 +415,27 @@ START_TEST(attention_prefix_matches_full)
 }
 END_TEST
 
+/* One query row against the packed keys/values (ld = 3C) equals that row of
+ * the full non-causal attention. */
+START_TEST(attention_one_matches_full_attention_row)
+{
+    static const int as[][3] = {{1, 4, 1}, {5, 8, 2}, {17, 24, 3}, {50, 128, 4}};
+    for (int s = 0; s < 4; s++) {
+        int T = as[s][0], C = as[s][1], H = as[s][2];
+        size_t nq = (size_t)T * 3 * C, no = (size_t)T * C;
+        float *qkv = tu_rand(nq, 71 + s, -1.5, 1.5), *yr = tu_zeros(no);
+        float *y = tu_zeros((size_t)C), *sc = tu_zeros((size_t)T);
+        coop_attention_forward_ref(yr, NULL, qkv, 1, T, C, H, 0);
+        for (int i = 0; i < T; i += T > 4 ? T / 4 : 1) {
+            const float *row = qkv + (size_t)i * 3 * C;
+            coop_attention_one_forward(y, row, qkv + C, qkv + 2 * C, 3 * C, T, C, H, sc);
+            ck_assert_double_lt(tu_relerr(y, yr + (size_t)i * C, (size_t)C), TOL_REF);
+        }
+        coop_free(qkv), coop_free(yr), coop_free(y), coop_free(sc);
+    }
+}
+END_TEST
+
 /* ---- conv2d ------------------------------------------------------------ */
 START_TEST(conv2d_matches_reference)
 {
@@ -504,6 +525,7 @@ int main(void)
     tcase_add_test(tc, infonce_matches_reference_and_fd);
     tcase_add_test(tc, attention_matches_ref_and_fd);
     tcase_add_test(tc, attention_prefix_matches_full);
+    tcase_add_test(tc, attention_one_matches_full_attention_row);
     tcase_add_test(tc, conv2d_matches_reference);
     tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, sgemm_peak_positive);

@@ -61,6 +61,14 @@ COOP_API void coop_attention_forward_ref(float *out, float *att, const float *qk
 COOP_API void coop_attention_backward(float *dqkv, const float *dout, const float *qkv,
                                       const float *att, int B, int T, int C, int H, int causal);
 
+/* One query against T keys/values, H heads of D/H (core/nn/attention_one.c):
+ * out [D] = softmax(q k^T / sqrt(D/H)) v per head; k, v rows ld floats apart;
+ * sc [T] scratch. Inference only (the ResNet attention pool, the ViT's last
+ * block on its class row). Equals coop_attention_forward's row for that query. */
+COOP_API void coop_attention_one_forward(float *out, const float *q, const float *k,
+                                         const float *v, int ld, int T, int D, int H,
+                                         float *sc);
+
 /* Causal attention of B suffixes continuing ONE shared prefix (the CoOp fast
  * path): suffix token i (position P + i) attends to all P prefix tokens and to
  * suffix tokens 0..i. qkv [B, S, 3C] (suffixes), pqkv [P, 3C] (prefix, shared),
