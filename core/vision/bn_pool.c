@@ -4,7 +4,7 @@
 #include "vision.h"
 #include <math.h>
 
-void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
+void coop_vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
     for (int c = 0; c < C; c++) {
         float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
@@ -21,7 +21,7 @@ void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int r
     }
 }
 
-void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
+void coop_vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
     for (int c = 0; c < C; c++)
         for (int i = 0; i < HW; i++) {
@@ -32,7 +32,7 @@ void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, i
         }
 }
 
-void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
+void coop_vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
 {
     int Ho = H / k, Wo = W / k;
     float div = (float)(k * k);

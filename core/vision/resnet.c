@@ -52,26 +52,26 @@ static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
     coop_conv2d_forward_batch(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0,
                               NULL);
-    vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
+    coop_vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
     coop_conv2d_forward_batch(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
+    coop_vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
-        vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
+        coop_vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
     coop_conv2d_forward_batch(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
-    vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
+    coop_vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
         const float *pooled = u->x;
         if (s > 1) {
-            vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
+            coop_vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
         coop_conv2d_forward_batch(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro,
                                   4 * p, 1, 1, 1, 0, NULL);
-        vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
+        coop_vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
     size_t n = (size_t)4 * p * nb * Ro * Ro;
@@ -94,14 +94,14 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
                    sizeof(float) * plane);
     coop_conv2d_forward_batch(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1,
                               u->work);
-    vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
+    coop_vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
     coop_conv2d_forward_batch(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1,
                               u->work);
-    vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
+    coop_vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
     coop_conv2d_forward_batch(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1,
                               u->work);
-    vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
-    vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
+    coop_vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
+    coop_vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {
         bottleneck(&r->blocks[k], u, R);

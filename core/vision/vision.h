@@ -11,11 +11,11 @@
 #define VISION_BN_EPS 1e-5f
 
 /* In place on x [C, HW]: eval-mode BatchNorm (eps 1e-5), then ReLU if relu. */
-void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);
-void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);
+void coop_vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);
+void coop_vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);
 
 /* out [C, H/k, W/k] = AvgPool2d(k) (kernel = stride = k, no padding, floor). */
-void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k);
+void coop_vision_avgpool(float *out, const float *inp, int C, int H, int W, int k);
 
 /* ---- named tensors ------------------------------------------------------
  * Every parameter of a tower, in a fixed order, with its OpenAI state-dict

@@ -46,14 +46,14 @@ START_TEST(bn_and_pool_match_reference)
         memcpy(y, x, sizeof x);
         float z[C * H * W];
         memcpy(z, x, sizeof x);
-        vision_bn_act(y, &bn, C, H * W, relu);
-        vision_bn_act_ref(z, &bn, C, H * W, relu);
+        coop_vision_bn_act(y, &bn, C, H * W, relu);
+        coop_vision_bn_act_ref(z, &bn, C, H * W, relu);
         ck_assert_double_lt(max_abs_diff(y, z, C * H * W, NULL), 1e-5);
         if (relu)
             for (int i = 0; i < C * H * W; i++)
                 ck_assert(y[i] >= 0.0f);
     }
-    vision_avgpool(pooled, x, C, H, W, 2);
+    coop_vision_avgpool(pooled, x, C, H, W, 2);
     for (int c = 0; c < C; c++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) {
