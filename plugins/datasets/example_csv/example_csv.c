@@ -6,7 +6,6 @@
  *   <data_root>/<dir>/test.csv
  * Empty lines and lines starting with '#' are skipped. Paths are relative to
  * <data_root>/<dir> and must stay inside it. The plugin keeps everything in memory after open. */
-#include "coop/data.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
 #include <stdlib.h>
