@@ -6,15 +6,47 @@
  * the end, and a member a plugin leaves NULL means "not supported".
  * Rules: calls return 0 or a negative enum coop_status and fill the caller's
  * struct coop_err; a plugin never exits the process and never prints (it logs
- * through the host); memory a plugin returns is freed through its own ops. */
+ * through the host); memory a plugin returns is freed through its own ops.
+ *
+ * Versions (PipeWire SPA's rule; docs/plugins.md):
+ * - COOP_PLUGIN_ABI_MAJOR changes with an incompatible change anywhere in the
+ *   SDK (a field moved or changed type, a member's meaning changed, an SDK
+ *   function changed or went away). The host loads only its own major.
+ * - COOP_PLUGIN_ABI_MINOR grows with each compatible addition: a table or a
+ *   struct the plugin fills grew at its end, an SDK function or header was
+ *   added. A plugin built against minor m loads on every host of the same
+ *   major with minor >= m; a plugin newer than the host is refused (it may
+ *   call SDK functions, or fill fields, the older host does not have).
+ * - Each ops table's version says which members the table has: the host
+ *   calls a member only if the table's version is at least the one the
+ *   member appeared in (COOP_OPS_HAS), and an optional member only if it is
+ *   non-NULL. Tables older than the host's minimum, or with a required
+ *   member NULL, are refused at load with the file and the versions.
+ * The descriptor's abi holds COOP_PLUGIN_ABI_VERSION(major, minor), the major
+ * in the low 16 bits, so descriptors built before minor versions existed
+ * (abi = 1) read as 1.0. */
 #ifndef COOP_PLUGIN_H
 #define COOP_PLUGIN_H
 
 #include "coop/common.h"
 #include <stdbool.h>
 
-#define COOP_PLUGIN_ABI 1
+/* 1.1: the SDK headers apart from the host's; coop_backbone_info and
+ * coop_item carry a version; COOP_OPS_HAS. */
+#define COOP_PLUGIN_ABI_MAJOR 1
+#define COOP_PLUGIN_ABI_MINOR 1
+#define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
+#define COOP_PLUGIN_ABI_MAJOR_OF(abi) ((uint32_t)(abi) & 0xffffu)
+#define COOP_PLUGIN_ABI_MINOR_OF(abi) ((uint32_t)(abi) >> 16)
+/* What a descriptor built against this header carries in abi. */
+#define COOP_PLUGIN_ABI COOP_PLUGIN_ABI_VERSION(COOP_PLUGIN_ABI_MAJOR, COOP_PLUGIN_ABI_MINOR)
 #define COOP_PLUGIN_ENUM_SYMBOL "coop_plugin_enum"
+
+/* Whether an ops table (any kind, or a backbone a prompt learner was handed)
+ * has member, which appeared in table version since, and fills it:
+ *     if (COOP_OPS_HAS(pops, check_classes, 2)) pops->check_classes(...);
+ * Members of version 1 need no version test, only a NULL test where optional. */
+#define COOP_OPS_HAS(ops, member, since) ((ops)->version >= (since) && (ops)->member != NULL)
 
 enum coop_plugin_kind {
     COOP_PLUGIN_BACKBONE = 1,
@@ -24,6 +56,10 @@ enum coop_plugin_kind {
 };
 
 /* ---- host services, handed to every plugin call that may need them ------- */
+/* Structs the host fills (coop_host, coop_prompt_args, coop_baseline_args)
+ * grow at their end; a plugin never reads past what its minor defines, and
+ * the host is at least that new. A coop_host member added later is read only
+ * when version says the host filled it. */
 enum coop_log_level { COOP_LOG_DEBUG = 0, COOP_LOG_INFO = 1, COOP_LOG_WARN = 2 };
 #define COOP_HOST_VERSION 1
 struct coop_host {
@@ -36,6 +72,9 @@ struct coop_host {
 };
 
 /* ---- typed parameters -------------------------------------------------- */
+/* The host walks a plugin's coop_param_spec array, so the struct's size is
+ * fixed within a major version (a new per-parameter field needs a new major
+ * or a new table member). The same holds for coop_err and coop_kv. */
 /* A plugin declares the keys it accepts; the matrix validates YAML values
  * against them (type, range, choices) before any trial starts, fills defaults,
  * and hands the plugin every key as a canonical string. */
@@ -86,6 +125,11 @@ typedef const struct coop_plugin *(*coop_plugin_enum_fn)(uint32_t index);
 
 /* ---- backbone ---------------------------------------------------------- */
 struct coop_backbone; /* plugin-defined */
+/* Filled by info(). The host zeroes it before the call; version says how much
+ * the plugin filled: 0 (a plugin built before 1.1) the fields up to
+ * checkpoint_sha256, COOP_BACKBONE_INFO_VERSION all of them. version sits
+ * after the 1.0 fields and never moves: new fields go after it. */
+#define COOP_BACKBONE_INFO_VERSION 1
 struct coop_backbone_info {
     int embed_dim;       /* E: joint embedding size */
     int token_width;     /* D: text token embedding size */
@@ -96,6 +140,7 @@ struct coop_backbone_info {
     float logit_scale;   /* exp() already applied */
     char arch[64];       /* "ViT-B/16", "RN50", "ViT-custom-w256-l4-p8", ... */
     char checkpoint_sha256[65];
+    uint32_t version;    /* COOP_BACKBONE_INFO_VERSION (1.1) */
 };
 /* Tape: whatever a text forward must keep for its backward (plugin-defined). */
 struct coop_tape;
@@ -150,10 +195,13 @@ struct coop_backbone_ref {
 /* ---- dataset ----------------------------------------------------------- */
 struct coop_dataset; /* plugin-defined */
 enum coop_split { COOP_SPLIT_TRAIN = 0, COOP_SPLIT_VAL = 1, COOP_SPLIT_TEST = 2 };
+/* Filled by get_item; version as in coop_backbone_info (0: label, path, id). */
+#define COOP_ITEM_VERSION 1
 struct coop_item {
     int label;
     const char *path; /* image file, or NULL: pixels come from read_pixels */
     const char *id;   /* stable identifier (relative path or generated name) */
+    uint32_t version; /* COOP_ITEM_VERSION (1.1) */
 };
 #define COOP_DATASET_OPS_VERSION 1
 struct coop_dataset_ops {
