@@ -125,10 +125,11 @@ typedef const struct coop_plugin *(*coop_plugin_enum_fn)(uint32_t index);
 
 /* ---- backbone ---------------------------------------------------------- */
 struct coop_backbone; /* plugin-defined */
-/* Filled by info(). The host zeroes it before the call; version says how much
- * the plugin filled: 0 (a plugin built before 1.1) the fields up to
- * checkpoint_sha256, COOP_BACKBONE_INFO_VERSION all of them. version sits
- * after the 1.0 fields and never moves: new fields go after it. */
+/* Filled by info(). version says how much the plugin filled: 0 (a plugin
+ * built before 1.1) the fields up to checkpoint_sha256, COOP_BACKBONE_INFO_VERSION
+ * all of them. The host reads a field added later only from a struct it zeroed
+ * before the call and whose version has it. version sits after the 1.0 fields
+ * and never moves: new fields go after it. */
 #define COOP_BACKBONE_INFO_VERSION 1
 struct coop_backbone_info {
     int embed_dim;       /* E: joint embedding size */
