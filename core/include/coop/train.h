@@ -32,10 +32,6 @@ COOP_API int coop_prompt_text_features(struct coop_backbone_ref bb,
                                        const struct coop_prompt_ops *pops, struct coop_prompt *p,
                                        int K, float *out, struct coop_err *e);
 
-/* logits [N, K] = scale * x [N, E] @ t [K, E]^T (x and t already normalised). */
-COOP_API void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K,
-                                 int E, float scale);
-
 /* The batch source: fills out [n, E] with the L2-normalised image features of
  * training items idx[0..n) for this epoch (a cached view or a fresh
  * augmentation). */

@@ -88,6 +88,10 @@ COOP_API void coop_l2norm_forward_ref(float *out, float *norm, const float *x, i
 COOP_API void coop_l2norm_backward(float *dx, const float *dout, const float *out,
                                    const float *norm, int M, int C);
 
+/* logits [N, K] = scale * x [N, E] @ t [K, E]^T (x and t already normalised). */
+COOP_API void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K,
+                                 int E, float scale);
+
 /* 2-D convolution, NCHW, weight [Co, Ci, kh, kw], no dilation/groups; bias may
  * be NULL. im2col + GEMM. Single image per call. */
 COOP_API void coop_conv2d_forward(float *out, const float *inp, const float *w, const float *bias,
