@@ -1,5 +1,5 @@
-/* coop/data.h: the few-shot sampler and its on-disk cache, plus small helpers
- * dataset plugins share (sorted directory listings).
+/* coop/data.h: the few-shot sampler and its on-disk cache (host API). The
+ * directory helpers dataset plugins share are in the SDK's coop/util.h.
  *
  * Few-shot protocol (CoOp): per class, K training items sampled without
  * replacement from the dataset's train split (all of them when a class has
@@ -83,20 +83,6 @@ COOP_API int coop_fewshot_write(const struct coop_fewshot *fs, const char *path,
 COOP_API int coop_fewshot_read(struct coop_fewshot *out, const char *path,
                                struct coop_dataset_ref d, const struct coop_fewshot_opts *o,
                                struct coop_err *e);
-
-/* ---- helpers for dataset plugins ------------------------------------------ */
-/* Entry names of a directory (no "." / ".." / hidden names), sorted with
- * strcmp. want: 'd' directories only, 'f' regular files only, 0 both. Uses
- * the d_type of readdir and calls stat only where the file system does not
- * report it. *names is one allocation (array + strings): free(*names). */
-COOP_API int coop_dir_list(const char *path, char want, char ***names, size_t *n,
-                           struct coop_err *e);
-/* Why a relative path read from a dataset's own file (a split or list file)
- * would leave the folder it is relative to: "is an absolute path" or "climbs
- * out with '..'"; NULL when it stays inside. The text alone is judged (no file
- * system access), so a symbolic link the user put inside data_root still
- * works. Plugins refuse such entries with the file and line. */
-COOP_API const char *coop_relpath_escapes(const char *rel);
 
 /* ---- export (core/data/export.c) ---------------------------------------------
  * A dataset's splits in the published layout, so other prompt-learning code

@@ -82,6 +82,20 @@ COOP_API bool coop_verbose(void);
 /* Monotonic seconds. */
 COOP_API double coop_now(void);
 
+/* ---- helpers for dataset plugins (core/data/listing.c) -------------------- */
+/* Entry names of a directory (no "." / ".." / hidden names), sorted with
+ * strcmp. want: 'd' directories only, 'f' regular files only, 0 both. Uses
+ * the d_type of readdir and calls stat only where the file system does not
+ * report it. *names is one allocation (array + strings): free(*names). */
+COOP_API int coop_dir_list(const char *path, char want, char ***names, size_t *n,
+                           struct coop_err *e);
+/* Why a relative path read from a dataset's own file (a split or list file)
+ * would leave the folder it is relative to: "is an absolute path" or "climbs
+ * out with '..'"; NULL when it stays inside. The text alone is judged (no file
+ * system access), so a symbolic link the user put inside data_root still
+ * works. Plugins refuse such entries with the file and line. */
+COOP_API const char *coop_relpath_escapes(const char *rel);
+
 /* Aligned float buffers (64-byte alignment, zeroed). Free with coop_free. */
 COOP_API float *coop_alloc_floats(size_t n);
 COOP_API void *coop_alloc(size_t bytes);
