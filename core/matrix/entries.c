@@ -58,44 +58,6 @@ static int lookup(struct coop_matrix *m, const struct ynode *at, enum coop_plugi
     return 0;
 }
 
-int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const struct coop_param_spec *spec, char ***values, size_t *count,
-                  struct coop_err *e)
-{
-    if (n->kind == YNODE_MAP)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a value or a list, got a mapping",
-                       what);
-    size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
-    if (cnt == 0)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: empty list (an axis needs at least one value)",
-                       what);
-    char **v = mx_alloc(m, cnt * sizeof *v);
-    if (!v)
-        return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    /* train.epochs: "auto" is accepted next to integers */
-    bool allow_auto = spec->default_value && strcmp(spec->default_value, "auto") == 0;
-    for (size_t i = 0; i < cnt; i++) {
-        const struct ynode *it = n->kind == YNODE_SEQ ? n->items[i] : n;
-        char *c = NULL;
-        int rc;
-        if (allow_auto && it->kind == YNODE_SCALAR && !it->quoted && strcmp(it->str, "auto") == 0)
-            rc = (c = coop_strdup("auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
-        else if (it->kind != YNODE_SCALAR)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "%s: list items must be scalars, got %s", what,
-                         ynode_kind_name(it->kind));
-        else
-            rc = mx_canon(m, it, what, spec, &c, e);
-        if (rc || !(v[i] = mx_keep(m, c)))
-            return rc ? rc : coop_fail(e, COOP_E_NOMEM, "out of memory");
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(v[j], v[i]) == 0)
-                return mx_fail(e, m, it, COOP_E_INVAL, "%s: duplicate value '%.60s'", what, v[i]);
-    }
-    *values = v;
-    *count = cnt;
-    return 0;
-}
-
 /* Parameters of an entry from map (NULL = all defaults); skip[] are the
  * entry's own keys when parameters sit next to them (methods). */
 static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct ynode *map,
