@@ -19,7 +19,7 @@ static int parse_experiment(struct coop_matrix *m, const struct ynode *n, struct
         char *dot = s ? strrchr(s, '.') : NULL;
         if (dot && dot != s)
             *dot = '\0';
-        m->experiment = mx_keep(m, s);
+        m->experiment = coop_mx_keep(m, s);
         if (!m->experiment)
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
@@ -27,50 +27,50 @@ static int parse_experiment(struct coop_matrix *m, const struct ynode *n, struct
             m->experiment = "experiment";
         return 0;
     }
-    int rc = mx_expect_scalar(m, n, "experiment", e);
+    int rc = coop_mx_expect_scalar(m, n, "experiment", e);
     if (rc)
         return rc;
     if (strspn(n->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
             n->len || n->str[0] == '.' || n->len > 200)
-        return mx_fail(e, m, n, COOP_E_INVAL,
+        return coop_mx_fail(e, m, n, COOP_E_INVAL,
                        "experiment: '%.60s' must be a folder name (letters, digits, '.', '_', "
                        "'-'; not starting with '.')", n->str);
-    m->experiment = mx_strdup(m, n->str);
+    m->experiment = coop_mx_strdup(m, n->str);
     return 0;
 }
 
 static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
 {
-    const struct ynode *n = ymap_get(root, "results_dir");
+    const struct ynode *n = coop_ymap_get(root, "results_dir");
     int rc = 0;
     m->results_dir = "results";
-    if (n && !(rc = mx_expect_scalar(m, n, "results_dir", e)))
-        m->results_dir = mx_strdup(m, n->str);
-    n = rc ? NULL : ymap_get(root, "data_root");
-    if (n && !(rc = mx_expect_scalar(m, n, "data_root", e))) {
-        m->data_root = mx_path(m, n->str);
+    if (n && !(rc = coop_mx_expect_scalar(m, n, "results_dir", e)))
+        m->results_dir = coop_mx_strdup(m, n->str);
+    n = rc ? NULL : coop_ymap_get(root, "data_root");
+    if (n && !(rc = coop_mx_expect_scalar(m, n, "data_root", e))) {
+        m->data_root = coop_mx_path(m, n->str);
         if (!m->data_root)
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (!coop_dir_exists(m->data_root))
-            rc = mx_fail(e, m, n, COOP_E_IO, "data_root: folder '%s' does not exist",
+            rc = coop_mx_fail(e, m, n, COOP_E_IO, "data_root: folder '%s' does not exist",
                          m->data_root);
     }
-    n = ymap_get(root, "plugin_path");
+    n = coop_ymap_get(root, "plugin_path");
     if (rc || !n)
         return rc;
     size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
-    m->plugin_paths = mx_alloc(m, cnt * sizeof(char *));
+    m->plugin_paths = coop_mx_alloc(m, cnt * sizeof(char *));
     if (!m->plugin_paths)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < cnt; i++) {
         const struct ynode *v = n->kind == YNODE_SEQ ? n->items[i] : n;
-        if ((rc = mx_expect_scalar(m, v, "plugin_path", e)))
+        if ((rc = coop_mx_expect_scalar(m, v, "plugin_path", e)))
             break;
-        m->plugin_paths[i] = mx_path(m, v->str);
+        m->plugin_paths[i] = coop_mx_path(m, v->str);
         if (!m->plugin_paths[i])
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (!coop_dir_exists(m->plugin_paths[i]))
-            rc = mx_fail(e, m, v, COOP_E_IO, "plugin_path: folder '%s' does not exist",
+            rc = coop_mx_fail(e, m, v, COOP_E_IO, "plugin_path: folder '%s' does not exist",
                          m->plugin_paths[i]);
         m->n_plugin_paths++;
     }
@@ -87,44 +87,44 @@ static int parse_root(struct coop_matrix *m, const struct ynode *root, struct co
 {
     if (!root)
         return coop_fail(e, COOP_E_INVAL, "%s:1:1: empty experiment file", m->file);
-    int rc = mx_check_keys(m, root, "top level", top_keys, N_TOP, e);
+    int rc = coop_mx_check_keys(m, root, "top level", top_keys, N_TOP, e);
     const struct ynode *n;
-    if (!rc && (n = ymap_get(root, "description")))
-        rc = mx_expect_scalar(m, n, "description", e);
+    if (!rc && (n = coop_ymap_get(root, "description")))
+        rc = coop_mx_expect_scalar(m, n, "description", e);
     if (!rc)
-        rc = parse_experiment(m, ymap_get(root, "experiment"), e);
+        rc = parse_experiment(m, coop_ymap_get(root, "experiment"), e);
     if (!rc)
         rc = parse_paths(m, root, e);
     if (!rc && !m->oom)
-        rc = mx_parse_backbones(m, ymap_get(root, "backbone"), e);
+        rc = coop_mx_parse_backbones(m, coop_ymap_get(root, "backbone"), e);
     if (!rc && !m->oom)
-        rc = mx_parse_datasets(m, ymap_get(root, "datasets"), e);
+        rc = coop_mx_parse_datasets(m, coop_ymap_get(root, "datasets"), e);
     if (!rc && !m->oom)
-        rc = mx_parse_methods(m, ymap_get(root, "methods"), e);
+        rc = coop_mx_parse_methods(m, coop_ymap_get(root, "methods"), e);
     m->shots.name = "shots";
     m->seeds.name = "seed";
-    if (!rc && (n = ymap_get(root, "shots")))
-        rc = mx_parse_axis(m, n, "shots", mx_setting_spec("shots"), &m->shots.values,
+    if (!rc && (n = coop_ymap_get(root, "shots")))
+        rc = coop_mx_parse_axis(m, n, "shots", coop_mx_setting_spec("shots"), &m->shots.values,
                            &m->shots.n, e);
     if (!rc)
-        rc = mx_check_dataset_epochs(m, e);
-    if (!rc && (n = ymap_get(root, "seeds")))
-        rc = mx_parse_axis(m, n, "seeds", mx_setting_spec("seeds"), &m->seeds.values,
+        rc = coop_mx_check_dataset_epochs(m, e);
+    if (!rc && (n = coop_ymap_get(root, "seeds")))
+        rc = coop_mx_parse_axis(m, n, "seeds", coop_mx_setting_spec("seeds"), &m->seeds.values,
                            &m->seeds.n, e);
-    if (!rc && !ymap_get(root, "seeds")) {
-        m->seeds.values = mx_alloc(m, sizeof(char *));
-        if (!m->seeds.values || !(m->seeds.values[0] = mx_strdup(m, "1")))
+    if (!rc && !coop_ymap_get(root, "seeds")) {
+        m->seeds.values = coop_mx_alloc(m, sizeof(char *));
+        if (!m->seeds.values || !(m->seeds.values[0] = coop_mx_strdup(m, "1")))
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         m->seeds.n = 1;
     }
     if (!rc)
-        rc = mx_parse_settings(m, root, e);
+        rc = coop_mx_parse_settings(m, root, e);
     if (!rc && !m->oom)
-        rc = mx_parse_zip(m, ymap_get(root, "zip"), e);
+        rc = coop_mx_parse_zip(m, coop_ymap_get(root, "zip"), e);
     if (!rc)
-        rc = mx_parse_exclude(m, ymap_get(root, "exclude"), e);
+        rc = coop_mx_parse_exclude(m, coop_ymap_get(root, "exclude"), e);
     if (!rc && !m->oom)
-        rc = mx_expand(m, root, e);
+        rc = coop_mx_expand(m, root, e);
     if (!rc && m->oom)
         rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", m->file);
     return rc;
@@ -157,8 +157,8 @@ int coop_matrix_load_string(const char *text, size_t len, const char *display_na
     if (!m)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     m->r = r;
-    m->file = mx_strdup(m, display_name ? display_name : "<string>");
-    m->dir = mx_keep(m, display_name ? folder_of(display_name) : coop_strdup(""));
+    m->file = coop_mx_strdup(m, display_name ? display_name : "<string>");
+    m->dir = coop_mx_keep(m, display_name ? folder_of(display_name) : coop_strdup(""));
     if (!m->file || !m->dir) {
         coop_matrix_free(m);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
@@ -166,10 +166,10 @@ int coop_matrix_load_string(const char *text, size_t len, const char *display_na
     if (strcmp(m->dir, "/") == 0)
         m->dir = "";
     struct ydoc doc;
-    int rc = ydoc_parse(&doc, text, len, m->file, e);
+    int rc = coop_ydoc_parse(&doc, text, len, m->file, e);
     if (!rc) {
         rc = parse_root(m, doc.root, e);
-        ydoc_free(&doc);
+        coop_ydoc_free(&doc);
     }
     if (rc) {
         coop_matrix_free(m);
@@ -208,14 +208,15 @@ int coop_matrix_peek_plugin_paths(const char *path, char ***paths, size_t *n,
     m.file = path;
     char *dir = folder_of(path);
     m.dir = dir && strcmp(dir, "/") ? dir : "";
-    rc = dir ? ydoc_parse(&doc, text, len, path, e) : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    rc = dir ? coop_ydoc_parse(&doc, text, len, path, e)
+             : coop_fail(e, COOP_E_NOMEM, "out of memory");
     free(text);
     if (!rc) {
         if (doc.root && doc.root->kind != YNODE_MAP)
-            rc = mx_fail(e, &m, doc.root, COOP_E_INVAL, "top level: expected a mapping");
+            rc = coop_mx_fail(e, &m, doc.root, COOP_E_INVAL, "top level: expected a mapping");
         else if (doc.root)
             rc = parse_paths(&m, doc.root, e);
-        ydoc_free(&doc);
+        coop_ydoc_free(&doc);
     }
     if (!rc && m.n_plugin_paths) {
         *paths = calloc(m.n_plugin_paths, sizeof(char *));

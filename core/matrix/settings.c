@@ -44,7 +44,7 @@ static const struct coop_param_spec *find_spec(const struct coop_param_spec *spe
     return NULL;
 }
 
-const struct coop_param_spec *mx_setting_spec(const char *axis)
+const struct coop_param_spec *coop_mx_setting_spec(const char *axis)
 {
     const char *dot = strchr(axis, '.');
     if (!dot)
@@ -65,16 +65,16 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
     const char *known[MX_TRAIN_KEYS];
     for (size_t i = 0; i < count; i++) {
         known[i] = specs[i].name;
-        out[i].name = mx_keep(m, coop_asprintf("%s.%s", section, specs[i].name));
-        out[i].values = mx_alloc(m, sizeof(char *));
+        out[i].name = coop_mx_keep(m, coop_asprintf("%s.%s", section, specs[i].name));
+        out[i].values = coop_mx_alloc(m, sizeof(char *));
         if (!out[i].name || !out[i].values || !(out[i].values[0] =
-                                                    mx_strdup(m, specs[i].default_value)))
+                                                    coop_mx_strdup(m, specs[i].default_value)))
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         out[i].n = 1;
     }
     if (!n)
         return 0;
-    int rc = mx_check_keys(m, n, section, known, count, e);
+    int rc = coop_mx_check_keys(m, n, section, known, count, e);
     for (size_t i = 0; !rc && i + 1 < n->n; i += 2) {
         size_t k = 0;
         while (strcmp(specs[k].name, n->items[i]->str) != 0)
@@ -82,21 +82,21 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
         const struct ynode *v = n->items[i + 1];
         if (strcmp(specs[k].name, "epochs") == 0 && v->kind == YNODE_SCALAR &&
             strcmp(v->str, "auto") == 0 && !v->quoted) {
-            out[k].values[0] = mx_strdup(m, "auto");
+            out[k].values[0] = coop_mx_strdup(m, "auto");
             continue;
         }
-        rc = mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values, &out[k].n, e);
+        rc = coop_mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values, &out[k].n, e);
     }
     return rc;
 }
 
-int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
-                            struct coop_err *e)
+int coop_mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
+                                 struct coop_err *e)
 {
     const char *known[MX_TRAIN_KEYS];
     for (size_t i = 0; i < MX_TRAIN_KEYS; i++)
         known[i] = train_specs[i].name;
-    int rc = mx_check_keys(m, n, "method train", known, MX_TRAIN_KEYS, e);
+    int rc = coop_mx_check_keys(m, n, "method train", known, MX_TRAIN_KEYS, e);
     for (size_t i = 0; !rc && i + 1 < n->n; i += 2) {
         size_t k = 0;
         while (strcmp(train_specs[k].name, n->items[i]->str) != 0)
@@ -105,24 +105,25 @@ int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const 
         char **vals;
         size_t cnt;
         if (v->kind == YNODE_SEQ)
-            return mx_fail(e, m, v, COOP_E_INVAL,
-                           "train.%s: a method's own training settings are single values "
-                           "(sweep them in the top-level train: section)", train_specs[k].name);
+            return coop_mx_fail(e, m, v, COOP_E_INVAL,
+                                "train.%s: a method's own training settings are single "
+                                "values (sweep them in the top-level train: section)",
+                                train_specs[k].name);
         char what[64];
         snprintf(what, sizeof what, "train.%s", train_specs[k].name);
-        rc = mx_parse_axis(m, v, what, &train_specs[k], &vals, &cnt, e);
+        rc = coop_mx_parse_axis(m, v, what, &train_specs[k], &vals, &cnt, e);
         if (!rc)
             out[k] = vals[0];
     }
     return rc;
 }
 
-int mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+int coop_mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
 {
-    int rc = parse_settings(m, ymap_get(root, "train"), "train", train_specs, m->train,
+    int rc = parse_settings(m, coop_ymap_get(root, "train"), "train", train_specs, m->train,
                             MX_TRAIN_KEYS, e);
     if (!rc)
-        rc = parse_settings(m, ymap_get(root, "augment"), "augment", augment_specs,
+        rc = parse_settings(m, coop_ymap_get(root, "augment"), "augment", augment_specs,
                             m->augment, MX_AUGMENT_KEYS, e);
     return rc;
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 
 /* ---- pool ---------------------------------------------------------------- */
-char *mx_keep(struct coop_matrix *m, char *s)
+char *coop_mx_keep(struct coop_matrix *m, char *s)
 {
     if (!s) {
         m->oom = true;
@@ -34,19 +34,19 @@ char *mx_keep(struct coop_matrix *m, char *s)
     return s;
 }
 
-void *mx_alloc(struct coop_matrix *m, size_t bytes)
+void *coop_mx_alloc(struct coop_matrix *m, size_t bytes)
 {
-    return mx_keep(m, calloc(1, bytes ? bytes : 1));
+    return coop_mx_keep(m, calloc(1, bytes ? bytes : 1));
 }
 
-char *mx_strdup(struct coop_matrix *m, const char *s)
+char *coop_mx_strdup(struct coop_matrix *m, const char *s)
 {
-    return mx_keep(m, coop_strdup(s ? s : ""));
+    return coop_mx_keep(m, coop_strdup(s ? s : ""));
 }
 
 /* ---- errors and checks -------------------------------------------------- */
-int mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct ynode *at, int code,
-            const char *fmt, ...)
+int coop_mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct ynode *at, int code,
+                 const char *fmt, ...)
 {
     char msg[COOP_ERR_MAX];
     va_list ap;
@@ -64,16 +64,16 @@ static bool is_null(const struct ynode *n)
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
 
-int mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const char *what,
-                     struct coop_err *e)
+int coop_mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                          struct coop_err *e)
 {
     if (n->kind != YNODE_SCALAR)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a scalar, got %s", what,
-                       ynode_kind_name(n->kind));
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a scalar, got %s", what,
+                            coop_ynode_kind_name(n->kind));
     if (is_null(n))
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: needs a value", what);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: needs a value", what);
     if (strlen(n->str) != n->len)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: contains a NUL character", what);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: contains a NUL character", what);
     return 0;
 }
 
@@ -93,12 +93,12 @@ static const char *key_list(const char *const *known, size_t n_known, char *buf,
     return buf;
 }
 
-int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const char *const *known, size_t n_known, struct coop_err *e)
+int coop_mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                       const char *const *known, size_t n_known, struct coop_err *e)
 {
     if (n->kind != YNODE_MAP)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a mapping, got %s", what,
-                       ynode_kind_name(n->kind));
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a mapping, got %s", what,
+                            coop_ynode_kind_name(n->kind));
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const struct ynode *k = n->items[i];
         size_t j = 0;
@@ -107,13 +107,14 @@ int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char
         if (j == n_known) {
             const char *s = coop_suggest(k->str, known, n_known);
             char keys[512];
-            return mx_fail(e, m, k, COOP_E_INVAL, "%s: unknown key '%.80s'%s%s%s; valid keys: %s",
-                           what, k->str, s ? " (did you mean '" : "", s ? s : "",
-                           s ? "'?)" : "", key_list(known, n_known, keys, sizeof keys));
+            return coop_mx_fail(e, m, k, COOP_E_INVAL,
+                                "%s: unknown key '%.80s'%s%s%s; valid keys: %s",
+                                what, k->str, s ? " (did you mean '" : "", s ? s : "",
+                                s ? "'?)" : "", key_list(known, n_known, keys, sizeof keys));
         }
         for (size_t p = 0; p < i; p += 2)
             if (strcmp(n->items[p]->str, k->str) == 0)
-                return mx_fail(e, m, k, COOP_E_INVAL, "%s: duplicate key '%s'", what, k->str);
+                return coop_mx_fail(e, m, k, COOP_E_INVAL, "%s: duplicate key '%s'", what, k->str);
     }
     return 0;
 }
@@ -161,14 +162,14 @@ static int canon_number(const struct coop_matrix *m, const struct ynode *n, cons
     long long iv = 0;
     double v = 0;
     if (n->quoted || (isint ? parse_ll(n->str, &iv) : parse_double(n->str, &v)))
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected %s, got '%.60s'", what,
-                       isint ? "an integer" : "a number", n->str);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected %s, got '%.60s'", what,
+                            isint ? "an integer" : "a number", n->str);
     if (isint)
         v = (double)iv;
     char range[64];
     if (spec->min <= spec->max && (v < spec->min || v > spec->max))
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: %s is out of range %s", what, n->str,
-                       coop_param_range(spec, range, sizeof range));
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: %s is out of range %s", what, n->str,
+                            coop_param_range(spec, range, sizeof range));
     *out = isint ? coop_asprintf("%lld", iv) : coop_asprintf("%.9g", v);
     return 0;
 }
@@ -187,17 +188,17 @@ static int canon_choice(const struct coop_matrix *m, const struct ynode *n, cons
     for (size_t i = 0; i < nc && strlen(list) < 200; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                  spec->choices[i]);
-    return mx_fail(e, m, n, COOP_E_INVAL, "%s: '%.60s' is not one of: %s%s%s%s", what, n->str,
-                   list, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+    return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: '%.60s' is not one of: %s%s%s%s", what, n->str,
+                        list, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 }
 
-int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
-             const struct coop_param_spec *spec, char **out, struct coop_err *e)
+int coop_mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                  const struct coop_param_spec *spec, char **out, struct coop_err *e)
 {
     *out = NULL;
     int rc = 0;
     if (n->kind != YNODE_SCALAR || spec->type != COOP_PARAM_STRING || !n->quoted)
-        rc = mx_expect_scalar(m, n, what, e);
+        rc = coop_mx_expect_scalar(m, n, what, e);
     if (rc)
         return rc;
     bool b;
@@ -208,8 +209,8 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
         break;
     case COOP_PARAM_BOOL:
         if (n->quoted || parse_bool(n->str, &b))
-            return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected true or false, got '%.60s'",
-                           what, n->str);
+            return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected true or false, got '%.60s'",
+                                what, n->str);
         *out = coop_strdup(b ? "true" : "false");
         break;
     case COOP_PARAM_CHOICE:
@@ -217,7 +218,7 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
         break;
     default:
         if (strlen(n->str) != n->len)
-            return mx_fail(e, m, n, COOP_E_INVAL, "%s: contains a NUL character", what);
+            return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: contains a NUL character", what);
         *out = coop_strdup(n->str);
         break;
     }
@@ -226,26 +227,26 @@ int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *wha
     return rc;
 }
 
-const char *mx_path(struct coop_matrix *m, const char *p)
+const char *coop_mx_path(struct coop_matrix *m, const char *p)
 {
     if (p[0] == '/' || !m->dir[0])
-        return mx_strdup(m, p);
-    return mx_keep(m, coop_asprintf("%s/%s", m->dir, p));
+        return coop_mx_strdup(m, p);
+    return coop_mx_keep(m, coop_asprintf("%s/%s", m->dir, p));
 }
 
 /* ---- axes ------------------------------------------------------------------ */
-int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const struct coop_param_spec *spec, char ***values, size_t *count,
-                  struct coop_err *e)
+int coop_mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
+                       const struct coop_param_spec *spec, char ***values, size_t *count,
+                       struct coop_err *e)
 {
     if (n->kind == YNODE_MAP)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a value or a list, got a mapping",
-                       what);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a value or a list, got a mapping",
+                            what);
     size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
     if (cnt == 0)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: empty list (an axis needs at least one value)",
-                       what);
-    char **v = mx_alloc(m, cnt * sizeof *v);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL,
+                            "%s: empty list (an axis needs at least one value)", what);
+    char **v = coop_mx_alloc(m, cnt * sizeof *v);
     if (!v)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     /* train.epochs: "auto" is accepted next to integers */
@@ -257,15 +258,17 @@ int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what
         if (allow_auto && it->kind == YNODE_SCALAR && !it->quoted && strcmp(it->str, "auto") == 0)
             rc = (c = coop_strdup("auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
         else if (it->kind != YNODE_SCALAR)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "%s: list items must be scalars, got %s", what,
-                         ynode_kind_name(it->kind));
+            rc = coop_mx_fail(e, m, it, COOP_E_INVAL,
+                              "%s: list items must be scalars, got %s", what,
+                              coop_ynode_kind_name(it->kind));
         else
-            rc = mx_canon(m, it, what, spec, &c, e);
-        if (rc || !(v[i] = mx_keep(m, c)))
+            rc = coop_mx_canon(m, it, what, spec, &c, e);
+        if (rc || !(v[i] = coop_mx_keep(m, c)))
             return rc ? rc : coop_fail(e, COOP_E_NOMEM, "out of memory");
         for (size_t j = 0; j < i; j++)
             if (strcmp(v[j], v[i]) == 0)
-                return mx_fail(e, m, it, COOP_E_INVAL, "%s: duplicate value '%.60s'", what, v[i]);
+                return coop_mx_fail(e, m, it, COOP_E_INVAL,
+                                    "%s: duplicate value '%.60s'", what, v[i]);
     }
     *values = v;
     *count = cnt;
