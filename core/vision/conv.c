@@ -17,7 +17,7 @@ static int conv_is_pointwise(int kh, int kw, int stride, int pad)
     return kh == 1 && kw == 1 && stride == 1 && pad == 0;
 }
 
-size_t vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad)
+size_t coop_vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad)
 { /* per image */
     if (conv_is_pointwise(kh, kw, stride, pad))
         return 0;
@@ -71,9 +71,9 @@ static void im2col(float *col, const float *inp, int Ci, int nb, int H, int W, i
             }
 }
 
-void vision_conv2d(float *out, const float *inp, const float *w, const float *bias, int Ci,
-                   int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
-                   float *work)
+void coop_vision_conv2d(float *out, const float *inp, const float *w, const float *bias, int Ci,
+                        int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
+                        float *work)
 {
     int Ho = vision_conv_out(H, kh, stride, pad), Wo = vision_conv_out(W, kw, stride, pad);
     int K = Ci * kh * kw, N = nb * Ho * Wo;
@@ -96,13 +96,13 @@ void vision_conv2d(float *out, const float *inp, const float *w, const float *bi
 void coop_conv2d_forward(float *out, const float *inp, const float *w, const float *bias,
                          int Ci, int H, int W, int Co, int kh, int kw, int stride, int pad)
 {
-    size_t nw = vision_conv2d_work(Ci, H, W, kh, kw, stride, pad);
+    size_t nw = coop_vision_conv2d_work(Ci, H, W, kh, kw, stride, pad);
     float *work = nw ? malloc(nw * sizeof(float)) : NULL;
     if (nw && !work) {
         coop_conv2d_forward_ref(out, inp, w, bias, Ci, H, W, Co, kh, kw, stride, pad);
         return;
     }
-    vision_conv2d(out, inp, w, bias, Ci, 1, H, W, Co, kh, kw, stride, pad, work);
+    coop_vision_conv2d(out, inp, w, bias, Ci, 1, H, W, Co, kh, kw, stride, pad, work);
     free(work);
 }
 
@@ -127,7 +127,7 @@ void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const
             }
 }
 
-void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
+void coop_vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
     for (int c = 0; c < C; c++) {
         float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
@@ -144,7 +144,7 @@ void vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int r
     }
 }
 
-void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
+void coop_vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
 {
     for (int c = 0; c < C; c++)
         for (int i = 0; i < HW; i++) {
@@ -155,7 +155,7 @@ void vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, i
         }
 }
 
-void vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
+void coop_vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
 {
     int Ho = H / k, Wo = W / k;
     float div = (float)(k * k);

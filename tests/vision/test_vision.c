@@ -77,11 +77,11 @@ START_TEST(conv2d_batched_layout)
     size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
     float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
     float img[Ci * H * W];
-    float *work = coop_alloc_floats(NB * vision_conv2d_work(Ci, H, W, K, K, S, P));
+    float *work = coop_alloc_floats(NB * coop_vision_conv2d_work(Ci, H, W, K, K, S, P));
     ck_assert_int_eq(Ho * Wo, 20);
     coop_hash_uniform(in, nin, 41, -1, 1);
     coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
-    vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
+    coop_vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
     for (int b = 0; b < NB; b++) {
         for (int c = 0; c < Ci; c++)
             memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
@@ -110,14 +110,14 @@ START_TEST(bn_and_pool_match_reference)
         memcpy(y, x, sizeof x);
         float z[C * H * W];
         memcpy(z, x, sizeof x);
-        vision_bn_act(y, &bn, C, H * W, relu);
-        vision_bn_act_ref(z, &bn, C, H * W, relu);
+        coop_vision_bn_act(y, &bn, C, H * W, relu);
+        coop_vision_bn_act_ref(z, &bn, C, H * W, relu);
         ck_assert_double_lt(max_abs_diff(y, z, C * H * W, NULL), 1e-5);
         if (relu)
             for (int i = 0; i < C * H * W; i++)
                 ck_assert(y[i] >= 0.0f);
     }
-    vision_avgpool(pooled, x, C, H, W, 2);
+    coop_vision_avgpool(pooled, x, C, H, W, 2);
     for (int c = 0; c < C; c++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) {
@@ -171,10 +171,10 @@ START_TEST(vit_backward_finite_differences)
     ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, &tape, &e), 0);
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g, dpx, &dw, &e), 0);
     coop_clip_vit_tape_free(tape);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *tv = calloc((size_t)n, sizeof *tv), *tg = calloc((size_t)n, sizeof *tg);
-    vision_vit_tensors(&v, tv, n);
-    vision_vit_tensors(&dw, tg, n);
+    coop_vision_vit_tensors(&v, tv, n);
+    coop_vision_vit_tensors(&dw, tg, n);
     int checked = 0;
     for (int t = 0; t < n; t++)
         for (int r = 0; r < 3; r++) { /* three entries of every tensor */
@@ -232,10 +232,10 @@ START_TEST(vit_forward_reuse_matches_fresh)
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g1, dpb, &dwb, &e), 0);
     ck_assert_mem_eq(fa, fb, sizeof fa);
     ck_assert_mem_eq(dpa, dpb, sizeof dpa);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *ta = calloc((size_t)n, sizeof *ta), *tb = calloc((size_t)n, sizeof *tb);
-    vision_vit_tensors(&dwa, ta, n);
-    vision_vit_tensors(&dwb, tb, n);
+    coop_vision_vit_tensors(&dwa, ta, n);
+    coop_vision_vit_tensors(&dwb, tb, n);
     for (int t = 0; t < n; t++)
         ck_assert_msg(memcmp(*ta[t].ptr, *tb[t].ptr, ta[t].n * sizeof(float)) == 0,
                       "%s differs with a reused tape", ta[t].name);
@@ -351,9 +351,9 @@ static void check_vit(const char *group, int grads)
         check_close("dpixels (frozen)", dpx2, wdpx, npx, 1e-4);
         coop_free(dpx2);
         hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
-        int n = vision_vit_tensors(&dw, NULL, 0);
+        int n = coop_vision_vit_tensors(&dw, NULL, 0);
         struct vision_tensor *t = calloc((size_t)n, sizeof *t);
-        vision_vit_tensors(&dw, t, n);
+        coop_vision_vit_tensors(&dw, t, n);
         for (int i = 0; i < n; i++) {
             float *w = read_floats(gg, t[i].name, t[i].n);
             check_close(t[i].name, *t[i].ptr, w, t[i].n, 1e-4);
