@@ -1,6 +1,6 @@
 /* vision.h: internals shared by the image towers (bn_pool.c, resnet.c,
- * vit.c, params.c): eval-mode batch norm, pooling (convolution is a kernel:
- * coop/nn.h), and the table of named tensors that drives allocation,
+ * vit.c, params.c): eval-mode batch norm, pooling (convolution and one-query
+ * attention are kernels: coop/nn.h), and the table of named tensors that drives allocation,
  * seeded initialisation and the fixture tests. Not installed. */
 #ifndef COOP_VISION_INTERNAL_H
 #define COOP_VISION_INTERNAL_H
@@ -38,7 +38,7 @@ struct vision_tensor {
 };
 /* Fill t (capacity cap) with the tower's tensors; returns their count, or
  * -1 when cap is too small (call with t = NULL, cap = 0 to count). */
-int vision_vit_tensors(struct coop_clip_vit *v, struct vision_tensor *t, int cap);
-int vision_resnet_tensors(struct coop_clip_resnet *r, struct vision_tensor *t, int cap);
+int coop_vision_vit_tensors(struct coop_clip_vit *v, struct vision_tensor *t, int cap);
+int coop_vision_resnet_tensors(struct coop_clip_resnet *r, struct vision_tensor *t, int cap);
 
 #endif

@@ -107,10 +107,10 @@ START_TEST(vit_backward_finite_differences)
     ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, &tape, &e), 0);
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g, dpx, &dw, &e), 0);
     coop_clip_vit_tape_free(tape);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *tv = calloc((size_t)n, sizeof *tv), *tg = calloc((size_t)n, sizeof *tg);
-    vision_vit_tensors(&v, tv, n);
-    vision_vit_tensors(&dw, tg, n);
+    coop_vision_vit_tensors(&v, tv, n);
+    coop_vision_vit_tensors(&dw, tg, n);
     int checked = 0;
     for (int t = 0; t < n; t++)
         for (int r = 0; r < 3; r++) { /* three entries of every tensor */
@@ -168,10 +168,10 @@ START_TEST(vit_forward_reuse_matches_fresh)
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g1, dpb, &dwb, &e), 0);
     ck_assert_mem_eq(fa, fb, sizeof fa);
     ck_assert_mem_eq(dpa, dpb, sizeof dpa);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *ta = calloc((size_t)n, sizeof *ta), *tb = calloc((size_t)n, sizeof *tb);
-    vision_vit_tensors(&dwa, ta, n);
-    vision_vit_tensors(&dwb, tb, n);
+    coop_vision_vit_tensors(&dwa, ta, n);
+    coop_vision_vit_tensors(&dwb, tb, n);
     for (int t = 0; t < n; t++)
         ck_assert_msg(memcmp(*ta[t].ptr, *tb[t].ptr, ta[t].n * sizeof(float)) == 0,
                       "%s differs with a reused tape", ta[t].name);
@@ -276,9 +276,9 @@ static void check_vit(const char *group, int grads)
         check_close("dpixels (frozen)", dpx2, wdpx, npx, 1e-4);
         coop_free(dpx2);
         hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
-        int n = vision_vit_tensors(&dw, NULL, 0);
+        int n = coop_vision_vit_tensors(&dw, NULL, 0);
         struct vision_tensor *t = calloc((size_t)n, sizeof *t);
-        vision_vit_tensors(&dw, t, n);
+        coop_vision_vit_tensors(&dw, t, n);
         for (int i = 0; i < n; i++) {
             float *w = read_floats(gg, t[i].name, t[i].n);
             check_close(t[i].name, *t[i].ptr, w, t[i].n, 1e-4);

@@ -18,6 +18,9 @@ struct coop_clip_block {           /* pre-norm residual attention block, width W
     float *c_proj_w, *c_proj_b;    /* [W, 4W], [W] */
 };
 
+/* The default of coop_clip_text.tape_budget: 3 GiB. */
+#define COOP_CLIP_TEXT_TAPE_BUDGET ((size_t)3 << 30)
+
 struct coop_clip_text {
     int context_length, vocab_size, width, heads, layers, embed_dim;
     float *token_embedding;        /* [V, W] */
@@ -25,6 +28,10 @@ struct coop_clip_text {
     struct coop_clip_block *blocks;/* [layers] */
     float *ln_final_w, *ln_final_b;/* [W] */
     float *text_projection;        /* [W, E] */
+    /* Bytes a forward's tape may take: a larger one keeps only each layer's
+     * input and the backward recomputes the layer (same results, less
+     * memory). 0 = COOP_CLIP_TEXT_TAPE_BUDGET; coop_clip_text_bind sets 0. */
+    size_t tape_budget;
 };
 
 struct coop_clip_vit {
@@ -101,7 +108,7 @@ COOP_API int coop_clip_text_forward(const struct coop_clip_text *t, const float 
  * the longest EOT get nothing (their gradient is exactly zero).
  * Large batches keep only each layer's input on the tape and recompute the
  * layer in the backward (same results; chosen when the full tape would exceed
- * about 3 GiB). */
+ * t->tape_budget, by default about 3 GiB). */
 COOP_API int coop_clip_text_backward(const struct coop_clip_text *t,
                                      struct coop_clip_text_tape *tape, const float *dfeat,
                                      float *demb, struct coop_clip_text *dw, struct coop_err *e);
