@@ -29,13 +29,13 @@ core/clip       common util json nn cpu bf16 safetensors clip checkpoint tokeniz
 core/vision     common util json nn cpu bf16 clip
 core/image      common util cpu image
 core/world      common util world image
-core/data       common util json plugin data
+core/data       common util json plugin image data
 core/train      common util nn plugin train
 core/matrix     common util json plugin matrix
 core/results    common util cpu results @config
 core/plugin     common util plugin loader @config
 core/report     common util results report
-core/pretrain   @sdk cpu bf16 safetensors image pretrain clip/bpe.h clip/clean.h clip/unicode.h
+core/pretrain   @sdk cpu bf16 safetensors image train pretrain clip/bpe.h clip/clean.h clip/unicode.h
 core/run        @sdk cpu bf16 safetensors image plugin data train matrix results loader featcache run @config
 '
 # The layer each public header belongs to: its includes follow that folder's

@@ -22,19 +22,9 @@ static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
     if (!p)
         return COOP_E_NOTFOUND;
     out->kind = p->kind;
-    out->trains = true;
-    out->params = NULL;
-    switch (p->kind) {
-    case COOP_PLUGIN_BACKBONE: out->params = ((const struct coop_backbone_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_DATASET: out->params = ((const struct coop_dataset_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_PROMPT: out->params = ((const struct coop_prompt_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_BASELINE: {
-        const struct coop_baseline_ops *b = p->ops;
-        out->params = b->params;
-        out->trains = b->needs_training_data;
-        break;
-    }
-    }
+    out->params = coop_plugin_params(p);
+    out->trains = p->kind != COOP_PLUGIN_BASELINE ||
+                  ((const struct coop_baseline_ops *)p->ops)->needs_training_data;
     return 0;
 }
 

@@ -125,6 +125,16 @@ COOP_API int coop_clip_text_forward_reuse(const struct coop_clip_text *t, const 
 /* Convenience: token ids [K, L] -> feat [K, E] (eot = argmax id per row). */
 COOP_API int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,
                                        float *feat, struct coop_err *e);
+/* Texts [n] -> tokens [n, L] and feat [n, E] (core/clip/encode.c): every text
+ * tokenised (truncate: cut one longer than the context, EOT kept last;
+ * otherwise that is an error naming the text's 1-based number), then
+ * coop_clip_text_encode_ids over batches of COOP_CLIP_ENCODE_BATCH. */
+#define COOP_CLIP_ENCODE_BATCH 64
+struct coop_tokenizer;
+COOP_API int coop_clip_encode_texts(const struct coop_clip_text *t,
+                                    const struct coop_tokenizer *tok, const char *const *texts,
+                                    size_t n, bool truncate, int32_t *tokens, float *feat,
+                                    struct coop_err *e);
 
 /* Same result as coop_clip_text_forward, computed the plain way: every prompt,
  * all L positions, no prefix sharing. The reference for the fast path (tests,

@@ -61,6 +61,14 @@ COOP_API void coop_attention_forward_ref(float *out, float *att, const float *qk
 COOP_API void coop_attention_backward(float *dqkv, const float *dout, const float *qkv,
                                       const float *att, int B, int T, int C, int H, int causal);
 
+/* One query against T keys/values, H heads of D/H (core/nn/attention_one.c):
+ * out [D] = softmax(q k^T / sqrt(D/H)) v per head; k, v rows ld floats apart;
+ * sc [T] scratch. Inference only (the ResNet attention pool, the ViT's last
+ * block on its class row). Equals coop_attention_forward's row for that query. */
+COOP_API void coop_attention_one_forward(float *out, const float *q, const float *k,
+                                         const float *v, int ld, int T, int D, int H,
+                                         float *sc);
+
 /* Causal attention of B suffixes continuing ONE shared prefix (the CoOp fast
  * path): suffix token i (position P + i) attends to all P prefix tokens and to
  * suffix tokens 0..i. qkv [B, S, 3C] (suffixes), pqkv [P, 3C] (prefix, shared),
@@ -81,6 +89,28 @@ COOP_API float coop_cross_entropy(float *dlogits, const float *logits, const int
                                   int N);
 COOP_API double coop_cross_entropy_ref(const float *logits, const int *y, int M, int N);
 
+/* Cosine logits (core/nn/cosine.c): logits [N, K] = scale * x [N, E] @ t [K, E]^T,
+ * x and t already L2-normalised. Backward: dx [N, E] += scale * dlogits @ t and
+ * dt [K, E] += scale * dlogits^T @ x; either may be NULL. */
+COOP_API void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K,
+                                 int E, float scale);
+COOP_API void coop_cosine_logits_ref(float *logits, const float *x, const float *t, int N,
+                                     int K, int E, float scale);
+COOP_API void coop_cosine_logits_backward(float *dx, float *dt, const float *dlogits,
+                                          const float *x, const float *t, int N, int K, int E,
+                                          float scale);
+
+/* CLIP's symmetric contrastive loss (core/nn/infonce.c).
+ * img [B, E], txt [B, E]: L2-normalised features of B matching pairs.
+ * logits = exp(logit_scale) * img txt^T; loss = (CE(logits, diag) +
+ * CE(logits^T, diag)) / 2. dimg, dtxt [B, E] (overwritten) and *dscale
+ * (d loss / d logit_scale) may be NULL. Returns the loss (NaN when out of
+ * memory). _ref: the same in double precision, straight from the definition. */
+COOP_API double coop_infonce(float *dimg, float *dtxt, float *dscale, const float *img,
+                             const float *txt, float logit_scale, int B, int E);
+COOP_API double coop_infonce_ref(const float *img, const float *txt, float logit_scale, int B,
+                                 int E);
+
 /* Row-wise L2 normalisation: out = x / ||x||; norm [M] saved. Backward
  * dx += (dout - out * <dout, out>) / norm. */
 COOP_API void coop_l2norm_forward(float *out, float *norm, const float *x, int M, int C);
@@ -88,12 +118,23 @@ COOP_API void coop_l2norm_forward_ref(float *out, float *norm, const float *x, i
 COOP_API void coop_l2norm_backward(float *dx, const float *dout, const float *out,
                                    const float *norm, int M, int C);
 
-/* logits [N, K] = scale * x [N, E] @ t [K, E]^T (x and t already normalised). */
-COOP_API void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K,
-                                 int E, float scale);
-
-/* 2-D convolution, NCHW, weight [Co, Ci, kh, kw], no dilation/groups; bias may
- * be NULL. im2col + GEMM. Single image per call. */
+/* ---- 2-D convolution (core/nn/conv.c) --------------------------------------
+ * Weight [Co, Ci, kh, kw], no dilation/groups; bias [Co] may be NULL.
+ * im2col + GEMM. Output side: (H + 2 pad - k) / stride + 1. */
+static inline int coop_conv2d_out(int H, int k, int stride, int pad)
+{
+    return (H + 2 * pad - k) / stride + 1;
+}
+/* Workspace floats coop_conv2d_forward_batch needs PER IMAGE (0 for 1x1 /
+ * stride 1 / no pad, which needs no im2col). */
+COOP_API size_t coop_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad);
+/* out [Co, nb, Ho, Wo] = conv(inp [Ci, nb, H, W]): channel-major over nb
+ * images, so one sgemm [Co, K] @ [K, nb*Ho*Wo] serves them all; work holds
+ * nb * coop_conv2d_work(...) floats (NULL when that is 0). */
+COOP_API void coop_conv2d_forward_batch(float *out, const float *inp, const float *w,
+                                        const float *bias, int Ci, int nb, int H, int W, int Co,
+                                        int kh, int kw, int stride, int pad, float *work);
+/* One NCHW image per call; owns its workspace. */
 COOP_API void coop_conv2d_forward(float *out, const float *inp, const float *w, const float *bias,
                                   int Ci, int H, int W, int Co, int kh, int kw, int stride,
                                   int pad);

@@ -32,9 +32,11 @@
 #include <stdbool.h>
 
 /* 1.1: the SDK headers apart from the host's; coop_backbone_info and
- * coop_item carry a version; COOP_OPS_HAS. */
+ * coop_item carry a version; COOP_OPS_HAS.
+ * 1.2: nn.h gains the cosine logits' reference and backward, InfoNCE, the
+ * batched conv2d and one-query attention; clip.h coop_clip_encode_texts. */
 #define COOP_PLUGIN_ABI_MAJOR 1
-#define COOP_PLUGIN_ABI_MINOR 1
+#define COOP_PLUGIN_ABI_MINOR 2
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
 #define COOP_PLUGIN_ABI_MAJOR_OF(abi) ((uint32_t)(abi) & 0xffffu)
 #define COOP_PLUGIN_ABI_MINOR_OF(abi) ((uint32_t)(abi) >> 16)

@@ -202,7 +202,8 @@ COOP_API int coop_world_task_item(const struct coop_world_task *t,
                                   struct coop_world_scene *scene, int *label, struct coop_err *e);
 
 /* ---- export ---------------------------------------------------------------- */
-/* Writes rgb [h, w, 3] as an 8-bit RGB PNG (libpng). */
+/* Writes rgb [h, w, 3] as an 8-bit RGB PNG: coop_image_write_png with 3
+ * channels (the one PNG writer, core/image/). */
 COOP_API int coop_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h,
                                 struct coop_err *e);
 

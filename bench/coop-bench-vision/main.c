@@ -51,7 +51,7 @@ static double resnet_macs(const struct coop_clip_resnet *r)
 static double torch_rate(const char *model, int B, int reps, int threads)
 {
     char script[4096], cmd[8192];
-    snprintf(script, sizeof script, "%s/core/cli/coop-bench-vision/bench_torch.py",
+    snprintf(script, sizeof script, "%s/bench/coop-bench-vision/bench_torch.py",
              COOP_SOURCE_ROOT);
     if (access("/usr/bin/python3", X_OK) != 0 || access(script, R_OK) != 0)
         return -1.0;

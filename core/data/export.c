@@ -1,9 +1,11 @@
-/* export.c: the export tool's writer: PNG images (through read_pixels, or a
- * byte copy for items that already have a file), the split_zhou-style JSON
- * and a meta.json with what the JSON cannot hold (template, class map). */
-#include "export.h"
+/* export.c: a dataset's splits in the published on-disk layout (for
+ * coop-export-dataset): PNG images (through read_pixels, or a byte copy for
+ * items that already have a file), the split_zhou-style JSON and a meta.json
+ * with what the JSON cannot hold (template, class map). Never prints. */
+#include "coop/data.h"
+#include "coop/image.h"
+#include "coop/json.h"
 #include "coop/util.h"
-#include "coop/world.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +15,7 @@ static const char *const split_names[3] = {"train", "val", "test"};
 
 static void json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    coop_json_write_string(f, s ? s : "");
 }
 
 /* Entry i of a split_zhou list: `[path, label, class name]`, one per line. */
@@ -109,7 +101,7 @@ static int write_item(const struct coop_dataset_ops *ops, struct coop_dataset *d
             return coop_fail(e, COOP_E_UNSUPPORTED, "item %s has no path and no read_pixels", it.id);
         if ((rc = ops->read_pixels(ds, (enum coop_split)s, i, &rgb, &w, &h, e)))
             return rc;
-        rc = coop_png_write_rgb(path, rgb, w, h, e);
+        rc = coop_image_write_png(path, rgb, w, h, 3, e);
         ops->free_pixels(ds, rgb);
     }
     if (rc)
@@ -176,13 +168,13 @@ static int write_sheet(const struct coop_dataset_ops *ops, struct coop_dataset *
         ops->free_pixels(ds, rgb);
     }
     if (!rc)
-        rc = coop_png_write_rgb(path, sheet, W, H, e);
+        rc = coop_image_write_png(path, sheet, W, H, 3, e);
     free(sheet);
     return rc;
 }
 
-int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, const char *name,
-                   const struct export_opts *o, struct coop_err *e)
+int coop_dataset_export(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                        const char *name, const struct coop_export_opts *o, struct coop_err *e)
 {
     char img_dir[2048], path[2048];
     snprintf(img_dir, sizeof img_dir, "%s/images", o->out_dir);
@@ -204,8 +196,8 @@ int export_dataset(const struct coop_dataset_ops *ops, struct coop_dataset *ds, 
         for (size_t i = 0; i < n && !rc; i++)
             rc = write_item(ops, ds, s, i, img_dir, json, e);
         fprintf(json, "%s]", n ? "\n  " : "");
-        if (!rc && !o->quiet)
-            fprintf(stderr, "%s: %s: %zu images\n", name, split_names[s], n);
+        if (!rc && o->on_split)
+            o->on_split(o->ctx, split_names[s], n);
     }
     fprintf(json, "\n}\n");
     if (fclose(json) != 0 && !rc)
@@ -235,9 +227,9 @@ static int fewshot_rows(const struct coop_dataset_ops *ops, struct coop_dataset 
     return COOP_OK;
 }
 
-int export_fewshot_json(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
-                        const size_t *train, size_t n_train, const size_t *val, size_t n_val,
-                        const char *path, struct coop_err *e)
+int coop_dataset_export_fewshot(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                                const size_t *train, size_t n_train, const size_t *val,
+                                size_t n_val, const char *path, struct coop_err *e)
 {
     int rc = ensure_parent(path, e);
     if (rc)

@@ -1,14 +1,11 @@
 /* conv.c: 2-D convolution (im2col + OpenBLAS sgemm, and the naive reference
- * it is tested against), eval-mode batch norm fused with ReLU, and average
- * pooling: the building blocks of the ModifiedResNet image tower. The
- * internal layout is channel-major [C, nb, H, W] so one sgemm serves nb
- * images; the public coop_conv2d_forward is its nb = 1 (NCHW) case.
+ * it is tested against), the building block of the ModifiedResNet image
+ * tower. The batched layout is channel-major [C, nb, H, W] so one sgemm
+ * serves nb images; coop_conv2d_forward is its nb = 1 (NCHW) case.
  * Serial on purpose: OpenMP regions between sgemm calls fight OpenBLAS's
  * thread pool for the cores (docs/vision.md). */
 #include "coop/nn.h"
-#include "vision.h"
 #include <cblas.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,12 +14,12 @@ static int conv_is_pointwise(int kh, int kw, int stride, int pad)
     return kh == 1 && kw == 1 && stride == 1 && pad == 0;
 }
 
-size_t coop_vision_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad)
+size_t coop_conv2d_work(int Ci, int H, int W, int kh, int kw, int stride, int pad)
 { /* per image */
     if (conv_is_pointwise(kh, kw, stride, pad))
         return 0;
-    size_t Ho = (size_t)vision_conv_out(H, kh, stride, pad);
-    size_t Wo = (size_t)vision_conv_out(W, kw, stride, pad);
+    size_t Ho = (size_t)coop_conv2d_out(H, kh, stride, pad);
+    size_t Wo = (size_t)coop_conv2d_out(W, kw, stride, pad);
     return (size_t)Ci * (size_t)kh * (size_t)kw * Ho * Wo;
 }
 
@@ -71,11 +68,11 @@ static void im2col(float *col, const float *inp, int Ci, int nb, int H, int W, i
             }
 }
 
-void coop_vision_conv2d(float *out, const float *inp, const float *w, const float *bias, int Ci,
-                        int nb, int H, int W, int Co, int kh, int kw, int stride, int pad,
-                        float *work)
+void coop_conv2d_forward_batch(float *out, const float *inp, const float *w, const float *bias,
+                               int Ci, int nb, int H, int W, int Co, int kh, int kw, int stride,
+                               int pad, float *work)
 {
-    int Ho = vision_conv_out(H, kh, stride, pad), Wo = vision_conv_out(W, kw, stride, pad);
+    int Ho = coop_conv2d_out(H, kh, stride, pad), Wo = coop_conv2d_out(W, kw, stride, pad);
     int K = Ci * kh * kw, N = nb * Ho * Wo;
     const float *col = inp;
     if (!conv_is_pointwise(kh, kw, stride, pad)) {
@@ -96,20 +93,20 @@ void coop_vision_conv2d(float *out, const float *inp, const float *w, const floa
 void coop_conv2d_forward(float *out, const float *inp, const float *w, const float *bias,
                          int Ci, int H, int W, int Co, int kh, int kw, int stride, int pad)
 {
-    size_t nw = coop_vision_conv2d_work(Ci, H, W, kh, kw, stride, pad);
+    size_t nw = coop_conv2d_work(Ci, H, W, kh, kw, stride, pad);
     float *work = nw ? malloc(nw * sizeof(float)) : NULL;
     if (nw && !work) {
         coop_conv2d_forward_ref(out, inp, w, bias, Ci, H, W, Co, kh, kw, stride, pad);
         return;
     }
-    coop_vision_conv2d(out, inp, w, bias, Ci, 1, H, W, Co, kh, kw, stride, pad, work);
+    coop_conv2d_forward_batch(out, inp, w, bias, Ci, 1, H, W, Co, kh, kw, stride, pad, work);
     free(work);
 }
 
 void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const float *bias,
                              int Ci, int H, int W, int Co, int kh, int kw, int stride, int pad)
 {
-    int Ho = vision_conv_out(H, kh, stride, pad), Wo = vision_conv_out(W, kw, stride, pad);
+    int Ho = coop_conv2d_out(H, kh, stride, pad), Wo = coop_conv2d_out(W, kw, stride, pad);
     for (int o = 0; o < Co; o++)
         for (int oy = 0; oy < Ho; oy++)
             for (int ox = 0; ox < Wo; ox++) {
@@ -124,48 +121,5 @@ void coop_conv2d_forward_ref(float *out, const float *inp, const float *w, const
                                  inp[((size_t)c * H + iy) * W + ix];
                         }
                 out[((size_t)o * Ho + oy) * Wo + ox] = (float)s;
-            }
-}
-
-void coop_vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
-{
-    for (int c = 0; c < C; c++) {
-        float scale = bn->w[c] / sqrtf(bn->var[c] + VISION_BN_EPS);
-        float shift = bn->b[c] - bn->mean[c] * scale;
-        float *p = x + (size_t)c * HW;
-        if (relu)
-            for (int i = 0; i < HW; i++) {
-                float y = p[i] * scale + shift;
-                p[i] = y > 0.0f ? y : 0.0f;
-            }
-        else
-            for (int i = 0; i < HW; i++)
-                p[i] = p[i] * scale + shift;
-    }
-}
-
-void coop_vision_bn_act_ref(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu)
-{
-    for (int c = 0; c < C; c++)
-        for (int i = 0; i < HW; i++) {
-            float *p = x + (size_t)c * HW + i;
-            double y = ((double)*p - bn->mean[c]) / sqrt((double)bn->var[c] + VISION_BN_EPS) *
-                           bn->w[c] + bn->b[c];
-            *p = (float)(relu && y < 0.0 ? 0.0 : y);
-        }
-}
-
-void coop_vision_avgpool(float *out, const float *inp, int C, int H, int W, int k)
-{
-    int Ho = H / k, Wo = W / k;
-    float div = (float)(k * k);
-    for (int c = 0; c < C; c++)
-        for (int oy = 0; oy < Ho; oy++)
-            for (int ox = 0; ox < Wo; ox++) {
-                float s = 0.0f;
-                for (int ky = 0; ky < k; ky++)
-                    for (int kx = 0; kx < k; kx++)
-                        s += inp[((size_t)c * H + oy * k + ky) * W + ox * k + kx];
-                out[((size_t)c * Ho + oy) * Wo + ox] = s / div;
             }
 }

@@ -1,8 +1,7 @@
 /* infonce.c: CLIP's symmetric contrastive loss (InfoNCE over image-to-text
  * and text-to-image logits with a learnable log temperature) and its exact
  * gradient with respect to both feature sets and the log scale. */
-#include "coop/pretrain.h"
-#include "coop/util.h"
+#include "coop/nn.h"
 #include <math.h>
 #include <stdlib.h>
 

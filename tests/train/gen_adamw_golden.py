@@ -1,4 +1,4 @@
-# gen_adamw_golden.py: golden numbers for test_adamw.c from torch.optim.AdamW
+# gen_adamw_golden.py: golden numbers for tests/train/test_train.c from torch.optim.AdamW
 # (decoupled weight decay) with CLIP's betas/eps and a changing learning rate.
 # Run with Debian's /usr/bin/python3; paste the printed arrays into the test.
 import torch
