@@ -129,9 +129,8 @@ asan)
     [ -f build-asan/build.ninja ] ||
         meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     meson compile -C build-asan
-    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
-        meson test -C build-asan --print-errorlogs "$@"
+    # the sanitizers' options and suppressions: the 'asan' test setup (tests/meson.build)
+    meson test -C build-asan --setup=asan --print-errorlogs "$@"
     ;;
 valgrind)
     # default: the suites quick enough under valgrind for CI; name suites to choose others

@@ -5,10 +5,12 @@
  * the table decides which product runs, so the float32 path is untouched.
  * Never prints. */
 #include "coop/bf16.h"
+#include "coop/cpu.h"
 #include "coop/nn.h"
 #include "nn/bf16_internal.h"
 #include "coop/util.h"
 #include "towers_bf16.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +231,16 @@ void coop_clip_vit_bf16_disable(struct coop_clip_vit *v)
         set_free(v->bf16);
         v->bf16 = NULL;
     }
+}
+
+void coop_clip_matmul_isa(const struct coop_clip_model *m, char *buf, size_t len)
+{
+    struct coop_cpu_features f;
+    coop_cpu_detect(&f);
+    if (m->text.bf16)
+        snprintf(buf, len, "onednn:%s", coop_bf16_isa_name(coop_bf16_isa(&f)));
+    else
+        snprintf(buf, len, "openblas:%s", coop_blas_core_name());
 }
 
 const char *coop_clip_bf16_impl(const struct coop_clip_bf16 *s)

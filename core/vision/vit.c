@@ -153,7 +153,8 @@ static void last_block_cls(struct coop_clip_bf16 *bf, const struct coop_clip_blo
     coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
     for (int b = 0; b < B; b++) {
         const float *qb = a->qkv + (size_t)b * T * 3 * W;
-        vision_attend_one(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H, sc);
+        coop_attention_one_forward(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H,
+                                   sc);
     }
     coop_clip_bf16_linear(bf, a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
     for (int b = 0; b < B; b++)

@@ -15,7 +15,6 @@
 #include "coop/clip.h"
 #include "coop/util.h"
 #include "nn_testutil.h"
-#include "text_internal.h"
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -185,10 +184,9 @@ START_TEST(text_tower_recompute_tape)
     int eot[K];
     float *emb = coop_prompts(&t, K, P, eot), *dfeat = tu_rand((size_t)K * E, 9, -1, 1);
     struct text_run full = text_pass(&t, emb, eot, K, P, dfeat);
-    size_t budget = coop_text_tape_budget_bytes;
-    coop_text_tape_budget_bytes = 1;
+    t.tape_budget = 1;
     struct text_run ckpt = text_pass(&t, emb, eot, K, P, dfeat);
-    coop_text_tape_budget_bytes = budget;
+    t.tape_budget = 0;
     ck_assert_int_eq(memcmp(full.feat, ckpt.feat, sizeof(float) * K * E), 0);
     ck_assert_int_eq(memcmp(full.demb, ckpt.demb, sizeof(float) * K * L * W), 0);
     run_free(&full), run_free(&ckpt);

@@ -5,10 +5,8 @@
  * features, the frozen text tower forward/backward from token embeddings,
  * nearest vocabulary entries. Uses only libcoop's public API; never prints
  * (logs through the host) and never exits. */
-#include "coop/bf16.h"
 #include "coop/checkpoint.h"
 #include "coop/clip.h"
-#include "coop/cpu.h"
 #include "coop/plugin.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
@@ -73,11 +71,7 @@ static int enable_bf16(struct coop_backbone *bb, const char *checkpoint, struct 
         rc = coop_clip_resnet_bf16_enable(&bb->m.resnet, e);
     if (rc)
         return coop_fail_prefix(e, rc, "clip: %s", checkpoint);
-    struct coop_cpu_features f;
-    coop_cpu_detect(&f);
     bb->bf16 = true;
-    snprintf(bb->matmul_isa, sizeof bb->matmul_isa, "onednn:%s",
-             coop_bf16_isa_name(coop_bf16_isa(&f)));
     return 0;
 }
 
@@ -102,9 +96,9 @@ static int clip_open(const struct coop_host *host, const char *checkpoint, const
                        coop_tokenizer_vocab_size(bb->tok), checkpoint, bb->m.text.vocab_size);
     if (rc == 0 && coop_params_bool(opts, "hash_checkpoint", true))
         rc = coop_sha256_file(checkpoint, bb->sha256, e);
-    snprintf(bb->matmul_isa, sizeof bb->matmul_isa, "openblas:%s", coop_blas_core_name());
     if (rc == 0 && strcmp(coop_params_str(opts, "precision", "fp32"), "bf16") == 0)
         rc = enable_bf16(bb, checkpoint, e);
+    coop_clip_matmul_isa(&bb->m, bb->matmul_isa, sizeof bb->matmul_isa);
     if (rc) {
         clip_close(bb);
         return rc;
@@ -138,6 +132,7 @@ static void clip_info(const struct coop_backbone *bb, struct coop_backbone_info 
     o->logit_scale = expf(bb->m.logit_scale);
     snprintf(o->arch, sizeof o->arch, "%s", bb->m.arch);
     memcpy(o->checkpoint_sha256, bb->sha256, sizeof o->checkpoint_sha256);
+    o->version = COOP_BACKBONE_INFO_VERSION;
     snprintf(o->precision, sizeof o->precision, "%s", bb->bf16 ? "bf16" : "fp32");
     snprintf(o->matmul_isa, sizeof o->matmul_isa, "%s", bb->matmul_isa);
 }
