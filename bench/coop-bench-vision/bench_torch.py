@@ -10,7 +10,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "fixtures", "vision"))
 from gen_vision import ModifiedResNet, VisionTransformer  # noqa: E402
 

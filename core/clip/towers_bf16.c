@@ -111,48 +111,52 @@ static int add_blocks(struct coop_clip_bf16 *s, const struct coop_clip_block *b,
     return rc;
 }
 
-static int set_new(struct coop_clip_bf16 **out, struct coop_err *e)
+/* A new set filled by fill (add_text, add_vit, add_resnet) into *slot,
+ * unless *slot already has one; what names the tower in a failure. */
+static int enable(struct coop_clip_bf16 **slot,
+                  int (*fill)(struct coop_clip_bf16 *, const void *, bool, struct coop_err *),
+                  const void *tower, bool backward, const char *what, struct coop_err *e)
 {
+    if (*slot)
+        return 0;
+    struct coop_clip_bf16 *s = NULL;
     int rc = coop_bf16_check(e);
-    if (rc)
-        return rc;
-    *out = calloc(1, sizeof **out);
-    return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    if (rc == 0 && !(s = calloc(1, sizeof *s)))
+        rc = coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    if (rc == 0)
+        rc = fill(s, tower, backward, e);
+    if (rc) {
+        set_free(s);
+        return coop_fail_prefix(e, rc, "%s: precision bf16", what);
+    }
+    *slot = s;
+    return 0;
+}
+
+static int add_text(struct coop_clip_bf16 *s, const void *tower, bool backward,
+                    struct coop_err *e)
+{
+    const struct coop_clip_text *t = tower;
+    return add_blocks(s, t->blocks, t->layers, t->width, backward, e);
+}
+
+static int add_vit(struct coop_clip_bf16 *s, const void *tower, bool backward,
+                   struct coop_err *e)
+{
+    const struct coop_clip_vit *v = tower;
+    int rc = add_weight(s, v->conv1_w, NULL, 3 * v->patch_size * v->patch_size, v->width,
+                        false, e);
+    return rc ? rc : add_blocks(s, v->blocks, v->layers, v->width, backward, e);
 }
 
 int coop_clip_text_bf16_enable(struct coop_clip_text *t, bool backward, struct coop_err *e)
 {
-    if (t->bf16)
-        return 0;
-    struct coop_clip_bf16 *s = NULL;
-    int rc = set_new(&s, e);
-    if (rc == 0)
-        rc = add_blocks(s, t->blocks, t->layers, t->width, backward, e);
-    if (rc) {
-        set_free(s);
-        return coop_fail_prefix(e, rc, "text tower: precision bf16");
-    }
-    t->bf16 = s;
-    return 0;
+    return enable(&t->bf16, add_text, t, backward, "text tower", e);
 }
 
 int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
 {
-    if (v->bf16)
-        return 0;
-    struct coop_clip_bf16 *s = NULL;
-    int rc = set_new(&s, e);
-    if (rc == 0)
-        rc = add_weight(s, v->conv1_w, NULL, 3 * v->patch_size * v->patch_size, v->width, false,
-                        e);
-    if (rc == 0)
-        rc = add_blocks(s, v->blocks, v->layers, v->width, false, e);
-    if (rc) {
-        set_free(s);
-        return coop_fail_prefix(e, rc, "image tower (ViT): precision bf16");
-    }
-    v->bf16 = s;
-    return 0;
+    return enable(&v->bf16, add_vit, v, false, "image tower (ViT)", e);
 }
 
 /* A convolution w [Co, Ci, kh, kw]: the left factor [Co, Ci*kh*kw] of its
@@ -168,9 +172,10 @@ static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, in
     return rc;
 }
 
-static int add_resnet(struct coop_clip_bf16 *s, const struct coop_clip_resnet *r,
+static int add_resnet(struct coop_clip_bf16 *s, const void *tower, bool backward,
                       struct coop_err *e)
 {
+    const struct coop_clip_resnet *r = tower;
     int W = r->width, D = 32 * W, rc;
     if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, e)) ||
         (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, e)) ||
@@ -195,18 +200,7 @@ static int add_resnet(struct coop_clip_bf16 *s, const struct coop_clip_resnet *r
 
 int coop_clip_resnet_bf16_enable(struct coop_clip_resnet *r, struct coop_err *e)
 {
-    if (r->bf16)
-        return 0;
-    struct coop_clip_bf16 *s = NULL;
-    int rc = set_new(&s, e);
-    if (rc == 0)
-        rc = add_resnet(s, r, e);
-    if (rc) {
-        set_free(s);
-        return coop_fail_prefix(e, rc, "image tower (ResNet): precision bf16");
-    }
-    r->bf16 = s;
-    return 0;
+    return enable(&r->bf16, add_resnet, r, false, "image tower (ResNet)", e);
 }
 
 void coop_clip_resnet_bf16_disable(struct coop_clip_resnet *r)

@@ -68,6 +68,30 @@ static dnnl_status_t run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_
     return st == dnnl_success ? dnnl_stream_wait(s) : st;
 }
 
+/* Runs matmul p on the n (argument, descriptor, data) triples, wrapping the
+ * data in memory objects for the call. */
+struct mm_arg {
+    int arg;
+    const dnnl_memory_desc_t *md;
+    void *data;
+};
+static dnnl_status_t run_matmul(dnnl_primitive_t p, dnnl_engine_t eng, dnnl_stream_t s,
+                                const struct mm_arg *a, int n)
+{
+    dnnl_exec_arg_t ex[4] = {{0, NULL}};
+    dnnl_status_t st = dnnl_success;
+    int made = 0;
+    for (; made < n && st == dnnl_success; made++) {
+        ex[made].arg = a[made].arg;
+        st = dnnl_memory_create(&ex[made].memory, a[made].md, eng, a[made].data);
+    }
+    if (st == dnnl_success)
+        st = run(p, s, n, ex);
+    for (int i = 0; i < made; i++)
+        dnnl_memory_destroy(ex[i].memory);
+    return st;
+}
+
 /* Reorders plain bf16 w [N,K] (the K x N matrix in "ba" order) into mem. */
 static dnnl_status_t reorder_weights(struct coop_bf16_linear *l, uint16_t *plain,
                                      dnnl_memory_t dst)
@@ -215,23 +239,9 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     md2(&src_md, M, l->K, dnnl_bf16, dnnl_ab);
     md2(&dst_md, M, l->N, dnnl_f32, dnnl_ab);
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
-    dnnl_memory_t src = NULL, wts = NULL, dst = NULL, b = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->eng, l->act);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&wts, &l->w_md, l->eng, l->w);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&dst, &dst_md, l->eng, out);
-    if (st == dnnl_success && l->bias)
-        st = dnnl_memory_create(&b, &b_md, l->eng, l->bias);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts},
-                               {DNNL_ARG_DST, dst}, {DNNL_ARG_BIAS, b}};
-        st = run(l->prim, l->stream, l->bias ? 4 : 3, a);
-    }
-    dnnl_memory_destroy(src);
-    dnnl_memory_destroy(wts);
-    dnnl_memory_destroy(dst);
-    dnnl_memory_destroy(b);
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
+                               {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
+    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, l->bias ? 4 : 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
 }
 
@@ -334,19 +344,10 @@ int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t 
     md2(&src_md, l->M, l->K, dnnl_bf16, dnnl_ab);
     md2(&wei_md, l->K, N, dnnl_bf16, dnnl_ab);
     md2(&dst_md, l->M, N, dnnl_f32, dnnl_ab);
-    dnnl_memory_t src = NULL, wei = NULL, dst = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->eng, l->a);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&wei, &wei_md, l->eng, (void *)b);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&dst, &dst_md, l->eng, out);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-        st = run(l->prim, l->stream, 3, a);
-    }
-    dnnl_memory_destroy(src);
-    dnnl_memory_destroy(wei);
-    dnnl_memory_destroy(dst);
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->a},
+                               {DNNL_ARG_WEIGHTS, &wei_md, (void *)b},
+                               {DNNL_ARG_DST, &dst_md, out}};
+    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16, left factor)");
 }
 

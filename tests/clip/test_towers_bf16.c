@@ -195,33 +195,65 @@ START_TEST(text_tower_recompute_tape)
 }
 END_TEST
 
+/* An image tower behind three calls, for the check below. */
+struct image_tower {
+    const char *name;
+    void *tower;
+    struct coop_clip_bf16 **bf16;
+    int (*forward)(void *tower, const float *px, int B, float *feat, struct coop_err *e);
+    int (*enable)(void *tower, struct coop_err *e);
+    void (*disable)(void *tower);
+};
+
+/* Two random images through the tower in fp32, in bf16 and in fp32 again. */
+static void check_image_tower(const struct image_tower *it, int E, double tol)
+{
+    enum { S = 224, B = 2 };
+    struct coop_err e;
+    float *px = tu_rand((size_t)B * 3 * S * S, 11, -2, 2);
+    float *f32 = tu_zeros((size_t)B * E), *b16 = tu_zeros((size_t)B * E);
+    float *again = tu_zeros((size_t)B * E);
+    ck_assert_msg(it->forward(it->tower, px, B, f32, &e) == 0, "%s", e.msg);
+    ck_assert_msg(it->enable(it->tower, &e) == 0, "%s", e.msg);
+    ck_assert_msg(it->forward(it->tower, px, B, b16, &e) == 0, "%s", e.msg);
+    double ef = tu_relerr(b16, f32, (size_t)B * E), cf = min_cosine(b16, f32, B, E);
+    fprintf(stderr, "%s bf16 (%s): features %.2e (min cosine %.6f)\n", it->name,
+            coop_clip_bf16_impl(*it->bf16), ef, cf);
+    ck_assert_str_ne(coop_clip_bf16_impl(*it->bf16), "");
+    ck_assert_double_gt(max_abs_diff(b16, f32, (size_t)B * E), 0);
+    ck_assert_double_lt(ef, tol);
+    ck_assert_double_gt(cf, COS_MIN);
+    it->disable(it->tower);
+    ck_assert_ptr_null(*it->bf16);
+    ck_assert_int_eq(it->forward(it->tower, px, B, again, &e), 0);
+    ck_assert_int_eq(memcmp(again, f32, sizeof(float) * B * E), 0);
+    coop_free(px), coop_free(f32), coop_free(b16), coop_free(again);
+}
+
+static int vit_fwd(void *v, const float *px, int B, float *feat, struct coop_err *e)
+{
+    return coop_clip_vit_forward(v, px, B, feat, NULL, e);
+}
+static int vit_on(void *v, struct coop_err *e) { return coop_clip_vit_bf16_enable(v, e); }
+static void vit_off(void *v) { coop_clip_vit_bf16_disable(v); }
+static int rn_fwd(void *r, const float *px, int B, float *feat, struct coop_err *e)
+{
+    return coop_clip_resnet_forward(r, px, B, feat, e);
+}
+static int rn_on(void *r, struct coop_err *e) { return coop_clip_resnet_bf16_enable(r, e); }
+static void rn_off(void *r) { coop_clip_resnet_bf16_disable(r); }
+
 START_TEST(vit_full_size)
 {
     if (!can_run())
         return;
-    enum { S = 224, B = 2, E = 512 };
     struct coop_clip_vit v;
     void *mem;
     struct coop_err e;
-    ck_assert_int_eq(coop_clip_vit_alloc(&v, &mem, NULL, S, 16, 768, 12, 12, E, &e), 0);
+    ck_assert_int_eq(coop_clip_vit_alloc(&v, &mem, NULL, 224, 16, 768, 12, 12, 512, &e), 0);
     ck_assert_int_eq(coop_clip_vit_init_hash(&v, 1), 0);
-    float *px = tu_rand((size_t)B * 3 * S * S, 11, -2, 2);
-    float *f32 = tu_zeros((size_t)B * E), *b16 = tu_zeros((size_t)B * E);
-    float *again = tu_zeros((size_t)B * E);
-    ck_assert_msg(coop_clip_vit_forward(&v, px, B, f32, NULL, &e) == 0, "%s", e.msg);
-    ck_assert_msg(coop_clip_vit_bf16_enable(&v, &e) == 0, "%s", e.msg);
-    ck_assert_msg(coop_clip_vit_forward(&v, px, B, b16, NULL, &e) == 0, "%s", e.msg);
-    double ef = tu_relerr(b16, f32, (size_t)B * E), cf = min_cosine(b16, f32, B, E);
-    fprintf(stderr, "ViT-B/16 bf16 (%s): features %.2e (min cosine %.6f)\n",
-            coop_clip_bf16_impl(v.bf16), ef, cf);
-    ck_assert_str_ne(coop_clip_bf16_impl(v.bf16), "");
-    ck_assert_double_gt(max_abs_diff(b16, f32, (size_t)B * E), 0);
-    ck_assert_double_lt(ef, VIT_FEAT_TOL);
-    ck_assert_double_gt(cf, COS_MIN);
-    coop_clip_vit_bf16_disable(&v);
-    ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, again, NULL, &e), 0);
-    ck_assert_int_eq(memcmp(again, f32, sizeof(float) * B * E), 0);
-    coop_free(px), coop_free(f32), coop_free(b16), coop_free(again);
+    struct image_tower it = {"ViT-B/16", &v, &v.bf16, vit_fwd, vit_on, vit_off};
+    check_image_tower(&it, 512, VIT_FEAT_TOL);
     coop_free(mem);
 }
 END_TEST
@@ -232,30 +264,14 @@ START_TEST(resnet_full_size)
 {
     if (!can_run())
         return;
-    enum { S = 224, B = 2, E = 1024 };
     const int layers[4] = {3, 4, 6, 3};
     struct coop_clip_resnet r;
     void *mem;
     struct coop_err e;
-    ck_assert_int_eq(coop_clip_resnet_alloc(&r, &mem, NULL, S, 64, layers, 32, E, &e), 0);
+    ck_assert_int_eq(coop_clip_resnet_alloc(&r, &mem, NULL, 224, 64, layers, 32, 1024, &e), 0);
     ck_assert_int_eq(coop_clip_resnet_init_hash(&r, 2), 0);
-    float *px = tu_rand((size_t)B * 3 * S * S, 12, -2, 2);
-    float *f32 = tu_zeros((size_t)B * E), *b16 = tu_zeros((size_t)B * E);
-    float *again = tu_zeros((size_t)B * E);
-    ck_assert_msg(coop_clip_resnet_forward(&r, px, B, f32, &e) == 0, "%s", e.msg);
-    ck_assert_msg(coop_clip_resnet_bf16_enable(&r, &e) == 0, "%s", e.msg);
-    ck_assert_msg(coop_clip_resnet_forward(&r, px, B, b16, &e) == 0, "%s", e.msg);
-    double ef = tu_relerr(b16, f32, (size_t)B * E), cf = min_cosine(b16, f32, B, E);
-    fprintf(stderr, "RN50 bf16 (%s): features %.2e (min cosine %.6f)\n",
-            coop_clip_bf16_impl(r.bf16), ef, cf);
-    ck_assert_str_ne(coop_clip_bf16_impl(r.bf16), "");
-    ck_assert_double_gt(max_abs_diff(b16, f32, (size_t)B * E), 0);
-    ck_assert_double_lt(ef, RN_FEAT_TOL);
-    ck_assert_double_gt(cf, COS_MIN);
-    coop_clip_resnet_bf16_disable(&r);
-    ck_assert_int_eq(coop_clip_resnet_forward(&r, px, B, again, &e), 0);
-    ck_assert_int_eq(memcmp(again, f32, sizeof(float) * B * E), 0);
-    coop_free(px), coop_free(f32), coop_free(b16), coop_free(again);
+    struct image_tower it = {"RN50", &r, &r.bf16, rn_fwd, rn_on, rn_off};
+    check_image_tower(&it, 1024, RN_FEAT_TOL);
     coop_free(mem);
 }
 END_TEST

@@ -155,7 +155,8 @@ START_TEST(bf16_precision_is_its_own_trial)
     ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e-bf16"), 0);
     char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
                                getenv("COOP_SOURCE_ROOT"));
-    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz", getenv("COOP_SOURCE_ROOT"));
+    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz",
+                                getenv("COOP_SOURCE_ROOT"));
     char *yaml = coop_asprintf("%s/e2e.yaml", tmp);
     const char *prec[2] = {"fp32", "bf16"};
     char *file[2];
