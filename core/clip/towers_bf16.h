@@ -19,7 +19,8 @@ void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, 
                                          float *dbias, const float *dout, const float *inp,
                                          const float *w, int M, int K, int N);
 /* The convolution of one image inp [Ci, H, W] by w [Co, Ci, kh, kw] (no
- * bias) into out [Co, Ho, Wo] as the bf16 GEMM of its transposed im2col;
+ * bias) into out [Co, Ho, Wo] as the bf16 GEMM w @ im2col (w the frozen
+ * left factor, the im2col built in bf16);
  * false (nothing done) when the set has no bf16 copy of w. */
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, int Ci, int H, int W, int Co, int kh, int kw,
