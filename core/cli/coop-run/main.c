@@ -9,6 +9,7 @@
 #include "coop/run.h"
 #include "coop/results.h"
 #include "coop/util.h"
+#include "slurm_cli.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,13 @@ static void usage(FILE *f)
             "  --where A=V[,..] only trials whose axis A is V (V1|V2: either; repeatable;\n"
             "                   e.g. --where dataset=world-shapes,shots=4)\n"
             "  --claim-timeout S  take over claims whose heartbeat is S seconds old (300)\n"
+            "  --slurm          submit the selected incomplete trials as a Slurm job array\n"
+            "                   (one trial a task) and a coop-report job after it\n"
+            "                   (docs/cluster.md); resources from the YAML's slurm: section\n"
+            "                   or --partition P --account A --cpus-per-task N --mem M\n"
+            "                   --time T --max-parallel P --job-name J --sbatch-option OPT\n"
+            "  --no-submit      with --slurm: only write the scripts (<results>/slurm/)\n"
+            "  --sbatch PROG    the sbatch program (default: sbatch on PATH)\n"
             "  --force          re-run trials whose results are already completed\n"
             "  --cache DIR      feature / few-shot cache (default <results_dir>/.cache)\n"
             "  --plugin-path P  also load plugins from P (file or folder; repeatable)\n"
@@ -57,8 +65,10 @@ static void usage(FILE *f)
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
             "  coop-run --describe coop\n"
+            "  coop-run --slurm --partition cpu --cpus-per-task 4 --max-parallel 20 exp.yaml\n"
             "Exit status: 0 all trials completed (or skipped as completed), 1 some trial\n"
-            "failed, 2 usage or input error (nothing ran), 130 interrupted.\n");
+            "failed, 2 usage or input error (nothing ran), 3 sbatch missing or failed\n"
+            "(--slurm), 130 interrupted.\n");
 }
 
 static void list_plugins(const struct coop_registry *reg)
@@ -223,6 +233,18 @@ static int print_dry_run(const struct coop_matrix *m, const unsigned char *keep,
     return 0;
 }
 
+/* The log of the Slurm array task that last held a trial (coop-run --slurm's
+ * <results>/slurm/logs/<job>_<task>.log), when it is there. */
+static void print_slurm_log(const struct coop_trial *t, const char *task)
+{
+    char *log = coop_asprintf("%s/%s/slurm/logs/%s.log", t->results_dir, t->experiment, task);
+    if (log && coop_file_exists(log))
+        printf("    Slurm task %s, log %s\n", task, log);
+    else
+        printf("    Slurm task %s\n", task);
+    free(log);
+}
+
 /* --status: one line per selected trial, then the counts. */
 static int print_status(const struct coop_matrix *m, const unsigned char *keep, double timeout)
 {
@@ -249,7 +271,9 @@ static int print_status(const struct coop_matrix *m, const unsigned char *keep, 
             printf("    on %s pid %ld%s%s, heartbeat %.0f s ago\n", info.host, info.pid,
                    info.slurm[0] ? ", Slurm task " : "", info.slurm, info.age);
         else if (info.status == COOP_RUN_FAILED || info.detail[0])
-            printf("    %s%s%s\n", info.detail, info.slurm[0] ? "; Slurm task " : "", info.slurm);
+            printf("    %s\n", info.detail);
+        if (info.status != COOP_RUN_DONE && info.slurm[0])
+            print_slurm_log(t, info.slurm);
     }
     printf("%zu done, %zu running, %zu failed, %zu to do\n", count[COOP_RUN_DONE],
            count[COOP_RUN_RUNNING], count[COOP_RUN_FAILED], count[COOP_RUN_TODO]);
@@ -268,8 +292,13 @@ int main(int argc, char **argv)
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
     int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0;
+    struct slurm_cli slurm;
+    memset(&slurm, 0, sizeof slurm);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int sl = slurm_cli_flag(&slurm, argc, argv, &i);
+        if (sl < 0) return 2;
+        if (sl) continue;
         if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--force")) force = 1;
         else if (!strcmp(a, "--list-plugins")) list = 1;
@@ -293,6 +322,7 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--claim-timeout") && i + 1 < argc) {
             char *end;
+            slurm.claim_timeout = argv[i + 1];
             claim_timeout = strtod(argv[++i], &end);
             if (*end || !(claim_timeout >= 1)) {
                 fprintf(stderr, "coop-run: --claim-timeout %s: want seconds >= 1\n", argv[i]);
@@ -359,6 +389,16 @@ int main(int argc, char **argv)
         coop_matrix_free(m);
         coop_registry_free(reg);
         return 2;
+    }
+    if (slurm.on) {
+        slurm.cache = cache;
+        slurm.plugin_paths = extra;
+        slurm.n_plugin_paths = n_extra;
+        rc = slurm_cli_run(&slurm, yaml, m, keep);
+        free(keep);
+        coop_matrix_free(m);
+        coop_registry_free(reg);
+        return rc;
     }
     if (dry || status_only) {
         rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
