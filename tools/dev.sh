@@ -16,9 +16,10 @@ PKGS=(meson ninja-build pkg-config gcc libyaml-dev libopenblas-dev libhdf5-dev h
       check libjpeg62-turbo-dev libpng-dev zlib1g-dev libcairo2-dev libdnnl-dev valgrind git
       dataset-fashion-mnist clang libclang-rt-14-dev llvm)
 
-deps() {
-    local missing=()
-    for p in "${PKGS[@]}"; do
+# Installs the Debian packages named that are missing (apt-get, as root or with sudo).
+install_missing() {
+    local missing=() p
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
             missing+=("$p")
     done
@@ -30,6 +31,10 @@ deps() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
     fi
+}
+
+deps() {
+    install_missing "${PKGS[@]}"
 }
 
 build() {
@@ -111,18 +116,8 @@ SLURM_PKGS=(slurm-wlm munge)
 SLURM_DIR=$PWD/build/slurm-local # configuration, state, logs, pid files
 
 slurm_deps() {
-    local missing=()
-    for p in "${SLURM_PKGS[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
-    done
-    if ((${#missing[@]})); then
-        echo "installing: ${missing[*]}"
-        [ "$(id -u)" -eq 0 ] || { echo "slurm: needs root to install and start the daemons"; exit 1; }
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
-    fi
+    [ "$(id -u)" -eq 0 ] || { echo "slurm: needs root to start the daemons"; exit 1; }
+    install_missing "${SLURM_PKGS[@]}"
 }
 
 # One node (this host, its CPUs), no cgroups, no accounting; daemons run as root.

@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double coop_run_clock(const char *dir)
-{
-    return claim_clock(dir);
-}
-
 static void copy_holder(struct coop_run_trial_info *out, const struct claim_holder *h)
 {
     snprintf(out->host, sizeof out->host, "%s", h->host);
@@ -22,8 +17,8 @@ static void copy_holder(struct coop_run_trial_info *out, const struct claim_hold
     out->age = h->age;
 }
 
-int coop_run_trial_status(const struct coop_trial *t, double claim_timeout, double now,
-                          struct coop_run_trial_info *out, struct coop_err *e)
+static int trial_status(const struct coop_trial *t, double claim_timeout, double now,
+                        struct coop_run_trial_info *out, struct coop_err *e)
 {
     memset(out, 0, sizeof *out);
     out->age = -1;
@@ -53,5 +48,29 @@ int coop_run_trial_status(const struct coop_trial *t, double claim_timeout, doub
             snprintf(out->detail, sizeof out->detail, "its last run stopped: %s", h.why);
     }
     free(dir);
+    return rc;
+}
+
+int coop_run_status_all(const struct coop_matrix *m, const unsigned char *keep,
+                        double claim_timeout, struct coop_run_trial_info *info,
+                        size_t counts[4], struct coop_err *e)
+{
+    size_t n = coop_matrix_count(m);
+    if (n == 0)
+        return 0;
+    const struct coop_trial *t0 = coop_matrix_trial(m, 0);
+    char *dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
+    if (!dir)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    double now = claim_clock(dir);
+    free(dir);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (keep && !keep[i])
+            continue;
+        rc = trial_status(coop_matrix_trial(m, i), claim_timeout, now, &info[i], e);
+        if (rc == 0 && counts)
+            counts[info[i].status]++;
+    }
     return rc;
 }

@@ -249,34 +249,30 @@ static void print_slurm_log(const struct coop_trial *t, const char *task)
 static int print_status(const struct coop_matrix *m, const unsigned char *keep, double timeout)
 {
     size_t n = coop_matrix_count(m), count[4] = {0};
-    if (n == 0)
-        return 0;
-    const struct coop_trial *t0 = coop_matrix_trial(m, 0);
-    char *dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
-    double now = dir ? coop_run_clock(dir) : 0;
-    free(dir);
+    struct coop_run_trial_info *info = calloc(n ? n : 1, sizeof *info);
+    struct coop_err e;
+    if (!info || coop_run_status_all(m, keep, timeout, info, count, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", info ? e.msg : "out of memory");
+        free(info);
+        return 2;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
-        struct coop_run_trial_info info;
-        struct coop_err e;
+        const struct coop_run_trial_info *in = &info[i];
         if (!keep[i])
             continue;
-        if (coop_run_trial_status(t, timeout, now, &info, &e) != 0) {
-            fprintf(stderr, "coop-run: %s\n", e.msg);
-            return 2;
-        }
-        count[info.status]++;
-        printf("%s  %-8s %s\n", t->id, status_word(info.status), t->axes_summary);
-        if (info.status == COOP_RUN_RUNNING)
-            printf("    on %s pid %ld%s%s, heartbeat %.0f s ago\n", info.host, info.pid,
-                   info.slurm[0] ? ", Slurm task " : "", info.slurm, info.age);
-        else if (info.status == COOP_RUN_FAILED || info.detail[0])
-            printf("    %s\n", info.detail);
-        if (info.status != COOP_RUN_DONE && info.slurm[0])
-            print_slurm_log(t, info.slurm);
+        printf("%s  %-8s %s\n", t->id, status_word(in->status), t->axes_summary);
+        if (in->status == COOP_RUN_RUNNING)
+            printf("    on %s pid %ld%s%s, heartbeat %.0f s ago\n", in->host, in->pid,
+                   in->slurm[0] ? ", Slurm task " : "", in->slurm, in->age);
+        else if (in->status == COOP_RUN_FAILED || in->detail[0])
+            printf("    %s\n", in->detail);
+        if (in->status != COOP_RUN_DONE && in->slurm[0])
+            print_slurm_log(t, in->slurm);
     }
     printf("%zu done, %zu running, %zu failed, %zu to do\n", count[COOP_RUN_DONE],
            count[COOP_RUN_RUNNING], count[COOP_RUN_FAILED], count[COOP_RUN_TODO]);
+    free(info);
     return 0;
 }
 

@@ -126,28 +126,19 @@ static const char **incomplete(const struct coop_matrix *m, const unsigned char 
 {
     size_t n = coop_matrix_count(m);
     const char **ids = calloc(n ? n : 1, sizeof *ids);
+    struct coop_run_trial_info *info = calloc(n ? n : 1, sizeof *info);
+    struct coop_err e;
     *n_out = 0;
-    if (!ids || n == 0)
-        return ids;
-    const struct coop_trial *t0 = coop_matrix_trial(m, 0);
-    char *dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
-    double now = dir ? coop_run_clock(dir) : 0;
-    free(dir);
-    for (size_t i = 0; i < n; i++) {
-        const struct coop_trial *t = coop_matrix_trial(m, i);
-        struct coop_run_trial_info info;
-        struct coop_err e;
-        if (!keep[i])
-            continue;
-        if (coop_run_trial_status(t, timeout, now, &info, &e) != 0) {
-            fprintf(stderr, "coop-run: %s\n", e.msg);
-            free(ids);
-            return NULL;
-        }
-        counts[info.status]++;
-        if (info.status == COOP_RUN_TODO || info.status == COOP_RUN_FAILED)
-            ids[(*n_out)++] = t->id;
+    if (!ids || !info || coop_run_status_all(m, keep, timeout, info, counts, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", ids && info ? e.msg : "out of memory");
+        free(ids);
+        free(info);
+        return NULL;
     }
+    for (size_t i = 0; i < n; i++)
+        if (keep[i] && (info[i].status == COOP_RUN_TODO || info[i].status == COOP_RUN_FAILED))
+            ids[(*n_out)++] = coop_matrix_trial(m, i)->id;
+    free(info);
     return ids;
 }
 

@@ -94,13 +94,14 @@ struct coop_run_trial_info {
     double age;      /* seconds since the holder's last heartbeat; < 0: no claim */
     char detail[512]; /* FAILED: the error; TODO after a dead claim: why it is dead */
 };
-/* The status of trial t (claims judged with claim_timeout seconds, 0 =
- * 300, at the file system's time now from coop_run_clock). */
-COOP_API int coop_run_trial_status(const struct coop_trial *t, double claim_timeout, double now,
-                                   struct coop_run_trial_info *out, struct coop_err *e);
-/* The file system's current time in dir (the mtime of a file written there;
- * the host's clock when dir cannot be written). */
-COOP_API double coop_run_clock(const char *dir);
+/* The status of every trial i of m with keep[i] (keep NULL: all) into
+ * info[i] (info holds coop_matrix_count(m); the others are left alone):
+ * its results file first, then its claim, judged with claim_timeout seconds
+ * (0 = 300) at one moment of the file system's clock (the mtime of a file
+ * written in the results folder). counts[status] (may be NULL) tallies them. */
+COOP_API int coop_run_status_all(const struct coop_matrix *m, const unsigned char *keep,
+                                 double claim_timeout, struct coop_run_trial_info *info,
+                                 size_t counts[4], struct coop_err *e);
 
 /* ---- evaluating stored learned prompts ------------------------------------- */
 /* Re-evaluates the learned context stored in a prompt trial's results file on
