@@ -222,7 +222,7 @@ asan)
 valgrind)
     # default: the suites quick enough under valgrind for CI; name suites to choose others
     build
-    [ $# -gt 0 ] || set -- util results data_json data_fewshot train run nn matrix \
+    [ $# -gt 0 ] || set -- util results data_json data_fewshot train run claims nn matrix \
         clip_checkpoint datasets_example_csv report featcache image vision clip_text \
         clip_safetensors clip_plugin world datasets_layouts pretrain
     meson test -C build --setup=valgrind --print-errorlogs "$@"
