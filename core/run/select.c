@@ -65,7 +65,8 @@ static int apply_condition(const struct coop_matrix *m, const char *cond, size_t
 {
     char key[64], want[256], value[256];
     const char *eq = memchr(cond, '=', len);
-    if (!eq || eq == cond || (size_t)(eq - cond) >= sizeof key || len - (size_t)(eq - cond) > sizeof want)
+    if (!eq || eq == cond || (size_t)(eq - cond) >= sizeof key ||
+        len - (size_t)(eq - cond) > sizeof want)
         return coop_fail(e, COOP_E_INVAL, "--where '%.*s': want AXIS=VALUE[|VALUE...] (e.g. "
                          "--where dataset=world-shapes,shots=4)", (int)len, cond);
     snprintf(key, sizeof key, "%.*s", (int)(eq - cond), cond);

@@ -186,6 +186,7 @@ has "0 failed"
 expect 0 "$run" --status --where fail_open=false "$ys2"
 has "9 done, 0 running, 0 failed, 0 to do"
 for id in $(printf '%s\n' "$out" | grep -E '^[0-9a-f]{16} ' | cut -c1-16); do
-    ls -a "$dir" | grep -q "^\.$id\.claim" && fail "claims of completed trials left: $(ls -a "$dir")"
+    ls -a "$dir" | grep -q "^\.$id\.claim" &&
+        fail "claims of completed trials left: $(ls -a "$dir")"
 done
 echo "cluster_cli: ok"

@@ -9,11 +9,13 @@
  * a single-process run bit for bit, that the report job wrote the summary
  * and the report, and that a resubmission finds nothing to run. A second
  * sweep with a trial that fails shows that trial in the summary with its id
- * and its task's log. When Slurm does not answer, the test says so and
- * fails: it never skips. */
+ * and its task's log. A task killed with kill -9 mid-trial loses only that
+ * trial, and a resubmission takes its dead claim over. When Slurm does not
+ * answer, the test says so and fails: it never skips. */
 #include "coop/util.h"
 #include <check.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,7 @@ static void require_slurm(void)
 }
 
 /* Writes <tmpdir>/<name>.yaml (results in <tmpdir>/<name>/results). */
-static char *write_yaml(const char *name, bool with_failure)
+static char *write_yaml_ms(const char *name, bool with_failure, int sleep_ms)
 {
     char *p = coop_asprintf("%s/%s.yaml", tmpdir, name);
     char *ckpt = coop_asprintf("%s/toy.ckpt", tmpdir);
@@ -88,7 +90,7 @@ static char *write_yaml(const char *name, bool with_failure)
             "backbone: {plugin: toy, checkpoint: %s}\n"
             "datasets:\n"
             "  - name: toy_colors\n"
-            "    options: {sleep_ms: 15%s}\n"
+            "    options: {sleep_ms: %d%s}\n"
             "methods:\n"
             "  - {name: coop, n_ctx: [2, 4]}\n"
             "  - linear_probe\n"
@@ -99,10 +101,15 @@ static char *write_yaml(const char *name, bool with_failure)
             "  cpus_per_task: 1\n"
             "  max_parallel: 2\n"
             "  time: \"5:00\"\n",
-            tmpdir, name, ckpt, with_failure ? ", fail_open: [false, true]" : "");
+            tmpdir, name, ckpt, sleep_ms, with_failure ? ", fail_open: [false, true]" : "");
     ck_assert_int_eq(fclose(f), 0);
     free(ckpt);
     return p;
+}
+
+static char *write_yaml(const char *name, bool with_failure)
+{
+    return write_yaml_ms(name, with_failure, 15);
 }
 
 static char *coop_run(void)
@@ -239,6 +246,58 @@ START_TEST(a_failed_task_shows_in_the_summary)
 }
 END_TEST
 
+/* The pid in the name of a trial's temporary results file
+ * (.<id>.h5.tmp-<host>-<pid>) in dir, or 0 when no trial is in flight. */
+static long pid_in_flight(const char *dir)
+{
+    DIR *d = opendir(dir);
+    long pid = 0;
+    for (struct dirent *de; d && (de = readdir(d)) && !pid;) {
+        const char *t = strstr(de->d_name, ".h5.tmp-"), *dash = strrchr(de->d_name, '-');
+        if (t && dash)
+            pid = atol(dash + 1);
+    }
+    if (d)
+        closedir(d);
+    return pid;
+}
+
+START_TEST(a_killed_task_loses_only_its_trial)
+{
+    require_slurm();
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "slurm"), 0);
+    char *y = write_yaml_ms("killed", false, 40), *exe = coop_run(), array[32], report[32];
+    char *res = coop_asprintf("%s/killed/results/slurm", tmpdir);
+    char *cmd = coop_asprintf("'%s' --slurm '%s' 2>&1", exe, y);
+    int st;
+    char *out = sh(cmd, &st);
+    ck_assert_msg(st == 0, "%s", out);
+    job_ids(out, array, report);
+    free(out);
+    long pid = 0;
+    for (int i = 0; i < 600 && !pid; i++) {
+        usleep(50000);
+        pid = pid_in_flight(res);
+    }
+    ck_assert_msg(pid > 0, "no trial in flight after 30 s");
+    ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+    wait_jobs(array, report);
+    char *sp = coop_asprintf("%s/slurm/summary.txt", res), *summary = read_text(sp);
+    char *gone = coop_asprintf("its last run stopped: process %ld is gone", pid);
+    ck_assert_msg(strstr(summary, "5 done, 0 running, 0 failed, 1 to do") &&
+                      strstr(summary, gone), "%s", summary);
+    out = sh(cmd, &st); /* resubmitted: the killed trial alone */
+    ck_assert_msg(st == 0 && strstr(out, "1 trial to run (5 done"), "%s", out);
+    job_ids(out, array, report);
+    free(out);
+    wait_jobs(array, report);
+    free(summary);
+    summary = read_text(sp);
+    ck_assert_msg(strstr(summary, "6 done, 0 running, 0 failed, 0 to do"), "%s", summary);
+    free(summary), free(sp), free(gone), free(cmd), free(res), free(exe), free(y);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("slurm");
@@ -247,6 +306,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, remove_tmp);
     tcase_add_test(tc, array_runs_every_trial_once_and_the_report);
     tcase_add_test(tc, a_failed_task_shows_in_the_summary);
+    tcase_add_test(tc, a_killed_task_loses_only_its_trial);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

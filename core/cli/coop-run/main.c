@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  --dry-run        print the selected trials (id, state, swept axes), run nothing\n"
             "  --status         every selected trial: done, running (host, heartbeat age),\n"
             "                   failed or to do, across all processes and hosts\n"
-            "  --shard I/N      only shard I of N (1 <= I <= N; a trial's shard is fixed by its id)\n"
+            "  --shard I/N      only shard I of N (1 <= I <= N; a trial's shard follows its id)\n"
             "  --trial ID       only this trial (repeatable; or ID,ID,...)\n"
             "  --where A=V[,..] only trials whose axis A is V (V1|V2: either; repeatable;\n"
             "                   e.g. --where dataset=world-shapes,shots=4)\n"
@@ -307,7 +307,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (!strcmp(a, "--status")) status_only = 1;
-        else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64) where[n_where++] = argv[++i];
+        else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
+            where[n_where++] = argv[++i];
         else if (!strcmp(a, "--trial") && i + 1 < argc) {
             if (split_ids(argv[++i], ids, &n_ids, 256)) return 2;
         } else if (!strcmp(a, "--shard") && i + 1 < argc) {
