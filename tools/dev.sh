@@ -215,16 +215,15 @@ asan)
     [ -f build-asan/build.ninja ] ||
         meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     meson compile -C build-asan
-    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
-        meson test -C build-asan --print-errorlogs "$@"
+    # the sanitizers' options and suppressions: the 'asan' test setup (tests/meson.build)
+    meson test -C build-asan --setup=asan --print-errorlogs "$@"
     ;;
 valgrind)
     # default: the suites quick enough under valgrind for CI; name suites to choose others
     build
     [ $# -gt 0 ] || set -- util results data_json data_fewshot train run claims nn matrix \
         clip_checkpoint datasets_example_csv report featcache image vision clip_text \
-        clip_safetensors clip_plugin world datasets_layouts pretrain
+        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
 fuzz) fuzz "$@" ;;

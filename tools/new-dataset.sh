@@ -3,7 +3,8 @@
 # copying the example (plugins/datasets/example_csv) and its test, renamed:
 #   plugins/datasets/NAME/{meson.build,NAME.c}   module coop-NAME, dataset "NAME"
 #   tests/dataset_NAME/{meson.build,test_NAME.c}  its Check suite
-# Both folders register themselves with the build (no meson file to edit).
+# Both folders are appended to the build's folder lists (coop_plugin_dirs in
+# plugins/meson.build, test_subdirs in tests/meson.build).
 # Walkthrough: docs/adding-a-dataset.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,24 @@ for p in "$plug" "$test"; do
     fi
 done
 
+# Adds the line "  'ENTRY'," before the "]" that closes "LIST = [" in FILE.
+add_to_list() {
+    local file=$1 list=$2 entry=$3
+    awk -v list="$list" -v entry="$entry" '
+        index($0, list " = [") == 1 { inside = 1 }
+        inside && /^]/ { printf "  \047%s\047,\n", entry; inside = 0; done = 1 }
+        { print }
+        END { exit !done }' "$file" >"$file.new" || {
+        rm -f "$file.new"
+        echo "$file: no list '$list = [' ... ']' to add $entry to" >&2
+        exit 1
+    }
+    mv "$file.new" "$file"
+}
+
 mkdir -p "$plug" "$test"
+add_to_list plugins/meson.build coop_plugin_dirs "datasets/$name"
+add_to_list tests/meson.build test_subdirs "dataset_$name"
 sed "s/example_csv/$name/g" plugins/datasets/example_csv/example_csv.c >"$plug/$name.c"
 sed "s/example_csv/$name/g" plugins/datasets/example_csv/meson.build >"$plug/meson.build"
 sed -e "s/example_csv/$name/g" -e 's|#include "dstest.h"|#include "../datasets/dstest.h"|' \

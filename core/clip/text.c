@@ -10,13 +10,10 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
-#include "text_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define LN_EPS 1e-5f
-
-size_t coop_text_tape_budget_bytes = (size_t)3 << 30;
 
 enum tape_mode { TAPE_NONE, TAPE_CKPT, TAPE_FULL };
 
@@ -377,9 +374,9 @@ static struct coop_clip_text_tape *plan(const struct coop_clip_text *t, const in
         tp->rows[k] = tp->off[k] + eot[k] - P;
     size_t per_layer = ((size_t)P + (size_t)tp->suf.N) * (10 * (size_t)tp->W + 4) +
                        tp->pre.natt + tp->suf.natt;
+    size_t budget = t->tape_budget ? t->tape_budget : COOP_CLIP_TEXT_TAPE_BUDGET;
     tp->mode = !want_tape ? TAPE_NONE
-               : per_layer * tp->layers * sizeof(float) <= coop_text_tape_budget_bytes ? TAPE_FULL
-                                                                             : TAPE_CKPT;
+               : per_layer * tp->layers * sizeof(float) <= budget ? TAPE_FULL : TAPE_CKPT;
     return tp;
 }
 

@@ -57,6 +57,7 @@ size_t coop_clip_text_bind(struct coop_clip_text *t, struct coop_clip_block *blo
 {
     t->context_length = L, t->vocab_size = V, t->width = W, t->heads = heads;
     t->layers = layers, t->embed_dim = E, t->blocks = blocks;
+    t->tape_budget = 0;
     size_t off = 0, n;
     float **slot;
     for (int i = 0; (slot = tensor_slot(t, i, &n)) != NULL; i++) {

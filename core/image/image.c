@@ -1,6 +1,7 @@
 /* image.c: struct coop_image lifetime, loading by content sniffing, and the
  * PNG writer. Decoding itself lives in decode_jpeg.c / decode_png.c. */
 #include "image_internal.h"
+#include <errno.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,7 @@ int coop_image_write_png(const char *path, const uint8_t *pix, int w, int h, int
         return coop_fail(e, COOP_E_INVAL, "%s: cannot write %dx%dx%d PNG", path, w, h, channels);
     FILE *f = fopen(path, "wb");
     if (!f)
-        return coop_fail(e, COOP_E_IO, "%s: cannot open for writing", path);
+        return coop_fail(e, COOP_E_IO, "%s: cannot create: %s", path, strerror(errno));
     struct png_write_ctx ctx = {e, path};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_write_error,
                                               png_write_warning);
@@ -149,6 +150,6 @@ int coop_image_write_png(const char *path, const uint8_t *pix, int w, int h, int
     }
     png_destroy_write_struct(&png, &info);
     if (fclose(f) != 0 && rc == COOP_OK)
-        rc = coop_fail(e, COOP_E_IO, "%s: write failed", path);
+        rc = coop_fail(e, COOP_E_IO, "%s: write failed: %s", path, strerror(errno));
     return rc;
 }

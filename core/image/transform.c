@@ -152,3 +152,21 @@ void coop_image_normalize(float *out, const uint8_t *rgb, int S, const float mea
         for (size_t i = 0; i < n; i++)
             out[c * n + i] = ((float)rgb[i * 3 + c] / 255.0f - mean[c]) / std[c];
 }
+
+int coop_image_load_clip_eval(float *out, const char *path, int size, const float mean[3],
+                              const float std[3], struct coop_err *e)
+{
+    uint8_t *rgb = malloc((size_t)size * size * 3);
+    if (!rgb)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    struct coop_image img;
+    memset(&img, 0, sizeof img);
+    int rc = coop_image_load(&img, path, e);
+    if (rc == 0)
+        rc = coop_image_clip_eval_rgb8(rgb, &img, size, e);
+    if (rc == 0)
+        coop_image_normalize(out, rgb, size, mean, std);
+    coop_image_free(&img);
+    free(rgb);
+    return rc;
+}

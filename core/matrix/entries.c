@@ -34,12 +34,12 @@ static int unknown_plugin(struct coop_matrix *m, const struct ynode *at,
     }
     char why[COOP_ERR_MAX - 256];
     if (m->r->rejected && m->r->rejected(m->r->ctx, name, why, sizeof why))
-        return mx_fail(e, m, at, COOP_E_NOTFOUND, "%s plugin '%.80s' is not available: %s",
-                       kind_word(hint), name, why);
+        return coop_mx_fail(e, m, at, COOP_E_NOTFOUND, "%s plugin '%.80s' is not available: %s",
+                            kind_word(hint), name, why);
     const char *s = coop_suggest(name, names, n);
-    return mx_fail(e, m, at, COOP_E_NOTFOUND, "unknown %s plugin '%.80s'%s%s%s",
-                   kind_word(hint), name, s ? " (did you mean '" : "", s ? s : "",
-                   s ? "'?)" : "");
+    return coop_mx_fail(e, m, at, COOP_E_NOTFOUND, "unknown %s plugin '%.80s'%s%s%s",
+                        kind_word(hint), name, s ? " (did you mean '" : "", s ? s : "",
+                        s ? "'?)" : "");
 }
 
 static int lookup(struct coop_matrix *m, const struct ynode *at, enum coop_plugin_kind hint,
@@ -51,48 +51,10 @@ static int lookup(struct coop_matrix *m, const struct ynode *at, enum coop_plugi
     bool ok = hint ? info->kind == hint
                    : info->kind == COOP_PLUGIN_PROMPT || info->kind == COOP_PLUGIN_BASELINE;
     if (!ok)
-        return mx_fail(e, m, at, COOP_E_INVAL, "plugin '%.80s' is not a %s plugin", name,
-                       kind_word(hint));
+        return coop_mx_fail(e, m, at, COOP_E_INVAL, "plugin '%.80s' is not a %s plugin", name,
+                            kind_word(hint));
     if (info->kind == COOP_PLUGIN_PROMPT)
         info->trains = true;
-    return 0;
-}
-
-int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const struct coop_param_spec *spec, char ***values, size_t *count,
-                  struct coop_err *e)
-{
-    if (n->kind == YNODE_MAP)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a value or a list, got a mapping",
-                       what);
-    size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
-    if (cnt == 0)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: empty list (an axis needs at least one value)",
-                       what);
-    char **v = mx_alloc(m, cnt * sizeof *v);
-    if (!v)
-        return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    /* train.epochs: "auto" is accepted next to integers */
-    bool allow_auto = spec->default_value && strcmp(spec->default_value, "auto") == 0;
-    for (size_t i = 0; i < cnt; i++) {
-        const struct ynode *it = n->kind == YNODE_SEQ ? n->items[i] : n;
-        char *c = NULL;
-        int rc;
-        if (allow_auto && it->kind == YNODE_SCALAR && !it->quoted && strcmp(it->str, "auto") == 0)
-            rc = (c = coop_strdup("auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
-        else if (it->kind != YNODE_SCALAR)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "%s: list items must be scalars, got %s", what,
-                         ynode_kind_name(it->kind));
-        else
-            rc = mx_canon(m, it, what, spec, &c, e);
-        if (rc || !(v[i] = mx_keep(m, c)))
-            return rc ? rc : coop_fail(e, COOP_E_NOMEM, "out of memory");
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(v[j], v[i]) == 0)
-                return mx_fail(e, m, it, COOP_E_INVAL, "%s: duplicate value '%.60s'", what, v[i]);
-    }
-    *values = v;
-    *count = cnt;
     return 0;
 }
 
@@ -106,8 +68,8 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
     size_t np = 0;
     while (sp && sp[np].name)
         np++;
-    const char **known = mx_alloc(m, (np + n_skip) * sizeof *known);
-    en->params = mx_alloc(m, (np ? np : 1) * sizeof *en->params);
+    const char **known = coop_mx_alloc(m, (np + n_skip) * sizeof *known);
+    en->params = coop_mx_alloc(m, (np ? np : 1) * sizeof *en->params);
     if (!known || !en->params)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; i < np; i++)
@@ -119,18 +81,18 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
     snprintf(what, sizeof what, "%s '%s'",
              en->kind == MX_BACKBONE ? "backbone" : en->kind == MX_DATASET ? "dataset" : "method",
              en->name);
-    int rc = map ? mx_check_keys(m, map, what, known, np + n_skip, e) : 0;
+    int rc = map ? coop_mx_check_keys(m, map, what, known, np + n_skip, e) : 0;
     for (size_t i = 0; !rc && i < np; i++) {
         struct mx_param *p = &en->params[i];
         p->spec = &sp[i];
-        const struct ynode *v = ymap_get(map, sp[i].name);
+        const struct ynode *v = coop_ymap_get(map, sp[i].name);
         snprintf(what, sizeof what, "%s: %s", en->name, sp[i].name);
         if (v) {
             p->given = true;
-            rc = mx_parse_axis(m, v, what, &sp[i], &p->values, &p->n, e);
+            rc = coop_mx_parse_axis(m, v, what, &sp[i], &p->values, &p->n, e);
         } else if (!sp[i].default_value) {
-            rc = mx_fail(e, m, at, COOP_E_INVAL, "%s: required parameter '%s' is missing",
-                         en->name, sp[i].name);
+            rc = coop_mx_fail(e, m, at, COOP_E_INVAL, "%s: required parameter '%s' is missing",
+                              en->name, sp[i].name);
         } else {
             /* defaults go through the same canonical form as written values, so
              * writing a default out or leaving it implicit gives the same id */
@@ -139,7 +101,7 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
                               .str = (char *)sp[i].default_value,
                               .len = strlen(sp[i].default_value)};
             snprintf(what, sizeof what, "plugin '%s': default of %s", en->name, sp[i].name);
-            rc = mx_parse_axis(m, &d, what, &sp[i], &p->values, &p->n, e);
+            rc = coop_mx_parse_axis(m, &d, what, &sp[i], &p->values, &p->n, e);
         }
     }
     return rc;
@@ -161,12 +123,12 @@ static int entry_dims(struct coop_matrix *m, struct mx_entry *en, const struct y
     size_t ng = !zip ? 0 : zip->kind == YNODE_SEQ && zip->n && zip->items[0]->kind == YNODE_SEQ
                                  ? zip->n : 1;
     if (zip && (zip->kind != YNODE_SEQ || zip->n == 0))
-        return mx_fail(e, m, zip, COOP_E_INVAL, "zip: expected a list of parameter names");
+        return coop_mx_fail(e, m, zip, COOP_E_INVAL, "zip: expected a list of parameter names");
     for (size_t g = 0; g < ng; g++) {
         const struct ynode *grp = ng == 1 && zip->items[0]->kind != YNODE_SEQ ? zip : zip->items[g];
         if (grp->kind != YNODE_SEQ || grp->n < 2)
-            return mx_fail(e, m, grp, COOP_E_INVAL, "zip: each group is a list of two or more "
-                                                    "parameter names");
+            return coop_mx_fail(e, m, grp, COOP_E_INVAL, "zip: each group is a list of two or more "
+                                                         "parameter names");
         for (size_t j = 0; j < grp->n; j++) {
             const struct ynode *it = grp->items[j];
             size_t k = 0;
@@ -174,12 +136,13 @@ static int entry_dims(struct coop_matrix *m, struct mx_entry *en, const struct y
                                         strcmp(it->str, en->params[k].spec->name) != 0))
                 k++;
             if (k == en->n_params || dim_of[k] >= 0)
-                return mx_fail(e, m, it, COOP_E_INVAL, "zip: '%.60s' is %s parameter of '%s'",
-                               it->kind == YNODE_SCALAR ? it->str : "?",
-                               k == en->n_params ? "not a" : "a repeated", en->name);
+                return coop_mx_fail(e, m, it, COOP_E_INVAL, "zip: '%.60s' is %s parameter of '%s'",
+                                    it->kind == YNODE_SCALAR ? it->str : "?",
+                                    k == en->n_params ? "not a" : "a repeated", en->name);
             if (j && en->params[k].n != dim_len[nd])
-                return mx_fail(e, m, it, COOP_E_INVAL, "zip: '%s' has %zu values, '%s' has %zu",
-                               it->str, en->params[k].n, grp->items[0]->str, dim_len[nd]);
+                return coop_mx_fail(e, m, it, COOP_E_INVAL,
+                                    "zip: '%s' has %zu values, '%s' has %zu",
+                                    it->str, en->params[k].n, grp->items[0]->str, dim_len[nd]);
             dim_of[k] = (int)nd;
             dim_len[nd] = en->params[k].n;
         }
@@ -197,7 +160,7 @@ static int entry_dims(struct coop_matrix *m, struct mx_entry *en, const struct y
 static int make_variant(struct coop_matrix *m, struct mx_entry *en, const size_t *idx,
                         const int *dim_of, struct mx_variant *v)
 {
-    struct coop_kv *kv = mx_alloc(m, (en->n_params ? en->n_params : 1) * sizeof *kv);
+    struct coop_kv *kv = coop_mx_alloc(m, (en->n_params ? en->n_params : 1) * sizeof *kv);
     if (!kv)
         return COOP_E_NOMEM;
     char sum[1024] = "";
@@ -213,7 +176,7 @@ static int make_variant(struct coop_matrix *m, struct mx_entry *en, const size_t
     qsort(kv, en->n_params, sizeof *kv, cmp_kv);
     v->params.kv = kv;
     v->params.n = en->n_params;
-    v->summary = mx_strdup(m, sum);
+    v->summary = coop_mx_strdup(m, sum);
     return v->summary ? 0 : COOP_E_NOMEM;
 }
 
@@ -221,9 +184,9 @@ static int expand_entry(struct coop_matrix *m, struct mx_entry *en, const struct
                         const struct ynode *at, struct coop_err *e)
 {
     size_t np = en->n_params ? en->n_params : 1;
-    int *dim_of = mx_alloc(m, np * sizeof *dim_of);
-    size_t *dim_len = mx_alloc(m, np * sizeof *dim_len), nd = 0;
-    size_t *idx = mx_alloc(m, np * sizeof *idx);
+    int *dim_of = coop_mx_alloc(m, np * sizeof *dim_of);
+    size_t *dim_len = coop_mx_alloc(m, np * sizeof *dim_len), nd = 0;
+    size_t *idx = coop_mx_alloc(m, np * sizeof *idx);
     if (!dim_of || !dim_len || !idx)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     int rc = entry_dims(m, en, zip, dim_of, dim_len, &nd, e);
@@ -232,11 +195,11 @@ static int expand_entry(struct coop_matrix *m, struct mx_entry *en, const struct
     size_t total = 1;
     for (size_t d = 0; d < nd; d++) {
         if (dim_len[d] > COOP_MATRIX_MAX_TRIALS / total)
-            return mx_fail(e, m, at, COOP_E_NOMEM, "%s: more than %d parameter combinations",
-                           en->name, COOP_MATRIX_MAX_TRIALS);
+            return coop_mx_fail(e, m, at, COOP_E_NOMEM, "%s: more than %d parameter combinations",
+                                en->name, COOP_MATRIX_MAX_TRIALS);
         total *= dim_len[d];
     }
-    en->variants = mx_alloc(m, total * sizeof *en->variants);
+    en->variants = coop_mx_alloc(m, total * sizeof *en->variants);
     if (!en->variants)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t t = 0; t < total; t++) {
@@ -256,23 +219,23 @@ static int expand_entry(struct coop_matrix *m, struct mx_entry *en, const struct
 static int entry_name(struct coop_matrix *m, struct mx_entry *en, const struct ynode *n,
                       const char *name_key, enum coop_plugin_kind hint, struct coop_err *e)
 {
-    const struct ynode *nm = n->kind == YNODE_SCALAR ? n : ymap_get(n, name_key);
+    const struct ynode *nm = n->kind == YNODE_SCALAR ? n : coop_ymap_get(n, name_key);
     if (!nm)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s entry: '%s' is required", kind_word(hint),
-                       name_key);
-    int rc = mx_expect_scalar(m, nm, name_key, e);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s entry: '%s' is required", kind_word(hint),
+                            name_key);
+    int rc = coop_mx_expect_scalar(m, nm, name_key, e);
     if (!rc)
         rc = lookup(m, nm, hint, nm->str, &en->info, e);
     if (rc)
         return rc;
-    if (!(en->name = mx_strdup(m, nm->str)))
+    if (!(en->name = coop_mx_strdup(m, nm->str)))
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     en->line = n->line;
     en->col = n->col;
-    const struct ynode *lb = n->kind == YNODE_MAP ? ymap_get(n, "label") : NULL;
-    if (lb && (rc = mx_expect_scalar(m, lb, "label", e)))
+    const struct ynode *lb = n->kind == YNODE_MAP ? coop_ymap_get(n, "label") : NULL;
+    if (lb && (rc = coop_mx_expect_scalar(m, lb, "label", e)))
         return rc;
-    en->label = lb ? mx_strdup(m, lb->str) : en->name;
+    en->label = lb ? coop_mx_strdup(m, lb->str) : en->name;
     return en->label ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
 
@@ -284,12 +247,12 @@ static int entry_list(struct coop_matrix *m, const struct ynode *n, const char *
         return coop_fail(e, COOP_E_INVAL, "%s:1:1: '%s' is required", m->file, what);
     size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
     if (n->kind == YNODE_SEQ && cnt == 0)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: empty list (an axis needs at least one value)",
-                       what);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL,
+                            "%s: empty list (an axis needs at least one value)", what);
     if (n->kind != YNODE_SEQ && !allow_single)
-        return mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a list, got %s", what,
-                       ynode_kind_name(n->kind));
-    *out = mx_alloc(m, cnt * sizeof **out);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a list, got %s", what,
+                            coop_ynode_kind_name(n->kind));
+    *out = coop_mx_alloc(m, cnt * sizeof **out);
     *count = cnt;
     return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
@@ -302,53 +265,53 @@ static const struct ynode *item(const struct ynode *n, size_t i)
 static int check_file(struct coop_matrix *m, const struct ynode *n, const char *what,
                       const char **abs, const char **written, struct coop_err *e)
 {
-    int rc = mx_expect_scalar(m, n, what, e);
+    int rc = coop_mx_expect_scalar(m, n, what, e);
     if (rc)
         return rc;
-    *written = mx_strdup(m, n->str);
-    *abs = mx_path(m, n->str);
+    *written = coop_mx_strdup(m, n->str);
+    *abs = coop_mx_path(m, n->str);
     if (!*abs || !*written)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     if (coop_dir_exists(*abs))
-        return mx_fail(e, m, n, COOP_E_IO, "%s: '%s' is a folder, not a file", what, *abs);
+        return coop_mx_fail(e, m, n, COOP_E_IO, "%s: '%s' is a folder, not a file", what, *abs);
     if (!coop_file_exists(*abs))
-        return mx_fail(e, m, n, COOP_E_IO, "%s: file '%s' does not exist", what, *abs);
+        return coop_mx_fail(e, m, n, COOP_E_IO, "%s: file '%s' does not exist", what, *abs);
     return 0;
 }
 
 static const char *const backbone_keys[] = {"plugin", "label", "checkpoint", "vocab",
                                             "options", "zip"};
 
-int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+int coop_mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "backbone", &m->backbones, &m->n_backbones, true, e);
     for (size_t i = 0; !rc && i < m->n_backbones; i++) {
         const struct ynode *it = item(n, i);
         struct mx_entry *en = &m->backbones[i];
         en->kind = MX_BACKBONE;
-        if ((rc = mx_check_keys(m, it, "backbone", backbone_keys, 6, e)) ||
+        if ((rc = coop_mx_check_keys(m, it, "backbone", backbone_keys, 6, e)) ||
             (rc = entry_name(m, en, it, "plugin", COOP_PLUGIN_BACKBONE, e)))
             break;
-        const struct ynode *ck = ymap_get(it, "checkpoint"), *vb = ymap_get(it, "vocab");
+        const struct ynode *ck = coop_ymap_get(it, "checkpoint"), *vb = coop_ymap_get(it, "vocab");
         if (!ck)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "backbone: 'checkpoint' is required");
+            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "backbone: 'checkpoint' is required");
         if (!rc)
             rc = check_file(m, ck, "backbone: checkpoint", &en->checkpoint,
                             &en->checkpoint_as_written, e);
         if (!rc && vb)
             rc = check_file(m, vb, "backbone: vocab", &en->vocab, &en->vocab_as_written, e);
-        if (!rc && !ymap_get(it, "label")) {
+        if (!rc && !coop_ymap_get(it, "label")) {
             const char *b = strrchr(en->checkpoint_as_written, '/');
-            char *s = mx_strdup(m, b ? b + 1 : en->checkpoint_as_written);
+            char *s = coop_mx_strdup(m, b ? b + 1 : en->checkpoint_as_written);
             char *dot = s ? strchr(s, '.') : NULL;
             if (dot && dot != s)
                 *dot = '\0';
             en->label = s ? s : en->name;
         }
         if (!rc)
-            rc = parse_params(m, en, ymap_get(it, "options"), it, NULL, 0, e);
+            rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
         if (!rc)
-            rc = expand_entry(m, en, ymap_get(it, "zip"), it, e);
+            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
     }
     return rc;
 }
@@ -362,23 +325,23 @@ static int parse_targets(struct coop_matrix *m, struct mx_entry *en, const struc
                          struct coop_err *e)
 {
     if (t->kind == YNODE_MAP)
-        return mx_fail(e, m, t, COOP_E_INVAL, "targets: expected a list of dataset names");
+        return coop_mx_fail(e, m, t, COOP_E_INVAL, "targets: expected a list of dataset names");
     size_t cnt = t->kind == YNODE_SEQ ? t->n : 1;
-    en->targets = mx_alloc(m, (cnt ? cnt : 1) * sizeof(char *));
+    en->targets = coop_mx_alloc(m, (cnt ? cnt : 1) * sizeof(char *));
     if (!en->targets)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; i < cnt; i++) {
         const struct ynode *it = item(t, i);
         struct coop_matrix_plugin_info info;
-        int rc = mx_expect_scalar(m, it, "targets", e);
+        int rc = coop_mx_expect_scalar(m, it, "targets", e);
         if (!rc)
             rc = lookup(m, it, COOP_PLUGIN_DATASET, it->str, &info, e);
         for (size_t j = 0; !rc && j < i; j++)
             if (strcmp(en->targets[j], it->str) == 0)
-                rc = mx_fail(e, m, it, COOP_E_INVAL, "targets: duplicate '%s'", it->str);
+                rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "targets: duplicate '%s'", it->str);
         if (rc)
             return rc;
-        if (!(en->targets[i] = mx_strdup(m, it->str)))
+        if (!(en->targets[i] = coop_mx_strdup(m, it->str)))
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         en->n_targets++;
     }
@@ -392,32 +355,33 @@ static int parse_dataset_epochs(struct coop_matrix *m, struct mx_entry *en, cons
     char *c = NULL;
     en->epochs_node = v;
     if (v->kind != YNODE_MAP) {
-        int rc = mx_canon(m, v, "dataset: epochs", &epochs_spec, &c, e);
+        int rc = coop_mx_canon(m, v, "dataset: epochs", &epochs_spec, &c, e);
         if (!rc)
             en->epochs = atoi(c);
         free(c);
         return rc;
     }
     if (v->n == 0)
-        return mx_fail(e, m, v, COOP_E_INVAL, "dataset: epochs: an empty mapping (give a number "
-                                              "or shots: epochs pairs)");
+        return coop_mx_fail(e, m, v, COOP_E_INVAL,
+                            "dataset: epochs: an empty mapping (give a number "
+                            "or shots: epochs pairs)");
     size_t pairs = v->n / 2; /* items: key, value, key, value, ... */
-    en->epoch_shots = mx_alloc(m, pairs * sizeof(int));
-    en->epoch_counts = mx_alloc(m, pairs * sizeof(int));
+    en->epoch_shots = coop_mx_alloc(m, pairs * sizeof(int));
+    en->epoch_counts = coop_mx_alloc(m, pairs * sizeof(int));
     if (!en->epoch_shots || !en->epoch_counts)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; i < pairs; i++) {
-        int rc = mx_canon(m, v->items[2 * i], "dataset: epochs: shots", mx_setting_spec("shots"),
-                          &c, e);
+        int rc = coop_mx_canon(m, v->items[2 * i], "dataset: epochs: shots",
+                               coop_mx_setting_spec("shots"), &c, e);
         int shots = rc ? 0 : atoi(c);
         free(c);
         c = NULL;
         for (size_t j = 0; !rc && j < i; j++)
             if (en->epoch_shots[j] == shots)
-                rc = mx_fail(e, m, v->items[2 * i], COOP_E_INVAL,
-                             "dataset: epochs: %d shots given twice", shots);
+                rc = coop_mx_fail(e, m, v->items[2 * i], COOP_E_INVAL,
+                                  "dataset: epochs: %d shots given twice", shots);
         if (!rc)
-            rc = mx_canon(m, v->items[2 * i + 1], "dataset: epochs", &epochs_spec, &c, e);
+            rc = coop_mx_canon(m, v->items[2 * i + 1], "dataset: epochs", &epochs_spec, &c, e);
         if (rc)
             return rc;
         en->epoch_shots[i] = shots;
@@ -429,7 +393,7 @@ static int parse_dataset_epochs(struct coop_matrix *m, struct mx_entry *en, cons
     return 0;
 }
 
-int mx_dataset_epochs(const struct mx_entry *en, int shots)
+int coop_mx_dataset_epochs(const struct mx_entry *en, int shots)
 {
     for (size_t i = 0; i < en->n_epoch_map; i++)
         if (en->epoch_shots[i] == shots)
@@ -437,20 +401,20 @@ int mx_dataset_epochs(const struct mx_entry *en, int shots)
     return en->epochs;
 }
 
-int mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e)
+int coop_mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e)
 {
     for (size_t i = 0; i < m->n_datasets; i++) {
         const struct mx_entry *en = &m->datasets[i];
         for (size_t k = 0; en->n_epoch_map && k < m->shots.n; k++)
-            if (!mx_dataset_epochs(en, atoi(m->shots.values[k])))
-                return mx_fail(e, m, en->epochs_node, COOP_E_INVAL,
-                               "dataset '%s': epochs gives no count for %s shots", en->label,
-                               m->shots.values[k]);
+            if (!coop_mx_dataset_epochs(en, atoi(m->shots.values[k])))
+                return coop_mx_fail(e, m, en->epochs_node, COOP_E_INVAL,
+                                    "dataset '%s': epochs gives no count for %s shots", en->label,
+                                    m->shots.values[k]);
     }
     return 0;
 }
 
-int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+int coop_mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "datasets", &m->datasets, &m->n_datasets, false, e);
     for (size_t i = 0; !rc && i < m->n_datasets; i++) {
@@ -458,26 +422,26 @@ int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_
         struct mx_entry *en = &m->datasets[i];
         en->kind = MX_DATASET;
         if (it->kind == YNODE_SEQ)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "datasets: an entry is a name or a mapping");
+            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "datasets: an entry is a name or a mapping");
         if (!rc && it->kind == YNODE_MAP)
-            rc = mx_check_keys(m, it, "dataset", dataset_keys, 6, e);
+            rc = coop_mx_check_keys(m, it, "dataset", dataset_keys, 6, e);
         if (!rc)
             rc = entry_name(m, en, it, "name", COOP_PLUGIN_DATASET, e);
-        if (!rc && (v = ymap_get(it, "targets")))
+        if (!rc && (v = coop_ymap_get(it, "targets")))
             rc = parse_targets(m, en, v, e);
-        if (!rc && (v = ymap_get(it, "epochs")))
+        if (!rc && (v = coop_ymap_get(it, "epochs")))
             rc = parse_dataset_epochs(m, en, v, e);
         if (!rc)
-            rc = parse_params(m, en, ymap_get(it, "options"), it, NULL, 0, e);
+            rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
         if (!rc)
-            rc = expand_entry(m, en, ymap_get(it, "zip"), it, e);
+            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
     }
     return rc;
 }
 
 static const char *const method_keys[] = {"name", "label", "zip", "train"};
 
-int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+int coop_mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "methods", &m->methods, &m->n_methods, false, e);
     for (size_t i = 0; !rc && i < m->n_methods; i++) {
@@ -485,16 +449,16 @@ int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_e
         struct mx_entry *en = &m->methods[i];
         en->kind = MX_METHOD;
         if (it->kind == YNODE_SEQ)
-            rc = mx_fail(e, m, it, COOP_E_INVAL, "methods: an entry is a name or a mapping");
+            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "methods: an entry is a name or a mapping");
         if (!rc)
             rc = entry_name(m, en, it, "name", 0, e);
         if (!rc)
             rc = parse_params(m, en, it->kind == YNODE_MAP ? it : NULL, it, method_keys, 4, e);
-        const struct ynode *tr = ymap_get(it, "train");
+        const struct ynode *tr = coop_ymap_get(it, "train");
         if (!rc && tr)
-            rc = mx_parse_train_override(m, tr, en->train, e);
+            rc = coop_mx_parse_train_override(m, tr, en->train, e);
         if (!rc)
-            rc = expand_entry(m, en, ymap_get(it, "zip"), it, e);
+            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
     }
     return rc;
 }

@@ -61,17 +61,17 @@ static int axis_by_name(const struct coop_matrix *m, const char *s)
 }
 
 /* ---- zip ------------------------------------------------------------------ */
-int mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+int coop_mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n)
         return 0;
     if (n->kind != YNODE_SEQ || n->n == 0)
-        return mx_fail(e, m, n, COOP_E_INVAL, "zip: expected a list of axis groups, e.g. "
-                                              "[[shots, seeds]]");
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "zip: expected a list of axis groups, e.g. "
+                                                   "[[shots, seeds]]");
     bool one = n->items[0]->kind != YNODE_SEQ;
     size_t ng = one ? 1 : n->n;
-    m->zips = mx_alloc(m, ng * sizeof *m->zips);
-    m->zip_len = mx_alloc(m, ng * sizeof *m->zip_len);
+    m->zips = coop_mx_alloc(m, ng * sizeof *m->zips);
+    m->zip_len = coop_mx_alloc(m, ng * sizeof *m->zip_len);
     if (!m->zips || !m->zip_len)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     bool used[AX_COUNT] = {false};
@@ -81,30 +81,31 @@ int mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *
     for (size_t g = 0; g < ng; g++) {
         const struct ynode *grp = one ? n : n->items[g];
         if (grp->kind != YNODE_SEQ || grp->n < 2)
-            return mx_fail(e, m, grp, COOP_E_INVAL,
-                           "zip: each group is a list of two or more axis names");
-        m->zips[g] = mx_alloc(m, (grp->n + 1) * sizeof(int));
+            return coop_mx_fail(e, m, grp, COOP_E_INVAL,
+                                "zip: each group is a list of two or more axis names");
+        m->zips[g] = coop_mx_alloc(m, (grp->n + 1) * sizeof(int));
         if (!m->zips[g])
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         for (size_t j = 0; j < grp->n; j++) {
             const struct ynode *it = grp->items[j];
-            int rc = mx_expect_scalar(m, it, "zip", e);
+            int rc = coop_mx_expect_scalar(m, it, "zip", e);
             if (rc)
                 return rc;
             int a = axis_by_name(m, it->str);
             if (a < 0) {
                 const char *s = coop_suggest(it->str, names, AX_COUNT);
-                return mx_fail(e, m, it, COOP_E_INVAL, "zip: unknown axis '%.60s'%s%s%s",
-                               it->str, s ? " (did you mean '" : "", s ? s : "",
-                               s ? "'?)" : "");
+                return coop_mx_fail(e, m, it, COOP_E_INVAL, "zip: unknown axis '%.60s'%s%s%s",
+                                    it->str, s ? " (did you mean '" : "", s ? s : "",
+                                    s ? "'?)" : "");
             }
             if (used[a])
-                return mx_fail(e, m, it, COOP_E_INVAL, "zip: axis '%s' appears twice", it->str);
+                return coop_mx_fail(e, m, it, COOP_E_INVAL,
+                                    "zip: axis '%s' appears twice", it->str);
             used[a] = true;
             if (j && axis_len(m, a) != m->zip_len[g])
-                return mx_fail(e, m, it, COOP_E_INVAL,
-                               "zip: axis '%s' has %zu values but '%s' has %zu", it->str,
-                               axis_len(m, a), grp->items[0]->str, m->zip_len[g]);
+                return coop_mx_fail(e, m, it, COOP_E_INVAL,
+                                    "zip: axis '%s' has %zu values but '%s' has %zu", it->str,
+                                    axis_len(m, a), grp->items[0]->str, m->zip_len[g]);
             m->zip_len[g] = axis_len(m, a);
             m->zips[g][j] = a;
         }
@@ -142,8 +143,8 @@ static int exclude_key(struct coop_matrix *m, const struct ynode *k, struct coop
             for (size_t j = 0; j < groups[g][i].n_params && nn < MX_MAX_EXCLUDE_NAMES; j++)
                 names[nn++] = groups[g][i].params[j].spec->name;
     const char *s = coop_suggest(k->str, names, nn);
-    return mx_fail(e, m, k, COOP_E_INVAL, "exclude: unknown key '%.60s'%s%s%s", k->str,
-                   s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+    return coop_mx_fail(e, m, k, COOP_E_INVAL, "exclude: unknown key '%.60s'%s%s%s", k->str,
+                        s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 }
 
 /* A rule on backbone, dataset or method must name an entry of the file (a
@@ -168,9 +169,9 @@ static int check_entry_value(struct coop_matrix *m, const char *key, const struc
         }
     }
     const char *s = coop_suggest(v->str, names, nn);
-    return mx_fail(e, m, v, COOP_E_INVAL, "exclude: %s '%.60s' is not in this file%s%s%s",
-                   axis_name(m, a), v->str, s ? " (did you mean '" : "", s ? s : "",
-                   s ? "'?)" : "");
+    return coop_mx_fail(e, m, v, COOP_E_INVAL, "exclude: %s '%.60s' is not in this file%s%s%s",
+                        axis_name(m, a), v->str, s ? " (did you mean '" : "", s ? s : "",
+                        s ? "'?)" : "");
 }
 
 /* Canonical text of one exclude value, typed like the key it tests (an entry
@@ -184,13 +185,13 @@ static int exclude_value(struct coop_matrix *m, const char *key, const struct yn
     snprintf(what, sizeof what, "exclude: %s", key);
     if (a >= 0 && a <= AX_METHOD) {
         rc = check_entry_value(m, key, v, e);
-        return rc ? rc : (*out = mx_strdup(m, v->str)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+        return rc ? rc : (*out = coop_mx_strdup(m, v->str)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
     }
     if (a == AX_TRAIN0 && !v->quoted && strcmp(v->str, "auto") == 0)
-        return (*out = mx_strdup(m, "auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+        return (*out = coop_mx_strdup(m, "auto")) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
     if (a >= AX_TRAIN0) {
-        rc = mx_canon(m, v, what, mx_setting_spec(key), &c, e);
-        return rc ? rc : (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+        rc = coop_mx_canon(m, v, what, coop_mx_setting_spec(key), &c, e);
+        return rc ? rc : (*out = coop_mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
     }
     const struct mx_entry *groups[3] = {m->methods, m->datasets, m->backbones};
     size_t counts[3] = {m->n_methods, m->n_datasets, m->n_backbones};
@@ -202,31 +203,31 @@ static int exclude_value(struct coop_matrix *m, const char *key, const struct yn
                 if (strcmp(sp->name, key) != 0)
                     continue;
                 struct coop_err tmp;
-                rc = mx_canon(m, v, what, sp, &c, first ? &tmp : e);
+                rc = coop_mx_canon(m, v, what, sp, &c, first ? &tmp : e);
                 if (!rc)
-                    return (*out = mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
+                    return (*out = coop_mx_keep(m, c)) ? 0 : coop_fail(e, COOP_E_NOMEM, "oom");
                 first = first ? first : rc; /* keep the first spec's message */
             }
     return first;
 }
 
-int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+int coop_mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     if (!n)
         return 0;
     if (n->kind != YNODE_SEQ)
-        return mx_fail(e, m, n, COOP_E_INVAL, "exclude: expected a list of mappings");
-    m->rules = mx_alloc(m, (n->n ? n->n : 1) * sizeof *m->rules);
+        return coop_mx_fail(e, m, n, COOP_E_INVAL, "exclude: expected a list of mappings");
+    m->rules = coop_mx_alloc(m, (n->n ? n->n : 1) * sizeof *m->rules);
     if (!m->rules)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *r = n->items[i];
         if (r->kind != YNODE_MAP || r->n == 0)
-            return mx_fail(e, m, r, COOP_E_INVAL,
-                           "exclude: each rule is a non-empty mapping, e.g. {method: coop, csc: "
-                           "true}");
+            return coop_mx_fail(e, m, r, COOP_E_INVAL,
+                                "exclude: each rule is a non-empty mapping, e.g. {method: coop, "
+                                "csc: true}");
         struct mx_rule *rule = &m->rules[m->n_rules++];
-        rule->terms = mx_alloc(m, r->n / 2 * sizeof *rule->terms);
+        rule->terms = coop_mx_alloc(m, r->n / 2 * sizeof *rule->terms);
         if (!rule->terms)
             return coop_fail(e, COOP_E_NOMEM, "out of memory");
         for (size_t j = 0; j + 1 < r->n; j += 2) {
@@ -234,16 +235,16 @@ int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_e
             int rc = exclude_key(m, k, e);
             for (size_t p = 0; !rc && p < j; p += 2)
                 if (strcmp(r->items[p]->str, k->str) == 0)
-                    rc = mx_fail(e, m, k, COOP_E_INVAL, "exclude: duplicate key '%s'", k->str);
+                    rc = coop_mx_fail(e, m, k, COOP_E_INVAL, "exclude: duplicate key '%s'", k->str);
             static const struct coop_param_spec any = {"exclude", COOP_PARAM_STRING, "", 0, 0,
                                                        NULL, NULL};
             struct mx_rule_term *t = &rule->terms[rule->n++];
             t->key = k->str;
             if (!rc)
-                rc = mx_parse_axis(m, v, k->str, &any, &t->values, &t->n, e);
+                rc = coop_mx_parse_axis(m, v, k->str, &any, &t->values, &t->n, e);
             if (rc)
                 return rc;
-            if (!(t->key = mx_strdup(m, k->str)))
+            if (!(t->key = coop_mx_strdup(m, k->str)))
                 return coop_fail(e, COOP_E_NOMEM, "out of memory");
             for (size_t q = 0; q < t->n; q++) {
                 rc = exclude_value(m, k->str, v->kind == YNODE_SEQ ? v->items[q] : v,
@@ -322,7 +323,7 @@ static bool omitted_at_default(const char *setting, const char *value)
     static const char *const later[] = {"augment.crop_scale"};
     for (size_t k = 0; k < sizeof later / sizeof later[0]; k++)
         if (strcmp(setting, later[k]) == 0)
-            return strcmp(value, mx_setting_spec(setting)->default_value) == 0;
+            return strcmp(value, coop_mx_setting_spec(setting)->default_value) == 0;
     return false;
 }
 struct sbuf {
@@ -551,7 +552,7 @@ static int list_axes(struct coop_matrix *m, struct coop_err *e)
     for (int g = 0; g < 3; g++)
         for (size_t i = 0; i < counts[g]; i++)
             cap += groups[g][i].n_params;
-    m->axes = mx_alloc(m, cap * sizeof(char *));
+    m->axes = coop_mx_alloc(m, cap * sizeof(char *));
     if (!m->axes)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     static const char *const base[] = {"backbone", "dataset", "method"};
@@ -677,7 +678,7 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];
     c->shots = atoi(m->shots.values[idx[d->dim_of[AX_SHOTS]]]);
     c->seed = atoi(m->seeds.values[idx[d->dim_of[AX_SEED]]]);
-    int own = mx_dataset_epochs(c->ds.en, c->shots); /* the dataset's rule; 0 = none */
+    int own = coop_mx_dataset_epochs(c->ds.en, c->shots); /* the dataset's rule; 0 = none */
     if (strcmp(c->set[0], "auto") != 0)
         c->epochs = atoi(c->set[0]);
     else
@@ -757,7 +758,7 @@ static int add_trial(struct coop_matrix *m, const struct combo *c, size_t *cap,
         free(cfg);
         return rc < 0 ? rc : 0;
     }
-    if (!mx_keep(m, cfg) || !(t->axes_summary = mx_keep(m, summary_text(m, c))))
+    if (!coop_mx_keep(m, cfg) || !(t->axes_summary = coop_mx_keep(m, summary_text(m, c))))
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     m->n_trials++;
     return 0;
@@ -771,16 +772,16 @@ static int check_shots(struct coop_matrix *m, const struct ynode *root, struct c
     if (m->shots.n)
         return 0;
     if (any)
-        return mx_fail(e, m, root, COOP_E_INVAL,
-                       "shots: required when a method trains (e.g. shots: [1, 2, 4, 8, 16])");
-    m->shots.values = mx_alloc(m, sizeof(char *));
-    if (!m->shots.values || !(m->shots.values[0] = mx_strdup(m, "0")))
+        return coop_mx_fail(e, m, root, COOP_E_INVAL,
+                            "shots: required when a method trains (e.g. shots: [1, 2, 4, 8, 16])");
+    m->shots.values = coop_mx_alloc(m, sizeof(char *));
+    if (!m->shots.values || !(m->shots.values[0] = coop_mx_strdup(m, "0")))
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     m->shots.n = 1;
     return 0;
 }
 
-int mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+int coop_mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
 {
     int rc = check_shots(m, root, e);
     if (rc)
@@ -790,9 +791,9 @@ int mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *
     size_t total = 1;
     for (size_t k = 0; k < d.n; k++) {
         if (d.len[k] > COOP_MATRIX_MAX_TRIALS / total)
-            return mx_fail(e, m, root, COOP_E_NOMEM,
-                           "the matrix expands to more than %d combinations",
-                           COOP_MATRIX_MAX_TRIALS);
+            return coop_mx_fail(e, m, root, COOP_E_NOMEM,
+                                "the matrix expands to more than %d combinations",
+                                COOP_MATRIX_MAX_TRIALS);
         total *= d.len[k];
     }
     struct idset ids = {0};
@@ -813,6 +814,6 @@ int mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *
     }
     free(ids.slot);
     if (!rc && m->n_trials == 0)
-        rc = mx_fail(e, m, root, COOP_E_INVAL, "every combination is excluded: no trials");
+        rc = coop_mx_fail(e, m, root, COOP_E_INVAL, "every combination is excluded: no trials");
     return rc ? rc : list_axes(m, e);
 }

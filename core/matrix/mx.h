@@ -1,8 +1,11 @@
 /* mx.h (internal to core/matrix): the validated, not yet expanded model of an
- * experiment file, shared by matrix.c (top-level sections), entries.c
- * (plugin entries and their parameter axes) and expand.c (Cartesian product,
- * zip, exclude, ids). Every allocation goes through the matrix's pool so that
- * one coop_matrix_free releases everything. */
+ * experiment file, shared by matrix.c (top-level sections), settings.c
+ * (shots, seeds, train, augment), entries.c (plugin entries and their
+ * parameter axes), expand.c (Cartesian product, zip, exclude, ids) and
+ * values.c (pool, errors, checks, canonical values). Calls go one way:
+ * matrix.c -> expand.c -> entries.c -> settings.c -> values.c. Every
+ * allocation goes through the matrix's pool so that one coop_matrix_free
+ * releases everything. */
 #ifndef COOP_MATRIX_MX_H
 #define COOP_MATRIX_MX_H
 
@@ -98,50 +101,55 @@ struct coop_matrix {
     size_t n_pool, cap_pool;
 };
 
+/* ---- values.c: used by every other file ---------------------------------- */
 /* pool */
-void *mx_alloc(struct coop_matrix *m, size_t bytes); /* zeroed; NULL on OOM */
-char *mx_strdup(struct coop_matrix *m, const char *s);
-char *mx_keep(struct coop_matrix *m, char *s); /* takes ownership; NULL-safe */
+void *coop_mx_alloc(struct coop_matrix *m, size_t bytes); /* zeroed; NULL on OOM */
+char *coop_mx_strdup(struct coop_matrix *m, const char *s);
+char *coop_mx_keep(struct coop_matrix *m, char *s); /* takes ownership; NULL-safe */
 
 /* errors: "file:line:col: " + message */
-int mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct ynode *at, int code,
-            const char *fmt, ...) COOP_PRINTF(5, 6);
+int coop_mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct ynode *at, int code,
+                 const char *fmt, ...) COOP_PRINTF(5, 6);
 
 /* checks n is a mapping whose keys are all in known[] (with "did you mean"),
  * without duplicates. what names the section for messages. */
-int mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const char *const *known, size_t n_known, struct coop_err *e);
+int coop_mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                       const char *const *known, size_t n_known, struct coop_err *e);
 /* scalar helpers: a node that must be a non-null scalar */
-int mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const char *what,
-                     struct coop_err *e);
+int coop_mx_expect_scalar(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                          struct coop_err *e);
 /* canonical text of a YAML scalar for a typed parameter (range, choices). */
-int mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
-             const struct coop_param_spec *spec, char **out, struct coop_err *e);
-/* spec of a setting axis: "shots", "seed", "train.<key>", "augment.<key>" (else NULL) */
-const struct coop_param_spec *mx_setting_spec(const char *axis);
+int coop_mx_canon(const struct coop_matrix *m, const struct ynode *n, const char *what,
+                  const struct coop_param_spec *spec, char **out, struct coop_err *e);
 /* path resolution against m->dir; returns pooled string */
-const char *mx_path(struct coop_matrix *m, const char *p);
-
-/* a method's own train: mapping (scalars only) into out[MX_TRAIN_KEYS] */
-int mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
-                            struct coop_err *e);
-
-/* entries.c */
-int mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
-int mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
-int mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
-/* every dataset whose epochs are given per shot count covers every shot count */
-int mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e);
-/* epochs of dataset entry en at a shot count: its own rule, else 0 ("auto") */
-int mx_dataset_epochs(const struct mx_entry *en, int shots);
+const char *coop_mx_path(struct coop_matrix *m, const char *p);
 /* a scalar or a list of scalars, validated with spec, into values/n */
-int mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
-                  const struct coop_param_spec *spec, char ***values, size_t *count,
-                  struct coop_err *e);
+int coop_mx_parse_axis(struct coop_matrix *m, const struct ynode *n, const char *what,
+                       const struct coop_param_spec *spec, char ***values, size_t *count,
+                       struct coop_err *e);
 
-/* expand.c */
-int mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
-int mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
-int mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *e);
+/* ---- settings.c ------------------------------------------------------------ */
+/* spec of a setting axis: "shots", "seed", "train.<key>", "augment.<key>" (else NULL) */
+const struct coop_param_spec *coop_mx_setting_spec(const char *axis);
+/* the root's train: and augment: sections (absent = the defaults) into
+ * m->train and m->augment */
+int coop_mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e);
+/* a method's own train: mapping (scalars only) into out[MX_TRAIN_KEYS] */
+int coop_mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
+                                 struct coop_err *e);
+
+/* ---- entries.c ------------------------------------------------------------- */
+int coop_mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int coop_mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int coop_mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+/* every dataset whose epochs are given per shot count covers every shot count */
+int coop_mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e);
+/* epochs of dataset entry en at a shot count: its own rule, else 0 ("auto") */
+int coop_mx_dataset_epochs(const struct mx_entry *en, int shots);
+
+/* ---- expand.c -------------------------------------------------------------- */
+int coop_mx_parse_zip(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int coop_mx_parse_exclude(struct coop_matrix *m, const struct ynode *n, struct coop_err *e);
+int coop_mx_expand(struct coop_matrix *m, const struct ynode *root, struct coop_err *e);
 
 #endif

@@ -19,7 +19,7 @@ struct builder {
     size_t nodes;
 };
 
-const char *ynode_kind_name(enum ynode_kind k)
+const char *coop_ynode_kind_name(enum ynode_kind k)
 {
     return k == YNODE_SCALAR ? "a scalar" : k == YNODE_SEQ ? "a list" : "a mapping";
 }
@@ -35,7 +35,7 @@ static void ynode_free(struct ynode *n)
     free(n);
 }
 
-void ydoc_free(struct ydoc *d)
+void coop_ydoc_free(struct ydoc *d)
 {
     ynode_free(d->root);
     free(d->file);
@@ -43,7 +43,7 @@ void ydoc_free(struct ydoc *d)
     d->file = NULL;
 }
 
-const struct ynode *ymap_get(const struct ynode *n, const char *key)
+const struct ynode *coop_ymap_get(const struct ynode *n, const char *key)
 {
     if (!n || n->kind != YNODE_MAP)
         return NULL;
@@ -175,8 +175,8 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *done, struct
     }
 }
 
-int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
-               struct coop_err *e)
+int coop_ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
+                    struct coop_err *e)
 {
     memset(d, 0, sizeof *d);
     d->file = coop_strdup(file ? file : "<string>");
@@ -185,12 +185,12 @@ int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
     if (len > COOP_MATRIX_MAX_FILE_BYTES) {
         int rc = coop_fail(e, COOP_E_NOMEM, "%s:1:1: file is larger than the limit of %u bytes",
                            d->file, (unsigned)COOP_MATRIX_MAX_FILE_BYTES);
-        ydoc_free(d);
+        coop_ydoc_free(d);
         return rc;
     }
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) {
-        ydoc_free(d);
+        coop_ydoc_free(d);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -213,6 +213,6 @@ int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
     }
     yaml_parser_delete(&p);
     if (rc)
-        ydoc_free(d);
+        coop_ydoc_free(d);
     return rc;
 }

@@ -26,12 +26,12 @@ struct ydoc {
 };
 
 /* Parses one YAML document. Errors carry "file:line:col: ". */
-int ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
-               struct coop_err *e);
-void ydoc_free(struct ydoc *d);
+int coop_ydoc_parse(struct ydoc *d, const char *text, size_t len, const char *file,
+                    struct coop_err *e);
+void coop_ydoc_free(struct ydoc *d);
 
 /* Value of key in a MAP node (NULL if absent or n is not a map). */
-const struct ynode *ymap_get(const struct ynode *n, const char *key);
-const char *ynode_kind_name(enum ynode_kind k);
+const struct ynode *coop_ymap_get(const struct ynode *n, const char *key);
+const char *coop_ynode_kind_name(enum ynode_kind k);
 
 #endif

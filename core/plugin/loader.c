@@ -116,21 +116,105 @@ static const struct coop_plugin *lookup(const struct coop_registry *r, enum coop
     return NULL;
 }
 
+/* Same major, and not newer than this host (plugin.h's version rules). */
+static char *check_abi(const struct coop_plugin *d, uint32_t index)
+{
+    uint32_t major = COOP_PLUGIN_ABI_MAJOR_OF(d->abi), minor = COOP_PLUGIN_ABI_MINOR_OF(d->abi);
+    const char *name = d->name ? d->name : "?";
+    if (major != COOP_PLUGIN_ABI_MAJOR)
+        return coop_asprintf("descriptor %u ('%s') was built against plugin ABI %u.%u, this coop "
+                             "has ABI %u.%u: rebuild the plugin against this coop",
+                             index, name, major, minor, COOP_PLUGIN_ABI_MAJOR,
+                             COOP_PLUGIN_ABI_MINOR);
+    if (minor > COOP_PLUGIN_ABI_MINOR)
+        return coop_asprintf("descriptor %u ('%s') was built against plugin ABI %u.%u, newer "
+                             "than this coop's %u.%u: it needs a coop of ABI %u.%u or later",
+                             index, name, major, minor, COOP_PLUGIN_ABI_MAJOR,
+                             COOP_PLUGIN_ABI_MINOR, major, minor);
+    return NULL;
+}
+
+/* Oldest ops table version this host drives, by kind: every member of these
+ * versions that is not optional in plugin.h is required. */
+static const uint32_t min_ops_version[] = {
+    [COOP_PLUGIN_BACKBONE] = 1, [COOP_PLUGIN_DATASET] = 1,
+    [COOP_PLUGIN_PROMPT] = 1, [COOP_PLUGIN_BASELINE] = 1};
+
+/* The first required member a table leaves NULL, or NULL. */
+struct member {
+    const char *name;
+    bool set;
+};
+#define MEMBER(o, m) {#m, (o)->m != NULL}
+static const char *first_missing(const struct member *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!m[i].set)
+            return m[i].name;
+    return NULL;
+}
+static const char *missing_backbone(const struct coop_backbone_ops *o)
+{
+    const struct member m[] = {MEMBER(o, open), MEMBER(o, close), MEMBER(o, info),
+                               MEMBER(o, tokenize), MEMBER(o, token_count),
+                               MEMBER(o, token_embed), MEMBER(o, encode_images),
+                               MEMBER(o, text_forward), MEMBER(o, text_backward),
+                               MEMBER(o, tape_free)};
+    return first_missing(m, sizeof m / sizeof *m);
+}
+static const char *missing_dataset(const struct coop_dataset_ops *o)
+{
+    /* read_pixels is optional; pixels it returns go back through free_pixels */
+    const struct member m[] = {MEMBER(o, open), MEMBER(o, close), MEMBER(o, num_classes),
+                               MEMBER(o, class_name), MEMBER(o, split_size),
+                               MEMBER(o, get_item),
+                               {"free_pixels", !o->read_pixels || o->free_pixels}};
+    return first_missing(m, sizeof m / sizeof *m);
+}
+static const char *missing_prompt(const struct coop_prompt_ops *o)
+{
+    const struct member m[] = {MEMBER(o, create), MEMBER(o, destroy), MEMBER(o, num_params),
+                               MEMBER(o, param_data), MEMBER(o, param_shape),
+                               MEMBER(o, set_classes), MEMBER(o, build), MEMBER(o, backward)};
+    return first_missing(m, sizeof m / sizeof *m);
+}
+static const char *missing_baseline(const struct coop_baseline_ops *o)
+{
+    const struct member m[] = {MEMBER(o, fit), MEMBER(o, logits), MEMBER(o, destroy)};
+    return first_missing(m, sizeof m / sizeof *m);
+}
+static const char *missing_member(enum coop_plugin_kind kind, const void *ops)
+{
+    switch (kind) {
+    case COOP_PLUGIN_BACKBONE: return missing_backbone(ops);
+    case COOP_PLUGIN_DATASET: return missing_dataset(ops);
+    case COOP_PLUGIN_PROMPT: return missing_prompt(ops);
+    default: return missing_baseline(ops);
+    }
+}
+
 /* Checks one descriptor; returns NULL if fine, else a malloc'd reason. */
 static char *validate(const struct coop_plugin *d, uint32_t index)
 {
-    if (d->abi != COOP_PLUGIN_ABI)
-        return coop_asprintf("descriptor %u ('%s') was built against plugin ABI %u, this coop "
-                             "has ABI %u: rebuild the plugin against this coop",
-                             index, d->name ? d->name : "?", d->abi, COOP_PLUGIN_ABI);
+    char *why = check_abi(d, index);
+    if (why)
+        return why;
     if (!d->name || !*d->name)
         return coop_asprintf("descriptor %u has no name", index);
     if (d->kind < COOP_PLUGIN_BACKBONE || d->kind > COOP_PLUGIN_BASELINE)
         return coop_asprintf("plugin '%s' has unknown kind %d", d->name, (int)d->kind);
     if (!d->ops)
         return coop_asprintf("plugin '%s' has no ops table", d->name);
-    if (*(const uint32_t *)d->ops < 1)
-        return coop_asprintf("plugin '%s' has ops table version 0", d->name);
+    const char *kind = coop_plugin_kind_name(d->kind);
+    uint32_t version = *(const uint32_t *)d->ops, need = min_ops_version[d->kind];
+    if (version < need)
+        return coop_asprintf("plugin '%s' has %s ops table version %u, older than the %u this "
+                             "coop needs: rebuild the plugin against this coop",
+                             d->name, kind, version, need);
+    const char *member = missing_member(d->kind, d->ops);
+    if (member)
+        return coop_asprintf("plugin '%s': its %s ops table leaves the required member %s NULL",
+                             d->name, kind, member);
     return NULL;
 }
 

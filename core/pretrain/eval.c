@@ -1,6 +1,7 @@
 /* eval.c: zero-shot and few-shot quality of a CLIP model on one world task:
  * zero-shot with the task's own template on the test split, and
- * nearest-class-mean over `shots` labelled train images per class. */
+ * nearest-class-mean over `shots` labelled train images per class; and the
+ * text tower's speed on CoOp-shaped prompts (coop-pretrain --eval). */
 #include "coop/nn.h"
 #include "coop/pretrain.h"
 #include "coop/util.h"
@@ -145,5 +146,41 @@ int coop_pretrain_evaluate(struct coop_pretrain_eval *out, const struct coop_cli
     coop_free(nrm);
     free(y);
     free(ytr);
+    return rc;
+}
+
+int coop_pretrain_time_text(const struct coop_clip_text *t, int K, int eotpos, int prefix,
+                            double *ms, struct coop_err *e)
+{
+    size_t n = (size_t)K * t->context_length * t->width;
+    float *emb = coop_alloc_floats(n), *demb = coop_alloc_floats(n),
+          *f = coop_alloc_floats((size_t)K * t->embed_dim),
+          *df = coop_alloc_floats((size_t)K * t->embed_dim);
+    int *eot = malloc((size_t)K * sizeof *eot);
+    int rc = emb && demb && f && df && eot ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    const int reps = 20;
+    if (rc == 0) {
+        coop_hash_uniform(emb, n, 7, -0.03, 0.03);
+        for (int k = 1; k < K; k++) /* shared prefix rows identical */
+            memcpy(emb + (size_t)k * t->context_length * t->width, emb,
+                   (size_t)prefix * t->width * sizeof(float));
+        coop_hash_uniform(df, (size_t)K * t->embed_dim, 8, -1, 1);
+        for (int k = 0; k < K; k++)
+            eot[k] = eotpos;
+    }
+    double t0 = coop_now();
+    for (int r = 0; rc == 0 && r < reps; r++) {
+        struct coop_clip_text_tape *tape = NULL;
+        rc = coop_clip_text_forward(t, emb, eot, K, prefix, f, &tape, e);
+        memset(demb, 0, n * sizeof *demb);
+        rc = rc ? rc : coop_clip_text_backward(t, tape, df, demb, NULL, e);
+        coop_clip_text_tape_free(tape);
+    }
+    *ms = (coop_now() - t0) * 1000.0 / reps;
+    coop_free(emb);
+    coop_free(demb);
+    coop_free(f);
+    coop_free(df);
+    free(eot);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "coop/image.h"
 #include "coop/nn.h"
 #include "coop/pretrain.h"
+#include "coop/train.h"
 #include "coop/util.h"
 #include "pretrain_internal.h"
 #include <math.h>

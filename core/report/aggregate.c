@@ -40,7 +40,7 @@ void coop_report_format_cell(char *buf, size_t len, const double *v, size_t n, s
         snprintf(buf + k, len - (size_t)k, " (%zu failed)", failed);
 }
 
-void rp_cell_text(char *buf, size_t len, const struct rp_cell *c)
+void coop_rp_cell_text(char *buf, size_t len, const struct rp_cell *c)
 {
     if (!c->applicable)
         snprintf(buf, len, "%s", "");
@@ -75,13 +75,13 @@ static bool match(const struct rp_trial *t, const struct rp_query *q)
         (q->shots >= 0 && t->shots != q->shots))
         return false;
     if (q->axis) {
-        const char *v = rp_get(t, q->axis);
+        const char *v = coop_rp_get(t, q->axis);
         if (!v || strcmp(v, q->axis_value) != 0)
             return false;
     }
     if (q->label) {
         char l[RP_LABEL_MAX];
-        rp_label(l, sizeof l, t, q->omit);
+        coop_rp_label(l, sizeof l, t, q->omit);
         if (strcmp(l, q->label) != 0)
             return false;
     }
@@ -103,11 +103,11 @@ static size_t expected_seeds(const struct rp_set *s, int setting, bool positive)
     for (size_t i = 0; i < s->n; i++) {
         const struct rp_trial *t = &s->t[i];
         const char *sd = t->seed ? t->seed : "";
-        if (t->setting == setting && (t->shots > 0) == positive && rp_strs_find(&seen, sd) < 0)
-            rp_strs_push(&seen, sd);
+        if (t->setting == setting && (t->shots > 0) == positive && coop_rp_strs_find(&seen, sd) < 0)
+            coop_rp_strs_push(&seen, sd);
     }
     size_t n = seen.n ? seen.n : 1;
-    rp_strs_free(&seen);
+    coop_rp_strs_free(&seen);
     return n;
 }
 
@@ -128,40 +128,42 @@ static void collect(struct rp_cell *c, struct rp_set *s, const struct rp_query *
             c->failed++;
             continue;
         }
-        double v = t->completed ? rp_eval_acc(t, q->target) : NAN;
+        double v = t->completed ? coop_rp_eval_acc(t, q->target) : NAN;
         if (isnan(v))
             continue;
         const char *sd = t->seed ? t->seed : "";
-        bool dup = rp_strs_find(&seeds, sd) >= 0;
+        bool dup = coop_rp_strs_find(&seeds, sd) >= 0;
         bool ep = epochs && t->epochs && strcmp(epochs, t->epochs) != 0;
         if ((dup || ep) && !c->mixed) {
             c->mixed = true;
-            rp_strs_pushf(&s->warnings, "not averaging %s and %s (%s, %s, %d shots): %s",
-                          first_file, t->file, t->dataset, q->label ? q->label : t->method,
-                          t->shots, dup ? "same seed twice: configs differ in a non-swept setting"
-                                        : "different epoch counts");
+            coop_rp_strs_pushf(&s->warnings, "not averaging %s and %s (%s, %s, %d shots): %s",
+                               first_file, t->file, t->dataset, q->label ? q->label : t->method,
+                               t->shots,
+                               dup ? "same seed twice: configs differ in a non-swept setting"
+                                   : "different epoch counts");
         }
         if (!first_file)
             first_file = t->file;
         if (t->epochs && !epochs)
             epochs = t->epochs;
-        rp_strs_push(&seeds, sd);
+        coop_rp_strs_push(&seeds, sd);
         if (c->n == sizeof c->v / sizeof *c->v) {
             if (!c->mixed)
-                rp_strs_pushf(&s->warnings, "%s, %s, %d shots: more than %zu trials in one cell; "
-                              "not averaged", t->dataset, t->method, t->shots, c->n);
+                coop_rp_strs_pushf(&s->warnings,
+                                   "%s, %s, %d shots: more than %zu trials in one cell; "
+                                   "not averaged", t->dataset, t->method, t->shots, c->n);
             c->mixed = true;
             continue;
         }
         c->v[c->n++] = v;
     }
-    rp_strs_free(&seeds);
+    coop_rp_strs_free(&seeds);
 }
 
 /* ---- shared helpers ---------------------------------------------------------- */
 static int label_cmp_q(const void *a, const void *b)
 {
-    return rp_label_cmp(*(char *const *)a, *(char *const *)b);
+    return coop_rp_label_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int str_cmp_q(const void *a, const void *b)
@@ -178,8 +180,8 @@ static int int_cmp_q(const void *a, const void *b)
 static void distinct_datasets(struct rp_strs *out, const struct rp_set *s, int setting)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->t[i].setting == setting && rp_strs_find(out, s->t[i].dataset) < 0)
-            rp_strs_push(out, s->t[i].dataset);
+        if (s->t[i].setting == setting && coop_rp_strs_find(out, s->t[i].dataset) < 0)
+            coop_rp_strs_push(out, s->t[i].dataset);
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, str_cmp_q);
 }
@@ -191,9 +193,9 @@ static void distinct_labels(struct rp_strs *out, const struct rp_set *s, int set
     for (size_t i = 0; i < s->n; i++) {
         if (s->t[i].setting != setting)
             continue;
-        rp_label(l, sizeof l, &s->t[i], omit);
-        if (rp_strs_find(out, l) < 0)
-            rp_strs_push(out, l);
+        coop_rp_label(l, sizeof l, &s->t[i], omit);
+        if (coop_rp_strs_find(out, l) < 0)
+            coop_rp_strs_push(out, l);
     }
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, label_cmp_q);
@@ -218,8 +220,8 @@ static size_t distinct_shots(int *out, size_t max, const struct rp_set *s, int s
 static void push_cell(struct rp_table *t, const struct rp_cell *c)
 {
     char buf[128];
-    rp_cell_text(buf, sizeof buf, c);
-    rp_strs_push(&t->cells, buf);
+    coop_rp_cell_text(buf, sizeof buf, c);
+    coop_rp_strs_push(&t->cells, buf);
 }
 
 /* Average over datasets of per-dataset means; cells[i] for dataset i. */
@@ -249,7 +251,7 @@ static void push_average(struct rp_table *t, const struct rp_cell *cells, size_t
         snprintf(buf, sizeof buf, "%.1f (%zu/%zu runs)", sum / (double)have, r, R);
     else
         snprintf(buf, sizeof buf, "%.1f", sum / (double)have);
-    rp_strs_push(&t->cells, buf);
+    coop_rp_strs_push(&t->cells, buf);
 }
 
 static int start_table(struct rp_table *t, const char *name, const char *title,
@@ -301,7 +303,7 @@ static void curve_add(struct rp_curves *cv, const char *panel, const char *label
     }
 }
 
-void rp_curves_free(struct rp_curves *c)
+void coop_rp_curves_free(struct rp_curves *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         free(c->s[i].panel);
@@ -314,14 +316,14 @@ void rp_curves_free(struct rp_curves *c)
 
 static void fewshot_header(struct rp_table *t, const int *shots, size_t ns)
 {
-    rp_strs_push(&t->header, "Dataset");
-    rp_strs_push(&t->header, "Method");
+    coop_rp_strs_push(&t->header, "Dataset");
+    coop_rp_strs_push(&t->header, "Method");
     for (size_t j = 0; j < ns; j++)
-        rp_strs_pushf(&t->header, "%d shot%s", shots[j], shots[j] == 1 ? "" : "s");
+        coop_rp_strs_pushf(&t->header, "%d shot%s", shots[j], shots[j] == 1 ? "" : "s");
     t->ncol = 2 + ns;
 }
 
-int rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s, int setting)
+int coop_rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s, int setting)
 {
     if (start_table(t, "fewshot", "Few-shot accuracy (%) on the test split",
                     s->settings.v[setting]))
@@ -343,8 +345,8 @@ int rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s,
 #define CELL(d, l, j) cells[((d) * labels.n + (l)) * ns + (j)]
     for (size_t d = 0; d < ds.n; d++)
         for (size_t l = 0; l < labels.n; l++) {
-            rp_strs_push(&t->cells, ds.v[d]);
-            rp_strs_push(&t->cells, labels.v[l]);
+            coop_rp_strs_push(&t->cells, ds.v[d]);
+            coop_rp_strs_push(&t->cells, labels.v[l]);
             for (size_t j = 0; j < ns; j++) {
                 struct rp_query q = {setting, NULL, labels.v[l], NULL, shots[j], NULL, NULL,
                                      "test"};
@@ -362,8 +364,8 @@ int rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s,
         }
     struct rp_cell *col = calloc(ds.n + 1, sizeof *col);
     for (size_t l = 0; col && l < labels.n; l++) {
-        rp_strs_push(&t->cells, "Average");
-        rp_strs_push(&t->cells, labels.v[l]);
+        coop_rp_strs_push(&t->cells, "Average");
+        coop_rp_strs_push(&t->cells, labels.v[l]);
         for (size_t j = 0; j < ns; j++) {
             bool all = ds.n > 0, mixed = false;
             double sum = 0;
@@ -379,12 +381,12 @@ int rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s,
         }
     }
 #undef CELL
-    rp_strs_push(&t->notes, cell_note);
-    rp_strs_push(&t->notes, avg_note);
+    coop_rp_strs_push(&t->notes, cell_note);
+    coop_rp_strs_push(&t->notes, avg_note);
     free(col);
     free(cells);
-    rp_strs_free(&ds);
-    rp_strs_free(&labels);
+    coop_rp_strs_free(&ds);
+    coop_rp_strs_free(&labels);
     return 0;
 }
 
@@ -405,11 +407,11 @@ static void dg_axes(struct rp_strs *src, struct rp_strs *tg, const struct rp_set
         const struct rp_trial *t = &s->t[i];
         if (t->setting != setting || !has_shift_target(t))
             continue;
-        if (rp_strs_find(src, t->dataset) < 0)
-            rp_strs_push(src, t->dataset);
+        if (coop_rp_strs_find(src, t->dataset) < 0)
+            coop_rp_strs_push(src, t->dataset);
         for (size_t j = 0; j < t->n_evals; j++)
-            if (strcmp(t->evals[j].target, "test") && rp_strs_find(tg, t->evals[j].target) < 0)
-                rp_strs_push(tg, t->evals[j].target);
+            if (strcmp(t->evals[j].target, "test") && coop_rp_strs_find(tg, t->evals[j].target) < 0)
+                coop_rp_strs_push(tg, t->evals[j].target);
     }
     if (src->n)
         qsort(src->v, src->n, sizeof *src->v, str_cmp_q);
@@ -422,7 +424,7 @@ static bool dataset_has_target(const struct rp_set *s, int setting, const char *
 {
     for (size_t i = 0; i < s->n; i++) {
         const struct rp_trial *t = &s->t[i];
-        if (t->setting == setting && !strcmp(t->dataset, ds) && !isnan(rp_eval_acc(t, target)))
+        if (t->setting == setting && !strcmp(t->dataset, ds) && !isnan(coop_rp_eval_acc(t, target)))
             return true;
     }
     return false;
@@ -451,11 +453,11 @@ static void dg_rows(struct rp_set *s, struct rp_table *t, int setting, const cha
         for (size_t j = 0; j < ns; j++) {
             if (!use[l][j])
                 continue;
-            rp_strs_push(&t->cells, ds);
+            coop_rp_strs_push(&t->cells, ds);
             if (shots[j] > 0)
-                rp_strs_pushf(&t->cells, "%s (%d shots)", labels.v[l], shots[j]);
+                coop_rp_strs_pushf(&t->cells, "%s (%d shots)", labels.v[l], shots[j]);
             else
-                rp_strs_push(&t->cells, labels.v[l]);
+                coop_rp_strs_push(&t->cells, labels.v[l]);
             for (size_t k = 0; k <= targets->n; k++) {
                 const char *tg = k == 0 ? "test" : targets->v[k - 1];
                 struct rp_query q = {setting, ds, labels.v[l], NULL, shots[j], NULL, NULL, tg};
@@ -466,10 +468,10 @@ static void dg_rows(struct rp_set *s, struct rp_table *t, int setting, const cha
             }
         }
     (void)npos;
-    rp_strs_free(&labels);
+    coop_rp_strs_free(&labels);
 }
 
-int rp_table_dg(struct rp_table *t, struct rp_set *s, int setting)
+int coop_rp_table_dg(struct rp_table *t, struct rp_set *s, int setting)
 {
     if (start_table(t, "domain_generalisation",
                     "Domain generalisation: accuracy (%) on the source test split and each "
@@ -477,19 +479,19 @@ int rp_table_dg(struct rp_table *t, struct rp_set *s, int setting)
         return COOP_E_NOMEM;
     struct rp_strs src = {0}, tg = {0};
     dg_axes(&src, &tg, s, setting);
-    rp_strs_push(&t->header, "Source dataset");
-    rp_strs_push(&t->header, "Method");
-    rp_strs_push(&t->header, "Source");
+    coop_rp_strs_push(&t->header, "Source dataset");
+    coop_rp_strs_push(&t->header, "Method");
+    coop_rp_strs_push(&t->header, "Source");
     for (size_t i = 0; i < tg.n; i++)
-        rp_strs_push(&t->header, tg.v[i]);
+        coop_rp_strs_push(&t->header, tg.v[i]);
     t->ncol = 3 + tg.n;
     for (size_t i = 0; i < src.n; i++)
         dg_rows(s, t, setting, src.v[i], &tg);
-    rp_strs_push(&t->notes, cell_note);
+    coop_rp_strs_push(&t->notes, cell_note);
     if (!src.n)
-        rp_strs_push(&t->notes, "No trial was evaluated on a domain-shift target.");
-    rp_strs_free(&src);
-    rp_strs_free(&tg);
+        coop_rp_strs_push(&t->notes, "No trial was evaluated on a domain-shift target.");
+    coop_rp_strs_free(&src);
+    coop_rp_strs_free(&tg);
     return 0;
 }
 
@@ -504,7 +506,7 @@ static const char *ab_axis; /* for the qsort comparators below */
 
 static int ab_value_cmp_q(const void *a, const void *b)
 {
-    return rp_axis_value_cmp(ab_axis, *(char *const *)a, *(char *const *)b);
+    return coop_rp_axis_value_cmp(ab_axis, *(char *const *)a, *(char *const *)b);
 }
 
 static int ab_group_cmp_q(const void *a, const void *b)
@@ -512,23 +514,24 @@ static int ab_group_cmp_q(const void *a, const void *b)
     const struct ab_group *x = a, *y = b;
     int c = strcmp(x->dataset, y->dataset);
     if (!c)
-        c = rp_label_cmp(x->label, y->label);
+        c = coop_rp_label_cmp(x->label, y->label);
     return c ? c : (x->shots > y->shots) - (x->shots < y->shots);
 }
 
 static void ab_header(struct rp_table *t, const char *axis, const struct rp_strs *vals)
 {
-    rp_strs_push(&t->header, "Dataset");
-    rp_strs_push(&t->header, "Method");
-    rp_strs_push(&t->header, "Shots");
+    coop_rp_strs_push(&t->header, "Dataset");
+    coop_rp_strs_push(&t->header, "Method");
+    coop_rp_strs_push(&t->header, "Shots");
     for (size_t i = 0; i < vals->n; i++) {
         const char *v = vals->v[i];
         if (!strcmp(axis, "n_ctx"))
-            rp_strs_pushf(&t->header, "M=%s", v);
+            coop_rp_strs_pushf(&t->header, "M=%s", v);
         else if (!strcmp(axis, "csc"))
-            rp_strs_push(&t->header, rp_axis_value_cmp("csc", v, "false") ? "CSC" : "unified");
+            coop_rp_strs_push(&t->header,
+                              coop_rp_axis_value_cmp("csc", v, "false") ? "CSC" : "unified");
         else
-            rp_strs_push(&t->header, v);
+            coop_rp_strs_push(&t->header, v);
     }
     t->ncol = 3 + vals->n;
 }
@@ -542,10 +545,10 @@ static size_t ab_groups(struct ab_group **out, const struct rp_set *s, int setti
     size_t n = 0;
     for (size_t i = 0; g && i < s->n; i++) {
         const struct rp_trial *t = &s->t[i];
-        if (t->setting != setting || !rp_get(t, key))
+        if (t->setting != setting || !coop_rp_get(t, key))
             continue;
         struct ab_group cand = {t->dataset, "", t->shots};
-        rp_label(cand.label, sizeof cand.label, t, axis);
+        coop_rp_label(cand.label, sizeof cand.label, t, axis);
         bool seen = false;
         for (size_t j = 0; j < n && !seen; j++)
             seen = !ab_group_cmp_q(&g[j], &cand);
@@ -556,7 +559,7 @@ static size_t ab_groups(struct ab_group **out, const struct rp_set *s, int setti
         for (size_t j = 0; j < s->n && !varies; j++) {
             struct rp_query q = {setting, cand.dataset, cand.label, axis, cand.shots, NULL,
                                  NULL, NULL};
-            const char *v = rp_get(&s->t[j], key);
+            const char *v = coop_rp_get(&s->t[j], key);
             if (!v || !match(&s->t[j], &q))
                 continue;
             if (!first)
@@ -576,9 +579,9 @@ static void ab_row(struct rp_table *t, struct rp_cell *cells, struct rp_set *s, 
                    const struct ab_group *g, const char *axis, const char *key,
                    const struct rp_strs *vals, size_t exp_pos, size_t exp_zero)
 {
-    rp_strs_push(&t->cells, g->dataset);
-    rp_strs_push(&t->cells, g->label);
-    rp_strs_pushf(&t->cells, "%d", g->shots);
+    coop_rp_strs_push(&t->cells, g->dataset);
+    coop_rp_strs_push(&t->cells, g->label);
+    coop_rp_strs_pushf(&t->cells, "%d", g->shots);
     for (size_t v = 0; v < vals->n; v++) {
         struct rp_query q = {setting, g->dataset, g->label, axis, g->shots, key, vals->v[v],
                              "test"};
@@ -598,7 +601,7 @@ static const char *ab_title(const char *axis)
     return "Ablation, accuracy (%) on the test split";
 }
 
-int rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const char *axis)
+int coop_rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const char *axis)
 {
     char key[64], name[80];
     snprintf(key, sizeof key, "axis_%s", axis);
@@ -607,9 +610,9 @@ int rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const c
         return COOP_E_NOMEM;
     struct rp_strs vals = {0};
     for (size_t i = 0; i < s->n; i++) {
-        const char *v = s->t[i].setting == setting ? rp_get(&s->t[i], key) : NULL;
-        if (v && rp_strs_find(&vals, v) < 0)
-            rp_strs_push(&vals, v);
+        const char *v = s->t[i].setting == setting ? coop_rp_get(&s->t[i], key) : NULL;
+        if (v && coop_rp_strs_find(&vals, v) < 0)
+            coop_rp_strs_push(&vals, v);
     }
     ab_axis = axis;
     if (vals.n)
@@ -621,7 +624,7 @@ int rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const c
     struct rp_cell *cells = calloc(ng * vals.n + 1, sizeof *cells);
     struct rp_cell *col = calloc(ng + 1, sizeof *col);
     if (!g || !cells || !col) {
-        free(g), free(cells), free(col), rp_strs_free(&vals);
+        free(g), free(cells), free(col), coop_rp_strs_free(&vals);
         return COOP_E_NOMEM;
     }
     for (size_t i = 0; i < ng; i++)
@@ -633,9 +636,9 @@ int rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const c
             first = !(g[j].shots == g[i].shots && !strcmp(g[j].label, g[i].label));
         if (!first)
             continue;
-        rp_strs_push(&t->cells, "Average");
-        rp_strs_push(&t->cells, g[i].label);
-        rp_strs_pushf(&t->cells, "%d", g[i].shots);
+        coop_rp_strs_push(&t->cells, "Average");
+        coop_rp_strs_push(&t->cells, g[i].label);
+        coop_rp_strs_pushf(&t->cells, "%d", g[i].shots);
         for (size_t v = 0; v < vals.n; v++) {
             size_t nd = 0;
             for (size_t j = i; j < ng; j++)
@@ -644,13 +647,13 @@ int rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, const c
             push_average(t, col, nd);
         }
     }
-    rp_strs_push(&t->notes, cell_note);
-    rp_strs_push(&t->notes, avg_note);
+    coop_rp_strs_push(&t->notes, cell_note);
+    coop_rp_strs_push(&t->notes, avg_note);
     if (!ng)
-        rp_strs_pushf(&t->notes, "No trials vary %s with everything else fixed.", axis);
+        coop_rp_strs_pushf(&t->notes, "No trials vary %s with everything else fixed.", axis);
     free(g);
     free(cells);
     free(col);
-    rp_strs_free(&vals);
+    coop_rp_strs_free(&vals);
     return 0;
 }

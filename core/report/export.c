@@ -61,14 +61,14 @@ static int write_csv(const char *path, const struct rp_set *s, const struct rp_s
     for (size_t i = 0; i < nr; i++) {
         const struct rp_trial *t = &s->t[rows[i].trial];
         const struct rp_eval *ev = rows[i].eval >= 0 ? &t->evals[rows[i].eval] : NULL;
-        rp_csv_cell(f, t->file);
+        coop_rp_csv_cell(f, t->file);
         for (size_t c = 0; c < cols->n; c++) {
-            const char *v = rp_get(t, cols->v[c]);
+            const char *v = coop_rp_get(t, cols->v[c]);
             fputc(',', f);
-            rp_csv_cell(f, v ? v : "");
+            coop_rp_csv_cell(f, v ? v : "");
         }
         fputc(',', f);
-        rp_csv_cell(f, ev ? ev->target : "");
+        coop_rp_csv_cell(f, ev ? ev->target : "");
         for (int c = 0; c < 3; c++) {
             double v = eval_num(ev, c);
             if (isnan(v))
@@ -96,7 +96,7 @@ static int write_h5_columns(struct coop_results_writer *w, const struct rp_set *
         const char *name = c < cols->n ? cols->v[c] : c == cols->n ? "file" : "target";
         for (size_t i = 0; i < nr; i++) {
             const struct rp_trial *t = &s->t[rows[i].trial];
-            const char *v = c < cols->n ? rp_get(t, name) : c == cols->n ? t->file
+            const char *v = c < cols->n ? coop_rp_get(t, name) : c == cols->n ? t->file
                             : rows[i].eval >= 0 ? t->evals[rows[i].eval].target : "";
             sv[i] = v ? v : "";
         }
@@ -153,15 +153,15 @@ static int write_csv_long(const char *dir, const struct rp_set *s, struct rp_str
         const struct rp_trial *t = &s->t[i];
         for (size_t j = 0; j < t->n_evals; j++)
             for (size_t k = 0; k < t->evals[j].n_classes; k++) {
-                rp_csv_cell(f, t->file);
+                coop_rp_csv_cell(f, t->file);
                 fputc(',', f);
-                rp_csv_cell(f, t->evals[j].target);
+                coop_rp_csv_cell(f, t->evals[j].target);
                 fprintf(f, ",%zu,", k);
-                rp_csv_cell(f, t->evals[j].class_names[k]);
+                coop_rp_csv_cell(f, t->evals[j].class_names[k]);
                 fprintf(f, ",%.9g\n", (double)t->evals[j].per_class[k]);
             }
         for (size_t k = 0; k < t->curve.n; k++) {
-            rp_csv_cell(g, t->file);
+            coop_rp_csv_cell(g, t->file);
             fprintf(g, ",%d,%.17g,%.17g,%.17g\n", (int)t->curve.epoch[k], t->curve.loss[k],
                     t->curve.accuracy[k], t->curve.lr[k]);
         }
@@ -174,8 +174,8 @@ static int write_csv_long(const char *dir, const struct rp_set *s, struct rp_str
     if (!rc && bad)
         rc = coop_fail(e, COOP_E_IO, "%s, %s: write failed", pc, cv);
     if (!rc) {
-        rp_strs_push(written, pc);
-        rp_strs_push(written, cv);
+        coop_rp_strs_push(written, pc);
+        coop_rp_strs_push(written, cv);
     }
     free(pc), free(cv);
     return rc;
@@ -264,8 +264,8 @@ static int write_h5(const char *dir, const struct rp_set *s, const struct rp_str
     return coop_results_commit(w, "completed", NULL, e);
 }
 
-int rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
-              struct coop_err *e)
+int coop_rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
+                   struct coop_err *e)
 {
     int rc = coop_mkdirs(dir, e);
     if (rc)
@@ -273,8 +273,8 @@ int rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
     struct rp_strs cols = {0};
     for (size_t i = 0; i < s->n; i++)
         for (size_t k = 0; k < s->t[i].keys.n; k++)
-            if (rp_strs_find(&cols, s->t[i].keys.v[k]) < 0)
-                rp_strs_push(&cols, s->t[i].keys.v[k]);
+            if (coop_rp_strs_find(&cols, s->t[i].keys.v[k]) < 0)
+                coop_rp_strs_push(&cols, s->t[i].keys.v[k]);
     if (cols.n)
         qsort(cols.v, cols.n, sizeof *cols.v, cmp_q);
     struct row *rows;
@@ -283,13 +283,13 @@ int rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
     if (!rows || !csv)
         rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     if (!rc && !(rc = write_csv(csv, s, &cols, rows, nr, e)))
-        rp_strs_push(written, csv);
+        coop_rp_strs_push(written, csv);
     if (!rc)
         rc = write_csv_long(dir, s, written, e);
     if (!rc && !(rc = write_h5(dir, s, &cols, rows, nr, e)))
-        rp_strs_pushf(written, "%s/all_trials.h5", dir);
+        coop_rp_strs_pushf(written, "%s/all_trials.h5", dir);
     free(csv);
     free(rows);
-    rp_strs_free(&cols);
+    coop_rp_strs_free(&cols);
     return rc;
 }

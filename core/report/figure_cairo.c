@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const bool rp_have_figures = true;
+const bool coop_rp_have_figures = true;
 
 enum { PANEL_W = 300, PANEL_H = 240, ML = 45, MR = 12, MT = 26, MB = 36, LEG_ROW = 18 };
 
@@ -48,7 +48,7 @@ static void make_layout(struct layout *L, const struct rp_curves *c)
         index_of(L->labels, &L->nl, c->s[i].label, 64);
     }
     for (size_t i = 1; i < L->nl; i++) /* legend and colours in table order */
-        for (size_t j = i; j > 0 && rp_label_cmp(L->labels[j - 1], L->labels[j]) > 0; j--) {
+        for (size_t j = i; j > 0 && coop_rp_label_cmp(L->labels[j - 1], L->labels[j]) > 0; j--) {
             const char *tmp = L->labels[j];
             L->labels[j] = L->labels[j - 1];
             L->labels[j - 1] = tmp;
@@ -210,7 +210,7 @@ static int finish(cairo_surface_t *sf, cairo_t *cr, const char *path, struct coo
     return 0;
 }
 
-int rp_figure_fewshot(const struct rp_curves *c, const char *stem, struct coop_err *e)
+int coop_rp_figure_fewshot(const struct rp_curves *c, const char *stem, struct coop_err *e)
 {
     struct layout L;
     make_layout(&L, c);

@@ -20,7 +20,7 @@ static bool in_list(const char *s, const char *const *l, size_t n)
     return false;
 }
 
-bool rp_axis_structural(const char *key)
+bool coop_rp_axis_structural(const char *key)
 {
     return in_list(key, structural, sizeof structural / sizeof *structural);
 }
@@ -49,7 +49,7 @@ static size_t method_count(const struct rp_set *s, const char *m)
     return n;
 }
 
-int rp_mark_label_axes(struct rp_set *s)
+int coop_rp_mark_label_axes(struct rp_set *s)
 {
     size_t cap = 0, n = 0;
     for (size_t i = 0; i < s->n; i++)
@@ -60,7 +60,7 @@ int rp_mark_label_axes(struct rp_set *s)
     for (size_t i = 0; i < s->n; i++) {
         const struct rp_trial *t = &s->t[i];
         for (size_t k = 0; k < t->keys.n; k++) {
-            if (strncmp(t->keys.v[k], "axis_", 5) != 0 || rp_axis_structural(t->keys.v[k]))
+            if (strncmp(t->keys.v[k], "axis_", 5) != 0 || coop_rp_axis_structural(t->keys.v[k]))
                 continue;
             struct axis_seen *a = seen_find(v, n, t->method, t->keys.v[k]);
             if (!a) {
@@ -124,24 +124,24 @@ static void append(char *buf, size_t len, const char *s)
         snprintf(buf + l, len - l, "%s", s);
 }
 
-void rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit)
+void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit)
 {
     snprintf(buf, len, "%s", base_label(t->method));
     const char *v;
     char tmp[256];
-    if ((v = rp_get(t, "axis_n_ctx")) && !(omit && strcmp(omit, "n_ctx") == 0)) {
+    if ((v = coop_rp_get(t, "axis_n_ctx")) && !(omit && strcmp(omit, "n_ctx") == 0)) {
         snprintf(tmp, sizeof tmp, " M=%s", v);
         append(buf, len, tmp);
     }
-    if ((v = rp_get(t, "axis_position")) && !(omit && strcmp(omit, "position") == 0)) {
+    if ((v = coop_rp_get(t, "axis_position")) && !(omit && strcmp(omit, "position") == 0)) {
         snprintf(tmp, sizeof tmp, " %s", v);
         append(buf, len, tmp);
     }
-    if ((v = rp_get(t, "axis_csc")) && !(omit && strcmp(omit, "csc") == 0))
+    if ((v = coop_rp_get(t, "axis_csc")) && !(omit && strcmp(omit, "csc") == 0))
         append(buf, len, truthy(v) ? " CSC" : " unified");
     for (size_t i = 0; i < t->keys.n; i++) {
         const char *k = t->keys.v[i];
-        if (strncmp(k, "axis_", 5) != 0 || rp_axis_structural(k) ||
+        if (strncmp(k, "axis_", 5) != 0 || coop_rp_axis_structural(k) ||
             (t->label_axis && !t->label_axis[i]))
             continue;
         snprintf(tmp, sizeof tmp, " %s=%s", k + 5, t->vals.v[i]);
@@ -172,7 +172,7 @@ static int position_rank(const char *p)
     return 3;
 }
 
-int rp_axis_value_cmp(const char *axis, const char *a, const char *b)
+int coop_rp_axis_value_cmp(const char *axis, const char *a, const char *b)
 {
     if (strcmp(axis, "position") == 0 && position_rank(a) != position_rank(b))
         return position_rank(a) - position_rank(b);
@@ -186,7 +186,7 @@ int rp_axis_value_cmp(const char *axis, const char *a, const char *b)
 }
 
 /* Compares the " M=<n>" parts numerically, then positions, then the rest. */
-int rp_label_cmp(const char *a, const char *b)
+int coop_rp_label_cmp(const char *a, const char *b)
 {
     int ra = method_rank(a), rb = method_rank(b);
     if (ra != rb)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rp_strs_push(struct rp_strs *s, const char *str)
+int coop_rp_strs_push(struct rp_strs *s, const char *str)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 8;
@@ -29,17 +29,17 @@ int rp_strs_push(struct rp_strs *s, const char *str)
     return 0;
 }
 
-int rp_strs_pushf(struct rp_strs *s, const char *fmt, ...)
+int coop_rp_strs_pushf(struct rp_strs *s, const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return rp_strs_push(s, buf);
+    return coop_rp_strs_push(s, buf);
 }
 
-long rp_strs_find(const struct rp_strs *s, const char *str)
+long coop_rp_strs_find(const struct rp_strs *s, const char *str)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i], str) == 0)
@@ -47,7 +47,7 @@ long rp_strs_find(const struct rp_strs *s, const char *str)
     return -1;
 }
 
-void rp_strs_free(struct rp_strs *s)
+void coop_rp_strs_free(struct rp_strs *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->v[i]);
@@ -55,13 +55,13 @@ void rp_strs_free(struct rp_strs *s)
     memset(s, 0, sizeof *s);
 }
 
-const char *rp_get(const struct rp_trial *t, const char *key)
+const char *coop_rp_get(const struct rp_trial *t, const char *key)
 {
-    long i = rp_strs_find(&t->keys, key);
+    long i = coop_rp_strs_find(&t->keys, key);
     return i < 0 ? NULL : t->vals.v[i];
 }
 
-double rp_eval_acc(const struct rp_trial *t, const char *target)
+double coop_rp_eval_acc(const struct rp_trial *t, const char *target)
 {
     for (size_t i = 0; i < t->n_evals; i++)
         if (strcmp(t->evals[i].target, target) == 0)
@@ -217,7 +217,7 @@ static int load_attrs(struct rp_trial *t, struct coop_results_reader *r, struct 
         char *v = NULL;
         if (strcmp(names[i], "config") == 0 || attr_text(r, names[i], &v) != 0)
             continue;
-        if (rp_strs_push(&t->keys, names[i]) || rp_strs_push(&t->vals, v))
+        if (coop_rp_strs_push(&t->keys, names[i]) || coop_rp_strs_push(&t->vals, v))
             rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
         free(v);
     }
@@ -227,22 +227,22 @@ static int load_attrs(struct rp_trial *t, struct coop_results_reader *r, struct 
 
 static const char *first_of(const struct rp_trial *t, const char *a, const char *b)
 {
-    const char *v = rp_get(t, a);
-    return v ? v : rp_get(t, b);
+    const char *v = coop_rp_get(t, a);
+    return v ? v : coop_rp_get(t, b);
 }
 
 static void derive(struct rp_trial *t)
 {
-    const char *st = rp_get(t, "status");
+    const char *st = coop_rp_get(t, "status");
     t->completed = st && strcmp(st, "completed") == 0;
     t->failed = st && strcmp(st, "failed") == 0;
     t->dataset = first_of(t, "axis_dataset", "dataset");
     t->method = first_of(t, "axis_method", "method");
-    t->seed = rp_get(t, "axis_seed");
+    t->seed = coop_rp_get(t, "axis_seed");
     t->epochs = first_of(t, "axis_epochs", "axis_max_epoch");
     if (!t->epochs)
         t->epochs = first_of(t, "max_epoch", "epochs");
-    const char *sh = rp_get(t, "axis_shots");
+    const char *sh = coop_rp_get(t, "axis_shots");
     t->shots = sh ? atoi(sh) : 0;
     if (!t->dataset)
         t->dataset = "?";
@@ -254,15 +254,15 @@ static void derive(struct rp_trial *t)
 static void setting_key(char *buf, size_t len, const struct rp_trial *t)
 {
     const char *bb = first_of(t, "axis_backbone", "backbone");
-    const char *ck = rp_get(t, "checkpoint_sha256");
+    const char *ck = coop_rp_get(t, "checkpoint_sha256");
     snprintf(buf, len, "backbone=%s, checkpoint=%.12s", bb ? bb : "?", ck ? ck : "?");
 }
 
 static void trial_free(struct rp_trial *t)
 {
     free(t->file);
-    rp_strs_free(&t->keys);
-    rp_strs_free(&t->vals);
+    coop_rp_strs_free(&t->keys);
+    coop_rp_strs_free(&t->vals);
     free(t->label_axis);
     for (size_t j = 0; j < t->n_evals; j++) {
         free(t->evals[j].target);
@@ -309,19 +309,19 @@ static int load_one(struct rp_set *s, const char *dir, const char *name, struct 
         if (rc == COOP_E_NOMEM)
             return coop_fail(e, rc, "%s", e2.msg);
         s->n_unreadable++;
-        rp_strs_pushf(&s->warnings, "skipping unreadable results file: %s", e2.msg);
+        coop_rp_strs_pushf(&s->warnings, "skipping unreadable results file: %s", e2.msg);
         return 0;
     }
     s->n++;
     derive(t);
     if (!t->completed && !t->failed)
-        rp_strs_pushf(&s->warnings, "%s: unexpected status '%s'; treated as missing", path,
-                      rp_get(t, "status") ? rp_get(t, "status") : "(none)");
+        coop_rp_strs_pushf(&s->warnings, "%s: unexpected status '%s'; treated as missing", path,
+                           coop_rp_get(t, "status") ? coop_rp_get(t, "status") : "(none)");
     char key[512];
     setting_key(key, sizeof key, t);
-    long k = rp_strs_find(&s->settings, key);
+    long k = coop_rp_strs_find(&s->settings, key);
     if (k < 0) {
-        if (rp_strs_push(&s->settings, key))
+        if (coop_rp_strs_push(&s->settings, key))
             return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
         k = (long)s->settings.n - 1;
     }
@@ -334,7 +334,7 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
+int coop_rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
 {
     memset(s, 0, sizeof *s);
     DIR *d = opendir(dir);
@@ -347,7 +347,7 @@ int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
     while ((de = readdir(d)) && !rc) {
         size_t l = strlen(de->d_name);
         if (de->d_name[0] != '.' && l > 3 && strcmp(de->d_name + l - 3, ".h5") == 0)
-            if (rp_strs_push(&names, de->d_name))
+            if (coop_rp_strs_push(&names, de->d_name))
                 rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     }
     closedir(d);
@@ -358,22 +358,23 @@ int rp_load(struct rp_set *s, const char *dir, struct coop_err *e)
         rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     for (size_t i = 0; i < names.n && !rc; i++)
         rc = load_one(s, dir, names.v[i], e);
-    rp_strs_free(&names);
-    if (!rc && rp_mark_label_axes(s) != 0)
+    coop_rp_strs_free(&names);
+    if (!rc && coop_rp_mark_label_axes(s) != 0)
         rc = coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     if (!rc && s->settings.n > 1)
-        rp_strs_pushf(&s->warnings, "results hold %zu incompatible settings (different backbone "
-                      "or checkpoint); they are never averaged together: one set of tables "
-                      "per setting", s->settings.n);
+        coop_rp_strs_pushf(&s->warnings,
+                           "results hold %zu incompatible settings (different backbone "
+                           "or checkpoint); they are never averaged together: one set of tables "
+                           "per setting", s->settings.n);
     return rc;
 }
 
-void rp_set_free(struct rp_set *s)
+void coop_rp_set_free(struct rp_set *s)
 {
     for (size_t i = 0; i < s->n; i++)
         trial_free(&s->t[i]);
     free(s->t);
-    rp_strs_free(&s->settings);
-    rp_strs_free(&s->warnings);
+    coop_rp_strs_free(&s->settings);
+    coop_rp_strs_free(&s->warnings);
     memset(s, 0, sizeof *s);
 }

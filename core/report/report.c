@@ -9,7 +9,7 @@
 
 bool coop_report_have_figures(void)
 {
-    return rp_have_figures;
+    return coop_rp_have_figures;
 }
 
 void coop_report_output_free(struct coop_report_output *o)
@@ -17,8 +17,8 @@ void coop_report_output_free(struct coop_report_output *o)
     free(o->markdown);
     struct rp_strs w = {o->warnings, o->n_warnings, o->n_warnings, false};
     struct rp_strs f = {o->written, o->n_written, o->n_written, false};
-    rp_strs_free(&w);
-    rp_strs_free(&f);
+    coop_rp_strs_free(&w);
+    coop_rp_strs_free(&f);
     memset(o, 0, sizeof *o);
 }
 
@@ -28,7 +28,8 @@ static int write_table(const struct rp_table *t, const char *dir, struct rp_strs
                        struct coop_err *e)
 {
     static const char *const ext[] = {"md", "csv", "tex"};
-    const render_fn fn[] = {rp_table_write_md, rp_table_write_csv, rp_table_write_tex};
+    const render_fn fn[] = {coop_rp_table_write_md, coop_rp_table_write_csv,
+                            coop_rp_table_write_tex};
     for (int i = 0; i < 3; i++) {
         char *p = coop_asprintf("%s/%s.%s", dir, t->name, ext[i]);
         if (!p)
@@ -42,7 +43,7 @@ static int write_table(const struct rp_table *t, const char *dir, struct rp_strs
             free(p);
             return rc;
         }
-        rp_strs_push(written, p);
+        coop_rp_strs_push(written, p);
         free(p);
     }
     return 0;
@@ -67,11 +68,11 @@ static int emit(struct gen *g, struct rp_table *t, const char *suffix, bool alwa
     t->name = name;
     if (t->cells.oom || t->header.oom || t->notes.oom || g->s.warnings.oom)
         return coop_fail(e, COOP_E_NOMEM, "report: out of memory building %s", name);
-    if (!always && rp_table_rows(t) == 0) {
+    if (!always && coop_rp_table_rows(t) == 0) {
         fprintf(g->md, "(%s: no matching trials, table not written)\n\n", t->name);
         return 0;
     }
-    rp_table_write_md(g->md, t);
+    coop_rp_table_write_md(g->md, t);
     return write_table(t, g->tables, &g->written, e);
 }
 
@@ -80,20 +81,20 @@ static int figures(struct gen *g, const struct rp_curves *cv, const char *suffix
 {
     if (!g->opt->figures || !cv->n)
         return 0;
-    if (!rp_have_figures) {
+    if (!coop_rp_have_figures) {
         if (!g->figure_note)
-            rp_strs_push(&g->s.warnings, "figures skipped: coop was built without cairo "
-                         "(install libcairo2-dev and reconfigure)");
+            coop_rp_strs_push(&g->s.warnings, "figures skipped: coop was built without cairo "
+                              "(install libcairo2-dev and reconfigure)");
         g->figure_note = true;
         return 0;
     }
     char *stem = coop_asprintf("%s/fewshot%s", g->figures, suffix);
     if (!stem)
         return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
-    int rc = rp_figure_fewshot(cv, stem, e);
+    int rc = coop_rp_figure_fewshot(cv, stem, e);
     if (!rc) {
-        rp_strs_pushf(&g->written, "%s.png", stem);
-        rp_strs_pushf(&g->written, "%s.svg", stem);
+        coop_rp_strs_pushf(&g->written, "%s.png", stem);
+        coop_rp_strs_pushf(&g->written, "%s.svg", stem);
     }
     free(stem);
     return rc;
@@ -108,21 +109,21 @@ static int one_setting(struct gen *g, int k, struct coop_err *e)
     }
     struct rp_table t;
     struct rp_curves cv;
-    int rc = rp_table_fewshot(&t, &cv, &g->s, k);
+    int rc = coop_rp_table_fewshot(&t, &cv, &g->s, k);
     if (!rc)
         rc = emit(g, &t, suffix, true, e);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
     if (!rc)
         rc = figures(g, &cv, suffix, e);
-    rp_curves_free(&cv);
-    if (!rc && !(rc = rp_table_dg(&t, &g->s, k)))
+    coop_rp_curves_free(&cv);
+    if (!rc && !(rc = coop_rp_table_dg(&t, &g->s, k)))
         rc = emit(g, &t, suffix, false, e);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
     static const char *const axes[] = {"n_ctx", "position", "csc"};
     for (int a = 0; a < 3 && !rc; a++) {
-        if (!(rc = rp_table_ablation(&t, &g->s, k, axes[a])))
+        if (!(rc = coop_rp_table_ablation(&t, &g->s, k, axes[a])))
             rc = emit(g, &t, suffix, false, e);
-        rp_table_free(&t);
+        coop_rp_table_free(&t);
     }
     if (rc == COOP_E_NOMEM && !e->msg[0])
         coop_fail(e, rc, "report: out of memory");
@@ -145,7 +146,7 @@ static int prepare(struct gen *g, const struct coop_report_options *opt, char **
         return coop_fail(e, COOP_E_NOMEM, "report: out of memory");
     int rc;
     if ((rc = coop_mkdirs(g->tables, e)) ||
-        (opt->figures && rp_have_figures && (rc = coop_mkdirs(g->figures, e))))
+        (opt->figures && coop_rp_have_figures && (rc = coop_mkdirs(g->figures, e))))
         return rc;
     g->md = open_memstream(mdbuf, mdlen);
     return g->md ? 0 : coop_fail(e, COOP_E_NOMEM, "report: out of memory");
@@ -160,15 +161,15 @@ int coop_report_generate(const struct coop_report_options *opt, struct coop_repo
     struct gen g = {0};
     char *mdbuf = NULL;
     size_t mdlen = 0;
-    int rc = rp_load(&g.s, opt->results_dir, e);
+    int rc = coop_rp_load(&g.s, opt->results_dir, e);
     if (!rc)
         rc = prepare(&g, opt, &mdbuf, &mdlen, e);
     if (!rc && g.s.n == 0)
-        rp_strs_pushf(&g.s.warnings, "%s: no readable trial files (*.h5)", opt->results_dir);
+        coop_rp_strs_pushf(&g.s.warnings, "%s: no readable trial files (*.h5)", opt->results_dir);
     for (int k = 0; !rc && k < (int)g.s.settings.n; k++)
         rc = one_setting(&g, k, e);
     if (!rc)
-        rc = rp_export(&g.s, g.export, &g.written, e);
+        rc = coop_rp_export(&g.s, g.export, &g.written, e);
     if (g.md)
         fclose(g.md);
     for (size_t i = 0; i < g.s.n; i++) {
@@ -183,7 +184,7 @@ int coop_report_generate(const struct coop_report_options *opt, struct coop_repo
     g.s.warnings = (struct rp_strs){0};
     out->written = g.written.v;
     out->n_written = g.written.n;
-    rp_set_free(&g.s);
+    coop_rp_set_free(&g.s);
     free(g.tables);
     free(g.figures);
     free(g.export);

@@ -15,10 +15,10 @@ struct rp_strs {
     size_t n, cap;
     bool oom; /* sticky: a push failed for lack of memory */
 };
-int rp_strs_push(struct rp_strs *s, const char *str);          /* copies; 0 or -1 */
-int rp_strs_pushf(struct rp_strs *s, const char *fmt, ...) COOP_PRINTF(2, 3);
-long rp_strs_find(const struct rp_strs *s, const char *str);   /* index or -1 */
-void rp_strs_free(struct rp_strs *s);
+int coop_rp_strs_push(struct rp_strs *s, const char *str);          /* copies; 0 or -1 */
+int coop_rp_strs_pushf(struct rp_strs *s, const char *fmt, ...) COOP_PRINTF(2, 3);
+long coop_rp_strs_find(const struct rp_strs *s, const char *str);   /* index or -1 */
+void coop_rp_strs_free(struct rp_strs *s);
 
 struct rp_eval {
     char *target;
@@ -58,24 +58,24 @@ struct rp_set {
 };
 
 /* Loading (load.c). */
-int rp_load(struct rp_set *s, const char *dir, struct coop_err *e);
-void rp_set_free(struct rp_set *s);
-const char *rp_get(const struct rp_trial *t, const char *key); /* NULL when absent */
-double rp_eval_acc(const struct rp_trial *t, const char *target); /* NaN when absent */
+int coop_rp_load(struct rp_set *s, const char *dir, struct coop_err *e);
+void coop_rp_set_free(struct rp_set *s);
+const char *coop_rp_get(const struct rp_trial *t, const char *key); /* NULL when absent */
+double coop_rp_eval_acc(const struct rp_trial *t, const char *target); /* NaN when absent */
 
 /* Method labels (label.c). Marks, for every trial, the extra axes (beyond
  * the fixed n_ctx / position / csc layout) whose value differs between trials
  * of the same method: only those are appended to labels. */
-int rp_mark_label_axes(struct rp_set *s);
+int coop_rp_mark_label_axes(struct rp_set *s);
 /* true for axes that are rows, columns, settings or cell checks, never labels */
-bool rp_axis_structural(const char *key);
+bool coop_rp_axis_structural(const char *key);
 /* omit_axis: "n_ctx", "position", "csc" or NULL. */
 enum { RP_LABEL_MAX = 256 };
-void rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit_axis);
+void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit_axis);
 /* Ordering of labels in tables: returns <0, 0, >0 like strcmp. */
-int rp_label_cmp(const char *a, const char *b);
+int coop_rp_label_cmp(const char *a, const char *b);
 /* Axis value ordering for ablation columns. */
-int rp_axis_value_cmp(const char *axis, const char *a, const char *b);
+int coop_rp_axis_value_cmp(const char *axis, const char *a, const char *b);
 
 /* Tables (table.c). */
 struct rp_table {
@@ -86,14 +86,14 @@ struct rp_table {
     struct rp_strs cells; /* row-major, ncol per row */
     struct rp_strs notes; /* printed under the table */
 };
-size_t rp_table_rows(const struct rp_table *t);
-const char *rp_table_cell(const struct rp_table *t, size_t row, size_t col);
-void rp_table_free(struct rp_table *t);
-int rp_table_write_md(FILE *f, const struct rp_table *t);
-int rp_table_write_csv(FILE *f, const struct rp_table *t);
+size_t coop_rp_table_rows(const struct rp_table *t);
+const char *coop_rp_table_cell(const struct rp_table *t, size_t row, size_t col);
+void coop_rp_table_free(struct rp_table *t);
+int coop_rp_table_write_md(FILE *f, const struct rp_table *t);
+int coop_rp_table_write_csv(FILE *f, const struct rp_table *t);
 /* One CSV field, quoted (RFC 4180) when it holds a comma, quote or newline. */
-void rp_csv_cell(FILE *f, const char *s);
-int rp_table_write_tex(FILE *f, const struct rp_table *t);
+void coop_rp_csv_cell(FILE *f, const char *s);
+int coop_rp_table_write_tex(FILE *f, const struct rp_table *t);
 
 /* Cell statistics (aggregate.c). */
 struct rp_cell {
@@ -101,7 +101,7 @@ struct rp_cell {
     size_t n, expected, failed;
     bool applicable, mixed;
 };
-void rp_cell_text(char *buf, size_t len, const struct rp_cell *c);
+void coop_rp_cell_text(char *buf, size_t len, const struct rp_cell *c);
 
 /* The tables of one setting (aggregate.c). The few-shot table comes with the
  * per-(panel, method, shots) means the figures draw. */
@@ -118,18 +118,18 @@ struct rp_curves {
     size_t n_shots;
     char *title;
 };
-void rp_curves_free(struct rp_curves *c);
-int rp_table_fewshot(struct rp_table *out, struct rp_curves *curves, struct rp_set *s,
-                     int setting);
-int rp_table_dg(struct rp_table *out, struct rp_set *s, int setting);
-int rp_table_ablation(struct rp_table *out, struct rp_set *s, int setting, const char *axis);
+void coop_rp_curves_free(struct rp_curves *c);
+int coop_rp_table_fewshot(struct rp_table *out, struct rp_curves *curves, struct rp_set *s,
+                          int setting);
+int coop_rp_table_dg(struct rp_table *out, struct rp_set *s, int setting);
+int coop_rp_table_ablation(struct rp_table *out, struct rp_set *s, int setting, const char *axis);
 
 /* Figures (figure_cairo.c or figure_none.c): writes <stem>.png and .svg. */
-extern const bool rp_have_figures;
-int rp_figure_fewshot(const struct rp_curves *c, const char *stem, struct coop_err *e);
+extern const bool coop_rp_have_figures;
+int coop_rp_figure_fewshot(const struct rp_curves *c, const char *stem, struct coop_err *e);
 
 /* Export (export.c). */
-int rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
-              struct coop_err *e);
+int coop_rp_export(const struct rp_set *s, const char *dir, struct rp_strs *written,
+                   struct coop_err *e);
 
 #endif

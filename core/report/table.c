@@ -4,23 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t rp_table_rows(const struct rp_table *t)
+size_t coop_rp_table_rows(const struct rp_table *t)
 {
     return t->ncol ? t->cells.n / t->ncol : 0;
 }
 
-const char *rp_table_cell(const struct rp_table *t, size_t row, size_t col)
+const char *coop_rp_table_cell(const struct rp_table *t, size_t row, size_t col)
 {
     return t->cells.v[row * t->ncol + col];
 }
 
-void rp_table_free(struct rp_table *t)
+void coop_rp_table_free(struct rp_table *t)
 {
     free(t->title);
     free(t->name);
-    rp_strs_free(&t->header);
-    rp_strs_free(&t->cells);
-    rp_strs_free(&t->notes);
+    coop_rp_strs_free(&t->header);
+    coop_rp_strs_free(&t->cells);
+    coop_rp_strs_free(&t->notes);
     memset(t, 0, sizeof *t);
 }
 
@@ -33,7 +33,7 @@ static void md_cell(FILE *f, const char *s)
     }
 }
 
-int rp_table_write_md(FILE *f, const struct rp_table *t)
+int coop_rp_table_write_md(FILE *f, const struct rp_table *t)
 {
     fprintf(f, "### %s\n\n|", t->title);
     for (size_t c = 0; c < t->ncol; c++) {
@@ -45,11 +45,11 @@ int rp_table_write_md(FILE *f, const struct rp_table *t)
     for (size_t c = 0; c < t->ncol; c++)
         fputs(c < 2 ? "---|" : "--:|", f);
     fputc('\n', f);
-    for (size_t r = 0; r < rp_table_rows(t); r++) {
+    for (size_t r = 0; r < coop_rp_table_rows(t); r++) {
         fputc('|', f);
         for (size_t c = 0; c < t->ncol; c++) {
             fputc(' ', f);
-            md_cell(f, rp_table_cell(t, r, c));
+            md_cell(f, coop_rp_table_cell(t, r, c));
             fputs(" |", f);
         }
         fputc('\n', f);
@@ -60,7 +60,7 @@ int rp_table_write_md(FILE *f, const struct rp_table *t)
     return ferror(f) ? -1 : 0;
 }
 
-void rp_csv_cell(FILE *f, const char *s)
+void coop_rp_csv_cell(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
@@ -75,19 +75,19 @@ void rp_csv_cell(FILE *f, const char *s)
     fputc('"', f);
 }
 
-int rp_table_write_csv(FILE *f, const struct rp_table *t)
+int coop_rp_table_write_csv(FILE *f, const struct rp_table *t)
 {
     for (size_t c = 0; c < t->ncol; c++) {
         if (c)
             fputc(',', f);
-        rp_csv_cell(f, t->header.v[c]);
+        coop_rp_csv_cell(f, t->header.v[c]);
     }
     fputc('\n', f);
-    for (size_t r = 0; r < rp_table_rows(t); r++) {
+    for (size_t r = 0; r < coop_rp_table_rows(t); r++) {
         for (size_t c = 0; c < t->ncol; c++) {
             if (c)
                 fputc(',', f);
-            rp_csv_cell(f, rp_table_cell(t, r, c));
+            coop_rp_csv_cell(f, coop_rp_table_cell(t, r, c));
         }
         fputc('\n', f);
     }
@@ -121,7 +121,7 @@ static void tex_cell(FILE *f, const char *s)
     }
 }
 
-int rp_table_write_tex(FILE *f, const struct rp_table *t)
+int coop_rp_table_write_tex(FILE *f, const struct rp_table *t)
 {
     fputs("% ", f);
     tex_cell(f, t->title);
@@ -134,9 +134,9 @@ int rp_table_write_tex(FILE *f, const struct rp_table *t)
         fputs(c + 1 < t->ncol ? " & " : " \\\\\n", f);
     }
     fputs("\\midrule\n", f);
-    for (size_t r = 0; r < rp_table_rows(t); r++) {
+    for (size_t r = 0; r < coop_rp_table_rows(t); r++) {
         for (size_t c = 0; c < t->ncol; c++) {
-            tex_cell(f, rp_table_cell(t, r, c));
+            tex_cell(f, coop_rp_table_cell(t, r, c));
             fputs(c + 1 < t->ncol ? " & " : " \\\\\n", f);
         }
     }

@@ -1,9 +1,12 @@
 /* h5_internal.h: helpers shared by the results store's writer, reader and
- * state code (HDF5 error capture, string types). Internal: not installed. */
+ * state code (HDF5 error capture, string types), and the small HDF5 layer
+ * (h5file.c) that the store, the plain-file writer and the tests' fixture
+ * readers share. Internal: not installed. */
 #ifndef COOP_RESULTS_H5_INTERNAL_H
 #define COOP_RESULTS_H5_INTERNAL_H
 
 #include "coop/common.h"
+#include "coop/results.h"
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +27,34 @@ int coop_h5_attr_str(hid_t obj, const char *name, char **out);
 bool coop_h5_path_exists(hid_t file, const char *path);
 /* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" of now. */
 void coop_h5_iso_now(char out[32]);
+
+/* ---- h5file.c: whole datasets and scalar attributes ------------------------------
+ * where names the file in messages. */
+/* Creates the dataset at path under loc (missing groups created) with
+ * filetype and layout dcpl (H5P_DEFAULT: contiguous) and writes data (memtype)
+ * into it; rank 0 is a scalar (dims unused). */
+int coop_h5_write(hid_t loc, const char *where, const char *path, hid_t memtype,
+                  hid_t filetype, const void *data, int rank, const hsize_t *dims, hid_t dcpl,
+                  struct coop_err *e);
+/* Scalar attribute name on obj (replacing one of the same name). */
+int coop_h5_put_attr(hid_t obj, const char *where, const char *name, hid_t type,
+                     const void *value, struct coop_err *e);
+/* The whole dataset at path as memtype (esize bytes an element) into a
+ * coop_alloc'd *data (coop_free); its element count, *rank and dims[0..rank)
+ * when those are not NULL.
+ * COOP_E_NOTFOUND when absent, COOP_E_FORMAT when unreadable. */
+int coop_h5_read(hid_t loc, const char *where, const char *path, hid_t memtype, size_t esize,
+                 void **data, size_t *count, int *rank, hsize_t dims[COOP_RESULTS_MAX_RANK],
+                 struct coop_err *e);
+/* Integer attribute of obj: 0, COOP_E_NOTFOUND or COOP_E_FORMAT (no message). */
+int coop_h5_attr_i64(hid_t obj, const char *name, int64_t *out);
+
+/* Shorthands for fixture readers (tests): the whole dataset as float / int
+ * (coop_free; *n its element count, may be NULL), NULL when absent or
+ * unreadable; an integer attribute, fallback when absent or unreadable. */
+float *coop_h5_floats(hid_t loc, const char *path, size_t *n);
+int *coop_h5_ints(hid_t loc, const char *path, size_t *n);
+long coop_h5_attr_long(hid_t obj, const char *name, long fallback);
 
 /* ---- seal.c ------------------------------------------------------------------ */
 /* The user block that holds the seal (HDF5 requires a power of two >= 512). */

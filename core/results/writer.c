@@ -177,19 +177,7 @@ const char *coop_results_writer_tmp_path(const struct coop_results_writer *w)
 static int put_attr(struct coop_results_writer *w, const char *name, hid_t type,
                     const void *value, struct coop_err *e)
 {
-    if (!name || !name[0])
-        return coop_fail(e, COOP_E_INVAL, "%s: empty attribute name", w->tmp);
-    if (H5Aexists(w->file, name) > 0 && H5Adelete(w->file, name) < 0)
-        return coop_h5_fail(e, COOP_E_IO, "%s: cannot replace attribute '%s'", w->tmp, name);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(w->file, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = 0;
-    if (a < 0 || H5Awrite(a, type, value) < 0)
-        rc = coop_h5_fail(e, COOP_E_IO, "%s: cannot write attribute '%s'", w->tmp, name);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
+    return coop_h5_put_attr(w->file, w->tmp, name, type, value, e);
 }
 
 int coop_results_attr_str(struct coop_results_writer *w, const char *name, const char *value,
@@ -336,23 +324,11 @@ static int write_dataset(struct coop_results_writer *w, const char *path, hid_t 
         dims[i] = shape[i];
         n *= shape[i];
     }
-    hid_t sp = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     hid_t dcpl = dataset_layout(filetype, rank, dims, n);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t d = dcpl < 0 ? H5I_INVALID_HID
-                       : H5Dcreate2(w->file, path, filetype, sp, lcpl, dcpl, H5P_DEFAULT);
-    int rc = 0;
-    if (d < 0)
-        rc = coop_h5_fail(e, COOP_E_IO, "%s: %s: cannot create dataset", w->tmp, path);
-    else if (n > 0 && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        rc = coop_h5_fail(e, COOP_E_IO, "%s: %s: cannot write dataset", w->tmp, path);
-    if (d >= 0)
-        H5Dclose(d);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    H5Pclose(lcpl);
-    H5Sclose(sp);
+    if (dcpl < 0)
+        return coop_h5_fail(e, COOP_E_IO, "%s: %s: cannot create dataset", w->tmp, path);
+    int rc = coop_h5_write(w->file, w->tmp, path, memtype, filetype, data, rank, dims, dcpl, e);
+    H5Pclose(dcpl);
     return rc;
 }
 

@@ -103,7 +103,7 @@ static int write_tmp(const char *dir, const char *id, const char *text, char **o
     return 0;
 }
 
-double claim_clock(const char *dir)
+double coop_claim_clock(const char *dir)
 {
     struct coop_err e;
     double now = 0;
@@ -325,7 +325,7 @@ static int walk_generations(const char *dir, const char *id, const char *tmp, co
     return rc;
 }
 
-int claim_acquire(const char *dir, const char *id, double timeout_s, struct claim **out,
+int coop_claim_acquire(const char *dir, const char *id, double timeout_s, struct claim **out,
                   struct claim_holder *holder, struct coop_err *e)
 {
     *out = NULL;
@@ -360,7 +360,7 @@ int claim_acquire(const char *dir, const char *id, double timeout_s, struct clai
     return rc;
 }
 
-bool claim_held(struct claim *c)
+bool coop_claim_held(struct claim *c)
 {
     pthread_mutex_lock(&c->mu);
     bool lost = c->lost;
@@ -368,7 +368,7 @@ bool claim_held(struct claim *c)
     return !lost && still_ours(c);
 }
 
-void claim_release(struct claim *c, bool completed)
+void coop_claim_release(struct claim *c, bool completed)
 {
     if (!c)
         return;
@@ -379,7 +379,7 @@ void claim_release(struct claim *c, bool completed)
     pthread_join(c->thread, NULL);
     c->thread_on = false;
     if (completed) {
-        claim_remove_all(c->dir, c->id);
+        coop_claim_remove_all(c->dir, c->id);
     } else if (still_ours(c)) {
         struct coop_err e;
         char *text = claim_text(true), *tmp = NULL;
@@ -394,7 +394,7 @@ void claim_release(struct claim *c, bool completed)
 }
 
 /* ---- inspecting ------------------------------------------------------------------ */
-int claim_inspect(const char *dir, const char *id, double timeout_s, double now,
+int coop_claim_inspect(const char *dir, const char *id, double timeout_s, double now,
                   struct claim_holder *h, struct coop_err *e)
 {
     double timeout = effective_timeout(timeout_s);
@@ -420,7 +420,7 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-void claim_remove_all(const char *dir, const char *id)
+void coop_claim_remove_all(const char *dir, const char *id)
 {
     char *prefix = coop_asprintf(".%s.claim-", id);
     DIR *d = prefix ? opendir(dir) : NULL;

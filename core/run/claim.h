@@ -40,30 +40,30 @@ struct claim_holder {
 struct claim;
 
 /* Claims trial id in dir. Returns 0 with *out the held claim (release with
- * claim_release), or 0 with *out NULL when a live holder has it (described in
+ * coop_claim_release), or 0 with *out NULL when a live holder has it (described in
  * *holder, may be NULL); an error when the folder cannot be written. timeout_s
  * <= 0 takes COOP_CLAIM_TIMEOUT_S; the heartbeat runs every timeout_s / 10
  * seconds (at least 1, at most COOP_CLAIM_HEARTBEAT_S). */
-int claim_acquire(const char *dir, const char *id, double timeout_s, struct claim **out,
+int coop_claim_acquire(const char *dir, const char *id, double timeout_s, struct claim **out,
                   struct claim_holder *holder, struct coop_err *e);
 /* Whether c is still the trial's claim: false once another process took it
  * over (this one's heartbeat was seen as stale) or its file went away. */
-bool claim_held(struct claim *c);
+bool coop_claim_held(struct claim *c);
 /* Stops the heartbeat and gives the claim up. completed: the trial's results
  * are complete, so every generation file of the trial is removed; otherwise
  * the claim is marked released (kept, so the generations stay contiguous).
  * NULL is a no-op. */
-void claim_release(struct claim *c, bool completed);
+void coop_claim_release(struct claim *c, bool completed);
 
 /* The file system's time in dir (the mtime of a file written there), for
- * claim_inspect; the host's clock when dir cannot be written. */
-double claim_clock(const char *dir);
-/* The current holder of trial id in dir at time now (claim_clock): the
+ * coop_claim_inspect; the host's clock when dir cannot be written. */
+double coop_claim_clock(const char *dir);
+/* The current holder of trial id in dir at time now (coop_claim_clock): the
  * highest generation, CLAIM_NONE when there is no claim file; judged as
- * claim_acquire would. */
-int claim_inspect(const char *dir, const char *id, double timeout_s, double now,
+ * coop_claim_acquire would. */
+int coop_claim_inspect(const char *dir, const char *id, double timeout_s, double now,
                   struct claim_holder *h, struct coop_err *e);
 /* Removes every claim file of trial id in dir (its results are complete). */
-void claim_remove_all(const char *dir, const char *id);
+void coop_claim_remove_all(const char *dir, const char *id);
 
 #endif

@@ -132,7 +132,7 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
     char *cache = q->cache_dir ? coop_strdup(q->cache_dir)
                                : coop_asprintf("%s/../.cache", dirname(fcopy));
     struct rt rt;
-    rt_init(&rt, reg, o, cache);
+    coop_rt_init(&rt, reg, o, cache);
     free(cache);
     free(fcopy);
     snprintf(rt.axes, sizeof rt.axes, "%s on %s", s.id, q->dataset);
@@ -147,11 +147,11 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
     struct coop_params none = {NULL, 0};
     struct coop_results_writer *w = NULL;
     char *id = coop_asprintf("%s-on-%s", s.id, q->dataset);
-    rc = rt_backbone(&rt, &t, e);
+    rc = coop_rt_backbone(&rt, &t, e);
     if (rc == 0)
         rc = restore_prompt(&rt, &s, &m, e);
     if (rc == 0)
-        rc = rt_dataset(&rt, q->dataset, &none, q->data_root, &d, e);
+        rc = coop_rt_dataset(&rt, q->dataset, &none, q->data_root, &d, e);
     const char *dir = q->out_dir ? q->out_dir : "/tmp";
     if (rc == 0)
         rc = coop_results_begin(dir, id, true, &w, e);
@@ -159,7 +159,7 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
         rc = coop_results_attr_str(w, "source_results", q->results_file, e);
     struct coop_metrics met;
     if (rc == 0)
-        rc = evaluate(&rt, &m, d, true, q->dataset, w, &met, e);
+        rc = coop_run_evaluate(&rt, &m, d, true, q->dataset, w, &met, e);
     if (rc == 0) {
         *accuracy = met.accuracy;
         *macro_f1 = met.macro_f1;
@@ -169,8 +169,8 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
     else if (w)
         coop_results_abort(w);
     free(id);
-    method_free(&m);
-    rt_free(&rt);
+    coop_run_method_free(&m);
+    coop_rt_free(&rt);
     stored_free(&s);
     return rc;
 }

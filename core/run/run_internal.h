@@ -1,9 +1,12 @@
-/* run_internal.h: state shared by the sweep's files (not installed). */
+/* run_internal.h: state shared by the sweep's files (not installed). The
+ * files call downwards only: sweep.c and evalstored.c -> trial.c ->
+ * runtime.c -> progress.c. */
 #ifndef COOP_RUN_INTERNAL_H
 #define COOP_RUN_INTERNAL_H
 
 #include "coop/data.h"
 #include "coop/featcache.h"
+#include "coop/results.h"
 #include "coop/run.h"
 #include "coop/train.h"
 
@@ -47,19 +50,26 @@ struct rt {
     int epoch, epochs;
 };
 
-void rt_progress(struct rt *rt, const char *phase);
-void rt_log(struct rt *rt, const char *fmt, ...) COOP_PRINTF(2, 3);
+/* progress.c: the progress line (phase = what the trial does now) and log
+ * lines that do not break it; both print only when the options have an out. */
+void coop_rt_progress(struct rt *rt, const char *phase);
+void coop_rt_log(struct rt *rt, const char *fmt, ...) COOP_PRINTF(2, 3);
 
-int rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
-int rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
-               const char *data_root, struct rt_dataset **out, struct coop_err *e);
+/* runtime.c: the state kept across trials. */
+void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
+                  const struct coop_run_options *o, const char *cache_dir);
+int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
+int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
+                    const char *data_root, struct rt_dataset **out, struct coop_err *e);
 /* Unnormalised image features of items idx[0..n) of a split, view 0 = eval
  * transform, view v > 0 = the v-th seeded training augmentation (cached);
  * view < 0 = a fresh augmentation from rng (online mode, not cached). */
-int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split, const size_t *idx,
-                size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e);
-void rt_free(struct rt *rt);
+int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split,
+                     const size_t *idx, size_t n, int view, struct coop_rng *rng, float *out,
+                     struct coop_err *e);
+void coop_rt_free(struct rt *rt);
 
+/* trial.c: one trial, and the pieces coop_run_eval_stored reuses. */
 /* The trained method, whichever kind. */
 struct method {
     const struct coop_plugin *plugin;
@@ -69,16 +79,13 @@ struct method {
     struct coop_baseline *base;
     int K; /* classes it was built for (source) */
 };
-void method_free(struct method *m);
-const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e);
+void coop_run_method_free(struct method *m);
+const char **coop_run_class_names(struct rt_dataset *d, int *K, struct coop_err *e);
 /* Evaluates m on d's test split and writes eval/<label>/ to w. */
-int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
-             const char *label, struct coop_results_writer *w, struct coop_metrics *out,
-             struct coop_err *e);
-void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
-             const char *cache_dir);
-
-int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
-              struct coop_err *e);
+int coop_run_evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
+                      const char *label, struct coop_results_writer *w,
+                      struct coop_metrics *out, struct coop_err *e);
+int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
+                   struct coop_err *e);
 
 #endif

@@ -1,5 +1,6 @@
 /* runtime.c: what the sweep keeps across trials: the open backbone, open
- * datasets, and feature caches; plus image loading for the frozen encoder. */
+ * datasets, and feature caches; plus image loading for the frozen encoder,
+ * and the host services (log) plugins are handed. */
 #include "coop/image.h"
 #include "coop/results.h"
 #include "coop/util.h"
@@ -25,7 +26,28 @@ static char *params_key(const struct coop_params *p)
     return s;
 }
 
-int rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
+static void host_log(void *ctx, enum coop_log_level level, const char *msg)
+{
+    struct rt *rt = ctx;
+    if (level >= COOP_LOG_INFO)
+        coop_rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
+}
+
+void coop_rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
+                  const char *cache_dir)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->reg = reg;
+    rt->o = o;
+    rt->host = (struct coop_host){COOP_HOST_VERSION, rt, host_log, o->cancel};
+    rt->cache_dir = coop_strdup(cache_dir);
+    rt->crop_scale = 0.08; /* CoOp's */
+    rt->n_trials = 1;
+    rt->trial_no = 1;
+    rt->sweep_t0 = coop_now();
+}
+
+int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
 {
     char *pk = params_key(&t->backbone_params);
     char *key = coop_asprintf("%s|%s|%s|%s", t->backbone_plugin, t->checkpoint ? t->checkpoint : "",
@@ -53,7 +75,7 @@ int rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
         free(key);
         return COOP_E_INVAL;
     }
-    rt_progress(rt, "loading backbone");
+    coop_rt_progress(rt, "loading backbone");
     int rc = ops->open(&rt->host, t->checkpoint, t->vocab, &t->backbone_params, &rt->bb.bb, e);
     if (rc) {
         free(key);
@@ -72,8 +94,8 @@ int rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
     return 0;
 }
 
-int rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
-               const char *data_root, struct rt_dataset **out, struct coop_err *e)
+int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
+                    const char *data_root, struct rt_dataset **out, struct coop_err *e)
 {
     char *pk = params_key(params);
     char *key = coop_asprintf("%s|%s|%s", name, pk ? pk : "", data_root ? data_root : "");
@@ -107,7 +129,7 @@ int rt_dataset(struct rt *rt, const char *name, const struct coop_params *params
     }
     struct rt_dataset *d = &rt->ds[rt->nds];
     memset(d, 0, sizeof *d);
-    rt_progress(rt, "opening dataset");
+    coop_rt_progress(rt, "opening dataset");
     int rc = ops->open(&rt->host, data_root, params, &d->ref.ds, e);
     if (rc) {
         free(key);
@@ -195,7 +217,7 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
         return rc;
     }
     if (coop_featcache_warning(*out))
-        rt_log(rt, "warning: %s", coop_featcache_warning(*out));
+        coop_rt_log(rt, "warning: %s", coop_featcache_warning(*out));
     rt->fc[rt->nfc].key = key;
     rt->fc[rt->nfc].fc = *out;
     rt->nfc++;
@@ -273,8 +295,8 @@ static int encode_batch(struct rt *rt, struct rt_dataset *d, enum coop_split s,
     return rc;
 }
 
-int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const size_t *idx,
-                size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e)
+int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const size_t *idx,
+                     size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e)
 {
     const int E = rt->info.embed_dim;
     if (view < 0) { /* online augmentation: never cached */
@@ -316,7 +338,7 @@ int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const si
         if (nm > ENCODE_BATCH) {
             char ph[64];
             snprintf(ph, sizeof ph, "encoding images %zu/%zu", b + m, nm);
-            rt_progress(rt, ph);
+            coop_rt_progress(rt, ph);
         }
     }
     for (size_t j = 0; j < n && rc == 0; j++)
@@ -327,7 +349,7 @@ int rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, const si
     return rc;
 }
 
-void rt_free(struct rt *rt)
+void coop_rt_free(struct rt *rt)
 {
     for (int i = 0; i < rt->nfc; i++) {
         coop_featcache_close(rt->fc[i].fc);

@@ -121,7 +121,7 @@ static int parse_section(const char *file, const struct ynode *n, struct coop_sl
     if (n->kind != YNODE_MAP)
         return coop_fail(e, COOP_E_INVAL, "%s:%d:%d: slurm: expected a mapping (partition, "
                          "account, cpus_per_task, mem, time, max_parallel, ...), got %s", file,
-                         n->line, n->col, ynode_kind_name(n->kind));
+                         n->line, n->col, coop_ynode_kind_name(n->kind));
     int rc = 0;
     for (size_t i = 0; i + 1 < n->n && rc == 0; i += 2) {
         const struct ynode *k = n->items[i];
@@ -146,11 +146,11 @@ int coop_slurm_config_load(const char *yaml_path, struct coop_slurm_config *c,
         return rc;
     struct ydoc d;
     memset(&d, 0, sizeof d);
-    rc = ydoc_parse(&d, text, len, yaml_path, e);
-    const struct ynode *n = rc == 0 ? ymap_get(d.root, "slurm") : NULL;
+    rc = coop_ydoc_parse(&d, text, len, yaml_path, e);
+    const struct ynode *n = rc == 0 ? coop_ymap_get(d.root, "slurm") : NULL;
     if (n)
         rc = parse_section(yaml_path, n, c, e);
-    ydoc_free(&d);
+    coop_ydoc_free(&d);
     free(text);
     if (rc)
         coop_slurm_config_free(c);

@@ -37,7 +37,7 @@ static int trial_status(const struct coop_trial *t, double claim_timeout, double
     struct claim_holder h;
     if (rc == 0 && st == COOP_TRIAL_COMPLETED)
         out->status = COOP_RUN_DONE;
-    else if (rc == 0 && (rc = claim_inspect(dir, t->id, claim_timeout, now, &h, e)) == 0) {
+    else if (rc == 0 && (rc = coop_claim_inspect(dir, t->id, claim_timeout, now, &h, e)) == 0) {
         if (h.state != CLAIM_NONE)
             copy_holder(out, &h);
         if (h.state == CLAIM_ALIVE)
@@ -62,7 +62,7 @@ int coop_run_status_all(const struct coop_matrix *m, const unsigned char *keep,
     char *dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
     if (!dir)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
-    double now = claim_clock(dir);
+    double now = coop_claim_clock(dir);
     free(dir);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {

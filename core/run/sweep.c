@@ -1,14 +1,14 @@
 /* sweep.c: the trial loop: skip what is completed (refusing completed trials
  * that other plugin versions or checkpoints made, and prompts longer than the
  * backbone's context), run the rest, record failures and carry on, stop
- * cleanly when cancelled; progress display. */
+ * cleanly when cancelled; each trial claimed first (claim.c), so processes
+ * sharing a results folder run it once. The progress line is progress.c's. */
 #include "claim.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include "run_internal.h"
 #include <dirent.h>
 #include <sys/stat.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,19 +25,9 @@ static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
     if (!p)
         return COOP_E_NOTFOUND;
     out->kind = p->kind;
-    out->trains = true;
-    out->params = NULL;
-    switch (p->kind) {
-    case COOP_PLUGIN_BACKBONE: out->params = ((const struct coop_backbone_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_DATASET: out->params = ((const struct coop_dataset_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_PROMPT: out->params = ((const struct coop_prompt_ops *)p->ops)->params; break;
-    case COOP_PLUGIN_BASELINE: {
-        const struct coop_baseline_ops *b = p->ops;
-        out->params = b->params;
-        out->trains = b->needs_training_data;
-        break;
-    }
-    }
+    out->params = coop_plugin_params(p);
+    out->trains = p->kind != COOP_PLUGIN_BASELINE ||
+                  ((const struct coop_baseline_ops *)p->ops)->needs_training_data;
     return 0;
 }
 
@@ -62,78 +52,6 @@ void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resol
     out->lookup = resolve;
     out->names = names;
     out->rejected = rejected;
-}
-
-/* ---- progress ------------------------------------------------------------- */
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (s < 0 || s != s)
-        snprintf(buf, n, "?");
-    else if (s < 60)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-void rt_progress(struct rt *rt, const char *phase)
-{
-    rt->phase = phase;
-    if (!rt->o->out)
-        return;
-    double now = coop_now();
-    char eta[32] = "?", el[32];
-    size_t left = rt->n_trials - rt->trial_no + 1;
-    if (rt->done_trials > 0)
-        fmt_time(eta, sizeof eta, rt->done_seconds / (double)rt->done_trials * (double)left -
-                                      (now - rt->trial_t0));
-    fmt_time(el, sizeof el, now - rt->sweep_t0);
-    if (rt->o->tty) {
-        fprintf(rt->o->out, "\r\033[K[%zu/%zu] %.60s | %s | elapsed %s, ETA %s", rt->trial_no,
-                rt->n_trials, rt->axes, phase, el, eta);
-        fflush(rt->o->out);
-    } else if (strncmp(phase, "training epoch", 14) != 0 ||
-               rt->epoch == rt->epochs || rt->epoch % 10 == 1) {
-        /* plain logs: every phase, but only every 10th epoch */
-        fprintf(rt->o->out, "[%zu/%zu] %s: %s (elapsed %s, ETA %s)\n", rt->trial_no,
-                rt->n_trials, rt->axes, phase, el, eta);
-        fflush(rt->o->out);
-    }
-}
-
-void rt_log(struct rt *rt, const char *fmt, ...)
-{
-    if (!rt->o->out)
-        return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(rt->o->out, "%s%s\n", rt->o->tty ? "\r\033[K" : "", buf);
-    fflush(rt->o->out);
-}
-
-static void host_log(void *ctx, enum coop_log_level level, const char *msg)
-{
-    struct rt *rt = ctx;
-    if (level >= COOP_LOG_INFO)
-        rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
-}
-
-void rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
-             const char *cache_dir)
-{
-    memset(rt, 0, sizeof *rt);
-    rt->reg = reg;
-    rt->o = o;
-    rt->host = (struct coop_host){COOP_HOST_VERSION, rt, host_log, o->cancel};
-    rt->cache_dir = coop_strdup(cache_dir);
-    rt->crop_scale = 0.08; /* CoOp's */
-    rt->n_trials = 1;
-    rt->trial_no = 1;
-    rt->sweep_t0 = coop_now();
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -194,7 +112,7 @@ static int trial_is_stale(struct rt *rt, const struct coop_trial *t, const char 
     }
     char *sha = NULL;
     if (rc == 0 && !stale && coop_results_read_attr_str(r, "checkpoint_sha256", &sha, NULL) == 0 &&
-        sha[0] && (rc = rt_backbone(rt, t, e)) == 0 && rt->info.checkpoint_sha256[0] &&
+        sha[0] && (rc = coop_rt_backbone(rt, t, e)) == 0 && rt->info.checkpoint_sha256[0] &&
         strcmp(sha, rt->info.checkpoint_sha256) != 0) {
         snprintf(why, len, "%s: checkpoint %s had SHA-256 %.12s..., now %.12s...", path,
                  t->checkpoint ? t->checkpoint : "(none)", sha, rt->info.checkpoint_sha256);
@@ -278,7 +196,7 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
     const struct coop_prompt_ops *pops = p ? p->ops : NULL;
     struct coop_err te;
     snprintf(rt->axes, sizeof rt->axes, "checking prompt lengths");
-    if (!pops || pops->version < 2 || !pops->check_classes || rt_backbone(rt, t, &te) != 0)
+    if (!pops || pops->version < 2 || !pops->check_classes || coop_rt_backbone(rt, t, &te) != 0)
         return 0;
     int rc = 0;
     for (size_t i = 0; i <= t->n_targets && rc == 0; i++) {
@@ -287,8 +205,8 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
         struct rt_dataset *d = NULL;
         int K = 0;
         const char **names = NULL;
-        if (rt_dataset(rt, name, i == 0 ? &t->dataset_params : &none, t->data_root, &d, &te) ||
-            !(names = class_names(d, &K, &te)))
+        if (coop_rt_dataset(rt, name, i == 0 ? &t->dataset_params : &none, t->data_root, &d, &te) ||
+            !(names = coop_run_class_names(d, &K, &te)))
             continue;
         struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,
                                      (uint64_t)t->seed};
@@ -372,12 +290,12 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
                        struct coop_run_summary *s, struct claim **cl, struct coop_err *e)
 {
     struct claim_holder h;
-    int rc = claim_acquire(dir, t->id, rt->o->claim_timeout, cl, &h, e);
+    int rc = coop_claim_acquire(dir, t->id, rt->o->claim_timeout, cl, &h, e);
     if (rc)
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host, h.pid,
+        coop_rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host, h.pid,
                h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;
     }
@@ -385,7 +303,7 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
     struct coop_err te;
     coop_results_state(dir, t->id, &st, NULL, 0, &te);
     if ((st == COOP_TRIAL_COMPLETED && !rt->o->force) || written_since(dir, t->id, round)) {
-        claim_release(*cl, st == COOP_TRIAL_COMPLETED);
+        coop_claim_release(*cl, st == COOP_TRIAL_COMPLETED);
         *cl = NULL;
         s->elsewhere++;
         return 1;
@@ -401,10 +319,10 @@ static int commit_claimed(struct rt *rt, const struct coop_trial *t, const char 
 {
     struct coop_err te;
     enum coop_trial_state st = COOP_TRIAL_MISSING;
-    if (!claim_held(cl)) {
+    if (!coop_claim_held(cl)) {
         coop_results_abort(w);
         s->elsewhere++;
-        rt_log(rt, "trial %s: another process took its claim over (this one's heartbeat was "
+        coop_rt_log(rt, "trial %s: another process took its claim over (this one's heartbeat was "
                "seen as stale); this run's result is dropped", t->id);
         return 0;
     }
@@ -414,12 +332,12 @@ static int commit_claimed(struct rt *rt, const struct coop_trial *t, const char 
     }
     if (coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 && st == COOP_TRIAL_COMPLETED) {
         s->elsewhere++;
-        rt_log(rt, "trial %s: completed by another process meanwhile; this run's result is "
+        coop_rt_log(rt, "trial %s: completed by another process meanwhile; this run's result is "
                "dropped", t->id);
         return 1;
     }
     add_failure(s, t, te.msg);
-    rt_log(rt, "trial %s FAILED: %s", t->id, te.msg);
+    coop_rt_log(rt, "trial %s FAILED: %s", t->id, te.msg);
     return 0;
 }
 
@@ -438,11 +356,11 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     s->results_dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
     struct rt rt;
     char *default_cache = coop_asprintf("%s/.cache", t0->results_dir);
-    rt_init(&rt, reg, o, o->cache_dir ? o->cache_dir : default_cache);
+    coop_rt_init(&rt, reg, o, o->cache_dir ? o->cache_dir : default_cache);
     free(default_cache);
     rt.n_trials = s->total;
     int rc = coop_mkdirs(s->results_dir, e);
-    double round = rc ? 0 : claim_clock(s->results_dir);
+    double round = rc ? 0 : coop_claim_clock(s->results_dir);
     if (rc == 0)
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
     if (rc == 0 && !o->force)
@@ -467,13 +385,13 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         }
         int src = coop_results_state(dir, t->id, &st, NULL, 0, &te);
         if (src == COOP_E_FORMAT) {
-            rt_log(&rt, "warning: %s; the trial will be re-run", te.msg);
+            coop_rt_log(&rt, "warning: %s; the trial will be re-run", te.msg);
         } else if (src != 0) { /* unknown state: neither skip nor overwrite */
             char msg[COOP_ERR_MAX];
             snprintf(msg, sizeof msg, "cannot tell whether it is completed, so it is left "
                      "alone: %.900s", te.msg);
             add_failure(s, t, msg);
-            rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
+            coop_rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
             free(dir);
             continue;
         }
@@ -486,7 +404,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         int crc = claim_trial(&rt, t, dir, round, s, &cl, &te);
         if (crc < 0) {
             add_failure(s, t, te.msg);
-            rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, te.msg);
+            coop_rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, te.msg);
         }
         if (crc) {
             free(dir);
@@ -495,10 +413,10 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         struct coop_results_writer *w = NULL;
         rt.trial_t0 = coop_now();
         rt.epoch = rt.epochs = 0;
-        rt_progress(&rt, "starting");
+        coop_rt_progress(&rt, "starting");
         int trc = coop_results_begin(dir, t->id, o->force, &w, &te);
         if (trc == 0)
-            trc = run_trial(&rt, t, w, &te);
+            trc = coop_run_trial(&rt, t, w, &te);
         s->ran++;
         bool complete = false;
         if (trc == COOP_E_INTERRUPTED || (o->cancel && *o->cancel)) {
@@ -510,11 +428,11 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             char msg[COOP_ERR_MAX];
             memcpy(msg, te.msg, sizeof msg);
             add_failure(s, t, msg);
-            rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
+            coop_rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, msg);
             if (w && coop_results_commit(w, "failed", msg, &te) != 0)
-                rt_log(&rt, "warning: could not record the failure: %s", te.msg);
+                coop_rt_log(&rt, "warning: could not record the failure: %s", te.msg);
         }
-        claim_release(cl, complete);
+        coop_claim_release(cl, complete);
         rt.done_trials++;
         rt.done_seconds += coop_now() - rt.trial_t0;
         free(dir);
@@ -523,6 +441,6 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         fprintf(o->out, "\r\033[K");
     s->interrupted = rc == COOP_E_INTERRUPTED;
     s->seconds = coop_now() - rt.sweep_t0;
-    rt_free(&rt);
+    coop_rt_free(&rt);
     return rc;
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void method_free(struct method *m)
+void coop_run_method_free(struct method *m)
 {
     if (m->prompt)
         m->pops->destroy(m->prompt);
@@ -18,7 +18,7 @@ void method_free(struct method *m)
         m->bops->destroy(m->base);
 }
 
-const char **class_names(struct rt_dataset *d, int *K, struct coop_err *e)
+const char **coop_run_class_names(struct rt_dataset *d, int *K, struct coop_err *e)
 {
     *K = d->ref.ops->num_classes(d->ref.ds);
     if (*K <= 0) {
@@ -51,7 +51,7 @@ struct fetch_ctx {
     int E;
 };
 
-/* One rt_features call per view (not per image): the view of every image is
+/* One coop_rt_features call per view (not per image): the view of every image is
  * drawn first, in batch order, then each view's images are looked up at once. */
 static int fetch(void *vctx, int epoch, const int *idx, int n, float *out, struct coop_err *e)
 {
@@ -72,7 +72,7 @@ static int fetch(void *vctx, int epoch, const int *idx, int n, float *out, struc
             }
         if (m == 0)
             continue;
-        rc = rt_features(c->rt, c->d, COOP_SPLIT_TRAIN, items, (size_t)m, v, &c->rng, tmp, e);
+        rc = coop_rt_features(c->rt, c->d, COOP_SPLIT_TRAIN, items, (size_t)m, v, &c->rng, tmp, e);
         for (int k = 0; k < m && rc == 0; k++)
             memcpy(out + (size_t)pos[k] * c->E, tmp + (size_t)k * c->E, c->E * sizeof(float));
     }
@@ -90,7 +90,7 @@ static int on_epoch(void *vctx, int epoch, int epochs, double loss, double acc, 
     char ph[96];
     snprintf(ph, sizeof ph, "training epoch %d/%d loss %.3f acc %.1f%%", epoch + 1, epochs, loss,
              acc);
-    rt_progress(rt, ph);
+    coop_rt_progress(rt, ph);
     return rt->o->cancel && *rt->o->cancel;
 }
 
@@ -176,12 +176,12 @@ static int check_logits(const float *logits, size_t n, int K, struct coop_err *e
     return 0;
 }
 
-int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
-             const char *label, struct coop_results_writer *w, struct coop_metrics *out,
-             struct coop_err *e)
+int coop_run_evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
+                      const char *label, struct coop_results_writer *w, struct coop_metrics *out,
+                      struct coop_err *e)
 {
     int K = 0, rc = 0;
-    const char **names = class_names(d, &K, e);
+    const char **names = coop_run_class_names(d, &K, e);
     if (!names)
         return COOP_E_NOMEM;
     size_t n = d->ref.ops->split_size(d->ref.ds, COOP_SPLIT_TEST);
@@ -207,8 +207,8 @@ int evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_targ
     if (rc == 0) {
         char ph[96];
         snprintf(ph, sizeof ph, "evaluating on %s (%zu images)", label, n);
-        rt_progress(rt, ph);
-        rc = rt_features(rt, d, COOP_SPLIT_TEST, idx, n, 0, NULL, x, e);
+        coop_rt_progress(rt, ph);
+        rc = coop_rt_features(rt, d, COOP_SPLIT_TEST, idx, n, 0, NULL, x, e);
     }
     if (rc == 0)
         rc = method_logits(rt, m, is_target ? d : NULL, names, K, x, n, logits, e);
@@ -359,9 +359,9 @@ static int train_prompt(struct rt *rt, const struct coop_trial *t, struct method
         for (int v = 1; v <= fc.views && rc == 0; v++) {
             char ph[64];
             snprintf(ph, sizeof ph, "encoding training view %d/%d", v, fc.views);
-            rt_progress(rt, ph);
-            rc = rt_features(rt, src, COOP_SPLIT_TRAIN, fs->train.index, (size_t)n, v, NULL,
-                             tmp, e);
+            coop_rt_progress(rt, ph);
+            rc = coop_rt_features(rt, src, COOP_SPLIT_TRAIN, fs->train.index, (size_t)n, v, NULL,
+                                  tmp, e);
         }
         coop_free(tmp);
         if (rc)
@@ -395,17 +395,17 @@ static int fit_baseline(struct rt *rt, const struct coop_trial *t, struct method
     float *tx = coop_alloc_floats((nt ? nt : 1) * E), *vx = coop_alloc_floats((nv ? nv : 1) * E);
     int rc = tx && vx ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
     if (rc == 0 && nt) {
-        rt_progress(rt, "encoding training images");
-        rc = rt_features(rt, src, COOP_SPLIT_TRAIN, fs->train.index, nt, 0, NULL, tx, e);
+        coop_rt_progress(rt, "encoding training images");
+        rc = coop_rt_features(rt, src, COOP_SPLIT_TRAIN, fs->train.index, nt, 0, NULL, tx, e);
     }
     if (rc == 0 && nv)
-        rc = rt_features(rt, src, COOP_SPLIT_VAL, fs->val.index, nv, 0, NULL, vx, e);
+        rc = coop_rt_features(rt, src, COOP_SPLIT_VAL, fs->val.index, nv, 0, NULL, vx, e);
     if (rc == 0) {
         struct coop_baseline_args ba = {&rt->host, &t->method_params, rt->bb, names, K,
                                         template_of(src), tx, fs ? fs->train.label : NULL, nt,
                                         vx, fs ? fs->val.label : NULL, nv, E,
                                         (uint64_t)t->seed};
-        rt_progress(rt, "fitting");
+        coop_rt_progress(rt, "fitting");
         double t0 = coop_now();
         rc = m->bops->fit(&ba, &m->base, e);
         if (rc)
@@ -549,8 +549,8 @@ static int write_identity(struct rt *rt, const struct coop_trial *t, struct meth
     return rc;
 }
 
-int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
-              struct coop_err *e)
+int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
+                   struct coop_err *e)
 {
     struct method m = {0};
     struct rt_dataset *src = NULL;
@@ -560,11 +560,11 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
     int K = 0;
     int rc = write_trial_axes(rt, t, w, e);
     if (rc == 0)
-        rc = rt_backbone(rt, t, e);
+        rc = coop_rt_backbone(rt, t, e);
     if (rc == 0)
         rc = write_backbone(rt, t, w, e);
     if (rc == 0)
-        rc = rt_dataset(rt, t->dataset, &t->dataset_params, t->data_root, &src, e);
+        rc = coop_rt_dataset(rt, t->dataset, &t->dataset_params, t->data_root, &src, e);
     if (rc == 0) {
         m.plugin = coop_registry_find(rt->reg, t->method_kind, t->method);
         if (!m.plugin)
@@ -576,11 +576,11 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
     }
     if (rc == 0)
         rc = write_identity(rt, t, &m, src, w, e);
-    if (rc == 0 && !(names = class_names(src, &K, e)))
+    if (rc == 0 && !(names = coop_run_class_names(src, &K, e)))
         rc = COOP_E_NOMEM;
     m.K = K;
     if (rc == 0 && t->trains) {
-        rt_progress(rt, "sampling shots");
+        coop_rt_progress(rt, "sampling shots");
         char *fsdir = coop_asprintf("%s", rt->cache_dir);
         struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1, fsdir};
         rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
@@ -595,20 +595,20 @@ int run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_wri
         rc = fit_baseline(rt, t, &m, src, names, K, have_fs ? &fs : NULL, w, e);
     struct coop_metrics met = {NAN, NAN, 0};
     if (rc == 0)
-        rc = evaluate(rt, &m, src, false, "test", w, &met, e);
+        rc = coop_run_evaluate(rt, &m, src, false, "test", w, &met, e);
     for (size_t i = 0; i < t->n_targets && rc == 0; i++) {
         struct rt_dataset *tg = NULL;
         struct coop_params none = {NULL, 0};
-        rc = rt_dataset(rt, t->targets[i], &none, t->data_root, &tg, e);
+        rc = coop_rt_dataset(rt, t->targets[i], &none, t->data_root, &tg, e);
         if (rc == 0)
-            rc = evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
+            rc = coop_run_evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
     }
     if (rc == 0)
-        rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary,
-               met.accuracy);
+        coop_rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary,
+                    met.accuracy);
     free(names);
     if (have_fs)
         coop_fewshot_free(&fs);
-    method_free(&m);
+    coop_run_method_free(&m);
     return rc;
 }

@@ -1,4 +1,6 @@
-/* optim.c: SGD and the learning-rate schedule (PyTorch / Dassl semantics). */
+/* optim.c: SGD (PyTorch semantics) and the learning-rate schedules: CoOp's
+ * per-epoch one (Dassl) and pretraining's per-step warmup + cosine, both
+ * over the one cosine annealing formula. */
 #include "coop/train.h"
 #include <math.h>
 #include <string.h>
@@ -15,7 +17,22 @@ double coop_lr_at_epoch(const struct coop_optim_config *c, int epoch)
         return c->lr;
     if (strcmp(c->schedule, "linear") == 0)
         return c->lr * (1.0 - (double)(epoch - warm) / (double)c->epochs);
-    return c->lr * 0.5 * (1.0 + cos(M_PI * (double)(epoch - warm) / (double)c->epochs));
+    return coop_cosine_anneal(c->lr, (double)(epoch - warm), (double)c->epochs);
+}
+
+double coop_cosine_anneal(double base, double t, double period)
+{
+    return base * 0.5 * (1.0 + cos(M_PI * t / period));
+}
+
+double coop_cosine_lr(double base, long step, long warmup, long total)
+{
+    if (step < warmup)
+        return base * (double)(step + 1) / (double)warmup;
+    if (total <= warmup)
+        return base;
+    long t = step - warmup, period = total - warmup;
+    return coop_cosine_anneal(base, (double)(t < period ? t : period), (double)period);
 }
 
 void coop_sgd_step(float *p, const float *g, float *buf, size_t n, double lr, double momentum,

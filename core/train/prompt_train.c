@@ -8,17 +8,9 @@
 #include "coop/nn.h"
 #include "coop/train.h"
 #include "coop/util.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K, int E,
-                        float scale)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, K, E, scale, x, E, t, E, 0.0f,
-                logits, K);
-}
 
 int coop_prompt_text_features(struct coop_backbone_ref bb, const struct coop_prompt_ops *pops,
                               struct coop_prompt *p, int K, float *out, struct coop_err *e)
@@ -143,9 +135,9 @@ static int iteration(const struct coop_train_args *a, struct buffers *b, const i
     coop_argmax_rows(b->pred, b->logits, (size_t)B, K);
     for (int i = 0; i < B; i++)
         *correct += b->pred[i] == b->y[i];
-    /* dtn [K,E] = scale * dlogits^T [K,B] @ img [B,E] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, E, B, a->logit_scale, b->dlogits, K,
-                b->img, E, 0.0f, b->dtn, E);
+    memset(b->dtn, 0, (size_t)K * E * sizeof(float));
+    coop_cosine_logits_backward(NULL, b->dtn, b->dlogits, b->img, b->tn, B, K, E,
+                                a->logit_scale);
     memset(b->dfeat, 0, (size_t)K * E * sizeof(float));
     coop_l2norm_backward(b->dfeat, b->dtn, b->tn, b->norm, K, E);
     memset(b->demb, 0, (size_t)K * row * sizeof(float));

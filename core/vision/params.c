@@ -68,7 +68,7 @@ static void add_block(struct table *tb, struct coop_clip_block *b, int W, int i)
     }
 }
 
-int vision_vit_tensors(struct coop_clip_vit *v, struct vision_tensor *t, int cap)
+int coop_vision_vit_tensors(struct coop_clip_vit *v, struct vision_tensor *t, int cap)
 {
     struct table tb = {t, cap, 0};
     int W = v->width, P = v->patch_size, G = v->image_size / v->patch_size;
@@ -123,7 +123,7 @@ static void add_bottleneck(struct table *tb, struct coop_clip_bottleneck *b, int
     }
 }
 
-int vision_resnet_tensors(struct coop_clip_resnet *r, struct vision_tensor *t, int cap)
+int coop_vision_resnet_tensors(struct coop_clip_resnet *r, struct vision_tensor *t, int cap)
 {
     struct table tb = {t, cap, 0};
     int W = r->width, D = 32 * W, G = r->image_size / 32;
@@ -158,11 +158,11 @@ typedef int (*tensors_fn)(void *tower, struct vision_tensor *t, int cap);
 
 static int vit_tensors_fn(void *v, struct vision_tensor *t, int cap)
 {
-    return vision_vit_tensors(v, t, cap);
+    return coop_vision_vit_tensors(v, t, cap);
 }
 static int resnet_tensors_fn(void *r, struct vision_tensor *t, int cap)
 {
-    return vision_resnet_tensors(r, t, cap);
+    return coop_vision_resnet_tensors(r, t, cap);
 }
 
 static int finish(void **mem, size_t *n_floats, void *blocks_tmp, size_t head,

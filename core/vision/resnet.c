@@ -4,21 +4,11 @@
  * a time (nb = 1 in the channel-major [C, nb, H, W] layout that conv.c
  * serves), so an image's features never depend on its batch. */
 #include "coop/clip.h"
+#include "coop/nn.h"
 #include "coop/util.h"
 #include "vision.h"
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
-
-/* out [M, N] = inp [M, K] @ w [N, K]^T + bias [N] */
-static void linear(float *out, const float *inp, const float *w, const float *bias, int M, int K,
-                   int N)
-{
-    for (int i = 0; i < M; i++)
-        memcpy(out + (size_t)i * N, bias, sizeof(float) * (size_t)N);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, w, K, 1.0f, out,
-                N);
-}
 
 /* Sizes of the per-image buffers: the largest activation and im2col. */
 struct plan {
@@ -37,14 +27,14 @@ static struct plan resnet_plan(const struct coop_clip_resnet *r)
     int S = r->image_size, W = r->width, h = S / 2;
     plan_max(&p.act, (size_t)3 * S * S); /* the transposed pixels */
     plan_max(&p.act, (size_t)W * h * h);
-    plan_max(&p.work, vision_conv2d_work(3, S, S, 3, 3, 2, 1));
-    plan_max(&p.work, vision_conv2d_work(W / 2, h, h, 3, 3, 1, 1));
+    plan_max(&p.work, coop_conv2d_work(3, S, S, 3, 3, 2, 1));
+    plan_max(&p.work, coop_conv2d_work(W / 2, h, h, 3, 3, 1, 1));
     int R = h / 2, nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nb; k++) {
         const struct coop_clip_bottleneck *b = &r->blocks[k];
         plan_max(&p.act, (size_t)b->inplanes * R * R);
         plan_max(&p.act, (size_t)b->planes * R * R);
-        plan_max(&p.work, vision_conv2d_work(b->planes, R, R, 3, 3, 1, 1));
+        plan_max(&p.work, coop_conv2d_work(b->planes, R, R, 3, 3, 1, 1));
         R /= b->stride;
         plan_max(&p.act, (size_t)4 * b->planes * R * R);
     }
@@ -60,27 +50,28 @@ struct bufs {
 static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int R)
 {
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
-    vision_conv2d(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0, NULL);
-    vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
-    vision_conv2d(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
+    coop_conv2d_forward_batch(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0,
+                              NULL);
+    coop_vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
+    coop_conv2d_forward_batch(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
+    coop_vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
-        vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
+        coop_vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
-    vision_conv2d(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
-    vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
+    coop_conv2d_forward_batch(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
+    coop_vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
         const float *pooled = u->x;
         if (s > 1) {
-            vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
+            coop_vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
-        vision_conv2d(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1,
-                      1, 0, NULL);
-        vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
+        coop_conv2d_forward_batch(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro,
+                                  4 * p, 1, 1, 1, 0, NULL);
+        coop_vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
     size_t n = (size_t)4 * p * nb * Ro * Ro;
@@ -101,13 +92,16 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
         for (int c = 0; c < 3; c++)
             memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
                    sizeof(float) * plane);
-    vision_conv2d(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1, u->work);
-    vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
-    vision_conv2d(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
-    vision_conv2d(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1, u->work);
-    vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
-    vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
+    coop_conv2d_forward_batch(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1,
+                              u->work);
+    coop_vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
+    coop_conv2d_forward_batch(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1,
+                              u->work);
+    coop_vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
+    coop_conv2d_forward_batch(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1,
+                              u->work);
+    coop_vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
+    coop_vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {
         bottleneck(&r->blocks[k], u, R);
@@ -132,50 +126,22 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
     }
 }
 
-void vision_attend_one(float *out, const float *q, const float *k, const float *v, int ld,
-                       int T, int D, int H, float *sc)
-{
-    int hd = D / H;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < H; h++) {
-        const float *qh = q + h * hd;
-        float mx = -INFINITY, sum = 0.0f;
-        for (int t = 0; t < T; t++) {
-            const float *kt = k + (size_t)t * ld + h * hd;
-            float s = 0.0f;
-            for (int i = 0; i < hd; i++)
-                s += qh[i] * kt[i];
-            sc[t] = s * scale;
-            mx = sc[t] > mx ? sc[t] : mx;
-        }
-        for (int t = 0; t < T; t++)
-            sum += sc[t] = expf(sc[t] - mx);
-        float *oh = out + h * hd;
-        memset(oh, 0, sizeof(float) * (size_t)hd);
-        for (int t = 0; t < T; t++) {
-            const float *vt = v + (size_t)t * ld + h * hd;
-            float a = sc[t] / sum;
-            for (int i = 0; i < hd; i++)
-                oh[i] += a * vt[i];
-        }
-    }
-}
-
 /* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
  * kv [B, T, 2D], q [B, D], o [B, D], sc [T] scratch. */
 static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
                      float *feat, float *kv, float *q, float *o, float *sc)
 {
     int D = 32 * r->width, H = r->heads;
-    linear(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
-    linear(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
+    coop_linear_forward(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
+    coop_linear_forward(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
     const float *k = kv, *v = kv + (size_t)B * T * D;
     for (int b = 0; b < B; b++)
-        linear(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b, 1, D, D);
+        coop_linear_forward(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b,
+                            1, D, D);
     for (int b = 0; b < B; b++)
-        vision_attend_one(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
-                          v + (size_t)b * T * D, D, T, D, H, sc);
-    linear(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
+        coop_attention_one_forward(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
+                                   v + (size_t)b * T * D, D, T, D, H, sc);
+    coop_linear_forward(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 
 int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,

@@ -152,7 +152,8 @@ static void last_block_cls(const struct coop_clip_block *k, struct vit_acts *a, 
     coop_linear_forward(a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
     for (int b = 0; b < B; b++) {
         const float *qb = a->qkv + (size_t)b * T * 3 * W;
-        vision_attend_one(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H, sc);
+        coop_attention_one_forward(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H,
+                                   sc);
     }
     coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
     for (int b = 0; b < B; b++)

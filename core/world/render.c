@@ -168,7 +168,7 @@ static void look_colour(const struct look *l, float x, float y, float out[3])
         uint8_t in[3], po[3];
         for (int k = 0; k < 3; k++)
             in[k] = (uint8_t)fminf(255.0f, fmaxf(0.0f, out[k] + 0.5f));
-        world_posterise(in, po);
+        coop_world_posterise(in, po);
         for (int k = 0; k < 3; k++)
             out[k] = po[k];
     }
@@ -314,7 +314,7 @@ static void draw_object(struct canvas *c, const struct coop_world_scene *s,
     struct world_poly p;
     float R = o->radius * c->size;
     if (s->style == COOP_WORLD_STYLE_SKETCH) {
-        world_object_poly(&p, o, c->size, 0.04f, s->bg_seed ^ id);
+        coop_world_object_poly(&p, o, c->size, 0.04f, s->bg_seed ^ id);
         float ink[3] = {45, 45, 50};
         if (s->ink_in_colour)
             for (int k = 0; k < 3; k++)
@@ -323,7 +323,7 @@ static void draw_object(struct canvas *c, const struct coop_world_scene *s,
         return;
     }
     struct look l;
-    world_object_poly(&p, o, c->size, 0.0f, 0);
+    coop_world_object_poly(&p, o, c->size, 0.0f, 0);
     look_init(&l, o, c->size, s->style == COOP_WORLD_STYLE_RENDITION);
     fill(c, &p, &l);
     if (s->style == COOP_WORLD_STYLE_RENDITION) {
@@ -381,10 +381,10 @@ int coop_world_main_mask(uint8_t *mask, const struct coop_world_scene *s, int si
     if (rc)
         return rc;
     struct world_poly p;
-    world_object_poly(&p, &s->main, size, s->style == COOP_WORLD_STYLE_SKETCH ? 0.04f : 0.0f,
-                      s->bg_seed);
+    coop_world_object_poly(&p, &s->main, size, s->style == COOP_WORLD_STYLE_SKETCH ? 0.04f : 0.0f,
+                           s->bg_seed);
     for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++)
-            mask[(size_t)y * size + x] = (uint8_t)world_poly_inside(&p, x + 0.5f, y + 0.5f);
+            mask[(size_t)y * size + x] = (uint8_t)coop_world_poly_inside(&p, x + 0.5f, y + 0.5f);
     return COOP_OK;
 }

@@ -53,7 +53,7 @@ static float dist2(const uint8_t a[3], const uint8_t b[3])
 static void styled(const struct coop_world_object *o, int style, uint8_t out[3])
 {
     if (style == COOP_WORLD_STYLE_RENDITION)
-        world_posterise(o->rgb, out);
+        coop_world_posterise(o->rgb, out);
     else
         memcpy(out, o->rgb, 3);
 }

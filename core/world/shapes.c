@@ -80,7 +80,7 @@ static void normalise(float *x, float *y, int n)
     }
 }
 
-int world_shape_outline(int shape, float *x, float *y)
+int coop_world_shape_outline(int shape, float *x, float *y)
 {
     static const float diamond[][2] = {{0, -1}, {0.62f, 0}, {0, 1}, {-0.62f, 0}};
     static const float cross[][2] = {
@@ -115,11 +115,11 @@ int world_shape_outline(int shape, float *x, float *y)
     return n;
 }
 
-void world_object_poly(struct world_poly *p, const struct coop_world_object *o, int size,
-                       float wobble, uint64_t seed)
+void coop_world_object_poly(struct world_poly *p, const struct coop_world_object *o, int size,
+                            float wobble, uint64_t seed)
 {
     float ux[WORLD_MAX_VERTS], uy[WORLD_MAX_VERTS];
-    int n = world_shape_outline(o->shape, ux, uy);
+    int n = coop_world_shape_outline(o->shape, ux, uy);
     double R = (double)o->radius * size, c = cos(o->angle), s = sin(o->angle);
     double cx = (double)o->cx * size, cy = (double)o->cy * size;
     p->n = n;
@@ -143,7 +143,7 @@ void world_object_poly(struct world_poly *p, const struct coop_world_object *o, 
     }
 }
 
-int world_poly_inside(const struct world_poly *p, float x, float y)
+int coop_world_poly_inside(const struct world_poly *p, float x, float y)
 {
     int in = 0;
     for (int i = 0, j = p->n - 1; i < p->n; j = i++) {
@@ -157,7 +157,7 @@ int world_poly_inside(const struct world_poly *p, float x, float y)
     return in;
 }
 
-float world_poly_edge_dist(const struct world_poly *p, float x, float y)
+float coop_world_poly_edge_dist(const struct world_poly *p, float x, float y)
 {
     float best = 1e30f;
     for (int i = 0, j = p->n - 1; i < p->n; j = i++) {
@@ -173,7 +173,7 @@ float world_poly_edge_dist(const struct world_poly *p, float x, float y)
     return sqrtf(best);
 }
 
-void world_posterise(const uint8_t in[3], uint8_t out[3])
+void coop_world_posterise(const uint8_t in[3], uint8_t out[3])
 {
     for (int i = 0; i < 3; i++)
         out[i] = in[i] < 80 ? 0 : (in[i] < 175 ? 128 : 255);

@@ -8,7 +8,6 @@
 #include "coop/clip.h"
 #include "coop/util.h"
 #include "nn_testutil.h"
-#include "text_internal.h"
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -108,10 +107,9 @@ static void fast_vs_plain(int W, int H, int layers, int K, int P, size_t budget)
     struct coop_err e;
     ck_assert_int_eq(coop_clip_text_grads_alloc(&g1, &m.t, &a1, &e), 0);
     ck_assert_int_eq(coop_clip_text_grads_alloc(&g2, &m.t, &a2, &e), 0);
-    size_t saved = coop_text_tape_budget_bytes;
-    coop_text_tape_budget_bytes = budget;
+    m.t.tape_budget = budget;
     run(&m.t, emb, eot, K, P, 0, f1, d1, &g1, dfeat);
-    coop_text_tape_budget_bytes = saved;
+    m.t.tape_budget = 0;
     run(&m.t, emb, eot, K, P, 1, f2, d2, &g2, dfeat);
     ck_assert_double_lt(tu_relerr(f1, f2, (size_t)K * E), 1e-5);
     fold_prefix(d2, K, L, W, K > 1 ? P : 0);
@@ -130,17 +128,17 @@ static void fast_vs_plain(int W, int H, int layers, int K, int P, size_t budget)
 
 START_TEST(fast_path_equals_plain)
 {
-    fast_vs_plain(64, 1, 2, 5, 4, (size_t)3 << 30);  /* shared prefix, full tape */
-    fast_vs_plain(64, 2, 2, 4, 0, (size_t)3 << 30);  /* truncation only */
-    fast_vs_plain(128, 2, 1, 3, 6, (size_t)3 << 30); /* W = 128, 2 heads */
-    fast_vs_plain(64, 1, 2, 1, 4, (size_t)3 << 30);  /* one prompt: no sharing */
+    fast_vs_plain(64, 1, 2, 5, 4, COOP_CLIP_TEXT_TAPE_BUDGET); /* shared prefix, full tape */
+    fast_vs_plain(64, 2, 2, 4, 0, COOP_CLIP_TEXT_TAPE_BUDGET); /* truncation only */
+    fast_vs_plain(128, 2, 1, 3, 6, COOP_CLIP_TEXT_TAPE_BUDGET); /* W = 128, 2 heads */
+    fast_vs_plain(64, 1, 2, 1, 4, COOP_CLIP_TEXT_TAPE_BUDGET); /* one prompt: no sharing */
 }
 END_TEST
 
 START_TEST(recompute_tape_equals_full)
 {
-    fast_vs_plain(64, 2, 2, 5, 4, 0); /* budget 0 forces the recompute tape */
-    fast_vs_plain(64, 1, 3, 3, 0, 0);
+    fast_vs_plain(64, 2, 2, 5, 4, 1); /* a 1-byte budget forces the recompute tape */
+    fast_vs_plain(64, 1, 3, 3, 0, 1);
 }
 END_TEST
 
@@ -161,8 +159,7 @@ static void reuse_case(size_t budget)
     float *ga;
     struct coop_err e;
     ck_assert_int_eq(coop_clip_text_grads_alloc(&g, &m.t, &ga, &e), 0);
-    size_t saved = coop_text_tape_budget_bytes;
-    coop_text_tape_budget_bytes = budget;
+    m.t.tape_budget = budget;
     run(&m.t, emb2, eot, K, P, 0, fr, dr, &g, dfeat); /* fresh reference, weight grads on */
     struct coop_clip_text_tape *tape = NULL;
     ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb1, eot, K, P, f, &tape, &e), 0);
@@ -201,7 +198,6 @@ static void reuse_case(size_t budget)
     ck_assert_ptr_null(tape);
     ck_assert_int_eq(coop_clip_text_forward_reuse(&m.t, emb3, eot3, 3, 6, f3, NULL, &e),
                      COOP_E_INVAL);
-    coop_text_tape_budget_bytes = saved;
     coop_clip_text_free(&g, ga);
     coop_clip_text_free(&m.t, m.arena);
     coop_free(emb1), coop_free(emb2), coop_free(emb3), coop_free(fr), coop_free(f);
@@ -211,8 +207,8 @@ static void reuse_case(size_t budget)
 
 START_TEST(tape_reuse_equals_fresh)
 {
-    reuse_case((size_t)3 << 30); /* full tape */
-    reuse_case(0);               /* recompute tape */
+    reuse_case(COOP_CLIP_TEXT_TAPE_BUDGET); /* full tape */
+    reuse_case(1);                          /* recompute tape */
 }
 END_TEST
 

@@ -7,7 +7,7 @@
  * and 1e-3 (gradients). Weights come from coop_clip_text_init_random. */
 #include "coop/clip.h"
 #include "coop/util.h"
-#include "h5util.h"
+#include "results/h5_internal.h"
 #include "nn_testutil.h"
 #include <check.h>
 #include <stdio.h>
@@ -25,14 +25,14 @@ static hid_t open_fixture(void)
     snprintf(path, sizeof(path), "%s/tests/fixtures/text/text_golden.h5", root ? root : ".");
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert_msg(f >= 0, "cannot open %s", path);
-    ck_assert_int_eq(h5_attr_int(f, "version", -1), 1);
+    ck_assert_int_eq(coop_h5_attr_long(f, "version", -1), 1);
     return f;
 }
 
 static void check_tensor(hid_t g, const char *name, const float *c, size_t n, double tol)
 {
     size_t m = 0;
-    float *ref = h5_floats(g, name, &m);
+    float *ref = coop_h5_floats(g, name, &m);
     ck_assert_msg(ref != NULL, "fixture tensor %s missing", name);
     ck_assert_uint_eq(m, n);
     double err = tu_relerr(c, ref, n);
@@ -74,19 +74,19 @@ static void small_config(const char *group, int fast)
 {
     hid_t f = open_fixture(), g = H5Gopen2(f, group, H5P_DEFAULT);
     ck_assert_msg(g >= 0, "group %s missing", group);
-    int L = (int)h5_attr_int(g, "L", 0), V = (int)h5_attr_int(g, "V", 0);
-    int W = (int)h5_attr_int(g, "W", 0), H = (int)h5_attr_int(g, "H", 0);
-    int layers = (int)h5_attr_int(g, "layers", 0), E = (int)h5_attr_int(g, "E", 0);
-    int K = (int)h5_attr_int(g, "K", 0), P = (int)h5_attr_int(g, "shared_prefix", 0);
+    int L = (int)coop_h5_attr_long(g, "L", 0), V = (int)coop_h5_attr_long(g, "V", 0);
+    int W = (int)coop_h5_attr_long(g, "W", 0), H = (int)coop_h5_attr_long(g, "H", 0);
+    int layers = (int)coop_h5_attr_long(g, "layers", 0), E = (int)coop_h5_attr_long(g, "E", 0);
+    int K = (int)coop_h5_attr_long(g, "K", 0), P = (int)coop_h5_attr_long(g, "shared_prefix", 0);
     struct coop_clip_text t, d;
     float *ta, *da;
     struct coop_err e;
     ck_assert_int_eq(coop_clip_text_alloc(&t, L, V, W, H, layers, E, &ta, &e), 0);
     ck_assert_int_eq(coop_clip_text_grads_alloc(&d, &t, &da, &e), 0);
-    coop_clip_text_init_random(&t, (uint64_t)h5_attr_int(g, "seed", 0));
+    coop_clip_text_init_random(&t, (uint64_t)coop_h5_attr_long(g, "seed", 0));
     size_t ne, nk, nd;
-    float *emb = h5_floats(g, "emb", &ne), *dfeat = h5_floats(g, "dfeat", &nd);
-    int *eot = h5_ints(g, "eot", &nk);
+    float *emb = coop_h5_floats(g, "emb", &ne), *dfeat = coop_h5_floats(g, "dfeat", &nd);
+    int *eot = coop_h5_ints(g, "eot", &nk);
     ck_assert(emb && dfeat && eot && ne == (size_t)K * L * W && nk == (size_t)K);
     float *feat = tu_zeros((size_t)K * E), *demb = tu_zeros(ne);
     struct coop_clip_text_tape *tape = NULL;
@@ -98,7 +98,7 @@ static void small_config(const char *group, int fast)
     coop_clip_text_tape_free(tape);
     check_tensor(g, "feat", feat, (size_t)K * E, TOL_FEAT);
     if (fast && P > 0 && K > 1) { /* fast path reports the shared rows' sum in prompt 0 */
-        float *ref = h5_floats(g, "demb", NULL);
+        float *ref = coop_h5_floats(g, "demb", NULL);
         for (int k = 1; k < K; k++)
             for (size_t i = 0; i < (size_t)P * W; i++)
                 ref[i] += ref[(size_t)k * L * W + i], ref[(size_t)k * L * W + i] = 0.0f;
@@ -140,18 +140,18 @@ START_TEST(vitb16_features)
         return;
     }
     hid_t f = open_fixture(), g = H5Gopen2(f, "vitb16", H5P_DEFAULT);
-    int L = (int)h5_attr_int(g, "L", 0), V = (int)h5_attr_int(g, "V", 0);
-    int W = (int)h5_attr_int(g, "W", 0), H = (int)h5_attr_int(g, "H", 0);
-    int layers = (int)h5_attr_int(g, "layers", 0), E = (int)h5_attr_int(g, "E", 0);
-    int K = (int)h5_attr_int(g, "K", 0);
+    int L = (int)coop_h5_attr_long(g, "L", 0), V = (int)coop_h5_attr_long(g, "V", 0);
+    int W = (int)coop_h5_attr_long(g, "W", 0), H = (int)coop_h5_attr_long(g, "H", 0);
+    int layers = (int)coop_h5_attr_long(g, "layers", 0), E = (int)coop_h5_attr_long(g, "E", 0);
+    int K = (int)coop_h5_attr_long(g, "K", 0);
     ck_assert(L == 77 && V == 49408 && W == 512 && H == 8 && layers == 12 && E == 512);
     struct coop_clip_text t;
     float *ta;
     struct coop_err e;
     ck_assert_int_eq(coop_clip_text_alloc(&t, L, V, W, H, layers, E, &ta, &e), 0);
-    coop_clip_text_init_random(&t, (uint64_t)h5_attr_int(g, "seed", 0));
+    coop_clip_text_init_random(&t, (uint64_t)coop_h5_attr_long(g, "seed", 0));
     size_t ni;
-    int *ids = h5_ints(g, "ids", &ni);
+    int *ids = coop_h5_ints(g, "ids", &ni);
     ck_assert(ids && ni == (size_t)K * L);
     float *feat = tu_zeros((size_t)K * E);
     printf("vitb16 (encode_ids: EOT truncation + shared prefix)\n");

@@ -34,7 +34,7 @@ static void fake_split(struct fake *f, int s, int (*count)(int), size_t *used)
             if (round < count(c)) {
                 char *id = f->ids + 32 * (*used)++;
                 snprintf(id, 32, "s%d/c%d/%03d.png", s, c, round);
-                f->items[s][i++] = (struct coop_item){c, id, id};
+                f->items[s][i++] = (struct coop_item){c, id, id, COOP_ITEM_VERSION};
             }
 }
 

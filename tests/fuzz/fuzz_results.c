@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_results.c: a trial's HDF5 results file as the tools read
- * it: coop_results_state (coop-run's skip / resume check), rp_load (how
+ * it: coop_results_state (coop-run's skip / resume check), coop_rp_load (how
  * coop_report_generate loads a results folder) on a folder that holds the
  * input as its one trial file, then every attribute and dataset through the
  * reader. Each input of at least the user block's size is sealed before it is
@@ -104,8 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char msg[256];
     coop_results_state(results_dir, "0123456789abcdef", &st, msg, sizeof msg, &e);
     struct rp_set set;
-    if (rp_load(&set, results_dir, &e) == 0)
-        rp_set_free(&set);
+    if (coop_rp_load(&set, results_dir, &e) == 0)
+        coop_rp_set_free(&set);
     read_file(path);
     return 0;
 }

@@ -418,6 +418,32 @@ START_TEST(normalize_is_torchvision_float)
 }
 END_TEST
 
+/* The one-call eval pipeline (what coop-encode runs per file) is load ->
+ * coop_image_clip_eval_rgb8 -> coop_image_normalize, to the bit. */
+START_TEST(load_clip_eval_is_the_chain)
+{
+    enum { S = 40 };
+    const char *names[] = {"full_eval_0.png", "cmyk.jpg", "ga16.png"};
+    static float got[3 * S * S], want[3 * S * S];
+    static uint8_t rgb[S * S * 3];
+    struct coop_err e;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *path = fixture_path(names[i]);
+        struct coop_image img;
+        ck_assert_msg(coop_image_load(&img, path, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(coop_image_clip_eval_rgb8(rgb, &img, S, &e), 0);
+        coop_image_normalize(want, rgb, S, coop_clip_mean, coop_clip_std);
+        coop_image_free(&img);
+        ck_assert_msg(coop_image_load_clip_eval(got, path, S, coop_clip_mean, coop_clip_std,
+                                                &e) == 0, "%s", e.msg);
+        ck_assert_mem_eq(got, want, sizeof got);
+    }
+    ck_assert_int_lt(coop_image_load_clip_eval(got, "/nonexistent/x.png", S, coop_clip_mean,
+                                               coop_clip_std, &e), 0);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/nonexistent/x.png"));
+}
+END_TEST
+
 START_TEST(png_write_roundtrip)
 {
     uint8_t px[13 * 7 * 4];
@@ -456,6 +482,7 @@ int main(void)
     tcase_add_test(tc, train_transform_seeded_and_flip);
     tcase_add_test(tc, transforms_on_tiny_and_thin_images);
     tcase_add_test(tc, normalize_is_torchvision_float);
+    tcase_add_test(tc, load_clip_eval_is_the_chain);
     tcase_add_test(tc, png_write_roundtrip);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, golden_tcase());

@@ -14,6 +14,18 @@ pc=$(find "$dest" -name coop.pc | head -n 1)
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR="$dest"
 plugindir=$(pkg-config --variable=plugindir coop)
 [ -n "$plugindir" ] || { echo "coop.pc has no plugindir variable"; exit 1; }
+# the SDK's ABI version, as plugin.h defines it; only SDK headers are installed
+abi=$(pkg-config --variable=plugin_abi coop)
+want=$(sed -n 's/^#define COOP_PLUGIN_ABI_\(MAJOR\|MINOR\) \([0-9]*\).*/\2/p' \
+       "$src/core/sdk/coop/plugin.h" | paste -sd.)
+[ "$abi" = "$want" ] || { echo "coop.pc plugin_abi '$abi', plugin.h says '$want'"; exit 1; }
+inc=$(pkg-config --variable=includedir coop)
+for h in "$src"/core/sdk/coop/*.h; do
+    [ -f "$inc/coop/$(basename "$h")" ] || { echo "SDK header $(basename "$h") not installed"; exit 1; }
+done
+for h in "$src"/core/include/coop/*.h; do
+    [ ! -e "$inc/coop/$(basename "$h")" ] || { echo "host header $(basename "$h") installed"; exit 1; }
+done
 # the in-tree example, renamed so the build tree's copy cannot stand in for it
 sed 's/COOP_PLUGIN_DATASET, "example_csv"/COOP_PLUGIN_DATASET, "outoftree_csv"/' \
     "$src/plugins/datasets/example_csv/example_csv.c" > "$dest/my_plugin.c"

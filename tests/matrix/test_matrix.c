@@ -591,16 +591,16 @@ START_TEST(config_yaml_round_trips)
     ck_assert_str_eq(t->targets[1], "imagenet_a");
     struct ydoc d;
     struct coop_err e;
-    ck_assert_msg(ydoc_parse(&d, t->config_yaml, strlen(t->config_yaml), "cfg", &e) == 0, "%s",
+    ck_assert_msg(coop_ydoc_parse(&d, t->config_yaml, strlen(t->config_yaml), "cfg", &e) == 0, "%s",
                   e.msg);
-    const struct ynode *params = ymap_get(ymap_get(d.root, "method"), "params");
-    ck_assert_str_eq(ymap_get(params, "init")->str, "say \"hi\"\tnow");
-    ck_assert_str_eq(ymap_get(params, "n_ctx")->str, "16");
-    ck_assert_str_eq(ymap_get(ymap_get(d.root, "train"), "epochs")->str, "200");
-    ck_assert_uint_eq(ymap_get(ymap_get(d.root, "dataset"), "targets")->n, 2);
-    ck_assert_str_eq(ymap_get(ymap_get(d.root, "backbone"), "checkpoint")->str,
+    const struct ynode *params = coop_ymap_get(coop_ymap_get(d.root, "method"), "params");
+    ck_assert_str_eq(coop_ymap_get(params, "init")->str, "say \"hi\"\tnow");
+    ck_assert_str_eq(coop_ymap_get(params, "n_ctx")->str, "16");
+    ck_assert_str_eq(coop_ymap_get(coop_ymap_get(d.root, "train"), "epochs")->str, "200");
+    ck_assert_uint_eq(coop_ymap_get(coop_ymap_get(d.root, "dataset"), "targets")->n, 2);
+    ck_assert_str_eq(coop_ymap_get(coop_ymap_get(d.root, "backbone"), "checkpoint")->str,
                      "models/x.safetensors");
-    ydoc_free(&d);
+    coop_ydoc_free(&d);
     coop_matrix_free(m);
 }
 END_TEST

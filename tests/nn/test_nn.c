@@ -8,6 +8,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "../common/check_run.h"
 
 #define TOL_REF 1e-5
@@ -226,6 +227,90 @@ START_TEST(cross_entropy_value_and_fd)
 }
 END_TEST
 
+/* ---- cosine logits ------------------------------------------------------ */
+struct cos_ctx {
+    float *x, *t, *r, *out;
+    int N, K, E;
+    float scale;
+};
+
+static double cos_loss(void *p)
+{
+    struct cos_ctx *c = p;
+    coop_cosine_logits_ref(c->out, c->x, c->t, c->N, c->K, c->E, c->scale);
+    return tu_dot(c->out, c->r, (size_t)c->N * c->K);
+}
+
+START_TEST(cosine_logits_match_ref_and_fd)
+{
+    for (int s = 0; s < NSIZES; s++) {
+        int N = sizes[s][0], E = sizes[s][1], K = sizes[s][2];
+        size_t ne = (size_t)N * E, ke = (size_t)K * E, nk = (size_t)N * K;
+        float *x = tu_rand(ne, 61 + s, -1, 1), *t = tu_rand(ke, 71 + s, -1, 1);
+        float *r = tu_rand(nk, 81 + s, -1, 1), *y = tu_zeros(nk), *yr = tu_zeros(nk);
+        float *dx = tu_zeros(ne), *dt = tu_zeros(ke);
+        coop_l2norm_forward(x, NULL, x, N, E);
+        coop_l2norm_forward(t, NULL, t, K, E);
+        coop_cosine_logits(y, x, t, N, K, E, 7.5f);
+        coop_cosine_logits_ref(yr, x, t, N, K, E, 7.5f);
+        ck_assert_double_lt(tu_relerr(y, yr, nk), TOL_REF);
+        /* accumulates: a second call adds the same again */
+        coop_cosine_logits_backward(dx, dt, r, x, t, N, K, E, 7.5f);
+        coop_cosine_logits_backward(dx, NULL, r, x, t, N, K, E, 7.5f);
+        for (size_t i = 0; i < ne; i++)
+            dx[i] *= 0.5f;
+        struct cos_ctx c = {x, t, r, yr, N, K, E, 7.5f};
+        ck_assert_double_lt(tu_fd_check(cos_loss, &c, x, dx, ne, 91 + s), TOL_FD);
+        ck_assert_double_lt(tu_fd_check(cos_loss, &c, t, dt, ke, 101 + s), TOL_FD);
+        coop_free(x), coop_free(t), coop_free(r), coop_free(y), coop_free(yr);
+        coop_free(dx), coop_free(dt);
+    }
+}
+END_TEST
+
+/* ---- InfoNCE ------------------------------------------------------------ */
+START_TEST(infonce_matches_reference_and_fd)
+{
+    enum { B = 5, E = 4 };
+    float img[B * E], txt[B * E], dimg[B * E], dtxt[B * E], ds;
+    coop_hash_uniform(img, B * E, 11, -1, 1);
+    coop_hash_uniform(txt, B * E, 12, -1, 1);
+    float ls = 1.3f;
+    double loss = coop_infonce(dimg, dtxt, &ds, img, txt, ls, B, E);
+    double ref = coop_infonce_ref(img, txt, ls, B, E);
+    ck_assert_double_eq_tol(loss, ref, 1e-5);
+    const double h = 1e-3;
+    for (int which = 0; which < 2; which++) {
+        float *x = which ? txt : img, *g = which ? dtxt : dimg;
+        for (int i = 0; i < B * E; i++) {
+            float keep = x[i];
+            x[i] = keep + (float)h;
+            double lp = coop_infonce_ref(img, txt, ls, B, E);
+            x[i] = keep - (float)h;
+            double lm = coop_infonce_ref(img, txt, ls, B, E);
+            x[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(fd - g[i]) < 1e-3 + 1e-2 * fabs(fd), "%s[%d]: fd %g vs %g",
+                          which ? "txt" : "img", i, fd, (double)g[i]);
+        }
+    }
+    double fd = (coop_infonce_ref(img, txt, ls + (float)h, B, E) -
+                 coop_infonce_ref(img, txt, ls - (float)h, B, E)) / (2 * h);
+    ck_assert_msg(fabs(fd - ds) < 1e-3 + 1e-2 * fabs(fd), "logit_scale: fd %g vs %g", fd,
+                  (double)ds);
+    /* perfectly aligned, well separated pairs: loss near 0 at a large scale */
+    float eye[B * B] = {0};
+    for (int i = 0; i < B; i++)
+        eye[i * B + i] = 1;
+    ck_assert(coop_infonce(NULL, NULL, NULL, eye, eye, logf(100), B, B) < 1e-10 + 5 * expf(-100));
+    /* all features equal: loss = log B in both directions */
+    float same[B * E];
+    for (int i = 0; i < B * E; i++)
+        same[i] = 0.5f;
+    ck_assert_double_eq_tol(coop_infonce(NULL, NULL, NULL, same, same, 2.0f, B, E), log(B), 1e-6);
+}
+END_TEST
+
 /* ---- attention ---------------------------------------------------------- */
 struct att_ctx {
     float *qkv, *r, *out;
@@ -330,6 +415,93 @@ START_TEST(attention_prefix_matches_full)
 }
 END_TEST
 
+/* One query row against the packed keys/values (ld = 3C) equals that row of
+ * the full non-causal attention. */
+START_TEST(attention_one_matches_full_attention_row)
+{
+    static const int as[][3] = {{1, 4, 1}, {5, 8, 2}, {17, 24, 3}, {50, 128, 4}};
+    for (int s = 0; s < 4; s++) {
+        int T = as[s][0], C = as[s][1], H = as[s][2];
+        size_t nq = (size_t)T * 3 * C, no = (size_t)T * C;
+        float *qkv = tu_rand(nq, 71 + s, -1.5, 1.5), *yr = tu_zeros(no);
+        float *y = tu_zeros((size_t)C), *sc = tu_zeros((size_t)T);
+        coop_attention_forward_ref(yr, NULL, qkv, 1, T, C, H, 0);
+        for (int i = 0; i < T; i += T > 4 ? T / 4 : 1) {
+            const float *row = qkv + (size_t)i * 3 * C;
+            coop_attention_one_forward(y, row, qkv + C, qkv + 2 * C, 3 * C, T, C, H, sc);
+            ck_assert_double_lt(tu_relerr(y, yr + (size_t)i * C, (size_t)C), TOL_REF);
+        }
+        coop_free(qkv), coop_free(yr), coop_free(y), coop_free(sc);
+    }
+}
+END_TEST
+
+/* ---- conv2d ------------------------------------------------------------ */
+START_TEST(conv2d_matches_reference)
+{
+    static const int cfg[][7] = { /* Ci H W Co k stride pad */
+        {3, 17, 13, 5, 3, 2, 1}, {4, 9, 9, 6, 1, 1, 0}, {2, 8, 10, 3, 3, 1, 1},
+        {3, 12, 12, 4, 4, 4, 0}, {5, 7, 7, 2, 7, 1, 3}, {3, 11, 11, 8, 1, 2, 0}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int Ci = cfg[c][0], H = cfg[c][1], W = cfg[c][2], Co = cfg[c][3], k = cfg[c][4];
+        int s = cfg[c][5], p = cfg[c][6];
+        int Ho = coop_conv2d_out(H, k, s, p), Wo = coop_conv2d_out(W, k, s, p);
+        size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
+        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw);
+        float *bias = coop_alloc_floats(Co);
+        float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
+        coop_hash_uniform(in, nin, 100 + c, -1, 1);
+        coop_hash_uniform(w, nw, 200 + c, -1, 1);
+        coop_hash_uniform(bias, Co, 300 + c, -1, 1);
+        for (int b = 0; b < 2; b++) {
+            coop_conv2d_forward(o1, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
+            coop_conv2d_forward_ref(o2, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
+            double d = tu_relerr(o1, o2, nout);
+            ck_assert_msg(d < TOL_REF, "conv cfg %zu bias %d: diff %g", c, b, d);
+        }
+        /* one output pinned by hand: top-left, padding zeroes the outside */
+        double s0 = bias[0]; /* o2 holds the biased run */
+        for (int ci = 0; ci < Ci; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    int iy = ky - p, ix = kx - p;
+                    if (iy >= 0 && ix >= 0 && iy < H && ix < W)
+                        s0 += (double)w[((size_t)ci * k + ky) * k + kx] *
+                              in[((size_t)ci * H + iy) * W + ix];
+                }
+        ck_assert_double_lt(fabs(s0 - o2[0]), 1e-5);
+        coop_free(in), coop_free(w), coop_free(bias), coop_free(o1), coop_free(o2);
+    }
+}
+END_TEST
+
+/* channel-major batches [C, nb, H, W]: one sgemm for nb images */
+START_TEST(conv2d_batched_layout)
+{
+    enum { Ci = 3, NB = 3, H = 9, W = 7, Co = 4, K = 3, S = 2, P = 1 };
+    int Ho = coop_conv2d_out(H, K, S, P), Wo = coop_conv2d_out(W, K, S, P);
+    size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
+    float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
+    float img[Ci * H * W];
+    float *work = coop_alloc_floats(NB * coop_conv2d_work(Ci, H, W, K, K, S, P));
+    ck_assert_int_eq(Ho * Wo, 20);
+    coop_hash_uniform(in, nin, 41, -1, 1);
+    coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
+    coop_conv2d_forward_batch(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
+    for (int b = 0; b < NB; b++) {
+        for (int c = 0; c < Ci; c++)
+            memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
+        coop_conv2d_forward_ref(one, img, w, NULL, Ci, H, W, Co, K, K, S, P);
+        for (int o = 0; o < Co; o++)
+            for (int i = 0; i < Ho * Wo; i++)
+                ck_assert_float_eq_tol(out[((size_t)o * NB + b) * Ho * Wo + i],
+                                       one[o * Ho * Wo + i], 1e-5);
+    }
+    (void)nout;
+    coop_free(work);
+}
+END_TEST
+
 START_TEST(sgemm_peak_positive)
 {
     double g = coop_sgemm_peak_gflops(128);
@@ -349,8 +521,13 @@ int main(void)
     tcase_add_test(tc, layernorm_matches_ref_and_fd);
     tcase_add_test(tc, quick_gelu_and_l2norm);
     tcase_add_test(tc, cross_entropy_value_and_fd);
+    tcase_add_test(tc, cosine_logits_match_ref_and_fd);
+    tcase_add_test(tc, infonce_matches_reference_and_fd);
     tcase_add_test(tc, attention_matches_ref_and_fd);
     tcase_add_test(tc, attention_prefix_matches_full);
+    tcase_add_test(tc, attention_one_matches_full_attention_row);
+    tcase_add_test(tc, conv2d_matches_reference);
+    tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, sgemm_peak_positive);
     suite_add_tcase(s, tc);
     return coop_check_run(s);

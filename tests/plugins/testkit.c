@@ -76,6 +76,7 @@ static void toy_info(const struct coop_backbone *b, struct coop_backbone_info *o
     o->logit_scale = 20.0f;
     strcpy(o->arch, "toy");
     memset(o->checkpoint_sha256, 'a', 64);
+    o->version = COOP_BACKBONE_INFO_VERSION;
 }
 
 static int words(const char *text, int32_t *ids, int max)
@@ -310,6 +311,7 @@ static int ds_item(const struct coop_dataset *d, enum coop_split s, size_t i,
     char *slot = ((struct coop_dataset *)d)->ids[s][i % 64];
     snprintf(slot, 32, "%s/%d/%zu", d->shift ? "shift" : "toy", (int)s, i);
     out->id = slot;
+    out->version = COOP_ITEM_VERSION;
     return 0;
 }
 static int ds_pixels(const struct coop_dataset *d, enum coop_split s, size_t i, uint8_t **rgb,

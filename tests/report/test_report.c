@@ -186,12 +186,12 @@ static void check_table(const struct rp_table *t, const char *const *exp, size_t
                         size_t cols)
 {
     ck_assert_uint_eq(t->ncol, cols);
-    ck_assert_uint_eq(rp_table_rows(t), rows);
+    ck_assert_uint_eq(coop_rp_table_rows(t), rows);
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++)
-            ck_assert_msg(!strcmp(rp_table_cell(t, r, c), exp[r * cols + c]),
+            ck_assert_msg(!strcmp(coop_rp_table_cell(t, r, c), exp[r * cols + c]),
                           "row %zu col %zu: got '%s', expected '%s'", r, c,
-                          rp_table_cell(t, r, c), exp[r * cols + c]);
+                          coop_rp_table_cell(t, r, c), exp[r * cols + c]);
 }
 
 START_TEST(format_cell)
@@ -218,13 +218,13 @@ START_TEST(fewshot_table_cells)
     fewshot_fixture();
     struct rp_set s;
     struct coop_err e;
-    OK(rp_load(&s, tmpdir, &e));
+    OK(coop_rp_load(&s, tmpdir, &e));
     ck_assert_uint_eq(s.n, 23);
     ck_assert_uint_eq(s.settings.n, 1);
     ck_assert_uint_eq(s.warnings.n, 0);
     struct rp_table t;
     struct rp_curves cv;
-    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 0), 0);
     const char *hdr[5] = {"Dataset", "Method", "0 shots", "1 shot", "2 shots"};
     for (int c = 0; c < 5; c++)
         ck_assert_str_eq(t.header.v[c], hdr[c]);
@@ -243,10 +243,10 @@ START_TEST(fewshot_table_cells)
             found_avg = true;
     }
     ck_assert(found_pets && !found_avg);
-    rp_curves_free(&cv);
-    rp_table_free(&t);
+    coop_rp_curves_free(&cv);
+    coop_rp_table_free(&t);
 
-    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "n_ctx"), 0);
+    ck_assert_int_eq(coop_rp_table_ablation(&t, &s, 0, "n_ctx"), 0);
     const char *const ab_n[] = {"Dataset", "Method", "Shots", "M=4", "M=16"};
     for (int c = 0; c < 5; c++)
         ck_assert_str_eq(t.header.v[c], ab_n[c]);
@@ -254,30 +254,30 @@ START_TEST(fewshot_table_cells)
         "pets", "CoOp end unified", "1", "52.0 \xc2\xb1 2.3", "62.0 \xc2\xb1 2.3",
         "Average", "CoOp end unified", "1", "52.0", "62.0"};
     check_table(&t, ab_n_rows, 2, 5);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
 
-    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "position"), 0);
+    ck_assert_int_eq(coop_rp_table_ablation(&t, &s, 0, "position"), 0);
     ck_assert_str_eq(t.header.v[3], "end");
     ck_assert_str_eq(t.header.v[4], "middle");
     const char *const ab_p_rows[] = {
         "pets", "CoOp M=16 unified", "1", "62.0 \xc2\xb1 2.3", "59.0 \xc2\xb1 1.1",
         "Average", "CoOp M=16 unified", "1", "62.0", "59.0"};
     check_table(&t, ab_p_rows, 2, 5);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
 
-    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "csc"), 0);
+    ck_assert_int_eq(coop_rp_table_ablation(&t, &s, 0, "csc"), 0);
     ck_assert_str_eq(t.header.v[3], "unified");
     ck_assert_str_eq(t.header.v[4], "CSC");
     const char *const ab_c_rows[] = {
         "pets", "CoOp M=16 end", "1", "62.0 \xc2\xb1 2.3", "66.0 (1/3 seeds)",
         "Average", "CoOp M=16 end", "1", "62.0", "66.0 (1/3 runs)"};
     check_table(&t, ab_c_rows, 2, 5);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
 
-    ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
-    ck_assert_uint_eq(rp_table_rows(&t), 0); /* no shift targets here */
-    rp_table_free(&t);
-    rp_set_free(&s);
+    ck_assert_int_eq(coop_rp_table_dg(&t, &s, 0), 0);
+    ck_assert_uint_eq(coop_rp_table_rows(&t), 0); /* no shift targets here */
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
 }
 END_TEST
 
@@ -290,23 +290,23 @@ START_TEST(typed_and_string_axes_read_alike)
     mix_typed_axes = false;
     struct rp_set s;
     struct coop_err e;
-    OK(rp_load(&s, tmpdir, &e));
+    OK(coop_rp_load(&s, tmpdir, &e));
     ck_assert_uint_eq(s.n, 23);
     ck_assert_uint_eq(s.settings.n, 1);
     struct rp_table t;
     struct rp_curves cv;
-    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 0), 0);
     check_table(&t, &fewshot_expected[0][0], 18, 5);
     ck_assert_uint_eq(s.warnings.n, 0);
-    rp_curves_free(&cv);
-    rp_table_free(&t);
-    ck_assert_int_eq(rp_table_ablation(&t, &s, 0, "csc"), 0);
+    coop_rp_curves_free(&cv);
+    coop_rp_table_free(&t);
+    ck_assert_int_eq(coop_rp_table_ablation(&t, &s, 0, "csc"), 0);
     const char *const ab_c_rows[] = {
         "pets", "CoOp M=16 end", "1", "62.0 \xc2\xb1 2.3", "66.0 (1/3 seeds)",
         "Average", "CoOp M=16 end", "1", "62.0", "66.0 (1/3 runs)"};
     check_table(&t, ab_c_rows, 2, 5);
-    rp_table_free(&t);
-    rp_set_free(&s);
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
 }
 END_TEST
 
@@ -323,9 +323,9 @@ START_TEST(domain_generalisation_table)
     }
     struct rp_set s;
     struct coop_err e;
-    OK(rp_load(&s, tmpdir, &e));
+    OK(coop_rp_load(&s, tmpdir, &e));
     struct rp_table t;
-    ck_assert_int_eq(rp_table_dg(&t, &s, 0), 0);
+    ck_assert_int_eq(coop_rp_table_dg(&t, &s, 0), 0);
     const char *hdr[6] = {"Source dataset", "Method",          "Source",
                           "imagenet_a",     "imagenet_sketch", "pets_sketch"};
     for (int c = 0; c < 6; c++)
@@ -338,8 +338,8 @@ START_TEST(domain_generalisation_table)
         "pets", "CoOp M=16 end unified (16 shots)", "70.0 \xc2\xb1 0.0", "", "",
         "41.0 \xc2\xb1 1.1"};
     check_table(&t, rows, 3, 6);
-    rp_table_free(&t);
-    rp_set_free(&s);
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
 }
 END_TEST
 
@@ -351,10 +351,10 @@ START_TEST(labels_show_only_varying_axes)
     }
     struct rp_set s;
     struct coop_err e;
-    OK(rp_load(&s, tmpdir, &e));
+    OK(coop_rp_load(&s, tmpdir, &e));
     struct rp_table t;
     struct rp_curves cv;
-    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0);
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 0), 0);
     /* init differs between coop trials: in the label; init_std and epochs do not */
     const char *const rows[] = {"pets", "CoOp M=16 end unified init=", "60.0 \xc2\xb1 0.0",
                                 "pets", "CoOp M=16 end unified init=a photo of a",
@@ -362,9 +362,9 @@ START_TEST(labels_show_only_varying_axes)
                                 "Average", "CoOp M=16 end unified init=", "60.0",
                                 "Average", "CoOp M=16 end unified init=a photo of a", "70.0"};
     check_table(&t, rows, 4, 3);
-    rp_curves_free(&cv);
-    rp_table_free(&t);
-    rp_set_free(&s);
+    coop_rp_curves_free(&cv);
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
 }
 END_TEST
 
@@ -379,26 +379,26 @@ START_TEST(never_mixes_incompatible_trials)
     S("pets", "coop", 2, 2, "16", "end", "false", .acc = 62, .epochs = "200");
     struct rp_set s;
     struct coop_err e;
-    OK(rp_load(&s, tmpdir, &e));
+    OK(coop_rp_load(&s, tmpdir, &e));
     ck_assert_uint_eq(s.settings.n, 2);
     ck_assert_uint_eq(s.warnings.n, 1);
     ck_assert_ptr_nonnull(strstr(s.warnings.v[0], "incompatible settings"));
     struct rp_table t;
     struct rp_curves cv;
-    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 0), 0); /* tiny: first trial */
-    ck_assert_str_eq(rp_table_cell(&t, 0, 2), "61.5 \xc2\xb1 1.0");
-    ck_assert_str_eq(rp_table_cell(&t, 0, 3), "mixed (see warnings)");
-    ck_assert_str_eq(rp_table_cell(&t, 1, 3), "mixed (see warnings)"); /* Average */
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 0), 0); /* tiny: first trial */
+    ck_assert_str_eq(coop_rp_table_cell(&t, 0, 2), "61.5 \xc2\xb1 1.0");
+    ck_assert_str_eq(coop_rp_table_cell(&t, 0, 3), "mixed (see warnings)");
+    ck_assert_str_eq(coop_rp_table_cell(&t, 1, 3), "mixed (see warnings)"); /* Average */
     ck_assert_ptr_nonnull(strstr(s.warnings.v[1], "different epoch counts"));
-    rp_curves_free(&cv);
-    rp_table_free(&t);
-    ck_assert_int_eq(rp_table_fewshot(&t, &cv, &s, 1), 0); /* big */
-    ck_assert_str_eq(rp_table_cell(&t, 0, 2), "mixed (see warnings)");
+    coop_rp_curves_free(&cv);
+    coop_rp_table_free(&t);
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 1), 0); /* big */
+    ck_assert_str_eq(coop_rp_table_cell(&t, 0, 2), "mixed (see warnings)");
     ck_assert_ptr_nonnull(strstr(s.warnings.v[2], "same seed twice"));
     ck_assert_ptr_nonnull(strstr(t.title, "backbone=big"));
-    rp_curves_free(&cv);
-    rp_table_free(&t);
-    rp_set_free(&s);
+    coop_rp_curves_free(&cv);
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
 }
 END_TEST
 
@@ -619,25 +619,25 @@ START_TEST(renderers_escape)
     t.title = strdup("Acc (%) a_b");
     t.name = strdup("x");
     t.ncol = 3;
-    rp_strs_push(&t.header, "Dataset");
-    rp_strs_push(&t.header, "Method");
-    rp_strs_push(&t.header, "1 shot");
-    rp_strs_push(&t.cells, "oxford_pets");
-    rp_strs_push(&t.cells, "a|b, \"c\" & d");
-    rp_strs_push(&t.cells, "61.2 \xc2\xb1 1.3 (2/3 seeds)");
-    rp_strs_push(&t.cells, "dtd");
-    rp_strs_push(&t.cells, "CoOp");
-    rp_strs_push(&t.cells, "\xe2\x80\x94");
-    char *md = render(rp_table_write_md, &t);
+    coop_rp_strs_push(&t.header, "Dataset");
+    coop_rp_strs_push(&t.header, "Method");
+    coop_rp_strs_push(&t.header, "1 shot");
+    coop_rp_strs_push(&t.cells, "oxford_pets");
+    coop_rp_strs_push(&t.cells, "a|b, \"c\" & d");
+    coop_rp_strs_push(&t.cells, "61.2 \xc2\xb1 1.3 (2/3 seeds)");
+    coop_rp_strs_push(&t.cells, "dtd");
+    coop_rp_strs_push(&t.cells, "CoOp");
+    coop_rp_strs_push(&t.cells, "\xe2\x80\x94");
+    char *md = render(coop_rp_table_write_md, &t);
     ck_assert_ptr_nonnull(strstr(md, "### Acc (%) a_b\n\n| Dataset | Method | 1 shot |\n"
                                      "|---|---|--:|\n"));
     ck_assert_ptr_nonnull(strstr(md, "| oxford_pets | a\\|b, \"c\" & d | 61.2 \xc2\xb1 1.3 "
                                      "(2/3 seeds) |\n| dtd | CoOp | \xe2\x80\x94 |\n"));
-    char *csv = render(rp_table_write_csv, &t);
+    char *csv = render(coop_rp_table_write_csv, &t);
     ck_assert_str_eq(csv, "Dataset,Method,1 shot\n"
                           "oxford_pets,\"a|b, \"\"c\"\" & d\",61.2 \xc2\xb1 1.3 (2/3 seeds)\n"
                           "dtd,CoOp,\xe2\x80\x94\n");
-    char *tex = render(rp_table_write_tex, &t);
+    char *tex = render(coop_rp_table_write_tex, &t);
     ck_assert_ptr_nonnull(strstr(tex, "% Acc (\\%) a\\_b\n\\begin{tabular}{llc}\n"));
     ck_assert_ptr_nonnull(strstr(tex, "oxford\\_pets & a|b, \"c\" \\& d & 61.2 $\\pm$ 1.3 "
                                       "(2/3 seeds) \\\\\n"));
@@ -645,7 +645,7 @@ START_TEST(renderers_escape)
     free(md);
     free(csv);
     free(tex);
-    rp_table_free(&t);
+    coop_rp_table_free(&t);
 }
 END_TEST
 

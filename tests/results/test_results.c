@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "coop/results.h"
 #include "coop/util.h"
+#include "results/h5_internal.h"
 #include <check.h>
 #include <dirent.h>
 #include <hdf5.h>
@@ -838,7 +839,69 @@ START_TEST(implausible_shapes_are_refused_before_allocating)
 }
 END_TEST
 
+/* The plain-file layer (coop_h5file_*, what coop-encode writes with) and the
+ * whole-dataset readers the fixture tests use: a round trip; a discarded or
+ * failed file leaves nothing behind; errors name the file and the dataset. */
+START_TEST(plain_file_layer_round_trip)
+{
+    struct coop_h5file *h;
+    struct coop_err e;
+    char *path = coop_asprintf("%s/plain.h5", tmpdir);
+    const float f[6] = {1.5f, -2, 3, 4, 5, 6.25f};
+    const int32_t i[3] = {7, -8, 9};
+    const char *s[2] = {"a photo of a cat", "caf\xc3\xa9"};
+    const size_t fs[2] = {2, 3}, is[1] = {3};
+    OK(coop_h5file_create(&h, path, &e));
+    OK(coop_h5file_write_f32(h, "feat", f, 2, fs, &e));
+    OK(coop_h5file_write_i32(h, "grp/ids", i, 1, is, &e));
+    OK(coop_h5file_write_strings(h, "texts", s, 2, &e));
+    OK(coop_h5file_attr_str(h, "arch", "ViT-B/16", &e));
+    ck_assert_int_eq(coop_h5file_write_f32(h, "feat", f, 2, fs, &e), COOP_E_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, "plain.h5: feat: cannot create dataset"));
+    ck_assert_int_eq(access(path, F_OK), -1); /* only the temporary name until closed */
+    OK(coop_h5file_close(h, true, &e));
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(fid >= 0);
+    size_t n = 0;
+    int rank = 0;
+    hsize_t dims[COOP_RESULTS_MAX_RANK];
+    float *got;
+    OK(coop_h5_read(fid, path, "feat", H5T_NATIVE_FLOAT, sizeof(float), (void **)&got, &n, &rank,
+                    dims, &e));
+    ck_assert(n == 6 && rank == 2 && dims[0] == 2 && dims[1] == 3);
+    ck_assert_mem_eq(got, f, sizeof f);
+    coop_free(got);
+    int *ids = coop_h5_ints(fid, "grp/ids", &n);
+    ck_assert(ids && n == 3 && ids[0] == 7 && ids[1] == -8 && ids[2] == 9);
+    coop_free(ids);
+    char arch[32] = "";
+    hid_t a = H5Aopen(fid, "arch", H5P_DEFAULT), at = H5Aget_type(a);
+    ck_assert(H5Tis_variable_str(at) == 0 && H5Tget_cset(at) == H5T_CSET_UTF8);
+    ck_assert(H5Aread(a, at, arch) >= 0);
+    ck_assert_str_eq(arch, "ViT-B/16");
+    H5Tclose(at), H5Aclose(a);
+    ck_assert_int_eq(coop_h5_read(fid, path, "nope", H5T_NATIVE_FLOAT, sizeof(float),
+                                  (void **)&got, NULL, NULL, NULL, &e), COOP_E_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "no dataset 'nope'"));
+    ck_assert_ptr_null(coop_h5_floats(fid, "nope", NULL));
+    ck_assert_int_eq(coop_h5_attr_long(fid, "missing", -3), -3);
+    H5Fclose(fid);
+    /* discarded: neither the file nor its temporary name remains */
+    char *gone = coop_asprintf("%s/gone.h5", tmpdir);
+    OK(coop_h5file_create(&h, gone, &e));
+    OK(coop_h5file_write_i32(h, "ids", i, 1, is, &e));
+    OK(coop_h5file_close(h, false, &e));
+    ck_assert_int_eq(access(gone, F_OK), -1);
+    ck_assert_int_eq(count_hidden(tmpdir), 0);
+    char *bad = coop_asprintf("%s/no/such/dir/x.h5", tmpdir);
+    ck_assert_int_eq(coop_h5file_create(&h, bad, &e), COOP_E_IO);
+    ck_assert_ptr_nonnull(strstr(e.msg, bad));
+    free(path), free(gone), free(bad);
+}
+END_TEST
+
 int main(void)
+
 {
     Suite *s = suite_create("results");
     TCase *tc = tcase_create("store");
@@ -856,6 +919,7 @@ int main(void)
     tcase_add_test(tc, file_from_before_the_seal_reads_and_its_damage_never_crashes);
     tcase_add_test(tc, implausible_shapes_are_refused_before_allocating);
     tcase_add_test(tc, unreadable_file_state_is_unknown_not_damaged);
+    tcase_add_test(tc, plain_file_layer_round_trip);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -68,7 +68,7 @@ static struct claim *take(double timeout, struct claim_holder *h)
 {
     struct coop_err e;
     struct claim *c = NULL;
-    ck_assert_msg(claim_acquire(dir, id, timeout, &c, h, &e) == 0, "%s", e.msg);
+    ck_assert_msg(coop_claim_acquire(dir, id, timeout, &c, h, &e) == 0, "%s", e.msg);
     return c;
 }
 
@@ -78,17 +78,17 @@ START_TEST(live_claim_keeps_others_out)
     struct claim *c = take(0, &h);
     ck_assert_ptr_nonnull(c);
     ck_assert(gen_exists(1));
-    ck_assert(claim_held(c));
+    ck_assert(coop_claim_held(c));
     ck_assert_ptr_null(take(0, &h)); /* this host, this (live) pid */
     ck_assert_int_eq(h.state, CLAIM_ALIVE);
     ck_assert_int_eq(h.pid, (long)getpid());
     struct coop_err e;
-    ck_assert_int_eq(claim_inspect(dir, id, 0, claim_clock(dir), &h, &e), 0);
+    ck_assert_int_eq(coop_claim_inspect(dir, id, 0, coop_claim_clock(dir), &h, &e), 0);
     ck_assert_int_eq(h.state, CLAIM_ALIVE);
     ck_assert_int_eq(h.generation, 1);
-    claim_release(c, true);
+    coop_claim_release(c, true);
     ck_assert(!gen_exists(1));
-    ck_assert_int_eq(claim_inspect(dir, id, 0, claim_clock(dir), &h, &e), 0);
+    ck_assert_int_eq(coop_claim_inspect(dir, id, 0, coop_claim_clock(dir), &h, &e), 0);
     ck_assert_int_eq(h.state, CLAIM_NONE);
 }
 END_TEST
@@ -96,12 +96,12 @@ END_TEST
 START_TEST(released_claim_is_taken_over)
 {
     struct claim_holder h;
-    claim_release(take(0, &h), false);
+    coop_claim_release(take(0, &h), false);
     ck_assert(gen_exists(1)); /* kept, marked released */
     struct claim *c = take(0, &h);
     ck_assert_ptr_nonnull(c);
     ck_assert(gen_exists(2));
-    claim_release(c, true);
+    coop_claim_release(c, true);
     ck_assert(!gen_exists(1) && !gen_exists(2));
 }
 END_TEST
@@ -113,7 +113,7 @@ START_TEST(claim_of_a_dead_process_is_taken_over)
     if (child == 0) { /* claims, then dies without releasing (kill -9 alike) */
         struct claim *c;
         struct coop_err e;
-        _exit(claim_acquire(dir, id, 0, &c, NULL, &e) == 0 && c ? 0 : 1);
+        _exit(coop_claim_acquire(dir, id, 0, &c, NULL, &e) == 0 && c ? 0 : 1);
     }
     int st;
     ck_assert_int_eq(waitpid(child, &st, 0), child);
@@ -123,7 +123,7 @@ START_TEST(claim_of_a_dead_process_is_taken_over)
     struct claim *c = take(0, &h);
     ck_assert_ptr_nonnull(c);
     ck_assert(gen_exists(2));
-    claim_release(c, true);
+    coop_claim_release(c, true);
 }
 END_TEST
 
@@ -140,7 +140,7 @@ START_TEST(other_hosts_claim_waits_for_its_heartbeat_to_age)
     struct claim *c = take(60, &h);
     ck_assert_ptr_nonnull(c);
     ck_assert(gen_exists(2));
-    claim_release(c, false);
+    coop_claim_release(c, false);
 }
 END_TEST
 
@@ -150,8 +150,8 @@ START_TEST(a_taken_over_holder_knows_it_lost)
     struct claim *c = take(0, &h);
     ck_assert_ptr_nonnull(c);
     write_foreign(2, "elsewhere", 1, 0); /* as a process that saw ours as stale */
-    ck_assert(!claim_held(c));
-    claim_release(c, false); /* gives nothing up: generation 1 is no longer ours */
+    ck_assert(!coop_claim_held(c));
+    coop_claim_release(c, false); /* gives nothing up: generation 1 is no longer ours */
     ck_assert(gen_exists(2));
 }
 END_TEST
@@ -170,9 +170,9 @@ START_TEST(heartbeat_keeps_a_claim_fresh)
         ck_assert_int_eq(stat(p, &st), 0);
     }
     ck_assert_int_gt(st.st_mtim.tv_sec, 1000);
-    ck_assert(claim_held(c));
+    ck_assert(coop_claim_held(c));
     free(p);
-    claim_release(c, true);
+    coop_claim_release(c, true);
 }
 END_TEST
 

@@ -775,6 +775,42 @@ START_TEST(kill_mid_sweep_then_resume)
 }
 END_TEST
 
+/* The host's parameter helpers (coop/loader.h) that coop-export-dataset's
+ * --set and coop-run --describe use: checks, defaults, texts. */
+START_TEST(param_helpers_check_fill_and_describe)
+{
+    static const char *const pos[] = {"end", "middle", "front", NULL};
+    static const struct coop_param_spec spec[] = {
+        {"n_ctx", COOP_PARAM_INT, "16", 1, 64, NULL, NULL},
+        {"position", COOP_PARAM_CHOICE, "end", 0, 0, pos, NULL},
+        {"root", COOP_PARAM_STRING, NULL, 1, 0, NULL, NULL},
+        COOP_PARAM_END};
+    struct coop_kv kv[8] = {{"root", "/data"}, {"n_ctx", "4"}};
+    size_t n = 2;
+    struct coop_err e;
+    ck_assert_int_eq(coop_params_resolve(spec, kv, &n, 8, &e), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(kv[2].key, "position");
+    ck_assert_str_eq(kv[2].value, "end");
+    struct coop_kv bad[4] = {{"n_cxt", "4"}};
+    n = 1;
+    ck_assert_int_eq(coop_params_resolve(spec, bad, &n, 4, &e), COOP_E_INVAL);
+    ck_assert_str_eq(e.msg, "unknown dataset parameter 'n_cxt' (did you mean 'n_ctx'?)");
+    bad[0] = (struct coop_kv){"n_ctx", "65"};
+    ck_assert_int_eq(coop_params_resolve(spec, bad, &n, 4, &e), COOP_E_INVAL);
+    ck_assert_str_eq(e.msg, "parameter n_ctx = '65' is not an integer in [1, 64]");
+    n = 0;
+    ck_assert_int_eq(coop_params_resolve(spec, bad, &n, 4, &e), COOP_E_INVAL);
+    ck_assert_str_eq(e.msg, "dataset parameter root is required");
+    char buf[64];
+    ck_assert_str_eq(coop_param_domain(&spec[0], buf, sizeof buf), "[1, 64]");
+    ck_assert_str_eq(coop_param_domain(&spec[1], buf, sizeof buf), "end|middle|front");
+    ck_assert_str_eq(coop_param_domain(&spec[2], buf, sizeof buf), "-");
+    ck_assert_str_eq(coop_param_type_name(COOP_PARAM_CHOICE), "choice");
+    ck_assert_str_eq(coop_param_type_name(COOP_PARAM_FLOAT), "float");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("run");
@@ -787,6 +823,7 @@ int main(void)
     tcase_add_test(tc, failed_trial_keeps_its_axes_for_the_report);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);
     tcase_add_test(tc, cli_describe_prints_parameters);
+    tcase_add_test(tc, param_helpers_check_fill_and_describe);
     tcase_add_test(tc, completed_trials_of_another_version_are_refused);
     tcase_add_test(tc, damaged_completed_trial_is_rerun_with_a_warning);
     tcase_add_test(tc, kill_mid_sweep_then_resume);

@@ -1,4 +1,5 @@
-/* test_train.c: optimiser, schedule, metrics, and the whole CoOp iteration's
+/* test_train.c: optimisers (SGD; AdamW vs torch.optim.AdamW numbers from
+ * gen_adamw_golden.py), schedules, metrics, and the whole CoOp iteration's
  * gradient (prompt build -> text tower -> normalise -> cosine logits -> CE ->
  * back to the context) against central finite differences, for every
  * class-token position, unified and class-specific, through the real `coop`
@@ -33,6 +34,25 @@ START_TEST(lr_schedule_matches_published_formula)
 }
 END_TEST
 
+/* Both schedules share coop_cosine_anneal to the bit. */
+START_TEST(pretrain_schedule_and_one_cosine)
+{
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 0, 10, 110), 0.1, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 9, 10, 110), 1.0, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 10, 10, 110), 1.0, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 60, 10, 110), 0.5, 1e-12);
+    ck_assert_double_eq_tol(coop_cosine_lr(1.0, 110, 10, 110), 0.0, 1e-12);
+    for (long s = 10; s <= 110; s++)
+        ck_assert_double_eq(coop_cosine_lr(1e-3, s, 10, 110),
+                            coop_cosine_anneal(1e-3, (double)(s - 10), 100.0));
+    ck_assert_double_eq(coop_cosine_lr(1e-3, 150, 10, 110), coop_cosine_lr(1e-3, 110, 10, 110));
+    struct coop_optim_config c = {50, 32, 1, 0.002, 0.9, 5e-4, 1e-5, "cosine", "constant"};
+    for (int e = 1; e < 50; e++)
+        ck_assert_double_eq(coop_lr_at_epoch(&c, e),
+                            coop_cosine_anneal(0.002, (double)(e - 1), 50.0));
+}
+END_TEST
+
 START_TEST(sgd_matches_pytorch_semantics)
 {
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, 0.25f}, buf[2] = {0, 0};
@@ -44,6 +64,33 @@ START_TEST(sgd_matches_pytorch_semantics)
     coop_sgd_step(p, g, buf, 2, 0.1, 0.9, 0.01);
     float d0 = 0.5f + 0.01f * p0, b0 = 0.9f * 0.51f + d0;
     ck_assert_float_eq_tol(p[0], p0 - 0.1f * b0, 1e-7f);
+}
+END_TEST
+
+START_TEST(adamw_matches_torch)
+{
+    /* gen_adamw_golden.py: torch.optim.AdamW(betas (0.9, 0.98), eps 1e-6, wd 0.2) */
+    static const double want[3][6] = {
+        {0.49890000999990003, -1.2487500049999751, 1.9986000033333222, 0.00099999750000625003,
+         -0.032243748000003999, 3.4992999999999999},
+        {0.49816624134662735, -1.2485756257098073, 1.9959848251798762, 0.00089433460626874765,
+         -0.031500743595593329, 3.4964190971179496},
+        {0.49798441820279732, -1.2485337792892746, 1.9954638041894981, 0.00085120298439877204,
+         -0.031370266358335536, 3.4957915412051359},
+    };
+    static const float grads[3][6] = {{0.1f, -0.2f, 0.3f, -0.4f, 0.5f, 0.0f},
+                                      {-0.05f, 0.25f, 0.125f, 0.4f, -1.0f, 2.0f},
+                                      {0.01f, 0.02f, -0.03f, 0.04f, 0.05f, -0.06f}};
+    static const float lrs[3] = {1e-3f, 2e-3f, 5e-4f};
+    float p[6] = {0.5f, -1.25f, 2.0f, 0.0f, -0.03125f, 3.5f}, m[6] = {0}, v[6] = {0};
+    struct coop_adamw h = {0.9f, 0.98f, 1e-6f};
+    for (int t = 0; t < 3; t++) {
+        coop_adamw_update(p, m, v, grads[t], 6, &h, lrs[t], 0.2f, t + 1);
+        for (int i = 0; i < 6; i++)
+            ck_assert_msg(fabs(p[i] - want[t][i]) < 2e-6 * (1 + fabs(want[t][i])),
+                          "step %d p[%d] = %.9g, torch %.9g", t + 1, i, (double)p[i],
+                          want[t][i]);
+    }
 }
 END_TEST
 
@@ -237,7 +284,9 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, lr_schedule_matches_published_formula);
+    tcase_add_test(tc, pretrain_schedule_and_one_cosine);
     tcase_add_test(tc, sgd_matches_pytorch_semantics);
+    tcase_add_test(tc, adamw_matches_torch);
     tcase_add_test(tc, metrics_match_sklearn);
     tcase_add_test(tc, iteration_gradient_matches_finite_differences);
     tcase_add_test(tc, non_finite_loss_stops_training);

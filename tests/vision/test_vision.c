@@ -1,4 +1,4 @@
-/* test_vision.c: the image towers. conv2d / batch norm / pooling against
+/* test_vision.c: the image towers. Batch norm / pooling against
  * naive references; a finite-difference check of the ViT backward; parity
  * with PyTorch golden fixtures (tests/fixtures/vision/vision.h5, made by
  * gen_vision.py): small ViTs (features, every weight gradient, dpixels),
@@ -8,6 +8,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "results/h5_internal.h"
 #include "vision/vision.h"
 #include <check.h>
 #include <hdf5.h>
@@ -31,71 +32,6 @@ static double max_abs_diff(const float *a, const float *b, size_t n, double *max
 }
 
 /* ---- kernels against references ----------------------------------------- */
-START_TEST(conv2d_matches_reference)
-{
-    static const int cfg[][7] = { /* Ci H W Co k stride pad */
-        {3, 17, 13, 5, 3, 2, 1}, {4, 9, 9, 6, 1, 1, 0}, {2, 8, 10, 3, 3, 1, 1},
-        {3, 12, 12, 4, 4, 4, 0}, {5, 7, 7, 2, 7, 1, 3}, {3, 11, 11, 8, 1, 2, 0}};
-    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
-        int Ci = cfg[c][0], H = cfg[c][1], W = cfg[c][2], Co = cfg[c][3], k = cfg[c][4];
-        int s = cfg[c][5], p = cfg[c][6];
-        int Ho = vision_conv_out(H, k, s, p), Wo = vision_conv_out(W, k, s, p);
-        size_t nin = (size_t)Ci * H * W, nw = (size_t)Co * Ci * k * k, nout = (size_t)Co * Ho * Wo;
-        float *in = coop_alloc_floats(nin), *w = coop_alloc_floats(nw);
-        float *bias = coop_alloc_floats(Co);
-        float *o1 = coop_alloc_floats(nout), *o2 = coop_alloc_floats(nout);
-        coop_hash_uniform(in, nin, 100 + c, -1, 1);
-        coop_hash_uniform(w, nw, 200 + c, -1, 1);
-        coop_hash_uniform(bias, Co, 300 + c, -1, 1);
-        for (int b = 0; b < 2; b++) {
-            coop_conv2d_forward(o1, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
-            coop_conv2d_forward_ref(o2, in, w, b ? bias : NULL, Ci, H, W, Co, k, k, s, p);
-            double d = max_abs_diff(o1, o2, nout, NULL);
-            ck_assert_msg(d < 1e-5, "conv cfg %zu bias %d: diff %g", c, b, d);
-        }
-        /* one output pinned by hand: top-left, padding zeroes the outside */
-        double s0 = bias[0]; /* o2 holds the biased run */
-        for (int ci = 0; ci < Ci; ci++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    int iy = ky - p, ix = kx - p;
-                    if (iy >= 0 && ix >= 0 && iy < H && ix < W)
-                        s0 += (double)w[((size_t)ci * k + ky) * k + kx] *
-                              in[((size_t)ci * H + iy) * W + ix];
-                }
-        ck_assert_double_lt(fabs(s0 - o2[0]), 1e-5);
-        coop_free(in), coop_free(w), coop_free(bias), coop_free(o1), coop_free(o2);
-    }
-}
-END_TEST
-
-/* channel-major batches [C, nb, H, W]: one sgemm for nb images */
-START_TEST(conv2d_batched_layout)
-{
-    enum { Ci = 3, NB = 3, H = 9, W = 7, Co = 4, K = 3, S = 2, P = 1 };
-    int Ho = vision_conv_out(H, K, S, P), Wo = vision_conv_out(W, K, S, P);
-    size_t nin = (size_t)Ci * NB * H * W, nout = (size_t)Co * NB * Ho * Wo;
-    float in[Ci * NB * H * W], w[Co * Ci * K * K], out[Co * NB * 5 * 4], one[Co * 5 * 4];
-    float img[Ci * H * W];
-    float *work = coop_alloc_floats(NB * vision_conv2d_work(Ci, H, W, K, K, S, P));
-    ck_assert_int_eq(Ho * Wo, 20);
-    coop_hash_uniform(in, nin, 41, -1, 1);
-    coop_hash_uniform(w, sizeof w / sizeof w[0], 42, -1, 1);
-    vision_conv2d(out, in, w, NULL, Ci, NB, H, W, Co, K, K, S, P, work);
-    for (int b = 0; b < NB; b++) {
-        for (int c = 0; c < Ci; c++)
-            memcpy(img + c * H * W, in + ((size_t)c * NB + b) * H * W, sizeof(float) * H * W);
-        coop_conv2d_forward_ref(one, img, w, NULL, Ci, H, W, Co, K, K, S, P);
-        for (int o = 0; o < Co; o++)
-            for (int i = 0; i < Ho * Wo; i++)
-                ck_assert_float_eq_tol(out[((size_t)o * NB + b) * Ho * Wo + i],
-                                       one[o * Ho * Wo + i], 1e-5);
-    }
-    (void)nout;
-    coop_free(work);
-}
-END_TEST
-
 START_TEST(bn_and_pool_match_reference)
 {
     enum { C = 5, H = 6, W = 6 };
@@ -110,14 +46,14 @@ START_TEST(bn_and_pool_match_reference)
         memcpy(y, x, sizeof x);
         float z[C * H * W];
         memcpy(z, x, sizeof x);
-        vision_bn_act(y, &bn, C, H * W, relu);
-        vision_bn_act_ref(z, &bn, C, H * W, relu);
+        coop_vision_bn_act(y, &bn, C, H * W, relu);
+        coop_vision_bn_act_ref(z, &bn, C, H * W, relu);
         ck_assert_double_lt(max_abs_diff(y, z, C * H * W, NULL), 1e-5);
         if (relu)
             for (int i = 0; i < C * H * W; i++)
                 ck_assert(y[i] >= 0.0f);
     }
-    vision_avgpool(pooled, x, C, H, W, 2);
+    coop_vision_avgpool(pooled, x, C, H, W, 2);
     for (int c = 0; c < C; c++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) {
@@ -171,10 +107,10 @@ START_TEST(vit_backward_finite_differences)
     ck_assert_int_eq(coop_clip_vit_forward(&v, px, B, feat, &tape, &e), 0);
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g, dpx, &dw, &e), 0);
     coop_clip_vit_tape_free(tape);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *tv = calloc((size_t)n, sizeof *tv), *tg = calloc((size_t)n, sizeof *tg);
-    vision_vit_tensors(&v, tv, n);
-    vision_vit_tensors(&dw, tg, n);
+    coop_vision_vit_tensors(&v, tv, n);
+    coop_vision_vit_tensors(&dw, tg, n);
     int checked = 0;
     for (int t = 0; t < n; t++)
         for (int r = 0; r < 3; r++) { /* three entries of every tensor */
@@ -232,10 +168,10 @@ START_TEST(vit_forward_reuse_matches_fresh)
     ck_assert_int_eq(coop_clip_vit_backward(&v, tape, g1, dpb, &dwb, &e), 0);
     ck_assert_mem_eq(fa, fb, sizeof fa);
     ck_assert_mem_eq(dpa, dpb, sizeof dpa);
-    int n = vision_vit_tensors(&v, NULL, 0);
+    int n = coop_vision_vit_tensors(&v, NULL, 0);
     struct vision_tensor *ta = calloc((size_t)n, sizeof *ta), *tb = calloc((size_t)n, sizeof *tb);
-    vision_vit_tensors(&dwa, ta, n);
-    vision_vit_tensors(&dwb, tb, n);
+    coop_vision_vit_tensors(&dwa, ta, n);
+    coop_vision_vit_tensors(&dwb, tb, n);
     for (int t = 0; t < n; t++)
         ck_assert_msg(memcmp(*ta[t].ptr, *tb[t].ptr, ta[t].n * sizeof(float)) == 0,
                       "%s differs with a reused tape", ta[t].name);
@@ -263,35 +199,24 @@ static hid_t open_fixtures(void)
     snprintf(path, sizeof path, "%s/tests/fixtures/vision/vision.h5", root ? root : ".");
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert_msg(f >= 0, "cannot open %s", path);
-    int ver = 0;
-    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    ck_assert(a >= 0 && H5Aread(a, H5T_NATIVE_INT, &ver) >= 0);
-    H5Aclose(a);
-    ck_assert_int_eq(ver, 1);
+    ck_assert_int_eq(coop_h5_attr_long(f, "format_version", -1), 1);
     return f;
 }
 
 static long long attr_ll(hid_t g, const char *name)
 {
-    long long v = 0;
-    hid_t a = H5Aopen(g, name, H5P_DEFAULT);
-    ck_assert_msg(a >= 0, "attribute %s missing", name);
-    ck_assert(H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0);
-    H5Aclose(a);
-    return v;
+    int64_t v = 0;
+    ck_assert_msg(coop_h5_attr_i64(g, name, &v) == 0, "attribute %s missing", name);
+    return (long long)v;
 }
 
-/* Reads dataset name of exactly n floats (malloc'd). */
+/* Reads dataset name of exactly n floats (coop_free). */
 static float *read_floats(hid_t g, const char *name, size_t n)
 {
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    ck_assert_msg(d >= 0, "dataset %s missing", name);
-    hid_t sp = H5Dget_space(d);
-    ck_assert_uint_eq((size_t)H5Sget_simple_extent_npoints(sp), n);
-    float *x = malloc(n * sizeof(float));
-    ck_assert(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
+    size_t got = 0;
+    float *x = coop_h5_floats(g, name, &got);
+    ck_assert_msg(x != NULL, "dataset %s missing", name);
+    ck_assert_uint_eq(got, n);
     return x;
 }
 
@@ -351,21 +276,21 @@ static void check_vit(const char *group, int grads)
         check_close("dpixels (frozen)", dpx2, wdpx, npx, 1e-4);
         coop_free(dpx2);
         hid_t gg = H5Gopen2(g, "grad", H5P_DEFAULT);
-        int n = vision_vit_tensors(&dw, NULL, 0);
+        int n = coop_vision_vit_tensors(&dw, NULL, 0);
         struct vision_tensor *t = calloc((size_t)n, sizeof *t);
-        vision_vit_tensors(&dw, t, n);
+        coop_vision_vit_tensors(&dw, t, n);
         for (int i = 0; i < n; i++) {
             float *w = read_floats(gg, t[i].name, t[i].n);
             check_close(t[i].name, *t[i].ptr, w, t[i].n, 1e-4);
-            free(w);
+            coop_free(w);
         }
         free(t);
-        free(wdpx);
+        coop_free(wdpx);
         H5Gclose(gg);
         coop_free(dpx), coop_free(dfeat), coop_free(mg);
     }
     coop_clip_vit_tape_free(tape);
-    free(want);
+    coop_free(want);
     coop_free(px), coop_free(feat), coop_free(mv);
     H5Gclose(g);
     H5Fclose(f);
@@ -394,7 +319,7 @@ static void check_resnet(const char *group)
     /* batch independence: image 1 alone gives the same features */
     ck_assert_int_eq(coop_clip_resnet_forward(&r, px + (size_t)3 * S * S, 1, feat, &e), 0);
     check_close("resnet single image", feat, want + E, (size_t)E, 1e-4);
-    free(want);
+    coop_free(want);
     coop_free(px), coop_free(feat), coop_free(mr);
     H5Gclose(g);
     H5Fclose(f);
@@ -541,9 +466,7 @@ int main(void)
     Suite *s = suite_create("vision");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, conv2d_matches_reference);
     tcase_add_test(tc, vit_forward_reuse_matches_fresh);
-    tcase_add_test(tc, conv2d_batched_layout);
     tcase_add_test(tc, bn_and_pool_match_reference);
     tcase_add_test(tc, bad_configs_are_refused);
     tcase_add_test(tc, features_do_not_depend_on_the_batch);

@@ -51,6 +51,7 @@ static int fk_get_item(const struct coop_dataset *ds, enum coop_split s, size_t 
     out->label = labels[k];
     out->path = ds->paths[k];
     out->id = ids[k];
+    out->version = COOP_ITEM_VERSION;
     return COOP_OK;
 }
 

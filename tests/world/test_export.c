@@ -3,6 +3,7 @@
  * coop-export-dataset's on-disk layout (the split JSON parses, every PNG
  * exists with the right size, labels and class names agree with meta.json). */
 #include "coop/plugin.h"
+#include "coop/image.h"
 #include "coop/util.h"
 #include "coop/world.h"
 #include <check.h>
@@ -453,7 +454,10 @@ START_TEST(export_copies_file_items)
         uint8_t rgb[4 * 3 * 3];
         memset(rgb, 40 * (i + 1), sizeof rgb);
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        ck_assert_int_eq(coop_png_write_rgb(path, rgb, 4, 3, &e), 0);
+        /* the SDK's world wrapper and the image writer itself */
+        ck_assert_int_eq(i ? coop_image_write_png(path, rgb, 4, 3, 3, &e)
+                           : coop_png_write_rgb(path, rgb, 4, 3, &e),
+                         0);
     }
     snprintf(args, sizeof args, "test-files \"%s/out\" --data-root \"%s\" --quiet", dir, dir);
     ck_assert_int_eq(run_tool(args, log), 0);

@@ -44,7 +44,7 @@ static void lone_scene(struct coop_world_scene *s, int shape, int colour, int pa
  * more than half a diagonal from the boundary), untouched by anti-aliasing. */
 static int deep_inside(const uint8_t *mask, const struct world_poly *p, int n, int x, int y)
 {
-    return mask[y * n + x] && world_poly_edge_dist(p, x + 0.5f, y + 0.5f) > 0.75f;
+    return mask[y * n + x] && coop_world_poly_edge_dist(p, x + 0.5f, y + 0.5f) > 0.75f;
 }
 
 /* SHA-256 hex of world-shapes' first 12 test images under cfg, each rendered twice. */
@@ -141,7 +141,7 @@ START_TEST(every_shape_and_colour_renders_as_named)
             ck_assert_int_eq(coop_world_render(rgb, &s, N, 4, &e), 0);
             ck_assert_int_eq(coop_world_main_mask(mask, &s, N, &e), 0);
             struct world_poly poly;
-            world_object_poly(&poly, &s.main, N, 0.0f, 0);
+            coop_world_object_poly(&poly, &s.main, N, 0.0f, 0);
             uint8_t named[3];
             coop_world_colour_rgb(colour, named);
             int area = 0, deep = 0;
@@ -179,7 +179,7 @@ START_TEST(every_pattern_renders)
         coop_world_render(rgb, &s, N, 4, &e);
         coop_world_main_mask(mask, &s, N, &e);
         struct world_poly poly;
-        world_object_poly(&poly, &s.main, N, 0.0f, 0);
+        coop_world_object_poly(&poly, &s.main, N, 0.0f, 0);
         int lo = 255, hi = 0, n = 0, jumps = 0, prev = -1;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
@@ -308,11 +308,11 @@ START_TEST(distractors_render_and_occlude)
             coop_world_render(without, &alone, N, 4, &e);
             /* the distractor's outline contains pixels that changed */
             struct world_poly p;
-            world_object_poly(&p, d, N, 0.0f, 0);
+            coop_world_object_poly(&p, d, N, 0.0f, 0);
             int changed = 0;
             for (int y = 0; y < N; y++)
                 for (int x = 0; x < N; x++)
-                    if (world_poly_inside(&p, x + 0.5f, y + 0.5f) &&
+                    if (coop_world_poly_inside(&p, x + 0.5f, y + 0.5f) &&
                         memcmp(with + 3 * (y * N + x), without + 3 * (y * N + x), 3) != 0)
                         changed++;
             if (d->colour != s.main.colour)
@@ -321,21 +321,23 @@ START_TEST(distractors_render_and_occlude)
                 /* drawn over the main object: its solid colour shows where they overlap */
                 on_top++;
                 struct world_poly m;
-                world_object_poly(&m, &s.main, N, 0.0f, 0);
+                coop_world_object_poly(&m, &s.main, N, 0.0f, 0);
                 for (int y = 0; y < N; y++)
                     for (int x = 0; x < N; x++) {
                         float cx = x + 0.5f, cy = y + 0.5f;
                         int last = 1;
                         for (int j = i + 1; j < s.n_distractors; j++) {
                             struct world_poly q;
-                            world_object_poly(&q, &s.distractors[j], N, 0.0f, 0);
-                            last &= !(s.distractors[j].on_top && world_poly_edge_dist(&q, cx, cy) < 1.0f) &&
-                                    !(s.distractors[j].on_top && world_poly_inside(&q, cx, cy));
+                            coop_world_object_poly(&q, &s.distractors[j], N, 0.0f, 0);
+                            last &= !(s.distractors[j].on_top &&
+                                      (coop_world_poly_edge_dist(&q, cx, cy) < 1.0f ||
+                                       coop_world_poly_inside(&q, cx, cy)));
                         }
                         if (!last || d->pattern != COOP_WORLD_SOLID)
                             continue;
-                        if (world_poly_inside(&m, cx, cy) && world_poly_inside(&p, cx, cy) &&
-                            world_poly_edge_dist(&p, cx, cy) > 0.75f) {
+                        if (coop_world_poly_inside(&m, cx, cy) &&
+                            coop_world_poly_inside(&p, cx, cy) &&
+                            coop_world_poly_edge_dist(&p, cx, cy) > 0.75f) {
                             for (int k = 0; k < 3; k++)
                                 ck_assert_int_le(abs(with[3 * (y * N + x) + k] - d->rgb[k]), 1);
                             checked++;
@@ -363,13 +365,13 @@ START_TEST(sketch_has_no_fill)
         coop_world_render(rgb, &s, N, 4, &e);
         coop_world_main_mask(mask, &s, N, &e);
         struct world_poly p;
-        world_object_poly(&p, &s.main, N, 0.04f, s.bg_seed);
+        coop_world_object_poly(&p, &s.main, N, 0.04f, s.bg_seed);
         float w = fmaxf(1.0f, 0.1f * s.main.radius * N);
         int interior = 0, ink = 0;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++) {
                 const uint8_t *px = rgb + 3 * (y * N + x);
-                float d = world_poly_edge_dist(&p, x + 0.5f, y + 0.5f);
+                float d = coop_world_poly_edge_dist(&p, x + 0.5f, y + 0.5f);
                 if (mask[y * N + x] && d > 0.5f * w + 1.0f) {
                     interior++;
                     ck_assert_int_eq(px[0], 250);
@@ -397,9 +399,9 @@ START_TEST(rendition_is_posterised_with_outline)
         coop_world_render(rgb, &s, N, 4, &e);
         coop_world_main_mask(mask, &s, N, &e);
         struct world_poly poly;
-        world_object_poly(&poly, &s.main, N, 0.0f, 0);
+        coop_world_object_poly(&poly, &s.main, N, 0.0f, 0);
         uint8_t poster[3];
-        world_posterise(s.main.rgb, poster);
+        coop_world_posterise(s.main.rgb, poster);
         int dark_edge = 0;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++) {

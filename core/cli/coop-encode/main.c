@@ -10,17 +10,17 @@
 #include "coop/cpu.h"
 #include "coop/image.h"
 #include "coop/nn.h"
+#include "coop/results.h"
 #include "coop/tokenizer.h"
 #include "coop/util.h"
 #include "coop_config.h"
-#include "h5out.h"
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ENCODE_BATCH 64
+#define ENCODE_BATCH 64 /* images per tower call (memory) */
 
 struct opts {
     const char *checkpoint, *vocab, *out, *texts_file, *images_file;
@@ -182,25 +182,16 @@ static int encode_images(const struct coop_clip_model *m, const struct inputs *i
     int E = m->text.embed_dim;
     size_t px = (size_t)3 * S * S;
     float *pix = coop_alloc_floats(ENCODE_BATCH * px);
-    uint8_t *rgb = malloc((size_t)S * S * 3);
-    int rc = pix && rgb ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    int rc = pix ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < in->n_images; i += ENCODE_BATCH) {
         size_t k = in->n_images - i < ENCODE_BATCH ? in->n_images - i : ENCODE_BATCH;
-        for (size_t j = 0; rc == 0 && j < k; j++) {
-            struct coop_image img;
-            memset(&img, 0, sizeof img);
-            rc = coop_image_load(&img, in->images[i + j], e);
-            if (rc == 0)
-                rc = coop_image_clip_eval_rgb8(rgb, &img, S, e);
-            if (rc == 0)
-                coop_image_normalize(pix + j * px, rgb, S, coop_clip_mean, coop_clip_std);
-            coop_image_free(&img);
-        }
+        for (size_t j = 0; rc == 0 && j < k; j++)
+            rc = coop_image_load_clip_eval(pix + j * px, in->images[i + j], S, coop_clip_mean,
+                                           coop_clip_std, e);
         if (rc == 0)
             rc = coop_clip_encode_images(m, pix, (int)k, feat + i * (size_t)E, e);
     }
     coop_free(pix);
-    free(rgb);
     return rc;
 }
 
@@ -239,52 +230,35 @@ static void print_probabilities(const struct coop_clip_model *m, const struct in
     free(tn), free(in_), free(lg);
 }
 
-/* tokens [N, L], feat [N, E], in batches of ENCODE_BATCH prompts. */
-static int encode_texts(const struct coop_clip_model *m, const struct coop_tokenizer *tok,
-                        const struct inputs *in, bool truncate, int32_t *tokens, float *feat,
-                        struct coop_err *e)
-{
-    int L = m->text.context_length, E = m->text.embed_dim;
-    for (size_t i = 0; i < in->n_texts; i++) {
-        int rc = coop_tokenizer_tokenize(tok, in->texts[i], L, truncate, tokens + i * (size_t)L,
-                                         NULL, e);
-        if (rc)
-            return coop_fail_prefix(e, rc, "text %zu", i + 1);
-    }
-    for (size_t i = 0; i < in->n_texts; i += ENCODE_BATCH) {
-        size_t k = in->n_texts - i < ENCODE_BATCH ? in->n_texts - i : ENCODE_BATCH;
-        int rc = coop_clip_text_encode_ids(&m->text, tokens + i * (size_t)L, (int)k,
-                                           feat + i * (size_t)E, e);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 static int write_output(const char *path, const struct opts *o, const struct coop_clip_model *m,
                         const struct inputs *in, const int32_t *tokens, const float *feat,
                         const float *ifeat, struct coop_err *e)
 {
-    struct h5out *h;
-    int rc = h5out_create(&h, path, e);
+    struct coop_h5file *h;
+    int rc = coop_h5file_create(&h, path, e);
     if (rc)
         return rc;
+    const size_t E = (size_t)m->text.embed_dim;
     if (in->n_texts) {
-        rc = h5out_int32(h, "tokens", tokens, in->n_texts, (size_t)m->text.context_length, e);
-        rc = rc ? rc : h5out_float(h, "text_features", feat, in->n_texts,
-                                   (size_t)m->text.embed_dim, e);
-        rc = rc ? rc : h5out_strings(h, "texts", (const char *const *)in->texts, in->n_texts, e);
+        const size_t tshape[2] = {in->n_texts, (size_t)m->text.context_length};
+        const size_t fshape[2] = {in->n_texts, E};
+        rc = coop_h5file_write_i32(h, "tokens", tokens, 2, tshape, e);
+        rc = rc ? rc : coop_h5file_write_f32(h, "text_features", feat, 2, fshape, e);
+        rc = rc ? rc : coop_h5file_write_strings(h, "texts", (const char *const *)in->texts,
+                                                 in->n_texts, e);
     }
     if (rc == 0 && in->n_images) {
-        rc = h5out_float(h, "image_features", ifeat, in->n_images, (size_t)m->text.embed_dim, e);
-        rc = rc ? rc : h5out_strings(h, "images", (const char *const *)in->images, in->n_images,
-                                     e);
+        const size_t ishape[2] = {in->n_images, E};
+        rc = coop_h5file_write_f32(h, "image_features", ifeat, 2, ishape, e);
+        rc = rc ? rc : coop_h5file_write_strings(h, "images", (const char *const *)in->images,
+                                                 in->n_images, e);
     }
-    rc = rc ? rc : h5out_attr(h, "arch", m->arch, e);
-    rc = rc ? rc : h5out_attr(h, "checkpoint", o->checkpoint, e);
-    rc = rc ? rc : h5out_attr(h, "vocab", o->vocab ? o->vocab : "(next to the checkpoint)", e);
-    rc = rc ? rc : h5out_attr(h, "coop_version", COOP_VERSION, e);
-    int rc2 = h5out_close(h, rc == 0, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "arch", m->arch, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "checkpoint", o->checkpoint, e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "vocab",
+                                        o->vocab ? o->vocab : "(next to the checkpoint)", e);
+    rc = rc ? rc : coop_h5file_attr_str(h, "coop_version", COOP_VERSION, e);
+    int rc2 = coop_h5file_close(h, rc == 0, e);
     return rc ? rc : rc2;
 }
 
@@ -323,7 +297,8 @@ int main(int argc, char **argv)
                            in.n_texts, in.n_images);
     }
     if (rc == 0 && in.n_texts)
-        rc = encode_texts(&m, tok, &in, o.truncate, tokens, feat, &e);
+        rc = coop_clip_encode_texts(&m.text, tok, (const char *const *)in.texts, in.n_texts,
+                                    o.truncate, tokens, feat, &e);
     if (rc == 0 && in.n_images)
         rc = encode_images(&m, &in, ifeat, &e);
     int status = rc == COOP_E_NOMEM ? 1 : 2; /* so far: inputs that do not load or encode */

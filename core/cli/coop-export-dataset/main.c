@@ -3,12 +3,12 @@
  * ...], "val": ..., "test": ...}) and meta.json, so that other
  * prompt-learning code bases can run on the same data (e.g. the synthetic
  * world). Optionally also a few-shot sample (the CoOp protocol, as a trial
- * draws it). Thin: argument parsing, plugin lookup (coop/loader.h), export.c. */
+ * draws it). Thin: argument parsing, plugin lookup and parameter checks
+ * (coop/loader.h), the export itself (coop_dataset_export, coop/data.h). */
 #include "coop/data.h"
 #include "coop/loader.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
-#include "export.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,61 +41,20 @@ static void usage(FILE *f)
             "files), 2 usage or input error (bad option, unknown dataset or parameter).\n");
 }
 
-/* Checks --set keys against the plugin's spec and appends defaults. */
-static int resolve_params(const struct coop_param_spec *spec, struct coop_kv *kv, size_t *n,
-                          struct coop_err *e)
-{
-    const char *names[128];
-    size_t ns = 0;
-    for (const struct coop_param_spec *p = spec; p && p->name && ns < 128; p++)
-        names[ns++] = p->name;
-    for (size_t i = 0; i < *n; i++) {
-        const struct coop_param_spec *p = spec;
-        while (p && p->name && strcmp(p->name, kv[i].key) != 0)
-            p++;
-        if (!p || !p->name) {
-            const char *s = coop_suggest(kv[i].key, names, ns);
-            return coop_fail(e, COOP_E_INVAL, "unknown dataset parameter '%s'%s%s%s", kv[i].key,
-                             s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
-        }
-        if (p->type == COOP_PARAM_INT || p->type == COOP_PARAM_FLOAT) {
-            bool isint = p->type == COOP_PARAM_INT;
-            char *end, range[64];
-            double v = isint ? (double)strtoll(kv[i].value, &end, 10) : strtod(kv[i].value, &end);
-            if (*end || end == kv[i].value || (p->min <= p->max && (v < p->min || v > p->max)))
-                return coop_fail(e, COOP_E_INVAL, "parameter %s = '%s' is not %s in %s", p->name,
-                                 kv[i].value, isint ? "an integer" : "a number",
-                                 coop_param_range(p, range, sizeof range));
-        }
-    }
-    for (const struct coop_param_spec *p = spec; p && p->name; p++) {
-        size_t i = 0;
-        while (i < *n && strcmp(kv[i].key, p->name) != 0)
-            i++;
-        if (i < *n)
-            continue;
-        if (!p->default_value)
-            return coop_fail(e, COOP_E_INVAL, "dataset parameter %s is required", p->name);
-        if (*n >= MAX_SET)
-            return coop_fail(e, COOP_E_INVAL, "too many parameters");
-        kv[(*n)++] = (struct coop_kv){p->name, p->default_value};
-    }
-    return COOP_OK;
-}
-
 struct args {
     const char *dataset, *data_root;
     const char *paths[MAX_PATHS];
     int n_paths, list, shots;
+    bool quiet;
     long seed;
     const char *cache_dir;
     struct coop_kv kv[MAX_SET];
     size_t n_kv;
     char *kv_store[MAX_SET];
-    struct export_opts o;
+    struct coop_export_opts o;
 };
 
-static int parse_splits(struct export_opts *o, const char *list)
+static int parse_splits(struct coop_export_opts *o, const char *list)
 {
     static const char *const names[3] = {"train", "val", "test"};
     memset(o->splits, 0, sizeof o->splits);
@@ -131,7 +90,7 @@ static int parse_args(struct args *a, int argc, char **argv)
         if (strcmp(s, "--list") == 0)
             a->list = 1;
         else if (strcmp(s, "--quiet") == 0)
-            a->o.quiet = true;
+            a->quiet = true;
         else if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -243,13 +202,19 @@ static int export_fewshot(const struct args *a, const struct coop_dataset_ops *o
     char path[1200];
     snprintf(path, sizeof path, "%s/fewshot/shots%d_seed%ld.json", a->o.out_dir, a->shots,
              a->seed);
-    rc = export_fewshot_json(ops, ds, fs.train.index, fs.train.n, fs.val.index, fs.val.n, path, e);
-    if (!rc && !a->o.quiet)
+    rc = coop_dataset_export_fewshot(ops, ds, fs.train.index, fs.train.n, fs.val.index,
+                                       fs.val.n, path, e);
+    if (!rc && !a->quiet)
         fprintf(stderr, "%s: few-shot sample (%d shots, seed %ld%s): %zu train, %zu val -> %s\n",
                 name, a->shots, a->seed, fs.from_cache ? ", from the cache" : "", fs.train.n,
                 fs.val.n, path);
     coop_fewshot_free(&fs);
     return rc;
+}
+
+static void on_split(void *ctx, const char *split, size_t n)
+{
+    fprintf(stderr, "%s: %s: %zu images\n", (const char *)ctx, split, n);
 }
 
 static int run(struct args *a, struct coop_err *e)
@@ -282,7 +247,7 @@ static int run(struct args *a, struct coop_err *e)
         rc = coop_fail(e, COOP_E_INVAL, "--fewshot refers to train and val images: export both");
         goto done;
     }
-    if ((rc = resolve_params(ops->params, a->kv, &a->n_kv, e)))
+    if ((rc = coop_params_resolve(ops->params, a->kv, &a->n_kv, MAX_SET, e)))
         goto done;
     struct coop_params params = {a->kv, a->n_kv};
     struct coop_host host = {COOP_HOST_VERSION, NULL, NULL, NULL};
@@ -295,7 +260,11 @@ static int run(struct args *a, struct coop_err *e)
         snprintf(json_name, sizeof json_name, "split_zhou_%s.json", name);
         a->o.json_name = json_name;
     }
-    rc = export_dataset(ops, ds, name, &a->o, e);
+    if (!a->quiet) {
+        a->o.on_split = on_split;
+        a->o.ctx = (void *)name;
+    }
+    rc = coop_dataset_export(ops, ds, name, &a->o, e);
     if (!rc && a->shots > 0)
         rc = export_fewshot(a, ops, ds, name, e);
 done:

@@ -120,44 +120,6 @@ static int train(const char *out, const char *config, char **sets, int nsets, co
     return rc ? 1 : 0;
 }
 
-/* Text forward + backward (input gradients only, as CoOp) for K prompts
- * cut at EOT position eot; mean milliseconds over reps. */
-static int bench_text(const struct coop_clip_text *t, int K, int eotpos, int prefix, double *ms,
-                      struct coop_err *e)
-{
-    size_t n = (size_t)K * t->context_length * t->width;
-    float *emb = coop_alloc_floats(n), *demb = coop_alloc_floats(n),
-          *f = coop_alloc_floats((size_t)K * t->embed_dim),
-          *df = coop_alloc_floats((size_t)K * t->embed_dim);
-    int *eot = malloc((size_t)K * sizeof *eot);
-    int rc = emb && demb && f && df && eot ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
-    const int reps = 20;
-    if (rc == 0) {
-        coop_hash_uniform(emb, n, 7, -0.03, 0.03);
-        for (int k = 1; k < K; k++) /* shared prefix rows identical */
-            memcpy(emb + (size_t)k * t->context_length * t->width, emb,
-                   (size_t)prefix * t->width * sizeof(float));
-        coop_hash_uniform(df, (size_t)K * t->embed_dim, 8, -1, 1);
-        for (int k = 0; k < K; k++)
-            eot[k] = eotpos;
-    }
-    double t0 = coop_now();
-    for (int r = 0; rc == 0 && r < reps; r++) {
-        struct coop_clip_text_tape *tape = NULL;
-        rc = coop_clip_text_forward(t, emb, eot, K, prefix, f, &tape, e);
-        memset(demb, 0, n * sizeof *demb);
-        rc = rc ? rc : coop_clip_text_backward(t, tape, df, demb, NULL, e);
-        coop_clip_text_tape_free(tape);
-    }
-    *ms = (coop_now() - t0) * 1000.0 / reps;
-    coop_free(emb);
-    coop_free(demb);
-    coop_free(f);
-    coop_free(df);
-    free(eot);
-    return rc;
-}
-
 static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, int ntasks)
 {
     struct coop_err e = {{0}};
@@ -213,8 +175,8 @@ static int eval(const char *ckpt, const char *vocab, int shots, char **tasks, in
     double ms1, ms2;
     int eotpos = m.text.context_length - 1 < 20 ? m.text.context_length - 1 : 20;
     int prefix = eotpos - 3 > 0 ? eotpos - 3 : 0;
-    rc = rc ? rc : bench_text(&m.text, 50, eotpos, 0, &ms1, &e);
-    rc = rc ? rc : bench_text(&m.text, 50, eotpos, prefix, &ms2, &e);
+    rc = rc ? rc : coop_pretrain_time_text(&m.text, 50, eotpos, 0, &ms1, &e);
+    rc = rc ? rc : coop_pretrain_time_text(&m.text, 50, eotpos, prefix, &ms2, &e);
     if (rc == 0)
         printf("text forward+backward (input gradients), 50 prompts of %d tokens: %.2f ms "
                "(%.2f ms with a shared %d-token prefix)\n", eotpos + 1, ms1, ms2, prefix);

@@ -87,50 +87,13 @@ static void list_plugins(const struct coop_registry *reg)
         printf("note: %s\n", coop_registry_problem(reg, i));
 }
 
-/* A plugin's declared parameters (every ops table has them right after its version). */
-static const struct coop_param_spec *plugin_params(const struct coop_plugin *p)
-{
-    switch (p->kind) {
-    case COOP_PLUGIN_BACKBONE: return ((const struct coop_backbone_ops *)p->ops)->params;
-    case COOP_PLUGIN_DATASET: return ((const struct coop_dataset_ops *)p->ops)->params;
-    case COOP_PLUGIN_PROMPT: return ((const struct coop_prompt_ops *)p->ops)->params;
-    case COOP_PLUGIN_BASELINE: return ((const struct coop_baseline_ops *)p->ops)->params;
-    }
-    return NULL;
-}
-
-static const char *param_type_name(enum coop_param_type t)
-{
-    switch (t) {
-    case COOP_PARAM_INT: return "int";
-    case COOP_PARAM_FLOAT: return "float";
-    case COOP_PARAM_BOOL: return "bool";
-    case COOP_PARAM_STRING: return "string";
-    case COOP_PARAM_CHOICE: return "choice";
-    }
-    return "?";
-}
-
-/* The range ("[1, 64]") or choices ("end|middle|front") of a spec, or "-". */
-static const char *param_domain(const struct coop_param_spec *s, char *buf, size_t len)
-{
-    if ((s->type == COOP_PARAM_INT || s->type == COOP_PARAM_FLOAT) && s->min <= s->max)
-        return coop_param_range(s, buf, len);
-    if (s->type != COOP_PARAM_CHOICE || !s->choices || !s->choices[0])
-        return "-";
-    buf[0] = '\0';
-    for (size_t i = 0; s->choices[i]; i++)
-        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? "|" : "", s->choices[i]);
-    return buf;
-}
-
 static void describe_one(const struct coop_registry *reg, size_t i)
 {
     const struct coop_plugin *p = coop_registry_get(reg, i);
     printf("%s %s %s: %s\nfile: %s\n", coop_plugin_kind_name(p->kind), p->name,
            p->version ? p->version : "?", p->summary ? p->summary : "",
            coop_registry_path(reg, i));
-    const struct coop_param_spec *s = plugin_params(p);
+    const struct coop_param_spec *s = coop_plugin_params(p);
     if (!s || !s->name) {
         printf("no parameters\n");
         return;
@@ -145,8 +108,8 @@ static void describe_one(const struct coop_registry *reg, size_t i)
             snprintf(def, sizeof def, "\"\"");
         else
             snprintf(def, sizeof def, "%s", s->default_value);
-        printf("%-16s %-7s %-10s %-18s %s\n", s->name, param_type_name(s->type), def,
-               param_domain(s, dom, sizeof dom), s->help ? s->help : "");
+        printf("%-16s %-7s %-10s %-18s %s\n", s->name, coop_param_type_name(s->type), def,
+               coop_param_domain(s, dom, sizeof dom), s->help ? s->help : "");
     }
 }
 

@@ -1,5 +1,5 @@
-/* coop/data.h: the few-shot sampler and its on-disk cache, plus small helpers
- * dataset plugins share (sorted directory listings).
+/* coop/data.h: the few-shot sampler and its on-disk cache (host API). The
+ * directory helpers dataset plugins share are in the SDK's coop/util.h.
  *
  * Few-shot protocol (CoOp): per class, K training items sampled without
  * replacement from the dataset's train split (all of them when a class has
@@ -84,18 +84,31 @@ COOP_API int coop_fewshot_read(struct coop_fewshot *out, const char *path,
                                struct coop_dataset_ref d, const struct coop_fewshot_opts *o,
                                struct coop_err *e);
 
-/* ---- helpers for dataset plugins ------------------------------------------ */
-/* Entry names of a directory (no "." / ".." / hidden names), sorted with
- * strcmp. want: 'd' directories only, 'f' regular files only, 0 both. Uses
- * the d_type of readdir and calls stat only where the file system does not
- * report it. *names is one allocation (array + strings): free(*names). */
-COOP_API int coop_dir_list(const char *path, char want, char ***names, size_t *n,
-                           struct coop_err *e);
-/* Why a relative path read from a dataset's own file (a split or list file)
- * would leave the folder it is relative to: "is an absolute path" or "climbs
- * out with '..'"; NULL when it stays inside. The text alone is judged (no file
- * system access), so a symbolic link the user put inside data_root still
- * works. Plugins refuse such entries with the file and line. */
-COOP_API const char *coop_relpath_escapes(const char *rel);
+/* ---- export (core/data/export.c) ---------------------------------------------
+ * A dataset's splits in the published layout, so other prompt-learning code
+ * bases can read them (coop-export-dataset). */
+struct coop_export_opts {
+    const char *out_dir;
+    const char *json_name;      /* file name of the split JSON */
+    bool splits[3];             /* which of train/val/test to write */
+    const char *sheet;          /* contact sheet PNG path, or NULL */
+    int sheet_n;                /* images in the contact sheet (from test) */
+    /* Called after each split is written (may be NULL): progress. */
+    void (*on_split)(void *ctx, const char *split, size_t n_images);
+    void *ctx;
+};
+/* Writes out_dir/images/<id>.png for every item of the chosen splits,
+ * out_dir/<json_name> ({"train": [[rel_path, label, classname], ...], ...},
+ * paths relative to out_dir/images), out_dir/meta.json (class names,
+ * template, source_class) and the contact sheet. */
+COOP_API int coop_dataset_export(const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                                 const char *name, const struct coop_export_opts *o,
+                                 struct coop_err *e);
+/* Writes {"train": [[rel_path, label, classname], ...], "val": [...]} for
+ * the given item indices (a few-shot sample), paths as in the split JSON. */
+COOP_API int coop_dataset_export_fewshot(const struct coop_dataset_ops *ops,
+                                         struct coop_dataset *ds, const size_t *train,
+                                         size_t n_train, const size_t *val, size_t n_val,
+                                         const char *path, struct coop_err *e);
 
 #endif

@@ -113,6 +113,12 @@ COOP_API extern const float coop_clip_std[3];
 COOP_API void coop_image_normalize(float *out, const uint8_t *rgb, int S, const float mean[3],
                                    const float std[3]);
 
+/* The file at path (JPEG or PNG) through CLIP's eval transform and
+ * normalisation: out [3, size, size]. Errors name the file. */
+COOP_API int coop_image_load_clip_eval(float *out, const char *path, int size,
+                                       const float mean[3], const float std[3],
+                                       struct coop_err *e);
+
 /* Writes an 8-bit PNG (channels 1, 2, 3 or 4). */
 COOP_API int coop_image_write_png(const char *path, const uint8_t *pix, int w, int h, int channels,
                                   struct coop_err *e);

@@ -65,4 +65,20 @@ COOP_API const struct coop_prompt_ops *coop_plugin_prompt(const struct coop_plug
 COOP_API const struct coop_baseline_ops *coop_plugin_baseline(const struct coop_plugin *p,
                                                               struct coop_err *e);
 
+/* A plugin's declared parameters (NULL-terminated by name; NULL if none). */
+COOP_API const struct coop_param_spec *coop_plugin_params(const struct coop_plugin *p);
+/* "int", "float", "bool", "string" or "choice". */
+COOP_API const char *coop_param_type_name(enum coop_param_type t);
+/* The range ("[1, 64]") or choices ("end|middle|front") of spec in buf, or
+ * "-" when it has neither; returns the text. */
+COOP_API const char *coop_param_domain(const struct coop_param_spec *spec, char *buf,
+                                       size_t len);
+/* Checks the n parameters kv[0..n) (a dataset's, from the command line)
+ * against spec: unknown keys (with a suggestion) and numbers outside their
+ * range are COOP_E_INVAL naming the parameter; then appends the default of
+ * every spec entry not given (borrowed strings), refusing a missing required
+ * one; kv holds cap entries. */
+COOP_API int coop_params_resolve(const struct coop_param_spec *spec, struct coop_kv *kv,
+                                 size_t *n, size_t cap, struct coop_err *e);
+
 #endif

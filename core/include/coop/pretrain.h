@@ -1,6 +1,5 @@
 /* coop/pretrain.h: contrastive pretraining of a small CLIP on the synthetic
- * world (docs/pretraining.md): the symmetric InfoNCE loss with a learnable
- * temperature, AdamW with a cosine schedule, a byte-level BPE learner that
+ * world (docs/pretraining.md): CLIP's weight-decay rule, a byte-level BPE learner that
  * writes CLIP's merges-file format, the training loop that writes an
  * OpenAI-named safetensors checkpoint, and a zero-shot / few-shot evaluation
  * on the world's downstream tasks. */
@@ -13,30 +12,9 @@
 #include "coop/world.h"
 #include <stdbool.h>
 
-/* ---- loss (core/pretrain/infonce.c) ------------------------------------------
- * img [B, E], txt [B, E]: L2-normalised features of B matching pairs.
- * logits = exp(logit_scale) * img txt^T; loss = (CE(logits, diag) +
- * CE(logits^T, diag)) / 2. dimg, dtxt [B, E] (overwritten) and *dscale
- * (d loss / d logit_scale) may be NULL. Returns the loss. */
-COOP_API double coop_infonce(float *dimg, float *dtxt, float *dscale, const float *img,
-                             const float *txt, float logit_scale, int B, int E);
-/* Same in double precision, straight from the definition (tests). */
-COOP_API double coop_infonce_ref(const float *img, const float *txt, float logit_scale, int B,
-                                 int E);
-
-/* ---- optimiser (core/pretrain/adamw.c) ----------------------------------------
- * One AdamW step (PyTorch's torch.optim.AdamW): p *= 1 - lr * wd; m = b1 m +
- * (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr * (m / (1 - b1^t)) /
- * (sqrt(v / (1 - b2^t)) + eps). t is the 1-based step count. */
-struct coop_adamw {
-    float beta1, beta2, eps;       /* CLIP: 0.9, 0.98, 1e-6 */
-};
-COOP_API void coop_adamw_update(float *p, float *m, float *v, const float *g, size_t n,
-                                const struct coop_adamw *h, float lr, float wd, long t);
-/* Cosine schedule with linear warmup, step 0-based: base * (step + 1) / warmup
- * while step < warmup, then base * (1 + cos(pi * (step - warmup) / (total -
- * warmup))) / 2. */
-COOP_API double coop_cosine_lr(double base, long step, long warmup, long total);
+/* ---- weight decay rule (core/pretrain/decay.c) ------------------------------
+ * The loss is coop_infonce (coop/nn.h); the optimiser coop_adamw_update and
+ * the schedule coop_cosine_lr (coop/train.h). */
 /* CLIP's rule for which parameters get weight decay: matrices and
  * projections yes; gains, biases, embeddings and logit_scale no. name is an
  * OpenAI state-dict name. */
@@ -136,5 +114,11 @@ COOP_API int coop_pretrain_evaluate(struct coop_pretrain_eval *out,
                                     const struct coop_world_task *task,
                                     const struct coop_world_config *wc, int shots,
                                     struct coop_err *e);
+
+/* Mean milliseconds (over 20 repetitions) of the text forward + backward
+ * (input gradients only, as CoOp) for K seeded prompts cut at EOT position
+ * eotpos, the first prefix rows shared by all (the fast path's prefix). */
+COOP_API int coop_pretrain_time_text(const struct coop_clip_text *t, int K, int eotpos,
+                                     int prefix, double *ms, struct coop_err *e);
 
 #endif

@@ -210,4 +210,26 @@ COOP_API int coop_results_list(struct coop_results_reader *r, const char *group,
                                size_t *n, struct coop_err *e);
 COOP_API void coop_results_free_strings(char **s, size_t n);
 
+/* ---- plain HDF5 files (core/results/h5file.c) ------------------------------
+ * For outputs that are not trial results (coop-encode's): whole datasets and
+ * string attributes in one new file, written under a temporary name
+ * (<path>.tmp<pid>) and renamed onto path by coop_h5file_close(ok = true);
+ * ok = false (or a failure) removes it. Datasets are row-major at a
+ * '/'-separated path (missing groups created); f32 -> float32, i32 -> int32,
+ * strings -> a 1-D dataset of variable-length UTF-8. Attributes are
+ * fixed-length UTF-8 strings on the root group. Messages name path and the
+ * dataset or attribute. coop_h5file_close always frees h. */
+struct coop_h5file;
+COOP_API int coop_h5file_create(struct coop_h5file **h, const char *path, struct coop_err *e);
+COOP_API int coop_h5file_write_f32(struct coop_h5file *h, const char *path, const float *data,
+                                   int rank, const size_t *shape, struct coop_err *e);
+COOP_API int coop_h5file_write_i32(struct coop_h5file *h, const char *path,
+                                   const int32_t *data, int rank, const size_t *shape,
+                                   struct coop_err *e);
+COOP_API int coop_h5file_write_strings(struct coop_h5file *h, const char *path,
+                                       const char *const *s, size_t n, struct coop_err *e);
+COOP_API int coop_h5file_attr_str(struct coop_h5file *h, const char *name, const char *value,
+                                  struct coop_err *e);
+COOP_API int coop_h5file_close(struct coop_h5file *h, bool ok, struct coop_err *e);
+
 #endif

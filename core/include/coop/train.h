@@ -1,7 +1,8 @@
 /* coop/train.h: optimisation and evaluation shared by every method: SGD with
- * momentum and weight decay (PyTorch semantics), the CoOp learning-rate
- * schedule, the prompt-training loop over cached image features, text
- * features of a prompt learner, and classification metrics. Knows plugins
+ * momentum and weight decay and AdamW (PyTorch semantics), the learning-rate
+ * schedules (CoOp's per epoch, pretraining's per step; one cosine), the
+ * prompt-training loop over cached image features, text features of a
+ * prompt learner, and classification metrics. Knows plugins
  * only through plugin.h; never reads files or prints. */
 #ifndef COOP_TRAIN_H
 #define COOP_TRAIN_H
@@ -22,19 +23,32 @@ struct coop_optim_config {
  * or lr * (1 - (e - warmup_epochs) / epochs) (linear). */
 COOP_API double coop_lr_at_epoch(const struct coop_optim_config *c, int epoch);
 
+/* Cosine annealing, the one formula both schedules use:
+ * base * 0.5 * (1 + cos(pi * t / period)). */
+COOP_API double coop_cosine_anneal(double base, double t, double period);
+/* Pretraining's schedule, step 0-based: base * (step + 1) / warmup while
+ * step < warmup, then coop_cosine_anneal(base, step - warmup, total - warmup),
+ * held at 0 past total. */
+COOP_API double coop_cosine_lr(double base, long step, long warmup, long total);
+
 /* One SGD step, PyTorch torch.optim.SGD (dampening 0, no Nesterov):
  * g' = g + wd * p; buf = momentum * buf + g' (buf starts at 0); p -= lr * buf. */
 COOP_API void coop_sgd_step(float *params, const float *grad, float *buf, size_t n, double lr,
                             double momentum, double weight_decay);
 
+/* One AdamW step (PyTorch's torch.optim.AdamW): p *= 1 - lr * wd; m = b1 m +
+ * (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr * (m / (1 - b1^t)) /
+ * (sqrt(v / (1 - b2^t)) + eps). t is the 1-based step count. */
+struct coop_adamw {
+    float beta1, beta2, eps;       /* CLIP: 0.9, 0.98, 1e-6 */
+};
+COOP_API void coop_adamw_update(float *p, float *m, float *v, const float *g, size_t n,
+                                const struct coop_adamw *h, float lr, float wd, long t);
+
 /* Text features of the K prompts a learner builds, L2-normalised: out [K, E]. */
 COOP_API int coop_prompt_text_features(struct coop_backbone_ref bb,
                                        const struct coop_prompt_ops *pops, struct coop_prompt *p,
                                        int K, float *out, struct coop_err *e);
-
-/* logits [N, K] = scale * x [N, E] @ t [K, E]^T (x and t already normalised). */
-COOP_API void coop_cosine_logits(float *logits, const float *x, const float *t, int N, int K,
-                                 int E, float scale);
 
 /* The batch source: fills out [n, E] with the L2-normalised image features of
  * training items idx[0..n) for this epoch (a cached view or a fresh

@@ -107,6 +107,7 @@ static void clip_info(const struct coop_backbone *bb, struct coop_backbone_info 
     o->logit_scale = expf(bb->m.logit_scale);
     snprintf(o->arch, sizeof o->arch, "%s", bb->m.arch);
     memcpy(o->checkpoint_sha256, bb->sha256, sizeof o->checkpoint_sha256);
+    o->version = COOP_BACKBONE_INFO_VERSION;
 }
 
 static int clip_tokenize(const struct coop_backbone *bb, const char *text, bool truncate,

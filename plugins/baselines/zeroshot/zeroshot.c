@@ -8,7 +8,6 @@
  * Both need no training data; they rebuild for any class list (targets). */
 #include "coop/nn.h"
 #include "coop/plugin.h"
-#include "coop/train.h"
 #include "coop/util.h"
 #include <stdlib.h>
 #include <string.h>

@@ -117,7 +117,7 @@ int lay_add(struct lay_ds *ds, enum coop_split sp, int label, const char *rel, s
     memcpy(path, ds->imgdir, lp);
     path[lp] = '/';
     memcpy(path + lp + 1, rel, lr + 1);
-    it->v[it->n++] = (struct coop_item){label, path, path + lp + 1};
+    it->v[it->n++] = (struct coop_item){label, path, path + lp + 1, COOP_ITEM_VERSION};
     return 0;
 }
 

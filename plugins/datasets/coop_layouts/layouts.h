@@ -4,7 +4,6 @@
 #ifndef COOP_LAYOUTS_H
 #define COOP_LAYOUTS_H
 
-#include "coop/data.h"
 #include "coop/json.h"
 #include "coop/plugin.h"
 #include "coop/util.h"

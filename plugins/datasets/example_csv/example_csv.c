@@ -6,7 +6,6 @@
  *   <data_root>/<dir>/test.csv
  * Empty lines and lines starting with '#' are skipped. Paths are relative to
  * <data_root>/<dir> and must stay inside it. The plugin keeps everything in memory after open. */
-#include "coop/data.h"
 #include "coop/plugin.h"
 #include "coop/util.h"
 #include <stdlib.h>
@@ -127,7 +126,7 @@ static int add_item(void *ctx, char *line, const char *file, int lineno, struct 
         free(path);
         return coop_fail(e, COOP_E_NOMEM, "%s: out of memory", file);
     }
-    ni[n] = (struct coop_item){(int)label, path, path + strlen(ds->root) + 1};
+    ni[n] = (struct coop_item){(int)label, path, path + strlen(ds->root) + 1, COOP_ITEM_VERSION};
     ds->items[c->split] = ni;
     ds->count[c->split] = n + 1;
     return 0;

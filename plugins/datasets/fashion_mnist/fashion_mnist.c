@@ -187,7 +187,8 @@ static int fm_items(struct fm_ds *ds, enum coop_split s, const struct fm_part *p
     if (!ds->items[s])
         return coop_fail(e, COOP_E_NOMEM, "fashion_mnist: out of memory");
     for (size_t i = from; i < to; i++)
-        ds->items[s][i - from] = (struct coop_item){p->labels[i], NULL, p->ids[i]};
+        ds->items[s][i - from] =
+            (struct coop_item){p->labels[i], NULL, p->ids[i], COOP_ITEM_VERSION};
     return 0;
 }
 

@@ -139,6 +139,7 @@ static int ds_get_item(const struct coop_dataset *ds, enum coop_split s, size_t 
     out->label = (int)(i % (size_t)ds->K); /* = coop_world_task_item's label, without sampling */
     out->path = NULL;
     out->id = ds->ids[s] + i * ID_LEN;
+    out->version = COOP_ITEM_VERSION;
     return COOP_OK;
 }
 

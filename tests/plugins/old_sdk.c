@@ -1,0 +1,139 @@
+/* old_sdk.c: TEST-ONLY plugin built against the previous SDK (plugin ABI 1.0:
+ * tests/plugins/sdk-1.0/, a verbatim copy of plugin.h and common.h as they
+ * were before minor versions existed), for test_abi.c: the host of a newer
+ * minor must load it and read what it fills in the 1.0 layouts. It provides
+ * a dataset (coop_item without a version) and a backbone (coop_backbone_info
+ * without a version) whose towers are never run. Never installed; its file
+ * name does not end in .so, so no folder scan picks it up. */
+#include "coop/plugin.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- dataset "old_sdk_colors": 2 classes, 3 train items per class -------- */
+struct coop_dataset {
+    char ids[3][8][32];
+};
+static const size_t split_n[3] = {6, 0, 4};
+
+static int ds_open(const struct coop_host *host, const char *root,
+                   const struct coop_params *opts, struct coop_dataset **out, struct coop_err *e)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "old_sdk_colors: out of memory");
+}
+static void ds_close(struct coop_dataset *ds) { free(ds); }
+static int ds_num_classes(const struct coop_dataset *ds) { return 2; }
+static const char *ds_class_name(const struct coop_dataset *ds, int k)
+{
+    return k == 0 ? "red" : "blue";
+}
+static size_t ds_split_size(const struct coop_dataset *ds, enum coop_split s)
+{
+    return split_n[s];
+}
+static int ds_get_item(const struct coop_dataset *ds, enum coop_split s, size_t i,
+                       struct coop_item *out, struct coop_err *e)
+{
+    if (i >= split_n[s])
+        return coop_fail(e, COOP_E_INVAL, "old_sdk_colors: item %zu out of range", i);
+    char *id = ((struct coop_dataset *)ds)->ids[s][i];
+    snprintf(id, sizeof ds->ids[s][i], "old/%d/%d", (int)s, (int)i);
+    *out = (struct coop_item){(int)(i % 2), NULL, id}; /* the 1.0 layout, all of it */
+    return 0;
+}
+static int ds_read_pixels(const struct coop_dataset *ds, enum coop_split s, size_t i,
+                          uint8_t **rgb, int *w, int *h, struct coop_err *e)
+{
+    *rgb = calloc(4 * 4 * 3, 1);
+    if (!*rgb)
+        return coop_fail(e, COOP_E_NOMEM, "old_sdk_colors: out of memory");
+    for (int p = 0; p < 16; p++)
+        (*rgb)[3 * p + (i % 2 ? 2 : 0)] = 255;
+    *w = *h = 4;
+    return 0;
+}
+static void ds_free_pixels(const struct coop_dataset *ds, uint8_t *rgb) { free(rgb); }
+
+static const struct coop_dataset_ops ds_ops = {
+    .version = 1, .open = ds_open, .close = ds_close, .num_classes = ds_num_classes,
+    .class_name = ds_class_name, .split_size = ds_split_size, .get_item = ds_get_item,
+    .read_pixels = ds_read_pixels, .free_pixels = ds_free_pixels};
+
+/* ---- backbone "old_sdk_bb": opens and describes itself ------------------- */
+struct coop_backbone {
+    char checkpoint[64];
+};
+static int bb_open(const struct coop_host *host, const char *checkpoint, const char *vocab,
+                   const struct coop_params *opts, struct coop_backbone **out,
+                   struct coop_err *e)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return coop_fail(e, COOP_E_NOMEM, "old_sdk_bb: out of memory");
+    snprintf((*out)->checkpoint, sizeof (*out)->checkpoint, "%s", checkpoint);
+    return 0;
+}
+static void bb_close(struct coop_backbone *bb) { free(bb); }
+static void bb_info(const struct coop_backbone *bb, struct coop_backbone_info *o)
+{
+    /* Assigns the whole 1.0 struct: every byte this plugin knows of. */
+    *o = (struct coop_backbone_info){.embed_dim = 8, .token_width = 6, .context_length = 5,
+                                     .vocab_size = 11, .image_size = 4, .mean = {0.5f, 0.5f, 0.5f},
+                                     .std = {0.25f, 0.25f, 0.25f}, .logit_scale = 10.0f,
+                                     .arch = "old-sdk"};
+    memset(o->checkpoint_sha256, 'b', 64);
+}
+/* The towers: this backbone only answers info() (test_abi.c never runs them). */
+static int no_tower(struct coop_err *e)
+{
+    return coop_fail(e, COOP_E_UNSUPPORTED, "old_sdk_bb: a test backbone without towers");
+}
+static int bb_tokenize(const struct coop_backbone *bb, const char *text, bool truncate,
+                       int32_t *ids, int *eot, struct coop_err *e)
+{
+    return no_tower(e);
+}
+static int bb_token_count(const struct coop_backbone *bb, const char *text, struct coop_err *e)
+{
+    return no_tower(e);
+}
+static int bb_token_embed(const struct coop_backbone *bb, const int32_t *ids, int n, float *out,
+                          struct coop_err *e)
+{
+    return no_tower(e);
+}
+static int bb_encode_images(struct coop_backbone *bb, const float *pixels, int B, float *out,
+                            struct coop_err *e)
+{
+    return no_tower(e);
+}
+static int bb_text_forward(struct coop_backbone *bb, const float *emb, const int *eot, int K,
+                           int shared_prefix, float *feat, struct coop_tape **tape,
+                           struct coop_err *e)
+{
+    return no_tower(e);
+}
+static int bb_text_backward(struct coop_backbone *bb, struct coop_tape *tape, const float *dfeat,
+                            float *demb, struct coop_err *e)
+{
+    return no_tower(e);
+}
+static void bb_tape_free(struct coop_backbone *bb, struct coop_tape *tape) {}
+
+static const struct coop_backbone_ops bb_ops = {
+    .version = 1, .open = bb_open, .close = bb_close, .info = bb_info,
+    .tokenize = bb_tokenize, .token_count = bb_token_count, .token_embed = bb_token_embed,
+    .encode_images = bb_encode_images, .text_forward = bb_text_forward,
+    .text_backward = bb_text_backward, .tape_free = bb_tape_free};
+
+static const struct coop_plugin plugins[] = {
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, "old_sdk_colors", "1.0",
+     "test-only dataset built against plugin ABI 1.0", &ds_ops},
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_BACKBONE, "old_sdk_bb", "1.0",
+     "test-only backbone built against plugin ABI 1.0", &bb_ops}};
+
+__attribute__((visibility("default"))) const struct coop_plugin *coop_plugin_enum(uint32_t i)
+{
+    return i < sizeof plugins / sizeof *plugins ? &plugins[i] : NULL;
+}
