@@ -251,7 +251,8 @@ static struct claim *claim_new(const char *dir, const char *id, int n, const str
     c->generation = n;
     c->ino = st->st_ino;
     c->dev = st->st_dev;
-    c->period = timeout / 10 < 1 ? 1 : timeout / 10;
+    /* ten heartbeats a timeout, so a live claim never looks stale */
+    c->period = timeout / 10 < 0.1 ? 0.1 : timeout / 10;
     if (c->period > COOP_CLAIM_HEARTBEAT_S)
         c->period = COOP_CLAIM_HEARTBEAT_S;
     if (!c->dir || !c->id || !c->path || !c->next ||

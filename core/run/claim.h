@@ -43,7 +43,7 @@ struct claim;
  * coop_claim_release), or 0 with *out NULL when a live holder has it (described in
  * *holder, may be NULL); an error when the folder cannot be written. timeout_s
  * <= 0 takes COOP_CLAIM_TIMEOUT_S; the heartbeat runs every timeout_s / 10
- * seconds (at least 1, at most COOP_CLAIM_HEARTBEAT_S). */
+ * seconds (at most COOP_CLAIM_HEARTBEAT_S). */
 int coop_claim_acquire(const char *dir, const char *id, double timeout_s, struct claim **out,
                   struct claim_holder *holder, struct coop_err *e);
 /* Whether c is still the trial's claim: false once another process took it

@@ -424,6 +424,9 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted during trial %s", t->id);
         } else if (trc == 0) {
             complete = commit_claimed(&rt, t, dir, cl, w, s);
+        } else if (!w && !o->force && coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 &&
+                   st == COOP_TRIAL_COMPLETED) {
+            s->elsewhere++; /* begin refused: a process whose claim was taken over finished it */
         } else {
             char msg[COOP_ERR_MAX];
             memcpy(msg, te.msg, sizeof msg);

@@ -159,7 +159,7 @@ END_TEST
 START_TEST(heartbeat_keeps_a_claim_fresh)
 {
     struct claim_holder h;
-    struct claim *c = take(2, &h); /* heartbeat every second */
+    struct claim *c = take(2, &h); /* heartbeat every 0.2 s */
     ck_assert_ptr_nonnull(c);
     char *p = gen(1);
     struct timespec old[2] = {{1000, 0}, {1000, 0}};
