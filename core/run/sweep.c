@@ -427,6 +427,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         } else if (!w && !o->force && coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 &&
                    st == COOP_TRIAL_COMPLETED) {
             s->elsewhere++; /* begin refused: a process whose claim was taken over finished it */
+            complete = true;
         } else {
             char msg[COOP_ERR_MAX];
             memcpy(msg, te.msg, sizeof msg);
