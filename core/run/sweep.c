@@ -295,8 +295,8 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        coop_rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host, h.pid,
-               h.slurm[0] ? ", Slurm " : "", h.slurm);
+        coop_rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host,
+                    h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;
     }
     enum coop_trial_state st = COOP_TRIAL_MISSING;
@@ -322,8 +322,8 @@ static int commit_claimed(struct rt *rt, const struct coop_trial *t, const char 
     if (!coop_claim_held(cl)) {
         coop_results_abort(w);
         s->elsewhere++;
-        coop_rt_log(rt, "trial %s: another process took its claim over (this one's heartbeat was "
-               "seen as stale); this run's result is dropped", t->id);
+        coop_rt_log(rt, "trial %s: another process took its claim over (this one's heartbeat "
+                    "was seen as stale); this run's result is dropped", t->id);
         return 0;
     }
     if (coop_results_commit(w, "completed", NULL, &te) == 0) {
@@ -332,8 +332,8 @@ static int commit_claimed(struct rt *rt, const struct coop_trial *t, const char 
     }
     if (coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 && st == COOP_TRIAL_COMPLETED) {
         s->elsewhere++;
-        coop_rt_log(rt, "trial %s: completed by another process meanwhile; this run's result is "
-               "dropped", t->id);
+        coop_rt_log(rt, "trial %s: completed by another process meanwhile; this run's result "
+                    "is dropped", t->id);
         return 1;
     }
     add_failure(s, t, te.msg);
