@@ -8,8 +8,9 @@
 #   flags' resources; sbatch missing or failing exits 3 with its own message;
 #   a fake sbatch sees the array first and the report after it (afterany)
 #   --status: done / running (host, heartbeat age) / failed / to do; after a
-#   kill -9 the trial is "to do" (its claim's process is gone) and the next
-#   run takes the claim over and completes it
+#   kill -9 the trial is "to do" (its claim's process is gone); SIGTERM gives
+#   the trial in flight back (exit 130); the next run takes the claims over
+#   and completes everything
 # Usage: cluster_cli.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
 set -u
 build=${1:?usage: cluster_cli.sh BUILD_ROOT}
@@ -181,6 +182,23 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 expect 0 "$run" --status --where fail_open=false "$ys2"
 has "its last run stopped: process $pid is gone"
+# SIGTERM (Slurm's time limit or preemption): the trial in flight is given back
+"$run" --no-progress --where fail_open=false "$ys2" > "$tmp/term.out" 2>&1 &
+pid=$!
+i=0
+until ls -a "$dir" | grep -q "\.h5\.tmp-.*-$pid\$"; do
+    i=$((i + 1))
+    [ "$i" -lt 300 ] || { kill -9 "$pid"; fail "no trial in flight after 30 s"; }
+    sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+[ "$st" = 130 ] || fail "SIGTERM: exit status $st (want 130): $(cat "$tmp/term.out")"
+grep -l "^pid $pid\$" "$dir"/.*.claim-* > "$tmp/term.claims" ||
+    fail "no claim of process $pid left: $(ls -a "$dir")"
+[ "$(wc -l < "$tmp/term.claims")" = 1 ] && grep -q '^released$' "$(cat "$tmp/term.claims")" ||
+    fail "the interrupted trial's claim is not given back: $(cat "$(cat "$tmp/term.claims")")"
 expect 0 "$run" --no-progress --where fail_open=false "$ys2"
 has "0 failed"
 expect 0 "$run" --status --where fail_open=false "$ys2"
