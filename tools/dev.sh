@@ -7,6 +7,8 @@
 #   tools/dev.sh asan    the test suite in an ASan+UBSan build (build-asan/)
 #   tools/dev.sh valgrind [SUITE...]  tests under valgrind (default: the CI subset)
 #   tools/dev.sh fuzz [SECONDS [TARGET...]]  libFuzzer targets, SECONDS each (default 30)
+#   tools/dev.sh slurm   a one-node Slurm on this machine (slurm-wlm, munge), the 'slurm'
+#                        test suite against it, then the daemons stopped again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +16,10 @@ PKGS=(meson ninja-build pkg-config gcc libyaml-dev libopenblas-dev libhdf5-dev h
       check libjpeg62-turbo-dev libpng-dev zlib1g-dev libcairo2-dev libdnnl-dev valgrind git
       dataset-fashion-mnist clang libclang-rt-14-dev llvm)
 
-deps() {
-    local missing=()
-    for p in "${PKGS[@]}"; do
+# Installs the Debian packages named that are missing (apt-get, as root or with sudo).
+install_missing() {
+    local missing=() p
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
             missing+=("$p")
     done
@@ -28,6 +31,10 @@ deps() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
     fi
+}
+
+deps() {
+    install_missing "${PKGS[@]}"
 }
 
 build() {
@@ -104,6 +111,85 @@ fuzz() {
     return "$failed"
 }
 
+# ---- a one-node Slurm for the 'slurm' suite (docs/cluster.md, docs/testing.md) ----
+SLURM_PKGS=(slurm-wlm munge)
+SLURM_DIR=$PWD/build/slurm-local # configuration, state, logs, pid files
+
+slurm_deps() {
+    [ "$(id -u)" -eq 0 ] || { echo "slurm: needs root to start the daemons"; exit 1; }
+    install_missing "${SLURM_PKGS[@]}"
+}
+
+# One node (this host, its CPUs), no cgroups, no accounting; daemons run as root.
+slurm_conf() {
+    local host cpus
+    host=$(hostname -s)
+    cpus=$(nproc)
+    mkdir -p "$SLURM_DIR"/{state,spool,log,run}
+    cat >"$SLURM_DIR/slurm.conf" <<EOF
+ClusterName=coop-test
+SlurmctldHost=$host
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=$SLURM_DIR/state
+SlurmdSpoolDir=$SLURM_DIR/spool
+SlurmctldPidFile=$SLURM_DIR/run/slurmctld.pid
+SlurmdPidFile=$SLURM_DIR/run/slurmd.pid
+SlurmctldLogFile=$SLURM_DIR/log/slurmctld.log
+SlurmdLogFile=$SLURM_DIR/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+NodeName=$host CPUs=$cpus State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+slurm_start() {
+    slurm_conf
+    export SLURM_CONF=$SLURM_DIR/slurm.conf
+    if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+        mkdir -p /run/munge
+        chown munge:munge /run/munge "$SLURM_DIR/run"
+        runuser -u munge -- /usr/sbin/munged --pid-file="$SLURM_DIR/run/munged.pid" ||
+            { echo "slurm: munged does not start"; return 1; }
+    fi
+    slurmctld -f "$SLURM_CONF" && slurmd -f "$SLURM_CONF" ||
+        { echo "slurm: the daemons do not start; logs in $SLURM_DIR/log/"; return 1; }
+    local i
+    for i in $(seq 50); do
+        sinfo -h -o '%T' 2>/dev/null | grep -qE 'idle|mixed' && return 0
+        sleep 0.2
+    done
+    echo "slurm: the node is not idle after 10 s:"
+    sinfo 2>&1 || true
+    tail -5 "$SLURM_DIR"/log/*.log
+    return 1
+}
+
+# Stops what slurm_start started (by the pid files it wrote), nothing else.
+slurm_stop() {
+    local d pid i
+    for d in slurmd slurmctld munged; do
+        [ -f "$SLURM_DIR/run/$d.pid" ] || continue
+        pid=$(cat "$SLURM_DIR/run/$d.pid")
+        rm -f "$SLURM_DIR/run/$d.pid"
+        kill "$pid" 2>/dev/null || continue
+        for i in $(seq 50); do # gone, or a zombie nobody reaps in a container
+            [ -d /proc/"$pid" ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/"$pid"/stat || break
+            sleep 0.2
+        done
+    done
+}
+
 cmd=${1:-help}
 shift || true
 case "$cmd" in
@@ -135,14 +221,25 @@ asan)
 valgrind)
     # default: the suites quick enough under valgrind for CI; name suites to choose others
     build
-    [ $# -gt 0 ] || set -- util results data_json data_fewshot train run nn matrix \
+    [ $# -gt 0 ] || set -- util results data_json data_fewshot train run claims nn matrix \
         clip_checkpoint datasets_example_csv report featcache image vision clip_text \
-        clip_safetensors clip_plugin world datasets_layouts pretrain
+        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
 fuzz) fuzz "$@" ;;
+slurm)
+    build
+    slurm_deps
+    trap slurm_stop EXIT
+    slurm_stop # a previous run's daemons, if any are left
+    st=0
+    slurm_start || st=$?
+    # the suite fails, saying so, when Slurm did not start: it never skips
+    meson test -C build --setup=slurm --suite slurm --print-errorlogs "$@" || st=$?
+    exit "$st"
+    ;;
 *)
-    sed -n '2,9p' "$0"
+    sed -n '2,11p' "$0"
     exit 2
     ;;
 esac

@@ -193,7 +193,9 @@ static int write_split(FILE *f, const char *key, const struct coop_fewshot_split
 
 int coop_fewshot_write(const struct coop_fewshot *fs, const char *path, struct coop_err *e)
 {
-    char *tmp = coop_asprintf("%s.tmp.%ld", path, (long)getpid());
+    char host[256]; /* hosts sharing a cache over NFS each write their own */
+    coop_host_name(host, sizeof host);
+    char *tmp = coop_asprintf("%s.tmp-%s-%ld", path, host, (long)getpid());
     if (!tmp)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     FILE *f = fopen(tmp, "w");

@@ -80,7 +80,7 @@ static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct c
 static const char *const top_keys[] = {
     "experiment", "description", "results_dir", "data_root", "plugin_path", "backbone",
     "datasets",   "methods",     "shots",       "seeds",     "train",       "augment",
-    "zip",        "exclude"};
+    "zip",        "exclude",     "slurm"}; /* slurm: coop-run --slurm's (core/run/slurm.c) */
 #define N_TOP (sizeof top_keys / sizeof *top_keys)
 
 static int parse_root(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)

@@ -23,6 +23,8 @@ struct coop_results_writer {
     char *path; /* <dir>/<id>.h5 */
     char *tmp;  /* <dir>/.<id>.h5.tmp-<host>-<pid> */
     char *dir;
+    char *id;
+    bool replace; /* commit may replace a completed file at path */
 };
 
 static void writer_free(struct coop_results_writer *w)
@@ -34,6 +36,7 @@ static void writer_free(struct coop_results_writer *w)
     free(w->path);
     free(w->tmp);
     free(w->dir);
+    free(w->id);
     free(w);
 }
 
@@ -135,10 +138,12 @@ int coop_results_begin(const char *dir, const char *trial_id, bool replace,
     coop_host_name(host, sizeof host);
     w->file = H5I_INVALID_HID;
     w->fd = -1;
+    w->replace = replace;
     w->dir = coop_strdup(dir);
+    w->id = coop_strdup(trial_id);
     w->path = coop_asprintf("%s/%s.h5", dir, trial_id);
     w->tmp = coop_asprintf("%s/.%s.h5.tmp-%s-%ld", dir, trial_id, host, (long)getpid());
-    if (!w->dir || !w->path || !w->tmp) {
+    if (!w->dir || !w->id || !w->path || !w->tmp) {
         writer_free(w);
         return coop_fail(e, COOP_E_NOMEM, "results: out of memory");
     }
@@ -469,7 +474,27 @@ static int take_image(struct coop_results_writer *w, unsigned char **img, size_t
     return 0;
 }
 
-/* write, fsync, close, rename: the file only gets its final name whole. */
+/* Puts the temporary file under the final name. Without replace, a completed
+ * file there is never replaced, also one another process committed after
+ * begin: link() only makes a new name; a failed or damaged file there is
+ * renamed over (claims keep two writers of one trial apart, docs/cluster.md). */
+static int place(struct coop_results_writer *w, struct coop_err *e)
+{
+    if (!w->replace) {
+        if (link(w->tmp, w->path) == 0) {
+            unlink(w->tmp);
+            return 0;
+        }
+        if (errno == EEXIST && check_not_completed(w->dir, w->id, false, w->path, e) != 0)
+            return COOP_E_INVAL;
+    }
+    if (rename(w->tmp, w->path) != 0)
+        return coop_fail(e, COOP_E_IO, "%s: cannot rename to %s: %s", w->tmp, w->path,
+                         strerror(errno));
+    return 0;
+}
+
+/* write, fsync, close, place: the file only gets its final name whole. */
 static int store(struct coop_results_writer *w, const unsigned char *img, size_t n,
                  struct coop_err *e)
 {
@@ -486,10 +511,7 @@ static int store(struct coop_results_writer *w, const unsigned char *img, size_t
     if (bad)
         return coop_fail(e, COOP_E_IO, "%s: cannot %s the results file (%zu bytes): %s", w->tmp,
                          what, n, strerror(errno));
-    if (rename(w->tmp, w->path) != 0)
-        return coop_fail(e, COOP_E_IO, "%s: cannot rename to %s: %s", w->tmp, w->path,
-                         strerror(errno));
-    return 0;
+    return place(w, e);
 }
 
 int coop_results_commit(struct coop_results_writer *w, const char *status,

@@ -3,9 +3,12 @@
  * then records: u64 index | dim float32 | u64 FNV-1a of the index and floats,
  * little-endian host order. A file only ever appears under its name with a
  * whole header (written under a temporary name, then linked or renamed);
- * records are appended whole, one write() each, so a concurrent appender
- * (issue 15) never interleaves inside a record. Never prints: what was
- * repaired is reported through coop_featcache_warning. */
+ * records are appended whole, one write() each, under a whole-file fcntl
+ * write lock that opening holds too while it reads and repairs: processes
+ * sharing a cache (on one host or over NFS, whose clients honour fcntl
+ * locks) never interleave inside a record, and a reader never takes a
+ * record being written for a torn tail and cuts it off. Never prints: what
+ * was repaired is reported through coop_featcache_warning. */
 #include "coop/featcache.h"
 #include "coop/util.h"
 #include <errno.h>
@@ -30,7 +33,6 @@ struct coop_featcache {
     size_t cap;
     uint8_t *rec;   /* one record's bytes */
     size_t rec_len;
-    off_t end;      /* header + whole records written or read so far */
     char *warning;  /* what opening repaired, or NULL */
 };
 
@@ -106,6 +108,20 @@ static int create_file(struct coop_featcache *c, const char *dir, const uint8_t 
     return rc;
 }
 
+/* Takes (F_WRLCK) or drops (F_UNLCK) the whole-file lock, waiting for it. */
+static int lock_file(struct coop_featcache *c, short type, struct coop_err *e)
+{
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = type;
+    l.l_whence = SEEK_SET;
+    while (fcntl(c->fd, F_SETLKW, &l) != 0)
+        if (errno != EINTR)
+            return coop_fail(e, COOP_E_IO, "%s: cannot %s the feature cache: %s", c->path,
+                             type == F_UNLCK ? "unlock" : "lock", strerror(errno));
+    return 0;
+}
+
 /* A record that does not check out ends the file's good part. */
 static bool record_ok(const struct coop_featcache *c, uint64_t *idx)
 {
@@ -131,7 +147,6 @@ static int load_records(struct coop_featcache *c, off_t size, struct coop_err *e
                (size_t)c->dim * sizeof(float));
         off += (off_t)c->rec_len;
     }
-    c->end = off;
     if (off == size)
         return 0;
     /* a killed or starved writer's torn record, or a tail that does not
@@ -170,15 +185,31 @@ static int check_header(struct coop_featcache *c, const uint8_t *key, off_t size
                      c->path, v, d, (unsigned long long)n, FC_VERSION, c->dim, c->n_items);
 }
 
+/* Under the lock: reads the records of a file with this key's header. */
+static int load_locked(struct coop_featcache *c, const uint8_t *key, struct coop_err *e)
+{
+    struct stat st;
+    int rc = lock_file(c, F_WRLCK, e);
+    if (rc)
+        return rc;
+    if (fstat(c->fd, &st) != 0)
+        rc = coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
+    if (!rc && (rc = check_header(c, key, st.st_size, e)) == 0)
+        rc = load_records(c, st.st_size, e);
+    struct coop_err ue;
+    int urc = lock_file(c, F_UNLCK, rc ? &ue : e);
+    return rc ? rc : urc;
+}
+
 static int open_existing(struct coop_featcache *c, const char *dir, const uint8_t *key,
                          struct coop_err *e)
 {
     struct stat st;
     if (fstat(c->fd, &st) != 0)
         return coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
-    int rc = check_header(c, key, st.st_size, e);
+    int rc = load_locked(c, key, e);
     if (rc != 1)
-        return rc ? rc : load_records(c, st.st_size, e);
+        return rc;
     int lost;
     if ((rc = create_file(c, dir, key, 1, &lost, e)))
         return rc;
@@ -186,7 +217,6 @@ static int open_existing(struct coop_featcache *c, const char *dir, const uint8_
     c->fd = open(c->path, O_RDWR | O_APPEND);
     if (c->fd < 0)
         return coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
-    c->end = FC_HEADER;
     c->warning = coop_asprintf("%s: not a whole feature cache (%lld bytes, torn or bad "
                                "header); discarded and rebuilt",
                                c->path, (long long)st.st_size);
@@ -202,10 +232,8 @@ static int open_file(struct coop_featcache *c, const char *dir, const uint8_t *k
         if (rc)
             return rc;
         c->fd = open(c->path, O_RDWR | O_APPEND);
-        if (c->fd >= 0 && !lost) {
-            c->end = FC_HEADER;
+        if (c->fd >= 0 && !lost)
             return 0;
-        }
     }
     if (c->fd < 0)
         return coop_fail(e, COOP_E_IO, "%s: cannot open feature cache: %s", c->path,
@@ -261,6 +289,27 @@ const float *coop_featcache_get(const struct coop_featcache *c, size_t i)
     return coop_featcache_has(c, i) ? c->data + (size_t)c->slot[i] * c->dim : NULL;
 }
 
+/* Appends c->rec under the lock; a failed write is cut off where the file
+ * ended, so no torn record stays behind. */
+static int append_locked(struct coop_featcache *c, struct coop_err *e)
+{
+    struct stat st;
+    int rc = lock_file(c, F_WRLCK, e);
+    if (rc)
+        return rc;
+    if (fstat(c->fd, &st) != 0) {
+        rc = coop_fail(e, COOP_E_IO, "%s: %s", c->path, strerror(errno));
+    } else if (coop_write_all(c->fd, c->rec, c->rec_len)) {
+        int err = errno;
+        int cut = ftruncate(c->fd, st.st_size) == 0;
+        rc = coop_fail(e, COOP_E_IO, "%s: write failed: %s%s", c->path, strerror(err),
+                       cut ? "" : " (the torn record is dropped at the next open)");
+    }
+    struct coop_err ue;
+    int urc = lock_file(c, F_UNLCK, rc ? &ue : e);
+    return rc ? rc : urc;
+}
+
 int coop_featcache_put(struct coop_featcache *c, size_t i, const float *f, struct coop_err *e)
 {
     if (i >= c->n_items)
@@ -271,14 +320,9 @@ int coop_featcache_put(struct coop_featcache *c, size_t i, const float *f, struc
     memcpy(c->rec + 8, f, (size_t)c->dim * sizeof(float));
     check = fnv1a(c->rec, body);
     memcpy(c->rec + body, &check, 8);
-    if (coop_write_all(c->fd, c->rec, c->rec_len)) {
-        int err = errno;
-        /* no torn record stays behind for this process's next append */
-        int cut = ftruncate(c->fd, c->end) == 0;
-        return coop_fail(e, COOP_E_IO, "%s: write failed: %s%s", c->path, strerror(err),
-                         cut ? "" : " (the torn record is dropped at the next open)");
-    }
-    c->end += (off_t)c->rec_len;
+    int rc = append_locked(c, e);
+    if (rc)
+        return rc;
     if (c->slot[i] < 0) {
         if (reserve(c, c->count + 1))
             return coop_fail(e, COOP_E_NOMEM, "out of memory");

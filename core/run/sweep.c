@@ -1,11 +1,14 @@
 /* sweep.c: the trial loop: skip what is completed (refusing completed trials
  * that other plugin versions or checkpoints made, and prompts longer than the
  * backbone's context), run the rest, record failures and carry on, stop
- * cleanly when cancelled. The progress line is progress.c's. */
+ * cleanly when cancelled; each trial claimed first (claim.c), so processes
+ * sharing a results folder run it once. The progress line is progress.c's. */
+#include "claim.h"
 #include "coop/results.h"
 #include "coop/util.h"
 #include "run_internal.h"
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +135,8 @@ static int check_completed_are_current(struct rt *rt, const struct coop_matrix *
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
+        if (rt->o->selected && !rt->o->selected[i])
+            continue;
         enum coop_trial_state st = COOP_TRIAL_MISSING;
         struct coop_err te;
         char why[sizeof first];
@@ -226,7 +231,8 @@ static int check_prompts_fit(struct rt *rt, const struct coop_matrix *m, bool fo
     int rc = asked ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
-        bool same = t->method_kind != COOP_PLUGIN_PROMPT;
+        bool same = t->method_kind != COOP_PLUGIN_PROMPT ||
+                    (rt->o->selected && !rt->o->selected[i]);
         for (size_t j = 0; j < i && !same; j++)
             same = asked[j] && same_prompt_check(t, coop_matrix_trial(m, j));
         if (same)
@@ -265,6 +271,76 @@ static size_t count_foreign(const struct coop_matrix *m, const char *dir)
     return n;
 }
 
+/* Whether <dir>/<id>.h5 was written at or after since (file system time):
+ * by another process of this round, whose outcome this one keeps. */
+static bool written_since(const char *dir, const char *id, double since)
+{
+    struct stat st;
+    char *path = coop_asprintf("%s/%s.h5", dir, id);
+    bool yes = path && stat(path, &st) == 0 &&
+               (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec >= since;
+    free(path);
+    return yes;
+}
+
+/* Claims t for this process. Returns 0 with *cl held (run it), 1 when it is
+ * another process's (counted in s->elsewhere) or now completed, or an error
+ * (the trial cannot be claimed: its folder cannot be written). */
+static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *dir, double round,
+                       struct coop_run_summary *s, struct claim **cl, struct coop_err *e)
+{
+    struct claim_holder h;
+    int rc = coop_claim_acquire(dir, t->id, rt->o->claim_timeout, cl, &h, e);
+    if (rc)
+        return rc;
+    if (!*cl) {
+        s->elsewhere++;
+        coop_rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host,
+                    h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
+        return 1;
+    }
+    enum coop_trial_state st = COOP_TRIAL_MISSING;
+    struct coop_err te;
+    coop_results_state(dir, t->id, &st, NULL, 0, &te);
+    if ((st == COOP_TRIAL_COMPLETED && !rt->o->force) || written_since(dir, t->id, round)) {
+        coop_claim_release(*cl, st == COOP_TRIAL_COMPLETED);
+        *cl = NULL;
+        s->elsewhere++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Commits a finished trial unless its claim was taken over meanwhile.
+ * Returns 1 when it is complete on disk (also by another process's commit). */
+static int commit_claimed(struct rt *rt, const struct coop_trial *t, const char *dir,
+                          struct claim *cl, struct coop_results_writer *w,
+                          struct coop_run_summary *s)
+{
+    struct coop_err te;
+    enum coop_trial_state st = COOP_TRIAL_MISSING;
+    if (!coop_claim_held(cl)) {
+        coop_results_abort(w);
+        s->elsewhere++;
+        coop_rt_log(rt, "trial %s: another process took its claim over (this one's heartbeat "
+                    "was seen as stale); this run's result is dropped", t->id);
+        return 0;
+    }
+    if (coop_results_commit(w, "completed", NULL, &te) == 0) {
+        s->completed++;
+        return 1;
+    }
+    if (coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 && st == COOP_TRIAL_COMPLETED) {
+        s->elsewhere++;
+        coop_rt_log(rt, "trial %s: completed by another process meanwhile; this run's result "
+                    "is dropped", t->id);
+        return 1;
+    }
+    add_failure(s, t, te.msg);
+    coop_rt_log(rt, "trial %s FAILED: %s", t->id, te.msg);
+    return 0;
+}
+
 int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
                    const struct coop_run_options *o, struct coop_run_summary *s,
                    struct coop_err *e)
@@ -272,7 +348,9 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     memset(s, 0, sizeof *s);
     size_t n = coop_matrix_count(m);
     s->total = n;
-    if (n == 0)
+    for (size_t i = 0; o->selected && i < n; i++)
+        s->total -= !o->selected[i];
+    if (s->total == 0)
         return 0;
     const struct coop_trial *t0 = coop_matrix_trial(m, 0);
     s->results_dir = coop_asprintf("%s/%s", t0->results_dir, t0->experiment);
@@ -280,8 +358,9 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     char *default_cache = coop_asprintf("%s/.cache", t0->results_dir);
     coop_rt_init(&rt, reg, o, o->cache_dir ? o->cache_dir : default_cache);
     free(default_cache);
-    rt.n_trials = n;
+    rt.n_trials = s->total;
     int rc = coop_mkdirs(s->results_dir, e);
+    double round = rc ? 0 : coop_claim_clock(s->results_dir);
     if (rc == 0)
         rc = coop_results_clean_stale(s->results_dir, NULL, e);
     if (rc == 0 && !o->force)
@@ -290,12 +369,14 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         rc = check_prompts_fit(&rt, m, o->force, e);
     if (rc == 0)
         s->foreign = count_foreign(m, s->results_dir);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0, no = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
+        if (o->selected && !o->selected[i])
+            continue;
         char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
         enum coop_trial_state st = COOP_TRIAL_MISSING;
         struct coop_err te;
-        rt.trial_no = i + 1;
+        rt.trial_no = ++no;
         snprintf(rt.axes, sizeof rt.axes, "%s", t->axes_summary);
         if (o->cancel && *o->cancel) {
             free(dir);
@@ -319,24 +400,34 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             free(dir);
             continue;
         }
+        struct claim *cl = NULL;
+        int crc = claim_trial(&rt, t, dir, round, s, &cl, &te);
+        if (crc < 0) {
+            add_failure(s, t, te.msg);
+            coop_rt_log(&rt, "trial %s FAILED (%s): %s", t->id, t->axes_summary, te.msg);
+        }
+        if (crc) {
+            free(dir);
+            continue;
+        }
         struct coop_results_writer *w = NULL;
         rt.trial_t0 = coop_now();
         rt.epoch = rt.epochs = 0;
         coop_rt_progress(&rt, "starting");
-        int trc = coop_results_begin(dir, t->id, true, &w, &te);
+        int trc = coop_results_begin(dir, t->id, o->force, &w, &te);
         if (trc == 0)
             trc = coop_run_trial(&rt, t, w, &te);
         s->ran++;
+        bool complete = false;
         if (trc == COOP_E_INTERRUPTED || (o->cancel && *o->cancel)) {
             coop_results_abort(w); /* the trial in flight is abandoned */
             rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted during trial %s", t->id);
         } else if (trc == 0) {
-            if (coop_results_commit(w, "completed", NULL, &te) == 0) {
-                s->completed++;
-            } else {
-                add_failure(s, t, te.msg);
-                coop_rt_log(&rt, "trial %s FAILED: %s", t->id, te.msg);
-            }
+            complete = commit_claimed(&rt, t, dir, cl, w, s);
+        } else if (!w && !o->force && coop_results_state(dir, t->id, &st, NULL, 0, NULL) == 0 &&
+                   st == COOP_TRIAL_COMPLETED) {
+            s->elsewhere++; /* begin refused: a process whose claim was taken over finished it */
+            complete = true;
         } else {
             char msg[COOP_ERR_MAX];
             memcpy(msg, te.msg, sizeof msg);
@@ -345,6 +436,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             if (w && coop_results_commit(w, "failed", msg, &te) != 0)
                 coop_rt_log(&rt, "warning: could not record the failure: %s", te.msg);
         }
+        coop_claim_release(cl, complete);
         rt.done_trials++;
         rt.done_seconds += coop_now() - rt.trial_t0;
         free(dir);

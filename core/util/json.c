@@ -152,7 +152,7 @@ static int jp_escape(struct jp *p, char *d, size_t *k)
     }
     if (c != 'u')
         return jp_fail(p, p->pos - 2, "invalid escape in string");
-    unsigned cp;
+    unsigned cp = 0; /* set by jp_unicode on success; 0 quiets gcc 12 */
     int rc = jp_unicode(p, &cp);
     if (rc)
         return rc;

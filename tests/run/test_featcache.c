@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
@@ -207,6 +208,63 @@ START_TEST(damaged_tail_is_cut_off)
 END_TEST
 
 /* Sets the file size limit; 0 restores the one the test started with. */
+/* The child's appends of n records of dim floats (record i filled with i). */
+static void append_records(size_t n, int dim)
+{
+    struct coop_featcache *c;
+    struct coop_err e;
+    float *f = malloc((size_t)dim * sizeof *f);
+    if (!f || coop_featcache_open(dir, key_a, n, dim, &c, &e) != 0)
+        _exit(1);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < dim; j++)
+            f[j] = (float)i;
+        if (coop_featcache_put(c, i, f, &e) != 0)
+            _exit(2);
+    }
+    coop_featcache_close(c);
+    free(f);
+    _exit(0);
+}
+
+/* Readers that open while another process appends (issue 15) never take
+ * the record in flight for a torn tail and cut it off: records are 256 KiB,
+ * so each write spans many pages. */
+START_TEST(readers_never_cut_an_appenders_record)
+{
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
+    enum { N = 48, DIM = 1 << 16 };
+    struct coop_featcache *c;
+    struct coop_err e;
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, N, DIM, &c, &e), 0);
+    coop_featcache_close(c);
+    fflush(NULL);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0)
+        append_records(N, DIM);
+    int st, opens = 0;
+    size_t warnings = 0;
+    for (bool done = false; !done; opens++) {
+        done = waitpid(child, &st, WNOHANG) == child;
+        ck_assert_msg(coop_featcache_open(dir, key_a, N, DIM, &c, &e) == 0, "%s", e.msg);
+        if (coop_featcache_warning(c) && warnings++ == 0)
+            printf("open %d while appending: %s\n", opens, coop_featcache_warning(c));
+        coop_featcache_close(c);
+    }
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_uint_eq(warnings, 0);
+    ck_assert_int_eq(coop_featcache_open(dir, key_a, N, DIM, &c, &e), 0);
+    ck_assert_uint_eq(coop_featcache_count(c), N);
+    for (size_t i = 0; i < N; i++)
+        ck_assert(coop_featcache_get(c, i)[DIM - 1] == (float)i);
+    coop_featcache_close(c);
+    printf("%d opens while another process appended %d records\n", opens, N);
+    ck_assert_int_eq(coop_test_rmtree(dir), 0);
+}
+END_TEST
+
 static void set_file_limit(rlim_t n)
 {
     static struct rlimit orig;
@@ -427,6 +485,7 @@ int main(void)
     tcase_add_test(tc, persist_invalidate_and_recover);
     tcase_add_test(tc, torn_files_are_rebuilt_once);
     tcase_add_test(tc, damaged_tail_is_cut_off);
+    tcase_add_test(tc, readers_never_cut_an_appenders_record);
     tcase_add_test(tc, full_disk_leaves_no_broken_file);
     suite_add_tcase(s, tc);
     return coop_check_run(s);

@@ -9,6 +9,7 @@
 #include "coop/run.h"
 #include "coop/results.h"
 #include "coop/util.h"
+#include "slurm_cli.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,21 @@ static void usage(FILE *f)
             "       coop-run --describe [KIND/]PLUGIN [EXPERIMENT.yaml]\n"
             "Runs every trial of a YAML experiment matrix; results go to\n"
             "<results_dir>/<experiment>/<trial_id>.h5 (docs/experiments.md, docs/results.md).\n"
-            "  --dry-run        print the trials (id and swept axes) and their count, run nothing\n"
+            "  --dry-run        print the selected trials (id, state, swept axes), run nothing\n"
+            "  --status         every selected trial: done, running (host, heartbeat age),\n"
+            "                   failed or to do, across all processes and hosts\n"
+            "  --shard I/N      only shard I of N (1 <= I <= N; a trial's shard follows its id)\n"
+            "  --trial ID       only this trial (repeatable; or ID,ID,...)\n"
+            "  --where A=V[,..] only trials whose axis A is V (V1|V2: either; repeatable;\n"
+            "                   e.g. --where dataset=world-shapes,shots=4)\n"
+            "  --claim-timeout S  take over claims whose heartbeat is S seconds old (300)\n"
+            "  --slurm          submit the selected incomplete trials as a Slurm job array\n"
+            "                   (one trial a task) and a coop-report job after it\n"
+            "                   (docs/cluster.md); resources from the YAML's slurm: section\n"
+            "                   or --partition P --account A --cpus-per-task N --mem M\n"
+            "                   --time T --max-parallel P --job-name J --sbatch-option OPT\n"
+            "  --no-submit      with --slurm: only write the scripts (<results>/slurm/)\n"
+            "  --sbatch PROG    the sbatch program (default: sbatch on PATH)\n"
             "  --force          re-run trials whose results are already completed\n"
             "  --cache DIR      feature / few-shot cache (default <results_dir>/.cache)\n"
             "  --plugin-path P  also load plugins from P (file or folder; repeatable)\n"
@@ -50,8 +65,10 @@ static void usage(FILE *f)
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
             "  coop-run --describe coop\n"
+            "  coop-run --slurm --partition cpu --cpus-per-task 4 --max-parallel 20 exp.yaml\n"
             "Exit status: 0 all trials completed (or skipped as completed), 1 some trial\n"
-            "failed, 2 usage or input error (nothing ran), 130 interrupted.\n");
+            "failed, 2 usage or input error (nothing ran), 3 sbatch missing or failed\n"
+            "(--slurm), 130 interrupted.\n");
 }
 
 static void list_plugins(const struct coop_registry *reg)
@@ -131,6 +148,97 @@ static int describe_plugins(const struct coop_registry *reg, const char *arg)
     return 2;
 }
 
+/* --trial ID[,ID...] into ids; 1 (after a message) when there are too many. */
+static int split_ids(char *arg, const char **ids, size_t *n, size_t max)
+{
+    for (char *p = strtok(arg, ","); p; p = strtok(NULL, ",")) {
+        if (*n == max) {
+            fprintf(stderr, "coop-run: more than %zu --trial ids\n", max);
+            return 1;
+        }
+        ids[(*n)++] = p;
+    }
+    return 0;
+}
+
+static const char *status_word(enum coop_run_trial_status st)
+{
+    switch (st) {
+    case COOP_RUN_DONE: return "done";
+    case COOP_RUN_RUNNING: return "running";
+    case COOP_RUN_FAILED: return "failed";
+    case COOP_RUN_TODO: break;
+    }
+    return "todo";
+}
+
+static int print_dry_run(const struct coop_matrix *m, const unsigned char *keep, size_t n_kept)
+{
+    size_t n = coop_matrix_count(m);
+    for (size_t i = 0; i < n; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
+        enum coop_trial_state st = COOP_TRIAL_MISSING;
+        if (!keep[i] || !dir) {
+            free(dir);
+            continue;
+        }
+        coop_results_state(dir, t->id, &st, NULL, 0, NULL);
+        free(dir);
+        printf("%s  %-9s %s\n", t->id,
+               st == COOP_TRIAL_COMPLETED ? "done" : st == COOP_TRIAL_FAILED ? "failed" : "todo",
+               t->axes_summary);
+    }
+    if (n_kept == n)
+        printf("%zu trials\n", n);
+    else
+        printf("%zu of %zu trials selected\n", n_kept, n);
+    return 0;
+}
+
+/* The log of the Slurm array task that last held a trial (coop-run --slurm's
+ * <results>/slurm/logs/<job>_<task>.log), when it is there. */
+static void print_slurm_log(const struct coop_trial *t, const char *task)
+{
+    char *log = coop_asprintf("%s/%s/slurm/logs/%s.log", t->results_dir, t->experiment, task);
+    if (log && coop_file_exists(log))
+        printf("    Slurm task %s, log %s\n", task, log);
+    else
+        printf("    Slurm task %s\n", task);
+    free(log);
+}
+
+/* --status: one line per selected trial, then the counts. */
+static int print_status(const struct coop_matrix *m, const unsigned char *keep, double timeout)
+{
+    size_t n = coop_matrix_count(m), count[4] = {0};
+    struct coop_run_trial_info *info = calloc(n ? n : 1, sizeof *info);
+    struct coop_err e;
+    if (!info || coop_run_status_all(m, keep, timeout, info, count, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", info ? e.msg : "out of memory");
+        free(info);
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        const struct coop_run_trial_info *in = &info[i];
+        if (!keep[i])
+            continue;
+        printf("%s  %-8s %s\n", t->id, status_word(in->status), t->axes_summary);
+        if (in->status == COOP_RUN_RUNNING)
+            printf("    on %s pid %ld%s%s, heartbeat %.0f s ago\n", in->host, in->pid,
+                   in->slurm[0] ? ", Slurm task " : "", in->slurm, in->age);
+        else if (in->status == COOP_RUN_FAILED || in->detail[0])
+            printf("    %s\n", in->detail);
+        if (in->status != COOP_RUN_DONE && in->slurm[0])
+            print_slurm_log(t, in->slurm);
+    }
+    printf("%zu done, %zu running, %zu failed, %zu to do\n", count[COOP_RUN_DONE],
+           count[COOP_RUN_RUNNING], count[COOP_RUN_FAILED], count[COOP_RUN_TODO]);
+    free(info);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
@@ -138,11 +246,18 @@ int main(int argc, char **argv)
     if (coop_verbose())
         fprintf(stderr, "coop-run: %s\n", blas);
     const char *yaml = NULL, *cache = NULL, *describe = NULL;
-    const char *extra[64];
-    size_t n_extra = 0;
-    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1;
+    const char *extra[64], *ids[256], *where[64];
+    size_t n_extra = 0, n_ids = 0, n_where = 0;
+    struct coop_run_selection sel = {0};
+    double claim_timeout = 0;
+    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0;
+    struct slurm_cli slurm;
+    memset(&slurm, 0, sizeof slurm);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int sl = slurm_cli_flag(&slurm, argc, argv, &i);
+        if (sl < 0) return 2;
+        if (sl) continue;
         if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--force")) force = 1;
         else if (!strcmp(a, "--list-plugins")) list = 1;
@@ -154,6 +269,26 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
         else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
+        else if (!strcmp(a, "--status")) status_only = 1;
+        else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
+            where[n_where++] = argv[++i];
+        else if (!strcmp(a, "--trial") && i + 1 < argc) {
+            if (split_ids(argv[++i], ids, &n_ids, 256)) return 2;
+        } else if (!strcmp(a, "--shard") && i + 1 < argc) {
+            struct coop_err se;
+            if (coop_run_parse_shard(argv[++i], &sel.shard_index, &sel.shard_count, &se)) {
+                fprintf(stderr, "coop-run: %s\n", se.msg);
+                return 2;
+            }
+        } else if (!strcmp(a, "--claim-timeout") && i + 1 < argc) {
+            char *end;
+            slurm.claim_timeout = argv[i + 1];
+            claim_timeout = strtod(argv[++i], &end);
+            if (*end || !(claim_timeout >= 1)) {
+                fprintf(stderr, "coop-run: --claim-timeout %s: want seconds >= 1\n", argv[i]);
+                return 2;
+            }
+        }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "coop-run: unknown option %s\n", a); usage(stderr); return 2; }
         else if (!yaml) yaml = a;
         else { fprintf(stderr, "coop-run: more than one experiment file given (%s)\n", a); return 2; }
@@ -202,23 +337,35 @@ int main(int argc, char **argv)
         coop_registry_free(reg);
         return 2;
     }
-    size_t n = coop_matrix_count(m);
-    if (dry) {
-        for (size_t i = 0; i < n; i++) {
-            const struct coop_trial *t = coop_matrix_trial(m, i);
-            char *dir = coop_asprintf("%s/%s", t->results_dir, t->experiment);
-            enum coop_trial_state st = COOP_TRIAL_MISSING;
-            if (dir)
-                coop_results_state(dir, t->id, &st, NULL, 0, NULL);
-            free(dir);
-            printf("%s  %-9s %s\n", t->id,
-                   st == COOP_TRIAL_COMPLETED ? "done" : st == COOP_TRIAL_FAILED ? "failed" : "todo",
-                   t->axes_summary);
-        }
-        printf("%zu trials\n", n);
+    size_t n = coop_matrix_count(m), n_kept = 0;
+    unsigned char *keep = malloc(n ? n : 1);
+    sel.trial_ids = ids;
+    sel.n_trial_ids = n_ids;
+    sel.where = where;
+    sel.n_where = n_where;
+    if (!keep || coop_run_select(m, &sel, keep, &n_kept, &e) != 0) {
+        fprintf(stderr, "coop-run: %s\n", keep ? e.msg : "out of memory");
+        free(keep);
         coop_matrix_free(m);
         coop_registry_free(reg);
-        return 0;
+        return 2;
+    }
+    if (slurm.on) {
+        slurm.cache = cache;
+        slurm.plugin_paths = extra;
+        slurm.n_plugin_paths = n_extra;
+        rc = slurm_cli_run(&slurm, yaml, m, keep);
+        free(keep);
+        coop_matrix_free(m);
+        coop_registry_free(reg);
+        return rc;
+    }
+    if (dry || status_only) {
+        rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
+        free(keep);
+        coop_matrix_free(m);
+        coop_registry_free(reg);
+        return rc;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -231,7 +378,8 @@ int main(int argc, char **argv)
         .force = force, .cache_dir = cache,
         .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
         .out = quiet ? NULL : stderr, .cancel = &cancel_flag,
-        .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN)};
+        .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .selected = keep, .claim_timeout = claim_timeout};
     struct coop_run_summary s;
     rc = coop_run_sweep(m, reg, &o, &s, &e);
     int status = 0;
@@ -251,6 +399,10 @@ int main(int argc, char **argv)
             printf("  FAILED %s %s\n    %s\n", s.failures[i].id,
                    s.failures[i].summary ? s.failures[i].summary : "",
                    s.failures[i].message ? s.failures[i].message : "");
+        if (s.elsewhere)
+            printf("%zu trial%s left to other processes (running, or finished by them since "
+                   "this run started): coop-run --status shows them\n",
+                   s.elsewhere, s.elsewhere == 1 ? "" : "s");
         if (s.results_dir)
             printf("results: %s/  (tables and figures: coop-report %s)\n", s.results_dir,
                    s.results_dir);
@@ -262,6 +414,7 @@ int main(int argc, char **argv)
         status = s.failed ? 1 : 0;
     }
     coop_run_summary_free(&s);
+    free(keep);
     coop_matrix_free(m);
     coop_registry_free(reg);
     return status;

@@ -30,6 +30,9 @@ struct coop_results_writer;
  * If <dir>/<trial_id>.h5 already holds a completed trial and replace is false,
  * refuses with COOP_E_INVAL ("already completed"); a failed or unreadable old
  * file is replaced by the commit (a re-run only skips completed trials).
+ * Without replace, the commit also refuses (COOP_E_INVAL, "already
+ * completed") when another process completed the trial meanwhile: the final
+ * name is made with link(2), never renamed over a completed file.
  * On success *w owns the open file; release it with exactly one of
  * coop_results_commit or coop_results_abort. */
 COOP_API int coop_results_begin(const char *dir, const char *trial_id, bool replace,
@@ -115,8 +118,9 @@ COOP_API int coop_results_write_curve(struct coop_results_writer *w, const int32
 
 /* Finishes the trial: writes status ("completed" or "failed"), error (when
  * error_message is non-NULL) and end_time, seals the in-memory file, writes it
- * to the temporary name, fsyncs it, renames it to <dir>/<trial_id>.h5
- * (atomically replacing an older file) and fsyncs the folder. Always frees w,
+ * to the temporary name, fsyncs it, puts it at <dir>/<trial_id>.h5 (linked
+ * when no file is there; atomically renamed over an older failed or damaged
+ * file, over a completed one only with begin's replace) and fsyncs the folder. Always frees w,
  * also on failure (a full disk: COOP_E_IO naming the temporary file and the
  * system error; then the temporary file is removed, no final file appears and
  * an older one is untouched). */

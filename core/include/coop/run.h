@@ -18,6 +18,12 @@ struct coop_run_options {
     FILE *out;              /* progress and log output (stderr) */
     const volatile int *cancel; /* set by a signal handler: stop after abandoning the trial */
     int threads;            /* recorded in results (OMP/BLAS threads) */
+    /* Trials to run: selected[i] non-zero for trial i of the matrix
+     * (coop_run_select); NULL = every trial. */
+    const unsigned char *selected;
+    /* Seconds without a heartbeat after which another process takes a trial's
+     * claim over (docs/cluster.md); 0 = 300. */
+    double claim_timeout;
 };
 
 struct coop_run_failure {
@@ -27,6 +33,9 @@ struct coop_run_failure {
 };
 struct coop_run_summary {
     size_t total, ran, completed, skipped, failed;
+    /* selected trials left to other processes: claimed by a live one, or
+     * completed or failed by one since this run started */
+    size_t elsewhere;
     /* result files in results_dir that no trial of this matrix names (other
      * settings, plugin parameters or experiments written to the same folder);
      * coop-report reads every file there, so they show up in its tables */
@@ -48,6 +57,51 @@ COOP_API int coop_run_sweep(const struct coop_matrix *m, const struct coop_regis
                             const struct coop_run_options *o, struct coop_run_summary *s,
                             struct coop_err *e);
 
+
+/* ---- selecting trials (--shard, --trial, --where) ----------------------------- */
+struct coop_run_selection {
+    int shard_index, shard_count; /* shard I of N (1 <= I <= N); N = 0: no sharding */
+    const char *const *trial_ids; /* exact ids; n_trial_ids = 0: any */
+    size_t n_trial_ids;
+    /* conditions "AXIS=VALUE[|VALUE...][,AXIS=...]" on the axes --dry-run shows
+     * (dataset=, method=, n_ctx=, shots=, seed=, ...); all must hold */
+    const char *const *where;
+    size_t n_where;
+};
+/* Fills keep[0..count) (1 = taken) and *n_kept. A trial is taken when it
+ * passes every part of sel (NULL: all). An id no trial has, an axis no trial
+ * has, or a condition no trial meets is COOP_E_INVAL naming it. */
+COOP_API int coop_run_select(const struct coop_matrix *m, const struct coop_run_selection *sel,
+                             unsigned char *keep, size_t *n_kept, struct coop_err *e);
+/* The shard (1..n) of a trial id: the id's first 15 hex digits modulo n, so
+ * a trial's shard depends on its id and n alone. */
+COOP_API int coop_run_shard_of(const char *trial_id, int n);
+/* Parses "I/N" (1 <= I <= N). */
+COOP_API int coop_run_parse_shard(const char *s, int *index, int *count, struct coop_err *e);
+
+/* ---- the state of a sweep across processes and hosts (--status) ------------------ */
+enum coop_run_trial_status {
+    COOP_RUN_TODO = 0,    /* no result yet, no live claim */
+    COOP_RUN_DONE = 1,    /* completed */
+    COOP_RUN_RUNNING = 2, /* claimed by a live process */
+    COOP_RUN_FAILED = 3,  /* its results file says failed */
+};
+struct coop_run_trial_info {
+    enum coop_run_trial_status status;
+    char host[256];  /* RUNNING, or the last holder of a dead claim (TODO) */
+    long pid;
+    char slurm[64];  /* "<array job>_<task>" of the holder, or "" */
+    double age;      /* seconds since the holder's last heartbeat; < 0: no claim */
+    char detail[512]; /* FAILED: the error; TODO after a dead claim: why it is dead */
+};
+/* The status of every trial i of m with keep[i] (keep NULL: all) into
+ * info[i] (info holds coop_matrix_count(m); the others are left alone):
+ * its results file first, then its claim, judged with claim_timeout seconds
+ * (0 = 300) at one moment of the file system's clock (the mtime of a file
+ * written in the results folder). counts[status] (may be NULL) tallies them. */
+COOP_API int coop_run_status_all(const struct coop_matrix *m, const unsigned char *keep,
+                                 double claim_timeout, struct coop_run_trial_info *info,
+                                 size_t counts[4], struct coop_err *e);
 
 /* ---- evaluating stored learned prompts ------------------------------------- */
 /* Re-evaluates the learned context stored in a prompt trial's results file on
