@@ -3,10 +3,12 @@
  * linear probe and a failed trial) and a coop-eval --out file are listed
  * (every root attribute, every dataset path) and compared both ways with the
  * names in the first column of the tables in docs/results.md ("Root
- * attributes", "Datasets") and docs/running.md ("What `--out` writes"). A
+ * attributes", "Datasets", and "Prompt files" for a coop-prompt --export
+ * file) and docs/running.md ("What `--out` writes"). A
  * <placeholder> in a documented name stands for one path segment. */
 #include "coop/loader.h"
 #include "coop/matrix.h"
+#include "coop/prompt.h"
 #include "coop/results.h"
 #include "coop/run.h"
 #include "coop/util.h"
@@ -248,6 +250,15 @@ START_TEST(documented_schema_is_the_written_one)
     compare("docs/running.md, coop-eval --out", &doc, &all);
     names_free(&all);
     names_free(&doc);
+    /* coop-prompt --export */
+    char *prompt = coop_asprintf("%s/ctx.h5", out);
+    ck_assert_msg(coop_prompt_export(coop_file, prompt, &e) == 0, "%s", e.msg);
+    file_names(prompt, &all, &all);
+    doc_names("docs/results.md", "\n## Prompt files", &doc);
+    compare("docs/results.md, prompt files", &doc, &all);
+    names_free(&all);
+    names_free(&doc);
+    free(prompt);
     free(eval_file);
     free(out);
     free(cache);
