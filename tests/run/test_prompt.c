@@ -20,6 +20,7 @@
 #include <string.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/toy_sweep.h"
 
 static void expect_text(const char *raw, const char *want)
 {
@@ -100,42 +101,21 @@ static void remove_tmp(void)
         ck_assert_int_eq(coop_test_rmtree(tmpdir), 0);
 }
 
-static struct coop_registry *registry(void)
+/* A unified and a class-specific CoOp trial and a zero-shot one on the toy task. */
+static struct coop_registry *toy_sweep(void)
 {
-    struct coop_registry *r = NULL;
-    struct coop_err e;
-    ck_assert_int_eq(coop_registry_create(&r, &e), 0);
-    ck_assert_int_eq(coop_registry_discover(r, NULL, 0, &e), 0);
-    return r;
-}
-
-/* Runs a unified and a class-specific CoOp trial and a zero-shot one on the toy task. */
-static void toy_sweep(struct coop_registry *reg)
-{
+    struct coop_registry *reg = coop_test_registry();
     ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "prompt"), 0);
-    char *ck = coop_asprintf("%s/toy.ckpt", tmpdir), *yaml = coop_asprintf("%s/p.yaml", tmpdir);
-    FILE *f = fopen(ck, "w");
-    fputs("toy", f);
-    fclose(f);
-    f = fopen(yaml, "w");
-    fprintf(f, "results_dir: %s/results\nexperiment: p\n"
-               "backbone: {plugin: toy, checkpoint: toy.ckpt}\ndatasets: [toy_colors]\n"
-               "methods:\n  - {name: coop, n_ctx: 3, csc: [false, true]}\n  - zeroshot\n"
-               "shots: 2\ntrain: {epochs: 5, lr: 0.05, batch_size: 8}\n", tmpdir);
-    fclose(f);
-    struct coop_matrix_resolver res;
-    coop_run_resolver(reg, &res);
-    struct coop_matrix *m = NULL;
-    struct coop_err e;
-    ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
-    char *cache = coop_asprintf("%s/cache", tmpdir);
-    struct coop_run_options o = {.cache_dir = cache};
     struct coop_run_summary s;
-    ck_assert_msg(coop_run_sweep(m, reg, &o, &s, &e) == 0, "%s", e.msg);
+    coop_test_toy_sweep(reg, tmpdir, "p.yaml",
+                        "experiment: p\nbackbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                        "datasets: [toy_colors]\n"
+                        "methods:\n  - {name: coop, n_ctx: 3, csc: [false, true]}\n"
+                        "  - zeroshot\nshots: 2\ntrain: {epochs: 5, lr: 0.05, batch_size: 8}\n",
+                        &s);
     ck_assert_uint_eq(s.completed, 3);
     coop_run_summary_free(&s);
-    coop_matrix_free(m);
-    free(cache), free(ck), free(yaml);
+    return reg;
 }
 
 /* The results file of the trial whose method attribute is method (csc for coop). */
@@ -184,8 +164,7 @@ static char *show(struct coop_registry *reg, const char *file, int k, bool by_l2
 
 START_TEST(nearest_words_of_a_toy_sweep)
 {
-    struct coop_registry *reg = registry();
-    toy_sweep(reg);
+    struct coop_registry *reg = toy_sweep();
     char *unified = trial_file("coop", false);
     /* L2: the same words and distances as interpret/ (the backbone's own search) */
     char *text = show(reg, unified, 5, true);
@@ -251,8 +230,7 @@ END_TEST
 
 START_TEST(exported_prompt_evaluates_as_the_trial)
 {
-    struct coop_registry *reg = registry();
-    toy_sweep(reg);
+    struct coop_registry *reg = toy_sweep();
     char *trial = trial_file("coop", true), *out = coop_asprintf("%s/export/ctx.h5", tmpdir);
     struct coop_err e;
     ck_assert_int_eq(coop_prompt_export(trial, "ctx.txt", &e), COOP_E_INVAL);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/toy_sweep.h"
 
 static char tmpdir[256];
 
@@ -166,31 +167,11 @@ static const char *sweep_yaml =
 /* Runs the sweep; returns the results folder (free()). */
 static char *run_sweep(struct coop_registry *reg)
 {
-    char *ck = coop_asprintf("%s/toy.ckpt", tmpdir), *yaml = coop_asprintf("%s/s.yaml", tmpdir);
-    FILE *f = fopen(ck, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("toy", f);
-    fclose(f);
-    f = fopen(yaml, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "results_dir: %s/results\n%s", tmpdir, sweep_yaml);
-    fclose(f);
-    struct coop_matrix_resolver res;
-    coop_run_resolver(reg, &res);
-    struct coop_matrix *m = NULL;
-    struct coop_err e;
-    ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
-    char *cache = coop_asprintf("%s/cache", tmpdir);
-    struct coop_run_options o = {.cache_dir = cache, .out = NULL};
     struct coop_run_summary s;
-    ck_assert_msg(coop_run_sweep(m, reg, &o, &s, &e) == 0, "%s", e.msg);
+    coop_test_toy_sweep(reg, tmpdir, "s.yaml", sweep_yaml, &s);
     ck_assert_uint_eq(s.failed, 3);
     ck_assert_uint_eq(s.completed, 3);
     coop_run_summary_free(&s);
-    coop_matrix_free(m);
-    free(cache);
-    free(ck);
-    free(yaml);
     return coop_asprintf("%s/results/schema", tmpdir);
 }
 
