@@ -215,6 +215,28 @@ static void print_header(const struct stored *s, const struct table *t,
             decoded ? "; a trailing '-': the token does not end a word" : "");
 }
 
+/* The 0-based class q->cls names (a name or a 1-based index), -1 for all. */
+static int chosen_class(const struct stored *s, const struct coop_prompt_request *q, bool csc,
+                        int *out, struct coop_err *e)
+{
+    *out = -1;
+    if (!q->cls)
+        return 0;
+    if (!csc)
+        return coop_fail(e, COOP_E_INVAL, "%s: the context is unified (one for every class): "
+                                          "there is no class to choose", q->file);
+    char *end;
+    long k = strtol(q->cls, &end, 10);
+    for (size_t i = 0; i < s->nsrc && *out < 0; i++)
+        if (!strcmp(s->src_names[i], q->cls) || (!*end && k == (long)i + 1))
+            *out = (int)i;
+    if (*out >= 0)
+        return 0;
+    const char *sug = coop_suggest(q->cls, (const char *const *)s->src_names, s->nsrc);
+    return coop_fail(e, COOP_E_INVAL, "%s: no class '%s' among its %zu%s%s%s", q->file, q->cls,
+                     s->nsrc, sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+}
+
 static int show(struct rt *rt, const struct stored *s, const struct coop_prompt_request *q,
                 FILE *out, struct coop_err *e)
 {
@@ -226,6 +248,9 @@ static int show(struct rt *rt, const struct stored *s, const struct coop_prompt_
                                          "backbone's token width %zu", s->ctx_n, D);
     bool csc = s->ctx_rank == 3;
     size_t M = csc ? s->ctx_shape[1] : R;
+    int only = -1;
+    if (rc == 0)
+        rc = chosen_class(s, q, csc, &only, e);
     struct coop_tokenizer *tok = NULL;
     struct coop_err te;
     if (rc == 0 && (s->vocab[0] ? coop_tokenizer_load(&tok, s->vocab, &te)
@@ -236,6 +261,8 @@ static int show(struct rt *rt, const struct stored *s, const struct coop_prompt_
     for (size_t r = 0; rc == 0 && r < R; r++) {
         char label[TOKEN_TEXT_MAX + 32];
         size_t cls = M ? r / M : 0;
+        if (only >= 0 && cls != (size_t)only)
+            continue;
         if (csc && r % M == 0)
             fprintf(out, "class %zu '%s':\n", cls + 1, cls < s->nsrc ? s->src_names[cls] : "?");
         snprintf(label, sizeof label, "ctx %zu", r % M + 1);

@@ -153,7 +153,7 @@ static char *show(struct coop_registry *reg, const char *file, int k, bool by_l2
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
-    struct coop_prompt_request q = {file, k, by_l2};
+    struct coop_prompt_request q = {file, k, by_l2, NULL};
     struct coop_err e;
     ck_assert_msg(coop_prompt_show(&q, reg, out, &e) == 0, "%s", e.msg);
     fclose(out);
@@ -218,9 +218,28 @@ START_TEST(nearest_words_of_a_toy_sweep)
                   strstr(text, "class 4 'yellow':\n  ctx 1: ") && strstr(text, "  ctx 3: ") &&
                   !strstr(text, "  ctx 4: "), "%s", text);
     free(text);
+    /* one class, by name or by index; a misspelt one is suggested */
+    struct coop_prompt_request one = {csc, 2, false, "blue"};
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *out = open_memstream(&log, &loglen);
+    ck_assert_msg(coop_prompt_show(&one, reg, out, &e) == 0, "%s", e.msg);
+    one.cls = "3";
+    ck_assert_msg(coop_prompt_show(&one, reg, out, &e) == 0, "%s", e.msg);
+    fclose(out);
+    ck_assert_msg(strstr(log, "class 3 'blue':\n") && !strstr(log, "class 1 ") &&
+                  !strstr(log, "class 4 "), "%s", log);
+    free(log);
+    one.cls = "bleu";
+    ck_assert_int_eq(coop_prompt_show(&one, reg, stdout, &e), COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, "no class 'bleu' among its 4 (did you mean 'blue'?)"), "%s",
+                  e.msg);
+    one = (struct coop_prompt_request){unified, 2, false, "blue"};
+    ck_assert_int_eq(coop_prompt_show(&one, reg, stdout, &e), COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, "the context is unified"), "%s", e.msg);
     /* a baseline's file holds no learned context */
     char *zs = trial_file("zeroshot", false);
-    struct coop_prompt_request q = {zs, 5, false};
+    struct coop_prompt_request q = {zs, 5, false, NULL};
     ck_assert_int_eq(coop_prompt_show(&q, reg, stdout, &e), COOP_E_INVAL);
     ck_assert_msg(strstr(e.msg, "not a learned prompt"), "%s", e.msg);
     free(zs), free(csc), free(unified);

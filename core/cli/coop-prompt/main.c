@@ -17,6 +17,7 @@ static void usage(FILE *f)
                "trailing '-' when a token does not end a word (docs/running.md).\n"
                "  --top K          nearest tokens per vector (default 5)\n"
                "  --by l2|cosine   rank by L2 distance or cosine similarity (default cosine)\n"
+               "  --class C        class-specific context: only class C (name or 1-based index)\n"
                "  --export OUT.h5  write the learned context as a prompt file for\n"
                "                   coop-eval --prompt (schema: docs/results.md); no backbone\n"
                "                   is loaded unless words are printed too (--show)\n"
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--top") && v) { if (parse_top(argv[++i], &q.top_k)) return 2; }
         else if (!strcmp(a, "--by") && v && (!strcmp(v, "l2") || !strcmp(v, "cosine"))) q.by_l2 = !strcmp(argv[++i], "l2");
         else if (!strcmp(a, "--export") && v) export_to = argv[++i];
+        else if (!strcmp(a, "--class") && v) q.cls = argv[++i];
         else if (!strcmp(a, "--plugin-path") && v && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "coop-prompt: unknown option or missing value: %s\n", a); usage(stderr); return 2; }
         else if (!q.file) q.file = a;

@@ -15,6 +15,9 @@ struct coop_prompt_request {
     const char *file; /* a trial's results file or a prompt file */
     int top_k;        /* nearest tokens per context vector; <= 0: 5 */
     bool by_l2;       /* rank by L2 distance instead of cosine similarity */
+    /* class-specific context: only this class (its name, or its 1-based
+     * index); NULL: every class */
+    const char *cls;
 };
 
 /* Loads the trial's backbone and prints every learned context vector (per
