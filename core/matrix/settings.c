@@ -74,18 +74,21 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
     }
     if (!n)
         return 0;
-    int rc = coop_mx_check_keys(m, n, section, known, count, e);
-    for (size_t i = 0; !rc && i + 1 < n->n; i += 2) {
+    int rc = coop_mx_note(m, coop_mx_check_keys(m, n, section, known, count, e), e);
+    for (size_t i = 0; !rc && n->kind == YNODE_MAP && i + 1 < n->n; i += 2) {
         size_t k = 0;
-        while (strcmp(specs[k].name, n->items[i]->str) != 0)
+        while (k < count && strcmp(specs[k].name, n->items[i]->str) != 0)
             k++;
+        if (k == count) /* reported by coop_mx_check_keys */
+            continue;
         const struct ynode *v = n->items[i + 1];
         if (strcmp(specs[k].name, "epochs") == 0 && v->kind == YNODE_SCALAR &&
             strcmp(v->str, "auto") == 0 && !v->quoted) {
             out[k].values[0] = coop_mx_strdup(m, "auto");
             continue;
         }
-        rc = coop_mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values, &out[k].n, e);
+        rc = coop_mx_note(m, coop_mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values,
+                                                &out[k].n, e), e);
     }
     return rc;
 }
@@ -120,10 +123,10 @@ int coop_mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, c
 
 int coop_mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
 {
-    int rc = parse_settings(m, coop_ymap_get(root, "train"), "train", train_specs, m->train,
-                            MX_TRAIN_KEYS, e);
+    int rc = coop_mx_note(m, parse_settings(m, coop_ymap_get(root, "train"), "train",
+                                            train_specs, m->train, MX_TRAIN_KEYS, e), e);
     if (!rc)
-        rc = parse_settings(m, coop_ymap_get(root, "augment"), "augment", augment_specs,
-                            m->augment, MX_AUGMENT_KEYS, e);
+        rc = coop_mx_note(m, parse_settings(m, coop_ymap_get(root, "augment"), "augment",
+                                            augment_specs, m->augment, MX_AUGMENT_KEYS, e), e);
     return rc;
 }
