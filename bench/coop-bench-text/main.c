@@ -5,8 +5,11 @@
  * the longest EOT, the 17-row prefix computed once), forward and
  * forward + backward to the input embeddings (frozen weights), and reports
  * GFLOP/s against the measured sgemm peak. Options: --quick (one repetition),
- * --min-k / --max-k (subset of K). A benchmark, not a test: prints
- * figures, asserts nothing. */
+ * --min-k / --max-k (subset of K), --precision bf16 (the tower's weight
+ * products in bf16, coop_clip_text_bf16_enable; GEMMs against the measured
+ * bf16 matmul peak). A benchmark, not a test: prints figures, asserts
+ * nothing. */
+#include "coop/bf16.h"
 #include "coop/clip.h"
 #include "coop/cpu.h"
 #include "coop/nn.h"
@@ -132,8 +135,34 @@ static double best_of(const struct coop_clip_text *t, struct prompts *p, enum pa
     return best;
 }
 
-/* sgemm throughput at the tower's GEMM shapes (rows x in -> out). */
-static void gemm_shapes(int rows, double peak)
+/* Best of 5 of one product rows x K -> N: sgemm, or the bf16 layer when bf16. */
+static double time_shape(float *y, const float *x, const float *w, int rows, int K, int N,
+                         int bf16)
+{
+    struct coop_bf16_linear *l = NULL;
+    struct coop_err e;
+    if (bf16 && (coop_bf16_linear_create(&l, w, NULL, K, N, &e) ||
+                 coop_bf16_linear_forward(l, y, x, rows, &e))) { /* warm-up: the primitive */
+        fprintf(stderr, "coop-bench-text: %s\n", e.msg);
+        coop_bf16_linear_free(l);
+        return 1e30;
+    }
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = coop_now();
+        if (l)
+            coop_bf16_linear_forward(l, y, x, rows, &e);
+        else
+            coop_linear_forward(y, x, w, NULL, rows, K, N);
+        double dt = coop_now() - t0;
+        best = dt < best ? dt : best;
+    }
+    coop_bf16_linear_free(l);
+    return best;
+}
+
+/* sgemm (or bf16) throughput at the tower's GEMM shapes (rows x in -> out). */
+static void gemm_shapes(int rows, double peak, int bf16)
 {
     static const int sh[4][2] = {{W, 3 * W}, {W, W}, {W, 4 * W}, {4 * W, W}};
     float *x = coop_alloc_floats((size_t)rows * 4 * W), *w = coop_alloc_floats(16 * W * W);
@@ -144,18 +173,12 @@ static void gemm_shapes(int rows, double peak)
     coop_hash_uniform(w, 16 * W * W, 2, -1, 1);
     double tf = 0, tt = 0;
     for (int s = 0; s < 4; s++) {
-        double best = 1e30;
-        for (int r = 0; r < 5; r++) {
-            double t0 = coop_now();
-            coop_linear_forward(y, x, w, NULL, rows, sh[s][0], sh[s][1]);
-            double dt = coop_now() - t0;
-            best = dt < best ? dt : best;
-        }
+        double best = time_shape(y, x, w, rows, sh[s][0], sh[s][1], bf16);
         tf += 2.0 * rows * sh[s][0] * sh[s][1];
         tt += best;
     }
-    printf("  GEMMs of one layer at %6d rows: %6.1f GFLOP/s = %3.0f%% of peak\n", rows,
-           tf / tt / 1e9, 100.0 * tf / tt / 1e9 / peak);
+    printf("  GEMMs of one layer at %6d rows: %6.1f GFLOP/s = %3.0f%% of the %s peak\n", rows,
+           tf / tt / 1e9, 100.0 * tf / tt / 1e9 / peak, bf16 ? "bf16" : "sgemm");
 out:
     coop_free(x), coop_free(w), coop_free(y);
 }
@@ -165,7 +188,7 @@ int main(int argc, char **argv)
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through pipes */
-    int quick = 0, max_k = 1000, min_k = 0;
+    int quick = 0, max_k = 1000, min_k = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
@@ -173,17 +196,22 @@ int main(int argc, char **argv)
             max_k = atoi(argv[++i]);
         else if (strcmp(argv[i], "--min-k") == 0 && i + 1 < argc)
             min_k = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
+            bf16 = !strcmp(argv[++i], "bf16");
         else if (!strcmp(argv[i], "--version")) {
             printf("coop-bench-text %s\n", coop_version_string());
             return 0;
         } else {
             int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
             fprintf(help ? stdout : stderr,
-                    "usage: coop-bench-text [--quick] [--min-k N] [--max-k N] | --version | "
-                    "--help\n"
+                    "usage: coop-bench-text [--quick] [--min-k N] [--max-k N] "
+                    "[--precision fp32|bf16] | --version | --help\n"
                     "  --quick    one repetition instead of best of 3\n"
                     "  --min-k N, --max-k N  run only the K values (37, 100, 1000) "
                     "in [min, max]\n"
+                    "  --precision bf16  the tower's weight products in bf16 (oneDNN), "
+                    "GEMMs against the bf16 peak\n"
                     "Example: coop-bench-text --quick --max-k 100\n"
                     "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
             return help ? 0 : 2;
@@ -201,10 +229,21 @@ int main(int argc, char **argv)
         return 1;
     }
     coop_clip_text_init_random(&t, 1);
-    double peak = coop_sgemm_peak_gflops(1536);
+    if (bf16 && coop_clip_text_bf16_enable(&t, true, &e)) {
+        fprintf(stderr, "coop-bench-text: %s\n", e.msg);
+        return 1;
+    }
+    double peak = coop_sgemm_peak_gflops(1536), bpeak = bf16 ? coop_bf16_peak_gflops(1024) : 0;
     printf("coop-bench-text: ViT-B/16 text tower (W=512, 12 layers, 8 heads, L=77), random "
-           "weights\nload average at start %.2f; sgemm peak (n=1536) %.1f GFLOP/s\n", load[0],
-           peak);
+           "weights, %s products\nload average at start %.2f; sgemm peak (n=1536) %.1f "
+           "GFLOP/s", bf16 ? "bf16" : "fp32", load[0], peak);
+    if (bf16) {
+        struct coop_cpu_features f;
+        coop_cpu_detect(&f);
+        printf("; bf16 peak (squares to 1024, %s) %.1f GFLOP/s",
+               coop_bf16_isa_name(coop_bf16_isa(&f)), bpeak);
+    }
+    printf("\n");
     static const int Ks[3] = {37, 100, 1000};
     static const char *names[3] = {"plain", "trunc", "fast"};
     for (int i = 0; i < 3 && Ks[i] <= max_k; i++) {
@@ -234,7 +273,9 @@ int main(int argc, char **argv)
         int T = 0;
         for (int k = 0; k < p.K; k++)
             T = p.eot[k] + 1 > T ? p.eot[k] + 1 : T;
-        gemm_shapes(1 + NCTX + Ks[i] * (T - 1 - NCTX), peak);
+        gemm_shapes(1 + NCTX + Ks[i] * (T - 1 - NCTX), bf16 ? bpeak : peak, bf16);
+        if (bf16)
+            printf("  bf16 kernel (oneDNN): %s\n", coop_clip_bf16_impl(t.bf16));
         free_prompts(&p);
     }
     if (getloadavg(load, 3) < 0)

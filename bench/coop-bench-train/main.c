@@ -374,11 +374,13 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: coop-bench-train [--quick] [--iters N] [--classes K1,K2,..] [--no-online]\n"
-            "                        [--vocab FILE] [--cache FILE]\n"
+            "                        [--precision fp32|bf16] [--vocab FILE] [--cache FILE]\n"
             "  --quick      fewer timed iterations (2; 1 for K >= 500 and online)\n"
             "  --iters N    timed iterations per class count (default 5; 3 for K >= 500)\n"
             "  --classes    class counts (default 37,100,1000)\n"
             "  --no-online  skip the online-augmentation measurement\n"
+            "  --precision  the clip backbone's precision option (default fp32; bf16 runs the\n"
+            "               towers' weight products in bf16 through oneDNN)\n"
             "  --vocab      CLIP BPE vocab (default $COOP_SHARED_DIR/clip/ or "
             "../shared/clip/bpe_simple_vocab_16e6.txt.gz)\n"
             "  --cache      random model file (default /tmp/coop-bench/vitb16-random.safetensors)\n"
@@ -393,6 +395,7 @@ int main(int argc, char **argv)
     coop_blas_select_core(argv, blas, sizeof blas);
     int quick = 0, iters = 0, online = 1, Ks[16] = {37, 100, 1000}, nK = 3;
     const char *vocab_arg = NULL, *cache = "/tmp/coop-bench/vitb16-random.safetensors";
+    const char *precision = "fp32";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
@@ -404,6 +407,9 @@ int main(int argc, char **argv)
             vocab_arg = argv[++i];
         else if (!strcmp(argv[i], "--cache") && i + 1 < argc)
             cache = argv[++i];
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
+            precision = argv[++i];
         else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
             nK = 0;
             for (char *s = argv[++i]; *s && nK < 16;) {
@@ -432,7 +438,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("coop-bench-train: CoOp iteration, batch %d, M = %d, end, unified context, "
-           "ViT-B/16 shape, random weights, fp32\n", BATCH, N_CTX);
+           "ViT-B/16 shape, random weights, %s\n", BATCH, N_CTX, precision);
     print_threads();
     printf("vocab: %s\n", vocab);
     ensure_model(cache);
@@ -453,8 +459,8 @@ int main(int argc, char **argv)
     if (!bops || !pops)
         die("plugin tables", &e);
     struct coop_host host = {COOP_HOST_VERSION, NULL, host_log, NULL};
-    static const struct coop_kv okv[] = {{"hash_checkpoint", "false"}};
-    struct coop_params opts = {okv, 1};
+    const struct coop_kv okv[] = {{"hash_checkpoint", "false"}, {"precision", precision}};
+    struct coop_params opts = {okv, 2};
     struct coop_backbone_ref bb = {bops, NULL};
     if (bops->open(&host, cache, vocab, &opts, &bb.bb, &e))
         die("opening the model through the clip plugin", &e);
@@ -462,6 +468,7 @@ int main(int argc, char **argv)
     bops->info(bb.bb, &info);
     printf("plugins: clip %s, coop %s (from the registry); arch %s, logit scale %.1f\n",
            bp->version, pp->version, info.arch, (double)info.logit_scale);
+    printf("products: %s on %s\n", info.precision, info.matmul_isa);
 
     printf("\n%6s %5s %5s | %10s %10s %10s | %9s %9s | %9s %9s\n", "K", "T", "iters",
            "iter s", "text s", "cpu s", "x PyTorch", "text x", "x (cpu)", "text (cpu)");

@@ -4,8 +4,10 @@
  * per image (all threads; steadier than wall time on a shared machine), and
  * PyTorch's figure for the same model when Debian's /usr/bin/python3 with
  * torch and the committed bench_torch.py are present (the column is skipped
- * otherwise).
+ * otherwise). --precision bf16: the towers' weight products in bf16
+ * (coop_clip_*_bf16_enable), the share against the measured bf16 peak.
  * A benchmark, not a test: it prints numbers and asserts nothing. */
+#include "coop/bf16.h"
 #include "coop/clip.h"
 #include "coop/cpu.h"
 #include "coop/nn.h"
@@ -47,9 +49,11 @@ static double resnet_macs(const struct coop_clip_resnet *r)
     return m + 2 * T * D * D + 2 * D * D + D * r->embed_dim + 2 * T * D;
 }
 
-/* PyTorch's images/s, or a negative value when it cannot be measured. */
-static double torch_rate(const char *model, int B, int reps, int threads)
+/* PyTorch's images/s (and *cpu, its CPU seconds per image), or a negative
+ * value when it cannot be measured. */
+static double torch_rate(const char *model, int B, int reps, int threads, double *cpu)
 {
+    *cpu = -1.0;
     char script[4096], cmd[8192];
     snprintf(script, sizeof script, "%s/bench/coop-bench-vision/bench_torch.py",
              COOP_SOURCE_ROOT);
@@ -63,8 +67,8 @@ static double torch_rate(const char *model, int B, int reps, int threads)
     char line[256];
     double rate = -1.0;
     while (fgets(line, sizeof line, p))
-        if (sscanf(line, "images_per_s %lf", &rate) == 1)
-            break;
+        if (sscanf(line, "images_per_s %lf", &rate) != 1)
+            sscanf(line, "cpu_s_per_image %lf", cpu);
     pclose(p);
     return rate;
 }
@@ -101,7 +105,8 @@ static double run_once(struct bench *b, const float *px, int B, float *feat, dou
     return coop_now() - t0;
 }
 
-static void bench_model(struct bench *b, int B, int reps, double peak, int threads, int torch)
+static void bench_model(struct bench *b, int B, int reps, double peak, const char *peak_name,
+                        int threads, int torch)
 {
     size_t n = (size_t)B * 3 * 224 * 224;
     int E = b->vit ? b->v.embed_dim : b->r.embed_dim;
@@ -120,12 +125,14 @@ static void bench_model(struct bench *b, int B, int reps, double peak, int threa
         best_cpu = cpu < best_cpu ? cpu : best_cpu;
     }
     double ips = B / best, gflops = 2.0 * b->macs * ips / 1e9;
-    printf("%-9s batch %2d  %8.2f img/s  %7.1f GFLOP/s  %5.1f%% of sgemm peak  %6.3f CPU s/img",
-           b->name, B, ips, gflops, 100.0 * gflops / peak, best_cpu / B);
+    printf("%-9s batch %2d  %8.2f img/s  %7.1f GFLOP/s  %5.1f%% of %s peak  %6.3f CPU s/img",
+           b->name, B, ips, gflops, 100.0 * gflops / peak, peak_name, best_cpu / B);
     if (torch) {
-        double t = torch_rate(b->torch_name, B, reps, threads);
+        double tcpu, t = torch_rate(b->torch_name, B, reps, threads, &tcpu);
         if (t > 0)
             printf("  | PyTorch %8.2f img/s  (coop/PyTorch %.2fx)", t, ips / t);
+        if (t > 0 && tcpu > 0)
+            printf("  %6.3f CPU s/img (%.2fx)", tcpu, tcpu * B / best_cpu);
         else
             printf("  | PyTorch n/a");
     }
@@ -139,7 +146,7 @@ int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
-    int quick = 0, torch = 1, big = 0, only = -1;
+    int quick = 0, torch = 1, big = 0, only = -1, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
@@ -150,6 +157,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--model") && i + 1 < argc &&
                  (!strcmp(argv[i + 1], "vit") || !strcmp(argv[i + 1], "rn50")))
             only = !strcmp(argv[++i], "vit") ? 0 : 1;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
+            bf16 = !strcmp(argv[++i], "bf16");
         else if (!strcmp(argv[i], "--version")) {
             printf("coop-bench-vision %s\n", coop_version_string());
             return 0;
@@ -157,11 +167,12 @@ int main(int argc, char **argv)
             int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
             fprintf(help ? stdout : stderr,
                     "usage: coop-bench-vision [--quick] [--no-torch] [--batch N] "
-                    "[--model vit|rn50]\n"
+                    "[--model vit|rn50] [--precision fp32|bf16]\n"
                     "  --quick      one timed repetition, large batch 8 instead of 32\n"
                     "  --batch N    the large batch (default 32, 8 with --quick)\n"
                     "  --model M    only ViT-B/16 (vit) or RN50 (rn50)\n"
-                    "  --no-torch   skip the PyTorch column\n"
+                    "  --no-torch   skip the PyTorch column (PyTorch runs fp32)\n"
+                    "  --precision  bf16: the towers' weight products in bf16 (oneDNN)\n"
                     "  --version, --help\n"
                     "Example: coop-bench-vision --quick --model vit\n"
                     "Exit status: 0 measured, 1 the benchmark failed, 2 usage error.\n");
@@ -186,6 +197,18 @@ int main(int argc, char **argv)
     }
     coop_clip_vit_init_hash(&bs[0].v, 1);
     coop_clip_resnet_init_hash(&bs[1].r, 2);
+    if (bf16 && (coop_clip_vit_bf16_enable(&bs[0].v, &e) ||
+                 coop_clip_resnet_bf16_enable(&bs[1].r, &e))) {
+        fprintf(stderr, "coop-bench-vision: %s\n", e.msg);
+        return 1;
+    }
+    if (bf16) {
+        struct coop_cpu_features f;
+        coop_cpu_detect(&f);
+        peak = coop_bf16_peak_gflops(1024);
+        printf("bf16 products (%s), bf16 peak %.1f GFLOP/s (squares to 1024^3)\n",
+               coop_bf16_isa_name(coop_bf16_isa(&f)), peak);
+    }
     bs[0].macs = vit_macs(&bs[0].v);
     bs[1].macs = resnet_macs(&bs[1].r);
     int batches[2] = {1, big ? big : quick ? 8 : 32}, reps = quick ? 1 : 3;
@@ -194,8 +217,13 @@ int main(int argc, char **argv)
             continue;
         printf("%s: %.2f GMAC per image\n", bs[m].name, bs[m].macs / 1e9);
         for (int k = 0; k < 2; k++)
-            bench_model(&bs[m], batches[k], reps, peak, threads, torch);
+            bench_model(&bs[m], batches[k], reps, peak, bf16 ? "bf16" : "sgemm", threads, torch);
+        if (bf16)
+            printf("%s bf16 kernel (oneDNN): %s\n", bs[m].name,
+                   coop_clip_bf16_impl(bs[m].vit ? bs[m].v.bf16 : bs[m].r.bf16));
     }
+    coop_clip_vit_bf16_disable(&bs[0].v);
+    coop_clip_resnet_bf16_disable(&bs[1].r);
     coop_free(mem[0]);
     coop_free(mem[1]);
     return 0;

@@ -438,6 +438,9 @@ void coop_clip_model_free(struct coop_clip_model *m)
 {
     if (!m)
         return;
+    coop_clip_text_bf16_disable(&m->text);
+    coop_clip_vit_bf16_disable(&m->vit);
+    coop_clip_resnet_bf16_disable(&m->resnet);
     struct aux *a = m->aux;
     if (a) {
         free(a->text_blocks);

@@ -10,6 +10,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "towers_bf16.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,23 +199,26 @@ static void attention_backward(const struct stream *s, const struct layer_acts *
     }
 }
 
-static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a, float *x_out,
-                          const struct stream *s, const struct scratch *sc, const float *pqkv,
-                          int W, int H)
+static void layer_forward(const struct coop_clip_text *t, int l, struct layer_acts *a,
+                          float *x_out, const struct stream *s, const struct scratch *sc,
+                          const float *pqkv)
 {
+    const struct coop_clip_block *bk = &t->blocks[l];
+    struct coop_clip_bf16 *bf = t->bf16;
+    int W = t->width, H = t->heads;
     int N = s->N;
     size_t NW = (size_t)N * W;
     coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
                            W, LN_EPS);
-    coop_linear_forward(a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+    coop_clip_bf16_linear(bf, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
     attention_forward(s, a, pqkv, W, H);
-    coop_linear_forward(sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, N, W, W);
+    coop_clip_bf16_linear(bf, sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, N, W, W);
     add3(a->x_mid, a->x_in, sc->tmp, NW);
     coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, N,
                            W, LN_EPS);
-    coop_linear_forward(a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
-    coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
-    coop_linear_forward(sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, N, 4 * W, W);
+    coop_clip_bf16_linear(bf, a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
+    coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
+    coop_clip_bf16_linear(bf, sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, N, 4 * W, W);
     add3(x_out, a->x_mid, sc->tmp, NW);
 }
 
@@ -222,45 +226,48 @@ static void layer_forward(const struct coop_clip_block *bk, struct layer_acts *a
 
 /* dx [N,W]: in d(x_out), out d(x_mid); the attention's dqkv (+=) and, for
  * suffixes attending to a prefix, the prefix's dpqkv (+=). */
-static void layer_backward_top(const struct coop_clip_block *bk, struct coop_clip_block *dbk,
-                               const struct layer_acts *a, const struct stream *s,
-                               const struct scratch *sc, const float *pqkv, float *dpqkv, int W,
-                               int H)
+static void layer_backward_top(const struct coop_clip_text *t, int l,
+                               struct coop_clip_block *dbk, const struct layer_acts *a,
+                               const struct stream *s, const struct scratch *sc,
+                               const float *pqkv, float *dpqkv)
 {
+    const struct coop_clip_block *bk = &t->blocks[l];
+    struct coop_clip_bf16 *bf = t->bf16;
+    int W = t->width, H = t->heads;
     int N = s->N;
     size_t NW = (size_t)N * W;
     if (dbk) { /* the inputs of c_fc and c_proj: needed for their weight gradients only */
         coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, N, W,
                                LN_EPS);
-        coop_quick_gelu_forward(sc->g, a->fc, 4 * NW);
+        coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
     }
-    zero(sc->dg, 4 * NW);
-    coop_linear_backward(sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g, bk->c_proj_w, N, 4 * W,
-                         W);
+    coop_clip_bf16_linear_backward_into(bf, sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g,
+                                        bk->c_proj_w, N, 4 * W, W);
     zero(sc->g, 4 * NW); /* g now receives d(fc) */
-    coop_quick_gelu_backward(sc->g, sc->dg, a->fc, 4 * NW);
-    zero(sc->tmp, NW);
-    coop_linear_backward(sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln, bk->c_fc_w, N, W, 4 * W);
+    coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * NW);
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln,
+                                        bk->c_fc_w, N, W, 4 * W);
     coop_layernorm_backward(sc->dx, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
                             a->ln2_mean, a->ln2_rstd, N, W);
-    zero(sc->tmp, NW); /* tmp receives d(y) */
-    coop_linear_backward(sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx, a->y, bk->out_proj_w, N,
-                         W, W);
+    /* tmp receives d(y) */
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx,
+                                        a->y, bk->out_proj_w, N, W, W);
     attention_backward(s, a, sc, pqkv, dpqkv, W, H);
 }
 
 /* dqkv -> dx: in d(x_mid), out d(x_in). */
-static void layer_backward_bottom(const struct coop_clip_block *bk, struct coop_clip_block *dbk,
-                                  const struct layer_acts *a, const struct stream *s,
-                                  const struct scratch *sc, int W)
+static void layer_backward_bottom(const struct coop_clip_text *t, int l,
+                                  struct coop_clip_block *dbk, const struct layer_acts *a,
+                                  const struct stream *s, const struct scratch *sc)
 {
+    const struct coop_clip_block *bk = &t->blocks[l];
+    int W = t->width;
     int N = s->N;
     if (dbk) /* in_proj's input: needed for its weight gradient only */
         coop_layernorm_forward(sc->ln, NULL, NULL, a->x_in, bk->ln_1_w, bk->ln_1_b, N, W,
                                LN_EPS);
-    zero(sc->tmp, (size_t)N * W);
-    coop_linear_backward(sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv, sc->ln, bk->in_proj_w, N,
-                         W, 3 * W);
+    coop_clip_bf16_linear_backward_into(t->bf16, sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv,
+                                        sc->ln, bk->in_proj_w, N, W, 3 * W);
     coop_layernorm_backward(sc->dx, D(ln_1_w), D(ln_1_b), sc->tmp, a->x_in, bk->ln_1_w,
                             a->ln1_mean, a->ln1_rstd, N, W);
 }
@@ -421,12 +428,11 @@ static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_tex
         const float *pqkv = NULL;
         if (tp->P > 0) {
             struct layer_acts *a = acts(tp, &tp->pre, l);
-            layer_forward(&t->blocks[l], a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL,
-                          tp->W, tp->H);
+            layer_forward(t, l, a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL);
             pqkv = a->qkv;
         }
-        layer_forward(&t->blocks[l], acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
-                      &ss, pqkv, tp->W, tp->H);
+        layer_forward(t, l, acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf, &ss,
+                      pqkv);
     }
     if (own) {
         scratch_free(&sp);
@@ -487,12 +493,18 @@ static int text_run(const struct coop_clip_text *t, const float *emb, const int 
     }
     if (ok) {
         embed_input(tp, t, emb);
+        coop_clip_bf16_reset(t->bf16);
         ok = !run_layers(tp, t);
     }
     if (!ok) {
         coop_clip_text_tape_free(tp);
         return coop_fail(e, COOP_E_NOMEM, "text tower: cannot allocate activations for %d "
                          "prompts x %d positions (width %d)", K, T, t->width);
+    }
+    int rc = coop_clip_bf16_status(t->bf16, e);
+    if (rc) {
+        coop_clip_text_tape_free(tp);
+        return rc;
     }
     head_forward(tp, t, feat);
     if (tape)
@@ -569,7 +581,7 @@ static struct layer_acts *acts_bwd(struct coop_clip_text_tape *tp, const struct 
     struct layer_acts *a = acts(tp, s, l);
     if (tp->mode == TAPE_CKPT) {
         struct scratch fw = {.ln = sc->ln, .g = sc->g, .tmp = sc->tmp};
-        layer_forward(&t->blocks[l], a, sc->dg /* x_out unused */, s, &fw, pqkv, tp->W, tp->H);
+        layer_forward(t, l, a, sc->dg /* x_out unused */, s, &fw, pqkv);
     }
     return a;
 }
@@ -635,12 +647,12 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
     if (NWp)
         zero(sp.dx, NWp);
     zero(ss.dx, NWs);
+    coop_clip_bf16_reset(t->bf16);
     if (head_backward(tp, t, dfeat, dw, ss.dx))
         return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
                          "prompts", tp->K);
     for (int l = tp->layers - 1; l >= 0; l--) {
         struct coop_clip_block *dbk = dw ? &dw->blocks[l] : NULL;
-        const struct coop_clip_block *bk = &t->blocks[l];
         struct layer_acts *ap = NULL, *as;
         if (tp->P > 0) {
             ap = acts_bwd(tp, t, &tp->pre, &sp, l, NULL);
@@ -648,15 +660,15 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
         }
         as = acts_bwd(tp, t, &tp->suf, &ss, l, ap ? ap->qkv : NULL);
         zero(ss.dqkv, 3 * NWs);
-        layer_backward_top(bk, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv, tp->W, tp->H);
-        layer_backward_bottom(bk, dbk, as, &tp->suf, &ss, tp->W);
+        layer_backward_top(t, l, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv);
+        layer_backward_bottom(t, l, dbk, as, &tp->suf, &ss);
         if (tp->P > 0) { /* prefix: its own path, on top of the suffixes' dK/dV */
-            layer_backward_top(bk, dbk, ap, &tp->pre, &sp, NULL, NULL, tp->W, tp->H);
-            layer_backward_bottom(bk, dbk, ap, &tp->pre, &sp, tp->W);
+            layer_backward_top(t, l, dbk, ap, &tp->pre, &sp, NULL, NULL);
+            layer_backward_bottom(t, l, dbk, ap, &tp->pre, &sp);
         }
     }
     embed_backward(tp, sp.dx, ss.dx, demb, dw);
-    return COOP_OK;
+    return coop_clip_bf16_status(t->bf16, e);
 }
 
 int coop_clip_text_encode_ids(const struct coop_clip_text *t, const int32_t *ids, int K,

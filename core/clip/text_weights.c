@@ -56,7 +56,7 @@ size_t coop_clip_text_bind(struct coop_clip_text *t, struct coop_clip_block *blo
                            int L, int V, int W, int heads, int layers, int E)
 {
     t->context_length = L, t->vocab_size = V, t->width = W, t->heads = heads;
-    t->layers = layers, t->embed_dim = E, t->blocks = blocks;
+    t->layers = layers, t->embed_dim = E, t->blocks = blocks, t->bf16 = NULL;
     t->tape_budget = 0;
     size_t off = 0, n;
     float **slot;
@@ -97,6 +97,7 @@ int coop_clip_text_grads_alloc(struct coop_clip_text *g, const struct coop_clip_
 void coop_clip_text_free(struct coop_clip_text *t, float *arena)
 {
     if (t) {
+        coop_clip_text_bf16_disable(t);
         free(t->blocks);
         t->blocks = NULL;
     }

@@ -426,19 +426,47 @@ static void sb_key(struct sbuf *b, const char *k)
         sb_quoted(b, k);
 }
 
+/* The spec of parameter key of en, or NULL. */
+static const struct coop_param_spec *param_spec(const struct mx_entry *en, const char *key)
+{
+    for (size_t j = 0; j < en->n_params; j++)
+        if (strcmp(en->params[j].spec->name, key) == 0)
+            return en->params[j].spec;
+    return NULL;
+}
+
+/* Plugin options added after trial ids were first recorded (as
+ * omitted_at_default for settings): left out of the config text at their
+ * default, so the ids of trials that do not set them stay what they were. */
+static bool option_omitted(const struct mx_entry *en, const struct coop_kv *kv)
+{
+    static const struct {
+        enum mx_entry_kind kind;
+        const char *name;
+    } later[] = {{MX_BACKBONE, "precision"}};
+    const struct coop_param_spec *sp = param_spec(en, kv->key);
+    for (size_t k = 0; k < sizeof later / sizeof later[0]; k++)
+        if (en->kind == later[k].kind && strcmp(kv->key, later[k].name) == 0)
+            return sp && sp->default_value && strcmp(kv->value, sp->default_value) == 0;
+    return false;
+}
+
 static void sb_params(struct sbuf *b, const struct mx_entry *en, const struct coop_params *p,
                       const char *indent, const char *key)
 {
-    if (p->n == 0) {
+    size_t shown = 0;
+    for (size_t i = 0; i < p->n; i++)
+        shown += !option_omitted(en, &p->kv[i]);
+    if (shown == 0) {
         sb_add(b, "%s%s: {}\n", indent, key);
         return;
     }
     sb_add(b, "%s%s:\n", indent, key);
     for (size_t i = 0; i < p->n; i++) {
-        enum coop_param_type ty = COOP_PARAM_STRING;
-        for (size_t j = 0; j < en->n_params; j++)
-            if (strcmp(en->params[j].spec->name, p->kv[i].key) == 0)
-                ty = en->params[j].spec->type;
+        if (option_omitted(en, &p->kv[i]))
+            continue;
+        const struct coop_param_spec *sp = param_spec(en, p->kv[i].key);
+        enum coop_param_type ty = sp ? sp->type : COOP_PARAM_STRING;
         sb_str(b, indent);
         sb_str(b, "  ");
         sb_key(b, p->kv[i].key);

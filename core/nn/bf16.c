@@ -41,6 +41,16 @@ void coop_bf16_linear_forward_ref(float *out, const float *inp, const float *w,
         }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "default")))
+#endif
+void coop_bf16_round_n(uint16_t *restrict dst, const float *restrict src, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 18))
+    for (size_t i = 0; i < n; i++)
+        dst[i] = coop_bf16_round(src[i]);
+}
+
 int coop_bf16_cpu_check(struct coop_err *e)
 {
     struct coop_cpu_features f;

@@ -68,6 +68,30 @@ static dnnl_status_t run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_
     return st == dnnl_success ? dnnl_stream_wait(s) : st;
 }
 
+/* Runs matmul p on the n (argument, descriptor, data) triples, wrapping the
+ * data in memory objects for the call. */
+struct mm_arg {
+    int arg;
+    const dnnl_memory_desc_t *md;
+    void *data;
+};
+static dnnl_status_t run_matmul(dnnl_primitive_t p, dnnl_engine_t eng, dnnl_stream_t s,
+                                const struct mm_arg *a, int n)
+{
+    dnnl_exec_arg_t ex[4] = {{0, NULL}};
+    dnnl_status_t st = dnnl_success;
+    int made = 0;
+    for (; made < n && st == dnnl_success; made++) {
+        ex[made].arg = a[made].arg;
+        st = dnnl_memory_create(&ex[made].memory, a[made].md, eng, a[made].data);
+    }
+    if (st == dnnl_success)
+        st = run(p, s, n, ex);
+    for (int i = 0; i < made; i++)
+        dnnl_memory_destroy(ex[i].memory);
+    return st;
+}
+
 /* Reorders plain bf16 w [N,K] (the K x N matrix in "ba" order) into mem. */
 static dnnl_status_t reorder_weights(struct coop_bf16_linear *l, uint16_t *plain,
                                      dnnl_memory_t dst)
@@ -197,9 +221,7 @@ static int round_activations(struct coop_bf16_linear *l, const float *inp, int M
             return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d activations",
                              M, l->K);
     }
-    uint16_t *restrict act = l->act;
-    for (size_t i = 0; i < n; i++)
-        act[i] = coop_bf16_round(inp[i]);
+    coop_bf16_round_n(l->act, inp, n);
     return 0;
 }
 
@@ -217,23 +239,9 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     md2(&src_md, M, l->K, dnnl_bf16, dnnl_ab);
     md2(&dst_md, M, l->N, dnnl_f32, dnnl_ab);
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
-    dnnl_memory_t src = NULL, wts = NULL, dst = NULL, b = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->eng, l->act);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&wts, &l->w_md, l->eng, l->w);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&dst, &dst_md, l->eng, out);
-    if (st == dnnl_success && l->bias)
-        st = dnnl_memory_create(&b, &b_md, l->eng, l->bias);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts},
-                               {DNNL_ARG_DST, dst}, {DNNL_ARG_BIAS, b}};
-        st = run(l->prim, l->stream, l->bias ? 4 : 3, a);
-    }
-    dnnl_memory_destroy(src);
-    dnnl_memory_destroy(wts);
-    dnnl_memory_destroy(dst);
-    dnnl_memory_destroy(b);
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
+                               {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
+    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, l->bias ? 4 : 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
 }
 
@@ -252,5 +260,109 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
     coop_free(l->w);
     coop_free(l->bias);
     coop_free(l->act);
+    free(l);
+}
+
+/* ---- frozen left factor ------------------------------------------------ */
+struct coop_bf16_wmat {
+    int M, K, N;             /* N: columns of the primitive below; 0 = none yet */
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    uint16_t *a;             /* [M,K] bf16 */
+    dnnl_primitive_t prim;
+    char impl[64];
+};
+
+int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
+                          struct coop_err *e)
+{
+    *out = NULL;
+    int rc = coop_bf16_check(e);
+    if (rc)
+        return rc;
+    if (M <= 0 || K <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: left factor of %d x %d", M, K);
+    struct coop_bf16_wmat *l = calloc(1, sizeof *l);
+    if (!l)
+        return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
+    l->M = M, l->K = K;
+    dnnl_status_t st = dnnl_engine_create(&l->eng, dnnl_cpu, 0);
+    if (st == dnnl_success)
+        st = dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags);
+    l->a = st == dnnl_success ? coop_alloc((size_t)M * K * sizeof *l->a) : NULL;
+    if (st != dnnl_success || !l->a) {
+        rc = st != dnnl_success ? dnnl_fail(e, st, "engine")
+                                : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d "
+                                            "weights", M, K);
+        coop_bf16_wmat_free(l);
+        return rc;
+    }
+    coop_bf16_round_n(l->a, a, (size_t)M * K);
+    *out = l;
+    return 0;
+}
+
+/* Makes l->prim the primitive for N columns (plain layouts throughout). */
+static int wmat_prepare(struct coop_bf16_wmat *l, int N, struct coop_err *e)
+{
+    if (l->prim && l->N == N)
+        return 0;
+    dnnl_primitive_destroy(l->prim);
+    l->prim = NULL;
+    l->N = 0;
+    dnnl_memory_desc_t src, wei, dst;
+    md2(&src, l->M, l->K, dnnl_bf16, dnnl_ab);
+    md2(&wei, l->K, N, dnnl_bf16, dnnl_ab);
+    md2(&dst, l->M, N, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, &wei, NULL, &dst);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->eng, NULL);
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(&l->prim, pd);
+    const char *impl = NULL;
+    if (st == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+        snprintf(l->impl, sizeof l->impl, "%s", impl ? impl : "?");
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success)
+        return dnnl_fail(e, st, "matmul (bf16, left factor) for this column count");
+    l->N = N;
+    return 0;
+}
+
+int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b, int N,
+                           struct coop_err *e)
+{
+    if (N <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: product of %d columns", N);
+    int rc = wmat_prepare(l, N, e);
+    if (rc)
+        return rc;
+    dnnl_memory_desc_t src_md, wei_md, dst_md;
+    md2(&src_md, l->M, l->K, dnnl_bf16, dnnl_ab);
+    md2(&wei_md, l->K, N, dnnl_bf16, dnnl_ab);
+    md2(&dst_md, l->M, N, dnnl_f32, dnnl_ab);
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->a},
+                               {DNNL_ARG_WEIGHTS, &wei_md, (void *)b},
+                               {DNNL_ARG_DST, &dst_md, out}};
+    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, 3);
+    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16, left factor)");
+}
+
+const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l)
+{
+    return l ? l->impl : "";
+}
+
+void coop_bf16_wmat_free(struct coop_bf16_wmat *l)
+{
+    if (!l)
+        return;
+    dnnl_primitive_destroy(l->prim);
+    dnnl_stream_destroy(l->stream);
+    dnnl_engine_destroy(l->eng);
+    coop_free(l->a);
     free(l);
 }

@@ -83,6 +83,7 @@ int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err 
     }
     rt->bb.ops = ops;
     rt->bb_plugin = p;
+    memset(&rt->info, 0, sizeof rt->info);
     ops->info(rt->bb.bb, &rt->info);
     rt->bb_key = key;
     /* feature caches of another checkpoint are useless now */
@@ -183,16 +184,19 @@ static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int
      * preprocessing version, the dataset (and its plugin's version: a new
      * version may draw other images under the same ids), its items and the
      * view. v2: the towers encode one image at a time (other bits than v1's
-     * batches) and records carry a checksum. */
+     * batches) and records carry a checksum. A precision other than fp32 is
+     * appended (fp32 keys stay what they were). */
+    const char *prec = rt->info.version >= 2 ? rt->info.precision : "";
+    bool other = prec[0] && strcmp(prec, "fp32") != 0;
     char *key = coop_asprintf(
         "coop-features v2\ncheckpoint=%s\narch=%s\nimage_size=%d\nmean=%.8g,%.8g,%.8g\n"
         "std=%.8g,%.8g,%.8g\npreprocess=%s\ndataset=%s\ndataset_plugin=%s %s\nsplit=%d\n"
-        "items=%s\nview=%d\n",
+        "items=%s\nview=%d\n%s%s%s",
         rt->info.checkpoint_sha256, rt->info.arch, rt->info.image_size, rt->info.mean[0],
         rt->info.mean[1], rt->info.mean[2], rt->info.std[0], rt->info.std[1], rt->info.std[2],
         view == 0 ? "eval:resize-bicubic-pillow8,center-crop,v1" : train_tf, d->key,
         d->plugin->name, d->plugin->version ? d->plugin->version : "", (int)s, d->split_hash[s],
-        view);
+        view, other ? "precision=" : "", other ? prec : "", other ? "\n" : "");
     if (!key)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (int i = 0; i < rt->nfc; i++)

@@ -514,6 +514,9 @@ static int write_backbone(struct rt *rt, const struct coop_trial *t,
         {"backbone_arch", rt->info.arch},
         {"checkpoint", t->checkpoint ? t->checkpoint : ""},
         {"checkpoint_sha256", rt->info.checkpoint_sha256},
+        {"precision",
+         rt->info.version >= 2 && rt->info.precision[0] ? rt->info.precision : "fp32"},
+        {"matmul_isa", rt->info.version >= 2 ? rt->info.matmul_isa : ""},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof attrs / sizeof attrs[0] && rc == 0; i++)

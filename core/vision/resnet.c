@@ -6,6 +6,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "clip/towers_bf16.h"
 #include "vision.h"
 #include <math.h>
 #include <string.h>
@@ -46,21 +47,31 @@ struct bufs {
     float *x, *t1, *t2, *t3, *work;
 };
 
+/* coop_conv2d_forward_batch without bias, through the bf16 copy of w when bf
+ * has one. */
+static void conv(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
+                 int Ci, int nb, int H, int W, int Co, int k, int stride, int pad, float *work)
+{
+    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, Ci, H, W, Co, k, k, stride, pad))
+        return;
+    coop_conv2d_forward_batch(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
+}
+
 /* x [C, nb, R, R] -> x [4 planes, nb, R/s, R/s]; t1..t3 scratch. */
-static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int R)
+static void bottleneck(struct coop_clip_bf16 *bf, const struct coop_clip_bottleneck *b,
+                       struct bufs *u, int R)
 {
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
-    coop_conv2d_forward_batch(u->t1, u->x, b->conv1_w, NULL, b->inplanes, nb, R, R, p, 1, 1, 1, 0,
-                              NULL);
+    conv(bf, u->t1, u->x, b->conv1_w, b->inplanes, nb, R, R, p, 1, 1, 0, NULL);
     coop_vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
-    coop_conv2d_forward_batch(u->t2, u->t1, b->conv2_w, NULL, p, nb, R, R, p, 3, 3, 1, 1, u->work);
+    conv(bf, u->t2, u->t1, b->conv2_w, p, nb, R, R, p, 3, 1, 1, u->work);
     coop_vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
         coop_vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
-    coop_conv2d_forward_batch(u->t3, mid, b->conv3_w, NULL, p, nb, Ro, Ro, 4 * p, 1, 1, 1, 0, NULL);
+    conv(bf, u->t3, mid, b->conv3_w, p, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
     coop_vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
@@ -69,8 +80,7 @@ static void bottleneck(const struct coop_clip_bottleneck *b, struct bufs *u, int
             coop_vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
-        coop_conv2d_forward_batch(u->t2, pooled, b->down_conv_w, NULL, b->inplanes, nb, Ro, Ro,
-                                  4 * p, 1, 1, 1, 0, NULL);
+        conv(bf, u->t2, pooled, b->down_conv_w, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
         coop_vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
@@ -92,19 +102,16 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
         for (int c = 0; c < 3; c++)
             memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
                    sizeof(float) * plane);
-    coop_conv2d_forward_batch(u->t1, u->t3, r->conv1_w, NULL, 3, nb, S, S, W / 2, 3, 3, 2, 1,
-                              u->work);
+    conv(r->bf16, u->t1, u->t3, r->conv1_w, 3, nb, S, S, W / 2, 3, 2, 1, u->work);
     coop_vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
-    coop_conv2d_forward_batch(u->t2, u->t1, r->conv2_w, NULL, W / 2, nb, h, h, W / 2, 3, 3, 1, 1,
-                              u->work);
+    conv(r->bf16, u->t2, u->t1, r->conv2_w, W / 2, nb, h, h, W / 2, 3, 1, 1, u->work);
     coop_vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
-    coop_conv2d_forward_batch(u->t1, u->t2, r->conv3_w, NULL, W / 2, nb, h, h, W, 3, 3, 1, 1,
-                              u->work);
+    conv(r->bf16, u->t1, u->t2, r->conv3_w, W / 2, nb, h, h, W, 3, 1, 1, u->work);
     coop_vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
     coop_vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {
-        bottleneck(&r->blocks[k], u, R);
+        bottleneck(r->bf16, &r->blocks[k], u, R);
         R /= r->blocks[k].stride;
     }
     /* u->x [D, nb, R*R] -> tokens [nb, R*R + 1, D] */
@@ -132,16 +139,17 @@ static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int 
                      float *feat, float *kv, float *q, float *o, float *sc)
 {
     int D = 32 * r->width, H = r->heads;
-    coop_linear_forward(kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
-    coop_linear_forward(kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D, D);
+    coop_clip_bf16_linear(r->bf16, kv, tokens, r->ap_k_w, r->ap_k_b, B * T, D, D);
+    coop_clip_bf16_linear(r->bf16, kv + (size_t)B * T * D, tokens, r->ap_v_w, r->ap_v_b, B * T, D,
+                          D);
     const float *k = kv, *v = kv + (size_t)B * T * D;
     for (int b = 0; b < B; b++)
-        coop_linear_forward(q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w, r->ap_q_b,
-                            1, D, D);
+        coop_clip_bf16_linear(r->bf16, q + (size_t)b * D, tokens + (size_t)b * T * D, r->ap_q_w,
+                              r->ap_q_b, 1, D, D);
     for (int b = 0; b < B; b++)
         coop_attention_one_forward(o + (size_t)b * D, q + (size_t)b * D, k + (size_t)b * T * D,
                                    v + (size_t)b * T * D, D, T, D, H, sc);
-    coop_linear_forward(feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
+    coop_clip_bf16_linear(r->bf16, feat, o, r->ap_c_w, r->ap_c_b, B, D, r->embed_dim);
 }
 
 int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixels, int B,
@@ -167,10 +175,11 @@ int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixe
      * sees has the same shape whatever shares its batch, so its features
      * are the same bits (a batch-wide sgemm can take another OpenBLAS
      * kernel, with other rounding, as its size changes: docs/vision.md). */
+    coop_clip_bf16_reset(r->bf16);
     for (int b = 0; b < B; b++) {
         resnet_trunk(r, pixels + (size_t)b * px, &u, tokens);
         attnpool(r, tokens, 1, T, feat + (size_t)b * r->embed_dim, kv, q, o, sc);
     }
     coop_free(mem);
-    return 0;
+    return coop_clip_bf16_status(r->bf16, e);
 }

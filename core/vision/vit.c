@@ -8,6 +8,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "clip/towers_bf16.h"
 #include "vision.h"
 #include <string.h>
 
@@ -115,50 +116,50 @@ static void add_inplace(float *y, const float *x, size_t n)
 /* The MLP half of a block on n rows of a->xm (the attention half's output):
  * out = xm + c_proj(QuickGELU(c_fc(ln_2(xm)))); a->ln2 / fc / ge hold its
  * activations. */
-static void mlp_residual(const struct coop_clip_block *k, struct vit_acts *a, float *out, int n,
-                         int W)
+static void mlp_residual(struct coop_clip_bf16 *bf, const struct coop_clip_block *k,
+                         struct vit_acts *a, float *out, int n, int W)
 {
     coop_layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->xm, k->ln_2_w, k->ln_2_b, n, W,
                            LN_EPS);
-    coop_linear_forward(a->fc, a->ln2, k->c_fc_w, k->c_fc_b, n, W, 4 * W);
-    coop_quick_gelu_forward(a->ge, a->fc, (size_t)n * 4 * W);
-    coop_linear_forward(out, a->ge, k->c_proj_w, k->c_proj_b, n, 4 * W, W);
+    coop_clip_bf16_linear(bf, a->fc, a->ln2, k->c_fc_w, k->c_fc_b, n, W, 4 * W);
+    coop_clip_bf16_gelu(bf, a->ge, a->fc, (size_t)n * 4 * W);
+    coop_clip_bf16_linear(bf, out, a->ge, k->c_proj_w, k->c_proj_b, n, 4 * W, W);
     add_inplace(out, a->xm, (size_t)n * W);
 }
 /* x_out [BT, W] = block(a->x); x_out may alias a->x (inference). */
-static void block_forward(const struct coop_clip_block *k, struct vit_acts *a, float *x_out,
-                          int B, int T, int W, int H)
+static void block_forward(struct coop_clip_bf16 *bf, const struct coop_clip_block *k,
+                          struct vit_acts *a, float *x_out, int B, int T, int W, int H)
 {
     int BT = B * T;
     coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
                            LN_EPS);
-    coop_linear_forward(a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
+    coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
     coop_attention_forward(a->ao, a->att, a->qkv, B, T, W, H, 0);
-    coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, BT, W, W);
+    coop_clip_bf16_linear(bf, a->xm, a->ao, k->out_proj_w, k->out_proj_b, BT, W, W);
     add_inplace(a->xm, a->x, (size_t)BT * W);
-    mlp_residual(k, a, x_out, BT, W);
+    mlp_residual(bf, k, a, x_out, BT, W);
 }
 
 /* Inference shortcut for the last block: only the class token's output is
  * read, so after the full qkv projection (every token is a key / value) the
  * attention, out_proj and MLP run on the B class rows alone. cls [B, W];
  * a->ao / xm / ln2 / fc / ge are used for B rows; sc [T] scratch. */
-static void last_block_cls(const struct coop_clip_block *k, struct vit_acts *a, float *cls,
-                           int B, int T, int W, int H, float *sc)
+static void last_block_cls(struct coop_clip_bf16 *bf, const struct coop_clip_block *k,
+                           struct vit_acts *a, float *cls, int B, int T, int W, int H, float *sc)
 {
     int BT = B * T;
     coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
                            LN_EPS);
-    coop_linear_forward(a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
+    coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
     for (int b = 0; b < B; b++) {
         const float *qb = a->qkv + (size_t)b * T * 3 * W;
         coop_attention_one_forward(a->ao + (size_t)b * W, qb, qb + W, qb + 2 * W, 3 * W, T, W, H,
                                    sc);
     }
-    coop_linear_forward(a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
+    coop_clip_bf16_linear(bf, a->xm, a->ao, k->out_proj_w, k->out_proj_b, B, W, W);
     for (int b = 0; b < B; b++)
         add_inplace(a->xm + (size_t)b * W, a->x + (size_t)b * T * W, (size_t)W);
-    mlp_residual(k, a, cls, B, W);
+    mlp_residual(bf, k, a, cls, B, W);
 }
 
 /* Embeddings: x0 [B, T, W] = [class | patches @ conv1^T] + positional. */
@@ -170,7 +171,8 @@ static void embed(const struct coop_clip_vit *v, struct coop_clip_vit_tape *t, i
      * lands in x0 at stride T via a per-image GEMM */
     for (int b = 0; b < B; b++) {
         float *xb = t->x0 + (size_t)b * T * W;
-        coop_linear_forward(xb + W, t->patches + (size_t)b * Np * K, v->conv1_w, NULL, Np, K, W);
+        coop_clip_bf16_linear(v->bf16, xb + W, t->patches + (size_t)b * Np * K, v->conv1_w, NULL,
+                              Np, K, W);
         memcpy(xb, v->class_embedding, sizeof(float) * (size_t)W);
         add_inplace(xb, v->positional_embedding, (size_t)T * W);
     }
@@ -188,10 +190,11 @@ static void vit_run(const struct coop_clip_vit *v, struct coop_clip_vit_tape *t,
     for (int l = 0; l < v->layers - fast; l++) {
         struct vit_acts *a = &t->L[full ? l : 0];
         float *out = !full ? a->x : (l + 1 < v->layers ? t->L[l + 1].x : t->xL);
-        block_forward(&v->blocks[l], a, out, B, T, W, v->heads);
+        block_forward(v->bf16, &v->blocks[l], a, out, B, T, W, v->heads);
     }
     if (fast) {
-        last_block_cls(&v->blocks[v->layers - 1], &t->L[0], t->cls, B, T, W, v->heads, t->sc);
+        last_block_cls(v->bf16, &v->blocks[v->layers - 1], &t->L[0], t->cls, B, T, W, v->heads,
+                       t->sc);
     } else {
         if (t->xL != t->L[0].x && v->layers == 0)
             memcpy(t->xL, t->L[0].x, sizeof(float) * (size_t)BT * W);
@@ -251,10 +254,14 @@ static int vit_forward(const struct coop_clip_vit *v, const float *pixels, int B
     }
     m = (struct bump){t->mem, 0};
     tape_take(t, &m, v, TB, full || v->layers == 0);
+    coop_clip_bf16_reset(v->bf16);
     if (full) {
         vit_run(v, t, pixels, B, 1, feat);
-        *tape = t;
-        return 0;
+        int rc = coop_clip_bf16_status(v->bf16, e);
+        if (rc)
+            coop_clip_vit_tape_free(t);
+        *tape = rc ? NULL : t;
+        return rc;
     }
     /* Inference: one image at a time through the same buffers, so an image's
      * features are the same bits whatever shares its batch (docs/vision.md). */
@@ -262,7 +269,7 @@ static int vit_forward(const struct coop_clip_vit *v, const float *pixels, int B
     for (int b = 0; b < B; b++)
         vit_run(v, t, pixels + b * px, 1, 0, feat + (size_t)b * v->embed_dim);
     coop_clip_vit_tape_free(t);
-    return 0;
+    return coop_clip_bf16_status(v->bf16, e);
 }
 
 int coop_clip_vit_forward(const struct coop_clip_vit *v, const float *pixels, int B, float *feat,

@@ -3,7 +3,9 @@
  * bf16.h, per element and overall (max |out - ref| / max |ref| < 1e-2), and
  * against the bf16-rounded reference in double (only float32 accumulation
  * error left), at odd sizes and the text tower's shapes, with and without
- * bias, several row counts on one object. Where bf16 cannot run (a build
+ * bias, several row counts on one object; the frozen left factor
+ * (coop_bf16_wmat, the ResNet's convolutions) against the same references;
+ * the array rounding against coop_f32_to_bf16. Where bf16 cannot run (a build
  * without oneDNN, a CPU without AMX or AVX512-BF16) the refusal and its
  * message are what is tested. */
 #include "coop/bf16.h"
@@ -77,6 +79,9 @@ START_TEST(refusal)
     ck_assert_int_eq(coop_bf16_linear_create(&l, w, NULL, 2, 2, &e), COOP_E_UNSUPPORTED);
     ck_assert_ptr_null(l);
     ck_assert_int_eq(coop_bf16_linear_forward(NULL, out, w, 2, &e), COOP_E_UNSUPPORTED);
+    struct coop_bf16_wmat *wl = (void *)&sentinel;
+    ck_assert_int_eq(coop_bf16_wmat_create(&wl, w, 2, 2, &e), COOP_E_UNSUPPORTED);
+    ck_assert_ptr_null(wl);
     coop_bf16_linear_free(NULL);
 }
 END_TEST
@@ -203,6 +208,59 @@ START_TEST(row_counts_change)
 }
 END_TEST
 
+/* The array rounding equals coop_f32_to_bf16 element by element, past the
+ * OpenMP threshold and at an odd length. */
+START_TEST(round_n_matches)
+{
+    size_t n = ((size_t)1 << 18) + 1001;
+    float *x = rand_buf(n, 51);
+    uint16_t *r = malloc(n * sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    for (size_t i = 0; i < 13; i++) /* ties, NaN, infinities, denormals */
+        x[i] = (float[]){1.00390625f, 1.01171875f, NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f,
+                         0.0f, -0.0f, 3.4e38f, -3.4e38f, 1e-30f, 65504.0f}[i];
+    coop_bf16_round_n(r, x, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(r[i] == coop_f32_to_bf16(x[i]), "element %zu", i);
+    free(r);
+    coop_free(x);
+}
+END_TEST
+
+/* The frozen left factor: out = a @ b against the references of the layer
+ * (a @ b is the linear layer with inputs a and weights b^T), two column
+ * counts on one object, and its argument checks. */
+START_TEST(left_factor_matches_references)
+{
+    if (!can_run())
+        return;
+    const int M = 64, K = 27, Ns[] = {3136, 49};
+    float *a = rand_buf(M * K, 61), *b = rand_buf(K * 3136, 62);
+    float *bt = coop_alloc_floats(3136 * K), *out = coop_alloc_floats(M * 3136);
+    uint16_t *b16 = malloc(sizeof *b16 * K * 3136);
+    ck_assert_ptr_nonnull(b16);
+    struct coop_bf16_wmat *l = NULL;
+    struct coop_err e;
+    ck_assert_msg(coop_bf16_wmat_create(&l, a, M, K, &e) == 0, "%s", e.msg);
+    for (int t = 0; t < 2; t++) {
+        int N = Ns[t];
+        for (int k = 0; k < K; k++)
+            for (int n = 0; n < N; n++)
+                bt[(size_t)n * K + k] = b[(size_t)k * N + n];
+        coop_bf16_round_n(b16, b, (size_t)K * N);
+        ck_assert_msg(coop_bf16_wmat_forward(l, out, b16, N, &e) == 0, "%s", e.msg);
+        ck_assert_double_lt(check_against_refs(out, a, bt, NULL, M, K, N), TOL_OVERALL);
+    }
+    ck_assert_str_ne(coop_bf16_wmat_impl(l), "");
+    ck_assert_int_eq(coop_bf16_wmat_forward(l, out, b16, 0, &e), COOP_E_INVAL);
+    coop_bf16_wmat_free(l);
+    ck_assert_int_eq(coop_bf16_wmat_create(&l, a, 0, K, &e), COOP_E_INVAL);
+    ck_assert_ptr_null(l);
+    free(b16);
+    coop_free(a), coop_free(b), coop_free(bt), coop_free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bf16");
@@ -213,6 +271,8 @@ int main(void)
     tcase_add_test(tc, refusal);
     tcase_add_loop_test(tc, matches_references, 0, (int)(sizeof shapes / sizeof *shapes));
     tcase_add_test(tc, row_counts_change);
+    tcase_add_test(tc, round_n_matches);
+    tcase_add_test(tc, left_factor_matches_references);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -3,6 +3,7 @@
  * results must equal the library's own loader, tokenizer and towers, the text
  * backward must match finite differences, and errors must name their cause.
  * Needs COOP_SHARED_DIR/clip/bpe_simple_vocab_16e6.txt.gz. */
+#include "coop/bf16.h"
 #include "coop/checkpoint.h"
 #include "coop/clip.h"
 #include "coop/plugin.h"
@@ -258,6 +259,58 @@ START_TEST(images_and_vocab_discovery)
 }
 END_TEST
 
+/* precision: fp32 by default (OpenBLAS), bf16 on request: the info says which and what
+ * ran; text and image features stay close to fp32's; where bf16 cannot run, the open is
+ * refused with the reason. */
+START_TEST(precision_option)
+{
+    NEED_VOCAB();
+    struct coop_backbone *f32 = open_bb(vocab), *b16 = NULL;
+    struct coop_backbone_info in;
+    ops->info(f32, &in);
+    ck_assert_str_eq(in.precision, "fp32");
+    ck_assert_ptr_nonnull(strstr(in.matmul_isa, "openblas:"));
+    struct coop_kv kv = {"precision", "bf16"};
+    struct coop_params opts = {&kv, 1};
+    struct coop_err e;
+    struct coop_err why;
+    if (coop_bf16_check(&why) != 0) {
+        ck_assert_int_eq(ops->open(&host, ckpt, vocab, &opts, &b16, &e), COOP_E_UNSUPPORTED);
+        ck_assert_ptr_nonnull(strstr(e.msg, "precision bf16"));
+        ck_assert_ptr_null(b16);
+        ops->close(f32);
+        return;
+    }
+    ck_assert_msg(ops->open(&host, ckpt, vocab, &opts, &b16, &e) == 0, "%s", e.msg);
+    ops->info(b16, &in);
+    ck_assert_str_eq(in.precision, "bf16");
+    ck_assert_ptr_nonnull(strstr(in.matmul_isa, "onednn:"));
+    enum { K = 3, L = 77, D = 64, E = 32 };
+    float *emb = coop_alloc_floats((size_t)K * L * D);
+    coop_hash_uniform(emb, (size_t)K * L * D, 3, -0.05, 0.05);
+    int eot[K] = {5, 7, 9};
+    float a[K * E], b[K * E];
+    ck_assert_int_eq(ops->text_forward(f32, emb, eot, K, 0, a, NULL, &e), 0);
+    ck_assert_int_eq(ops->text_forward(b16, emb, eot, K, 0, b, NULL, &e), 0);
+    double num = 0, den = 0;
+    for (int i = 0; i < K * E; i++)
+        num = fmax(num, fabs(a[i] - b[i])), den = fmax(den, fabs(a[i]));
+    ck_assert_double_gt(num, 0);
+    ck_assert_double_lt(num / den, 2e-2);
+    float *px = coop_alloc_floats(3 * 32 * 32);
+    coop_hash_uniform(px, 3 * 32 * 32, 5, -2, 2);
+    ck_assert_int_eq(ops->encode_images(f32, px, 1, a, &e), 0);
+    ck_assert_int_eq(ops->encode_images(b16, px, 1, b, &e), 0);
+    num = den = 0;
+    for (int i = 0; i < E; i++)
+        num = fmax(num, fabs(a[i] - b[i])), den = fmax(den, fabs(a[i]));
+    ck_assert_double_gt(num, 0);
+    ck_assert_double_lt(num / den, 2e-2);
+    coop_free(emb), coop_free(px);
+    ops->close(f32), ops->close(b16);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("clip_plugin");
@@ -267,6 +320,7 @@ int main(void)
     tcase_add_test(tc, info_tokenize_embed);
     tcase_add_test(tc, text_forward_backward);
     tcase_add_test(tc, images_and_vocab_discovery);
+    tcase_add_test(tc, precision_option);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

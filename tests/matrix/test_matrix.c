@@ -575,6 +575,20 @@ START_TEST(ids_differ_when_any_value_differs)
     /* crop_scale came later: at its default it stays out of the config text, so the
      * ids recorded before it existed still match; another value is written */
     ck_assert_ptr_null(strstr(coop_matrix_trial(a, 0)->config_yaml, "crop_scale"));
+    /* so did the backbone option precision: at its default (written or not) the id is the
+     * one recorded before it existed, another value is written */
+    struct coop_matrix *c = load_ok("backbone: {plugin: clip, checkpoint: models/x.safetensors, "
+                                    "options: {precision: fp32}}\n"
+                                    "datasets: [oxford_pets]\nmethods: [coop]\nshots: 4\n");
+    ck_assert_str_eq(coop_matrix_trial(a, 0)->id, coop_matrix_trial(c, 0)->id);
+    ck_assert_ptr_null(strstr(coop_matrix_trial(a, 0)->config_yaml, "precision"));
+    ck_assert_ptr_nonnull(strstr(coop_matrix_trial(a, 0)->config_yaml, "options: {}"));
+    coop_matrix_free(c);
+    c = load_ok("backbone: {plugin: clip, checkpoint: models/x.safetensors, "
+                "options: {precision: fp16}}\n"
+                "datasets: [oxford_pets]\nmethods: [coop]\nshots: 4\n");
+    ck_assert_ptr_nonnull(strstr(coop_matrix_trial(c, 0)->config_yaml, "precision: \"fp16\""));
+    coop_matrix_free(c);
     coop_matrix_free(a);
     coop_matrix_free(b);
 }

@@ -196,6 +196,31 @@ START_TEST(quick_gelu_and_l2norm)
 }
 END_TEST
 
+/* The vectorised-exp QuickGELU against the exact one, element by element,
+ * over the whole range (large |x| included: the clamp) and past 2^20
+ * elements (the OpenMP branch); relative error, absolute below |y| = 1e-6. */
+START_TEST(quick_gelu_fast_matches)
+{
+    size_t n = ((size_t)1 << 20) + 77;
+    float *x = tu_rand(n, 3, -30, 30), *r = tu_rand(n, 4, -1, 1);
+    float *y = tu_zeros(n), *yf = tu_zeros(n), *dx = tu_zeros(n), *dxf = tu_zeros(n);
+    const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 60.0f, -60.0f, 100.0f, -100.0f};
+    memcpy(x, special, sizeof special);
+    coop_quick_gelu_forward(y, x, n);
+    coop_quick_gelu_forward_fast(yf, x, n);
+    coop_quick_gelu_backward(dx, r, x, n);
+    coop_quick_gelu_backward_fast(dxf, r, x, n);
+    double worst = 0, worstd = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)yf[i] - y[i]) / fmax(fabs((double)y[i]), 1e-6));
+        worstd = fmax(worstd, fabs((double)dxf[i] - dx[i]) / fmax(fabs((double)r[i]), 1e-30));
+    }
+    ck_assert_msg(worst < 1e-6, "forward: worst relative error %g", worst);
+    ck_assert_msg(worstd < 1e-6, "backward: worst error %g of |dout|", worstd);
+    coop_free(x), coop_free(r), coop_free(y), coop_free(yf), coop_free(dx), coop_free(dxf);
+}
+END_TEST
+
 struct ce_ctx {
     float *logits;
     int *y, M, N;
@@ -516,6 +541,7 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, linear_matches_ref);
+    tcase_add_test(tc, quick_gelu_fast_matches);
     tcase_add_test(tc, linear_backward_fd);
     tcase_add_test(tc, matmul_matches_ref_and_fd);
     tcase_add_test(tc, layernorm_matches_ref_and_fd);

@@ -4,6 +4,7 @@
  * runner. Training loss falls, accuracy on the training shots rises well
  * above chance, the results hold the curve, the context and its nearest
  * words; and the same trial run twice gives bit-identical numbers. */
+#include "coop/bf16.h"
 #include "coop/loader.h"
 #include "coop/matrix.h"
 #include "coop/results.h"
@@ -122,12 +123,100 @@ START_TEST(coop_trains_through_the_clip_plugin)
 }
 END_TEST
 
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)))
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static char *attr(const char *file, const char *name)
+{
+    struct coop_results_reader *r;
+    struct coop_err e;
+    char *v = NULL;
+    ck_assert_int_eq(coop_results_open(file, &r, &e), 0);
+    ck_assert_msg(coop_results_read_attr_str(r, name, &v, &e) == 0, "%s", e.msg);
+    coop_results_close(r);
+    return v;
+}
+
+/* precision: bf16 is a trial of its own (another id, its own feature-cache
+ * files), records what ran, and still trains; fp32 keeps the id it had
+ * before the option existed. (Where bf16 cannot run, only the fp32 half runs;
+ * the refusal is tested in clip_plugin.) */
+START_TEST(bf16_precision_is_its_own_trial)
+{
+    ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e-bf16"), 0);
+    char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
+                               getenv("COOP_SOURCE_ROOT"));
+    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz",
+                                getenv("COOP_SOURCE_ROOT"));
+    char *yaml = coop_asprintf("%s/e2e.yaml", tmp);
+    const char *prec[2] = {"fp32", "bf16"};
+    char *file[2];
+    int nfeat[2];
+    struct coop_err e;
+    bool can = coop_bf16_check(&e) == 0;
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(yaml, "w");
+        fprintf(f,
+                "experiment: p%d\nresults_dir: %s/results\n"
+                "backbone: {plugin: clip, checkpoint: %s, vocab: %s, options: {precision: %s}}\n"
+                "datasets: [{name: world-textures, options: {train_per_class: 8, "
+                "test_per_class: 4}}]\n"
+                "methods: [{name: coop, n_ctx: 4}]\nshots: 4\nseeds: 1\n"
+                "train: {epochs: 20, lr: 0.002, batch_size: 16}\n"
+                "augment: {mode: views, views: 1}\n",
+                i, tmp, ckpt, vocab, prec[i]);
+        fclose(f);
+        if (i == 1 && !can) {
+            fprintf(stderr, "bf16 trial not run: %s\n", e.msg);
+            break;
+        }
+        ck_assert_int_eq(sweep(yaml, false), 1);
+        char *dir = coop_asprintf("%s/results/p%d", tmp, i);
+        file[i] = only_file(dir);
+        free(dir);
+        char *feat = coop_asprintf("%s/cache/features", tmp);
+        nfeat[i] = count_files(feat);
+        free(feat);
+        char *p = attr(file[i], "precision"), *isa = attr(file[i], "matmul_isa");
+        ck_assert_str_eq(p, prec[i]);
+        ck_assert_ptr_nonnull(strstr(isa, i ? "onednn:" : "openblas:"));
+        free(p), free(isa);
+    }
+    if (can) {
+        ck_assert_int_gt(nfeat[0], 0);
+        ck_assert_int_eq(nfeat[1], 2 * nfeat[0]); /* bf16 features never mix with fp32's */
+        char *id0 = attr(file[0], "trial_id"), *id1 = attr(file[1], "trial_id");
+        ck_assert_str_ne(id0, id1);
+        char *cfg = attr(file[0], "config");
+        ck_assert_ptr_null(strstr(cfg, "precision")); /* fp32: the id from before the option */
+        free(cfg), free(id0), free(id1);
+        size_t n;
+        float *acc = read_f32(file[1], "train/curve/accuracy", &n);
+        ck_assert_msg(acc[n - 1] > 40.0f, "bf16 training accuracy %g (chance 16.7)", acc[n - 1]);
+        free(acc);
+        free(file[1]);
+    }
+    free(file[0]), free(yaml), free(vocab), free(ckpt);
+    ck_assert_int_eq(coop_test_rmtree(tmp), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("clip_e2e");
     TCase *tc = tcase_create("e2e");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, coop_trains_through_the_clip_plugin);
+    tcase_add_test(tc, bf16_precision_is_its_own_trial);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

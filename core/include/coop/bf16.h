@@ -56,4 +56,28 @@ COOP_API int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, co
 COOP_API const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l);
 COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
 
+/* A frozen LEFT factor: out[M,N] = bf16(a)[M,K] @ b[K,N] with a [M,K] (a
+ * convolution's weights [Co, Ci*kh*kw]) converted once and b given in bf16
+ * on every call (an im2col, channel-major: no transposes). Same error bound
+ * as the layer above. One forward at a time per object. */
+struct coop_bf16_wmat;
+COOP_API int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
+                                   struct coop_err *e);
+/* out [M,N] (float32, overwritten) = a @ b, b [K,N] bf16 (coop_bf16_round_n), N >= 1. */
+COOP_API int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b,
+                                    int N, struct coop_err *e);
+COOP_API const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l);
+COOP_API void coop_bf16_wmat_free(struct coop_bf16_wmat *l);
+
+/* dst[i] = coop_f32_to_bf16(src[i]) (round to nearest even), vectorised for
+ * AVX-512 where the CPU has it, on the OpenMP threads for large n. */
+COOP_API void coop_bf16_round_n(uint16_t *dst, const float *src, size_t n);
+
+/* Measured bf16 matmul throughput (GFLOP/s): the best over square products
+ * s x s x s, s = 256, 512, ... up to n, through the layer above (activation
+ * rounding included, best of 5 each; large squares fall out of the caches and
+ * run slower, hence the sweep). Next to coop_sgemm_peak_gflops of coop/nn.h;
+ * 0 where bf16 cannot run (core/nn/peak.c). */
+COOP_API double coop_bf16_peak_gflops(int n);
+
 #endif

@@ -32,6 +32,7 @@ struct coop_clip_text {
      * input and the backward recomputes the layer (same results, less
      * memory). 0 = COOP_CLIP_TEXT_TAPE_BUDGET; coop_clip_text_bind sets 0. */
     size_t tape_budget;
+    struct coop_clip_bf16 *bf16;   /* NULL: fp32 products; coop_clip_text_bf16_enable */
 };
 
 struct coop_clip_vit {
@@ -43,6 +44,7 @@ struct coop_clip_vit {
     struct coop_clip_block *blocks;
     float *ln_post_w, *ln_post_b;
     float *proj;                   /* [W, E] */
+    struct coop_clip_bf16 *bf16;   /* NULL: fp32 products; coop_clip_vit_bf16_enable */
 };
 
 struct coop_clip_bn {               /* BatchNorm2d in eval mode, eps 1e-5 */
@@ -66,6 +68,7 @@ struct coop_clip_resnet {
     float *ap_positional_embedding;            /* [(S/32)^2 + 1, 32W] */
     float *ap_q_w, *ap_q_b, *ap_k_w, *ap_k_b, *ap_v_w, *ap_v_b; /* [32W, 32W] */
     float *ap_c_w, *ap_c_b;                    /* [E, 32W] */
+    struct coop_clip_bf16 *bf16; /* NULL: fp32 products; coop_clip_resnet_bf16_enable */
 };
 
 enum coop_clip_vision_kind { COOP_CLIP_VISION_NONE = 0, COOP_CLIP_VISION_VIT = 1,
@@ -196,6 +199,35 @@ COOP_API int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const fl
 /* Dispatches on vision_kind. */
 COOP_API int coop_clip_encode_images(const struct coop_clip_model *m, const float *pixels, int B,
                                      float *feat, struct coop_err *e);
+
+/* ---- bf16 products (core/clip/towers_bf16.c) ----------------------------
+ * A tower with bf16 set runs the matrix products of its frozen weights in
+ * bf16 with float32 accumulation (coop/bf16.h): the four linear layers of
+ * every block (text and ViT), the ViT's patch embedding, every convolution
+ * of the ResNet (as the GEMM of its im2col) and its attention pool's
+ * projections; with backward,
+ * the text tower's input-gradient products too (bf16 copies of each w^T).
+ * Everything else (embeddings, LayerNorm, attention scores and softmax, the
+ * final projections, weight gradients) stays float32. The weights are
+ * converted once here; changing the float32 weights afterwards is not seen.
+ * COOP_E_UNSUPPORTED with the reason when this build or CPU has no bf16
+ * products (coop_bf16_check). Enabling twice keeps the first set. */
+struct coop_clip_bf16;
+COOP_API int coop_clip_text_bf16_enable(struct coop_clip_text *t, bool backward,
+                                        struct coop_err *e);
+COOP_API int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e);
+COOP_API int coop_clip_resnet_bf16_enable(struct coop_clip_resnet *r, struct coop_err *e);
+/* Back to float32 products (frees the bf16 weights). NULL-safe. */
+COOP_API void coop_clip_text_bf16_disable(struct coop_clip_text *t);
+COOP_API void coop_clip_vit_bf16_disable(struct coop_clip_vit *v);
+COOP_API void coop_clip_resnet_bf16_disable(struct coop_clip_resnet *r);
+/* What runs m's matrix products, into buf: "onednn:amx" or
+ * "onednn:avx512_bf16" when its text tower has bf16 products, else
+ * "openblas:<core>" (coop_blas_core_name). */
+COOP_API void coop_clip_matmul_isa(const struct coop_clip_model *m, char *buf, size_t len);
+/* oneDNN's implementation of the set's last product (e.g.
+ * "brg:avx512_core_bf16"); "" for NULL or before the first product. */
+COOP_API const char *coop_clip_bf16_impl(const struct coop_clip_bf16 *s);
 
 /* ---- image-tower construction (core/vision/params.c) ---------------------
  * Lay a tower of the given configuration out in ONE zeroed allocation: the

@@ -49,6 +49,13 @@ COOP_API void coop_layernorm_backward_ref(float *dinp, float *dw, float *db, con
 COOP_API void coop_quick_gelu_forward(float *out, const float *inp, size_t n);
 COOP_API void coop_quick_gelu_forward_ref(float *out, const float *inp, size_t n);
 COOP_API void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+/* The same with an exp that vectorises (2^n e^r, Cody-Waite reduction, a
+ * degree-7 polynomial; arguments clamped to [-87, 88]; tests/nn: within 1e-6
+ * of the exact ones) instead of libm's expf: the towers' bf16 path, whose products
+ * round far more (coop/clip.h). Not bit-identical to the two above. */
+COOP_API void coop_quick_gelu_forward_fast(float *out, const float *inp, size_t n);
+COOP_API void coop_quick_gelu_backward_fast(float *dinp, const float *dout, const float *inp,
+                                            size_t n);
 
 /* Multi-head self-attention core on packed qkv [B, T, 3C] (q | k | v, heads
  * contiguous C/H slices): out [B, T, C] = softmax(q k^T / sqrt(C/H) + mask) v.

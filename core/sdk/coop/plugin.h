@@ -34,9 +34,12 @@
 /* 1.1: the SDK headers apart from the host's; coop_backbone_info and
  * coop_item carry a version; COOP_OPS_HAS.
  * 1.2: nn.h gains the cosine logits' reference and backward, InfoNCE, the
- * batched conv2d and one-query attention; clip.h coop_clip_encode_texts. */
+ * batched conv2d and one-query attention; clip.h coop_clip_encode_texts.
+ * 1.3: coop_backbone_info version 2 (precision, matmul_isa); clip.h's towers
+ * gain a bf16 member and coop_clip_*_bf16_enable / _disable; nn.h the
+ * vectorised-exp QuickGELU. */
 #define COOP_PLUGIN_ABI_MAJOR 1
-#define COOP_PLUGIN_ABI_MINOR 2
+#define COOP_PLUGIN_ABI_MINOR 3
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
 #define COOP_PLUGIN_ABI_MAJOR_OF(abi) ((uint32_t)(abi) & 0xffffu)
 #define COOP_PLUGIN_ABI_MINOR_OF(abi) ((uint32_t)(abi) >> 16)
@@ -132,7 +135,7 @@ struct coop_backbone; /* plugin-defined */
  * all of them. The host reads a field added later only from a struct it zeroed
  * before the call and whose version has it. version sits after the 1.0 fields
  * and never moves: new fields go after it. */
-#define COOP_BACKBONE_INFO_VERSION 1
+#define COOP_BACKBONE_INFO_VERSION 2
 struct coop_backbone_info {
     int embed_dim;       /* E: joint embedding size */
     int token_width;     /* D: text token embedding size */
@@ -144,6 +147,10 @@ struct coop_backbone_info {
     char arch[64];       /* "ViT-B/16", "RN50", "ViT-custom-w256-l4-p8", ... */
     char checkpoint_sha256[65];
     uint32_t version;    /* COOP_BACKBONE_INFO_VERSION (1.1) */
+    /* version >= 2 (1.3): the towers' matrix products, "fp32" or "bf16", and
+     * what runs them, e.g. "openblas:SkylakeX" or "onednn:amx". */
+    char precision[8];
+    char matmul_isa[64];
 };
 /* Tape: whatever a text forward must keep for its backward (plugin-defined). */
 struct coop_tape;

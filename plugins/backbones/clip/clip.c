@@ -22,11 +22,17 @@ struct coop_backbone {
     const struct coop_host *host;
     struct coop_clip_text_tape *spare; /* last freed tape, reused by the next forward */
     char sha256[65];
+    bool bf16;
+    char matmul_isa[64];
 };
 
+static const char *const precisions[] = {"fp32", "bf16", NULL};
 static const struct coop_param_spec clip_params[] = {
     {"hash_checkpoint", COOP_PARAM_BOOL, "true", 0, -1, NULL,
      "compute the checkpoint's SHA-256 for the results (reads the whole file once)"},
+    {"precision", COOP_PARAM_CHOICE, "fp32", 0, 0, precisions,
+     "the towers' weight products: fp32 (OpenBLAS, the reference) or bf16 with fp32 "
+     "accumulation (oneDNN on AMX or AVX512-BF16; refused where neither runs)"},
     COOP_PARAM_END,
 };
 
@@ -54,6 +60,21 @@ static void clip_close(struct coop_backbone *bb)
     free(bb);
 }
 
+/* bf16 copies of the frozen towers' weights (text forward and backward, the
+ * image tower). */
+static int enable_bf16(struct coop_backbone *bb, const char *checkpoint, struct coop_err *e)
+{
+    int rc = coop_clip_text_bf16_enable(&bb->m.text, true, e);
+    if (rc == 0 && bb->m.vision_kind == COOP_CLIP_VISION_VIT)
+        rc = coop_clip_vit_bf16_enable(&bb->m.vit, e);
+    if (rc == 0 && bb->m.vision_kind == COOP_CLIP_VISION_RESNET)
+        rc = coop_clip_resnet_bf16_enable(&bb->m.resnet, e);
+    if (rc)
+        return coop_fail_prefix(e, rc, "clip: %s", checkpoint);
+    bb->bf16 = true;
+    return 0;
+}
+
 static int clip_open(const struct coop_host *host, const char *checkpoint, const char *vocab,
                      const struct coop_params *opts, struct coop_backbone **out,
                      struct coop_err *e)
@@ -75,12 +96,16 @@ static int clip_open(const struct coop_host *host, const char *checkpoint, const
                        coop_tokenizer_vocab_size(bb->tok), checkpoint, bb->m.text.vocab_size);
     if (rc == 0 && coop_params_bool(opts, "hash_checkpoint", true))
         rc = coop_sha256_file(checkpoint, bb->sha256, e);
+    if (rc == 0 && strcmp(coop_params_str(opts, "precision", "fp32"), "bf16") == 0)
+        rc = enable_bf16(bb, checkpoint, e);
+    coop_clip_matmul_isa(&bb->m, bb->matmul_isa, sizeof bb->matmul_isa);
     if (rc) {
         clip_close(bb);
         return rc;
     }
-    logf_host(host, COOP_LOG_INFO, "clip: %s from %s (%zu floats)", bb->m.arch, checkpoint,
-              bb->m.n_floats);
+    logf_host(host, COOP_LOG_INFO, "clip: %s from %s (%zu floats, %s products on %s)",
+              bb->m.arch, checkpoint, bb->m.n_floats, bb->bf16 ? "bf16" : "fp32",
+              bb->matmul_isa);
     *out = bb;
     return 0;
 }
@@ -108,6 +133,8 @@ static void clip_info(const struct coop_backbone *bb, struct coop_backbone_info 
     snprintf(o->arch, sizeof o->arch, "%s", bb->m.arch);
     memcpy(o->checkpoint_sha256, bb->sha256, sizeof o->checkpoint_sha256);
     o->version = COOP_BACKBONE_INFO_VERSION;
+    snprintf(o->precision, sizeof o->precision, "%s", bb->bf16 ? "bf16" : "fp32");
+    snprintf(o->matmul_isa, sizeof o->matmul_isa, "%s", bb->matmul_isa);
 }
 
 static int clip_tokenize(const struct coop_backbone *bb, const char *text, bool truncate,

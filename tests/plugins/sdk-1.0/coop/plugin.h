@@ -96,6 +96,11 @@ struct coop_backbone_info {
     float logit_scale;   /* exp() already applied */
     char arch[64];       /* "ViT-B/16", "RN50", "ViT-custom-w256-l4-p8", ... */
     char checkpoint_sha256[65];
+    /* Appended (the host zeroes the struct first, so a plugin that does not
+     * fill them leaves ""): the towers' matrix products, "fp32" or "bf16",
+     * and what runs them, e.g. "openblas:SkylakeX" or "onednn:amx". */
+    char precision[8];
+    char matmul_isa[64];
 };
 /* Tape: whatever a text forward must keep for its backward (plugin-defined). */
 struct coop_tape;

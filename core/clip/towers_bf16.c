@@ -1,0 +1,382 @@
+/* towers_bf16.c: bf16 copies of a tower's frozen weights (coop/clip.h,
+ * "bf16 products") and the products the towers run through them
+ * (towers_bf16.h). A set is a short table keyed by the float32 weight
+ * pointer: the towers keep calling their kernels with the float32 weights and
+ * the table decides which product runs, so the float32 path is untouched.
+ * Never prints. */
+#include "coop/bf16.h"
+#include "coop/cpu.h"
+#include "coop/nn.h"
+#include "nn/bf16_internal.h"
+#include "coop/util.h"
+#include "towers_bf16.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bf16_entry {
+    const float *w, *bias;          /* the float32 weight [N,K] and bias it stands for */
+    struct coop_bf16_linear *fwd;   /* w (with bias) */
+    struct coop_bf16_linear *bwd;   /* w^T [K,N], no bias; NULL: forward only */
+    struct coop_bf16_wmat *left;    /* a convolution's w [N,K] as the left factor */
+};
+
+struct coop_clip_bf16 {
+    struct bf16_entry *ent;
+    int n, cap;
+    const char *last_impl;         /* oneDNN's kernel of the last product that ran */
+    uint16_t *col;                 /* a convolution's im2col [K, Ho*Wo] in bf16 */
+    size_t col_cap;
+    int rc;                        /* first failure since the reset */
+    struct coop_err err;
+};
+
+static void set_free(struct coop_clip_bf16 *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++) {
+        coop_bf16_linear_free(s->ent[i].fwd);
+        coop_bf16_linear_free(s->ent[i].bwd);
+        coop_bf16_wmat_free(s->ent[i].left);
+    }
+    free(s->ent);
+    coop_free(s->col);
+    free(s);
+}
+
+/* w [N,K] transposed into a new [K,N] array (NULL: out of memory). */
+static float *transposed(const float *w, int K, int N)
+{
+    float *t = coop_alloc_floats((size_t)K * N);
+    if (!t)
+        return NULL;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            t[(size_t)k * N + n] = w[(size_t)n * K + k];
+    return t;
+}
+
+/* A new zeroed entry for w (not yet counted in s->n); NULL: out of memory. */
+static struct bf16_entry *new_entry(struct coop_clip_bf16 *s, const float *w, const float *bias)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 64;
+        struct bf16_entry *ent = realloc(s->ent, (size_t)cap * sizeof *ent);
+        if (!ent)
+            return NULL;
+        s->ent = ent, s->cap = cap;
+    }
+    struct bf16_entry *en = &s->ent[s->n];
+    memset(en, 0, sizeof *en);
+    en->w = w, en->bias = bias;
+    return en;
+}
+
+/* Adds the bf16 copies of w [N,K] (and its transpose when backward). */
+static int add_weight(struct coop_clip_bf16 *s, const float *w, const float *bias, int K, int N,
+                      bool backward, struct coop_err *e)
+{
+    struct bf16_entry *en = new_entry(s, w, bias);
+    if (!en)
+        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    int rc = coop_bf16_linear_create(&en->fwd, w, bias, K, N, e);
+    if (rc == 0 && backward) {
+        float *wt = transposed(w, K, N);
+        rc = wt ? coop_bf16_linear_create(&en->bwd, wt, NULL, N, K, e)
+                : coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory for %d x %d", K, N);
+        coop_free(wt);
+    }
+    if (rc) {
+        coop_bf16_linear_free(en->fwd);
+        return rc;
+    }
+    s->n++;
+    return 0;
+}
+
+/* The blocks' four linear layers of width W. */
+static int add_blocks(struct coop_clip_bf16 *s, const struct coop_clip_block *b, int layers,
+                      int W, bool backward, struct coop_err *e)
+{
+    int rc = 0;
+    for (int l = 0; l < layers && rc == 0; l++) {
+        const struct coop_clip_block *k = &b[l];
+        if ((rc = add_weight(s, k->in_proj_w, k->in_proj_b, W, 3 * W, backward, e)) ||
+            (rc = add_weight(s, k->out_proj_w, k->out_proj_b, W, W, backward, e)) ||
+            (rc = add_weight(s, k->c_fc_w, k->c_fc_b, W, 4 * W, backward, e)))
+            break;
+        rc = add_weight(s, k->c_proj_w, k->c_proj_b, 4 * W, W, backward, e);
+    }
+    return rc;
+}
+
+/* A new set filled by fill (add_text, add_vit, add_resnet) into *slot,
+ * unless *slot already has one; what names the tower in a failure. */
+static int enable(struct coop_clip_bf16 **slot,
+                  int (*fill)(struct coop_clip_bf16 *, const void *, bool, struct coop_err *),
+                  const void *tower, bool backward, const char *what, struct coop_err *e)
+{
+    if (*slot)
+        return 0;
+    struct coop_clip_bf16 *s = NULL;
+    int rc = coop_bf16_check(e);
+    if (rc == 0 && !(s = calloc(1, sizeof *s)))
+        rc = coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    if (rc == 0)
+        rc = fill(s, tower, backward, e);
+    if (rc) {
+        set_free(s);
+        return coop_fail_prefix(e, rc, "%s: precision bf16", what);
+    }
+    *slot = s;
+    return 0;
+}
+
+static int add_text(struct coop_clip_bf16 *s, const void *tower, bool backward,
+                    struct coop_err *e)
+{
+    const struct coop_clip_text *t = tower;
+    return add_blocks(s, t->blocks, t->layers, t->width, backward, e);
+}
+
+static int add_vit(struct coop_clip_bf16 *s, const void *tower, bool backward,
+                   struct coop_err *e)
+{
+    const struct coop_clip_vit *v = tower;
+    int rc = add_weight(s, v->conv1_w, NULL, 3 * v->patch_size * v->patch_size, v->width,
+                        false, e);
+    return rc ? rc : add_blocks(s, v->blocks, v->layers, v->width, backward, e);
+}
+
+int coop_clip_text_bf16_enable(struct coop_clip_text *t, bool backward, struct coop_err *e)
+{
+    return enable(&t->bf16, add_text, t, backward, "text tower", e);
+}
+
+int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
+{
+    return enable(&v->bf16, add_vit, v, false, "image tower (ViT)", e);
+}
+
+/* A convolution w [Co, Ci, kh, kw]: the left factor [Co, Ci*kh*kw] of its
+ * im2col product. */
+static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k,
+                    struct coop_err *e)
+{
+    struct bf16_entry *en = new_entry(s, w, NULL);
+    if (!en)
+        return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
+    int rc = coop_bf16_wmat_create(&en->left, w, Co, Ci * k * k, e);
+    s->n += rc == 0;
+    return rc;
+}
+
+static int add_resnet(struct coop_clip_bf16 *s, const void *tower, bool backward,
+                      struct coop_err *e)
+{
+    const struct coop_clip_resnet *r = tower;
+    int W = r->width, D = 32 * W, rc;
+    if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, e)) ||
+        (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, e)) ||
+        (rc = add_conv(s, r->conv3_w, W, W / 2, 3, e)))
+        return rc;
+    int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nb && rc == 0; k++) {
+        const struct coop_clip_bottleneck *b = &r->blocks[k];
+        if ((rc = add_conv(s, b->conv1_w, b->planes, b->inplanes, 1, e)) ||
+            (rc = add_conv(s, b->conv2_w, b->planes, b->planes, 3, e)) ||
+            (rc = add_conv(s, b->conv3_w, 4 * b->planes, b->planes, 1, e)))
+            break;
+        if (b->has_downsample)
+            rc = add_conv(s, b->down_conv_w, 4 * b->planes, b->inplanes, 1, e);
+    }
+    if (rc == 0 && (rc = add_weight(s, r->ap_q_w, r->ap_q_b, D, D, false, e)) == 0 &&
+        (rc = add_weight(s, r->ap_k_w, r->ap_k_b, D, D, false, e)) == 0 &&
+        (rc = add_weight(s, r->ap_v_w, r->ap_v_b, D, D, false, e)) == 0)
+        rc = add_weight(s, r->ap_c_w, r->ap_c_b, D, r->embed_dim, false, e);
+    return rc;
+}
+
+int coop_clip_resnet_bf16_enable(struct coop_clip_resnet *r, struct coop_err *e)
+{
+    return enable(&r->bf16, add_resnet, r, false, "image tower (ResNet)", e);
+}
+
+void coop_clip_resnet_bf16_disable(struct coop_clip_resnet *r)
+{
+    if (r) {
+        set_free(r->bf16);
+        r->bf16 = NULL;
+    }
+}
+
+void coop_clip_text_bf16_disable(struct coop_clip_text *t)
+{
+    if (t) {
+        set_free(t->bf16);
+        t->bf16 = NULL;
+    }
+}
+
+void coop_clip_vit_bf16_disable(struct coop_clip_vit *v)
+{
+    if (v) {
+        set_free(v->bf16);
+        v->bf16 = NULL;
+    }
+}
+
+void coop_clip_matmul_isa(const struct coop_clip_model *m, char *buf, size_t len)
+{
+    struct coop_cpu_features f;
+    coop_cpu_detect(&f);
+    if (m->text.bf16)
+        snprintf(buf, len, "onednn:%s", coop_bf16_isa_name(coop_bf16_isa(&f)));
+    else
+        snprintf(buf, len, "openblas:%s", coop_blas_core_name());
+}
+
+const char *coop_clip_bf16_impl(const struct coop_clip_bf16 *s)
+{
+    return s && s->last_impl ? s->last_impl : "";
+}
+
+static const struct bf16_entry *find(const struct coop_clip_bf16 *s, const float *w)
+{
+    for (int i = 0; s && i < s->n; i++)
+        if (s->ent[i].w == w)
+            return &s->ent[i];
+    return NULL;
+}
+
+static void keep_failure(struct coop_clip_bf16 *s, int rc, const struct coop_err *e)
+{
+    if (rc && !s->rc) {
+        s->rc = rc;
+        s->err = *e;
+    }
+}
+
+void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, const float *bias, int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (!en || en->bias != bias || M <= 0) {
+        coop_linear_forward(out, inp, w, bias, M, K, N);
+        return;
+    }
+    struct coop_err e;
+    int rc = coop_bf16_linear_forward(en->fwd, out, inp, M, &e);
+    keep_failure(s, rc, &e);
+    if (rc)
+        coop_linear_forward(out, inp, w, bias, M, K, N);
+    else
+        s->last_impl = coop_bf16_linear_impl(en->fwd);
+}
+
+/* colB [Ci*kh*kw, Ho*Wo] in bf16: row (c, ky, kx) holds the pixel of inp
+ * [Ci, H, W] each output position reads through that tap (0 in the padding),
+ * the layout of conv.c's im2col. */
+static void im2col_bf16(uint16_t *colB, const float *inp, int Ci, int H, int W, int kh, int kw,
+                        int stride, int pad, int Ho, int Wo)
+{
+    size_t N = (size_t)Ho * Wo;
+    int rows = Ci * kh * kw;
+#pragma omp parallel for schedule(static) if ((size_t)rows * N > ((size_t)1 << 20))
+    for (int r = 0; r < rows; r++) {
+        int c = r / (kh * kw), ky = r / kw % kh, kx = r % kw;
+        uint16_t *row = colB + (size_t)r * N;
+        for (int oy = 0; oy < Ho; oy++) {
+            int iy = oy * stride - pad + ky;
+            const float *src = inp + ((size_t)c * H + (iy < 0 ? 0 : iy)) * W;
+            bool in = iy >= 0 && iy < H;
+            for (int ox = 0; ox < Wo; ox++) {
+                int ix = ox * stride - pad + kx;
+                row[(size_t)oy * Wo + ox] =
+                    in && ix >= 0 && ix < W ? coop_bf16_round(src[ix]) : 0;
+            }
+        }
+    }
+}
+
+bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
+                           int stride, int pad)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (!en || !en->left)
+        return false;
+    int Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;
+    size_t N = (size_t)Ho * Wo, n = N * (size_t)Ci * kh * kw;
+    struct coop_err e;
+    if (n > s->col_cap) {
+        coop_free(s->col);
+        s->col = coop_alloc(n * sizeof *s->col);
+        s->col_cap = s->col ? n : 0;
+        if (!s->col) {
+            keep_failure(s, coop_fail(&e, COOP_E_NOMEM, "bf16 towers: out of memory for a "
+                                      "%zu-element im2col", n), &e);
+            return false;
+        }
+    }
+    if (kh == 1 && kw == 1 && stride == 1 && pad == 0)
+        coop_bf16_round_n(s->col, inp, n); /* pointwise: the input is its own im2col */
+    else
+        im2col_bf16(s->col, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
+    int rc = coop_bf16_wmat_forward(en->left, out, s->col, (int)N, &e);
+    keep_failure(s, rc, &e);
+    if (rc == 0)
+        s->last_impl = coop_bf16_wmat_impl(en->left);
+    return rc == 0;
+}
+
+void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n)
+{
+    if (s)
+        coop_quick_gelu_forward_fast(out, inp, n);
+    else
+        coop_quick_gelu_forward(out, inp, n);
+}
+
+void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
+                                  const float *inp, size_t n)
+{
+    if (s)
+        coop_quick_gelu_backward_fast(dinp, dout, inp, n);
+    else
+        coop_quick_gelu_backward(dinp, dout, inp, n);
+}
+
+void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, const float *dout, const float *inp,
+                                         const float *w, int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    int rc = -1;
+    struct coop_err e;
+    if (en && en->bwd && M > 0) {
+        rc = coop_bf16_linear_forward(en->bwd, dinp, dout, M, &e);
+        keep_failure(s, rc, &e);
+        if (rc == 0)
+            s->last_impl = coop_bf16_linear_impl(en->bwd);
+    }
+    if (rc)
+        memset(dinp, 0, sizeof(float) * (size_t)M * K);
+    coop_linear_backward(rc ? dinp : NULL, dw, dbias, dout, inp, w, M, K, N);
+}
+
+void coop_clip_bf16_reset(struct coop_clip_bf16 *s)
+{
+    if (s)
+        s->rc = 0;
+}
+
+int coop_clip_bf16_status(const struct coop_clip_bf16 *s, struct coop_err *e)
+{
+    if (!s || !s->rc)
+        return 0;
+    if (e)
+        *e = s->err;
+    return s->rc;
+}

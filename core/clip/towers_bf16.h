@@ -1,0 +1,38 @@
+/* towers_bf16.h: the products the towers (text.c, vision/vit.c) run through
+ * a struct coop_clip_bf16 (coop/clip.h). Each call names the float32 weight
+ * it multiplies by; a NULL set, or a weight the set has no bf16 copy of, runs
+ * the float32 kernel of coop/nn.h unchanged (bit-identical). A bf16 product
+ * that fails (out of memory) is computed in float32 instead and the first
+ * failure is kept for coop_clip_bf16_status. Not installed. */
+#ifndef COOP_TOWERS_BF16_H
+#define COOP_TOWERS_BF16_H
+
+#include "coop/clip.h"
+
+/* coop_linear_forward: out [M,N] = inp [M,K] @ w [N,K]^T + bias. */
+void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, const float *bias, int M, int K, int N);
+/* coop_linear_backward with dinp = (not +=) dout [M,N] @ w: through w's bf16
+ * transpose when the set has one, straight into dinp; else zeroing, then
+ * coop_linear_backward. dw and dbias (may be NULL) in float32, +=. */
+void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, const float *dout, const float *inp,
+                                         const float *w, int M, int K, int N);
+/* The convolution of one image inp [Ci, H, W] by w [Co, Ci, kh, kw] (no
+ * bias) into out [Co, Ho, Wo] as the bf16 GEMM w @ im2col (w the frozen
+ * left factor, the im2col built in bf16);
+ * false (nothing done) when the set has no bf16 copy of w. */
+bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
+                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
+                           int stride, int pad);
+/* QuickGELU: with a set, the vectorised-exp kernels (coop/nn.h, _fast),
+ * else the exact ones. */
+void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);
+void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
+                                  const float *inp, size_t n);
+/* Forgets an earlier failure (call at the start of a tower's pass). */
+void coop_clip_bf16_reset(struct coop_clip_bf16 *s);
+/* 0, or the first failure since the reset (copied into e). */
+int coop_clip_bf16_status(const struct coop_clip_bf16 *s, struct coop_err *e);
+
+#endif
