@@ -37,9 +37,12 @@
  * batched conv2d and one-query attention; clip.h coop_clip_encode_texts.
  * 1.3: coop_backbone_info version 2 (precision, matmul_isa); clip.h's towers
  * gain a bf16 member and coop_clip_*_bf16_enable / _disable; nn.h the
- * vectorised-exp QuickGELU. */
+ * vectorised-exp QuickGELU.
+ * 1.4: clip.h COOP_CLIP_LAYOUT; checkpoint.h coop_clip_model_load_sized
+ * (coop_clip_model_load becomes a macro passing the caller's size and
+ * layout; the unsized symbol refuses every call). */
 #define COOP_PLUGIN_ABI_MAJOR 1
-#define COOP_PLUGIN_ABI_MINOR 3
+#define COOP_PLUGIN_ABI_MINOR 4
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
 #define COOP_PLUGIN_ABI_MAJOR_OF(abi) ((uint32_t)(abi) & 0xffffu)
 #define COOP_PLUGIN_ABI_MINOR_OF(abi) ((uint32_t)(abi) >> 16)
