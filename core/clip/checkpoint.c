@@ -406,7 +406,7 @@ static int check_layout(size_t size, unsigned layout, const char *path, struct c
 }
 
 /* The unsized entry of SDKs before ABI 1.4: its caller's layout is unknown. */
-int(coop_clip_model_load)(struct coop_clip_model *m, const char *path, struct coop_err *e)
+int (coop_clip_model_load)(struct coop_clip_model *m, const char *path, struct coop_err *e)
 {
     (void)m;
     return coop_fail(e, COOP_E_INVAL,
