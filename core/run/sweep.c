@@ -209,7 +209,7 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
             !(names = coop_run_class_names(d, &K, &te)))
             continue;
         struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,
-                                     (uint64_t)t->seed};
+                                     (uint64_t)t->seed, NULL};
         rc = pops->check_classes(&a, e);
         if (rc)
             coop_fail_prefix(e, rc, "%s '%s' (%s)", i == 0 ? "dataset" : "target", name,

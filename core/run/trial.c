@@ -120,18 +120,16 @@ static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *tar
     const int E = rt->info.embed_dim;
     int rc = 0;
     if (m->prompt) {
-        float *t = coop_alloc_floats((size_t)K * E), *xn = coop_alloc_floats(n * E);
-        if (!t || !xn)
+        float *xn = coop_alloc_floats(n * E);
+        if (!xn)
             rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (rc == 0 && target)
             rc = prompt_classes(m, target, names, K, e);
-        if (rc == 0)
-            rc = coop_prompt_text_features(rt->bb, m->pops, m->prompt, K, t, e);
         if (rc == 0) {
             coop_l2norm_forward(xn, NULL, x, (int)n, E);
-            coop_cosine_logits(out, xn, t, (int)n, K, E, rt->info.logit_scale);
+            rc = coop_prompt_logits(rt->bb, m->pops, m->prompt, K, xn, n, rt->info.logit_scale,
+                                    out, e);
         }
-        coop_free(t);
         coop_free(xn);
         return rc;
     }
@@ -340,7 +338,7 @@ static int train_prompt(struct rt *rt, const struct coop_trial *t, struct method
                         struct coop_err *e)
 {
     struct coop_prompt_args pa = {&rt->host, &t->method_params, rt->bb, names, K,
-                                  (uint64_t)t->seed};
+                                  (uint64_t)t->seed, template_of(src)};
     int rc = m->pops->create(&pa, &m->prompt, e);
     if (rc)
         return coop_fail_prefix(e, rc, "prompt '%s'", t->method);
