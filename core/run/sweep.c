@@ -28,6 +28,9 @@ static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
     out->params = coop_plugin_params(p);
     out->trains = p->kind != COOP_PLUGIN_BASELINE ||
                   ((const struct coop_baseline_ops *)p->ops)->needs_training_data;
+    const struct coop_prompt_ops *pops = p->kind == COOP_PLUGIN_PROMPT ? p->ops : NULL;
+    out->train_defaults = pops && COOP_OPS_HAS(pops, train_defaults, 3) ? pops->train_defaults
+                                                                         : NULL;
     return 0;
 }
 

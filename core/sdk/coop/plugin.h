@@ -36,7 +36,7 @@
  * 1.2: nn.h gains the cosine logits' reference and backward, InfoNCE, the
  * batched conv2d and one-query attention; clip.h coop_clip_encode_texts.
  * 1.3: prompt ops version 3 (condition, loss: prompts that see the image and
- * terms added to the loss); coop_prompt_args.template_text. */
+ * terms added to the loss; train_defaults); coop_prompt_args.template_text. */
 #define COOP_PLUGIN_ABI_MAJOR 1
 #define COOP_PLUGIN_ABI_MINOR 3
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
@@ -289,6 +289,12 @@ struct coop_prompt_ops {
      * training only, after the forward of each build. */
     int (*loss)(struct coop_prompt *p, const float *text, int K, int E, double *value,
                 float *dtext, struct coop_err *e);
+    /* Optional, version >= 3: the method's published recipe, training keys
+     * of the experiment's train: section and their values ({"batch_size",
+     * "1"}, ...), ended by {NULL, NULL}. Each replaces the protocol's default
+     * for this method where neither the experiment's train: section nor the
+     * method's own train: sets that key. */
+    const struct coop_kv *train_defaults;
 };
 
 /* ---- baseline ---------------------------------------------------------- */

@@ -444,6 +444,12 @@ static const struct coop_param_spec cocoop_params[] = {
     {"init_std", COOP_PARAM_FLOAT, "0.02", 0, 10, NULL, "std of the random init"},
     COOP_PARAM_END};
 
+/* configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml over Dassl's
+ * defaults (momentum 0.9, weight decay 5e-4: the protocol's own). */
+static const struct coop_kv cocoop_recipe[] = {
+    {"epochs", "10"}, {"batch_size", "1"}, {"lr", "0.002"}, {"schedule", "cosine"},
+    {"warmup_epochs", "1"}, {"warmup_type", "constant"}, {"warmup_lr", "1e-05"}, {NULL, NULL}};
+
 static const struct coop_prompt_ops cocoop_ops = {
     .version = COOP_PROMPT_OPS_VERSION,
     .params = cocoop_params,
@@ -457,6 +463,7 @@ static const struct coop_prompt_ops cocoop_ops = {
     .backward = prompt_backward,
     .check_classes = prompt_check_classes,
     .condition = cocoop_condition,
+    .train_defaults = cocoop_recipe,
 };
 
 /* KgCoOp (Yao et al., CVPR 2023): CoOp's unified context ("a photo of a",
