@@ -263,7 +263,9 @@ static int write_sample(struct coop_results_writer *w, const struct coop_fewshot
     return rc;
 }
 
-/* Learned context and, for each context vector, its nearest vocabulary words. */
+/* Learned context and, for each context vector, its nearest vocabulary words
+ * (parameters of rank 2 or more, [..., D]: a flat arena such as CoCoOp's
+ * context and meta-net is not a list of token vectors). */
 static int write_prompt_params(struct rt *rt, struct method *m, struct coop_results_writer *w,
                                struct coop_err *e)
 {
@@ -271,7 +273,7 @@ static int write_prompt_params(struct rt *rt, struct method *m, struct coop_resu
     int rank = m->pops->param_shape(m->prompt, shape);
     const float *p = m->pops->param_data(m->prompt);
     int rc = coop_results_write_f32(w, "params/ctx", p, rank, shape, e);
-    if (rc || !rt->bb.ops->nearest_tokens || !rt->bb.ops->decode_token)
+    if (rc || rank < 2 || !rt->bb.ops->nearest_tokens || !rt->bb.ops->decode_token)
         return rc;
     const int D = rt->info.token_width, k = 5;
     size_t rows = m->pops->num_params(m->prompt) / (size_t)D;
