@@ -136,8 +136,14 @@ struct coop_prompt {
 static int pr_create(const struct coop_prompt_args *a, struct coop_prompt **out,
                      struct coop_err *e)
 {
-    struct coop_backbone_info info;
-    a->backbone.ops->info(a->backbone.bb, &info);
+    /* Room past the 1.0 struct: a backbone built against 1.1 or later fills
+     * its version field too (coop_backbone_info grew at its end). */
+    union {
+        struct coop_backbone_info info;
+        char room[1024];
+    } u;
+    a->backbone.ops->info(a->backbone.bb, &u.info);
+    const struct coop_backbone_info info = u.info;
     if (info.token_width > 64 || info.context_length < 4 || a->num_classes > info.token_width)
         return coop_fail(e, COOP_E_INVAL, "old_sdk_prompt: backbone too large or too short");
     *out = calloc(1, sizeof **out);
