@@ -78,24 +78,33 @@ static float *read_f32(const char *file, const char *path, size_t *n)
     return v;
 }
 
-START_TEST(coop_trains_through_the_clip_plugin)
+/* A fresh scratch folder and an experiment file in it: the shipped world CLIP
+ * on world-textures (8 train and 4 test images per class), then rest
+ * (methods, shots, train, augment). Returns the file's path. */
+static char *world_yaml(const char *rest)
 {
     ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e"), 0);
-    char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
-                               getenv("COOP_SOURCE_ROOT"));
-    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz", getenv("COOP_SOURCE_ROOT"));
+    const char *root = getenv("COOP_SOURCE_ROOT");
     char *yaml = coop_asprintf("%s/e2e.yaml", tmp);
     FILE *f = fopen(yaml, "w");
+    ck_assert_ptr_nonnull(f);
     fprintf(f,
             "experiment: e2e\nresults_dir: %s/results\n"
-            "backbone: {plugin: clip, checkpoint: %s, vocab: %s}\n"
+            "backbone: {plugin: clip, checkpoint: %s/models/world-clip/world-clip.safetensors, "
+            "vocab: %s/models/world-clip/bpe_world.txt.gz}\n"
             "datasets: [{name: world-textures, options: {train_per_class: 8, test_per_class: 4}}]\n"
-            "methods: [{name: coop, n_ctx: 4, csc: true}]\n"
-            "shots: 4\nseeds: 1\n"
-            "train: {epochs: 100, lr: 0.002, batch_size: 16}\n"
-            "augment: {mode: views, views: 1}\n",
-            tmp, ckpt, vocab);
+            "%s",
+            tmp, root, root, rest);
     fclose(f);
+    return yaml;
+}
+
+START_TEST(coop_trains_through_the_clip_plugin)
+{
+    char *yaml = world_yaml("methods: [{name: coop, n_ctx: 4, csc: true}]\n"
+                            "shots: 4\nseeds: 1\n"
+                            "train: {epochs: 100, lr: 0.002, batch_size: 16}\n"
+                            "augment: {mode: views, views: 1}\n");
     ck_assert_int_eq(sweep(yaml, false), 1);
     char *dir = coop_asprintf("%s/results/e2e", tmp);
     char *file = only_file(dir);
@@ -120,7 +129,7 @@ START_TEST(coop_trains_through_the_clip_plugin)
     ck_assert(memcmp(loss, loss2, EPOCHS * sizeof *loss) == 0);
     ck_assert(memcmp(ctx, ctx2, n * sizeof *ctx) == 0);
     free(loss), free(loss2), free(acc), free(ctx), free(ctx2);
-    free(file), free(dir), free(yaml), free(vocab), free(ckpt);
+    free(file), free(dir), free(yaml);
     ck_assert_int_eq(coop_test_rmtree(tmp), 0);
 }
 END_TEST
@@ -173,28 +182,17 @@ static void check_learns(const char *dir, const char *method, int epochs)
 
 START_TEST(cocoop_and_kgcoop_run_from_yaml)
 {
-    ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e"), 0);
-    char *ckpt = coop_asprintf("%s/models/world-clip/world-clip.safetensors",
-                               getenv("COOP_SOURCE_ROOT"));
-    char *vocab = coop_asprintf("%s/models/world-clip/bpe_world.txt.gz", getenv("COOP_SOURCE_ROOT"));
-    char *yaml = coop_asprintf("%s/e2e.yaml", tmp);
-    FILE *f = fopen(yaml, "w");
-    fprintf(f,
-            "experiment: e2e\nresults_dir: %s/results\n"
-            "backbone: {plugin: clip, checkpoint: %s, vocab: %s}\n"
-            "datasets: [{name: world-textures, options: {train_per_class: 8, test_per_class: 4}}]\n"
-            "methods:\n"
-            "  - {name: cocoop, train: {epochs: 10, batch_size: 4, lr: 0.02}}\n"
-            "  - {name: kgcoop, lambda: 1.0, train: {epochs: 40, batch_size: 8, lr: 0.02}}\n"
-            "shots: 4\nseeds: 1\n"
-            "augment: {mode: views, views: 1}\n",
-            tmp, ckpt, vocab);
-    fclose(f);
+    char *yaml = world_yaml(
+        "methods:\n"
+        "  - {name: cocoop, train: {epochs: 10, batch_size: 4, lr: 0.02}}\n"
+        "  - {name: kgcoop, lambda: 1.0, train: {epochs: 40, batch_size: 8, lr: 0.02}}\n"
+        "shots: 4\nseeds: 1\n"
+        "augment: {mode: views, views: 1}\n");
     ck_assert_int_eq(sweep(yaml, false), 2);
     char *dir = coop_asprintf("%s/results/e2e", tmp);
     check_learns(dir, "cocoop", 10);
     check_learns(dir, "kgcoop", 40);
-    free(dir), free(yaml), free(vocab), free(ckpt);
+    free(dir), free(yaml);
     ck_assert_int_eq(coop_test_rmtree(tmp), 0);
 }
 END_TEST
