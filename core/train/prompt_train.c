@@ -14,28 +14,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Scratch for text features of K prompts: emb [K, L, D], feat [K, E], eot [K]. */
+struct text_scratch {
+    float *emb, *feat;
+    int *eot;
+};
+
+static int scratch_alloc(struct text_scratch *s, const struct coop_backbone_info *info, int K,
+                         struct coop_err *e)
+{
+    size_t row = (size_t)info->context_length * info->token_width;
+    s->emb = coop_alloc_floats((size_t)K * row);
+    s->feat = coop_alloc_floats((size_t)K * info->embed_dim);
+    s->eot = calloc((size_t)K, sizeof *s->eot);
+    return s->emb && s->feat && s->eot
+               ? 0
+               : coop_fail(e, COOP_E_NOMEM, "out of memory for %d prompts", K);
+}
+
+static void scratch_free(struct text_scratch *s)
+{
+    coop_free(s->emb);
+    coop_free(s->feat);
+    free(s->eot);
+}
+
+static int text_features(struct coop_backbone_ref bb, const struct coop_prompt_ops *pops,
+                         struct coop_prompt *p, int K, int E, struct text_scratch *s,
+                         float *out, struct coop_err *e)
+{
+    int shared = 0, rc;
+    if ((rc = pops->build(p, s->emb, s->eot, &shared, e)) != 0)
+        return rc;
+    if ((rc = bb.ops->text_forward(bb.bb, s->emb, s->eot, K, shared, s->feat, NULL, e)) != 0)
+        return rc;
+    coop_l2norm_forward(out, NULL, s->feat, K, E);
+    return 0;
+}
+
 int coop_prompt_text_features(struct coop_backbone_ref bb, const struct coop_prompt_ops *pops,
                               struct coop_prompt *p, int K, float *out, struct coop_err *e)
 {
     struct coop_backbone_info info;
     bb.ops->info(bb.bb, &info);
-    size_t row = (size_t)info.context_length * info.token_width;
-    float *emb = coop_alloc_floats((size_t)K * row), *feat = coop_alloc_floats((size_t)K *
-                                                                              info.embed_dim);
-    int *eot = calloc((size_t)K, sizeof *eot), shared = 0, rc;
-    if (!emb || !feat || !eot) {
-        rc = coop_fail(e, COOP_E_NOMEM, "out of memory for %d prompts", K);
-        goto done;
-    }
-    if ((rc = pops->build(p, emb, eot, &shared, e)) != 0)
-        goto done;
-    if ((rc = bb.ops->text_forward(bb.bb, emb, eot, K, shared, feat, NULL, e)) != 0)
-        goto done;
-    coop_l2norm_forward(out, NULL, feat, K, info.embed_dim);
-done:
-    coop_free(emb);
-    coop_free(feat);
-    free(eot);
+    struct text_scratch s;
+    int rc = scratch_alloc(&s, &info, K, e);
+    if (rc == 0)
+        rc = text_features(bb, pops, p, K, info.embed_dim, &s, out, e);
+    scratch_free(&s);
     return rc;
 }
 
@@ -51,21 +77,21 @@ int coop_prompt_logits(struct coop_backbone_ref bb, const struct coop_prompt_ops
     struct coop_backbone_info info;
     bb.ops->info(bb.bb, &info);
     const int E = info.embed_dim;
+    const bool cond = coop_prompt_conditional(pops);
+    struct text_scratch s;
     float *t = coop_alloc_floats((size_t)K * E);
-    if (!t)
-        return coop_fail(e, COOP_E_NOMEM, "out of memory for %d text features", K);
-    int rc = 0;
-    if (!coop_prompt_conditional(pops)) {
-        rc = coop_prompt_text_features(bb, pops, p, K, t, e);
-        if (rc == 0)
-            coop_cosine_logits(out, xn, t, (int)n, K, E, logit_scale);
-    }
-    for (size_t i = 0; i < n && rc == 0 && coop_prompt_conditional(pops); i++) {
+    int rc = scratch_alloc(&s, &info, K, e);
+    if (rc == 0 && !t)
+        rc = coop_fail(e, COOP_E_NOMEM, "out of memory for %d text features", K);
+    if (rc == 0 && !cond && (rc = text_features(bb, pops, p, K, E, &s, t, e)) == 0)
+        coop_cosine_logits(out, xn, t, (int)n, K, E, logit_scale);
+    for (size_t i = 0; i < n && rc == 0 && cond; i++) { /* one build per image */
         if ((rc = pops->condition(p, xn + i * E, e)) == 0)
-            rc = coop_prompt_text_features(bb, pops, p, K, t, e);
+            rc = text_features(bb, pops, p, K, E, &s, t, e);
         if (rc == 0)
             coop_cosine_logits(out + i * K, xn + i * E, t, 1, K, E, logit_scale);
     }
+    scratch_free(&s);
     coop_free(t);
     return rc;
 }
