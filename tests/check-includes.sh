@@ -36,7 +36,7 @@ core/results    common util cpu results @config
 core/plugin     common util plugin loader @config
 core/report     common util results report
 core/pretrain   @sdk cpu bf16 safetensors image train pretrain clip/bpe.h clip/clean.h clip/unicode.h
-core/run        @sdk cpu bf16 safetensors image plugin data train matrix results loader featcache run slurm matrix/ytree.h @config
+core/run        @sdk cpu bf16 safetensors image plugin data train matrix results loader featcache run slurm prompt matrix/ytree.h @config
 '
 # The layer each public header belongs to: its includes follow that folder's
 # rule, and a header of the SDK (core/sdk/coop/) includes only SDK headers.
@@ -48,7 +48,7 @@ clip core/clip        checkpoint core/clip  tokenizer core/clip   safetensors co
 image core/image      world core/world      data core/data        train core/train
 matrix core/matrix    results core/results  plugin core/plugin    loader core/plugin
 report core/report    pretrain core/pretrain featcache core/run   run core/run
-slurm core/run
+slurm core/run        prompt core/run
 '
 
 check_tree() {

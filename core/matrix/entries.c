@@ -81,8 +81,9 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
     snprintf(what, sizeof what, "%s '%s'",
              en->kind == MX_BACKBONE ? "backbone" : en->kind == MX_DATASET ? "dataset" : "method",
              en->name);
-    int rc = map ? coop_mx_check_keys(m, map, what, known, np + n_skip, e) : 0;
-    for (size_t i = 0; !rc && i < np; i++) {
+    int rc = map ? coop_mx_check_keys(m, map, what, known, np + n_skip, e) : 0, first = 0;
+    for (size_t i = 0; i < np && coop_mx_next(m, rc, &first, e); i++) {
+        rc = 0;
         struct mx_param *p = &en->params[i];
         p->spec = &sp[i];
         const struct ynode *v = coop_ymap_get(map, sp[i].name);
@@ -104,7 +105,8 @@ static int parse_params(struct coop_matrix *m, struct mx_entry *en, const struct
             rc = coop_mx_parse_axis(m, &d, what, &sp[i], &p->values, &p->n, e);
         }
     }
-    return rc;
+    coop_mx_next(m, rc, &first, e);
+    return first;
 }
 
 static int cmp_kv(const void *a, const void *b)
@@ -262,6 +264,21 @@ static const struct ynode *item(const struct ynode *n, size_t i)
     return n->kind == YNODE_SEQ ? n->items[i] : n;
 }
 
+/* Each entry of a list on its own, so the errors of all of them are reported;
+ * returns the first entry's error code. */
+static int each_entry(struct coop_matrix *m, const struct ynode *n, struct mx_entry *list,
+                      size_t count,
+                      int (*one)(struct coop_matrix *, const struct ynode *, struct mx_entry *,
+                                 struct coop_err *),
+                      struct coop_err *e)
+{
+    int rc = 0, first = 0;
+    for (size_t i = 0; i < count && coop_mx_next(m, rc, &first, e); i++)
+        rc = one(m, item(n, i), &list[i], e);
+    coop_mx_next(m, rc, &first, e);
+    return first;
+}
+
 static int check_file(struct coop_matrix *m, const struct ynode *n, const char *what,
                       const char **abs, const char **written, struct coop_err *e)
 {
@@ -282,38 +299,40 @@ static int check_file(struct coop_matrix *m, const struct ynode *n, const char *
 static const char *const backbone_keys[] = {"plugin", "label", "checkpoint", "vocab",
                                             "options", "zip"};
 
+static int parse_backbone(struct coop_matrix *m, const struct ynode *it, struct mx_entry *en,
+                          struct coop_err *e)
+{
+    en->kind = MX_BACKBONE;
+    int rc = coop_mx_check_keys(m, it, "backbone", backbone_keys, 6, e);
+    if (rc || (rc = entry_name(m, en, it, "plugin", COOP_PLUGIN_BACKBONE, e)))
+        return rc;
+    const struct ynode *ck = coop_ymap_get(it, "checkpoint"), *vb = coop_ymap_get(it, "vocab");
+    if (!ck)
+        rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "backbone: 'checkpoint' is required");
+    if (!rc)
+        rc = check_file(m, ck, "backbone: checkpoint", &en->checkpoint,
+                        &en->checkpoint_as_written, e);
+    if (!rc && vb)
+        rc = check_file(m, vb, "backbone: vocab", &en->vocab, &en->vocab_as_written, e);
+    if (!rc && !coop_ymap_get(it, "label")) {
+        const char *b = strrchr(en->checkpoint_as_written, '/');
+        char *s = coop_mx_strdup(m, b ? b + 1 : en->checkpoint_as_written);
+        char *dot = s ? strchr(s, '.') : NULL;
+        if (dot && dot != s)
+            *dot = '\0';
+        en->label = s ? s : en->name;
+    }
+    if (!rc)
+        rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
+    if (!rc)
+        rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
+    return rc;
+}
+
 int coop_mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "backbone", &m->backbones, &m->n_backbones, true, e);
-    for (size_t i = 0; !rc && i < m->n_backbones; i++) {
-        const struct ynode *it = item(n, i);
-        struct mx_entry *en = &m->backbones[i];
-        en->kind = MX_BACKBONE;
-        if ((rc = coop_mx_check_keys(m, it, "backbone", backbone_keys, 6, e)) ||
-            (rc = entry_name(m, en, it, "plugin", COOP_PLUGIN_BACKBONE, e)))
-            break;
-        const struct ynode *ck = coop_ymap_get(it, "checkpoint"), *vb = coop_ymap_get(it, "vocab");
-        if (!ck)
-            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "backbone: 'checkpoint' is required");
-        if (!rc)
-            rc = check_file(m, ck, "backbone: checkpoint", &en->checkpoint,
-                            &en->checkpoint_as_written, e);
-        if (!rc && vb)
-            rc = check_file(m, vb, "backbone: vocab", &en->vocab, &en->vocab_as_written, e);
-        if (!rc && !coop_ymap_get(it, "label")) {
-            const char *b = strrchr(en->checkpoint_as_written, '/');
-            char *s = coop_mx_strdup(m, b ? b + 1 : en->checkpoint_as_written);
-            char *dot = s ? strchr(s, '.') : NULL;
-            if (dot && dot != s)
-                *dot = '\0';
-            en->label = s ? s : en->name;
-        }
-        if (!rc)
-            rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
-        if (!rc)
-            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
-    }
-    return rc;
+    return rc ? rc : each_entry(m, n, m->backbones, m->n_backbones, parse_backbone, e);
 }
 
 static const char *const dataset_keys[] = {"name", "label", "targets", "epochs", "options",
@@ -414,53 +433,60 @@ int coop_mx_check_dataset_epochs(const struct coop_matrix *m, struct coop_err *e
     return 0;
 }
 
+static int parse_dataset(struct coop_matrix *m, const struct ynode *it, struct mx_entry *en,
+                         struct coop_err *e)
+{
+    const struct ynode *v;
+    int rc = 0;
+    en->kind = MX_DATASET;
+    if (it->kind == YNODE_SEQ)
+        rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "datasets: an entry is a name or a mapping");
+    if (!rc && it->kind == YNODE_MAP)
+        rc = coop_mx_check_keys(m, it, "dataset", dataset_keys, 6, e);
+    if (!rc)
+        rc = entry_name(m, en, it, "name", COOP_PLUGIN_DATASET, e);
+    if (!rc && (v = coop_ymap_get(it, "targets")))
+        rc = parse_targets(m, en, v, e);
+    if (!rc && (v = coop_ymap_get(it, "epochs")))
+        rc = parse_dataset_epochs(m, en, v, e);
+    if (!rc)
+        rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
+    if (!rc)
+        rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
+    return rc;
+}
+
 int coop_mx_parse_datasets(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "datasets", &m->datasets, &m->n_datasets, false, e);
-    for (size_t i = 0; !rc && i < m->n_datasets; i++) {
-        const struct ynode *it = item(n, i), *v;
-        struct mx_entry *en = &m->datasets[i];
-        en->kind = MX_DATASET;
-        if (it->kind == YNODE_SEQ)
-            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "datasets: an entry is a name or a mapping");
-        if (!rc && it->kind == YNODE_MAP)
-            rc = coop_mx_check_keys(m, it, "dataset", dataset_keys, 6, e);
-        if (!rc)
-            rc = entry_name(m, en, it, "name", COOP_PLUGIN_DATASET, e);
-        if (!rc && (v = coop_ymap_get(it, "targets")))
-            rc = parse_targets(m, en, v, e);
-        if (!rc && (v = coop_ymap_get(it, "epochs")))
-            rc = parse_dataset_epochs(m, en, v, e);
-        if (!rc)
-            rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
-        if (!rc)
-            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
-    }
-    return rc;
+    return rc ? rc : each_entry(m, n, m->datasets, m->n_datasets, parse_dataset, e);
 }
 
 static const char *const method_keys[] = {"name", "label", "zip", "train"};
 
+static int parse_method(struct coop_matrix *m, const struct ynode *it, struct mx_entry *en,
+                        struct coop_err *e)
+{
+    int rc = 0;
+    en->kind = MX_METHOD;
+    if (it->kind == YNODE_SEQ)
+        rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "methods: an entry is a name or a mapping");
+    if (!rc)
+        rc = entry_name(m, en, it, "name", 0, e);
+    if (!rc)
+        rc = parse_params(m, en, it->kind == YNODE_MAP ? it : NULL, it, method_keys, 4, e);
+    const struct ynode *tr = coop_ymap_get(it, "train");
+    if (!rc && tr)
+        rc = coop_mx_parse_train_override(m, tr, en->train, e);
+    if (!rc)
+        rc = coop_mx_train_recipe(m, en, it, e);
+    if (!rc)
+        rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
+    return rc;
+}
+
 int coop_mx_parse_methods(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
 {
     int rc = entry_list(m, n, "methods", &m->methods, &m->n_methods, false, e);
-    for (size_t i = 0; !rc && i < m->n_methods; i++) {
-        const struct ynode *it = item(n, i);
-        struct mx_entry *en = &m->methods[i];
-        en->kind = MX_METHOD;
-        if (it->kind == YNODE_SEQ)
-            rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "methods: an entry is a name or a mapping");
-        if (!rc)
-            rc = entry_name(m, en, it, "name", 0, e);
-        if (!rc)
-            rc = parse_params(m, en, it->kind == YNODE_MAP ? it : NULL, it, method_keys, 4, e);
-        const struct ynode *tr = coop_ymap_get(it, "train");
-        if (!rc && tr)
-            rc = coop_mx_parse_train_override(m, tr, en->train, e);
-        if (!rc)
-            rc = coop_mx_train_recipe(m, en, it, e);
-        if (!rc)
-            rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
-    }
-    return rc;
+    return rc ? rc : each_entry(m, n, m->methods, m->n_methods, parse_method, e);
 }

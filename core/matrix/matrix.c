@@ -83,34 +83,40 @@ static const char *const top_keys[] = {
     "zip",        "exclude",     "slurm"}; /* slurm: coop-run --slurm's (core/run/slurm.c) */
 #define N_TOP (sizeof top_keys / sizeof *top_keys)
 
-static int parse_root(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+/* no error recorded so far: the parts that build on the others may run */
+static bool clean(const struct coop_matrix *m)
 {
-    if (!root)
-        return coop_fail(e, COOP_E_INVAL, "%s:1:1: empty experiment file", m->file);
-    int rc = coop_mx_check_keys(m, root, "top level", top_keys, N_TOP, e);
+    return !m->errs || m->errs->n == 0;
+}
+
+/* The independent sections each report their errors (coop_mx_note); rc is
+ * set only when parsing must stop. */
+static int parse_sections(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+{
     const struct ynode *n;
-    if (!rc && (n = coop_ymap_get(root, "description")))
-        rc = coop_mx_expect_scalar(m, n, "description", e);
+    int rc = 0;
+    if ((n = coop_ymap_get(root, "description")))
+        rc = coop_mx_note(m, coop_mx_expect_scalar(m, n, "description", e), e);
     if (!rc)
-        rc = parse_experiment(m, coop_ymap_get(root, "experiment"), e);
+        rc = coop_mx_note(m, parse_experiment(m, coop_ymap_get(root, "experiment"), e), e);
     if (!rc)
-        rc = parse_paths(m, root, e);
+        rc = coop_mx_note(m, parse_paths(m, root, e), e);
     if (!rc && !m->oom)
-        rc = coop_mx_parse_backbones(m, coop_ymap_get(root, "backbone"), e);
+        rc = coop_mx_note(m, coop_mx_parse_backbones(m, coop_ymap_get(root, "backbone"), e), e);
     if (!rc && !m->oom)
-        rc = coop_mx_parse_datasets(m, coop_ymap_get(root, "datasets"), e);
+        rc = coop_mx_note(m, coop_mx_parse_datasets(m, coop_ymap_get(root, "datasets"), e), e);
     if (!rc && !m->oom)
-        rc = coop_mx_parse_methods(m, coop_ymap_get(root, "methods"), e);
+        rc = coop_mx_note(m, coop_mx_parse_methods(m, coop_ymap_get(root, "methods"), e), e);
     m->shots.name = "shots";
     m->seeds.name = "seed";
     if (!rc && (n = coop_ymap_get(root, "shots")))
-        rc = coop_mx_parse_axis(m, n, "shots", coop_mx_setting_spec("shots"), &m->shots.values,
-                           &m->shots.n, e);
-    if (!rc)
+        rc = coop_mx_note(m, coop_mx_parse_axis(m, n, "shots", coop_mx_setting_spec("shots"),
+                                                &m->shots.values, &m->shots.n, e), e);
+    if (!rc && clean(m))
         rc = coop_mx_check_dataset_epochs(m, e);
     if (!rc && (n = coop_ymap_get(root, "seeds")))
-        rc = coop_mx_parse_axis(m, n, "seeds", coop_mx_setting_spec("seeds"), &m->seeds.values,
-                           &m->seeds.n, e);
+        rc = coop_mx_note(m, coop_mx_parse_axis(m, n, "seeds", coop_mx_setting_spec("seeds"),
+                                                &m->seeds.values, &m->seeds.n, e), e);
     if (!rc && !coop_ymap_get(root, "seeds")) {
         m->seeds.values = coop_mx_alloc(m, sizeof(char *));
         if (!m->seeds.values || !(m->seeds.values[0] = coop_mx_strdup(m, "1")))
@@ -118,12 +124,23 @@ static int parse_root(struct coop_matrix *m, const struct ynode *root, struct co
         m->seeds.n = 1;
     }
     if (!rc)
-        rc = coop_mx_parse_settings(m, root, e);
-    if (!rc && !m->oom)
+        rc = coop_mx_note(m, coop_mx_parse_settings(m, root, e), e);
+    return rc;
+}
+
+static int parse_root(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+{
+    if (!root)
+        return coop_fail(e, COOP_E_INVAL, "%s:1:1: empty experiment file", m->file);
+    int rc = coop_mx_check_keys(m, root, "top level", top_keys, N_TOP, e);
+    if (root->kind != YNODE_MAP || (rc = coop_mx_note(m, rc, e)))
+        return rc;
+    rc = parse_sections(m, root, e);
+    if (!rc && !m->oom && clean(m))
         rc = coop_mx_parse_zip(m, coop_ymap_get(root, "zip"), e);
-    if (!rc)
+    if (!rc && clean(m))
         rc = coop_mx_parse_exclude(m, coop_ymap_get(root, "exclude"), e);
-    if (!rc && !m->oom)
+    if (!rc && !m->oom && clean(m))
         rc = coop_mx_expand(m, root, e);
     if (!rc && m->oom)
         rc = coop_fail(e, COOP_E_NOMEM, "%s: out of memory", m->file);
@@ -146,9 +163,33 @@ static char *folder_of(const char *display)
     return real ? real : coop_strdup("");
 }
 
-int coop_matrix_load_string(const char *text, size_t len, const char *display_name,
-                            const struct coop_matrix_resolver *r, struct coop_matrix **out,
-                            struct coop_err *e)
+/* The document after the overrides, validated and expanded; errors go to
+ * m->errs. keep_yaml: the document's text is kept for coop_matrix_yaml. */
+static int load_doc(struct coop_matrix *m, const char *text, size_t len,
+                    const struct coop_matrix_options *o, struct coop_err *e)
+{
+    struct ydoc doc;
+    int rc = coop_mx_note(m, coop_ydoc_parse(&doc, text, len, m->file, e), e);
+    if (rc || !clean(m))
+        return rc;
+    /* an override that cannot be applied is reported and left out; the
+     * document is still checked, so the others' errors show too */
+    rc = coop_mx_note(m, coop_mx_apply_overrides(m, &doc, o, e), e);
+    if (!rc)
+        rc = coop_mx_note(m, parse_root(m, doc.root, e), e);
+    if (!rc && clean(m) && o && o->keep_yaml) {
+        char *y = NULL;
+        rc = coop_mx_note(m, coop_mx_emit_yaml(doc.root, m->experiment, &y, e), e);
+        m->yaml_text = coop_mx_keep(m, y);
+    }
+    coop_ydoc_free(&doc);
+    return rc;
+}
+
+int coop_matrix_load_string_opts(const char *text, size_t len, const char *display_name,
+                                 const struct coop_matrix_resolver *r,
+                                 const struct coop_matrix_options *o, struct coop_matrix **out,
+                                 struct coop_err *e)
 {
     *out = NULL;
     if (!text || !r || !r->lookup)
@@ -165,12 +206,14 @@ int coop_matrix_load_string(const char *text, size_t len, const char *display_na
     }
     if (strcmp(m->dir, "/") == 0)
         m->dir = "";
-    struct ydoc doc;
-    int rc = coop_ydoc_parse(&doc, text, len, m->file, e);
-    if (!rc) {
-        rc = parse_root(m, doc.root, e);
-        coop_ydoc_free(&doc);
-    }
+    struct mx_errs errs;
+    memset(&errs, 0, sizeof errs);
+    m->errs = &errs;
+    int rc = load_doc(m, text, len, o, e);
+    int first = coop_mx_errs_finish(&errs, m->file, o, e);
+    coop_mx_errs_free(&errs);
+    m->errs = NULL;
+    rc = first ? first : rc;
     if (rc) {
         coop_matrix_free(m);
         return rc;
@@ -179,8 +222,16 @@ int coop_matrix_load_string(const char *text, size_t len, const char *display_na
     return 0;
 }
 
-int coop_matrix_load(const char *path, const struct coop_matrix_resolver *r,
-                     struct coop_matrix **out, struct coop_err *e)
+int coop_matrix_load_string(const char *text, size_t len, const char *display_name,
+                            const struct coop_matrix_resolver *r, struct coop_matrix **out,
+                            struct coop_err *e)
+{
+    return coop_matrix_load_string_opts(text, len, display_name, r, NULL, out, e);
+}
+
+int coop_matrix_load_opts(const char *path, const struct coop_matrix_resolver *r,
+                          const struct coop_matrix_options *o, struct coop_matrix **out,
+                          struct coop_err *e)
 {
     char *text;
     size_t len;
@@ -188,9 +239,20 @@ int coop_matrix_load(const char *path, const struct coop_matrix_resolver *r,
     int rc = coop_read_file(path, COOP_MATRIX_MAX_FILE_BYTES, &text, &len, e);
     if (rc)
         return coop_fail_prefix(e, rc, "%s:1:1", path);
-    rc = coop_matrix_load_string(text, len, path, r, out, e);
+    rc = coop_matrix_load_string_opts(text, len, path, r, o, out, e);
     free(text);
     return rc;
+}
+
+int coop_matrix_load(const char *path, const struct coop_matrix_resolver *r,
+                     struct coop_matrix **out, struct coop_err *e)
+{
+    return coop_matrix_load_opts(path, r, NULL, out, e);
+}
+
+const char *coop_matrix_yaml(const struct coop_matrix *m)
+{
+    return m ? m->yaml_text : NULL;
 }
 
 int coop_matrix_peek_plugin_paths(const char *path, char ***paths, size_t *n,

@@ -2,8 +2,11 @@
  * experiment file, shared by matrix.c (top-level sections), settings.c
  * (shots, seeds, train, augment), entries.c (plugin entries and their
  * parameter axes), expand.c (Cartesian product, zip, exclude, ids) and
- * values.c (pool, errors, checks, canonical values). Calls go one way:
- * matrix.c -> expand.c -> entries.c -> settings.c -> values.c. Every
+ * values.c (pool, errors, checks, canonical values); override.c and emit.c
+ * (command-line overrides, the document as text) for matrix.c, errors.c
+ * (every error of a file) under all of them. Calls go one way:
+ * matrix.c -> expand.c -> entries.c -> settings.c -> values.c -> errors.c,
+ * matrix.c -> override.c -> values.c, matrix.c -> emit.c. Every
  * allocation goes through the matrix's pool so that one coop_matrix_free
  * releases everything. */
 #ifndef COOP_MATRIX_MX_H
@@ -98,11 +101,48 @@ struct coop_matrix {
     size_t n_trials;
     const char **axes;
     size_t n_axes;
+    /* every error of the file (NULL: stop at the first, as the pre-pass does) */
+    struct mx_errs *errs;
+    const char *yaml_text; /* keep_yaml: the document after overrides */
     /* pool; oom is set when an allocation through it failed */
     bool oom;
     void **pool;
     size_t n_pool, cap_pool;
 };
+
+/* ---- errors.c: the errors of one load, in order, capped at
+ * COOP_MATRIX_MAX_ERRORS; used by every other file, uses none ------------- */
+struct mx_errs {
+    char *msg[COOP_MATRIX_MAX_ERRORS];
+    size_t n;
+    int first;  /* code of the first error */
+    bool full;  /* the cap is reached: parsing stops */
+};
+/* Records e->msg (unless it is the last one recorded: coop_mx_fail already did)
+ * when rc is an error. Returns 0 when parsing may go on with the next
+ * independent part (a section, an entry, a parameter), rc when it must stop
+ * (no collector, out of memory, the cap). */
+int coop_mx_note(const struct coop_matrix *m, int rc, struct coop_err *e);
+/* For loops over independent items: records rc (coop_mx_note), keeps the first
+ * error code in *first (what the loop returns, so its caller skips what
+ * builds on the items) and says whether to go on with the next item. */
+bool coop_mx_next(const struct coop_matrix *m, int rc, int *first, struct coop_err *e);
+/* Records msg (coop_mx_fail calls it). */
+void coop_mx_errs_add(struct mx_errs *l, int code, const char *msg);
+/* The load's result: 0 without errors, else the first code, with e->msg set
+ * as coop_matrix_load_opts documents and on_error called for each. */
+int coop_mx_errs_finish(struct mx_errs *l, const char *file, const struct coop_matrix_options *o,
+                   struct coop_err *e);
+void coop_mx_errs_free(struct mx_errs *l);
+
+/* ---- override.c, emit.c: for matrix.c ----------------------------------- */
+/* override.c: applies o's overrides to doc (labels pooled in m) */
+int coop_mx_apply_overrides(struct coop_matrix *m, struct ydoc *doc,
+                       const struct coop_matrix_options *o, struct coop_err *e);
+/* emit.c: doc as YAML text (malloc'd), with "experiment: NAME" first when
+ * the document does not set it */
+int coop_mx_emit_yaml(const struct ynode *root, const char *experiment, char **out,
+                 struct coop_err *e);
 
 /* ---- values.c: used by every other file ---------------------------------- */
 /* pool */

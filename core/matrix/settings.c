@@ -74,11 +74,13 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
     }
     if (!n)
         return 0;
-    int rc = coop_mx_check_keys(m, n, section, known, count, e);
-    for (size_t i = 0; !rc && i + 1 < n->n; i += 2) {
+    int rc = coop_mx_note(m, coop_mx_check_keys(m, n, section, known, count, e), e);
+    for (size_t i = 0; !rc && n->kind == YNODE_MAP && i + 1 < n->n; i += 2) {
         size_t k = 0;
-        while (strcmp(specs[k].name, n->items[i]->str) != 0)
+        while (k < count && strcmp(specs[k].name, n->items[i]->str) != 0)
             k++;
+        if (k == count) /* reported by coop_mx_check_keys */
+            continue;
         const struct ynode *v = n->items[i + 1];
         out[k].given = true;
         if (strcmp(specs[k].name, "epochs") == 0 && v->kind == YNODE_SCALAR &&
@@ -86,7 +88,8 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
             out[k].values[0] = coop_mx_strdup(m, "auto");
             continue;
         }
-        rc = coop_mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values, &out[k].n, e);
+        rc = coop_mx_note(m, coop_mx_parse_axis(m, v, out[k].name, &specs[k], &out[k].values,
+                                                &out[k].n, e), e);
     }
     return rc;
 }
@@ -136,8 +139,9 @@ int coop_mx_train_recipe(struct coop_matrix *m, struct mx_entry *en, const struc
                                 "key or no value: '%.60s'", en->name, kv[i].key);
         if (en->train[k])
             continue;
-        struct ynode v = {YNODE_SCALAR, at->line, at->col, false, (char *)kv[i].value,
-                          strlen(kv[i].value), NULL, 0};
+        struct ynode v = {.kind = YNODE_SCALAR, .line = at->line, .col = at->col,
+                          .origin = at->origin, .str = (char *)kv[i].value,
+                          .len = strlen(kv[i].value)};
         char what[160], *out = NULL;
         snprintf(what, sizeof what, "plugin '%.80s' recipe train.%s", en->name, kv[i].key);
         rc = coop_mx_canon(m, &v, what, &train_specs[k], &out, e);
@@ -149,10 +153,10 @@ int coop_mx_train_recipe(struct coop_matrix *m, struct mx_entry *en, const struc
 
 int coop_mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
 {
-    int rc = parse_settings(m, coop_ymap_get(root, "train"), "train", train_specs, m->train,
-                            MX_TRAIN_KEYS, e);
+    int rc = coop_mx_note(m, parse_settings(m, coop_ymap_get(root, "train"), "train",
+                                            train_specs, m->train, MX_TRAIN_KEYS, e), e);
     if (!rc)
-        rc = parse_settings(m, coop_ymap_get(root, "augment"), "augment", augment_specs,
-                            m->augment, MX_AUGMENT_KEYS, e);
+        rc = coop_mx_note(m, parse_settings(m, coop_ymap_get(root, "augment"), "augment",
+                                            augment_specs, m->augment, MX_AUGMENT_KEYS, e), e);
     return rc;
 }

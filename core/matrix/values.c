@@ -53,7 +53,14 @@ int coop_mx_fail(struct coop_err *e, const struct coop_matrix *m, const struct y
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return coop_fail(e, code, "%s:%d:%d: %s", m->file, at ? at->line : 1, at ? at->col : 1, msg);
+    struct coop_err own, *t = e ? e : &own;
+    if (at && at->origin) /* a node of a command-line override */
+        coop_fail(t, code, "%s: %s", at->origin, msg);
+    else
+        coop_fail(t, code, "%s:%d:%d: %s", m->file, at ? at->line : 1, at ? at->col : 1, msg);
+    if (m->errs)
+        coop_mx_errs_add(m->errs, code, t->msg);
+    return code;
 }
 
 static bool is_null(const struct ynode *n)
@@ -99,24 +106,27 @@ int coop_mx_check_keys(const struct coop_matrix *m, const struct ynode *n, const
     if (n->kind != YNODE_MAP)
         return coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: expected a mapping, got %s", what,
                             coop_ynode_kind_name(n->kind));
-    for (size_t i = 0; i + 1 < n->n; i += 2) {
+    int first = 0, rc = 0; /* with a collector, every bad key of the mapping is reported */
+    for (size_t i = 0; i + 1 < n->n && coop_mx_next(m, rc, &first, e); i += 2) {
         const struct ynode *k = n->items[i];
         size_t j = 0;
+        rc = 0;
         while (j < n_known && strcmp(k->str, known[j]) != 0)
             j++;
         if (j == n_known) {
             const char *s = coop_suggest(k->str, known, n_known);
             char keys[512];
-            return coop_mx_fail(e, m, k, COOP_E_INVAL,
-                                "%s: unknown key '%.80s'%s%s%s; valid keys: %s",
-                                what, k->str, s ? " (did you mean '" : "", s ? s : "",
-                                s ? "'?)" : "", key_list(known, n_known, keys, sizeof keys));
+            rc = coop_mx_fail(e, m, k, COOP_E_INVAL,
+                              "%s: unknown key '%.80s'%s%s%s; valid keys: %s",
+                              what, k->str, s ? " (did you mean '" : "", s ? s : "",
+                              s ? "'?)" : "", key_list(known, n_known, keys, sizeof keys));
         }
-        for (size_t p = 0; p < i; p += 2)
+        for (size_t p = 0; !rc && p < i; p += 2)
             if (strcmp(n->items[p]->str, k->str) == 0)
-                return coop_mx_fail(e, m, k, COOP_E_INVAL, "%s: duplicate key '%s'", what, k->str);
+                rc = coop_mx_fail(e, m, k, COOP_E_INVAL, "%s: duplicate key '%s'", what, k->str);
     }
-    return 0;
+    coop_mx_next(m, rc, &first, e);
+    return first;
 }
 
 /* ---- canonical values ---------------------------------------------------- */

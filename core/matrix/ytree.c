@@ -24,12 +24,12 @@ const char *coop_ynode_kind_name(enum ynode_kind k)
     return k == YNODE_SCALAR ? "a scalar" : k == YNODE_SEQ ? "a list" : "a mapping";
 }
 
-static void ynode_free(struct ynode *n)
+void coop_ynode_free(struct ynode *n)
 {
     if (!n)
         return;
     for (size_t i = 0; i < n->n; i++)
-        ynode_free(n->items[i]);
+        coop_ynode_free(n->items[i]);
     free(n->items);
     free(n->str);
     free(n);
@@ -37,7 +37,7 @@ static void ynode_free(struct ynode *n)
 
 void coop_ydoc_free(struct ydoc *d)
 {
-    ynode_free(d->root);
+    coop_ynode_free(d->root);
     free(d->file);
     d->root = NULL;
     d->file = NULL;
@@ -67,7 +67,7 @@ static int attach(struct builder *b, struct ynode *child, yaml_mark_t m, struct 
 {
     if (b->depth == 0) {
         if (b->doc->root) {
-            ynode_free(child);
+            coop_ynode_free(child);
             return at(b, e, COOP_E_FORMAT, m, "more than one top-level node");
         }
         b->doc->root = child;
@@ -76,14 +76,14 @@ static int attach(struct builder *b, struct ynode *child, yaml_mark_t m, struct 
     struct ynode *p = b->stack[b->depth - 1];
     size_t *cap = &b->caps[b->depth - 1];
     if (p->kind == YNODE_MAP && p->n % 2 == 0 && child->kind != YNODE_SCALAR) {
-        ynode_free(child);
+        coop_ynode_free(child);
         return at(b, e, COOP_E_FORMAT, m, "mapping keys must be plain scalars");
     }
     if (p->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
         struct ynode **ni = realloc(p->items, nc * sizeof *ni);
         if (!ni) {
-            ynode_free(child);
+            coop_ynode_free(child);
             return at(b, e, COOP_E_NOMEM, m, "out of memory");
         }
         p->items = ni;

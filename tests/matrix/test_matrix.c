@@ -1055,6 +1055,200 @@ START_TEST(fuzz_mutations)
 }
 END_TEST
 
+/* ---- overrides, --print-config, every error at once ------------------------ */
+static struct coop_matrix *load_opts(const char *text, const char *const *ov, size_t n,
+                                     bool keep, struct coop_err *e)
+{
+    struct coop_matrix_options o = {.overrides = ov, .n_overrides = n, .keep_yaml = keep};
+    struct coop_matrix *m = NULL;
+    coop_matrix_load_string_opts(text, strlen(text), yaml_name, &resolver, &o, &m, e);
+    return m;
+}
+
+/* same trials, same order, same ids and configs */
+static void assert_same_trials(const struct coop_matrix *a, const struct coop_matrix *b)
+{
+    ck_assert_uint_eq(coop_matrix_count(a), coop_matrix_count(b));
+    for (size_t i = 0; i < coop_matrix_count(a); i++) {
+        ck_assert_str_eq(coop_matrix_trial(a, i)->id, coop_matrix_trial(b, i)->id);
+        ck_assert_str_eq(coop_matrix_trial(a, i)->config_yaml,
+                         coop_matrix_trial(b, i)->config_yaml);
+        ck_assert_str_eq(coop_matrix_trial(a, i)->axes_summary,
+                         coop_matrix_trial(b, i)->axes_summary);
+    }
+}
+
+#define OV_BASE BACKBONE                                                                  \
+    "datasets:\n  - oxford_pets\n  - name: world\n    options: {style: flat}\n"            \
+    "methods:\n  - coop\n  - name: linear_probe\n    max_iter: 10\n  - zeroshot\n"         \
+    "shots: [1, 2, 4]\nseeds: [1, 2]\nexclude:\n  - {method: linear_probe, shots: 4}\n"
+
+START_TEST(overrides_match_edited_yaml)
+{
+    static const char *const ov[] = {"shots=[1,2]", "seeds=3", "methods.coop.n_ctx=[4, 8]",
+                                     "methods.1.max_iter=20", "train.lr=0.01",
+                                     "datasets.world.options.n_classes=5", "~exclude",
+                                     "methods.zeroshot.label=zs"};
+    struct coop_err e = {{0}};
+    struct coop_matrix *a = load_opts(OV_BASE, ov, 8, false, &e);
+    ck_assert_msg(a, "%s", e.msg);
+    struct coop_matrix *b = load_ok(BACKBONE
+                                    "datasets:\n  - oxford_pets\n  - name: world\n"
+                                    "    options: {style: flat, n_classes: 5}\n"
+                                    "methods:\n  - {name: coop, n_ctx: [4, 8]}\n"
+                                    "  - name: linear_probe\n    max_iter: 20\n"
+                                    "  - {name: zeroshot, label: zs}\n"
+                                    "shots: [1, 2]\nseeds: 3\ntrain: {lr: 0.01}\n");
+    ck_assert_uint_eq(coop_matrix_count(a), 2 * (2 * 2 + 2 + 1));
+    assert_same_trials(a, b);
+    ck_assert_str_eq(coop_matrix_trial(a, 0)->method_label, "coop");
+    ck_assert_str_eq(coop_matrix_trial(a, coop_matrix_count(a) - 1)->method_label, "zs");
+    coop_matrix_free(a);
+    coop_matrix_free(b);
+}
+END_TEST
+
+/* Loads OV_BASE with one override expecting an error holding each needle. */
+static void expect_override_error(const char *ov, ...)
+{
+    struct coop_err e = {{0}};
+    struct coop_matrix *m = load_opts(OV_BASE, &ov, 1, false, &e);
+    ck_assert_msg(!m, "override '%s' should fail", ov);
+    va_list ap;
+    va_start(ap, ov);
+    for (const char *needle; (needle = va_arg(ap, const char *));)
+        ck_assert_msg(strstr(e.msg, needle), "message '%s' lacks '%s'", e.msg, needle);
+    va_end(ap);
+}
+#define EXPECT_OV_ERROR(ov, ...) expect_override_error(ov, __VA_ARGS__, (const char *)NULL)
+
+START_TEST(override_errors_name_the_override)
+{
+    EXPECT_OV_ERROR("methods.coop.n_ctx=x",
+                    "override 1 'methods.coop.n_ctx=x': coop: n_ctx: expected an integer, got 'x'");
+    EXPECT_OV_ERROR("methods.coop.n_ctx=99", "override 1 'methods.coop.n_ctx=99': ",
+                    "out of range [1, 77]");
+    EXPECT_OV_ERROR("train.lrr=1", "override 1 'train.lrr=1': train: unknown key 'lrr'",
+                    "did you mean 'lr'");
+    EXPECT_OV_ERROR("shots=[]", "override 1 'shots=[]': shots: empty list");
+    EXPECT_OV_ERROR("methods.nope.x=1", "override 1 'methods.nope.x=1': no entry of the list "
+                                        "is named or labelled 'nope'");
+    EXPECT_OV_ERROR("methods.7=coop", "list index 7 is past the end");
+    EXPECT_OV_ERROR("methods.linear_probe.max_iter.x=1", "cannot set 'x' inside a single value");
+    EXPECT_OV_ERROR("shots", "expected KEY=VALUE");
+    EXPECT_OV_ERROR("~train.lr", "there is no key 'train' on the way");
+    EXPECT_OV_ERROR("a..b=1", "an empty key in the path");
+    EXPECT_OV_ERROR("plugin_path=x", "give --plugin-path instead");
+    EXPECT_OV_ERROR("shots=[1", "override 1 'shots=[1'", "YAML syntax error");
+    EXPECT_OV_ERROR("backbone.checkpoint=models/none.safetensors",
+                    "override 1 'backbone.checkpoint=models/none.safetensors': backbone: "
+                    "checkpoint: file '", "does not exist");
+}
+END_TEST
+
+START_TEST(print_config_round_trips)
+{
+    static const char *const ov[] = {"methods.coop.init=\"a, b: c\"", "methods.coop.csc=[true]",
+                                     "shots=16"};
+    const char *text = "# comment\n" OV_BASE "description: 'x: y'\n";
+    struct coop_err e = {{0}};
+    struct coop_matrix *a = load_opts(text, ov, 3, true, &e);
+    ck_assert_msg(a, "%s", e.msg);
+    const char *y = coop_matrix_yaml(a);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_msg(strstr(y, "experiment: exp\n"), "%s", y); /* the name is written out */
+    ck_assert_msg(strstr(y, "shots: 16\n"), "%s", y);
+    struct coop_matrix *b = load_ok(y);
+    assert_same_trials(a, b);
+    /* what is printed prints the same again */
+    struct coop_matrix *c = load_opts(y, NULL, 0, true, &e);
+    ck_assert_msg(c, "%s", e.msg);
+    ck_assert_str_eq(strchr(coop_matrix_yaml(c), '\n'), strchr(y, '\n'));
+    ck_assert_ptr_null(coop_matrix_yaml(b));
+    coop_matrix_free(a);
+    coop_matrix_free(b);
+    coop_matrix_free(c);
+}
+END_TEST
+
+struct seen {
+    char msg[16384]; /* every message, each followed by '|' */
+};
+
+static void count_error(void *ctx, const char *msg)
+{
+    struct seen *seen = ctx;
+    size_t used = strlen(seen->msg);
+    snprintf(seen->msg + used, sizeof seen->msg - used, "%s|", msg);
+}
+
+START_TEST(every_error_at_once)
+{
+    const char *text = BACKBONE "datasets: [oxford_pets, nosuch]\n"        /* 2:25 */
+                                "methods:\n  - name: coop\n    n_ctx: 0\n" /* 5:12 */
+                                "    csc: maybe\n"                         /* 6:10 */
+                                "  - zeroshoot\n"                          /* 7:5 */
+                                "shots: [1, x]\n"                          /* 8:12 */
+                                "train: {lr: -1, sched: x}\n"              /* 9:13, 9:17 */
+                                "bogus: 1\n";                              /* 10:1 */
+    static const char *const where[] = {":10:1: top level: unknown key 'bogus'",
+                                        ":2:25: unknown dataset plugin 'nosuch'",
+                                        ":5:12: coop: n_ctx: 0 is out of range",
+                                        ":6:10: coop: csc: expected true or false",
+                                        ":7:5: unknown method plugin 'zeroshoot'",
+                                        ":8:12: shots: expected an integer",
+                                        ":9:17: train: unknown key 'sched'",
+                                        ":9:13: train.lr: -1 is out of range"};
+    static struct seen seen;
+    struct coop_err e = {{0}};
+    seen.msg[0] = '\0';
+    struct coop_matrix_options o = {.on_error = count_error, .ctx = &seen};
+    struct coop_matrix *m = NULL;
+    int rc = coop_matrix_load_string_opts(text, strlen(text), yaml_name, &resolver, &o, &m, &e);
+    ck_assert_int_eq(rc, COOP_E_INVAL);
+    ck_assert_ptr_null(m);
+    const char *at = seen.msg;
+    for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+        char want[300];
+        snprintf(want, sizeof want, "%s%s", yaml_name, where[i]);
+        ck_assert_msg(strncmp(at, want, strlen(want)) == 0, "error %zu: '%.120s' should start "
+                      "with '%s'", i, at, want);
+        at = strchr(at, '|') + 1;
+    }
+    ck_assert_str_eq(at, "");
+    char want[400];
+    snprintf(want, sizeof want, "%s: 8 errors", yaml_name);
+    ck_assert_str_eq(e.msg, want);
+    /* without a callback: the first error first, then the others, one a line */
+    rc = coop_matrix_load_string(text, strlen(text), yaml_name, &resolver, &m, &e);
+    ck_assert_int_eq(rc, COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, "top level: unknown key 'bogus'") == e.msg + strlen(yaml_name) + 7,
+                  "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "\n") && strstr(e.msg, "zeroshoot"), "%s", e.msg);
+}
+END_TEST
+
+START_TEST(errors_capped)
+{
+    char text[8192];
+    int len = snprintf(text, sizeof text, BACKBONE "datasets: [oxford_pets]\nmethods:\n");
+    for (int i = 0; i < 40; i++)
+        len += snprintf(text + len, sizeof text - (size_t)len, "  - nosuch%d\n", i);
+    static struct seen seen;
+    struct coop_err e = {{0}};
+    seen.msg[0] = '\0';
+    struct coop_matrix_options o = {.on_error = count_error, .ctx = &seen};
+    struct coop_matrix *m = NULL;
+    ck_assert_int_eq(coop_matrix_load_string_opts(text, (size_t)len, yaml_name, &resolver, &o,
+                                                  &m, &e), COOP_E_NOTFOUND);
+    size_t bars = 0;
+    for (const char *p = seen.msg; (p = strchr(p, '|')); p++)
+        bars++;
+    ck_assert_uint_eq(bars, COOP_MATRIX_MAX_ERRORS);
+    ck_assert_msg(strstr(e.msg, "20 errors (the most reported at once"), "%s", e.msg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("matrix");
@@ -1083,6 +1277,11 @@ int main(void)
     tcase_add_test(tc, hostile_huge_inputs);
     tcase_add_test(tc, hostile_binary_garbage);
     tcase_add_test(tc, fuzz_mutations);
+    tcase_add_test(tc, overrides_match_edited_yaml);
+    tcase_add_test(tc, override_errors_name_the_override);
+    tcase_add_test(tc, print_config_round_trips);
+    tcase_add_test(tc, every_error_at_once);
+    tcase_add_test(tc, errors_capped);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

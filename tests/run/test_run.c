@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/toy_sweep.h"
 
 static char tmpdir[256];
 
@@ -73,11 +74,7 @@ static const char *base_yaml =
 
 static struct coop_registry *registry(void)
 {
-    struct coop_registry *r = NULL;
-    struct coop_err e;
-    ck_assert_int_eq(coop_registry_create(&r, &e), 0);
-    ck_assert_int_eq(coop_registry_discover(r, NULL, 0, &e), 0);
-    return r;
+    return coop_test_registry();
 }
 
 static int sweep(const char *yaml, bool force, struct coop_run_summary *s)

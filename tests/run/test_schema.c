@@ -3,10 +3,12 @@
  * linear probe and a failed trial) and a coop-eval --out file are listed
  * (every root attribute, every dataset path) and compared both ways with the
  * names in the first column of the tables in docs/results.md ("Root
- * attributes", "Datasets") and docs/running.md ("What `--out` writes"). A
+ * attributes", "Datasets", and "Prompt files" for a coop-prompt --export
+ * file) and docs/running.md ("What `--out` writes"). A
  * <placeholder> in a documented name stands for one path segment. */
 #include "coop/loader.h"
 #include "coop/matrix.h"
+#include "coop/prompt.h"
 #include "coop/results.h"
 #include "coop/run.h"
 #include "coop/util.h"
@@ -17,6 +19,7 @@
 #include <string.h>
 #include "../common/check_run.h"
 #include "../common/tmpdir.h"
+#include "../common/toy_sweep.h"
 
 static char tmpdir[256];
 
@@ -164,31 +167,11 @@ static const char *sweep_yaml =
 /* Runs the sweep; returns the results folder (free()). */
 static char *run_sweep(struct coop_registry *reg)
 {
-    char *ck = coop_asprintf("%s/toy.ckpt", tmpdir), *yaml = coop_asprintf("%s/s.yaml", tmpdir);
-    FILE *f = fopen(ck, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("toy", f);
-    fclose(f);
-    f = fopen(yaml, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "results_dir: %s/results\n%s", tmpdir, sweep_yaml);
-    fclose(f);
-    struct coop_matrix_resolver res;
-    coop_run_resolver(reg, &res);
-    struct coop_matrix *m = NULL;
-    struct coop_err e;
-    ck_assert_msg(coop_matrix_load(yaml, &res, &m, &e) == 0, "%s", e.msg);
-    char *cache = coop_asprintf("%s/cache", tmpdir);
-    struct coop_run_options o = {.cache_dir = cache, .out = NULL};
     struct coop_run_summary s;
-    ck_assert_msg(coop_run_sweep(m, reg, &o, &s, &e) == 0, "%s", e.msg);
+    coop_test_toy_sweep(reg, tmpdir, "s.yaml", sweep_yaml, &s);
     ck_assert_uint_eq(s.failed, 3);
     ck_assert_uint_eq(s.completed, 3);
     coop_run_summary_free(&s);
-    coop_matrix_free(m);
-    free(cache);
-    free(ck);
-    free(yaml);
     return coop_asprintf("%s/results/schema", tmpdir);
 }
 
@@ -248,6 +231,15 @@ START_TEST(documented_schema_is_the_written_one)
     compare("docs/running.md, coop-eval --out", &doc, &all);
     names_free(&all);
     names_free(&doc);
+    /* coop-prompt --export */
+    char *prompt = coop_asprintf("%s/ctx.h5", out);
+    ck_assert_msg(coop_prompt_export(coop_file, prompt, &e) == 0, "%s", e.msg);
+    file_names(prompt, &all, &all);
+    doc_names("docs/results.md", "\n## Prompt files", &doc);
+    compare("docs/results.md, prompt files", &doc, &all);
+    names_free(&all);
+    names_free(&doc);
+    free(prompt);
     free(eval_file);
     free(out);
     free(cache);

@@ -12,6 +12,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: coop-eval --results TRIAL.h5 --dataset NAME [--data-root DIR]\n"
                "                 [--out DIR] [--cache DIR] [--plugin-path P]...\n"
+               "       coop-eval --prompt PROMPT.h5 --dataset NAME ...\n"
+               "  --prompt FILE    a prompt file (coop-prompt --export) instead of a trial's\n"
+               "                   results file\n"
                "Rebuilds the stored prompt learner for NAME's class names and prints its\n"
                "test accuracy and macro-F1; with --out, also writes\n"
                "DIR/<trial_id>-on-<NAME>.h5 (schema as in docs/results.md). NAME is checked\n"
@@ -19,6 +22,7 @@ static void usage(FILE *f)
                "  --version, --help\n"
                "Example:\n"
                "  coop-eval --results results/fewshot/<trial_id>.h5 --dataset world-shapes-v2\n"
+               "  coop-eval --prompt ctx.h5 --dataset world-shapes-v2\n"
                "Exit status: 0 evaluated, 1 the evaluation failed (out of memory, non-finite\n"
                "numbers), 2 usage or input error (bad option, unknown dataset, a results file\n"
                "that cannot be read or holds no stored context, an --out folder that cannot\n"
@@ -39,19 +43,23 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         if (!strcmp(a, "--version")) { printf("coop-eval %s\n", coop_version_string()); return 0; }
         static const char *const known[] = {"--results", "--dataset", "--data-root", "--out",
-                                            "--cache", "--plugin-path", "--help", "--version"};
+                                            "--cache", "--plugin-path", "--prompt", "--help",
+                                            "--version"};
         size_t k = 0;
-        while (k < 6 && strcmp(a, known[k]) != 0)
+        while (k < 7 && strcmp(a, known[k]) != 0)
             k++;
-        if (k == 6) {
-            const char *s = coop_suggest(a, known, 8);
+        if (k == 7) {
+            const char *s = coop_suggest(a, known, 9);
             fprintf(stderr, "coop-eval: unknown option %s%s%s%s\n", a, s ? " (did you mean " : "",
                     s ? s : "", s ? "?)" : "");
             usage(stderr);
             return 2;
         }
         if (!v) { fprintf(stderr, "coop-eval: %s needs a value\n", a); return 2; }
-        if (!strcmp(a, "--results")) q.results_file = v;
+        if (!strcmp(a, "--results") || !strcmp(a, "--prompt")) {
+            if (q.results_file) { fprintf(stderr, "coop-eval: give one of --results and --prompt, once\n"); return 2; }
+            q.results_file = v;
+        }
         else if (!strcmp(a, "--dataset")) q.dataset = v;
         else if (!strcmp(a, "--data-root")) q.data_root = v;
         else if (!strcmp(a, "--out")) q.out_dir = v;

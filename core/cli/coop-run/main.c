@@ -32,11 +32,14 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: coop-run [options] EXPERIMENT.yaml\n"
+            "usage: coop-run [options] EXPERIMENT.yaml [KEY=VALUE ...]\n"
             "       coop-run --list-plugins [EXPERIMENT.yaml]\n"
             "       coop-run --describe [KIND/]PLUGIN [EXPERIMENT.yaml]\n"
             "Runs every trial of a YAML experiment matrix; results go to\n"
             "<results_dir>/<experiment>/<trial_id>.h5 (docs/experiments.md, docs/results.md).\n"
+            "  KEY=VALUE, --set KEY=VALUE  override a key of the file as if it were edited:\n"
+            "                   shots=[1,2] train.lr=0.01 methods.coop.n_ctx=4; ~KEY removes one\n"
+            "  --print-config   print the experiment after the overrides as YAML, run nothing\n"
             "  --dry-run        print the selected trials (id, state, swept axes), run nothing\n"
             "  --status         every selected trial: done, running (host, heartbeat age),\n"
             "                   failed or to do, across all processes and hosts\n"
@@ -65,6 +68,7 @@ static void usage(FILE *f)
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
             "  coop-run --describe coop\n"
+            "  coop-run --dry-run experiments/fewshot.yaml shots=[1,2] seeds=[1]\n"
             "  coop-run --slurm --partition cpu --cpus-per-task 4 --max-parallel 20 exp.yaml\n"
             "Exit status: 0 all trials completed (or skipped as completed), 1 some trial\n"
             "failed, 2 usage or input error (nothing ran), 3 sbatch missing or failed\n"
@@ -239,6 +243,38 @@ static int print_status(const struct coop_matrix *m, const unsigned char *keep, 
     return 0;
 }
 
+/* Each error of the experiment file (and its overrides) on its own line. */
+static void print_error(void *ctx, const char *msg)
+{
+    (*(size_t *)ctx)++;
+    fprintf(stderr, "coop-run: %s\n", msg);
+}
+
+/* Loads yaml with the overrides; every error is printed (exit 2 on any). */
+static int load_matrix(const char *yaml, const struct coop_matrix_resolver *res,
+                       const char *const *sets, size_t n_sets, int print_config,
+                       struct coop_matrix **m)
+{
+    size_t printed = 0;
+    struct coop_matrix_options mo = {.overrides = sets, .n_overrides = n_sets,
+                                     .on_error = print_error, .ctx = &printed,
+                                     .keep_yaml = print_config};
+    struct coop_err e = {{0}};
+    if (coop_matrix_load_opts(yaml, res, &mo, m, &e) == 0)
+        return 0;
+    if (printed != 1)
+        fprintf(stderr, "coop-run: %s\n", e.msg);
+    return 2;
+}
+
+/* --print-config: the experiment after the overrides, as YAML. */
+static void print_config(const char *yaml, const struct coop_matrix *m, size_t n_sets)
+{
+    const char *y = coop_matrix_yaml(m);
+    printf("# %s%s: %zu trials\n%s%s", yaml, n_sets ? " with overrides" : "",
+           coop_matrix_count(m), y, y[0] && y[strlen(y) - 1] != '\n' ? "\n" : "");
+}
+
 int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
@@ -246,11 +282,11 @@ int main(int argc, char **argv)
     if (coop_verbose())
         fprintf(stderr, "coop-run: %s\n", blas);
     const char *yaml = NULL, *cache = NULL, *describe = NULL;
-    const char *extra[64], *ids[256], *where[64];
-    size_t n_extra = 0, n_ids = 0, n_where = 0;
+    const char *extra[64], *ids[256], *where[64], *sets[256];
+    size_t n_extra = 0, n_ids = 0, n_where = 0, n_sets = 0;
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
-    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0;
+    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0, show_config = 0;
     struct slurm_cli slurm;
     memset(&slurm, 0, sizeof slurm);
     for (int i = 1; i < argc; i++) {
@@ -266,6 +302,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--no-progress")) progress = 0;
         else if (!strcmp(a, "--version")) { printf("coop-run %s\n", coop_version_string()); return 0; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--print-config")) show_config = 1;
+        else if (!strcmp(a, "--set") && i + 1 < argc && n_sets < 256) sets[n_sets++] = argv[++i];
+        else if (a[0] != '-' && (strchr(a, '=') || a[0] == '~') && n_sets < 256) sets[n_sets++] = a;
         else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
         else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
@@ -295,6 +334,11 @@ int main(int argc, char **argv)
     }
     if (!yaml && !list && !describe) {
         usage(stderr);
+        return 2;
+    }
+    if (n_sets && slurm.on) { /* the array's tasks re-read the file as it is */
+        fprintf(stderr, "coop-run: --slurm runs the file as written: save the overrides into "
+                        "it first (coop-run --print-config %s KEY=VALUE... > new.yaml)\n", yaml);
         return 2;
     }
     struct coop_err e = {{0}};
@@ -332,10 +376,13 @@ int main(int argc, char **argv)
     struct coop_matrix_resolver res;
     coop_run_resolver(reg, &res);
     struct coop_matrix *m = NULL;
-    if (coop_matrix_load(yaml, &res, &m, &e) != 0) {
-        fprintf(stderr, "coop-run: %s\n", e.msg);
+    rc = load_matrix(yaml, &res, sets, n_sets, show_config, &m);
+    if (rc || show_config) {
+        if (!rc)
+            print_config(yaml, m, n_sets);
+        coop_matrix_free(m);
         coop_registry_free(reg);
-        return 2;
+        return rc;
     }
     size_t n = coop_matrix_count(m), n_kept = 0;
     unsigned char *keep = malloc(n ? n : 1);

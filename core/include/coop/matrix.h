@@ -122,6 +122,44 @@ COOP_API const char *coop_matrix_experiment(const struct coop_matrix *m);
 COOP_API const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t *n);
 COOP_API void coop_matrix_free(struct coop_matrix *m);
 
+/* ---- overrides and every error at once ---------------------------------- */
+/* At most this many errors are collected from one file; parsing stops there. */
+#define COOP_MATRIX_MAX_ERRORS 20
+struct coop_matrix_options {
+    /* "KEY=VALUE" overrides, applied in order to the file's YAML before it is
+     * validated, as if the file had been edited (docs/experiments.md,
+     * "Overrides"): KEY is a dotted path (train.lr, methods.coop.n_ctx,
+     * datasets.0.options.n), VALUE is YAML ([1, 2], 0.01, "text"); "~KEY"
+     * removes a key or list item. Errors in them are named
+     * "override N 'KEY=VALUE': ". */
+    const char *const *overrides;
+    size_t n_overrides;
+    /* Called once per error, in file order (at most COOP_MATRIX_MAX_ERRORS).
+     * NULL: the errors are joined into e->msg, one a line, as far as they fit. */
+    void (*on_error)(void *ctx, const char *msg);
+    void *ctx;
+    /* keep the experiment as YAML after the overrides (coop_matrix_yaml) */
+    bool keep_yaml;
+};
+
+/* coop_matrix_load with options (NULL = none). Every error found is reported
+ * (see on_error), not only the first; the return value is the first one's
+ * code, and e->msg holds that error alone when there is one, else
+ * "FILE: N errors" (with on_error) or all of them joined. */
+COOP_API int coop_matrix_load_opts(const char *path, const struct coop_matrix_resolver *r,
+                                   const struct coop_matrix_options *o,
+                                   struct coop_matrix **out, struct coop_err *e);
+COOP_API int coop_matrix_load_string_opts(const char *text, size_t len,
+                                          const char *display_name,
+                                          const struct coop_matrix_resolver *r,
+                                          const struct coop_matrix_options *o,
+                                          struct coop_matrix **out, struct coop_err *e);
+/* With keep_yaml: the experiment after the overrides as YAML text that loads
+ * (saved next to the original file, whose folder relative paths resolve
+ * against) into the same trials with the same ids; the experiment name is
+ * written out. NULL without keep_yaml. Belongs to m. */
+COOP_API const char *coop_matrix_yaml(const struct coop_matrix *m);
+
 /* Cheap pre-pass for the runner, which needs plugin_path before it can build
  * a resolver: parses the file (same limits) and returns only the plugin_path
  * entries, made absolute against the YAML's folder and checked to exist.
