@@ -436,13 +436,14 @@ static const struct coop_prompt_ops coop_ops = {
 
 /* CoCoOp: the official recipe's prompt (vit_b16_c4_ep10_batch1_ctxv1):
  * M = 4 from "a photo of a", class token at the end. */
-static const struct coop_param_spec cocoop_params[] = {
-    {"n_ctx", COOP_PARAM_INT, "4", 1, 64, NULL,
-     "context length M (ignored with init: M = number of init tokens)"},
-    {"init", COOP_PARAM_STRING, "a photo of a", 0, 0, NULL,
-     "initialise the context from these words; \"\" for random N(0, init_std)"},
-    {"init_std", COOP_PARAM_FLOAT, "0.02", 0, 10, NULL, "std of the random init"},
-    COOP_PARAM_END};
+/* The context keys of cocoop and kgcoop: M = 4 from "a photo of a". */
+#define WORD_CONTEXT_PARAMS                                                                 \
+    {"n_ctx", COOP_PARAM_INT, "4", 1, 64, NULL,                                             \
+     "context length M (ignored with init: M = number of init tokens)"},                    \
+        {"init", COOP_PARAM_STRING, "a photo of a", 0, 0, NULL,                             \
+         "initialise the context from these words; \"\" for random N(0, init_std)"},        \
+        {"init_std", COOP_PARAM_FLOAT, "0.02", 0, 10, NULL, "std of the random init"}
+static const struct coop_param_spec cocoop_params[] = {WORD_CONTEXT_PARAMS, COOP_PARAM_END};
 
 /* configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml over Dassl's
  * defaults (momentum 0.9, weight decay 5e-4: the protocol's own). */
@@ -470,11 +471,7 @@ static const struct coop_prompt_ops cocoop_ops = {
  * class token at the end) plus lambda (1 - mean cosine) to the hand-crafted
  * prompts' text features. */
 static const struct coop_param_spec kgcoop_params[] = {
-    {"n_ctx", COOP_PARAM_INT, "4", 1, 64, NULL,
-     "context length M (ignored with init: M = number of init tokens)"},
-    {"init", COOP_PARAM_STRING, "a photo of a", 0, 0, NULL,
-     "initialise the context from these words; \"\" for random N(0, init_std)"},
-    {"init_std", COOP_PARAM_FLOAT, "0.02", 0, 10, NULL, "std of the random init"},
+    WORD_CONTEXT_PARAMS,
     {"lambda", COOP_PARAM_FLOAT, "8", 0, 1000, NULL,
      "weight of 1 - mean cosine between the learned and the hand-crafted text features"},
     COOP_PARAM_END};
