@@ -701,6 +701,8 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
         c->fixed[i] = c->me.en->train[i] != NULL;
         if (c->fixed[i])
             c->set[i] = c->me.en->train[i];
+        else if (c->me.en->recipe[i] && !m->train[i].given)
+            c->set[i] = c->me.en->recipe[i];
     }
     for (int i = 0; i < MX_AUGMENT_KEYS; i++)
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];

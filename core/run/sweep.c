@@ -28,6 +28,9 @@ static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
     out->params = coop_plugin_params(p);
     out->trains = p->kind != COOP_PLUGIN_BASELINE ||
                   ((const struct coop_baseline_ops *)p->ops)->needs_training_data;
+    const struct coop_prompt_ops *pops = p->kind == COOP_PLUGIN_PROMPT ? p->ops : NULL;
+    out->train_defaults = pops && COOP_OPS_HAS(pops, train_defaults, 3) ? pops->train_defaults
+                                                                         : NULL;
     return 0;
 }
 
@@ -209,7 +212,7 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
             !(names = coop_run_class_names(d, &K, &te)))
             continue;
         struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,
-                                     (uint64_t)t->seed};
+                                     (uint64_t)t->seed, NULL};
         rc = pops->check_classes(&a, e);
         if (rc)
             coop_fail_prefix(e, rc, "%s '%s' (%s)", i == 0 ? "dataset" : "target", name,

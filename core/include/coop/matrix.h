@@ -26,6 +26,8 @@ struct coop_matrix_plugin_info {
     enum coop_plugin_kind kind;
     const struct coop_param_spec *params; /* COOP_PARAM_END-terminated; NULL = none */
     bool trains; /* PROMPT: true; BASELINE: needs_training_data; others ignored */
+    /* PROMPT: the plugin's training recipe ({NULL, NULL}-ended; NULL = none) */
+    const struct coop_kv *train_defaults;
 };
 struct coop_matrix_resolver {
     void *ctx;
