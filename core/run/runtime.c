@@ -170,6 +170,19 @@ static int split_hash(struct rt_dataset *d, enum coop_split s, struct coop_err *
     return 0;
 }
 
+bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params)
+{
+    for (size_t i = 0; params && i < params->n; i++) {
+        const struct coop_param_spec *sp = d->ref.ops->params;
+        while (sp && sp->name && strcmp(sp->name, params->kv[i].key) != 0)
+            sp++;
+        if (!sp || !sp->name || !sp->default_value ||
+            strcmp(sp->default_value, params->kv[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
 int coop_rt_fewshot_source(struct rt_dataset *d, const struct coop_params *params,
                            const char *data_root, char **out, struct coop_err *e)
 {

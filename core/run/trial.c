@@ -583,9 +583,10 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
         coop_rt_progress(rt, "sampling shots");
         char *source = NULL;
         rc = coop_rt_fewshot_source(src, &t->dataset_params, t->data_root, &source, e);
-        /* a dataset without options keeps the plain name (results record it) */
+        /* a dataset at its default options keeps the plain name (results record it) */
         struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1,
-                                       rt->cache_dir, source, t->dataset_params.n > 0};
+                                       rt->cache_dir, source,
+                                       !coop_rt_default_options(src, &t->dataset_params)};
         if (rc == 0)
             rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
         free(source);
