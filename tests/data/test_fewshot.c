@@ -245,19 +245,23 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-/* A hand-written cache file: format, version and recorded identity on the
- * first line, then `rest` (the other members) from the second. */
+/* A hand-written cache file: format, version and recorded identity (lines of
+ * the text) on the first line, then `rest` (the other members) from the second. */
 static void write_cache(const char *path, int version, const char *identity, const char *rest)
 {
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "{\"format\": \"coop-fewshot\", \"version\": %d, \"identity\": [", version);
-    for (const char *p = identity; *p;) {
-        size_t len = strcspn(p, "\n");
-        fprintf(f, "%s\"%.*s\"", p == identity ? "" : ", ", (int)len, p);
-        p += len + (p[len] == '\n');
+    fprintf(f, "{\"format\": \"coop-fewshot\", \"version\": %d, ", version);
+    if (identity) { /* NULL: none, as in version 1 */
+        fputs("\"identity\": [", f);
+        for (const char *p = identity; *p;) {
+            size_t len = strcspn(p, "\n");
+            fprintf(f, "%s\"%.*s\"", p == identity ? "" : ", ", (int)len, p);
+            p += len + (p[len] == '\n');
+        }
+        fputs("], ", f);
     }
-    fprintf(f, "],\n%s}", rest);
+    fprintf(f, "\n%s}", rest);
     fclose(f);
 }
 
@@ -295,8 +299,9 @@ START_TEST(cache_round_trip)
     ck_assert(strstr(text, "\"format\": \"coop-fewshot\"") != NULL);
     ck_assert(strstr(text, "\"version\": 2") != NULL);
     ck_assert(strstr(text, "\"seed\": \"3\"") != NULL);
-    ck_assert(strstr(text, "\"identity\": [\n    \"coop-fewshot sampler v1\",\n    \"dataset=fake\",\n"
-                           "    \"shots=8\",\n    \"seed=3\",\n    \"val_shots=4\"\n  ]") != NULL);
+    ck_assert(strstr(text, "\"identity\": [\n    \"coop-fewshot sampler v1\",\n"
+                           "    \"dataset=fake\",\n    \"shots=8\",\n    \"seed=3\",\n"
+                           "    \"val_shots=4\"\n  ]") != NULL);
     free(text);
     /* the file is read, not re-sampled: a hand-edited (valid) cache is what comes back */
     char *id = coop_fewshot_identity(&o);
@@ -392,8 +397,9 @@ START_TEST(cache_of_another_identity_is_replaced)
     const char *rest = "\"dataset\": \"fake\", \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,"
                        " \"train\": [[6, 0, \"s0/c0/001.png\"]], \"val\": []";
     const char *stale[][2] = {
-        {"1", ""},                                  /* version 1: no identity */
-        {"2", "coop-fewshot sampler v1\ndataset=fake\nshots=2\nseed=1\nval_shots=2\noptions=x=2;\n"},
+        {"1", NULL},                                /* version 1: no identity */
+        {"2", "coop-fewshot sampler v1\ndataset=fake\nshots=2\nseed=1\nval_shots=2\n"
+              "options=x=2;\n"},                  /* another variant's */
         {"3", id},                                  /* a later format */
     };
     for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {

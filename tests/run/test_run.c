@@ -210,7 +210,8 @@ START_TEST(sweep_trains_evaluates_and_records)
             double *acc;
             int rank;
             size_t shape[COOP_RESULTS_MAX_RANK];
-            ck_assert_int_eq(coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_int_eq(
+                coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
             ck_assert_double_gt(acc[0], 80.0); /* the toy colours are linearly separable */
             free(acc);
             char *state;
@@ -834,9 +835,11 @@ static char *trial_outcomes(void)
             char *cache;
             int rank;
             size_t shape[COOP_RESULTS_MAX_RANK], ni;
-            ck_assert_int_eq(coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_int_eq(
+                coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
             ck_assert_int_eq(coop_results_read_attr_str(r, "fewshot_cache", &cache, &e), 0);
-            ck_assert_int_eq(coop_results_read_i32(r, "fewshot/train_index", &idx, &rank, shape, &e), 0);
+            ck_assert_int_eq(
+                coop_results_read_i32(r, "fewshot/train_index", &idx, &rank, shape, &e), 0);
             ni = shape[0];
             fprintf(out, "%.16s acc=%.17g cache=%s train=", nm, acc[0], cache);
             for (size_t k = 0; k < ni; k++)
