@@ -880,6 +880,7 @@ static char *run_variants(const char *options)
     struct coop_run_summary s;
     ck_assert_int_eq(sweep(yaml, false, &s), 0);
     ck_assert_uint_eq(s.failed, 0);
+    coop_run_summary_free(&s);
     free(body);
     free(yaml);
     return trial_outcomes();
