@@ -61,6 +61,13 @@ void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
 int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
 int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
                     const char *data_root, struct rt_dataset **out, struct coop_err *e);
+/* Whether every option is at its plugin default (canonical text). */
+bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params);
+/* The few-shot cache identity's source text for an open dataset: plugin name
+ * and version, options, data root and the SHA-256 of the train and val
+ * listings, malloc'd into *out. */
+int coop_rt_fewshot_source(struct rt_dataset *d, const struct coop_params *params,
+                           const char *data_root, char **out, struct coop_err *e);
 /* Unnormalised image features of items idx[0..n) of a split, view 0 = eval
  * transform, view v > 0 = the v-th seeded training augmentation (cached);
  * view < 0 = a fresh augmentation from rng (online mode, not cached). */

@@ -171,6 +171,39 @@ static int split_hash(struct rt_dataset *d, enum coop_split s, struct coop_err *
     return 0;
 }
 
+bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params)
+{
+    for (size_t i = 0; params && i < params->n; i++) {
+        const struct coop_param_spec *sp = d->ref.ops->params;
+        while (sp && sp->name && strcmp(sp->name, params->kv[i].key) != 0)
+            sp++;
+        if (!sp || !sp->name || !sp->default_value ||
+            strcmp(sp->default_value, params->kv[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+int coop_rt_fewshot_source(struct rt_dataset *d, const struct coop_params *params,
+                           const char *data_root, char **out, struct coop_err *e)
+{
+    *out = NULL;
+    int rc = split_hash(d, COOP_SPLIT_TRAIN, e);
+    if (rc == 0)
+        rc = split_hash(d, COOP_SPLIT_VAL, e);
+    if (rc)
+        return rc;
+    char *pk = params_key(params);
+    if (pk)
+        *out = coop_asprintf("dataset_plugin=%s %s\noptions=%s\ndata_root=%s\n"
+                             "train_items=%s\nval_items=%s\n",
+                             d->plugin->name, d->plugin->version ? d->plugin->version : "", pk,
+                             data_root ? data_root : "", d->split_hash[COOP_SPLIT_TRAIN],
+                             d->split_hash[COOP_SPLIT_VAL]);
+    free(pk);
+    return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
+}
+
 static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int view,
                      struct coop_featcache **out, struct coop_err *e)
 {

@@ -584,10 +584,15 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
     m.K = K;
     if (rc == 0 && t->trains) {
         coop_rt_progress(rt, "sampling shots");
-        char *fsdir = coop_asprintf("%s", rt->cache_dir);
-        struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1, fsdir};
-        rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
-        free(fsdir);
+        char *source = NULL;
+        rc = coop_rt_fewshot_source(src, &t->dataset_params, t->data_root, &source, e);
+        /* a dataset at its default options keeps the plain name (results record it) */
+        struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1,
+                                       rt->cache_dir, source,
+                                       !coop_rt_default_options(src, &t->dataset_params)};
+        if (rc == 0)
+            rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
+        free(source);
         have_fs = rc == 0;
         if (rc == 0)
             rc = write_sample(w, &fs, e);
