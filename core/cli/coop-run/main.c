@@ -60,7 +60,9 @@ static void usage(FILE *f)
             "                   range or choices, help); KIND (backbone, dataset, prompt,\n"
             "                   baseline) picks one of two plugins of the same name\n"
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
-            "  --quiet          no progress output\n"
+            "                   (not a terminal: a line as each trial starts and ends)\n"
+            "  --quiet          only errors, warnings and the final summary\n"
+            "  --verbose        a line per phase and every 10th training epoch\n"
             "  --version, --help\n"
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
@@ -250,7 +252,7 @@ int main(int argc, char **argv)
     size_t n_extra = 0, n_ids = 0, n_where = 0;
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
-    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0;
+    int dry = 0, force = 0, list = 0, verbosity = 0, progress = -1, status_only = 0;
     struct slurm_cli slurm;
     memset(&slurm, 0, sizeof slurm);
     for (int i = 1; i < argc; i++) {
@@ -261,7 +263,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--force")) force = 1;
         else if (!strcmp(a, "--list-plugins")) list = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--quiet")) verbosity = -1;
+        else if (!strcmp(a, "--verbose")) verbosity = 1;
         else if (!strcmp(a, "--progress")) progress = 1;
         else if (!strcmp(a, "--no-progress")) progress = 0;
         else if (!strcmp(a, "--version")) { printf("coop-run %s\n", coop_version_string()); return 0; }
@@ -377,7 +380,7 @@ int main(int argc, char **argv)
     struct coop_run_options o = {
         .force = force, .cache_dir = cache,
         .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
-        .out = quiet ? NULL : stderr, .cancel = &cancel_flag,
+        .out = stderr, .verbosity = verbosity, .cancel = &cancel_flag,
         .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN),
         .selected = keep, .claim_timeout = claim_timeout};
     struct coop_run_summary s;

@@ -18,6 +18,10 @@ struct coop_run_options {
     FILE *out;              /* progress and log output (stderr) */
     const volatile int *cancel; /* set by a signal handler: stop after abandoning the trial */
     int threads;            /* recorded in results (OMP/BLAS threads) */
+    /* -1 (--quiet): errors and warnings only; 0: on a terminal one status
+     * line, otherwise a line as each trial starts and ends; 1 (--verbose):
+     * a line per phase and every 10th epoch */
+    int verbosity;
     /* Trials to run: selected[i] non-zero for trial i of the matrix
      * (coop_run_select); NULL = every trial. */
     const unsigned char *selected;
