@@ -197,8 +197,6 @@ deps) deps ;;
 build) build ;;
 main)
     build
-    # small models: idle OpenMP threads must not spin against OpenBLAS's (docs/performance.md)
-    export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
     # exit status 1 (some trial failed) still gets its report; 2 and 130 stop here
     st=0
     ./build/core/cli/coop-run/coop-run experiments/fewshot.yaml "$@" || st=$?

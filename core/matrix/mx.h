@@ -95,6 +95,7 @@ struct coop_matrix {
     size_t n_trials;
     const char **axes;
     size_t n_axes;
+    int threads; /* top-level threads: (0 = not given); in no trial's config or id */
     /* pool; oom is set when an allocation through it failed */
     bool oom;
     void **pool;

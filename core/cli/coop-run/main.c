@@ -61,6 +61,8 @@ static void usage(FILE *f)
             "                   baseline) picks one of two plugins of the same name\n"
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
             "                   (not a terminal: a line as each trial starts and ends)\n"
+            "  --threads N      OpenMP and OpenBLAS threads (default: the YAML's threads:,\n"
+            "                   else OMP_NUM_THREADS, else one per CPU)\n"
             "  --quiet          only errors, warnings and the final summary\n"
             "  --verbose        a line per phase and every 10th training epoch\n"
             "  --version, --help\n"
@@ -252,6 +254,7 @@ int main(int argc, char **argv)
     size_t n_extra = 0, n_ids = 0, n_where = 0;
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
+    long threads = 0;
     int dry = 0, force = 0, list = 0, verbosity = 0, progress = -1, status_only = 0;
     struct slurm_cli slurm;
     memset(&slurm, 0, sizeof slurm);
@@ -273,6 +276,15 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (!strcmp(a, "--status")) status_only = 1;
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            char *end;
+            threads = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || threads < 1 || threads > 4096) {
+                fprintf(stderr, "coop-run: --threads %s: want a whole number from 1 to 4096\n",
+                        argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
             where[n_where++] = argv[++i];
         else if (!strcmp(a, "--trial") && i + 1 < argc) {
@@ -376,12 +388,15 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    const char *omp = getenv("OMP_NUM_THREADS");
+    if (!threads)
+        threads = coop_matrix_threads(m);
+    if (threads)
+        coop_threads_set((int)threads);
     struct coop_run_options o = {
         .force = force, .cache_dir = cache,
         .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
         .out = stderr, .verbosity = verbosity, .cancel = &cancel_flag,
-        .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .threads = coop_threads_get(),
         .selected = keep, .claim_timeout = claim_timeout};
     struct coop_run_summary s;
     rc = coop_run_sweep(m, reg, &o, &s, &e);

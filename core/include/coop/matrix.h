@@ -118,6 +118,9 @@ COOP_API const char *coop_matrix_experiment(const struct coop_matrix *m);
 /* Names of the swept axes, in expansion order (e.g. "dataset", "method",
  * "n_ctx", "shots", "seed"); the array belongs to m. */
 COOP_API const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t *n);
+/* The top-level `threads:` (1..4096), or 0 when the file has none. Part of no
+ * trial's config_yaml or id. */
+COOP_API int coop_matrix_threads(const struct coop_matrix *m);
 COOP_API void coop_matrix_free(struct coop_matrix *m);
 
 /* Cheap pre-pass for the runner, which needs plugin_path before it can build
