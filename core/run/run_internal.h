@@ -77,6 +77,12 @@ void coop_rt_trial_timed(struct rt *rt, double seconds);
 /* Seconds the current trial has run (for its end line). */
 double coop_rt_trial_seconds(const struct rt *rt);
 
+/* preflight.c: opens the datasets and targets of the trials with runs[i]
+ * (kept open for them); an error names the YAML entry; warns once per
+ * dataset about classes with fewer training images than the largest shots. */
+int coop_rt_preflight(struct rt *rt, const struct coop_matrix *m, const bool *runs,
+                      struct coop_err *e);
+
 /* runtime.c: the state kept across trials. */
 void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
                   const struct coop_run_options *o, const char *cache_dir);

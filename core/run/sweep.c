@@ -252,8 +252,8 @@ static int check_prompts_fit(struct rt *rt, const struct coop_matrix *m, bool fo
     return rc;
 }
 
-/* The progress display's plan: which selected trials will run (not
- * completed, or forced). */
+/* Which selected trials will run (not completed, or forced): the progress
+ * display's plan and the pre-flight checks of their data. */
 static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop_err *e)
 {
     size_t n = coop_matrix_count(m);
@@ -271,9 +271,10 @@ static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop
         free(dir);
         runs[i] = st != COOP_TRIAL_COMPLETED;
     }
-    int rc = coop_rt_plan(rt, m, rt->o->selected, runs);
+    int rc = coop_rt_plan(rt, m, rt->o->selected, runs) ? coop_fail(e, COOP_E_NOMEM, "out of memory")
+                                                        : coop_rt_preflight(rt, m, runs, e);
     free(runs);
-    return rc ? coop_fail(e, rc, "out of memory") : 0;
+    return rc;
 }
 
 /* Result files (<16 hex digits>.h5) in dir that are not trials of m. */

@@ -376,7 +376,11 @@ int main(int argc, char **argv)
         return rc;
     }
     if (dry || status_only) {
-        rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
+        if (dry && coop_run_preflight(m, reg, keep, stderr, &e) != 0) {
+            fprintf(stderr, "coop-run: %s\n", e.msg);
+            rc = 2;
+        } else
+            rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
         free(keep);
         coop_matrix_free(m);
         coop_registry_free(reg);

@@ -89,6 +89,8 @@ struct coop_trial {
     /* The entries' labels (YAML `label:`, default the plugin name; the
      * backbone's defaults to its checkpoint file stem). Not part of the id. */
     const char *backbone_label, *dataset_label, *method_label;
+    /* "file:line:col" of the trial's dataset entry in the YAML (for errors) */
+    const char *dataset_at;
 };
 
 /* Opaque: owns every string and array the trials point to. */

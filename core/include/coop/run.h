@@ -54,6 +54,16 @@ COOP_API void coop_run_summary_free(struct coop_run_summary *s);
 /* A matrix resolver backed by a plugin registry (for coop_matrix_load). */
 COOP_API void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resolver *out);
 
+/* The pre-flight checks coop_run_sweep makes before any trial, for
+ * --dry-run: opens every dataset and target of the selected trials
+ * (selected NULL = all) once, listing their items; an error names the YAML
+ * entry ("file:line:col: before any trial ran: dataset 'x': ..."). Classes
+ * with fewer training images than the shots are warned about on out (NULL:
+ * not). */
+COOP_API int coop_run_preflight(const struct coop_matrix *m, const struct coop_registry *reg,
+                                const unsigned char *selected, FILE *out,
+                                struct coop_err *e);
+
 /* Runs the sweep. Returns 0 when the sweep itself could run (trial failures
  * are counted in the summary, not returned), COOP_E_INTERRUPTED when
  * cancelled (the trial in flight is abandoned, nothing completed is lost). */
