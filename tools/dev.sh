@@ -221,7 +221,7 @@ valgrind)
     build
     [ $# -gt 0 ] || set -- util results data_json data_fewshot train run claims nn matrix \
         clip_checkpoint datasets_example_csv report featcache image vision clip_text \
-        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi
+        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi progress
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
 fuzz) fuzz "$@" ;;

@@ -36,7 +36,8 @@ static int warn_small_classes(struct rt *rt, const struct coop_trial *t, struct 
 {
     const struct coop_dataset_ops *ops = d->ref.ops;
     int C = ops->num_classes(d->ref.ds);
-    size_t n = ops->split_size(d->ref.ds, COOP_SPLIT_TRAIN), *count = calloc(C > 0 ? (size_t)C : 1, sizeof *count);
+    size_t n = ops->split_size(d->ref.ds, COOP_SPLIT_TRAIN);
+    size_t *count = calloc(C > 0 ? (size_t)C : 1, sizeof *count);
     int rc = count ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct coop_item it;

@@ -100,8 +100,8 @@ int coop_rt_plan(struct rt *rt, const struct coop_matrix *m, const unsigned char
         char *pad = coop_asprintf(" %s ", tok);
         size_t i = first;
         for (; pad && i < n; i++) {
-            char *s = (!sel || sel[i]) ? coop_asprintf(" %s ", coop_matrix_trial(m, i)->axes_summary)
-                                       : NULL;
+            const char *axes = coop_matrix_trial(m, i)->axes_summary;
+            char *s = (!sel || sel[i]) ? coop_asprintf(" %s ", axes) : NULL;
             bool has = !s || strstr(s, pad);
             free(s);
             if (!has)

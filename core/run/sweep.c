@@ -271,8 +271,9 @@ static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop
         free(dir);
         runs[i] = st != COOP_TRIAL_COMPLETED;
     }
-    int rc = coop_rt_plan(rt, m, rt->o->selected, runs) ? coop_fail(e, COOP_E_NOMEM, "out of memory")
-                                                        : coop_rt_preflight(rt, m, runs, e);
+    int rc = coop_rt_plan(rt, m, rt->o->selected, runs)
+                 ? coop_fail(e, COOP_E_NOMEM, "out of memory")
+                 : coop_rt_preflight(rt, m, runs, e);
     free(runs);
     return rc;
 }

@@ -380,7 +380,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "coop-run: %s\n", e.msg);
             rc = 2;
         } else
-            rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
+            rc = status_only ? print_status(m, keep, claim_timeout)
+                             : print_dry_run(m, keep, n_kept);
         free(keep);
         coop_matrix_free(m);
         coop_registry_free(reg);
