@@ -788,7 +788,9 @@ static int add_trial(struct coop_matrix *m, const struct combo *c, size_t *cap,
         free(cfg);
         return rc < 0 ? rc : 0;
     }
-    if (!coop_mx_keep(m, cfg) || !(t->axes_summary = coop_mx_keep(m, summary_text(m, c))))
+    if (!coop_mx_keep(m, cfg) || !(t->axes_summary = coop_mx_keep(m, summary_text(m, c))) ||
+        !(t->dataset_at = coop_mx_keep(m, coop_asprintf("%s:%d:%d", m->file, c->ds.en->line,
+                                                        c->ds.en->col))))
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     m->n_trials++;
     return 0;

@@ -104,6 +104,7 @@ struct coop_matrix {
     /* every error of the file (NULL: stop at the first, as the pre-pass does) */
     struct mx_errs *errs;
     const char *yaml_text; /* keep_yaml: the document after overrides */
+    int threads; /* top-level threads: (0 = not given); in no trial's config or id */
     /* pool; oom is set when an allocation through it failed */
     bool oom;
     void **pool;

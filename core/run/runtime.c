@@ -29,8 +29,10 @@ static char *params_key(const struct coop_params *p)
 static void host_log(void *ctx, enum coop_log_level level, const char *msg)
 {
     struct rt *rt = ctx;
-    if (level >= COOP_LOG_INFO)
-        coop_rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
+    if (level == COOP_LOG_WARN)
+        coop_rt_log(rt, "warning: %s", msg);
+    else if (level >= COOP_LOG_INFO)
+        coop_rt_info(rt, "%s", msg);
 }
 
 void coop_rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
@@ -45,6 +47,7 @@ void coop_rt_init(struct rt *rt, const struct coop_registry *reg, const struct c
     rt->n_trials = 1;
     rt->trial_no = 1;
     rt->sweep_t0 = coop_now();
+    rt->cur_eta = -1;
 }
 
 int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
@@ -388,6 +391,7 @@ int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, con
 
 void coop_rt_free(struct rt *rt)
 {
+    free(rt->constant_axes);
     for (int i = 0; i < rt->nfc; i++) {
         coop_featcache_close(rt->fc[i].fc);
         free(rt->fc[i].key);

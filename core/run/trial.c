@@ -612,8 +612,8 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
             rc = coop_run_evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
     }
     if (rc == 0)
-        coop_rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary,
-                    met.accuracy);
+        coop_rt_info(rt, "trial %s done: %s test accuracy %.2f%% (%.1f s)", t->id,
+                     t->axes_summary, met.accuracy, coop_rt_trial_seconds(rt));
     free(names);
     if (have_fs)
         coop_fewshot_free(&fs);
