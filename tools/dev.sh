@@ -197,8 +197,6 @@ deps) deps ;;
 build) build ;;
 main)
     build
-    # small models: idle OpenMP threads must not spin against OpenBLAS's (docs/performance.md)
-    export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
     # exit status 1 (some trial failed) still gets its report; 2 and 130 stop here
     st=0
     ./build/core/cli/coop-run/coop-run experiments/fewshot.yaml "$@" || st=$?
@@ -223,7 +221,7 @@ valgrind)
     build
     [ $# -gt 0 ] || set -- util results data_json data_fewshot train run claims nn matrix \
         clip_checkpoint datasets_example_csv report featcache image vision clip_text \
-        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi
+        clip_safetensors clip_plugin world datasets_layouts pretrain plugin-abi progress
     meson test -C build --setup=valgrind --print-errorlogs "$@"
     ;;
 fuzz) fuzz "$@" ;;

@@ -242,7 +242,7 @@ static struct coop_prompt *make_prompt(struct coop_backbone_ref bb,
     static const struct coop_kv kv[] = {{"n_ctx", "16"}, {"position", "end"}, {"csc", "false"},
                                         {"init", ""}, {"init_std", "0.02"}};
     struct coop_params params = {kv, sizeof kv / sizeof *kv};
-    struct coop_prompt_args pa = {h, &params, bb, (const char *const *)names, K, 1};
+    struct coop_prompt_args pa = {h, &params, bb, (const char *const *)names, K, 1, NULL};
     struct coop_prompt *p = NULL;
     struct coop_err e;
     if (pops->create(&pa, &p, &e))

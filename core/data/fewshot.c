@@ -29,6 +29,7 @@ void coop_fewshot_free(struct coop_fewshot *fs)
     split_free(&fs->train);
     split_free(&fs->val);
     free(fs->dataset);
+    free(fs->identity);
     free(fs->cache_path);
     memset(fs, 0, sizeof *fs);
 }
@@ -132,19 +133,40 @@ static int sample_split(struct coop_fewshot_split *out, struct coop_dataset_ref 
     return rc;
 }
 
-char *coop_fewshot_cache_path(const struct coop_fewshot_opts *o)
-{
-    if (!o->cache_dir || !o->cache_dir[0])
-        return NULL;
-    return coop_asprintf("%s/fewshot/%s_shots%d_seed%llu.json", o->cache_dir, o->dataset,
-                         o->shots, (unsigned long long)o->seed);
-}
-
 static int val_quota(const struct coop_fewshot_opts *o)
 {
     if (o->val_shots >= 0)
         return o->val_shots;
     return o->shots < 4 ? o->shots : 4;
+}
+
+/* Everything the sample depends on: the sampler's version, the request and
+ * the caller's description of the data (o->source). */
+char *coop_fewshot_identity(const struct coop_fewshot_opts *o)
+{
+    const char *src = o->source ? o->source : "";
+    size_t n = strlen(src);
+    return coop_asprintf("coop-fewshot sampler v%d\ndataset=%s\nshots=%d\nseed=%llu\n"
+                         "val_shots=%d\n%s%s",
+                         COOP_FEWSHOT_SAMPLER_VERSION, o->dataset, o->shots,
+                         (unsigned long long)o->seed, val_quota(o), src,
+                         n && src[n - 1] != '\n' ? "\n" : "");
+}
+
+char *coop_fewshot_cache_path(const struct coop_fewshot_opts *o)
+{
+    if (!o->cache_dir || !o->cache_dir[0])
+        return NULL;
+    if (!o->hash_in_name)
+        return coop_asprintf("%s/fewshot/%s_shots%d_seed%llu.json", o->cache_dir, o->dataset,
+                             o->shots, (unsigned long long)o->seed);
+    char *id = coop_fewshot_identity(o), hex[65];
+    if (!id)
+        return NULL;
+    coop_sha256_hex(id, strlen(id), hex);
+    free(id);
+    return coop_asprintf("%s/fewshot/%s_shots%d_seed%llu_%.16s.json", o->cache_dir, o->dataset,
+                         o->shots, (unsigned long long)o->seed, hex);
 }
 
 static int check_opts(const struct coop_fewshot_opts *o, struct coop_err *e)
@@ -191,6 +213,21 @@ static int write_split(FILE *f, const char *key, const struct coop_fewshot_split
     return ferror(f) ? -1 : 0;
 }
 
+/* The identity text as a JSON array of its lines (readable in the file). */
+static void write_identity(FILE *f, const char *id)
+{
+    fputc('[', f);
+    for (const char *p = id; *p;) {
+        size_t len = strcspn(p, "\n");
+        char *line = strndup(p, len);
+        fputs(p == id ? "\n    " : ",\n    ", f);
+        coop_json_write_string(f, line ? line : "");
+        free(line);
+        p += len + (p[len] == '\n');
+    }
+    fputs("\n  ]", f);
+}
+
 int coop_fewshot_write(const struct coop_fewshot *fs, const char *path, struct coop_err *e)
 {
     char host[256]; /* hosts sharing a cache over NFS each write their own */
@@ -207,6 +244,8 @@ int coop_fewshot_write(const struct coop_fewshot *fs, const char *path, struct c
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"dataset\": ",
             COOP_FEWSHOT_FORMAT, COOP_FEWSHOT_FORMAT_VERSION);
     coop_json_write_string(f, fs->dataset);
+    fputs(",\n  \"identity\": ", f);
+    write_identity(f, fs->identity ? fs->identity : "");
     fprintf(f, ",\n  \"shots\": %d,\n  \"seed\": \"%llu\",\n  \"val_shots\": %d,\n", fs->shots,
             (unsigned long long)fs->seed, fs->val_shots);
     int bad = write_split(f, "train", &fs->train);
@@ -271,21 +310,49 @@ static int read_split(struct coop_fewshot_split *s, const struct coop_json *root
     return rc;
 }
 
-/* The header must match the request exactly. */
+/* Whether a recorded identity (array of lines) is the text id. */
+static bool identity_matches(const struct coop_json *a, const char *id)
+{
+    if (!a || a->type != COOP_JSON_ARRAY)
+        return false;
+    const char *p = id;
+    for (size_t i = 0; i < a->len; i++) {
+        if (a->items[i].type != COOP_JSON_STRING)
+            return false;
+        size_t len = strlen(a->items[i].str);
+        if (strncmp(p, a->items[i].str, len) != 0 || p[len] != '\n')
+            return false;
+        p += len + 1;
+    }
+    return *p == '\0';
+}
+
+/* A file of another format version or identity was drawn for another
+ * request (an old file, a hash collision, a copy): *stale says so, and the
+ * sampler replaces it. Within one identity the header must match exactly. */
 static int read_header(struct coop_fewshot *fs, const struct coop_json *root, const char *path,
-                       const struct coop_fewshot_opts *o, struct coop_err *e)
+                       const struct coop_fewshot_opts *o, const char *identity, bool *stale,
+                       struct coop_err *e)
 {
     const struct coop_json *fmt = coop_json_get(root, "format");
     const struct coop_json *ds = coop_json_get(root, "dataset");
     const struct coop_json *seed = coop_json_get(root, "seed");
+    const struct coop_json *id = coop_json_get(root, "identity");
     long long ver, shots, vshots;
     if (!fmt || fmt->type != COOP_JSON_STRING || strcmp(fmt->str, COOP_FEWSHOT_FORMAT) != 0)
         return coop_fail(e, COOP_E_FORMAT, "%s: not a few-shot cache (\"format\" is not \"%s\")",
                          path, COOP_FEWSHOT_FORMAT);
+    *stale = true;
     if (!coop_json_int(coop_json_get(root, "version"), 0, 1 << 30, &ver) ||
         ver != COOP_FEWSHOT_FORMAT_VERSION)
-        return coop_fail(e, COOP_E_FORMAT, "%s: unsupported few-shot cache version (want %d)",
+        return coop_fail(e, COOP_E_FORMAT, "%s: few-shot cache of another version (want %d)",
                          path, COOP_FEWSHOT_FORMAT_VERSION);
+    if (!identity_matches(id, identity))
+        return coop_fail(e, COOP_E_FORMAT,
+                         "%s: few-shot cache drawn for another identity (dataset options, data, "
+                         "plugin or sampler version)",
+                         path);
+    *stale = false;
     char seedtxt[32];
     snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)o->seed);
     if (!ds || ds->type != COOP_JSON_STRING || strcmp(ds->str, o->dataset) != 0 ||
@@ -293,8 +360,7 @@ static int read_header(struct coop_fewshot *fs, const struct coop_json *root, co
         shots != o->shots || !seed || seed->type != COOP_JSON_STRING ||
         strcmp(seed->str, seedtxt) != 0 ||
         !coop_json_int(coop_json_get(root, "val_shots"), 0, 1 << 30, &vshots) ||
-        (o->val_shots >= 0 && vshots != o->val_shots) ||
-        (o->val_shots < 0 && vshots != val_quota(o)))
+        vshots != val_quota(o))
         return coop_fail(e, COOP_E_FORMAT,
                          "%s: header does not match dataset '%s', shots %d, seed %s, "
                          "val_shots %d: delete the file to re-sample",
@@ -303,18 +369,22 @@ static int read_header(struct coop_fewshot *fs, const struct coop_json *root, co
     return 0;
 }
 
-int coop_fewshot_read(struct coop_fewshot *out, const char *path, struct coop_dataset_ref d,
-                      const struct coop_fewshot_opts *o, struct coop_err *e)
+/* Reads a cache file; *stale: it exists for another identity (see read_header). */
+static int read_cache(struct coop_fewshot *out, const char *path, struct coop_dataset_ref d,
+                      const struct coop_fewshot_opts *o, bool *stale, struct coop_err *e)
 {
     struct coop_fewshot fs = {0};
     struct coop_json *root = NULL;
+    *stale = false;
     int rc = check_opts(o, e);
+    if (rc == 0 && !(fs.identity = coop_fewshot_identity(o)))
+        rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
     if (rc == 0)
         rc = coop_json_parse_file(&root, path, FEWSHOT_CACHE_MAX_BYTES, e);
     if (rc == 0 && root->type != COOP_JSON_OBJECT)
         rc = coop_fail(e, COOP_E_FORMAT, "%s: top level must be an object", path);
     if (rc == 0)
-        rc = read_header(&fs, root, path, o, e);
+        rc = read_header(&fs, root, path, o, fs.identity, stale, e);
     if (rc == 0)
         rc = read_split(&fs.train, root, d, COOP_SPLIT_TRAIN, path, "train", e);
     if (rc == 0)
@@ -335,10 +405,43 @@ int coop_fewshot_read(struct coop_fewshot *out, const char *path, struct coop_da
     return 0;
 }
 
+int coop_fewshot_read(struct coop_fewshot *out, const char *path, struct coop_dataset_ref d,
+                      const struct coop_fewshot_opts *o, struct coop_err *e)
+{
+    bool stale;
+    return read_cache(out, path, d, o, &stale, e);
+}
+
 static void host_log(const struct coop_host *h, enum coop_log_level lv, const char *msg)
 {
     if (h && h->log)
         h->log(h->ctx, lv, msg);
+}
+
+/* Reads the cache file when it exists for this identity: *done says whether
+ * *out was filled. A file of another identity is reported and left to be
+ * replaced. */
+static int try_cache(struct coop_fewshot *out, const char *path, struct coop_dataset_ref d,
+                     const struct coop_fewshot_opts *o, const struct coop_host *host,
+                     bool *done, struct coop_err *e)
+{
+    *done = false;
+    if (!path || !coop_file_exists(path))
+        return 0;
+    bool stale;
+    int rc = read_cache(out, path, d, o, &stale, e);
+    char msg[1200];
+    if (rc && stale) {
+        snprintf(msg, sizeof msg, "%s; not used, re-sampled", e->msg);
+        host_log(host, COOP_LOG_WARN, msg);
+        return 0;
+    }
+    if (rc == 0) {
+        *done = true;
+        snprintf(msg, sizeof msg, "few-shot sample read from %s", path);
+        host_log(host, COOP_LOG_INFO, msg);
+    }
+    return rc;
 }
 
 int coop_fewshot_sample(struct coop_fewshot *out, struct coop_dataset_ref d,
@@ -349,22 +452,23 @@ int coop_fewshot_sample(struct coop_fewshot *out, struct coop_dataset_ref d,
     if (rc)
         return rc;
     char *path = coop_fewshot_cache_path(o);
-    if (path && coop_file_exists(path)) {
-        rc = coop_fewshot_read(out, path, d, o, e);
-        if (rc == 0) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "few-shot sample read from %s", path);
-            host_log(host, COOP_LOG_INFO, msg);
-        }
+    bool done = false;
+    if (o->cache_dir && o->cache_dir[0] && !path)
+        rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = try_cache(out, path, d, o, host, &done, e);
+    if (rc || done) {
         free(path);
         return rc;
     }
     struct coop_fewshot fs = {0};
     fs.dataset = coop_strdup(o->dataset);
+    fs.identity = coop_fewshot_identity(o);
     fs.shots = o->shots;
     fs.seed = o->seed;
     fs.val_shots = val_quota(o);
-    rc = fs.dataset ? fresh_sample(&fs, d, o, e) : coop_fail(e, COOP_E_NOMEM, "out of memory");
+    rc = fs.dataset && fs.identity ? fresh_sample(&fs, d, o, e)
+                                   : coop_fail(e, COOP_E_NOMEM, "out of memory");
     if (rc == 0 && path) {
         char *dir = coop_asprintf("%s/fewshot", o->cache_dir);
         rc = dir ? coop_mkdirs(dir, e) : coop_fail(e, COOP_E_NOMEM, "out of memory");

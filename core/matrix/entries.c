@@ -479,6 +479,8 @@ static int parse_method(struct coop_matrix *m, const struct ynode *it, struct mx
     if (!rc && tr)
         rc = coop_mx_parse_train_override(m, tr, en->train, e);
     if (!rc)
+        rc = coop_mx_train_recipe(m, en, it, e);
+    if (!rc)
         rc = expand_entry(m, en, coop_ymap_get(it, "zip"), it, e);
     return rc;
 }

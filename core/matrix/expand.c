@@ -701,6 +701,8 @@ static void fill_combo(const struct coop_matrix *m, const struct dims *d, const 
         c->fixed[i] = c->me.en->train[i] != NULL;
         if (c->fixed[i])
             c->set[i] = c->me.en->train[i];
+        else if (c->me.en->recipe[i] && !m->train[i].given)
+            c->set[i] = c->me.en->recipe[i];
     }
     for (int i = 0; i < MX_AUGMENT_KEYS; i++)
         c->set[MX_TRAIN_KEYS + i] = m->augment[i].values[idx[d->dim_of[AX_AUGMENT0 + i]]];
@@ -786,7 +788,9 @@ static int add_trial(struct coop_matrix *m, const struct combo *c, size_t *cap,
         free(cfg);
         return rc < 0 ? rc : 0;
     }
-    if (!coop_mx_keep(m, cfg) || !(t->axes_summary = coop_mx_keep(m, summary_text(m, c))))
+    if (!coop_mx_keep(m, cfg) || !(t->axes_summary = coop_mx_keep(m, summary_text(m, c))) ||
+        !(t->dataset_at = coop_mx_keep(m, coop_asprintf("%s:%d:%d", m->file, c->ds.en->line,
+                                                        c->ds.en->col))))
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     m->n_trials++;
     return 0;

@@ -80,8 +80,24 @@ static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct c
 static const char *const top_keys[] = {
     "experiment", "description", "results_dir", "data_root", "plugin_path", "backbone",
     "datasets",   "methods",     "shots",       "seeds",     "train",       "augment",
-    "zip",        "exclude",     "slurm"}; /* slurm: coop-run --slurm's (core/run/slurm.c) */
+    "zip",        "exclude",     "slurm",       /* slurm: coop-run --slurm's (core/run/slurm.c) */
+    "threads"}; /* threads: how the trials run, not what they compute: in no trial id */
 #define N_TOP (sizeof top_keys / sizeof *top_keys)
+
+/* threads: N, 1 <= N <= 4096 (coop-run sets OpenMP and OpenBLAS to it). */
+static int parse_threads(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+{
+    if (!n)
+        return 0;
+    int rc = coop_mx_expect_scalar(m, n, "threads", e);
+    char *end = NULL;
+    long v = rc ? 0 : strtol(n->str, &end, 10);
+    if (!rc && (end == n->str || *end || v < 1 || v > 4096))
+        rc = coop_mx_fail(e, m, n, COOP_E_INVAL, "threads: want a whole number from 1 to 4096 "
+                          "(OpenMP and OpenBLAS threads), got '%.80s'", n->str);
+    m->threads = rc ? 0 : (int)v;
+    return rc;
+}
 
 /* no error recorded so far: the parts that build on the others may run */
 static bool clean(const struct coop_matrix *m)
@@ -97,6 +113,8 @@ static int parse_sections(struct coop_matrix *m, const struct ynode *root, struc
     int rc = 0;
     if ((n = coop_ymap_get(root, "description")))
         rc = coop_mx_note(m, coop_mx_expect_scalar(m, n, "description", e), e);
+    if (!rc)
+        rc = coop_mx_note(m, parse_threads(m, coop_ymap_get(root, "threads"), e), e);
     if (!rc)
         rc = coop_mx_note(m, parse_experiment(m, coop_ymap_get(root, "experiment"), e), e);
     if (!rc)
@@ -326,6 +344,11 @@ const char *const *coop_matrix_plugin_paths(const struct coop_matrix *m, size_t 
 const char *coop_matrix_experiment(const struct coop_matrix *m)
 {
     return m->experiment;
+}
+
+int coop_matrix_threads(const struct coop_matrix *m)
+{
+    return m ? m->threads : 0;
 }
 
 const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t *n)

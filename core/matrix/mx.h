@@ -56,6 +56,8 @@ struct mx_entry {
     const struct ynode *epochs_node;
     /* method: train.* values fixed for this method (NULL = the global axis) */
     const char *train[MX_TRAIN_KEYS];
+    /* method: the plugin's recipe (canonical), for keys the file leaves unset */
+    const char *recipe[MX_TRAIN_KEYS];
 };
 
 /* A setting that may be swept: shots, seeds, train.* and augment.* keys. */
@@ -63,6 +65,7 @@ struct mx_setting {
     const char *name; /* "shots", "seed", "train.lr", ... */
     char **values;    /* canonical */
     size_t n;
+    bool given;       /* written in the file (not the default) */
 };
 
 struct mx_rule_term {
@@ -101,6 +104,7 @@ struct coop_matrix {
     /* every error of the file (NULL: stop at the first, as the pre-pass does) */
     struct mx_errs *errs;
     const char *yaml_text; /* keep_yaml: the document after overrides */
+    int threads; /* top-level threads: (0 = not given); in no trial's config or id */
     /* pool; oom is set when an allocation through it failed */
     bool oom;
     void **pool;
@@ -175,6 +179,8 @@ const struct coop_param_spec *coop_mx_setting_spec(const char *axis);
  * m->train and m->augment */
 int coop_mx_parse_settings(struct coop_matrix *m, const struct ynode *root, struct coop_err *e);
 /* a method's own train: mapping (scalars only) into out[MX_TRAIN_KEYS] */
+int coop_mx_train_recipe(struct coop_matrix *m, struct mx_entry *en, const struct ynode *at,
+                         struct coop_err *e);
 int coop_mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, const char **out,
                                  struct coop_err *e);
 

@@ -82,6 +82,7 @@ static int parse_settings(struct coop_matrix *m, const struct ynode *n, const ch
         if (k == count) /* reported by coop_mx_check_keys */
             continue;
         const struct ynode *v = n->items[i + 1];
+        out[k].given = true;
         if (strcmp(specs[k].name, "epochs") == 0 && v->kind == YNODE_SCALAR &&
             strcmp(v->str, "auto") == 0 && !v->quoted) {
             out[k].values[0] = coop_mx_strdup(m, "auto");
@@ -117,6 +118,35 @@ int coop_mx_parse_train_override(struct coop_matrix *m, const struct ynode *n, c
         rc = coop_mx_parse_axis(m, v, what, &train_specs[k], &vals, &cnt, e);
         if (!rc)
             out[k] = vals[0];
+    }
+    return rc;
+}
+
+/* The plugin's recipe for the keys the method's own train: leaves unset,
+ * checked like a value in the file (a bad one names the plugin). */
+int coop_mx_train_recipe(struct coop_matrix *m, struct mx_entry *en, const struct ynode *at,
+                         struct coop_err *e)
+{
+    const struct coop_kv *kv = en->info.train_defaults;
+    int rc = 0;
+    for (size_t i = 0; kv && kv[i].key && rc == 0; i++) {
+        size_t k = 0;
+        while (k < MX_TRAIN_KEYS && strcmp(train_specs[k].name, kv[i].key) != 0)
+            k++;
+        if (k == MX_TRAIN_KEYS || !kv[i].value)
+            return coop_mx_fail(e, m, at, COOP_E_INVAL,
+                                "plugin '%.80s' declares a training recipe with an unknown "
+                                "key or no value: '%.60s'", en->name, kv[i].key);
+        if (en->train[k])
+            continue;
+        struct ynode v = {.kind = YNODE_SCALAR, .line = at->line, .col = at->col,
+                          .origin = at->origin, .str = (char *)kv[i].value,
+                          .len = strlen(kv[i].value)};
+        char what[160], *out = NULL;
+        snprintf(what, sizeof what, "plugin '%.80s' recipe train.%s", en->name, kv[i].key);
+        rc = coop_mx_canon(m, &v, what, &train_specs[k], &out, e);
+        if (rc == 0 && !(en->recipe[k] = coop_mx_keep(m, out)))
+            rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
     return rc;
 }

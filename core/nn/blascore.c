@@ -9,6 +9,7 @@
  * prints. */
 #include "coop/cpu.h"
 #include <errno.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 /* OpenBLAS extensions (not in every cblas.h). */
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
+void openblas_set_num_threads(int num_threads);
 
 /* ISA level of OpenBLAS's x86 core types: 0 SSE only, 1 AVX (no AVX2/FMA
  * kernels), 2 AVX2 + FMA, 3 AVX-512. Names as openblas_get_corename prints
@@ -109,7 +111,7 @@ static bool decide_kept(const struct coop_blas_inputs *in, struct coop_blas_deci
              (int)(colon - in->env_reexec), in->env_reexec);
     } else if (d->choice == COOP_BLAS_CHOICE_ENVIRONMENT)
         KEEP("OPENBLAS_CORETYPE=%s was set outside coop; kept", in->env_coretype);
-    else if (in->env_reexec)
+    else if (in->env_reexec && !reexec_set(in->env_reexec, ""))
         KEEP("OpenBLAS's own choice; coop re-executed once already (%s=%s), not again",
              COOP_BLAS_REEXEC_ENV, in->env_reexec);
     else if (!in->cpu->vendor[0])
@@ -165,19 +167,37 @@ enum coop_blas_choice coop_blas_core_choice(void)
     return choice_of(getenv("OPENBLAS_CORETYPE"), getenv(COOP_BLAS_REEXEC_ENV));
 }
 
-/* Sets the two variables and execs; returns only when that failed, with the
- * environment as it was. */
-static void reexec(char **argv, const char *coretype, const char *detected)
+/* Sets the variables (OPENBLAS_CORETYPE only when coretype is not NULL,
+ * OMP_WAIT_POLICY when wait) and execs; returns only when that failed, with
+ * the environment as it was. */
+static void reexec(char **argv, const char *coretype, const char *detected, bool wait)
 {
     char marker[128];
-    snprintf(marker, sizeof marker, "%s:%s", detected, coretype);
-    if (setenv("OPENBLAS_CORETYPE", coretype, 1) == 0 &&
+    snprintf(marker, sizeof marker, "%s:%s", detected, coretype ? coretype : "");
+    if ((!coretype || setenv("OPENBLAS_CORETYPE", coretype, 1) == 0) &&
+        (!wait || setenv("OMP_WAIT_POLICY", "passive", 1) == 0) &&
         setenv(COOP_BLAS_REEXEC_ENV, marker, 1) == 0) {
         fflush(NULL);
         execv("/proc/self/exe", argv);
     }
-    unsetenv("OPENBLAS_CORETYPE");
+    if (coretype)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (wait)
+        unsetenv("OMP_WAIT_POLICY");
     unsetenv(COOP_BLAS_REEXEC_ENV);
+}
+
+void coop_threads_set(int n)
+{
+    if (n < 1)
+        return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int coop_threads_get(void)
+{
+    return omp_get_max_threads();
 }
 
 void coop_blas_select_core(char **argv, char *line, size_t n)
@@ -191,10 +211,13 @@ void coop_blas_select_core(char **argv, char *line, size_t n)
     coop_blas_decide(&in, &d);
     char feats[160];
     coop_cpu_describe(&cpu, feats, sizeof feats);
+    bool wait = !is_set(getenv("OMP_WAIT_POLICY")) && !getenv(COOP_BLAS_REEXEC_ENV);
+    if (!d.reexec && wait && argv && argv[0])
+        reexec(argv, NULL, core, true); /* returns only when exec failed: go on */
     if (d.reexec) {
         int err = 0;
         if (argv && argv[0]) {
-            reexec(argv, d.coretype, core);
+            reexec(argv, d.coretype, core, wait);
             err = errno;
         }
         snprintf(line, n, "BLAS core %s, chosen by openblas: re-executing with "

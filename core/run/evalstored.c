@@ -17,7 +17,7 @@ static int restore_prompt(struct rt *rt, struct stored *s, struct method *m, str
         return COOP_E_INVAL;
     struct coop_params mp = {s->mkv, s->nm};
     struct coop_prompt_args pa = {&rt->host, &mp, rt->bb, (const char *const *)s->src_names,
-                                  (int)s->nsrc, 0};
+                                  (int)s->nsrc, 0, NULL};
     int rc = m->pops->create(&pa, &m->prompt, e);
     if (rc)
         return coop_fail_prefix(e, rc, "recreating prompt '%s'", s->method);

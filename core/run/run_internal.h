@@ -20,6 +20,14 @@ struct rt_dataset {
     char *split_hash[3];          /* sha256 of the split's item ids (lazily) */
 };
 
+#define RT_MAX_ETA 64
+/* Trial durations of one method: the ETA's estimate for its trials left. */
+struct rt_eta {
+    const char *method;
+    size_t left, done; /* trials still to run after the current one; trials timed */
+    double seconds;    /* the timed trials' total */
+};
+
 struct rt_cache {
     char *key;
     struct coop_featcache *fc;
@@ -43,10 +51,11 @@ struct rt {
     /* progress */
     size_t trial_no, n_trials;
     const char *phase;
-    char axes[256];
+    char axes[256];      /* the trial's label: its axes that vary among the selected trials */
+    char *constant_axes; /* " k=v k=v " of the axes every selected trial shares */
     double sweep_t0, trial_t0;
-    size_t done_trials;
-    double done_seconds;
+    struct rt_eta eta[RT_MAX_ETA]; /* per method, for the ETA */
+    int neta, cur_eta;
     int epoch, epochs;
 };
 
@@ -54,6 +63,25 @@ struct rt {
  * lines that do not break it; both print only when the options have an out. */
 void coop_rt_progress(struct rt *rt, const char *phase);
 void coop_rt_log(struct rt *rt, const char *fmt, ...) COOP_PRINTF(2, 3);
+/* A log line that is no error or warning: left out under --quiet. */
+void coop_rt_info(struct rt *rt, const char *fmt, ...) COOP_PRINTF(2, 3);
+/* Before the first trial: the selected trials' constant axes (sel[i]: trial
+ * i is selected; NULL = every trial) and the trials to run per method
+ * (runs[i]: trial i is not completed yet). */
+int coop_rt_plan(struct rt *rt, const struct coop_matrix *m, const unsigned char *sel,
+                 const bool *runs);
+/* Trial t is next (its label, the ETA's method), and whether it runs. */
+void coop_rt_trial_next(struct rt *rt, const struct coop_trial *t);
+/* The trial begun by coop_rt_trial_next ran to an end after `seconds`. */
+void coop_rt_trial_timed(struct rt *rt, double seconds);
+/* Seconds the current trial has run (for its end line). */
+double coop_rt_trial_seconds(const struct rt *rt);
+
+/* preflight.c: opens the datasets and targets of the trials with runs[i]
+ * (kept open for them); an error names the YAML entry; warns once per
+ * dataset about classes with fewer training images than the largest shots. */
+int coop_rt_preflight(struct rt *rt, const struct coop_matrix *m, const bool *runs,
+                      struct coop_err *e);
 
 /* runtime.c: the state kept across trials. */
 void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
@@ -61,6 +89,13 @@ void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
 int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
 int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
                     const char *data_root, struct rt_dataset **out, struct coop_err *e);
+/* Whether every option is at its plugin default (canonical text). */
+bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params);
+/* The few-shot cache identity's source text for an open dataset: plugin name
+ * and version, options, data root and the SHA-256 of the train and val
+ * listings, malloc'd into *out. */
+int coop_rt_fewshot_source(struct rt_dataset *d, const struct coop_params *params,
+                           const char *data_root, char **out, struct coop_err *e);
 /* Unnormalised image features of items idx[0..n) of a split, view 0 = eval
  * transform, view v > 0 = the v-th seeded training augmentation (cached);
  * view < 0 = a fresh augmentation from rng (online mode, not cached). */

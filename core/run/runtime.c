@@ -29,8 +29,10 @@ static char *params_key(const struct coop_params *p)
 static void host_log(void *ctx, enum coop_log_level level, const char *msg)
 {
     struct rt *rt = ctx;
-    if (level >= COOP_LOG_INFO)
-        coop_rt_log(rt, "%s%s", level == COOP_LOG_WARN ? "warning: " : "", msg);
+    if (level == COOP_LOG_WARN)
+        coop_rt_log(rt, "warning: %s", msg);
+    else if (level >= COOP_LOG_INFO)
+        coop_rt_info(rt, "%s", msg);
 }
 
 void coop_rt_init(struct rt *rt, const struct coop_registry *reg, const struct coop_run_options *o,
@@ -45,6 +47,7 @@ void coop_rt_init(struct rt *rt, const struct coop_registry *reg, const struct c
     rt->n_trials = 1;
     rt->trial_no = 1;
     rt->sweep_t0 = coop_now();
+    rt->cur_eta = -1;
 }
 
 int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e)
@@ -169,6 +172,39 @@ static int split_hash(struct rt_dataset *d, enum coop_split s, struct coop_err *
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     coop_sha256_digest_hex(dig, d->split_hash[s]);
     return 0;
+}
+
+bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params)
+{
+    for (size_t i = 0; params && i < params->n; i++) {
+        const struct coop_param_spec *sp = d->ref.ops->params;
+        while (sp && sp->name && strcmp(sp->name, params->kv[i].key) != 0)
+            sp++;
+        if (!sp || !sp->name || !sp->default_value ||
+            strcmp(sp->default_value, params->kv[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+int coop_rt_fewshot_source(struct rt_dataset *d, const struct coop_params *params,
+                           const char *data_root, char **out, struct coop_err *e)
+{
+    *out = NULL;
+    int rc = split_hash(d, COOP_SPLIT_TRAIN, e);
+    if (rc == 0)
+        rc = split_hash(d, COOP_SPLIT_VAL, e);
+    if (rc)
+        return rc;
+    char *pk = params_key(params);
+    if (pk)
+        *out = coop_asprintf("dataset_plugin=%s %s\noptions=%s\ndata_root=%s\n"
+                             "train_items=%s\nval_items=%s\n",
+                             d->plugin->name, d->plugin->version ? d->plugin->version : "", pk,
+                             data_root ? data_root : "", d->split_hash[COOP_SPLIT_TRAIN],
+                             d->split_hash[COOP_SPLIT_VAL]);
+    free(pk);
+    return *out ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
 
 static int get_cache(struct rt *rt, struct rt_dataset *d, enum coop_split s, int view,
@@ -355,6 +391,7 @@ int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, con
 
 void coop_rt_free(struct rt *rt)
 {
+    free(rt->constant_axes);
     for (int i = 0; i < rt->nfc; i++) {
         coop_featcache_close(rt->fc[i].fc);
         free(rt->fc[i].key);

@@ -244,7 +244,8 @@ static void write_array(FILE *f, const struct coop_slurm_config *c,
           "$(hostname): trial $id\"\n"
           "# exec: Slurm's SIGTERM (time limit, preemption) reaches coop-run, which gives the\n"
           "# trial's claim back; a resubmission or requeue runs it again\nexec ", f);
-    put_coop_run(f, j, "--no-progress --trial \"$id\"");
+    /* --threads: the task's CPUs, also over a threads: in the YAML */
+    put_coop_run(f, j, "--no-progress --threads \"$OMP_NUM_THREADS\" --trial \"$id\"");
     fputc('\n', f);
 }
 

@@ -28,6 +28,9 @@ static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
     out->params = coop_plugin_params(p);
     out->trains = p->kind != COOP_PLUGIN_BASELINE ||
                   ((const struct coop_baseline_ops *)p->ops)->needs_training_data;
+    const struct coop_prompt_ops *pops = p->kind == COOP_PLUGIN_PROMPT ? p->ops : NULL;
+    out->train_defaults = pops && COOP_OPS_HAS(pops, train_defaults, 3) ? pops->train_defaults
+                                                                         : NULL;
     return 0;
 }
 
@@ -209,7 +212,7 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
             !(names = coop_run_class_names(d, &K, &te)))
             continue;
         struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,
-                                     (uint64_t)t->seed};
+                                     (uint64_t)t->seed, NULL};
         rc = pops->check_classes(&a, e);
         if (rc)
             coop_fail_prefix(e, rc, "%s '%s' (%s)", i == 0 ? "dataset" : "target", name,
@@ -249,6 +252,32 @@ static int check_prompts_fit(struct rt *rt, const struct coop_matrix *m, bool fo
         free(dir);
     }
     free(asked);
+    return rc;
+}
+
+/* Which selected trials will run (not completed, or forced): the progress
+ * display's plan and the pre-flight checks of their data. */
+static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop_err *e)
+{
+    size_t n = coop_matrix_count(m);
+    bool *runs = calloc(n ? n : 1, sizeof *runs);
+    if (!runs)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const struct coop_trial *t = coop_matrix_trial(m, i);
+        enum coop_trial_state st = COOP_TRIAL_MISSING;
+        if (rt->o->selected && !rt->o->selected[i])
+            continue;
+        char *dir = rt->o->force ? NULL : coop_asprintf("%s/%s", t->results_dir, t->experiment);
+        if (dir)
+            coop_results_state(dir, t->id, &st, NULL, 0, NULL);
+        free(dir);
+        runs[i] = st != COOP_TRIAL_COMPLETED;
+    }
+    int rc = coop_rt_plan(rt, m, rt->o->selected, runs)
+                 ? coop_fail(e, COOP_E_NOMEM, "out of memory")
+                 : coop_rt_preflight(rt, m, runs, e);
+    free(runs);
     return rc;
 }
 
@@ -295,7 +324,7 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        coop_rt_log(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host,
+        coop_rt_info(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host,
                     h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;
     }
@@ -369,6 +398,8 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         rc = check_prompts_fit(&rt, m, o->force, e);
     if (rc == 0)
         s->foreign = count_foreign(m, s->results_dir);
+    if (rc == 0)
+        rc = plan_progress(&rt, m, e);
     for (size_t i = 0, no = 0; i < n && rc == 0; i++) {
         const struct coop_trial *t = coop_matrix_trial(m, i);
         if (o->selected && !o->selected[i])
@@ -377,7 +408,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
         enum coop_trial_state st = COOP_TRIAL_MISSING;
         struct coop_err te;
         rt.trial_no = ++no;
-        snprintf(rt.axes, sizeof rt.axes, "%s", t->axes_summary);
+        coop_rt_trial_next(&rt, t);
         if (o->cancel && *o->cancel) {
             free(dir);
             rc = coop_fail(e, COOP_E_INTERRUPTED, "interrupted");
@@ -411,7 +442,6 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             continue;
         }
         struct coop_results_writer *w = NULL;
-        rt.trial_t0 = coop_now();
         rt.epoch = rt.epochs = 0;
         coop_rt_progress(&rt, "starting");
         int trc = coop_results_begin(dir, t->id, o->force, &w, &te);
@@ -437,8 +467,8 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
                 coop_rt_log(&rt, "warning: could not record the failure: %s", te.msg);
         }
         coop_claim_release(cl, complete);
-        rt.done_trials++;
-        rt.done_seconds += coop_now() - rt.trial_t0;
+        if (trc == 0)
+            coop_rt_trial_timed(&rt, coop_rt_trial_seconds(&rt));
         free(dir);
     }
     if (o->tty && o->out)

@@ -120,18 +120,16 @@ static int method_logits(struct rt *rt, struct method *m, struct rt_dataset *tar
     const int E = rt->info.embed_dim;
     int rc = 0;
     if (m->prompt) {
-        float *t = coop_alloc_floats((size_t)K * E), *xn = coop_alloc_floats(n * E);
-        if (!t || !xn)
+        float *xn = coop_alloc_floats(n * E);
+        if (!xn)
             rc = coop_fail(e, COOP_E_NOMEM, "out of memory");
         if (rc == 0 && target)
             rc = prompt_classes(m, target, names, K, e);
-        if (rc == 0)
-            rc = coop_prompt_text_features(rt->bb, m->pops, m->prompt, K, t, e);
         if (rc == 0) {
             coop_l2norm_forward(xn, NULL, x, (int)n, E);
-            coop_cosine_logits(out, xn, t, (int)n, K, E, rt->info.logit_scale);
+            rc = coop_prompt_logits(rt->bb, m->pops, m->prompt, K, xn, n, rt->info.logit_scale,
+                                    out, e);
         }
-        coop_free(t);
         coop_free(xn);
         return rc;
     }
@@ -265,7 +263,9 @@ static int write_sample(struct coop_results_writer *w, const struct coop_fewshot
     return rc;
 }
 
-/* Learned context and, for each context vector, its nearest vocabulary words. */
+/* Learned context and, for each context vector, its nearest vocabulary words
+ * (parameters of rank 2 or more, [..., D]: a flat arena such as CoCoOp's
+ * context and meta-net is not a list of token vectors). */
 static int write_prompt_params(struct rt *rt, struct method *m, struct coop_results_writer *w,
                                struct coop_err *e)
 {
@@ -273,7 +273,7 @@ static int write_prompt_params(struct rt *rt, struct method *m, struct coop_resu
     int rank = m->pops->param_shape(m->prompt, shape);
     const float *p = m->pops->param_data(m->prompt);
     int rc = coop_results_write_f32(w, "params/ctx", p, rank, shape, e);
-    if (rc || !rt->bb.ops->nearest_tokens || !rt->bb.ops->decode_token)
+    if (rc || rank < 2 || !rt->bb.ops->nearest_tokens || !rt->bb.ops->decode_token)
         return rc;
     const int D = rt->info.token_width, k = 5;
     size_t rows = m->pops->num_params(m->prompt) / (size_t)D;
@@ -340,7 +340,7 @@ static int train_prompt(struct rt *rt, const struct coop_trial *t, struct method
                         struct coop_err *e)
 {
     struct coop_prompt_args pa = {&rt->host, &t->method_params, rt->bb, names, K,
-                                  (uint64_t)t->seed};
+                                  (uint64_t)t->seed, template_of(src)};
     int rc = m->pops->create(&pa, &m->prompt, e);
     if (rc)
         return coop_fail_prefix(e, rc, "prompt '%s'", t->method);
@@ -584,10 +584,15 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
     m.K = K;
     if (rc == 0 && t->trains) {
         coop_rt_progress(rt, "sampling shots");
-        char *fsdir = coop_asprintf("%s", rt->cache_dir);
-        struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1, fsdir};
-        rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
-        free(fsdir);
+        char *source = NULL;
+        rc = coop_rt_fewshot_source(src, &t->dataset_params, t->data_root, &source, e);
+        /* a dataset at its default options keeps the plain name (results record it) */
+        struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1,
+                                       rt->cache_dir, source,
+                                       !coop_rt_default_options(src, &t->dataset_params)};
+        if (rc == 0)
+            rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
+        free(source);
         have_fs = rc == 0;
         if (rc == 0)
             rc = write_sample(w, &fs, e);
@@ -607,8 +612,8 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
             rc = coop_run_evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
     }
     if (rc == 0)
-        coop_rt_log(rt, "trial %s done: %s test accuracy %.2f%%", t->id, t->axes_summary,
-                    met.accuracy);
+        coop_rt_info(rt, "trial %s done: %s test accuracy %.2f%% (%.1f s)", t->id,
+                     t->axes_summary, met.accuracy, coop_rt_trial_seconds(rt));
     free(names);
     if (have_fs)
         coop_fewshot_free(&fs);

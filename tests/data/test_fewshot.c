@@ -1,7 +1,8 @@
 /* test_fewshot.c: the few-shot sampler on an in-memory dataset: quotas (K per
  * class, all when fewer, min(K, 4) val, none without a val split), no repeats,
  * determinism per (dataset, K, seed), the documented derivation recomputed
- * independently, and the cache (round trip, corrupt and stale files). */
+ * independently, and the cache (round trip, corrupt and stale files, files of
+ * another identity replaced). */
 #define _XOPEN_SOURCE 700
 #include "coop/data.h"
 #include "coop/util.h"
@@ -126,7 +127,7 @@ START_TEST(quotas)
     struct coop_dataset_ref d = open_fake(false);
     int shots[] = {1, 2, 4, 8, 16};
     for (int k = 0; k < 5; k++) {
-        struct coop_fewshot_opts o = {"fake", shots[k], 1, -1, NULL};
+        struct coop_fewshot_opts o = {"fake", shots[k], 1, -1, NULL, NULL, false};
         struct coop_fewshot fs;
         struct coop_err e;
         ck_assert_msg(coop_fewshot_sample(&fs, d, &o, NULL, &e) == 0, "%s", e.msg);
@@ -137,7 +138,7 @@ START_TEST(quotas)
         ck_assert_ptr_null(fs.cache_path);
         coop_fewshot_free(&fs);
     }
-    struct coop_fewshot_opts o = {"fake", 4, 1, 0, NULL};
+    struct coop_fewshot_opts o = {"fake", 4, 1, 0, NULL, NULL, false};
     struct coop_fewshot fs;
     struct coop_err e;
     ck_assert_int_eq(coop_fewshot_sample(&fs, d, &o, NULL, &e), 0);
@@ -212,7 +213,7 @@ START_TEST(deterministic)
     struct coop_dataset_ref d = open_fake(false);
     struct coop_fewshot a, b, c, x;
     struct coop_err e;
-    struct coop_fewshot_opts o = {"fake", 4, 1, -1, NULL};
+    struct coop_fewshot_opts o = {"fake", 4, 1, -1, NULL, NULL, false};
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), 0);
     ck_assert_int_eq(coop_fewshot_sample(&b, d, &o, NULL, &e), 0);
     ck_assert(same_split(&a.train, &b.train) && same_split(&a.val, &b.val));
@@ -244,12 +245,42 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
+/* A hand-written cache file: format, version and recorded identity (lines of
+ * the text) on the first line, then `rest` (the other members) from the second. */
+static void write_cache(const char *path, int version, const char *identity, const char *rest)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"format\": \"coop-fewshot\", \"version\": %d, ", version);
+    if (identity) { /* NULL: none, as in version 1 */
+        fputs("\"identity\": [", f);
+        for (const char *p = identity; *p;) {
+            size_t len = strcspn(p, "\n");
+            fprintf(f, "%s\"%.*s\"", p == identity ? "" : ", ", (int)len, p);
+            p += len + (p[len] == '\n');
+        }
+        fputs("], ", f);
+    }
+    fprintf(f, "\n%s}", rest);
+    fclose(f);
+}
+
+/* A host that keeps the last warning. */
+static char last_warning[2048];
+static void keep_warning(void *ctx, enum coop_log_level level, const char *msg)
+{
+    (void)ctx;
+    if (level == COOP_LOG_WARN)
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+}
+static const struct coop_host warn_host = {COOP_HOST_VERSION, NULL, keep_warning, NULL};
+
 START_TEST(cache_round_trip)
 {
     struct coop_dataset_ref d = open_fake(false);
     struct coop_fewshot a, b;
     struct coop_err e;
-    struct coop_fewshot_opts o = {"fake", 8, 3, -1, root};
+    struct coop_fewshot_opts o = {"fake", 8, 3, -1, root, NULL, false};
     ck_assert_msg(coop_fewshot_sample(&a, d, &o, NULL, &e) == 0, "%s", e.msg);
     ck_assert(!a.from_cache);
     char path[512];
@@ -266,15 +297,18 @@ START_TEST(cache_round_trip)
     char *text;
     ck_assert_int_eq(coop_read_file(path, 1 << 20, &text, NULL, &e), 0);
     ck_assert(strstr(text, "\"format\": \"coop-fewshot\"") != NULL);
-    ck_assert(strstr(text, "\"version\": 1") != NULL);
+    ck_assert(strstr(text, "\"version\": 2") != NULL);
     ck_assert(strstr(text, "\"seed\": \"3\"") != NULL);
+    ck_assert(strstr(text, "\"identity\": [\n    \"coop-fewshot sampler v1\",\n"
+                           "    \"dataset=fake\",\n    \"shots=8\",\n    \"seed=3\",\n"
+                           "    \"val_shots=4\"\n  ]") != NULL);
     free(text);
     /* the file is read, not re-sampled: a hand-edited (valid) cache is what comes back */
-    FILE *f = fopen(path, "w");
-    fputs("{\"format\": \"coop-fewshot\", \"version\": 1, \"dataset\": \"fake\", \"shots\": 8,"
-          " \"seed\": \"3\", \"val_shots\": 4, \"train\": [[6, 0, \"s0/c0/001.png\"]],"
-          " \"val\": [[1, 1, \"s1/c1/000.png\"]]}", f);
-    fclose(f);
+    char *id = coop_fewshot_identity(&o);
+    write_cache(path, 2, id,
+                "\"dataset\": \"fake\", \"shots\": 8, \"seed\": \"3\", \"val_shots\": 4,"
+                " \"train\": [[6, 0, \"s0/c0/001.png\"]], \"val\": [[1, 1, \"s1/c1/000.png\"]]");
+    free(id);
     ck_assert_msg(coop_fewshot_sample(&b, d, &o, NULL, &e) == 0, "%s", e.msg);
     ck_assert(b.from_cache);
     ck_assert_uint_eq(b.train.n, 1);
@@ -292,7 +326,7 @@ START_TEST(cache_corrupt_or_stale)
     struct coop_dataset_ref d = open_fake(false);
     struct coop_fewshot a;
     struct coop_err e;
-    struct coop_fewshot_opts o = {"fake", 2, 1, -1, root};
+    struct coop_fewshot_opts o = {"fake", 2, 1, -1, root, NULL, false};
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), 0);
     char *path = coop_strdup(a.cache_path), *good;
     ck_assert_int_eq(coop_read_file(path, 1 << 20, &good, NULL, &e), 0);
@@ -303,28 +337,27 @@ START_TEST(cache_corrupt_or_stale)
     free(good);
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "json:"), "%s", e.msg);
+    char *id = coop_fewshot_identity(&o);
     /* an id that no longer matches the dataset's item */
-    write_text(path, "{\"format\": \"coop-fewshot\", \"version\": 1, \"dataset\": \"fake\",\n"
-                     " \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,\n"
-                     " \"train\": [[0, 0, \"renamed.png\"]], \"val\": []}");
+    write_cache(path, 2, id,
+                "\"dataset\": \"fake\", \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,\n"
+                " \"train\": [[0, 0, \"renamed.png\"]], \"val\": []");
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, ":3:") && strstr(e.msg, "stale cache") &&
                   strstr(e.msg, "renamed.png"), "%s", e.msg);
     /* index out of range */
-    write_text(path, "{\"format\": \"coop-fewshot\", \"version\": 1, \"dataset\": \"fake\","
-                     " \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,"
-                     " \"train\": [[9999, 0, \"x\"]], \"val\": []}");
+    write_cache(path, 2, id,
+                "\"dataset\": \"fake\", \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,"
+                " \"train\": [[9999, 0, \"x\"]], \"val\": []");
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "index <"), "%s", e.msg);
-    /* header for other options (a file copied under the wrong name) */
-    write_text(path, "{\"format\": \"coop-fewshot\", \"version\": 1, \"dataset\": \"fake\","
-                     " \"shots\": 2, \"seed\": \"7\", \"val_shots\": 2,"
-                     " \"train\": [], \"val\": []}");
+    /* this identity but a header for other options (a hand-edited file) */
+    write_cache(path, 2, id,
+                "\"dataset\": \"fake\", \"shots\": 2, \"seed\": \"7\", \"val_shots\": 2,"
+                " \"train\": [], \"val\": []");
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
     ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "does not match"), "%s", e.msg);
-    write_text(path, "{\"format\": \"coop-fewshot\", \"version\": 2}");
-    ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
-    ck_assert_msg(strstr(e.msg, "version"), "%s", e.msg);
+    free(id);
     write_text(path, "[]");
     ck_assert_int_eq(coop_fewshot_sample(&a, d, &o, NULL, &e), COOP_E_FORMAT);
     ck_assert_msg(strstr(e.msg, "object"), "%s", e.msg);
@@ -340,6 +373,63 @@ START_TEST(cache_corrupt_or_stale)
 }
 END_TEST
 
+/* A file recorded for another identity (an old version-1 file, a collision,
+ * another variant's sample) is never used: a warning names it and a fresh
+ * sample replaces it. */
+START_TEST(cache_of_another_identity_is_replaced)
+{
+    struct coop_dataset_ref d = open_fake(false);
+    struct coop_fewshot a, b;
+    struct coop_err e;
+    struct coop_fewshot_opts o = {"fake", 2, 1, -1, root, "options=x=1;\n", true};
+    ck_assert_msg(coop_fewshot_sample(&a, d, &o, NULL, &e) == 0, "%s", e.msg);
+    char *path = coop_strdup(a.cache_path);
+    /* the name carries the identity's hash: another source, another file */
+    char *id = coop_fewshot_identity(&o), hex[65], want[512];
+    coop_sha256_hex(id, strlen(id), hex);
+    snprintf(want, sizeof want, "%s/fewshot/fake_shots2_seed1_%.16s.json", root, hex);
+    ck_assert_str_eq(path, want);
+    o.source = "options=x=2;\n";
+    char *other = coop_fewshot_cache_path(&o);
+    ck_assert_str_ne(other, path);
+    free(other);
+    o.source = "options=x=1;\n";
+    const char *rest = "\"dataset\": \"fake\", \"shots\": 2, \"seed\": \"1\", \"val_shots\": 2,"
+                       " \"train\": [[6, 0, \"s0/c0/001.png\"]], \"val\": []";
+    const char *stale[][2] = {
+        {"1", NULL},                                /* version 1: no identity */
+        {"2", "coop-fewshot sampler v1\ndataset=fake\nshots=2\nseed=1\nval_shots=2\n"
+              "options=x=2;\n"},                  /* another variant's */
+        {"3", id},                                  /* a later format */
+    };
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) {
+        write_cache(path, atoi(stale[i][0]), stale[i][1], rest);
+        last_warning[0] = '\0';
+        ck_assert_msg(coop_fewshot_sample(&b, d, &o, &warn_host, &e) == 0, "%s", e.msg);
+        ck_assert(!b.from_cache);
+        ck_assert(same_split(&a.train, &b.train) && same_split(&a.val, &b.val));
+        ck_assert_msg(strstr(last_warning, path) && strstr(last_warning, "re-sampled"), "%s",
+                      last_warning);
+        coop_fewshot_free(&b);
+        /* replaced: read back now, without a warning */
+        last_warning[0] = '\0';
+        ck_assert_msg(coop_fewshot_sample(&b, d, &o, &warn_host, &e) == 0, "%s", e.msg);
+        ck_assert(b.from_cache);
+        ck_assert_str_eq(last_warning, "");
+        ck_assert(same_split(&a.train, &b.train));
+        coop_fewshot_free(&b);
+    }
+    /* the public reader refuses it, naming the file */
+    write_cache(path, 2, "another", rest);
+    ck_assert_int_eq(coop_fewshot_read(&b, path, d, &o, &e), COOP_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "another identity"), "%s", e.msg);
+    free(id);
+    free(path);
+    coop_fewshot_free(&a);
+    fk_close(d.ds);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fewshot");
@@ -349,6 +439,7 @@ int main(void)
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, cache_round_trip);
     tcase_add_test(tc, cache_corrupt_or_stale);
+    tcase_add_test(tc, cache_of_another_identity_is_replaced);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     size_t n = d.ops->split_size(d.ds, COOP_SPLIT_TRAIN) + d.ops->split_size(d.ds, COOP_SPLIT_TEST);
     printf("imagenet open (listing): %zu items in %.3f s = %.0f items/s\n", n, t, (double)n / t);
     struct coop_fewshot fs;
-    struct coop_fewshot_opts o = {"imagenet", 16, 1, -1, NULL};
+    struct coop_fewshot_opts o = {"imagenet", 16, 1, -1, NULL, NULL, false};
     t0 = coop_now();
     if (coop_fewshot_sample(&fs, d, &o, NULL, &e)) {
         fprintf(stderr, "%s\n", e.msg);

@@ -339,7 +339,7 @@ START_TEST(fewshot_on_a_layout)
     struct coop_dataset_ref d;
     struct coop_err e;
     ck_assert_msg(dstest_open(ops_of("caltech101"), dstest_root, NULL, &d, &e) == 0, "%s", e.msg);
-    struct coop_fewshot_opts o = {"caltech101", 2, 1, -1, dstest_path("cache")};
+    struct coop_fewshot_opts o = {"caltech101", 2, 1, -1, dstest_path("cache"), NULL, false};
     struct coop_fewshot a, b;
     ck_assert_msg(coop_fewshot_sample(&a, d, &o, NULL, &e) == 0, "%s", e.msg);
     ck_assert_uint_eq(a.train.n, 6);
@@ -357,7 +357,7 @@ START_TEST(fewshot_on_a_layout)
     d.ops->close(d.ds);
     /* ImageNet: no val split, hence no val sample */
     ck_assert_msg(dstest_open(ops_of("imagenet"), dstest_root, NULL, &d, &e) == 0, "%s", e.msg);
-    struct coop_fewshot_opts oi = {"imagenet", 16, 1, -1, NULL};
+    struct coop_fewshot_opts oi = {"imagenet", 16, 1, -1, NULL, NULL, false};
     ck_assert_msg(coop_fewshot_sample(&a, d, &oi, NULL, &e) == 0, "%s", e.msg);
     ck_assert_uint_eq(a.train.n, 18); /* fewer than 16 per class: all of them */
     ck_assert_uint_eq(a.val.n, 0);

@@ -44,22 +44,30 @@ struct fake {
     enum coop_plugin_kind kind;
     const struct coop_param_spec *spec;
     bool trains;
+    const struct coop_kv *recipe;
 };
+static const struct coop_kv recipe_kv[] = {{"epochs", "10"}, {"batch_size", "1"},
+                                           {"warmup_lr", "1.0e-5"}, {NULL, NULL}};
+static const struct coop_kv bad_recipe_kv[] = {{"batch_sise", "1"}, {NULL, NULL}};
+static const struct coop_kv bad_value_kv[] = {{"batch_size", "0"}, {NULL, NULL}};
 static const struct fake fakes[] = {
-    {"clip", COOP_PLUGIN_BACKBONE, clip_spec, false},
-    {"coop", COOP_PLUGIN_PROMPT, coop_spec, true},
-    {"zeroshot", COOP_PLUGIN_BASELINE, NULL, false},
-    {"cocoop", COOP_PLUGIN_PROMPT, cocoop_spec, true},
-    {"broken", COOP_PLUGIN_BASELINE, broken_spec, false},
-    {"linear_probe", COOP_PLUGIN_BASELINE, lp_spec, true},
-    {"oxford_pets", COOP_PLUGIN_DATASET, NULL, false},
-    {"caltech101", COOP_PLUGIN_DATASET, NULL, false},
-    {"imagenet", COOP_PLUGIN_DATASET, NULL, false},
-    {"imagenetv2", COOP_PLUGIN_DATASET, NULL, false},
-    {"imagenet_sketch", COOP_PLUGIN_DATASET, NULL, false},
-    {"imagenet_a", COOP_PLUGIN_DATASET, NULL, false},
-    {"imagenet_r", COOP_PLUGIN_DATASET, NULL, false},
-    {"world", COOP_PLUGIN_DATASET, world_spec, false},
+    {"clip", COOP_PLUGIN_BACKBONE, clip_spec, false, NULL},
+    {"coop", COOP_PLUGIN_PROMPT, coop_spec, true, NULL},
+    {"zeroshot", COOP_PLUGIN_BASELINE, NULL, false, NULL},
+    {"cocoop", COOP_PLUGIN_PROMPT, cocoop_spec, true, NULL},
+    {"broken", COOP_PLUGIN_BASELINE, broken_spec, false, NULL},
+    {"linear_probe", COOP_PLUGIN_BASELINE, lp_spec, true, NULL},
+    {"oxford_pets", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"caltech101", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"imagenet", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"imagenetv2", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"imagenet_sketch", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"imagenet_a", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"imagenet_r", COOP_PLUGIN_DATASET, NULL, false, NULL},
+    {"world", COOP_PLUGIN_DATASET, world_spec, false, NULL},
+    {"recipe", COOP_PLUGIN_PROMPT, NULL, true, recipe_kv},
+    {"bad_recipe", COOP_PLUGIN_PROMPT, NULL, true, bad_recipe_kv},
+    {"bad_value", COOP_PLUGIN_PROMPT, NULL, true, bad_value_kv},
 };
 #define N_FAKES (sizeof fakes / sizeof *fakes)
 
@@ -73,6 +81,7 @@ static int fake_lookup(void *ctx, enum coop_plugin_kind hint, const char *name,
             out->kind = fakes[i].kind;
             out->params = fakes[i].spec;
             out->trains = fakes[i].trains;
+            out->train_defaults = fakes[i].recipe;
             return 0;
         }
     return COOP_E_NOTFOUND;
@@ -318,6 +327,45 @@ START_TEST(method_train_overrides)
                  "shots: 1\n", 3, 32, "unknown key 'lrr'", "did you mean 'lr'");
     EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [{name: coop, trian: {lr: 1}}]\n"
                  "shots: 1\n", 3, 24, "unknown key 'trian'", "did you mean 'train'");
+}
+END_TEST
+
+/* A plugin's recipe replaces the protocol's defaults for its method only;
+ * the file's top-level train: and the method's own train: win over it. */
+START_TEST(plugin_recipe_is_the_method_default)
+{
+    struct coop_matrix *m = load_ok(BACKBONE "datasets: [oxford_pets]\n"
+                                    "methods: [coop, recipe, {name: recipe, label: r2, "
+                                    "train: {batch_size: 4}}]\nshots: 16\n"
+                                    "train: {lr: 0.01}\n");
+    ck_assert_uint_eq(coop_matrix_count(m), 3);
+    const struct coop_trial *t = find_trial(m, "dataset=oxford_pets method=recipe");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->train.epochs, 10);
+    ck_assert_int_eq(t->train.batch_size, 1);
+    ck_assert_double_eq(t->train.warmup_lr, 1e-5);
+    ck_assert_double_eq(t->train.lr, 0.01); /* the file's value */
+    t = find_trial(m, "dataset=oxford_pets method=r2");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->train.batch_size, 4);
+    ck_assert_int_eq(t->train.epochs, 10);
+    t = find_trial(m, "dataset=oxford_pets method=coop");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->train.epochs, 200);
+    ck_assert_int_eq(t->train.batch_size, 32);
+    coop_matrix_free(m);
+    m = load_ok(BACKBONE "datasets: [oxford_pets]\nmethods: [recipe]\nshots: 16\n"
+                "train: {epochs: auto, batch_size: [2, 8]}\n");
+    ck_assert_uint_eq(coop_matrix_count(m), 2);
+    t = find_trial(m, "dataset=oxford_pets method=recipe train.batch_size=8");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->train.epochs, 200);
+    coop_matrix_free(m);
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [bad_recipe]\nshots: 1\n", 3, 11,
+                 "plugin 'bad_recipe' declares a training recipe with an unknown key",
+                 "batch_sise");
+    EXPECT_ERROR(BACKBONE "datasets: [oxford_pets]\nmethods: [bad_value]\nshots: 1\n", 3, 11,
+                 "plugin 'bad_value' recipe train.batch_size");
 }
 END_TEST
 
@@ -1225,6 +1273,7 @@ int main(void)
     tcase_add_test(tc, zip_axes);
     tcase_add_test(tc, exclude_rules);
     tcase_add_test(tc, method_train_overrides);
+    tcase_add_test(tc, plugin_recipe_is_the_method_default);
     tcase_add_test(tc, labels_and_merging);
     tcase_add_test(tc, defaults_filled);
     tcase_add_test(tc, auto_epochs);

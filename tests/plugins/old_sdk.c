@@ -2,8 +2,9 @@
  * tests/plugins/sdk-1.0/, a verbatim copy of plugin.h and common.h as they
  * were before minor versions existed), for test_abi.c: the host of a newer
  * minor must load it and read what it fills in the 1.0 layouts. It provides
- * a dataset (coop_item without a version) and a backbone (coop_backbone_info
- * without a version) whose towers are never run. Never installed; its file
+ * a dataset (coop_item without a version), a backbone (coop_backbone_info
+ * without a version) whose towers are never run, and a prompt variant with a
+ * version-1 ops table (no condition, no loss) that test_abi.c trains. Never installed; its file
  * name does not end in .so, so no folder scan picks it up. */
 #include "coop/plugin.h"
 #include <stdio.h>
@@ -127,11 +128,82 @@ static const struct coop_backbone_ops bb_ops = {
     .encode_images = bb_encode_images, .text_forward = bb_text_forward,
     .text_backward = bb_text_backward, .tape_free = bb_tape_free};
 
+/* ---- prompt "old_sdk_prompt": one context vector, then a class marker ---- */
+struct coop_prompt {
+    int K, L, D;
+    float ctx[64];
+};
+static int pr_create(const struct coop_prompt_args *a, struct coop_prompt **out,
+                     struct coop_err *e)
+{
+    /* Room past the 1.0 struct: a backbone built against 1.1 or later fills
+     * its version field too (coop_backbone_info grew at its end). */
+    union {
+        struct coop_backbone_info info;
+        char room[1024];
+    } u;
+    a->backbone.ops->info(a->backbone.bb, &u.info);
+    const struct coop_backbone_info info = u.info;
+    if (info.token_width > 64 || info.context_length < 4 || a->num_classes > info.token_width)
+        return coop_fail(e, COOP_E_INVAL, "old_sdk_prompt: backbone too large or too short");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return coop_fail(e, COOP_E_NOMEM, "old_sdk_prompt: out of memory");
+    (*out)->K = a->num_classes, (*out)->L = info.context_length, (*out)->D = info.token_width;
+    for (int d = 0; d < (*out)->D; d++)
+        (*out)->ctx[d] = 0.1f * (float)(d % 3);
+    return 0;
+}
+static void pr_destroy(struct coop_prompt *p) { free(p); }
+static size_t pr_num_params(const struct coop_prompt *p) { return (size_t)p->D; }
+static float *pr_param_data(struct coop_prompt *p) { return p->ctx; }
+static int pr_param_shape(const struct coop_prompt *p, size_t shape[4])
+{
+    shape[0] = 1, shape[1] = (size_t)p->D;
+    return 2;
+}
+static int pr_set_classes(struct coop_prompt *p, const char *const *names, int K,
+                          struct coop_err *e)
+{
+    if (K > p->D)
+        return coop_fail(e, COOP_E_INVAL, "old_sdk_prompt: at most %d classes", p->D);
+    p->K = K;
+    return 0;
+}
+/* [0][ctx][marker of class k][0 = EOT]... */
+static int pr_build(struct coop_prompt *p, float *emb, int *eot, int *shared_prefix,
+                    struct coop_err *e)
+{
+    const size_t row = (size_t)p->L * p->D;
+    memset(emb, 0, (size_t)p->K * row * sizeof *emb);
+    for (int k = 0; k < p->K; k++) {
+        memcpy(emb + k * row + p->D, p->ctx, (size_t)p->D * sizeof *emb);
+        emb[k * row + 2 * (size_t)p->D + (size_t)k] = 1.0f;
+        eot[k] = 3;
+    }
+    *shared_prefix = 2;
+    return 0;
+}
+static int pr_backward(struct coop_prompt *p, const float *demb, float *dparams,
+                       struct coop_err *e)
+{
+    for (int k = 0; k < p->K; k++)
+        for (int d = 0; d < p->D; d++)
+            dparams[d] += demb[(size_t)k * p->L * p->D + (size_t)p->D + (size_t)d];
+    return 0;
+}
+static const struct coop_prompt_ops pr_ops = {
+    .version = 1, .create = pr_create, .destroy = pr_destroy, .num_params = pr_num_params,
+    .param_data = pr_param_data, .param_shape = pr_param_shape, .set_classes = pr_set_classes,
+    .build = pr_build, .backward = pr_backward};
+
 static const struct coop_plugin plugins[] = {
     {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, "old_sdk_colors", "1.0",
      "test-only dataset built against plugin ABI 1.0", &ds_ops},
     {COOP_PLUGIN_ABI, COOP_PLUGIN_BACKBONE, "old_sdk_bb", "1.0",
-     "test-only backbone built against plugin ABI 1.0", &bb_ops}};
+     "test-only backbone built against plugin ABI 1.0", &bb_ops},
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_PROMPT, "old_sdk_prompt", "1.0",
+     "test-only prompt variant built against plugin ABI 1.0", &pr_ops}};
 
 __attribute__((visibility("default"))) const struct coop_plugin *coop_plugin_enum(uint32_t i)
 {

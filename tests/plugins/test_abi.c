@@ -3,13 +3,18 @@
  * sdk-1.0/) loads on this host and what it fills in the old layouts reads
  * right; descriptors of another major, of a newer minor, with an ops table
  * older than the host drives or a required member NULL are refused with the
- * file and the versions; COOP_OPS_HAS answers from the table's version.
+ * file and the versions; COOP_OPS_HAS answers from the table's version; a
+ * prompt variant with a version-1 table (no condition, no loss) trains and
+ * evaluates through the one training loop.
  * argv: the old-SDK module, the refused module, coop-testkit.so. */
 #include "../common/check_run.h"
 #include "coop/data.h"
 #include "coop/loader.h"
+#include "coop/nn.h"
+#include "coop/train.h"
 #include "coop/util.h"
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +84,61 @@ START_TEST(old_plugin_backbone_info_reads_right)
     ck_assert_uint_eq(strspn(info.checkpoint_sha256, "b"), 64);
     ck_assert_uint_eq(info.version, 0);
     ops->close(bb);
+    coop_registry_free(r);
+}
+END_TEST
+
+static int fetch_rows(void *ctx, int epoch, const int *idx, int n, float *out,
+                      struct coop_err *e)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)i * 8, (const float *)ctx + (size_t)idx[i] * 8, 8 * sizeof *out);
+    return 0;
+}
+
+/* The 1.0 prompt table ends at check_classes' place: the loop must read
+ * neither condition nor loss (ASan would see a read past the table). */
+START_TEST(old_prompt_trains_through_the_loop)
+{
+    struct coop_registry *r = load(old_path, 0);
+    struct coop_err e;
+    ck_assert_int_eq(coop_registry_load_file(r, testkit_path, &e), 0);
+    const struct coop_plugin *pp = coop_registry_find(r, COOP_PLUGIN_PROMPT, "old_sdk_prompt");
+    const struct coop_plugin *bp = coop_registry_find(r, COOP_PLUGIN_BACKBONE, "toy");
+    ck_assert_ptr_nonnull(pp);
+    ck_assert_ptr_nonnull(bp);
+    const struct coop_prompt_ops *pops = coop_plugin_prompt(pp, &e);
+    ck_assert_ptr_nonnull(pops);
+    ck_assert_uint_eq(pops->version, 1);
+    ck_assert(!coop_prompt_conditional(pops));
+    struct coop_backbone_ref bb = {coop_plugin_backbone(bp, &e), NULL};
+    struct coop_params none = {NULL, 0};
+    ck_assert_int_eq(bb.ops->open(NULL, "toy", NULL, &none, &bb.bb, &e), 0);
+    struct coop_backbone_info info;
+    bb.ops->info(bb.bb, &info);
+    ck_assert_int_eq(info.embed_dim, 8);
+    const char *names[] = {"red", "blue"};
+    struct coop_prompt_args a = {NULL, &none, bb, names, 2, 1, NULL};
+    struct coop_prompt *p = NULL;
+    ck_assert_int_eq(pops->create(&a, &p, &e), 0);
+    float x[4 * 8], before[8], logits[4 * 2];
+    int y[4] = {0, 1, 0, 1};
+    coop_hash_uniform(x, 4 * 8, 3, -1, 1);
+    coop_l2norm_forward(x, NULL, x, 4, 8);
+    memcpy(before, pops->param_data(p), sizeof before);
+    struct coop_optim_config oc = {3, 2, 0, 0.5, 0.9, 0.0, 0.0, "constant", "none"};
+    struct coop_train_args ta = {bb, pops, p, 2, y, 4, 8, info.logit_scale, oc, 1,
+                                 fetch_rows, x, NULL, NULL, NULL};
+    struct coop_train_curve c;
+    ck_assert_msg(coop_train_prompt(&ta, &c, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c.epochs, 3);
+    ck_assert(memcmp(before, pops->param_data(p), sizeof before) != 0); /* it learned */
+    coop_train_curve_free(&c);
+    ck_assert_int_eq(coop_prompt_logits(bb, pops, p, 2, x, 4, info.logit_scale, logits, &e), 0);
+    for (int i = 0; i < 8; i++)
+        ck_assert(isfinite(logits[i]));
+    pops->destroy(p);
+    bb.ops->close(bb.bb);
     coop_registry_free(r);
 }
 END_TEST
@@ -169,6 +229,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, old_plugin_loads_and_its_items_read_right);
     tcase_add_test(tc, old_plugin_backbone_info_reads_right);
     tcase_add_test(tc, current_plugin_fills_versions);
+    tcase_add_test(tc, old_prompt_trains_through_the_loop);
     tcase_add_test(tc, refused_descriptors_name_file_and_versions);
     tcase_add_test(tc, ops_has_reads_the_table_version);
     suite_add_tcase(s, tc);

@@ -266,7 +266,8 @@ static int ds_open_common(const struct coop_params *opts, struct coop_dataset **
                           struct coop_err *e)
 {
     if (coop_params_bool(opts, "fail_open", false))
-        return coop_fail(e, COOP_E_IO, "toy_colors: asked to fail (fail_open: true)");
+        /* not missing data: the pre-flight checks leave it to the trial */
+        return coop_fail(e, COOP_E_INVAL, "toy_colors: asked to fail (fail_open: true)");
     struct coop_dataset *d = calloc(1, sizeof *d);
     if (!d)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");

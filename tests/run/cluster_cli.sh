@@ -131,6 +131,8 @@ for line in '#SBATCH --array=0-17%3' '#SBATCH --partition=short' '#SBATCH --acco
     grep -qxF -- "$line" "$a" || fail "no line '$line' in $a:
 $(cat "$a")"
 done
+grep -qF -- '--threads "$OMP_NUM_THREADS" --trial "$id"' "$a" ||
+    fail "the array task does not set its threads: $(cat "$a")"
 bash -n "$a" || fail "$a is not a valid script"
 expect 3 "$run" --slurm --sbatch "$tmp/no-such-sbatch" "$ys"
 has "cannot run $tmp/no-such-sbatch"

@@ -207,7 +207,8 @@ START_TEST(sweep_trains_evaluates_and_records)
             double *acc;
             int rank;
             size_t shape[COOP_RESULTS_MAX_RANK];
-            ck_assert_int_eq(coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_int_eq(
+                coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
             ck_assert_double_gt(acc[0], 80.0); /* the toy colours are linearly separable */
             free(acc);
             char *state;
@@ -313,19 +314,18 @@ START_TEST(failing_trial_is_recorded_and_sweep_goes_on)
 }
 END_TEST
 
-/* A trial whose dataset folder is missing fails at open; its file still
+/* A trial whose dataset fails at open (for a reason other than missing
+ * data, which the pre-flight checks refuse before any trial); its file still
  * carries its config and axes, so the report puts it in its own cell as failed
  * (not under a "backbone=?" setting of its own). */
 START_TEST(failed_trial_keeps_its_axes_for_the_report)
 {
     make_tmp();
-    char *data = coop_asprintf("%s/data", tmpdir); /* with no example_csv folder in it */
-    ck_assert_int_eq(mkdir(data, 0755), 0);
-    char *yaml = coop_asprintf("data_root: %s\n", data);
-    char *body = coop_asprintf("%sexperiment: gone\n"
+    char *body = coop_asprintf("experiment: gone\n"
                                "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
-                               "datasets: [toy_colors, example_csv]\n"
-                               "methods: [zeroshot]\n", yaml);
+                               "datasets: [toy_colors, {name: toy_colors_shift, options: "
+                               "{fail_open: true}}]\n"
+                               "methods: [zeroshot]\n");
     char *path = write_yaml("gone.yaml", body);
     struct coop_run_summary s;
     ck_assert_int_eq(sweep(path, false, &s), 0);
@@ -336,7 +336,7 @@ START_TEST(failed_trial_keeps_its_axes_for_the_report)
     struct coop_results_reader *r;
     struct coop_err e;
     ck_assert_int_eq(coop_results_open(f, &r, &e), 0);
-    const char *want[][2] = {{"axis_dataset", "example_csv"}, {"axis_method", "zeroshot"},
+    const char *want[][2] = {{"axis_dataset", "toy_colors_shift"}, {"axis_method", "zeroshot"},
                              {"axis_backbone", NULL}, {"experiment", "gone"}, {"config", NULL},
                              {"status", "failed"}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -355,11 +355,11 @@ START_TEST(failed_trial_keeps_its_axes_for_the_report)
     ck_assert_int_eq(coop_read_file(rep, 1 << 20, &text, NULL, &e), 0);
     ck_assert_msg(!strstr(text, "backbone=?"), "%s", text);
     ck_assert_msg(!strstr(text, "incompatible settings"), "%s", text);
-    ck_assert_msg(strstr(text, "| example_csv | Zero-shot CLIP | \xe2\x80\x94 (1 failed) |"), "%s",
-                  text);
+    ck_assert_msg(strstr(text, "| toy_colors_shift | Zero-shot CLIP | \xe2\x80\x94 (1 failed) |"),
+                  "%s", text);
     free(text);
     free(rep);
-    free(cmd), free(f), free(dir), free(path), free(body), free(yaml), free(data);
+    free(cmd), free(f), free(dir), free(path), free(body);
 }
 END_TEST
 
@@ -808,6 +808,109 @@ START_TEST(param_helpers_check_fill_and_describe)
 }
 END_TEST
 
+/* Each trial of the last sweep as "id acc=... cache=... train=i,j,...;" in id
+ * order: what a run produced, for comparing runs. */
+static char *trial_outcomes(void)
+{
+    char *dir = coop_asprintf("%s/results/toy", tmpdir);
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    ck_assert_int_ge(n, 0);
+    char *all = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&all, &len);
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        if (nm[0] != '.' && strstr(nm, ".h5")) {
+            char *f = coop_asprintf("%s/%s", dir, nm);
+            struct coop_results_reader *r;
+            struct coop_err e;
+            ck_assert_msg(coop_results_open(f, &r, &e) == 0, "%s", e.msg);
+            double *acc;
+            int32_t *idx;
+            char *cache;
+            int rank;
+            size_t shape[COOP_RESULTS_MAX_RANK], ni;
+            ck_assert_int_eq(
+                coop_results_read_f64(r, "eval/test/accuracy", &acc, &rank, shape, &e), 0);
+            ck_assert_int_eq(coop_results_read_attr_str(r, "fewshot_cache", &cache, &e), 0);
+            ck_assert_int_eq(
+                coop_results_read_i32(r, "fewshot/train_index", &idx, &rank, shape, &e), 0);
+            ni = shape[0];
+            fprintf(out, "%.16s acc=%.17g cache=%s train=", nm, acc[0], cache);
+            for (size_t k = 0; k < ni; k++)
+                fprintf(out, "%d,", idx[k]);
+            fputs(";\n", out);
+            free(acc);
+            free(idx);
+            free(cache);
+            coop_results_close(r);
+            free(f);
+        }
+        free(names[i]);
+    }
+    free(names);
+    fclose(out);
+    free(dir);
+    return all;
+}
+
+/* One sweep of `options` into fresh results and cache folders. */
+static char *run_variants(const char *options)
+{
+    char *res = coop_asprintf("%s/results", tmpdir), *cache = coop_asprintf("%s/cache", tmpdir);
+    ck_assert_int_eq(coop_test_rmtree(res), 0);
+    ck_assert_int_eq(coop_test_rmtree(cache), 0);
+    free(res);
+    free(cache);
+    char *body = coop_asprintf("experiment: toy\n"
+                               "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                               "datasets:\n"
+                               "  - name: toy_colors\n"
+                               "%s"
+                               "methods: [{name: linear_probe}]\n"
+                               "shots: [4]\n"
+                               "seeds: [1]\n",
+                               options);
+    char *yaml = write_yaml("variants.yaml", body);
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    ck_assert_uint_eq(s.failed, 0);
+    coop_run_summary_free(&s);
+    free(body);
+    free(yaml);
+    return trial_outcomes();
+}
+
+/* Two variants of one dataset (other options) in one sweep, in either order,
+ * give what each gives alone: each has its own few-shot cache file. */
+START_TEST(dataset_variants_have_their_own_fewshot_cache)
+{
+    make_tmp();
+    char *alone6 = run_variants("    options: {train_per_class: 6}\n");
+    char *alone12 = run_variants("    options: {train_per_class: 12}\n");
+    char *both = coop_asprintf("%s%s", alone6, alone12);
+    /* trial ids sort the same either way; the file contents must not depend on the order */
+    char *want = strcmp(alone6, alone12) < 0 ? both : coop_asprintf("%s%s", alone12, alone6);
+    char *fwd = run_variants("    options: {train_per_class: [6, 12]}\n");
+    char *rev = run_variants("    options: {train_per_class: [12, 6]}\n");
+    ck_assert_str_eq(fwd, want);
+    ck_assert_str_eq(rev, want);
+    ck_assert(strstr(alone6, "/fewshot/toy_colors_shots4_seed1_") != NULL);
+    /* a dataset without options keeps the plain name */
+    char *plain = run_variants("");
+    ck_assert_msg(strstr(plain, "/fewshot/toy_colors_shots4_seed1.json") != NULL, "%s", plain);
+    if (want != both)
+        free(want);
+    free(both);
+    free(alone6);
+    free(alone12);
+    free(fwd);
+    free(rev);
+    free(plain);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("run");
@@ -827,6 +930,7 @@ int main(void)
     tcase_add_test(tc, non_finite_numbers_fail_their_trials);
     tcase_add_test(tc, rejected_plugin_files_are_named);
     tcase_add_test(tc, too_long_prompts_are_refused_before_any_trial);
+    tcase_add_test(tc, dataset_variants_have_their_own_fewshot_cache);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -177,7 +177,7 @@ static void fixture_open(struct fixture *fp, const char *position, const char *c
     struct coop_kv kv[] = {{"n_ctx", "4"}, {"position", position}, {"csc", csc},
                            {"init", ""}, {"init_std", "0.5"}};
     struct coop_params params = {kv, 5};
-    struct coop_prompt_args a = {NULL, &params, f.bb, names, f.K, 7};
+    struct coop_prompt_args a = {NULL, &params, f.bb, names, f.K, 7, NULL};
     ck_assert_int_eq(f.pops->create(&a, &f.p, &e), 0);
     coop_hash_uniform(f.img, (size_t)f.n * f.E, 99, -1, 1);
     coop_l2norm_forward(f.img, NULL, f.img, f.n, f.E);

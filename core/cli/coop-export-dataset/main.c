@@ -190,13 +190,34 @@ static const struct coop_plugin *find_dataset(struct coop_registry *reg, const c
     return p;
 }
 
-static int export_fewshot(const struct args *a, const struct coop_dataset_ops *ops,
-                          struct coop_dataset *ds, const char *name, struct coop_err *e)
+/* The few-shot cache identity's source: this tool resolves every option, so
+ * its files are its own (hashed names), apart from coop-run's. */
+static char *fewshot_source(const struct args *a, const struct coop_plugin *p)
+{
+    char opts[4096] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < a->n_kv && len < sizeof opts - 1; i++)
+        len += (size_t)snprintf(opts + len, sizeof opts - len, "%s=%s;", a->kv[i].key,
+                                a->kv[i].value);
+    return coop_asprintf("tool=coop-export-dataset\ndataset_plugin=%s %s\noptions=%s\n"
+                         "data_root=%s\n",
+                         p->name, p->version ? p->version : "", opts,
+                         a->data_root ? a->data_root : "");
+}
+
+static int export_fewshot(const struct args *a, const struct coop_plugin *p,
+                          const struct coop_dataset_ops *ops, struct coop_dataset *ds,
+                          const char *name, struct coop_err *e)
 {
     struct coop_fewshot fs;
-    struct coop_fewshot_opts fo = {name, a->shots, (uint64_t)a->seed, -1, a->cache_dir};
+    char *source = fewshot_source(a, p);
+    if (!source)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    struct coop_fewshot_opts fo = {name, a->shots, (uint64_t)a->seed, -1, a->cache_dir, source,
+                                   true};
     struct coop_dataset_ref ref = {ops, ds};
     int rc = coop_fewshot_sample(&fs, ref, &fo, NULL, e);
+    free(source);
     if (rc)
         return rc;
     char path[1200];
@@ -266,7 +287,7 @@ static int run(struct args *a, struct coop_err *e)
     }
     rc = coop_dataset_export(ops, ds, name, &a->o, e);
     if (!rc && a->shots > 0)
-        rc = export_fewshot(a, ops, ds, name, e);
+        rc = export_fewshot(a, p, ops, ds, name, e);
 done:
     if (ds)
         ops->close(ds);

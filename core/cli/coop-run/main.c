@@ -63,7 +63,11 @@ static void usage(FILE *f)
             "                   range or choices, help); KIND (backbone, dataset, prompt,\n"
             "                   baseline) picks one of two plugins of the same name\n"
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
-            "  --quiet          no progress output\n"
+            "                   (not a terminal: a line as each trial starts and ends)\n"
+            "  --threads N      OpenMP and OpenBLAS threads (default: the YAML's threads:,\n"
+            "                   else OMP_NUM_THREADS, else one per CPU)\n"
+            "  --quiet          only errors, warnings and the final summary\n"
+            "  --verbose        a line per phase and every 10th training epoch\n"
             "  --version, --help\n"
             "Example:\n"
             "  coop-run --dry-run experiments/fewshot.yaml && coop-run experiments/fewshot.yaml\n"
@@ -286,7 +290,9 @@ int main(int argc, char **argv)
     size_t n_extra = 0, n_ids = 0, n_where = 0, n_sets = 0;
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
-    int dry = 0, force = 0, list = 0, quiet = 0, progress = -1, status_only = 0, show_config = 0;
+    long threads = 0;
+    int dry = 0, force = 0, list = 0, verbosity = 0, progress = -1, status_only = 0,
+        show_config = 0;
     struct slurm_cli slurm;
     memset(&slurm, 0, sizeof slurm);
     for (int i = 1; i < argc; i++) {
@@ -297,7 +303,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--force")) force = 1;
         else if (!strcmp(a, "--list-plugins")) list = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--quiet")) verbosity = -1;
+        else if (!strcmp(a, "--verbose")) verbosity = 1;
         else if (!strcmp(a, "--progress")) progress = 1;
         else if (!strcmp(a, "--no-progress")) progress = 0;
         else if (!strcmp(a, "--version")) { printf("coop-run %s\n", coop_version_string()); return 0; }
@@ -309,6 +316,15 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--describe") && i + 1 < argc) describe = argv[++i];
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (!strcmp(a, "--status")) status_only = 1;
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            char *end;
+            threads = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || threads < 1 || threads > 4096) {
+                fprintf(stderr, "coop-run: --threads %s: want a whole number from 1 to 4096\n",
+                        argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
             where[n_where++] = argv[++i];
         else if (!strcmp(a, "--trial") && i + 1 < argc) {
@@ -408,7 +424,12 @@ int main(int argc, char **argv)
         return rc;
     }
     if (dry || status_only) {
-        rc = status_only ? print_status(m, keep, claim_timeout) : print_dry_run(m, keep, n_kept);
+        if (dry && coop_run_preflight(m, reg, keep, stderr, &e) != 0) {
+            fprintf(stderr, "coop-run: %s\n", e.msg);
+            rc = 2;
+        } else
+            rc = status_only ? print_status(m, keep, claim_timeout)
+                             : print_dry_run(m, keep, n_kept);
         free(keep);
         coop_matrix_free(m);
         coop_registry_free(reg);
@@ -420,12 +441,15 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    const char *omp = getenv("OMP_NUM_THREADS");
+    if (!threads)
+        threads = coop_matrix_threads(m);
+    if (threads)
+        coop_threads_set((int)threads);
     struct coop_run_options o = {
         .force = force, .cache_dir = cache,
         .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
-        .out = quiet ? NULL : stderr, .cancel = &cancel_flag,
-        .threads = omp ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .out = stderr, .verbosity = verbosity, .cancel = &cancel_flag,
+        .threads = coop_threads_get(),
         .selected = keep, .claim_timeout = claim_timeout};
     struct coop_run_summary s;
     rc = coop_run_sweep(m, reg, &o, &s, &e);

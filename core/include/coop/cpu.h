@@ -76,9 +76,19 @@ COOP_API enum coop_blas_choice coop_blas_core_choice(void);
 
 /* Call first thing in main. Decides; when the decision is to re-execute, sets
  * OPENBLAS_CORETYPE and COOP_BLAS_REEXEC and execs /proc/self/exe with argv
- * (does not return). Otherwise (or when exec fails: the process goes on with
- * the current core) writes one line saying which core runs and why to line
- * (the caller prints it at verbose level) and returns. */
+ * (does not return). The same single re-execution sets OMP_WAIT_POLICY=passive
+ * when the environment has no OMP_WAIT_POLICY (libgomp reads it only as it
+ * loads; idle OpenMP threads must not spin against OpenBLAS's): then
+ * COOP_BLAS_REEXEC is "<core>:" (no core type set) and OPENBLAS_CORETYPE is
+ * left alone. A process that COOP_BLAS_REEXEC marks never re-executes.
+ * Otherwise (or when exec fails: the process goes on with the current core)
+ * writes one line saying which core runs and why to line (the caller prints
+ * it at verbose level) and returns. */
 COOP_API void coop_blas_select_core(char **argv, char *line, size_t n);
+
+/* OpenMP and OpenBLAS threads: set both to n (n >= 1; replaces
+ * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS), and the OpenMP count in use. */
+COOP_API void coop_threads_set(int n);
+COOP_API int coop_threads_get(void);
 
 #endif

@@ -15,18 +15,27 @@
  *   the sample lists the chosen items by class, ascending index within class.
  * With a cache_dir, the sample is stored as
  *   <cache_dir>/fewshot/<dataset>_shots<K>_seed<S>.json
- * and read back (instead of re-sampled) whenever that file exists, so every
- * method and every run sees the same shots. A corrupt cache file, or one that
- * does not match the dataset (other dataset/K/seed, an index out of range, an
- * id or label that differs from the dataset's item), is an error naming the
- * file: the sampler never silently replaces shots other runs may have used. */
+ * (or <dataset>_shots<K>_seed<S>_<h>.json with hash_in_name, h = the first 16
+ * hex digits of the SHA-256 of the identity text, coop_fewshot_identity) and
+ * read back (instead of re-sampled) whenever that file exists for the same
+ * identity, so every method and every run sees the same shots. The file
+ * records the full identity (sampler version, dataset, K, seed, val quota and
+ * the caller's source text: plugin version, options, data root, listings). A
+ * file of another format version or identity (an old file, a collision, a
+ * copy) is never used: the sampler logs a warning naming it and replaces it
+ * with a fresh sample. A corrupt file, or one of this identity that does not
+ * match the dataset (an index out of range, an id or label that differs from
+ * the dataset's item), is an error naming the file: the sampler never
+ * silently replaces shots other runs may have used. */
 #ifndef COOP_DATA_H
 #define COOP_DATA_H
 
 #include "coop/plugin.h"
 
 #define COOP_FEWSHOT_FORMAT "coop-fewshot"
-#define COOP_FEWSHOT_FORMAT_VERSION 1
+#define COOP_FEWSHOT_FORMAT_VERSION 2
+/* Bumped whenever the derivation above changes: part of the identity. */
+#define COOP_FEWSHOT_SAMPLER_VERSION 1
 
 /* Chosen items of one split: index into the dataset's split, label, and the
  * item's stable id (owned by the sample). */
@@ -39,6 +48,7 @@ struct coop_fewshot_split {
 
 struct coop_fewshot {
     char *dataset;
+    char *identity; /* coop_fewshot_identity of the request (recorded in the file) */
     int shots, val_shots; /* val_shots: the per-class quota actually used */
     uint64_t seed;
     struct coop_fewshot_split train, val;
@@ -47,15 +57,21 @@ struct coop_fewshot {
 };
 
 struct coop_fewshot_opts {
-    /* Name used for the seed derivation and the cache file: the dataset's name,
-     * or its label in the matrix when options change its data (another
-     * split_file, val_size...). A cache drawn from other data is caught anyway:
-     * its ids no longer match the items. */
+    /* Name used for the seed derivation and the cache file name: the dataset's
+     * plugin name. Variants of one dataset (other options, data root) are kept
+     * apart by source and hash_in_name. */
     const char *dataset;
     int shots;           /* K >= 1 */
     uint64_t seed;
     int val_shots;       /* -1: min(K, 4) (the protocol); 0: no val sample */
     const char *cache_dir; /* NULL: no cache */
+    /* Text naming everything else the listing and sample depend on (the
+     * runner's: dataset plugin and version, options, data root, SHA-256 of
+     * the train and val listings); part of the identity. NULL: none. */
+    const char *source;
+    /* Put the identity's hash in the file name: set when the dataset's
+     * options make variants of one dataset name. */
+    bool hash_in_name;
 };
 
 /* A dataset as the sampler sees it: the ops table and the open handle. */
@@ -75,8 +91,11 @@ COOP_API int coop_fewshot_sample(struct coop_fewshot *out, struct coop_dataset_r
 COOP_API void coop_fewshot_free(struct coop_fewshot *fs);
 /* The cache path for these options (malloc'd), or NULL without a cache_dir. */
 COOP_API char *coop_fewshot_cache_path(const struct coop_fewshot_opts *o);
+/* The identity text of a request (malloc'd; NULL when out of memory). */
+COOP_API char *coop_fewshot_identity(const struct coop_fewshot_opts *o);
 /* Writes / reads one sample in the cache format (used by coop_fewshot_sample;
- * public for tools and tests). Reading checks the header against o and each
+ * public for tools and tests). Reading checks the recorded identity and the
+ * header against o (COOP_E_FORMAT naming the file when they differ) and each
  * item against the dataset. Writing goes through a temporary file + rename. */
 COOP_API int coop_fewshot_write(const struct coop_fewshot *fs, const char *path,
                                 struct coop_err *e);

@@ -26,6 +26,8 @@ struct coop_matrix_plugin_info {
     enum coop_plugin_kind kind;
     const struct coop_param_spec *params; /* COOP_PARAM_END-terminated; NULL = none */
     bool trains; /* PROMPT: true; BASELINE: needs_training_data; others ignored */
+    /* PROMPT: the plugin's training recipe ({NULL, NULL}-ended; NULL = none) */
+    const struct coop_kv *train_defaults;
 };
 struct coop_matrix_resolver {
     void *ctx;
@@ -89,6 +91,8 @@ struct coop_trial {
     /* The entries' labels (YAML `label:`, default the plugin name; the
      * backbone's defaults to its checkpoint file stem). Not part of the id. */
     const char *backbone_label, *dataset_label, *method_label;
+    /* "file:line:col" of the trial's dataset entry in the YAML (for errors) */
+    const char *dataset_at;
 };
 
 /* Opaque: owns every string and array the trials point to. */
@@ -118,6 +122,9 @@ COOP_API const char *coop_matrix_experiment(const struct coop_matrix *m);
 /* Names of the swept axes, in expansion order (e.g. "dataset", "method",
  * "n_ctx", "shots", "seed"); the array belongs to m. */
 COOP_API const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t *n);
+/* The top-level `threads:` (1..4096), or 0 when the file has none. Part of no
+ * trial's config_yaml or id. */
+COOP_API int coop_matrix_threads(const struct coop_matrix *m);
 COOP_API void coop_matrix_free(struct coop_matrix *m);
 
 /* ---- overrides and every error at once ---------------------------------- */

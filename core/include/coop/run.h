@@ -18,6 +18,10 @@ struct coop_run_options {
     FILE *out;              /* progress and log output (stderr) */
     const volatile int *cancel; /* set by a signal handler: stop after abandoning the trial */
     int threads;            /* recorded in results (OMP/BLAS threads) */
+    /* -1 (--quiet): errors and warnings only; 0: on a terminal one status
+     * line, otherwise a line as each trial starts and ends; 1 (--verbose):
+     * a line per phase and every 10th epoch */
+    int verbosity;
     /* Trials to run: selected[i] non-zero for trial i of the matrix
      * (coop_run_select); NULL = every trial. */
     const unsigned char *selected;
@@ -49,6 +53,16 @@ COOP_API void coop_run_summary_free(struct coop_run_summary *s);
 
 /* A matrix resolver backed by a plugin registry (for coop_matrix_load). */
 COOP_API void coop_run_resolver(const struct coop_registry *reg, struct coop_matrix_resolver *out);
+
+/* The pre-flight checks coop_run_sweep makes before any trial, for
+ * --dry-run: opens every dataset and target of the selected trials
+ * (selected NULL = all) once, listing their items; an error names the YAML
+ * entry ("file:line:col: before any trial ran: dataset 'x': ..."). Classes
+ * with fewer training images than the shots are warned about on out (NULL:
+ * not). */
+COOP_API int coop_run_preflight(const struct coop_matrix *m, const struct coop_registry *reg,
+                                const unsigned char *selected, FILE *out,
+                                struct coop_err *e);
 
 /* Runs the sweep. Returns 0 when the sweep itself could run (trial failures
  * are counted in the summary, not returned), COOP_E_INTERRUPTED when

@@ -50,6 +50,16 @@ COOP_API int coop_prompt_text_features(struct coop_backbone_ref bb,
                                        const struct coop_prompt_ops *pops, struct coop_prompt *p,
                                        int K, float *out, struct coop_err *e);
 
+/* Whether the learner's prompts depend on the image (prompt ops version 3,
+ * condition): then every image gets its own build. */
+COOP_API bool coop_prompt_conditional(const struct coop_prompt_ops *pops);
+/* logits [n, K] of L2-normalised image features xn [n, E] against the
+ * learner's prompts: one build for all images, or one per image when the
+ * prompts are conditional. */
+COOP_API int coop_prompt_logits(struct coop_backbone_ref bb, const struct coop_prompt_ops *pops,
+                                struct coop_prompt *p, int K, const float *xn, size_t n,
+                                float logit_scale, float *out, struct coop_err *e);
+
 /* The batch source: fills out [n, E] with the L2-normalised image features of
  * training items idx[0..n) for this epoch (a cached view or a fresh
  * augmentation). */

@@ -38,7 +38,9 @@
  * 1.3: coop_backbone_info version 2 (precision, matmul_isa); clip.h's towers
  * gain a bf16 member and coop_clip_*_bf16_enable / _disable; nn.h the
  * vectorised-exp QuickGELU.
- * 1.4: clip.h COOP_CLIP_LAYOUT; checkpoint.h coop_clip_model_load_sized
+ * 1.4: prompt ops version 3 (condition, loss: prompts that see the image and
+ * terms added to the loss; train_defaults); coop_prompt_args.template_text;
+ * clip.h COOP_CLIP_LAYOUT and checkpoint.h coop_clip_model_load_sized
  * (coop_clip_model_load becomes a macro passing the caller's size and
  * layout; the unsized symbol refuses every call). */
 #define COOP_PLUGIN_ABI_MAJOR 1
@@ -250,8 +252,10 @@ struct coop_prompt_args {
     const char *const *classnames;
     int num_classes;
     uint64_t seed;
+    /* 1.3: the dataset's hand-crafted template with "{}"; NULL: "a photo of a {}." */
+    const char *template_text;
 };
-#define COOP_PROMPT_OPS_VERSION 2 /* 2: check_classes */
+#define COOP_PROMPT_OPS_VERSION 3 /* 2: check_classes; 3: condition, loss */
 struct coop_prompt_ops {
     uint32_t version;
     const struct coop_param_spec *params;
@@ -280,6 +284,27 @@ struct coop_prompt_ops {
      * a->classnames fit the backbone's context, without building them; fails
      * naming the class and the lengths. The host asks before any trial runs. */
     int (*check_classes)(const struct coop_prompt_args *a, struct coop_err *e);
+    /* Optional, version >= 3: image-conditioned prompts (CoCoOp). image [E]
+     * is one L2-normalised image feature; the next build and backward are
+     * the prompts conditioned on it (backward also maps to the parameters
+     * that turn the image into prompts). A variant that sets condition gets
+     * one build per image: the host runs the text tower once per image of a
+     * batch, with that image's logits only, and weights its loss by 1/B. */
+    int (*condition)(struct coop_prompt *p, const float *image, struct coop_err *e);
+    /* Optional, version >= 3: terms the variant adds to the training loss,
+     * given text [K, E], the L2-normalised text features of the last build:
+     * adds their value to *value and their gradient with respect to text to
+     * dtext [K, E] (accumulated). The host weights both like the build's
+     * cross-entropy (1, or 1/B per image with condition). Called in
+     * training only, after the forward of each build. */
+    int (*loss)(struct coop_prompt *p, const float *text, int K, int E, double *value,
+                float *dtext, struct coop_err *e);
+    /* Optional, version >= 3: the method's published recipe, training keys
+     * of the experiment's train: section and their values ({"batch_size",
+     * "1"}, ...), ended by {NULL, NULL}. Each replaces the protocol's default
+     * for this method where neither the experiment's train: section nor the
+     * method's own train: sets that key. */
+    const struct coop_kv *train_defaults;
 };
 
 /* ---- baseline ---------------------------------------------------------- */

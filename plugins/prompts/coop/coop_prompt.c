@@ -2,27 +2,13 @@
  * published (Zhou et al., IJCV 2022): M learnable context vectors, unified or
  * class-specific (CSC), class token at the end, middle or front, random init
  * (N(0, 0.02)) or init from words. It only builds token embeddings and maps
- * their gradient back to the context; the text tower belongs to the backbone. */
-#include "coop/plugin.h"
-#include "coop/util.h"
+ * their gradient back to the context; the text tower belongs to the backbone.
+ * The same .so provides `cocoop` (cocoop.c: a meta-net shifts the context by
+ * the image) and `kgcoop` (kgcoop.c: a loss term towards the hand-crafted
+ * prompts), which share CoOp's prompt layout. */
+#include "prompt_internal.h"
 #include <stdlib.h>
 #include <string.h>
-
-enum position { POS_END, POS_MIDDLE, POS_FRONT };
-
-struct coop_prompt {
-    struct coop_backbone_ref bb;
-    int M, D, L, K;
-    bool csc;
-    enum position pos;
-    char *init_words;  /* NULL = random init */
-    float *ctx;        /* [M, D] or [K, M, D] */
-    /* per class: frozen embeddings of the tokenised "X..X name." prompt */
-    float *frozen;     /* [K, L, D] */
-    int *eot, *name_len; /* [K] */
-    int K_train;         /* classes the (CSC) context was learned for */
-    int *ctx_row;        /* [K]: CSC row of class k (NULL: row k) */
-};
 
 static const char *const positions[] = {"end", "middle", "front", NULL};
 static const struct coop_param_spec coop_params[] = {
@@ -45,6 +31,12 @@ static void prompt_free(struct coop_prompt *p)
     free(p->eot);
     free(p->name_len);
     free(p->ctx_row);
+    coop_free(p->shifted);
+    coop_free(p->meta_x);
+    coop_free(p->meta_h);
+    coop_free(p->meta_g);
+    free(p->template_text);
+    coop_free(p->hand);
     free(p);
 }
 
@@ -110,6 +102,8 @@ static int prepare_classes(struct coop_prompt *p, const char *const *names, int 
 done:
     free(prefix);
     free(ids);
+    if (rc == 0 && p->variant == VARIANT_KGCOOP)
+        rc = kgcoop_hand_features(p, names, K, e);
     if (rc) {
         coop_free(frozen);
         free(eot);
@@ -126,8 +120,33 @@ done:
     return 0;
 }
 
-static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **out,
-                         struct coop_err *e)
+size_t coop_prompt_ctx_params(const struct coop_prompt *p)
+{
+    return (size_t)(p->csc ? p->K_train : 1) * p->M * p->D;
+}
+
+/* The variant's own state: cocoop's meta-net (after the context in the
+ * arena), kgcoop's weight and template. */
+static int create_extra(struct coop_prompt *p, const struct coop_prompt_args *a,
+                        struct coop_err *e)
+{
+    if (p->variant == VARIANT_COCOOP) {
+        int rc = cocoop_alloc(p, e);
+        if (rc == 0)
+            cocoop_meta_init(p, coop_seed_derive(a->seed, "cocoop.meta_init"));
+        return rc;
+    }
+    if (p->variant == VARIANT_KGCOOP) {
+        p->lambda = coop_params_float(a->params, "lambda", 8.0);
+        p->template_text = coop_strdup(a->template_text ? a->template_text : "a photo of a {}.");
+        if (!p->template_text)
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int create_variant(const struct coop_prompt_args *a, enum variant v,
+                          struct coop_prompt **out, struct coop_err *e)
 {
     struct coop_backbone_info info;
     a->backbone.ops->info(a->backbone.bb, &info);
@@ -135,6 +154,9 @@ static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **
     if (!p)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     p->bb = a->backbone;
+    p->variant = v;
+    p->E = info.embed_dim;
+    p->H = info.embed_dim / 16;
     p->D = info.token_width;
     p->L = info.context_length;
     p->M = (int)coop_params_int(a->params, "n_ctx", 16);
@@ -159,12 +181,14 @@ static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **
         }
     }
     size_t n = (size_t)(p->csc ? a->num_classes : 1) * p->M * p->D;
-    p->ctx = coop_alloc_floats(n);
+    size_t extra = v == VARIANT_COCOOP ? cocoop_meta_params(p->E, p->D) : 0;
+    p->ctx = coop_alloc_floats(n + extra);
     if (!p->ctx) {
         prompt_free(p);
         return coop_fail(e, COOP_E_NOMEM, "out of memory");
     }
-    if ((rc = prepare_classes(p, a->classnames, a->num_classes, e)) != 0) {
+    if ((rc = create_extra(p, a, e)) != 0 ||
+        (rc = prepare_classes(p, a->classnames, a->num_classes, e)) != 0) {
         prompt_free(p);
         return rc;
     }
@@ -183,6 +207,22 @@ static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **
     p->K_train = a->num_classes;
     *out = p;
     return 0;
+}
+
+static int prompt_create(const struct coop_prompt_args *a, struct coop_prompt **out,
+                         struct coop_err *e)
+{
+    return create_variant(a, VARIANT_COOP, out, e);
+}
+static int cocoop_create(const struct coop_prompt_args *a, struct coop_prompt **out,
+                         struct coop_err *e)
+{
+    return create_variant(a, VARIANT_COCOOP, out, e);
+}
+static int kgcoop_create(const struct coop_prompt_args *a, struct coop_prompt **out,
+                         struct coop_err *e)
+{
+    return create_variant(a, VARIANT_KGCOOP, out, e);
 }
 
 /* The longest of the class prompts create would build, against the
@@ -231,11 +271,16 @@ static int prompt_check_classes(const struct coop_prompt_args *a, struct coop_er
 
 static size_t prompt_num_params(const struct coop_prompt *p)
 {
-    return (size_t)(p->csc ? p->K_train : 1) * p->M * p->D;
+    return coop_prompt_ctx_params(p) +
+           (p->variant == VARIANT_COCOOP ? cocoop_meta_params(p->E, p->D) : 0);
 }
 static float *prompt_param_data(struct coop_prompt *p) { return p->ctx; }
 static int prompt_param_shape(const struct coop_prompt *p, size_t shape[4])
 {
+    if (p->variant == VARIANT_COCOOP) { /* context and meta-net: one flat arena */
+        shape[0] = prompt_num_params(p);
+        return 1;
+    }
     if (p->csc) {
         shape[0] = (size_t)p->K_train;
         shape[1] = (size_t)p->M;
@@ -306,6 +351,9 @@ static int prompt_build(struct coop_prompt *p, float *emb, int *eot, int *shared
                         struct coop_err *e)
 {
     const size_t D = (size_t)p->D, row = (size_t)p->L * D;
+    if (p->variant == VARIANT_COCOOP && !p->conditioned)
+        return coop_fail(e, COOP_E_INVAL, "cocoop: prompts built before an image conditioned "
+                                          "them");
     for (int k = 0; k < p->K; k++) {
         const float *src = p->frozen + (size_t)k * row;
         float *dst = emb + (size_t)k * row;
@@ -316,6 +364,8 @@ static int prompt_build(struct coop_prompt *p, float *emb, int *eot, int *shared
         int name_at = p->pos == POS_END ? 1 + p->M : p->pos == POS_FRONT ? 1 : 1 + p->M / 2;
         memcpy(dst + (size_t)name_at * D, name, (size_t)nl * D * sizeof(float));
         const float *ctx = p->ctx + (p->csc ? (size_t)(p->ctx_row ? p->ctx_row[k] : k) * p->M * D : 0);
+        if (p->variant == VARIANT_COCOOP)
+            ctx = p->shifted;
         for (int j = 0; j < p->M; j++)
             memcpy(dst + (size_t)ctx_slot(p, k, j) * D, ctx + (size_t)j * D, D * sizeof(float));
         size_t tail = (size_t)(1 + p->M + nl);
@@ -328,10 +378,36 @@ static int prompt_build(struct coop_prompt *p, float *emb, int *eot, int *shared
     return 0;
 }
 
+/* cocoop: the gradient of the shifted context, summed over the classes (a
+ * scratch of M x D), goes to the context and through the meta-net. */
+static int cocoop_backward(struct coop_prompt *p, const float *demb, float *dparams,
+                           struct coop_err *e)
+{
+    const size_t D = (size_t)p->D, row = (size_t)p->L * D, MD = (size_t)p->M * D;
+    float *dshift = coop_alloc_floats(MD);
+    if (!dshift)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    memset(dshift, 0, MD * sizeof(float));
+    for (int k = 0; k < p->K; k++)
+        for (int j = 0; j < p->M; j++) {
+            const float *g = demb + (size_t)k * row + (size_t)(1 + j) * D;
+            for (size_t d = 0; d < D; d++)
+                dshift[(size_t)j * D + d] += g[d];
+        }
+    for (size_t i = 0; i < MD; i++)
+        dparams[i] += dshift[i];
+    cocoop_meta_backward(p, dshift, dparams + MD);
+    coop_free(dshift);
+    return 0;
+}
+
 static int prompt_backward(struct coop_prompt *p, const float *demb, float *dparams,
                            struct coop_err *e)
 {
     const size_t D = (size_t)p->D, row = (size_t)p->L * D;
+    if (p->variant == VARIANT_COCOOP)
+        return p->conditioned ? cocoop_backward(p, demb, dparams, e)
+                              : coop_fail(e, COOP_E_INVAL, "cocoop: backward without an image");
     for (int k = 0; k < p->K; k++) {
         float *dctx = dparams + (p->csc ? (size_t)(p->ctx_row ? p->ctx_row[k] : k) * p->M * D : 0);
         for (int j = 0; j < p->M; j++) {
@@ -358,11 +434,73 @@ static const struct coop_prompt_ops coop_ops = {
     .check_classes = prompt_check_classes,
 };
 
-static const struct coop_plugin plugin = {
-    COOP_PLUGIN_ABI, COOP_PLUGIN_PROMPT, "coop", "1.0.0",
-    "CoOp learnable context (unified/CSC; end/middle/front; random or word init)", &coop_ops};
+/* CoCoOp: the official recipe's prompt (vit_b16_c4_ep10_batch1_ctxv1):
+ * M = 4 from "a photo of a", class token at the end. */
+/* The context keys of cocoop and kgcoop: M = 4 from "a photo of a". */
+#define WORD_CONTEXT_PARAMS                                                                 \
+    {"n_ctx", COOP_PARAM_INT, "4", 1, 64, NULL,                                             \
+     "context length M (ignored with init: M = number of init tokens)"},                    \
+        {"init", COOP_PARAM_STRING, "a photo of a", 0, 0, NULL,                             \
+         "initialise the context from these words; \"\" for random N(0, init_std)"},        \
+        {"init_std", COOP_PARAM_FLOAT, "0.02", 0, 10, NULL, "std of the random init"}
+static const struct coop_param_spec cocoop_params[] = {WORD_CONTEXT_PARAMS, COOP_PARAM_END};
+
+/* configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml over Dassl's
+ * defaults (momentum 0.9, weight decay 5e-4: the protocol's own). */
+static const struct coop_kv cocoop_recipe[] = {
+    {"epochs", "10"}, {"batch_size", "1"}, {"lr", "0.002"}, {"schedule", "cosine"},
+    {"warmup_epochs", "1"}, {"warmup_type", "constant"}, {"warmup_lr", "1e-05"}, {NULL, NULL}};
+
+static const struct coop_prompt_ops cocoop_ops = {
+    .version = COOP_PROMPT_OPS_VERSION,
+    .params = cocoop_params,
+    .create = cocoop_create,
+    .destroy = prompt_free,
+    .num_params = prompt_num_params,
+    .param_data = prompt_param_data,
+    .param_shape = prompt_param_shape,
+    .set_classes = prompt_set_classes,
+    .build = prompt_build,
+    .backward = prompt_backward,
+    .check_classes = prompt_check_classes,
+    .condition = cocoop_condition,
+    .train_defaults = cocoop_recipe,
+};
+
+/* KgCoOp (Yao et al., CVPR 2023): CoOp's unified context ("a photo of a",
+ * class token at the end) plus lambda (1 - mean cosine) to the hand-crafted
+ * prompts' text features. */
+static const struct coop_param_spec kgcoop_params[] = {
+    WORD_CONTEXT_PARAMS,
+    {"lambda", COOP_PARAM_FLOAT, "8", 0, 1000, NULL,
+     "weight of 1 - mean cosine between the learned and the hand-crafted text features"},
+    COOP_PARAM_END};
+
+static const struct coop_prompt_ops kgcoop_ops = {
+    .version = COOP_PROMPT_OPS_VERSION,
+    .params = kgcoop_params,
+    .create = kgcoop_create,
+    .destroy = prompt_free,
+    .num_params = prompt_num_params,
+    .param_data = prompt_param_data,
+    .param_shape = prompt_param_shape,
+    .set_classes = prompt_set_classes,
+    .build = prompt_build,
+    .backward = prompt_backward,
+    .check_classes = prompt_check_classes,
+    .loss = kgcoop_loss,
+};
+
+static const struct coop_plugin plugins[] = {
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_PROMPT, "coop", "1.0.0",
+     "CoOp learnable context (unified/CSC; end/middle/front; random or word init)", &coop_ops},
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_PROMPT, "cocoop", "1.0.0",
+     "CoCoOp: context shifted by a meta-net of the image (class token at the end)", &cocoop_ops},
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_PROMPT, "kgcoop", "1.0.0",
+     "KgCoOp: CoOp plus a pull towards the hand-crafted prompts' text features", &kgcoop_ops},
+};
 
 __attribute__((visibility("default"))) const struct coop_plugin *coop_plugin_enum(uint32_t i)
 {
-    return i == 0 ? &plugin : NULL;
+    return i < sizeof plugins / sizeof plugins[0] ? &plugins[i] : NULL;
 }

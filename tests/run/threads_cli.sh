@@ -1,0 +1,60 @@
+#!/bin/sh
+# threads_cli.sh: coop-run's threads setting (issue 19). Test plugins.
+#   `threads:` changes no trial id; a bad value is an error with
+#   file:line:column (exit 2), as is a bad --threads; --threads beats the
+#   YAML, and results record the threads that ran; without OMP_WAIT_POLICY
+#   in the environment coop re-executes once with it passive (libgomp's spin
+#   count 0), and a policy the user set is kept
+# Usage: threads_cli.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
+set -u
+build=${1:?usage: threads_cli.sh BUILD_ROOT}
+run=$build/core/cli/coop-run/coop-run
+fail() { echo "threads_cli: FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/coop-test-threads-XXXXXX") || fail "mktemp"
+trap 'rm -rf "$tmp"' EXIT
+echo toy > "$tmp/toy.ckpt"
+# $1: file, $2: extra YAML appended
+write_yaml() {
+    cat > "$1" <<EOF
+results_dir: $tmp/results
+experiment: threads
+backbone: {plugin: toy, checkpoint: $tmp/toy.ckpt}
+datasets: [toy_colors]
+methods: [zeroshot, {name: coop, n_ctx: 2}]
+shots: 1
+train: {epochs: 1, batch_size: 8}
+$2
+EOF
+}
+write_yaml "$tmp/plain.yaml" ""
+write_yaml "$tmp/t3.yaml" "threads: 3"
+write_yaml "$tmp/bad.yaml" "threads: two"
+ids() { "$run" --dry-run "$1" | grep -E '^[0-9a-f]{16} ' | cut -c1-16; }
+[ -n "$(ids "$tmp/plain.yaml")" ] || fail "no trials"
+[ "$(ids "$tmp/plain.yaml")" = "$(ids "$tmp/t3.yaml")" ] || fail "threads: changed trial ids"
+
+out=$("$run" --dry-run "$tmp/bad.yaml" 2>&1)
+[ $? = 2 ] || fail "threads: two did not exit 2: $out"
+printf '%s\n' "$out" | grep -q "bad.yaml:8:10: threads: want a whole number" ||
+    fail "no file:line:col for threads: two: $out"
+out=$("$run" --threads 0 "$tmp/plain.yaml" 2>&1)
+[ $? = 2 ] || fail "--threads 0 did not exit 2: $out"
+
+# the threads a result records
+recorded() {
+    f=$(ls "$tmp"/results/threads/*.h5 | head -n 1)
+    h5dump -a /threads "$f" | sed -n 's/.*(0): *\([0-9]*\).*/\1/p'
+}
+"$run" --quiet "$tmp/t3.yaml" > /dev/null || fail "run with threads: 3"
+[ "$(recorded)" = 3 ] || fail "threads: 3 recorded as '$(recorded)'"
+"$run" --quiet --force --threads 1 "$tmp/t3.yaml" > /dev/null || fail "run with --threads 1"
+[ "$(recorded)" = 1 ] || fail "--threads 1 recorded as '$(recorded)'"
+
+# OMP_WAIT_POLICY: libgomp shows its spin count at start-up (0 = passive)
+spin() {
+    env -u COOP_BLAS_REEXEC OMP_DISPLAY_ENV=verbose "$@" "$run" --version 2>&1 |
+        sed -n "s/.*GOMP_SPINCOUNT = '\([0-9]*\)'.*/\1/p" | tail -n 1
+}
+[ "$(spin env -u OMP_WAIT_POLICY)" = 0 ] || fail "OMP_WAIT_POLICY not made passive"
+[ "$(spin env OMP_WAIT_POLICY=active)" != 0 ] || fail "the user's OMP_WAIT_POLICY not kept"
+echo "threads_cli: ok"
