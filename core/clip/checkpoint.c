@@ -392,12 +392,40 @@ static int alloc_aux(struct coop_clip_model *m, struct coop_err *e)
     return 0;
 }
 
-int coop_clip_model_load(struct coop_clip_model *m, const char *path, struct coop_err *e)
+/* The caller's struct must be this libcoop's: a plugin built against other
+ * headers would be overrun or read members at the wrong offsets. */
+static int check_layout(size_t size, unsigned layout, const char *path, struct coop_err *e)
 {
+    if (size == sizeof(struct coop_clip_model) && layout == COOP_CLIP_LAYOUT)
+        return 0;
+    return coop_fail(e, COOP_E_INVAL,
+                     "%s: the caller's struct coop_clip_model has layout %u (%zu bytes), this "
+                     "coop's has layout %u (%zu bytes): rebuild the plugin against the installed "
+                     "SDK",
+                     path, layout, size, COOP_CLIP_LAYOUT, sizeof(struct coop_clip_model));
+}
+
+/* The unsized entry of SDKs before ABI 1.4: its caller's layout is unknown. */
+int (coop_clip_model_load)(struct coop_clip_model *m, const char *path, struct coop_err *e)
+{
+    (void)m;
+    return coop_fail(e, COOP_E_INVAL,
+                     "%s: coop_clip_model_load was called without its struct's layout (a plugin "
+                     "built against an SDK before ABI 1.4); this coop's struct coop_clip_model "
+                     "has layout %u (%zu bytes): rebuild the plugin against the installed SDK",
+                     path, COOP_CLIP_LAYOUT, sizeof(struct coop_clip_model));
+}
+
+int coop_clip_model_load_sized(struct coop_clip_model *m, size_t size, unsigned layout,
+                               const char *path, struct coop_err *e)
+{
+    int rc = check_layout(size, layout, path, e);
+    if (rc)
+        return rc;
     memset(m, 0, sizeof *m);
     struct coop_safetensors *st;
     enum coop_ckpt_naming naming = 0;
-    int rc = coop_safetensors_open(&st, path, e);
+    rc = coop_safetensors_open(&st, path, e);
     if (rc)
         return rc;
     if (coop_safetensors_find(st, "text_model.embeddings.token_embedding.weight"))

@@ -3,7 +3,7 @@
  * Hugging Face names, F32 / mixed F16 / F16 / BF16), exact values through
  * expect.txt, save/reload round trips, architecture naming of the released
  * shapes (sparse files, header only), and the error messages for missing
- * tensors and wrong shapes. */
+ * tensors and wrong shapes; callers of another struct layout refused. */
 #include "coop/checkpoint.h"
 #include "coop/safetensors.h"
 #include "coop/util.h"
@@ -458,6 +458,51 @@ START_TEST(released_architectures_named)
 }
 END_TEST
 
+/* A caller whose struct coop_clip_model is smaller (a plugin built against the
+ * headers of an older layout) or of another layout is refused with both
+ * layouts named, and its memory, exactly its size on the heap (ASan sees an
+ * overrun), is left as it was; the unsized entry of older SDKs is refused. */
+static void refused(size_t size, unsigned layout, const char *want)
+{
+    unsigned char *buf = malloc(size);
+    ck_assert(buf != NULL);
+    memset(buf, 0xa5, size);
+    struct coop_err e;
+    int rc = coop_clip_model_load_sized((struct coop_clip_model *)buf, size, layout,
+                                        fixture("vit_openai_f32.safetensors"), &e);
+    ck_assert_int_eq(rc, COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "rebuild the plugin against the installed SDK"), "%s", e.msg);
+    for (size_t i = 0; i < size; i++)
+        ck_assert_uint_eq(buf[i], 0xa5);
+    free(buf);
+}
+
+START_TEST(other_layouts_refused)
+{
+    size_t n = sizeof(struct coop_clip_model);
+    char *want = coop_asprintf("has layout 2 (%zu bytes), this coop's has layout %u (%zu bytes)",
+                               n - 3 * sizeof(void *), COOP_CLIP_LAYOUT, n);
+    refused(n - 3 * sizeof(void *), 2, want);
+    free(want);
+    want = coop_asprintf("has layout %u (%zu bytes), this coop's", COOP_CLIP_LAYOUT, n - 8);
+    refused(n - 8, COOP_CLIP_LAYOUT, want);
+    free(want);
+    refused(n, COOP_CLIP_LAYOUT + 1, "coop_clip_model has layout 4 (");
+    struct coop_clip_model m;
+    memset(&m, 0xa5, sizeof m);
+    struct coop_err e;
+    ck_assert_int_eq((coop_clip_model_load)(&m, fixture("vit_openai_f32.safetensors"), &e),
+                     COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, "without its struct's layout"), "%s", e.msg);
+    const unsigned char *b = (const unsigned char *)&m;
+    for (size_t i = 0; i < sizeof m; i++)
+        ck_assert_uint_eq(b[i], 0xa5);
+    load_ok(&m, fixture("vit_openai_f32.safetensors"));
+    coop_clip_model_free(&m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -471,6 +516,7 @@ int main(void)
     tcase_add_test(tc, hf_missing_qkv_part);
     tcase_add_test(tc, non_finite_weights_refused);
     tcase_add_test(tc, released_architectures_named);
+    tcase_add_test(tc, other_layouts_refused);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

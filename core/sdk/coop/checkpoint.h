@@ -12,9 +12,19 @@ enum coop_ckpt_naming { COOP_CKPT_OPENAI = 1, COOP_CKPT_HF = 2 };
 
 /* Fills *m (zeroed first); all weights in one float32 arena (m->arena).
  * Errors name the file and the missing tensor or the wrong shape (expected vs
- * got). On failure *m is left empty (nothing to free). */
+ * got). On failure *m is left empty (nothing to free).
+ * The caller states the layout it was compiled with (size = sizeof *m,
+ * layout = COOP_CLIP_LAYOUT; the macro below passes both): a size or layout
+ * other than this libcoop's is refused with COOP_E_INVAL and a message naming
+ * both layouts, and nothing of *m is written. Since ABI 1.4; the unsized
+ * function of earlier SDKs cannot tell its caller's layout and refuses every
+ * call (docs/plugins.md, "Structs in the SDK"). */
+COOP_API int coop_clip_model_load_sized(struct coop_clip_model *m, size_t size, unsigned layout,
+                                        const char *path, struct coop_err *e);
 COOP_API int coop_clip_model_load(struct coop_clip_model *m, const char *path,
                                   struct coop_err *e);
+#define coop_clip_model_load(m, path, e) \
+    coop_clip_model_load_sized((m), sizeof *(m), COOP_CLIP_LAYOUT, (path), (e))
 /* Which naming the file uses (0 if neither). */
 COOP_API int coop_clip_checkpoint_naming(const char *path, enum coop_ckpt_naming *naming,
                                          struct coop_err *e);

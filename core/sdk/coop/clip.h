@@ -9,6 +9,13 @@
 #include "coop/common.h"
 #include <stdbool.h>
 
+/* The layout of the structs in this header. coop_clip_model embeds the towers
+ * by value, so a field added to any of them moves the later members: every
+ * such change bumps this number (1: ABI 1.1; 2: coop_clip_text.tape_budget;
+ * 3: the towers' bf16 member, ABI 1.3), and libcoop refuses a model of another
+ * layout (coop_clip_model_load_sized). */
+#define COOP_CLIP_LAYOUT 3u
+
 struct coop_clip_block {           /* pre-norm residual attention block, width W */
     float *ln_1_w, *ln_1_b;        /* [W] */
     float *in_proj_w, *in_proj_b;  /* [3W, W], [3W]: rows q | k | v */

@@ -39,7 +39,10 @@
  * gain a bf16 member and coop_clip_*_bf16_enable / _disable; nn.h the
  * vectorised-exp QuickGELU.
  * 1.4: prompt ops version 3 (condition, loss: prompts that see the image and
- * terms added to the loss; train_defaults); coop_prompt_args.template_text. */
+ * terms added to the loss; train_defaults); coop_prompt_args.template_text;
+ * clip.h COOP_CLIP_LAYOUT and checkpoint.h coop_clip_model_load_sized
+ * (coop_clip_model_load becomes a macro passing the caller's size and
+ * layout; the unsized symbol refuses every call). */
 #define COOP_PLUGIN_ABI_MAJOR 1
 #define COOP_PLUGIN_ABI_MINOR 4
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
