@@ -74,10 +74,18 @@ static const char *subset_template(const struct coop_dataset *ds)
                                            : NULL;
 }
 
+/* As a target of what was trained on the base classes: a base class is
+ * itself, a new class none of them (-1), so class-specific context, which
+ * has no row for it, refuses it instead of lending it a base class's row. */
+static int subset_source_class(const struct coop_dataset *ds, int k)
+{
+    return sv(ds)->lo == 0 ? k : -1;
+}
+
 static const struct coop_dataset_ops subset_ops = {
     COOP_DATASET_OPS_VERSION, NULL, NULL, subset_close, subset_num_classes, subset_class_name,
     subset_split_size, subset_get_item, subset_read_pixels, subset_free_pixels, subset_template,
-    NULL,
+    subset_source_class,
 };
 
 static int subset_split(struct subset *v, enum coop_split s, struct coop_err *e)

@@ -590,8 +590,9 @@ static int evaluate_base2new(struct rt *rt, const struct coop_trial *t, struct m
                     "classes: no new-class evaluation)", t->id, t->axes_summary, mb.accuracy);
         return 0;
     }
-    if (rc == 0)
-        rc = coop_run_evaluate(rt, m, novel, true, "new", w, &mn, e);
+    if (rc == 0 && (rc = coop_run_evaluate(rt, m, novel, true, "new", w, &mn, e)))
+        coop_fail_prefix(e, rc, "base-to-new: the new classes are none of the %d trained on",
+                         m->K);
     double h = coop_harmonic_mean(mb.accuracy, mn.accuracy);
     if (rc == 0)
         rc = coop_results_write_scalar_f64(w, "base2new/harmonic_mean", h, e);

@@ -288,12 +288,14 @@ START_TEST(base2new_trains_on_base_and_evaluates_both_halves)
     char *yaml = write_yaml("b2n.yaml", "experiment: b2n\n"
                                         "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
                                         "datasets: [{name: toy_colors, protocol: base2new}]\n"
-                                        "methods: [{name: coop, n_ctx: 2}, zeroshot, linear_probe]\n"
+                                        "methods: [{name: coop, n_ctx: 2, csc: [false, true]},"
+                                        " zeroshot, linear_probe]\n"
                                         "shots: 4\nseeds: [1]\n"
                                         "train: {epochs: 10, lr: 0.05, batch_size: 8}\n");
     struct coop_run_summary s;
     ck_assert_int_eq(sweep(yaml, false, &s), 0);
     ck_assert_uint_eq(s.completed, 3);
+    ck_assert_uint_eq(s.failed, 1); /* class-specific context has no rows for new classes */
     coop_run_summary_free(&s);
     char *dir = coop_asprintf("%s/results/b2n", tmpdir);
     DIR *d = opendir(dir);
@@ -310,6 +312,19 @@ START_TEST(base2new_trains_on_base_and_evaluates_both_halves)
         ck_assert_int_eq(coop_results_read_attr_str(r, "axis_protocol", &proto, &e), 0);
         ck_assert_str_eq(proto, "base2new");
         ck_assert(!coop_results_has(r, "eval/test/accuracy"));
+        char *status, *err;
+        ck_assert_int_eq(coop_results_read_attr_str(r, "status", &status, &e), 0);
+        if (strcmp(status, "failed") == 0) {
+            ck_assert_int_eq(coop_results_read_attr_str(r, "error", &err, &e), 0);
+            ck_assert_msg(strstr(err, "the new classes are none of the 2 trained on") &&
+                          strstr(err, "class 'blue' maps to training class -1"), "%s", err);
+            ck_assert(coop_results_has(r, "eval/base/accuracy")); /* base was evaluated */
+            free(err), free(status), free(method), free(proto), free(f);
+            coop_results_close(r);
+            seen++;
+            continue;
+        }
+        free(status);
         char *bn = eval_names(r, "base");
         ck_assert_str_eq(bn, "red green");
         ck_assert_double_eq(eval_scalar(r, "eval/base/n_samples"), 16); /* 8 test items a class */
@@ -341,7 +356,7 @@ START_TEST(base2new_trains_on_base_and_evaluates_both_halves)
         coop_results_close(r);
     }
     closedir(d);
-    ck_assert_int_eq(seen, 3);
+    ck_assert_int_eq(seen, 4);
     free(dir);
     free(yaml);
 }
