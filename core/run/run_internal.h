@@ -81,8 +81,10 @@ int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split,
 void coop_rt_free(struct rt *rt);
 
 /* subset.c: the base-to-new split of parent into *out (new_classes false:
- * labels 0..ceil(K/2)-1, true: the rest), relabelled from 0. *out must not
- * outlive parent; free with coop_rt_subset_free. */
+ * labels 0..ceil(K/2)-1, true: the rest), relabelled from 0. *out points
+ * into rt->ds, so no coop_rt_dataset call (which may move it) may come
+ * while it lives: one trial's evaluation, which has no targets; free with
+ * coop_rt_subset_free. */
 int coop_rt_subset(struct rt_dataset *parent, bool new_classes, struct rt_dataset *out,
                    struct coop_err *e);
 void coop_rt_subset_free(struct rt_dataset *d);
