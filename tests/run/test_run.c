@@ -351,6 +351,17 @@ START_TEST(base2new_trains_on_base_and_evaluates_both_halves)
                                     b + n > 0 ? 2 * b * n / (b + n) : 0, 1e-12);
             ck_assert_double_eq(eval_scalar(r, "eval/new/n_samples"), 16);
         }
+        if (strcmp(method, "coop") == 0) { /* coop-eval takes the base classes as trained */
+            struct coop_registry *reg = registry();
+            char *cache = coop_asprintf("%s/cache", tmpdir);
+            struct coop_eval_request q = {f, "toy_colors_shift", NULL, NULL, cache};
+            struct coop_run_options o = {.out = NULL};
+            double a2 = -1, f2 = -1;
+            ck_assert_msg(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e) == 0, "%s", e.msg);
+            ck_assert(a2 >= 0 && a2 <= 100);
+            free(cache);
+            coop_registry_free(reg);
+        }
         seen++;
         free(bn), free(method), free(proto), free(f);
         coop_results_close(r);
