@@ -547,6 +547,8 @@ static char *summary_text(const struct coop_matrix *m, const struct combo *c)
     if (bv->summary[0])
         sb_add(&b, "%s ", bv->summary);
     sb_add(&b, "dataset=%s ", c->ds.en->label);
+    if (c->ds.en->base2new) /* tells it from the same dataset without the protocol */
+        sb_str(&b, "protocol=base2new ");
     if (dv->summary[0])
         sb_add(&b, "%s ", dv->summary);
     sb_add(&b, "method=%s", c->me.en->label);

@@ -661,6 +661,8 @@ START_TEST(base2new_protocol_is_a_dataset_key)
         ck_assert_ptr_null(strstr(ta->config_yaml, "protocol"));
         ck_assert_ptr_nonnull(strstr(tc->config_yaml, "  protocol: \"base2new\"\n"));
         ck_assert_str_ne(ta->id, tc->id);
+        ck_assert_ptr_null(strstr(ta->axes_summary, "protocol"));
+        ck_assert_ptr_nonnull(strstr(tc->axes_summary, "dataset=oxford_pets protocol=base2new "));
     }
     coop_matrix_free(a);
     coop_matrix_free(b);
