@@ -336,7 +336,7 @@ int coop_mx_parse_backbones(struct coop_matrix *m, const struct ynode *n, struct
 }
 
 static const char *const dataset_keys[] = {"name", "label", "targets", "epochs", "options",
-                                           "zip"};
+                                           "zip", "protocol"};
 static const struct coop_param_spec epochs_spec = {"epochs", COOP_PARAM_INT, NULL, 1, 100000,
                                                    NULL, NULL};
 
@@ -412,6 +412,28 @@ static int parse_dataset_epochs(struct coop_matrix *m, struct mx_entry *en, cons
     return 0;
 }
 
+/* "protocol: all" (the default: every class) or "protocol: base2new" (train
+ * on the first half of the classes, evaluate on both halves). Base-to-new
+ * trials are evaluated on the dataset's own classes, never on shift targets. */
+static int parse_protocol(struct coop_matrix *m, struct mx_entry *en, const struct ynode *v,
+                          struct coop_err *e)
+{
+    int rc = coop_mx_expect_scalar(m, v, "dataset: protocol", e);
+    if (rc)
+        return rc;
+    if (strcmp(v->str, "base2new") == 0)
+        en->base2new = true;
+    else if (strcmp(v->str, "all") != 0)
+        return coop_mx_fail(e, m, v, COOP_E_INVAL,
+                            "dataset '%s': protocol: '%s' is not one of all, base2new", en->label,
+                            v->str);
+    if (en->base2new && en->n_targets)
+        return coop_mx_fail(e, m, v, COOP_E_INVAL,
+                            "dataset '%s': protocol base2new evaluates on the dataset's own base "
+                            "and new classes; it takes no targets", en->label);
+    return 0;
+}
+
 int coop_mx_dataset_epochs(const struct mx_entry *en, int shots)
 {
     for (size_t i = 0; i < en->n_epoch_map; i++)
@@ -442,13 +464,15 @@ static int parse_dataset(struct coop_matrix *m, const struct ynode *it, struct m
     if (it->kind == YNODE_SEQ)
         rc = coop_mx_fail(e, m, it, COOP_E_INVAL, "datasets: an entry is a name or a mapping");
     if (!rc && it->kind == YNODE_MAP)
-        rc = coop_mx_check_keys(m, it, "dataset", dataset_keys, 6, e);
+        rc = coop_mx_check_keys(m, it, "dataset", dataset_keys, 7, e);
     if (!rc)
         rc = entry_name(m, en, it, "name", COOP_PLUGIN_DATASET, e);
     if (!rc && (v = coop_ymap_get(it, "targets")))
         rc = parse_targets(m, en, v, e);
     if (!rc && (v = coop_ymap_get(it, "epochs")))
         rc = parse_dataset_epochs(m, en, v, e);
+    if (!rc && (v = coop_ymap_get(it, "protocol")))
+        rc = parse_protocol(m, en, v, e);
     if (!rc)
         rc = parse_params(m, en, coop_ymap_get(it, "options"), it, NULL, 0, e);
     if (!rc)

@@ -504,7 +504,10 @@ static char *config_text(const struct coop_matrix *m, const struct combo *c)
         sb_add(&b, "%s", i ? ", " : "");
         sb_quoted(&b, ds->targets[i]);
     }
-    sb_str(&b, "]\nmethod:\n  name: ");
+    sb_str(&b, "]\n");
+    if (ds->base2new) /* only when set: other configs keep their ids */
+        sb_str(&b, "  protocol: \"base2new\"\n");
+    sb_str(&b, "method:\n  name: ");
     sb_quoted(&b, me->name);
     sb_add(&b, "\n  kind: %s\n", kind_names[me->info.kind]);
     sb_params(&b, me, &me->variants[c->me.v].params, "  ", "params");
@@ -544,6 +547,8 @@ static char *summary_text(const struct coop_matrix *m, const struct combo *c)
     if (bv->summary[0])
         sb_add(&b, "%s ", bv->summary);
     sb_add(&b, "dataset=%s ", c->ds.en->label);
+    if (c->ds.en->base2new) /* tells it from the same dataset without the protocol */
+        sb_str(&b, "protocol=base2new ");
     if (dv->summary[0])
         sb_add(&b, "%s ", dv->summary);
     sb_add(&b, "method=%s", c->me.en->label);
@@ -736,6 +741,7 @@ static void fill_trial(const struct coop_matrix *m, const struct combo *c, struc
     t->dataset_params = c->ds.en->variants[c->ds.v].params;
     t->targets = c->ds.en->targets;
     t->n_targets = c->ds.en->n_targets;
+    t->base2new = c->ds.en->base2new;
     t->method = c->me.en->name;
     t->method_kind = c->me.en->info.kind;
     t->method_params = c->me.en->variants[c->me.v].params;

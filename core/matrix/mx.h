@@ -54,6 +54,7 @@ struct mx_entry {
     int *epoch_shots, *epoch_counts;
     size_t n_epoch_map;
     const struct ynode *epochs_node;
+    bool base2new; /* protocol: base2new */
     /* method: train.* values fixed for this method (NULL = the global axis) */
     const char *train[MX_TRAIN_KEYS];
     /* method: the plugin's recipe (canonical), for keys the file leaves unset */

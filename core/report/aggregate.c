@@ -4,6 +4,7 @@
  * never averages trials that differ in anything but the seed: duplicates of a
  * seed or differing epoch counts make the cell "mixed" with a warning. */
 #include "report_internal.h"
+#include "coop/results.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,13 @@ struct rp_query {
     int shots;             /* -1: any */
     const char *axis, *axis_value; /* "axis_n_ctx" = "16" */
     const char *target;
+    bool base2new; /* the protocol's trials, or (false) every other */
 };
 
 static bool match(const struct rp_trial *t, const struct rp_query *q)
 {
-    if (t->setting != q->setting || (q->dataset && strcmp(t->dataset, q->dataset) != 0) ||
+    if (t->setting != q->setting || t->base2new != q->base2new ||
+        (q->dataset && strcmp(t->dataset, q->dataset) != 0) ||
         (q->shots >= 0 && t->shots != q->shots))
         return false;
     if (q->axis) {
@@ -177,21 +180,28 @@ static int int_cmp_q(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void distinct_datasets(struct rp_strs *out, const struct rp_set *s, int setting)
+/* The distinct_* helpers see the trials of one setting and protocol. */
+static bool in_scope(const struct rp_trial *t, int setting, bool base2new)
+{
+    return t->setting == setting && t->base2new == base2new;
+}
+
+static void distinct_datasets(struct rp_strs *out, const struct rp_set *s, int setting,
+                              bool base2new)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->t[i].setting == setting && coop_rp_strs_find(out, s->t[i].dataset) < 0)
+        if (in_scope(&s->t[i], setting, base2new) && coop_rp_strs_find(out, s->t[i].dataset) < 0)
             coop_rp_strs_push(out, s->t[i].dataset);
     if (out->n)
         qsort(out->v, out->n, sizeof *out->v, str_cmp_q);
 }
 
 static void distinct_labels(struct rp_strs *out, const struct rp_set *s, int setting,
-                            const char *omit)
+                            const char *omit, bool base2new)
 {
     char l[RP_LABEL_MAX];
     for (size_t i = 0; i < s->n; i++) {
-        if (s->t[i].setting != setting)
+        if (!in_scope(&s->t[i], setting, base2new))
             continue;
         coop_rp_label(l, sizeof l, &s->t[i], omit);
         if (coop_rp_strs_find(out, l) < 0)
@@ -201,11 +211,12 @@ static void distinct_labels(struct rp_strs *out, const struct rp_set *s, int set
         qsort(out->v, out->n, sizeof *out->v, label_cmp_q);
 }
 
-static size_t distinct_shots(int *out, size_t max, const struct rp_set *s, int setting)
+static size_t distinct_shots(int *out, size_t max, const struct rp_set *s, int setting,
+                             bool base2new)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (s->t[i].setting != setting)
+        if (!in_scope(&s->t[i], setting, base2new))
             continue;
         bool seen = false;
         for (size_t j = 0; j < n; j++)
@@ -330,10 +341,10 @@ int coop_rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_se
         return COOP_E_NOMEM;
     memset(cv, 0, sizeof *cv);
     struct rp_strs ds = {0}, labels = {0};
-    distinct_datasets(&ds, s, setting);
-    distinct_labels(&labels, s, setting, NULL);
+    distinct_datasets(&ds, s, setting, false);
+    distinct_labels(&labels, s, setting, NULL, false);
     int shots[32];
-    size_t ns = distinct_shots(shots, 32, s, setting);
+    size_t ns = distinct_shots(shots, 32, s, setting, false);
     memcpy(cv->shots, shots, sizeof shots);
     cv->n_shots = ns;
     cv->title = strdup(t->title);
@@ -349,7 +360,7 @@ int coop_rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_se
             coop_rp_strs_push(&t->cells, labels.v[l]);
             for (size_t j = 0; j < ns; j++) {
                 struct rp_query q = {setting, NULL, labels.v[l], NULL, shots[j], NULL, NULL,
-                                     "test"};
+                                     "test", false};
                 struct rp_cell *c = &CELL(d, l, j);
                 if (!any_match(s, &q)) {
                     memset(c, 0, sizeof *c);
@@ -405,7 +416,7 @@ static void dg_axes(struct rp_strs *src, struct rp_strs *tg, const struct rp_set
 {
     for (size_t i = 0; i < s->n; i++) {
         const struct rp_trial *t = &s->t[i];
-        if (t->setting != setting || !has_shift_target(t))
+        if (t->setting != setting || t->base2new || !has_shift_target(t))
             continue;
         if (coop_rp_strs_find(src, t->dataset) < 0)
             coop_rp_strs_push(src, t->dataset);
@@ -435,14 +446,15 @@ static void dg_rows(struct rp_set *s, struct rp_table *t, int setting, const cha
                     const struct rp_strs *targets)
 {
     struct rp_strs labels = {0};
-    distinct_labels(&labels, s, setting, NULL);
+    distinct_labels(&labels, s, setting, NULL, false);
     int shots[32];
-    size_t ns = distinct_shots(shots, 32, s, setting), npos = 0;
+    size_t ns = distinct_shots(shots, 32, s, setting, false), npos = 0;
     bool use[RP_LABEL_MAX][32] = {{false}};
     for (size_t l = 0; l < labels.n && l < RP_LABEL_MAX; l++)
         for (size_t j = 0; j < ns; j++)
             for (size_t i = 0; i < s->n; i++) {
-                struct rp_query q = {setting, ds, labels.v[l], NULL, shots[j], NULL, NULL, NULL};
+                struct rp_query q = {setting, ds, labels.v[l], NULL, shots[j], NULL, NULL, NULL,
+                                     false};
                 if (match(&s->t[i], &q) && has_shift_target(&s->t[i]) && !use[l][j]) {
                     use[l][j] = true;
                     npos += shots[j] > 0;
@@ -460,7 +472,8 @@ static void dg_rows(struct rp_set *s, struct rp_table *t, int setting, const cha
                 coop_rp_strs_push(&t->cells, labels.v[l]);
             for (size_t k = 0; k <= targets->n; k++) {
                 const char *tg = k == 0 ? "test" : targets->v[k - 1];
-                struct rp_query q = {setting, ds, labels.v[l], NULL, shots[j], NULL, NULL, tg};
+                struct rp_query q = {setting, ds, labels.v[l], NULL, shots[j], NULL, NULL, tg,
+                                     false};
                 struct rp_cell c;
                 collect(&c, s, &q, shots[j] > 0 ? exp_pos : exp_zero);
                 c.applicable = k == 0 || dataset_has_target(s, setting, ds, tg);
@@ -558,7 +571,7 @@ static size_t ab_groups(struct ab_group **out, const struct rp_set *s, int setti
         bool varies = false;
         for (size_t j = 0; j < s->n && !varies; j++) {
             struct rp_query q = {setting, cand.dataset, cand.label, axis, cand.shots, NULL,
-                                 NULL, NULL};
+                                 NULL, NULL, false};
             const char *v = coop_rp_get(&s->t[j], key);
             if (!v || !match(&s->t[j], &q))
                 continue;
@@ -584,7 +597,7 @@ static void ab_row(struct rp_table *t, struct rp_cell *cells, struct rp_set *s, 
     coop_rp_strs_pushf(&t->cells, "%d", g->shots);
     for (size_t v = 0; v < vals->n; v++) {
         struct rp_query q = {setting, g->dataset, g->label, axis, g->shots, key, vals->v[v],
-                             "test"};
+                             "test", false};
         collect(&cells[v], s, &q, g->shots > 0 ? exp_pos : exp_zero);
         push_cell(t, &cells[v]);
     }
@@ -656,4 +669,144 @@ int coop_rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, co
     free(col);
     coop_rp_strs_free(&vals);
     return 0;
+}
+
+/* ---- base-to-new --------------------------------------------------------------- */
+bool coop_rp_setting_has(const struct rp_set *s, int setting, bool base2new)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (in_scope(&s->t[i], setting, base2new))
+            return true;
+    return false;
+}
+
+/* H of two cells' means: blank when New is not applicable, "—" when either
+ * is missing or mixed; plain (no CI: it is a function of the two means). */
+static void push_harmonic(struct rp_table *t, double base, double novel, bool applicable)
+{
+    if (!applicable)
+        coop_rp_strs_push(&t->cells, "");
+    else if (isnan(base) || isnan(novel))
+        coop_rp_strs_push(&t->cells, "\xe2\x80\x94");
+    else
+        coop_rp_strs_pushf(&t->cells, "%.1f", coop_harmonic_mean(base, novel));
+}
+
+static double usable_mean(const struct rp_cell *c)
+{
+    return c->n && !c->mixed ? cell_mean(c) : NAN;
+}
+
+/* One row: Base, New, H of (dataset, label, shots); c[0], c[1] keep the cells. */
+static void b2n_row(struct rp_table *t, struct rp_set *s, int setting, const char *ds,
+                    const char *label, int shots, size_t expected, struct rp_cell c[2])
+{
+    coop_rp_strs_push(&t->cells, ds);
+    if (shots > 0)
+        coop_rp_strs_pushf(&t->cells, "%s (%d shots)", label, shots);
+    else
+        coop_rp_strs_push(&t->cells, label);
+    static const char *const split[2] = {"base", "new"};
+    for (int k = 0; k < 2; k++) {
+        struct rp_query q = {setting, ds, label, NULL, shots, NULL, NULL, split[k], true};
+        collect(&c[k], s, &q, expected);
+        /* New is not applicable to a classifier that has no new-class weights:
+         * no completed trial of the row was evaluated on it. */
+        if (k == 1 && !c[1].n && !c[1].failed) {
+            bool any = false;
+            for (size_t i = 0; i < s->n && !any; i++)
+                any = match(&s->t[i], &q) && !isnan(coop_rp_eval_acc(&s->t[i], "new"));
+            c[1].applicable = any;
+        }
+        push_cell(t, &c[k]);
+    }
+    push_harmonic(t, usable_mean(&c[0]), usable_mean(&c[1]), c[1].applicable);
+}
+
+/* Average rows per (label, shots) over the datasets: Base and New as the
+ * other tables' averages, H of those two averages (as CoCoOp's Table 1). */
+static void b2n_average(struct rp_table *t, const char *label, int shots, struct rp_cell *c,
+                        size_t nd)
+{
+    struct rp_cell *col = calloc(nd + 1, sizeof *col);
+    if (!col) {
+        t->cells.oom = true;
+        return;
+    }
+    double mean[2];
+    bool applicable = false;
+    coop_rp_strs_push(&t->cells, "Average");
+    if (shots > 0)
+        coop_rp_strs_pushf(&t->cells, "%s (%d shots)", label, shots);
+    else
+        coop_rp_strs_push(&t->cells, label);
+    for (int k = 0; k < 2; k++) {
+        size_t have = 0;
+        bool bad = false;
+        double sum = 0;
+        for (size_t d = 0; d < nd; d++) {
+            col[d] = c[d * 2 + k];
+            applicable |= k == 1 && col[d].applicable;
+            bad |= col[d].applicable && isnan(usable_mean(&col[d]));
+            sum += col[d].n ? cell_mean(&col[d]) : 0;
+            have += col[d].n > 0;
+        }
+        mean[k] = bad || !have ? NAN : sum / (double)have;
+        push_average(t, col, nd);
+    }
+    push_harmonic(t, mean[0], mean[1], applicable);
+    free(col);
+}
+
+int coop_rp_table_base2new(struct rp_table *t, struct rp_set *s, int setting)
+{
+    if (start_table(t, "base2new",
+                    "Base-to-new generalisation: accuracy (%) on the base and the new classes, "
+                    "harmonic mean H", s->settings.v[setting]))
+        return COOP_E_NOMEM;
+    static const char *const head[] = {"Dataset", "Method", "Base", "New", "H"};
+    for (int i = 0; i < 5; i++)
+        coop_rp_strs_push(&t->header, head[i]);
+    t->ncol = 5;
+    struct rp_strs ds = {0}, labels = {0};
+    distinct_datasets(&ds, s, setting, true);
+    distinct_labels(&labels, s, setting, NULL, true);
+    int shots[32];
+    size_t ns = distinct_shots(shots, 32, s, setting, true);
+    size_t exp_pos = expected_seeds(s, setting, true), exp_zero = expected_seeds(s, setting, false);
+    /* rows: the (label, shots) pairs with trials, each for every dataset */
+    size_t nr = 0, *rl = calloc(labels.n * ns + 1, sizeof *rl);
+    int *rs = calloc(labels.n * ns + 1, sizeof *rs);
+    for (size_t l = 0; rl && rs && l < labels.n; l++)
+        for (size_t j = 0; j < ns; j++) {
+            struct rp_query q = {setting, NULL, labels.v[l], NULL, shots[j], NULL, NULL, NULL,
+                                 true};
+            if (any_match(s, &q)) {
+                rl[nr] = l;
+                rs[nr++] = shots[j];
+            }
+        }
+    struct rp_cell *cells = calloc(ds.n * nr * 2 + 1, sizeof *cells), *avg = NULL;
+    for (size_t d = 0; rl && rs && cells && d < ds.n; d++)
+        for (size_t r = 0; r < nr; r++)
+            b2n_row(t, s, setting, ds.v[d], labels.v[rl[r]], rs[r],
+                    rs[r] > 0 ? exp_pos : exp_zero, &cells[(d * nr + r) * 2]);
+    if (cells && ds.n > 1)
+        avg = calloc(ds.n * 2, sizeof *avg);
+    for (size_t r = 0; avg && r < nr; r++) {
+        for (size_t d = 0; d < ds.n; d++)
+            memcpy(&avg[d * 2], &cells[(d * nr + r) * 2], 2 * sizeof *avg);
+        b2n_average(t, labels.v[rl[r]], rs[r], avg, ds.n);
+    }
+    int rc = rl && rs && cells && (ds.n < 2 || avg) ? 0 : COOP_E_NOMEM;
+    free(rl), free(rs), free(avg);
+    coop_rp_strs_push(&t->notes, cell_note);
+    coop_rp_strs_push(&t->notes, "H = 2 \xc2\xb7 Base \xc2\xb7 New / (Base + New) of the means "
+                                 "in its row; Average: Base and New averaged over datasets, H "
+                                 "of those averages. A blank New: the method has no weights "
+                                 "for classes it was not fitted on (linear probe).");
+    free(cells);
+    coop_rp_strs_free(&ds);
+    coop_rp_strs_free(&labels);
+    return rc;
 }

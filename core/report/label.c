@@ -10,7 +10,7 @@
 static const char *const structural[] = {"axis_dataset",  "axis_method", "axis_shots",
                                          "axis_seed",     "axis_n_ctx",  "axis_position",
                                          "axis_csc",      "axis_backbone", "axis_epochs",
-                                         "axis_max_epoch"};
+                                         "axis_max_epoch", "axis_protocol"};
 
 static bool in_list(const char *s, const char *const *l, size_t n)
 {

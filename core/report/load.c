@@ -244,6 +244,8 @@ static void derive(struct rp_trial *t)
         t->epochs = first_of(t, "max_epoch", "epochs");
     const char *sh = coop_rp_get(t, "axis_shots");
     t->shots = sh ? atoi(sh) : 0;
+    const char *pr = coop_rp_get(t, "axis_protocol");
+    t->base2new = pr && strcmp(pr, "base2new") == 0;
     if (!t->dataset)
         t->dataset = "?";
     if (!t->method)

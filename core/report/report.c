@@ -110,13 +110,16 @@ static int one_setting(struct gen *g, int k, struct coop_err *e)
     struct rp_table t;
     struct rp_curves cv;
     int rc = coop_rp_table_fewshot(&t, &cv, &g->s, k);
-    if (!rc)
-        rc = emit(g, &t, suffix, true, e);
+    if (!rc) /* a base-to-new study alone has no few-shot table */
+        rc = emit(g, &t, suffix, coop_rp_setting_has(&g->s, k, false), e);
     coop_rp_table_free(&t);
     if (!rc)
         rc = figures(g, &cv, suffix, e);
     coop_rp_curves_free(&cv);
     if (!rc && !(rc = coop_rp_table_dg(&t, &g->s, k)))
+        rc = emit(g, &t, suffix, false, e);
+    coop_rp_table_free(&t);
+    if (!rc && !(rc = coop_rp_table_base2new(&t, &g->s, k)))
         rc = emit(g, &t, suffix, false, e);
     coop_rp_table_free(&t);
     static const char *const axes[] = {"n_ctx", "position", "csc"};

@@ -43,6 +43,7 @@ struct rp_trial {
     size_t n_evals;
     struct rp_curve curve;
     bool completed, failed;
+    bool base2new; /* axis_protocol = base2new: eval/base and eval/new, no eval/test */
     /* derived */
     const char *dataset, *method, *seed, *epochs;
     int shots;
@@ -122,6 +123,11 @@ void coop_rp_curves_free(struct rp_curves *c);
 int coop_rp_table_fewshot(struct rp_table *out, struct rp_curves *curves, struct rp_set *s,
                           int setting);
 int coop_rp_table_dg(struct rp_table *out, struct rp_set *s, int setting);
+/* Base-to-new (only trials with axis_protocol = base2new): base / new / H
+ * per dataset and method, then Average rows. */
+int coop_rp_table_base2new(struct rp_table *out, struct rp_set *s, int setting);
+/* Whether the setting has trials of the protocol (true) or other ones. */
+bool coop_rp_setting_has(const struct rp_set *s, int setting, bool base2new);
 int coop_rp_table_ablation(struct rp_table *out, struct rp_set *s, int setting, const char *axis);
 
 /* Figures (figure_cairo.c or figure_none.c): writes <stem>.png and .svg. */

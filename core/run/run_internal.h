@@ -18,6 +18,10 @@ struct rt_dataset {
     const struct coop_plugin *plugin;
     struct coop_dataset_ref ref;
     char *split_hash[3];          /* sha256 of the split's item ids (lazily) */
+    /* A class subset (subset.c): item i of split s is parent's item map[s][i];
+     * features are looked up in the parent's caches. NULL for datasets. */
+    struct rt_dataset *parent;
+    const size_t *map[3];
 };
 
 #define RT_MAX_ETA 64
@@ -103,6 +107,15 @@ int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split split,
                      const size_t *idx, size_t n, int view, struct coop_rng *rng, float *out,
                      struct coop_err *e);
 void coop_rt_free(struct rt *rt);
+
+/* subset.c: the base-to-new split of parent into *out (new_classes false:
+ * labels 0..ceil(K/2)-1, true: the rest), relabelled from 0. *out points
+ * into rt->ds, so no coop_rt_dataset call (which may move it) may come
+ * while it lives: one trial's evaluation, which has no targets; free with
+ * coop_rt_subset_free. */
+int coop_rt_subset(struct rt_dataset *parent, bool new_classes, struct rt_dataset *out,
+                   struct coop_err *e);
+void coop_rt_subset_free(struct rt_dataset *d);
 
 /* trial.c: one trial, and the pieces coop_run_eval_stored reuses. */
 /* The trained method, whichever kind. */

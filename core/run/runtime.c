@@ -339,6 +339,22 @@ int coop_rt_features(struct rt *rt, struct rt_dataset *d, enum coop_split s, con
                      size_t n, int view, struct coop_rng *rng, float *out, struct coop_err *e)
 {
     const int E = rt->info.embed_dim;
+    if (d->parent) { /* a class subset: its items are the parent's */
+        size_t *pidx = malloc((n ? n : 1) * sizeof *pidx);
+        if (!pidx)
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+        int rc = 0;
+        for (size_t j = 0; j < n && rc == 0; j++)
+            if (idx[j] >= d->ref.ops->split_size(d->ref.ds, s))
+                rc = coop_fail(e, COOP_E_INVAL, "%s: item %zu of split %d out of range",
+                               d->plugin->name, idx[j], (int)s);
+            else
+                pidx[j] = d->map[s][idx[j]];
+        if (rc == 0)
+            rc = coop_rt_features(rt, d->parent, s, pidx, n, view, rng, out, e);
+        free(pidx);
+        return rc;
+    }
     if (view < 0) { /* online augmentation: never cached */
         for (size_t b = 0; b < n; b += ENCODE_BATCH) {
             size_t m = n - b < ENCODE_BATCH ? n - b : ENCODE_BATCH;

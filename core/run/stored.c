@@ -70,10 +70,12 @@ int coop_rt_stored_load(const char *file, struct stored *s, struct coop_err *e)
         rc = read_params(r, "backbone", &s->bkeys, &s->bvals, &s->nb, &s->bkv, e);
     int rank;
     size_t shape[COOP_RESULTS_MAX_RANK];
-    /* a trial's file names the classes it was evaluated on; a prompt file
+    /* a trial's file names the classes it was evaluated on (a base-to-new
+     * trial's trained ones are its base classes); a prompt file
      * (coop-prompt --export) the classes it was built for */
-    const char *names = coop_results_has(r, "class_names") ? "class_names"
-                                                           : "eval/test/class_names";
+    const char *names = coop_results_has(r, "class_names")            ? "class_names"
+                        : coop_results_has(r, "eval/test/class_names") ? "eval/test/class_names"
+                                                                       : "eval/base/class_names";
     if (rc == 0)
         rc = coop_results_read_strings(r, names, &s->src_names, &rank, shape, e);
     if (rc == 0) {

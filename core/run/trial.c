@@ -495,6 +495,8 @@ static int write_trial_axes(struct rt *rt, const struct coop_trial *t,
         rc = coop_results_attr_int(w, "axis_seed", t->seed, e);
     if (rc == 0 && t->trains)
         rc = coop_results_attr_int(w, "axis_epochs", t->train.epochs, e);
+    if (rc == 0 && t->base2new)
+        rc = coop_results_axis(w, "protocol", "base2new", e);
     const struct coop_param_spec *spec = method_spec(rt, t);
     for (size_t i = 0; i < t->method_params.n && rc == 0; i++)
         rc = coop_results_axis_typed(w, t->method_params.kv[i].key, t->method_params.kv[i].value,
@@ -552,11 +554,60 @@ static int write_identity(struct rt *rt, const struct coop_trial *t, struct meth
     return rc;
 }
 
+/* The source test split, then each domain-shift target. */
+static int evaluate_targets(struct rt *rt, const struct coop_trial *t, struct method *m,
+                            struct rt_dataset *src, struct coop_results_writer *w,
+                            struct coop_err *e)
+{
+    struct coop_metrics met = {NAN, NAN, 0};
+    int rc = coop_run_evaluate(rt, m, src, false, "test", w, &met, e);
+    for (size_t i = 0; i < t->n_targets && rc == 0; i++) {
+        struct rt_dataset *tg = NULL;
+        struct coop_params none = {NULL, 0};
+        rc = coop_rt_dataset(rt, t->targets[i], &none, t->data_root, &tg, e);
+        if (rc == 0)
+            rc = coop_run_evaluate(rt, m, tg, true, t->targets[i], w, NULL, e);
+    }
+    if (rc == 0)
+        coop_rt_info(rt, "trial %s done: %s test accuracy %.2f%% (%.1f s)", t->id,
+                     t->axes_summary, met.accuracy, coop_rt_trial_seconds(rt));
+    return rc;
+}
+
+/* Base-to-new: eval/base on the base classes' test items, eval/new on the
+ * new classes' with prompts (or zero-shot weights) rebuilt for their names,
+ * and base2new/harmonic_mean. A classifier fitted over the base classes
+ * (the linear probe: no set_classes) has no weights for new classes, so it
+ * gets eval/base only (docs/decisions.md). */
+static int evaluate_base2new(struct rt *rt, const struct coop_trial *t, struct method *m,
+                             struct rt_dataset *base, struct rt_dataset *novel,
+                             struct coop_results_writer *w, struct coop_err *e)
+{
+    struct coop_metrics mb = {NAN, NAN, 0}, mn = {NAN, NAN, 0};
+    int rc = coop_run_evaluate(rt, m, base, false, "base", w, &mb, e);
+    if (rc == 0 && m->bops && !m->bops->set_classes) {
+        coop_rt_info(rt, "trial %s done: %s base accuracy %.2f%% (a classifier over the base "
+                     "classes: no new-class evaluation) (%.1f s)", t->id, t->axes_summary,
+                     mb.accuracy, coop_rt_trial_seconds(rt));
+        return 0;
+    }
+    if (rc == 0 && (rc = coop_run_evaluate(rt, m, novel, true, "new", w, &mn, e)))
+        coop_fail_prefix(e, rc, "base-to-new: the new classes are none of the %d trained on",
+                         m->K);
+    double h = coop_harmonic_mean(mb.accuracy, mn.accuracy);
+    if (rc == 0)
+        rc = coop_results_write_scalar_f64(w, "base2new/harmonic_mean", h, e);
+    if (rc == 0)
+        coop_rt_info(rt, "trial %s done: %s base %.2f%% new %.2f%% H %.2f%% (%.1f s)", t->id,
+                     t->axes_summary, mb.accuracy, mn.accuracy, h, coop_rt_trial_seconds(rt));
+    return rc;
+}
+
 int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
                    struct coop_err *e)
 {
     struct method m = {0};
-    struct rt_dataset *src = NULL;
+    struct rt_dataset *src = NULL, split[2] = {{0}}; /* base, new (protocol base2new) */
     struct coop_fewshot fs;
     bool have_fs = false;
     const char **names = NULL;
@@ -568,6 +619,9 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
         rc = write_backbone(rt, t, w, e);
     if (rc == 0)
         rc = coop_rt_dataset(rt, t->dataset, &t->dataset_params, t->data_root, &src, e);
+    if (rc == 0 && t->base2new && (rc = coop_rt_subset(src, false, &split[0], e)) == 0 &&
+        (rc = coop_rt_subset(src, true, &split[1], e)) == 0)
+        src = &split[0]; /* the trial's classes are the base classes */
     if (rc == 0) {
         m.plugin = coop_registry_find(rt->reg, t->method_kind, t->method);
         if (!m.plugin)
@@ -585,14 +639,18 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
     if (rc == 0 && t->trains) {
         coop_rt_progress(rt, "sampling shots");
         char *source = NULL;
-        rc = coop_rt_fewshot_source(src, &t->dataset_params, t->data_root, &source, e);
+        /* base-to-new: the base classes' sample, a name and identity of its own */
+        char *fsname = coop_asprintf("%s%s", t->dataset, t->base2new ? ".base" : "");
+        rc = fsname ? coop_rt_fewshot_source(src, &t->dataset_params, t->data_root, &source, e)
+                    : coop_fail(e, COOP_E_NOMEM, "out of memory");
         /* a dataset at its default options keeps the plain name (results record it) */
-        struct coop_fewshot_opts fo = {t->dataset, t->shots, (uint64_t)t->seed, -1,
-                                       rt->cache_dir, source,
-                                       !coop_rt_default_options(src, &t->dataset_params)};
+        struct coop_fewshot_opts fo = {
+            fsname, t->shots, (uint64_t)t->seed, -1, rt->cache_dir, source,
+            !coop_rt_default_options(src->parent ? src->parent : src, &t->dataset_params)};
         if (rc == 0)
             rc = coop_fewshot_sample(&fs, src->ref, &fo, &rt->host, e);
         free(source);
+        free(fsname);
         have_fs = rc == 0;
         if (rc == 0)
             rc = write_sample(w, &fs, e);
@@ -601,22 +659,15 @@ int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_result
         rc = train_prompt(rt, t, &m, src, names, K, &fs, w, e);
     else if (rc == 0)
         rc = fit_baseline(rt, t, &m, src, names, K, have_fs ? &fs : NULL, w, e);
-    struct coop_metrics met = {NAN, NAN, 0};
-    if (rc == 0)
-        rc = coop_run_evaluate(rt, &m, src, false, "test", w, &met, e);
-    for (size_t i = 0; i < t->n_targets && rc == 0; i++) {
-        struct rt_dataset *tg = NULL;
-        struct coop_params none = {NULL, 0};
-        rc = coop_rt_dataset(rt, t->targets[i], &none, t->data_root, &tg, e);
-        if (rc == 0)
-            rc = coop_run_evaluate(rt, &m, tg, true, t->targets[i], w, NULL, e);
-    }
-    if (rc == 0)
-        coop_rt_info(rt, "trial %s done: %s test accuracy %.2f%% (%.1f s)", t->id,
-                     t->axes_summary, met.accuracy, coop_rt_trial_seconds(rt));
+    if (rc == 0 && t->base2new)
+        rc = evaluate_base2new(rt, t, &m, src, &split[1], w, e);
+    else if (rc == 0)
+        rc = evaluate_targets(rt, t, &m, src, w, e);
     free(names);
     if (have_fs)
         coop_fewshot_free(&fs);
     coop_run_method_free(&m);
+    coop_rt_subset_free(&split[0]);
+    coop_rt_subset_free(&split[1]);
     return rc;
 }

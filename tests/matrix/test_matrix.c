@@ -642,6 +642,42 @@ START_TEST(ids_differ_when_any_value_differs)
 }
 END_TEST
 
+START_TEST(base2new_protocol_is_a_dataset_key)
+{
+    const char *plain = BACKBONE "datasets: [oxford_pets]\nmethods: [coop, zeroshot]\nshots: 16\n";
+    const char *all = BACKBONE "datasets: [{name: oxford_pets, protocol: all}]\n"
+                               "methods: [coop, zeroshot]\nshots: 16\n";
+    const char *b2n = BACKBONE "datasets: [{name: oxford_pets, protocol: base2new}]\n"
+                               "methods: [coop, zeroshot]\nshots: 16\n";
+    struct coop_matrix *a = load_ok(plain), *b = load_ok(all), *c = load_ok(b2n);
+    ck_assert_uint_eq(coop_matrix_count(c), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct coop_trial *ta = coop_matrix_trial(a, i), *tb = coop_matrix_trial(b, i),
+                                *tc = coop_matrix_trial(c, i);
+        /* the default keeps the config text, so ids recorded before the key existed */
+        ck_assert_str_eq(ta->config_yaml, tb->config_yaml);
+        ck_assert_str_eq(ta->id, tb->id);
+        ck_assert(!ta->base2new && !tb->base2new && tc->base2new);
+        ck_assert_ptr_null(strstr(ta->config_yaml, "protocol"));
+        ck_assert_ptr_nonnull(strstr(tc->config_yaml, "  protocol: \"base2new\"\n"));
+        ck_assert_str_ne(ta->id, tc->id);
+        ck_assert_ptr_null(strstr(ta->axes_summary, "protocol"));
+        ck_assert_ptr_nonnull(strstr(tc->axes_summary, "dataset=oxford_pets protocol=base2new "));
+    }
+    coop_matrix_free(a);
+    coop_matrix_free(b);
+    coop_matrix_free(c);
+#define B2N_REST "\nmethods: [coop]\nshots: 4\n"
+    EXPECT_ERROR(BACKBONE "datasets: [{name: oxford_pets, protocol: base2novel}]" B2N_REST, 2, 42,
+                 "protocol: 'base2novel' is not one of all, base2new");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: imagenet, targets: [imagenetv2], protocol: base2new}]"
+                 B2N_REST, 2, 62, "protocol base2new", "takes no targets");
+    EXPECT_ERROR(BACKBONE "datasets: [{name: oxford_pets, protocol: [base2new]}]" B2N_REST, 2, 42,
+                 "protocol");
+#undef B2N_REST
+}
+END_TEST
+
 START_TEST(config_yaml_round_trips)
 {
     struct coop_matrix *m = load_ok(BACKBONE "datasets: [{name: imagenet, targets: [imagenetv2, "
@@ -1280,6 +1316,7 @@ int main(void)
     tcase_add_test(tc, ids_stable_when_axes_grow);
     tcase_add_test(tc, ids_differ_when_any_value_differs);
     tcase_add_test(tc, config_yaml_round_trips);
+    tcase_add_test(tc, base2new_protocol_is_a_dataset_key);
     tcase_add_test(tc, load_file_and_peek_paths);
     tcase_add_test(tc, error_unknown_keys);
     tcase_add_test(tc, error_types_and_ranges);

@@ -56,6 +56,8 @@ struct spec {
     double acc_a, acc_s; /* shift targets imagenet_a / imagenet_sketch; NaN: none */
     const char *a_name;  /* another name for the first target (NULL: imagenet_a) */
     const char *init;    /* coop's init words axis (NULL: not written) */
+    bool b2n;            /* protocol base2new: eval/base (acc) and eval/new (acc_new) */
+    double acc_new;      /* NaN: no eval/new (the linear probe) */
 };
 
 static int n_written;
@@ -108,6 +110,8 @@ static void put_trial(const struct spec *sp)
     if (sp->csc)
         OK(put_axis(w, ty, "csc", sp->csc, COOP_RESULTS_AXIS_BOOL, &e));
     OK(coop_results_attr_str(w, "checkpoint_sha256", !strcmp(bb, "tiny") ? "aaaa" : "bbbb", &e));
+    if (sp->b2n)
+        OK(coop_results_axis(w, "protocol", "base2new", &e));
     if (sp->failed) {
         OK(coop_results_commit(w, "failed", "training diverged", &e));
         return;
@@ -121,8 +125,14 @@ static void put_trial(const struct spec *sp)
     const char *names[2] = {"a", "b"};
     float pca[2] = {25, 75};
     int32_t conf[4] = {1, 1, 1, 1};
-    struct coop_results_eval ev = {"test", sp->acc, sp->acc, 2, pca, conf, names, 4};
+    struct coop_results_eval ev = {sp->b2n ? "base" : "test", sp->acc, sp->acc, 2, pca, conf,
+                                   names, 4};
     OK(coop_results_write_eval(w, &ev, &e));
+    if (sp->b2n && !isnan(sp->acc_new)) {
+        ev.target = "new";
+        ev.accuracy = sp->acc_new;
+        OK(coop_results_write_eval(w, &ev, &e));
+    }
     if (!isnan(sp->acc_a)) {
         ev.target = sp->a_name ? sp->a_name : "imagenet_a";
         ev.accuracy = sp->acc_a;
@@ -137,6 +147,8 @@ static void put_trial(const struct spec *sp)
 }
 
 #define S(...) put_trial(&(struct spec){__VA_ARGS__, .acc_a = NAN, .acc_s = NAN})
+/* A base-to-new trial: base accuracy acc, new accuracy acc_new. */
+#define B2N(...) put_trial(&(struct spec){__VA_ARGS__, .acc_a = NAN, .acc_s = NAN, .b2n = true})
 
 /* The few-shot fixture; expected cells are in the tests below. */
 static void fewshot_fixture(void)
@@ -424,6 +436,70 @@ static bool file_contains(const char *path, const char *needle)
     free(s);
     return r;
 }
+
+START_TEST(base2new_table)
+{
+    S("pets", "zeroshot", 0, 0, .acc = 50); /* all classes: the few-shot table's only */
+    B2N("pets", "zeroshot", 0, 0, .acc = 70, .acc_new = 75);
+    B2N("flowers", "zeroshot", 0, 0, .acc = 60, .acc_new = 80);
+    for (int s = 1; s <= 3; s++) {
+        B2N("pets", "coop", 16, s, "16", "end", "false", .acc = 78 + 2 * s, .acc_new = 60);
+        B2N("pets", "linear_probe", 16, s, .acc = 90, .acc_new = NAN);
+        B2N("flowers", "coop", 16, s, "16", "end", "false", .acc = 68 + 2 * s,
+            .acc_new = 48 + 2 * s, .failed = s == 3);
+    }
+    struct rp_set s;
+    struct coop_err e;
+    OK(coop_rp_load(&s, tmpdir, &e));
+    struct rp_table t;
+    ck_assert_int_eq(coop_rp_table_base2new(&t, &s, 0), 0);
+    const char *hdr[5] = {"Dataset", "Method", "Base", "New", "H"};
+    for (int c = 0; c < 5; c++)
+        ck_assert_str_eq(t.header.v[c], hdr[c]);
+    /* H of the row's means (2·82·60/142 = 69.3); the average's H of the averages;
+     * the probe has no new-class weights: New and H blank */
+    const char *const rows[] = {
+        "flowers", "Zero-shot CLIP", "60.0", "80.0", "68.6",
+        "flowers", "Linear probe (16 shots)", "\xe2\x80\x94", "", "",
+        "flowers", "CoOp M=16 end unified (16 shots)", "71.0 \xc2\xb1 2.0 (2/3 seeds, 1 failed)",
+        "51.0 \xc2\xb1 2.0 (2/3 seeds, 1 failed)", "59.4",
+        "pets", "Zero-shot CLIP", "70.0", "75.0", "72.4",
+        "pets", "Linear probe (16 shots)", "90.0 \xc2\xb1 0.0", "", "",
+        "pets", "CoOp M=16 end unified (16 shots)", "82.0 \xc2\xb1 2.3", "60.0 \xc2\xb1 0.0",
+        "69.3",
+        "Average", "Zero-shot CLIP", "65.0", "77.5", "70.7",
+        "Average", "Linear probe (16 shots)", "90.0 (3/6 runs)", "", "",
+        "Average", "CoOp M=16 end unified (16 shots)", "76.5 (5/6 runs)", "55.5 (5/6 runs)",
+        "64.3"};
+    check_table(&t, rows, 9, 5);
+    coop_rp_table_free(&t);
+    /* the other tables never see base-to-new trials */
+    struct rp_curves cv;
+    ck_assert_int_eq(coop_rp_table_fewshot(&t, &cv, &s, 0), 0);
+    const char *const fs[] = {"pets", "Zero-shot CLIP", "50.0", "Average", "Zero-shot CLIP",
+                              "50.0"};
+    check_table(&t, fs, 2, 3);
+    coop_rp_table_free(&t);
+    coop_rp_curves_free(&cv);
+    ck_assert_int_eq(coop_rp_table_dg(&t, &s, 0), 0);
+    ck_assert_uint_eq(coop_rp_table_rows(&t), 0);
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
+    /* written as Markdown, CSV and LaTeX by coop_report_generate */
+    struct coop_report_options opt = {tmpdir, NULL, false};
+    struct coop_report_output out;
+    OK(coop_report_generate(&opt, &out, &e));
+    char path[512];
+    snprintf(path, sizeof path, "%s/report/tables/base2new.csv", tmpdir);
+    ck_assert(file_contains(path, "pets,CoOp M=16 end unified (16 shots),82.0 \xc2\xb1 2.3,"
+                                  "60.0 \xc2\xb1 0.0,69.3\n"));
+    snprintf(path, sizeof path, "%s/report/tables/base2new.tex", tmpdir);
+    ck_assert(file_contains(path, "82.0 $\\pm$ 2.3"));
+    snprintf(path, sizeof path, "%s/report/tables/base2new.md", tmpdir);
+    ck_assert(file_contains(path, "| Average | Zero-shot CLIP | 65.0 | 77.5 | 70.7 |"));
+    coop_report_output_free(&out);
+}
+END_TEST
 
 START_TEST(generate_writes_every_output)
 {
@@ -715,6 +791,7 @@ int main(void)
     tcase_add_test(tc, fewshot_table_cells);
     tcase_add_test(tc, typed_and_string_axes_read_alike);
     tcase_add_test(tc, domain_generalisation_table);
+    tcase_add_test(tc, base2new_table);
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, labels_show_only_varying_axes);
     tcase_add_test(tc, generate_writes_every_output);

@@ -253,6 +253,126 @@ END_TEST
 
 /* augment.crop_scale reaches the training views: another scale is another
  * feature cache (never a stale view), and the trials differ. */
+/* Class names of eval/<target>, joined with spaces. */
+static char *eval_names(struct coop_results_reader *r, const char *target)
+{
+    char path[96], **v, *out = coop_strdup("");
+    int rank;
+    size_t shape[COOP_RESULTS_MAX_RANK];
+    struct coop_err e;
+    snprintf(path, sizeof path, "eval/%s/class_names", target);
+    ck_assert_msg(coop_results_read_strings(r, path, &v, &rank, shape, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < shape[0]; i++) {
+        char *n = coop_asprintf("%s%s%s", out, i ? " " : "", v[i]);
+        free(out);
+        out = n;
+    }
+    coop_results_free_strings(v, shape[0]);
+    return out;
+}
+
+static double eval_scalar(struct coop_results_reader *r, const char *path)
+{
+    double v = NAN;
+    struct coop_err e;
+    ck_assert_msg(coop_results_read_scalar(r, path, &v, &e) == 0, "%s: %s", path, e.msg);
+    return v;
+}
+
+/* toy_colors' 4 classes: base = red green (labels 0, 1), new = blue yellow
+ * relabelled 0, 1. CoOp trains on the base shots only and is evaluated on both
+ * halves; the linear probe on the base half only. */
+START_TEST(base2new_trains_on_base_and_evaluates_both_halves)
+{
+    make_tmp();
+    char *yaml = write_yaml("b2n.yaml", "experiment: b2n\n"
+                                        "backbone: {plugin: toy, checkpoint: toy.ckpt}\n"
+                                        "datasets: [{name: toy_colors, protocol: base2new}]\n"
+                                        "methods: [{name: coop, n_ctx: 2, csc: [false, true]},"
+                                        " zeroshot, linear_probe]\n"
+                                        "shots: 4\nseeds: [1]\n"
+                                        "train: {epochs: 10, lr: 0.05, batch_size: 8}\n");
+    struct coop_run_summary s;
+    ck_assert_int_eq(sweep(yaml, false, &s), 0);
+    ck_assert_uint_eq(s.completed, 3);
+    ck_assert_uint_eq(s.failed, 1); /* class-specific context has no rows for new classes */
+    coop_run_summary_free(&s);
+    char *dir = coop_asprintf("%s/results/b2n", tmpdir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int seen = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, ".h5"))
+            continue;
+        char *f = coop_asprintf("%s/%s", dir, de->d_name), *method, *proto;
+        struct coop_results_reader *r;
+        struct coop_err e;
+        ck_assert_int_eq(coop_results_open(f, &r, &e), 0);
+        ck_assert_int_eq(coop_results_read_attr_str(r, "axis_method", &method, &e), 0);
+        ck_assert_int_eq(coop_results_read_attr_str(r, "axis_protocol", &proto, &e), 0);
+        ck_assert_str_eq(proto, "base2new");
+        ck_assert(!coop_results_has(r, "eval/test/accuracy"));
+        char *status, *err;
+        ck_assert_int_eq(coop_results_read_attr_str(r, "status", &status, &e), 0);
+        if (strcmp(status, "failed") == 0) {
+            ck_assert_int_eq(coop_results_read_attr_str(r, "error", &err, &e), 0);
+            ck_assert_msg(strstr(err, "the new classes are none of the 2 trained on") &&
+                          strstr(err, "class 'blue' maps to training class -1"), "%s", err);
+            ck_assert(coop_results_has(r, "eval/base/accuracy")); /* base was evaluated */
+            free(err), free(status), free(method), free(proto), free(f);
+            coop_results_close(r);
+            seen++;
+            continue;
+        }
+        free(status);
+        char *bn = eval_names(r, "base");
+        ck_assert_str_eq(bn, "red green");
+        ck_assert_double_eq(eval_scalar(r, "eval/base/n_samples"), 16); /* 8 test items a class */
+        if (strcmp(method, "zeroshot") != 0) { /* the sample: base classes, labels 0..1 */
+            int32_t *lab;
+            int rank;
+            size_t shape[COOP_RESULTS_MAX_RANK];
+            ck_assert_int_eq(coop_results_read_i32(r, "fewshot/train_labels", &lab, &rank, shape,
+                                                   &e), 0);
+            ck_assert_uint_eq(shape[0], 8);
+            for (size_t i = 0; i < shape[0]; i++)
+                ck_assert(lab[i] == 0 || lab[i] == 1);
+            free(lab);
+        }
+        if (strcmp(method, "linear_probe") == 0) {
+            ck_assert(!coop_results_has(r, "eval/new/accuracy"));
+            ck_assert(!coop_results_has(r, "base2new/harmonic_mean"));
+        } else {
+            char *nn = eval_names(r, "new");
+            ck_assert_str_eq(nn, "blue yellow");
+            free(nn);
+            double b = eval_scalar(r, "eval/base/accuracy"), n = eval_scalar(r, "eval/new/accuracy");
+            ck_assert_double_eq_tol(eval_scalar(r, "base2new/harmonic_mean"),
+                                    b + n > 0 ? 2 * b * n / (b + n) : 0, 1e-12);
+            ck_assert_double_eq(eval_scalar(r, "eval/new/n_samples"), 16);
+        }
+        if (strcmp(method, "coop") == 0) { /* coop-eval takes the base classes as trained */
+            struct coop_registry *reg = registry();
+            char *cache = coop_asprintf("%s/cache", tmpdir);
+            struct coop_eval_request q = {f, "toy_colors_shift", NULL, NULL, cache};
+            struct coop_run_options o = {.out = NULL};
+            double a2 = -1, f2 = -1;
+            ck_assert_msg(coop_run_eval_stored(&q, reg, &o, &a2, &f2, &e) == 0, "%s", e.msg);
+            ck_assert(a2 >= 0 && a2 <= 100);
+            free(cache);
+            coop_registry_free(reg);
+        }
+        seen++;
+        free(bn), free(method), free(proto), free(f);
+        coop_results_close(r);
+    }
+    closedir(d);
+    ck_assert_int_eq(seen, 4);
+    free(dir);
+    free(yaml);
+}
+END_TEST
+
 START_TEST(crop_scale_makes_its_own_views)
 {
     make_tmp();
@@ -919,6 +1039,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, remove_tmp);
     tcase_add_test(tc, sweep_trains_evaluates_and_records);
     tcase_add_test(tc, crop_scale_makes_its_own_views);
+    tcase_add_test(tc, base2new_trains_on_base_and_evaluates_both_halves);
     tcase_add_test(tc, failing_trial_is_recorded_and_sweep_goes_on);
     tcase_add_test(tc, failed_trial_keeps_its_axes_for_the_report);
     tcase_add_test(tc, cli_dry_run_list_and_bad_input);

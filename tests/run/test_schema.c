@@ -1,6 +1,6 @@
 /* test_schema.c: the documented results schema is the written one. A small
  * sweep (toy plugins: a CoOp trial with a domain-shift target, zero-shot, a
- * linear probe and a failed trial) and a coop-eval --out file are listed
+ * linear probe, the three under the base-to-new protocol, and a failed trial) and a coop-eval --out file are listed
  * (every root attribute, every dataset path) and compared both ways with the
  * names in the first column of the tables in docs/results.md ("Root
  * attributes", "Datasets", and "Prompt files" for a coop-prompt --export
@@ -155,6 +155,7 @@ static const char *sweep_yaml =
     "  - name: toy_colors\n"
     "    targets: [toy_colors_shift]\n"
     "    options: {fail_open: [false, true]}\n"
+    "  - {name: toy_colors, label: toy_b2n, protocol: base2new}\n"
     "methods:\n"
     "  - name: coop\n"
     "    n_ctx: 2\n"
@@ -170,7 +171,7 @@ static char *run_sweep(struct coop_registry *reg)
     struct coop_run_summary s;
     coop_test_toy_sweep(reg, tmpdir, "s.yaml", sweep_yaml, &s);
     ck_assert_uint_eq(s.failed, 3);
-    ck_assert_uint_eq(s.completed, 3);
+    ck_assert_uint_eq(s.completed, 6);
     coop_run_summary_free(&s);
     return coop_asprintf("%s/results/schema", tmpdir);
 }

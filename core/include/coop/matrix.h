@@ -72,6 +72,9 @@ struct coop_trial {
     struct coop_params dataset_params;
     const char *const *targets; /* domain-shift targets of this dataset */
     size_t n_targets;
+    /* protocol: base2new: train on the base classes (the first ceil(K/2)
+     * labels), evaluate on the base and the new classes' test items. */
+    bool base2new;
     const char *method;
     enum coop_plugin_kind method_kind; /* COOP_PLUGIN_PROMPT or COOP_PLUGIN_BASELINE */
     struct coop_params method_params;

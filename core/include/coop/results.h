@@ -110,6 +110,14 @@ struct coop_results_eval {
 COOP_API int coop_results_write_eval(struct coop_results_writer *w,
                                      const struct coop_results_eval *ev, struct coop_err *e);
 
+/* The base-to-new protocol's H = 2·base·new / (base + new) of two accuracies
+ * (percent), as base2new/harmonic_mean and the report compute it; 0 when
+ * both are 0. */
+static inline double coop_harmonic_mean(double base, double novel)
+{
+    return base + novel > 0 ? 2.0 * base * novel / (base + novel) : 0.0;
+}
+
 /* Training curve as group train/curve/ with 1-D datasets epoch (int32),
  * loss, accuracy (percent), lr (float64), all [n_epochs]. */
 COOP_API int coop_results_write_curve(struct coop_results_writer *w, const int32_t *epoch,
