@@ -414,13 +414,14 @@ static void print_threads(void)
 /* ---- the official code beside ----------------------------------------------- */
 struct official {
     double iter_s, text_s, cpu_s; /* negative: not measured */
+    double model_mib, peak_mib;   /* peak resident set: after the model, at the end */
 };
 
 /* Runs bench/official/coop_official.py (or cocoop_official.py) with the same
  * shapes and thread count, OMP_WAIT_POLICY=passive, and reads its figures. */
 static struct official run_official(const struct method *m, int K, int threads, int iters)
 {
-    struct official o = {-1.0, -1.0, -1.0};
+    struct official o = {-1.0, -1.0, -1.0, -1.0, -1.0};
     const bool co = strcmp(m->name, "cocoop") == 0;
     char script[4096], cmd[8192];
     snprintf(script, sizeof script, "%s/bench/official/%s_official.py", COOP_SOURCE_ROOT,
@@ -443,10 +444,13 @@ static struct official run_official(const struct method *m, int K, int threads, 
     char line[256];
     while (fgets(line, sizeof line, p))
         if (sscanf(line, "iter_s %lf", &o.iter_s) != 1 &&
-            sscanf(line, "text_s %lf", &o.text_s) != 1)
-            sscanf(line, "cpu_s %lf", &o.cpu_s);
+            sscanf(line, "text_s %lf", &o.text_s) != 1 &&
+            sscanf(line, "cpu_s %lf", &o.cpu_s) != 1 &&
+            sscanf(line, "model_mib %lf", &o.model_mib) != 1)
+            sscanf(line, "maxrss_mib %lf", &o.peak_mib);
     if (pclose(p) != 0 || o.iter_s <= 0)
-        fprintf(stderr, "coop-bench-train: the official script failed: %s\n", cmd);
+        fprintf(stderr, "coop-bench-train: the official script failed (killed for memory?): "
+                        "%s\n", cmd);
     return o;
 }
 
@@ -458,6 +462,8 @@ static void print_official(const struct method *m, const struct result *r,
     printf("%6s official PyTorch fp32, %d threads: iter s %.3f, text s %.3f, cpu s %.3f; "
            "coop %.1fx faster (text %.1fx, cpu %.1fx)\n", "", threads, o->iter_s, o->text_s,
            o->cpu_s, o->iter_s / r->iter_s, o->text_s / r->text_s, o->cpu_s / r->cpu_s);
+    printf("%6s official peak resident set: +%.1f MiB above its model\n", "",
+           o->peak_mib - o->model_mib);
     if (strcmp(m->name, "cocoop") == 0)
         printf("%6s images/s: coop %.2f, official %.3f (%.1fx per image)\n", "",
                m->batch / r->iter_s, m->batch / o->iter_s, o->iter_s / r->iter_s);

@@ -8,11 +8,12 @@ ViT-B/16 shapes (clip_official.py). Run by `coop-bench-train --method cocoop
 
 Usage: cocoop_official.py K BATCH THREADS ITERS [--images]
 Prints "iter_s", "text_s" (prompt learner + text encoder forward and the
-backward) and "cpu_s" as coop_official.py does, medians of ITERS steps after
+backward), "cpu_s", "model_mib" and "maxrss_mib" as coop_official.py does, medians of ITERS steps after
 one warm-up. Without --images the batch's image features are given (random,
 the benchmark's cached-feature mode); with --images each step encodes BATCH
 random 224 px images through the ViT-B/16 image tower first."""
 import os
+import resource
 import statistics
 import sys
 import time
@@ -117,6 +118,7 @@ def main():
         batch = {"image": torch.randn(B, 3, 224, 224, generator=g)}
     else:
         batch = {"image_features": torch.rand(B, 512, generator=g) * 2 - 1}
+    model_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     walls, texts, cpus = [], [], []
     for it in range(iters + 1):
         t0, c0, tt = time.perf_counter(), time.process_time(), []
@@ -133,6 +135,8 @@ def main():
     print("iter_s %.4f" % statistics.median(walls))
     print("text_s %.4f" % statistics.median(texts))
     print("cpu_s %.4f" % statistics.median(cpus))
+    print("model_mib %.1f" % model_mib)
+    print("maxrss_mib %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
 if __name__ == "__main__":

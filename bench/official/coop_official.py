@@ -8,12 +8,15 @@ shapes and thread count; a benchmark only, never a test or a build step.
 Usage: coop_official.py K BATCH M end|middle|front unified|csc THREADS ITERS [--images]
 Prints "iter_s <float>" (median of ITERS timed iterations after one warm-up),
 "text_s <float>" (the median of the prompt learner + text encoder forward and
-backward part) and "cpu_s <float>" (process CPU seconds per iteration).
+backward part), "cpu_s <float>" (process CPU seconds per iteration),
+"model_mib <float>" (the peak resident set once the model is built) and
+"maxrss_mib <float>" (the peak resident set at the end, model included).
 Without --images the batch's image features are given (random, as the
 benchmark's cached-feature mode serves them); with --images each iteration
 encodes BATCH random 224 px images through the ViT-B/16 image tower first, as
 the official trainer does."""
 import os
+import resource
 import statistics
 import sys
 import time
@@ -135,6 +138,7 @@ def main():
         batch = {"image": torch.randn(B, 3, 224, 224, generator=g)}
     else:
         batch = {"image_features": torch.rand(B, 512, generator=g) * 2 - 1}
+    model_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     walls, texts, cpus = [], [], []
     for it in range(iters + 1):
         t0, c0, tt = time.perf_counter(), time.process_time(), []
@@ -152,6 +156,8 @@ def main():
     print("iter_s %.4f" % statistics.median(walls))
     print("text_s %.4f" % statistics.median(texts))
     print("cpu_s %.4f" % statistics.median(cpus))
+    print("model_mib %.1f" % model_mib)
+    print("maxrss_mib %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
 if __name__ == "__main__":
