@@ -1,12 +1,23 @@
 """clip_official.py: the CLIP model code of openai/CLIP clip/model.py that the
 official CoOp and CoCoOp trainers run (the text transformer with its causal
-mask, the ViT image tower), in float32 with random weights of the ViT-B/16
-shapes (no checkpoint is downloaded). Shared by coop_official.py and
+mask; the ViT image tower from tests/fixtures/vision/gen_vision.py), in
+float32 with random weights of the ViT-B/16 shapes (no checkpoint is
+downloaded), and the timing loop both scripts share. Shared by coop_official.py and
 cocoop_official.py; benchmark only, never a test or a build step."""
+import os
+import resource
+import statistics
+import sys
+import time
 from collections import OrderedDict
 
 import torch
 from torch import nn
+
+# clip/model.py's VisionTransformer, as the vision fixtures reproduce it
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "fixtures", "vision"))
+from gen_vision import VisionTransformer  # noqa: E402
 
 CONTEXT_LENGTH, VOCAB, SOS, EOT = 77, 49408, 49406, 49407
 
@@ -54,34 +65,6 @@ class Transformer(nn.Module):
 
     def forward(self, x):
         return self.resblocks(x)
-
-
-class VisionTransformer(nn.Module):
-    def __init__(self, input_resolution, patch_size, width, layers, heads, output_dim):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, patch_size, stride=patch_size, bias=False)
-        scale = width ** -0.5
-        self.class_embedding = nn.Parameter(scale * torch.randn(width))
-        self.positional_embedding = nn.Parameter(
-            scale * torch.randn((input_resolution // patch_size) ** 2 + 1, width))
-        self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, layers, heads)
-        self.ln_post = LayerNorm(width)
-        self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
-
-    def forward(self, x):
-        x = self.conv1(x)
-        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        cls = self.class_embedding.to(x.dtype) + torch.zeros(
-            x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
-        x = torch.cat([cls, x], dim=1)
-        x = x + self.positional_embedding.to(x.dtype)
-        x = self.ln_pre(x)
-        x = x.permute(1, 0, 2)
-        x = self.transformer(x)
-        x = x.permute(1, 0, 2)
-        x = self.ln_post(x[:, 0, :])
-        return x @ self.proj
 
 
 class CLIP(nn.Module):
@@ -158,3 +141,43 @@ def class_tokens(K, seed=1234):
         n = 1 if u < 0.40 else 2 if u < 0.75 else 3 if u < 0.90 else 4
         out.append(torch.randint(1000, 40000, (n,), generator=g).tolist())
     return out
+
+
+def fake_batch(K, B, images):
+    """Labels and the trainers' batch: random 224 px images (images true) or
+    the image features the benchmark's cached-feature mode serves."""
+    g = torch.Generator().manual_seed(7)
+    label = torch.randint(0, K, (B,), generator=g)
+    if images:
+        return label, {"image": torch.randn(B, 3, 224, 224, generator=g)}
+    return label, {"image_features": torch.rand(B, 512, generator=g) * 2 - 1}
+
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def time_steps(forward, optim, iters):
+    """Runs the trainers' forward_backward (loss = forward(timing); zero_grad;
+    backward; step) iters + 1 times, the first a warm-up, and prints the
+    medians: iter_s, text_s (what forward put in timing plus the backward),
+    cpu_s, then model_mib (peak resident set before) and maxrss_mib (after)."""
+    model_mib = peak_mib()
+    walls, texts, cpus = [], [], []
+    for it in range(iters + 1):
+        t0, c0, tt = time.perf_counter(), time.process_time(), []
+        loss = forward(tt)
+        optim.zero_grad()
+        tb = time.perf_counter()
+        loss.backward()
+        tt.append(time.perf_counter() - tb)  # the backward is the text side's
+        optim.step()
+        if it > 0:
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+            texts.append(sum(tt))
+    print("iter_s %.4f" % statistics.median(walls))
+    print("text_s %.4f" % statistics.median(texts))
+    print("cpu_s %.4f" % statistics.median(cpus))
+    print("model_mib %.1f" % model_mib)
+    print("maxrss_mib %.1f" % peak_mib())

@@ -13,8 +13,6 @@ one warm-up. Without --images the batch's image features are given (random,
 the benchmark's cached-feature mode); with --images each step encodes BATCH
 random 224 px images through the ViT-B/16 image tower first."""
 import os
-import resource
-import statistics
 import sys
 import time
 from collections import OrderedDict
@@ -25,7 +23,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clip_official import class_tokens, frozen_clip, tokenize  # noqa: E402
+from clip_official import class_tokens, fake_batch, frozen_clip, time_steps, tokenize  # noqa: E402,E501
 from coop_official import TextEncoder  # noqa: E402
 
 CTX_INIT = [320, 1125, 539, 320]  # placeholder ids of "a photo of a" (M = 4)
@@ -112,31 +110,9 @@ def main():
     # momentum 0.9, weight decay 5e-4), over the prompt learner (context + meta-net)
     optim = torch.optim.SGD(model.prompt_learner.parameters(), lr=0.002, momentum=0.9,
                             weight_decay=5e-4)
-    g = torch.Generator().manual_seed(7)
-    label = torch.randint(0, K, (B,), generator=g)
-    if images:
-        batch = {"image": torch.randn(B, 3, 224, 224, generator=g)}
-    else:
-        batch = {"image_features": torch.rand(B, 512, generator=g) * 2 - 1}
-    model_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    walls, texts, cpus = [], [], []
-    for it in range(iters + 1):
-        t0, c0, tt = time.perf_counter(), time.process_time(), []
-        loss = model(label, timing=tt, **batch)  # forward_backward of trainers/cocoop.py
-        optim.zero_grad()
-        tb = time.perf_counter()
-        loss.backward()
-        tt.append(time.perf_counter() - tb)
-        optim.step()
-        if it > 0:
-            walls.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-            texts.append(sum(tt))
-    print("iter_s %.4f" % statistics.median(walls))
-    print("text_s %.4f" % statistics.median(texts))
-    print("cpu_s %.4f" % statistics.median(cpus))
-    print("model_mib %.1f" % model_mib)
-    print("maxrss_mib %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    label, batch = fake_batch(K, B, images)
+    # forward_backward of trainers/cocoop.py
+    time_steps(lambda tt: model(label, timing=tt, **batch), optim, iters)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ benchmark's cached-feature mode serves them); with --images each iteration
 encodes BATCH random 224 px images through the ViT-B/16 image tower first, as
 the official trainer does."""
 import os
-import resource
-import statistics
 import sys
 import time
 
@@ -27,7 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clip_official import class_tokens, frozen_clip, tokenize  # noqa: E402
+from clip_official import class_tokens, fake_batch, frozen_clip, time_steps, tokenize  # noqa: E402,E501
 
 
 class TextEncoder(nn.Module):
@@ -132,32 +130,9 @@ def main():
     # Dassl's SGD defaults of the CoOp configs: lr 0.002, momentum 0.9, wd 5e-4
     optim = torch.optim.SGD(model.prompt_learner.parameters(), lr=0.002, momentum=0.9,
                             weight_decay=5e-4)
-    g = torch.Generator().manual_seed(7)
-    label = torch.randint(0, K, (B,), generator=g)
-    if images:
-        batch = {"image": torch.randn(B, 3, 224, 224, generator=g)}
-    else:
-        batch = {"image_features": torch.rand(B, 512, generator=g) * 2 - 1}
-    model_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    walls, texts, cpus = [], [], []
-    for it in range(iters + 1):
-        t0, c0, tt = time.perf_counter(), time.process_time(), []
-        output = model(timing=tt, **batch)  # forward_backward of trainers/coop.py
-        loss = F.cross_entropy(output, label)
-        optim.zero_grad()
-        tb = time.perf_counter()
-        loss.backward()
-        tt.append(time.perf_counter() - tb)  # the backward is the text side's
-        optim.step()
-        if it > 0:  # the first is the warm-up
-            walls.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-            texts.append(sum(tt))
-    print("iter_s %.4f" % statistics.median(walls))
-    print("text_s %.4f" % statistics.median(texts))
-    print("cpu_s %.4f" % statistics.median(cpus))
-    print("model_mib %.1f" % model_mib)
-    print("maxrss_mib %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    label, batch = fake_batch(K, B, images)
+    # forward_backward of trainers/coop.py
+    time_steps(lambda tt: F.cross_entropy(model(timing=tt, **batch), label), optim, iters)
 
 
 if __name__ == "__main__":
