@@ -6,7 +6,11 @@
  * fetch callback), for the whole iteration and the text side alone, with the
  * speed-up over the published PyTorch implementation on the same machine;
  * plus the extra cost of the `online` mode (32 images through the ViT-B/16
- * image tower per iteration). A benchmark, not a test: it prints numbers and
+ * image tower per iteration). --official runs the official PyTorch code
+ * (bench/official/) beside each row with the same shapes and threads;
+ * --method cocoop measures the cocoop plugin's training step (K = 50, batch
+ * 1 unless --classes / --batch say otherwise) with images/s and the growth
+ * of the peak resident set. A benchmark, not a test: it prints numbers and
  * asserts nothing. See docs/performance.md. */
 #define _POSIX_C_SOURCE 200809L
 #include "coop/checkpoint.h"
