@@ -6,7 +6,11 @@
  * fetch callback), for the whole iteration and the text side alone, with the
  * speed-up over the published PyTorch implementation on the same machine;
  * plus the extra cost of the `online` mode (32 images through the ViT-B/16
- * image tower per iteration). A benchmark, not a test: it prints numbers and
+ * image tower per iteration). --official runs the official PyTorch code
+ * (bench/official/) beside each row with the same shapes and threads;
+ * --method cocoop measures the cocoop plugin's training step (K = 50, batch
+ * 1 unless --classes / --batch say otherwise) with images/s and the growth
+ * of the peak resident set. A benchmark, not a test: it prints numbers and
  * asserts nothing. See docs/performance.md. */
 #define _POSIX_C_SOURCE 200809L
 #include "coop/checkpoint.h"
@@ -27,6 +31,13 @@
 
 #define BATCH 32
 #define N_CTX 16
+
+/* What one run measures: the method (the `coop` or the `cocoop` prompt
+ * plugin), its batch size and context length. */
+struct method {
+    const char *name; /* prompt plugin */
+    int batch, n_ctx;
+};
 
 /* Published PyTorch CoOp on this machine (2 cores, fp32), seconds/iteration. */
 struct torch_ref {
@@ -222,14 +233,42 @@ static int fetch_online(void *vctx, int epoch, const int *idx, int n, float *out
 struct result {
     int K, iters, max_eot;
     double iter_s, text_s, cpu_s;
+    long rss_kb; /* growth of the peak resident set over the training, KiB */
 };
+
+/* A field of /proc/self/status in KiB (VmRSS, VmHWM), or 0. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = 0;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':')
+            v = atol(line + n + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* Resets the peak resident set (VmHWM) to the current one (Linux >= 4.0:
+ * clear_refs 5) and returns the current resident set, KiB. */
+static long rss_mark(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+    return status_kb("VmRSS");
+}
 
 static struct coop_train_args train_args(struct coop_backbone_ref bb,
                                          const struct coop_prompt_ops *pops,
                                          struct coop_prompt *p, int K, const int *labels, int n,
-                                         const struct coop_backbone_info *info)
+                                         const struct coop_backbone_info *info, int batch)
 {
-    struct coop_optim_config oc = {1, BATCH, 0, 0.002, 0.9, 5e-4, 1e-5, "constant", "none"};
+    struct coop_optim_config oc = {1, batch, 0, 0.002, 0.9, 5e-4, 1e-5, "constant", "none"};
     struct coop_train_args a = {bb, pops, p, K, labels, n, info->embed_dim, info->logit_scale,
                                 oc, 7, NULL, NULL, NULL, NULL, NULL};
     return a;
@@ -237,18 +276,21 @@ static struct coop_train_args train_args(struct coop_backbone_ref bb,
 
 static struct coop_prompt *make_prompt(struct coop_backbone_ref bb,
                                        const struct coop_prompt_ops *pops, const struct coop_host *h,
-                                       char **names, int K, int *max_eot)
+                                       const struct method *m, char **names, int K, int *max_eot)
 {
     static const struct coop_kv kv[] = {{"n_ctx", "16"}, {"position", "end"}, {"csc", "false"},
                                         {"init", ""}, {"init_std", "0.02"}};
-    struct coop_params params = {kv, sizeof kv / sizeof *kv};
+    /* cocoop as the official recipe: M = 4 from "a photo of a" */
+    static const struct coop_kv ckv[] = {{"n_ctx", "4"}, {"init", "a photo of a"}};
+    const bool co = strcmp(m->name, "cocoop") == 0;
+    struct coop_params params = {co ? ckv : kv, co ? 2 : sizeof kv / sizeof *kv};
     struct coop_prompt_args pa = {h, &params, bb, (const char *const *)names, K, 1, NULL};
     struct coop_prompt *p = NULL;
     struct coop_err e;
     if (pops->create(&pa, &p, &e))
         die("creating the coop prompt", &e);
     *max_eot = 0;
-    for (int k = 0; k < K; k++) { /* "X*16 name." -> SOS, 16, name, '.', EOT */
+    for (int k = 0; k < K; k++) { /* "X*M name." -> SOS, M, name, '.', EOT */
         char *s = coop_strdup(names[k]);
         for (char *c = s; *c; c++)
             *c = *c == '_' ? ' ' : *c;
@@ -256,19 +298,20 @@ static struct coop_prompt *make_prompt(struct coop_backbone_ref bb,
         free(s);
         if (n < 0)
             die("token count", &e);
-        *max_eot = 1 + N_CTX + n + 1 > *max_eot ? 1 + N_CTX + n + 1 : *max_eot;
+        *max_eot = 1 + m->n_ctx + n + 1 > *max_eot ? 1 + m->n_ctx + n + 1 : *max_eot;
     }
     return p;
 }
 
 static struct result bench_views(struct coop_backbone_ref bb, const struct coop_prompt_ops *pops,
                                  const struct coop_host *h, const struct coop_backbone_info *info,
-                                 int K, int iters)
+                                 const struct method *m, int K, int iters)
 {
-    struct result r = {K, iters, 0, 0, 0, 0};
+    struct result r = {K, iters, 0, 0, 0, 0, 0};
     char **names = class_names(K);
-    struct coop_prompt *p = make_prompt(bb, pops, h, names, K, &r.max_eot);
-    int n = BATCH * iters, E = info->embed_dim;
+    long rss0 = rss_mark();
+    struct coop_prompt *p = make_prompt(bb, pops, h, m, names, K, &r.max_eot);
+    int n = m->batch * iters, E = info->embed_dim;
     float *feat = coop_alloc_floats((size_t)n * E);
     int *labels = malloc((size_t)n * sizeof *labels);
     if (!feat || !labels)
@@ -277,7 +320,7 @@ static struct result bench_views(struct coop_backbone_ref bb, const struct coop_
     for (int i = 0; i < n; i++)
         labels[i] = (int)(coop_mix64((uint64_t)i) % (uint64_t)K);
     struct views_src src = {feat, E};
-    struct coop_train_args a = train_args(bb, pops, p, K, labels, BATCH, info);
+    struct coop_train_args a = train_args(bb, pops, p, K, labels, m->batch, info, m->batch);
     a.fetch = fetch_views, a.fetch_ctx = &src;
     struct coop_train_curve c;
     struct coop_err e;
@@ -291,6 +334,7 @@ static struct result bench_views(struct coop_backbone_ref bb, const struct coop_
     r.cpu_s = (cpu_now() - c0) / (double)c.iterations;
     r.iter_s = c.seconds / (double)c.iterations;
     r.text_s = c.text_seconds / (double)c.iterations;
+    r.rss_kb = status_kb("VmHWM") - rss0;
     coop_train_curve_free(&c);
     pops->destroy(p);
     coop_free(feat);
@@ -307,7 +351,8 @@ static void bench_online(struct coop_backbone_ref bb, const struct coop_prompt_o
     const int K = 37, S = info->image_size;
     char **names = class_names(K);
     int max_eot;
-    struct coop_prompt *p = make_prompt(bb, pops, h, names, K, &max_eot);
+    const struct method m = {"coop", BATCH, N_CTX};
+    struct coop_prompt *p = make_prompt(bb, pops, h, &m, names, K, &max_eot);
     size_t np = (size_t)BATCH * 3 * S * S;
     float *px = coop_alloc_floats(np);
     int *labels = malloc((size_t)BATCH * iters * sizeof *labels);
@@ -317,7 +362,7 @@ static void bench_online(struct coop_backbone_ref bb, const struct coop_prompt_o
     for (int i = 0; i < BATCH * iters; i++)
         labels[i] = i % K;
     struct online_src src = {bb, px, 0.0, 0.0, info->embed_dim};
-    struct coop_train_args a = train_args(bb, pops, p, K, labels, BATCH * iters, info);
+    struct coop_train_args a = train_args(bb, pops, p, K, labels, BATCH * iters, info, BATCH);
     a.fetch = fetch_online, a.fetch_ctx = &src;
     struct coop_train_curve c;
     struct coop_err e;
@@ -370,17 +415,81 @@ static void print_threads(void)
         fclose(f);
 }
 
+/* ---- the official code beside ----------------------------------------------- */
+struct official {
+    double iter_s, text_s, cpu_s; /* negative: not measured */
+    double model_mib, peak_mib;   /* peak resident set: after the model, at the end */
+};
+
+/* Runs bench/official/coop_official.py (or cocoop_official.py) with the same
+ * shapes and thread count, OMP_WAIT_POLICY=passive, and reads its figures. */
+static struct official run_official(const struct method *m, int K, int threads, int iters)
+{
+    struct official o = {-1.0, -1.0, -1.0, -1.0, -1.0};
+    const bool co = strcmp(m->name, "cocoop") == 0;
+    char script[4096], cmd[8192];
+    snprintf(script, sizeof script, "%s/bench/official/%s_official.py", COOP_SOURCE_ROOT,
+             m->name);
+    if (access("/usr/bin/python3", X_OK) != 0 || access(script, R_OK) != 0) {
+        fprintf(stderr, "coop-bench-train: --official needs /usr/bin/python3 (with torch) and "
+                        "%s\n", script);
+        return o;
+    }
+    if (co)
+        snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive /usr/bin/python3 '%s' %d %d %d %d",
+                 script, K, m->batch, threads, iters);
+    else
+        snprintf(cmd, sizeof cmd,
+                 "OMP_WAIT_POLICY=passive /usr/bin/python3 '%s' %d %d %d end unified %d %d",
+                 script, K, m->batch, m->n_ctx, threads, iters);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return o;
+    char line[256];
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "iter_s %lf", &o.iter_s) != 1 &&
+            sscanf(line, "text_s %lf", &o.text_s) != 1 &&
+            sscanf(line, "cpu_s %lf", &o.cpu_s) != 1 &&
+            sscanf(line, "model_mib %lf", &o.model_mib) != 1)
+            sscanf(line, "maxrss_mib %lf", &o.peak_mib);
+    if (pclose(p) != 0 || o.iter_s <= 0)
+        fprintf(stderr, "coop-bench-train: the official script failed (killed for memory?): "
+                        "%s\n", cmd);
+    return o;
+}
+
+static void print_official(const struct method *m, const struct result *r,
+                           const struct official *o, int threads)
+{
+    if (o->iter_s <= 0)
+        return;
+    printf("%6s official PyTorch fp32, %d threads: iter s %.3f, text s %.3f, cpu s %.3f; "
+           "coop %.1fx faster (text %.1fx, cpu %.1fx)\n", "", threads, o->iter_s, o->text_s,
+           o->cpu_s, o->iter_s / r->iter_s, o->text_s / r->text_s, o->cpu_s / r->cpu_s);
+    printf("%6s official peak resident set: +%.1f MiB above its model\n", "",
+           o->peak_mib - o->model_mib);
+    if (strcmp(m->name, "cocoop") == 0)
+        printf("%6s images/s: coop %.2f, official %.3f (%.1fx per image)\n", "",
+               m->batch / r->iter_s, m->batch / o->iter_s, o->iter_s / r->iter_s);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: coop-bench-train [--quick] [--iters N] [--classes K1,K2,..] [--no-online]\n"
-            "                        [--precision fp32|bf16] [--vocab FILE] [--cache FILE]\n"
+            "                        [--precision fp32|bf16] [--method coop|cocoop] [--batch N]\n"
+            "                        [--official] [--vocab FILE] [--cache FILE]\n"
             "  --quick      fewer timed iterations (2; 1 for K >= 500 and online)\n"
             "  --iters N    timed iterations per class count (default 5; 3 for K >= 500)\n"
             "  --classes    class counts (default 37,100,1000)\n"
             "  --no-online  skip the online-augmentation measurement\n"
             "  --precision  the clip backbone's precision option (default fp32; bf16 runs the\n"
             "               towers' weight products in bf16 through oneDNN)\n"
+            "  --method     coop (default: M = 16, end, unified) or cocoop (M = 4 from \"a photo\n"
+            "               of a\", meta-net; default classes 50, batch 1; no online mode)\n"
+            "  --batch N    images per iteration (default 32 for coop, 1 for cocoop)\n"
+            "  --official   run the official code (bench/official/, /usr/bin/python3 with torch,\n"
+            "               fp32) beside each row with the same shapes and thread count\n"
             "  --vocab      CLIP BPE vocab (default $COOP_SHARED_DIR/clip/ or "
             "../shared/clip/bpe_simple_vocab_16e6.txt.gz)\n"
             "  --cache      random model file (default /tmp/coop-bench/vitb16-random.safetensors)\n"
@@ -393,12 +502,21 @@ int main(int argc, char **argv)
 {
     char blas[512]; /* first: may re-execute with the right OpenBLAS kernels */
     coop_blas_select_core(argv, blas, sizeof blas);
-    int quick = 0, iters = 0, online = 1, Ks[16] = {37, 100, 1000}, nK = 3;
+    int quick = 0, iters = 0, online = 1, Ks[16] = {37, 100, 1000}, nK = 3, official = 0;
+    int batch = 0, classes_given = 0;
     const char *vocab_arg = NULL, *cache = "/tmp/coop-bench/vitb16-random.safetensors";
     const char *precision = "fp32";
+    struct method m = {"coop", BATCH, N_CTX};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--official"))
+            official = 1;
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--method") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "coop") || !strcmp(argv[i + 1], "cocoop")))
+            m.name = argv[++i];
         else if (!strcmp(argv[i], "--no-online"))
             online = 0;
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
@@ -411,7 +529,7 @@ int main(int argc, char **argv)
                  (!strcmp(argv[i + 1], "fp32") || !strcmp(argv[i + 1], "bf16")))
             precision = argv[++i];
         else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
-            nK = 0;
+            nK = 0, classes_given = 1;
             for (char *s = argv[++i]; *s && nK < 16;) {
                 Ks[nK++] = (int)strtol(s, &s, 10);
                 if (Ks[nK - 1] <= 0) {
@@ -429,6 +547,12 @@ int main(int argc, char **argv)
             return help ? 0 : 2;
         }
     }
+    if (!strcmp(m.name, "cocoop")) { /* the CoCoOp benchmark's shapes: K = 50, batch 1 */
+        m.batch = 1, m.n_ctx = 4, online = 0;
+        if (!classes_given)
+            Ks[0] = 50, nK = 1;
+    }
+    m.batch = batch > 0 ? batch : m.batch;
     printf("%s\n", blas); /* the benchmark shows the kernels it measured */
     const char *vocab = find_vocab(vocab_arg);
     if (!vocab) {
@@ -437,9 +561,13 @@ int main(int argc, char **argv)
                 vocab_arg ? vocab_arg : "looked in $COOP_SHARED_DIR/clip and ../shared/clip");
         return 1;
     }
-    printf("coop-bench-train: CoOp iteration, batch %d, M = %d, end, unified context, "
-           "ViT-B/16 shape, random weights, %s\n", BATCH, N_CTX, precision);
+    printf("coop-bench-train: %s iteration, batch %d, M = %d, end, %s, "
+           "ViT-B/16 shape, random weights, %s\n", strcmp(m.name, "cocoop") ? "CoOp" : "CoCoOp",
+           m.batch, m.n_ctx, strcmp(m.name, "cocoop") ? "unified context" : "meta-net",
+           precision);
     print_threads();
+    const char *tenv = getenv("OMP_NUM_THREADS");
+    const int threads = tenv && atoi(tenv) > 0 ? atoi(tenv) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     printf("vocab: %s\n", vocab);
     ensure_model(cache);
 
@@ -448,10 +576,10 @@ int main(int argc, char **argv)
     if (coop_registry_create(&reg, &e) || coop_registry_discover(reg, NULL, 0, &e))
         die("plugin discovery", &e);
     const struct coop_plugin *bp = coop_registry_find(reg, COOP_PLUGIN_BACKBONE, "clip");
-    const struct coop_plugin *pp = coop_registry_find(reg, COOP_PLUGIN_PROMPT, "coop");
+    const struct coop_plugin *pp = coop_registry_find(reg, COOP_PLUGIN_PROMPT, m.name);
     if (!bp || !pp) {
         coop_registry_explain(reg, bp ? COOP_PLUGIN_PROMPT : COOP_PLUGIN_BACKBONE,
-                              bp ? "coop" : "clip", &e);
+                              bp ? m.name : "clip", &e);
         die("plugins", &e);
     }
     const struct coop_backbone_ops *bops = coop_plugin_backbone(bp, &e);
@@ -466,15 +594,15 @@ int main(int argc, char **argv)
         die("opening the model through the clip plugin", &e);
     struct coop_backbone_info info;
     bops->info(bb.bb, &info);
-    printf("plugins: clip %s, coop %s (from the registry); arch %s, logit scale %.1f\n",
-           bp->version, pp->version, info.arch, (double)info.logit_scale);
+    printf("plugins: clip %s, %s %s (from the registry); arch %s, logit scale %.1f\n",
+           bp->version, m.name, pp->version, info.arch, (double)info.logit_scale);
     printf("products: %s on %s\n", info.precision, info.matmul_isa);
 
     printf("\n%6s %5s %5s | %10s %10s %10s | %9s %9s | %9s %9s\n", "K", "T", "iters",
            "iter s", "text s", "cpu s", "x PyTorch", "text x", "x (cpu)", "text (cpu)");
     for (int i = 0; i < nK; i++) {
         int n = iters > 0 ? iters : quick ? (Ks[i] >= 500 ? 1 : 2) : Ks[i] >= 500 ? 3 : 5;
-        struct result r = bench_views(bb, pops, &host, &info, Ks[i], n);
+        struct result r = bench_views(bb, pops, &host, &info, &m, Ks[i], n);
         const struct torch_ref *t = torch_for(Ks[i]);
         char sx[32] = "n/a", tx[32] = "n/a", sc[32] = "n/a", tc[32] = "n/a";
         /* CPU-time text side: the text share of the wall time applied to the CPU time */
@@ -489,7 +617,14 @@ int main(int argc, char **argv)
         }
         printf("%6d %5d %5d | %10.3f %10.3f %10.3f | %9s %9s | %9s %9s\n", r.K, r.max_eot + 1,
                r.iters, r.iter_s, r.text_s, r.cpu_s, sx, tx, sc, tc);
+        printf("%6s peak resident set over the training: +%.1f MiB above the loaded model "
+               "(batch %d)\n", "", (double)r.rss_kb / 1024.0, m.batch);
         fflush(stdout);
+        if (official) {
+            struct official o = run_official(&m, Ks[i], threads, n);
+            print_official(&m, &r, &o, threads);
+            fflush(stdout);
+        }
     }
     printf("(T = positions computed = longest EOT + 1 of L = 77; text s = prompt build + text "
            "forward + text backward;\n cpu s = process CPU seconds per iteration, all threads; "
