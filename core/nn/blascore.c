@@ -9,7 +9,9 @@
  * prints. */
 #include "coop/cpu.h"
 #include <errno.h>
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 /* ISA level of OpenBLAS's x86 core types: 0 SSE only, 1 AVX (no AVX2/FMA
  * kernels), 2 AVX2 + FMA, 3 AVX-512. Names as openblas_get_corename prints
@@ -191,13 +194,20 @@ void coop_threads_set(int n)
 {
     if (n < 1)
         return;
+#ifdef _OPENMP
     omp_set_num_threads(n);
+#endif
     openblas_set_num_threads(n);
 }
 
+/* OpenMP's thread count; without OpenMP (-Dopenmp=disabled) OpenBLAS's. */
 int coop_threads_get(void)
 {
+#ifdef _OPENMP
     return omp_get_max_threads();
+#else
+    return openblas_get_num_threads();
+#endif
 }
 
 void coop_blas_select_core(char **argv, char *line, size_t n)
