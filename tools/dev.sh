@@ -67,10 +67,11 @@ fuzz_one() {
 }
 
 # The two innermost frames of a log's first stack trace that are neither the
-# sanitizer's nor libFuzzer's nor libc's (a timeout's trace starts in
+# sanitizer's (its allocator and malloc hooks: an out-of-memory trace starts
+# there) nor libFuzzer's nor libc's (a timeout's trace starts in
 # libFuzzer's alarm handler and libc's signal frame).
 fuzz_inner_frames() {
-    grep -E '^ *#[0-9]+ ' "$1" | grep -vE ' in (__sanitizer_|fuzzer::)|/libc\.so' | head -2
+    grep -E '^ *#[0-9]+ ' "$1" | grep -vE ' in (__sanitizer|__asan|__lsan|fuzzer::|malloc|calloc|realloc)|/libc\.so' | head -2
 }
 
 fuzz() {
