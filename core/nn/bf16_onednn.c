@@ -12,16 +12,23 @@
 
 #define PROBE_ROWS 256 /* row count the weight layout is chosen for */
 
-struct coop_bf16_linear {
-    int K, N;
+/* What both products keep: oneDNN's engine and stream, and the matmul
+ * primitive for the last size asked for (rows of the linear layer, columns of
+ * the left factor's product), rebuilt when that size changes. */
+struct mm {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
+    dnnl_primitive_t prim;
+    int n;         /* the size prim is for; 0 = none yet */
+    char impl[64]; /* oneDNN's implementation of prim */
+};
+
+struct coop_bf16_linear {
+    int K, N;
+    struct mm mm;
     dnnl_memory_desc_t w_md; /* the packed layout */
     void *w;                 /* packed bf16 weights */
     float *bias;             /* [N] or NULL */
-    int M;                   /* rows of the primitive below; 0 = none yet */
-    dnnl_primitive_t prim;
-    char impl[64];
     uint16_t *act;           /* bf16 activations, act_cap elements */
     size_t act_cap;
 };
@@ -49,6 +56,44 @@ static void md2(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t t,
     dnnl_memory_desc_init_by_tag(md, 2, d, t, tag);
 }
 
+static dnnl_status_t mm_open(struct mm *m)
+{
+    dnnl_status_t st = dnnl_engine_create(&m->eng, dnnl_cpu, 0);
+    return st == dnnl_success ? dnnl_stream_create(&m->stream, m->eng, dnnl_stream_default_flags)
+                              : st;
+}
+
+/* Drops the primitive of the previous size. */
+static void mm_reset(struct mm *m)
+{
+    dnnl_primitive_destroy(m->prim);
+    m->prim = NULL;
+    m->n = 0;
+}
+
+/* Makes m->prim the primitive of pd for size n and notes its implementation;
+ * st is the status of pd's creation. pd is destroyed here. */
+static dnnl_status_t mm_set(struct mm *m, dnnl_status_t st, dnnl_primitive_desc_t pd, int n)
+{
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(&m->prim, pd);
+    const char *impl = NULL;
+    if (st == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+        snprintf(m->impl, sizeof m->impl, "%s", impl ? impl : "?");
+    dnnl_primitive_desc_destroy(pd);
+    if (st == dnnl_success)
+        m->n = n;
+    return st;
+}
+
+static void mm_close(struct mm *m)
+{
+    dnnl_primitive_destroy(m->prim);
+    dnnl_stream_destroy(m->stream);
+    dnnl_engine_destroy(m->eng);
+}
+
 /* Matmul primitive descriptor for M rows with weights laid out as w_md. */
 static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, const struct coop_bf16_linear *l,
                                int M, const dnnl_memory_desc_t *w_md)
@@ -59,7 +104,7 @@ static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, const struct coop_bf16
     md2(&bias, 1, l->N, dnnl_f32, dnnl_ab);
     dnnl_matmul_desc_t d;
     dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, w_md, l->bias ? &bias : NULL, &dst);
-    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &d, NULL, l->eng, NULL) : st;
+    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &d, NULL, l->mm.eng, NULL) : st;
 }
 
 static dnnl_status_t run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_exec_arg_t *a)
@@ -75,18 +120,17 @@ struct mm_arg {
     const dnnl_memory_desc_t *md;
     void *data;
 };
-static dnnl_status_t run_matmul(dnnl_primitive_t p, dnnl_engine_t eng, dnnl_stream_t s,
-                                const struct mm_arg *a, int n)
+static dnnl_status_t run_matmul(const struct mm *m, const struct mm_arg *a, int n)
 {
     dnnl_exec_arg_t ex[4] = {{0, NULL}};
     dnnl_status_t st = dnnl_success;
     int made = 0;
     for (; made < n && st == dnnl_success; made++) {
         ex[made].arg = a[made].arg;
-        st = dnnl_memory_create(&ex[made].memory, a[made].md, eng, a[made].data);
+        st = dnnl_memory_create(&ex[made].memory, a[made].md, m->eng, a[made].data);
     }
     if (st == dnnl_success)
-        st = run(p, s, n, ex);
+        st = run(m->prim, m->stream, n, ex);
     for (int i = 0; i < made; i++)
         dnnl_memory_destroy(ex[i].memory);
     return st;
@@ -101,14 +145,15 @@ static dnnl_status_t reorder_weights(struct coop_bf16_linear *l, uint16_t *plain
     dnnl_memory_t src = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->eng, plain);
+    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->mm.eng, plain);
     if (st == dnnl_success)
-        st = dnnl_reorder_primitive_desc_create(&pd, &src_md, l->eng, &l->w_md, l->eng, NULL);
+        st = dnnl_reorder_primitive_desc_create(&pd, &src_md, l->mm.eng, &l->w_md, l->mm.eng,
+                                                NULL);
     if (st == dnnl_success)
         st = dnnl_primitive_create(&p, pd);
     if (st == dnnl_success) {
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-        st = run(p, l->stream, 2, a);
+        st = run(p, l->mm.stream, 2, a);
     }
     dnnl_primitive_destroy(p);
     dnnl_primitive_desc_destroy(pd);
@@ -142,7 +187,7 @@ static int pack_weights(struct coop_bf16_linear *l, const float *w, struct coop_
     for (size_t i = 0; i < nk; i++)
         plain[i] = coop_bf16_round(w[i]);
     dnnl_memory_t dst = NULL;
-    st = dnnl_memory_create(&dst, &l->w_md, l->eng, l->w);
+    st = dnnl_memory_create(&dst, &l->w_md, l->mm.eng, l->w);
     if (st == dnnl_success)
         st = reorder_weights(l, plain, dst);
     dnnl_memory_destroy(dst);
@@ -164,9 +209,7 @@ int coop_bf16_linear_create(struct coop_bf16_linear **out, const float *w, const
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
     l->K = K;
     l->N = N;
-    dnnl_status_t st = dnnl_engine_create(&l->eng, dnnl_cpu, 0);
-    if (st == dnnl_success)
-        st = dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags);
+    dnnl_status_t st = mm_open(&l->mm);
     if (st != dnnl_success)
         rc = dnnl_fail(e, st, "engine");
     if (!rc && bias) {
@@ -186,27 +229,16 @@ int coop_bf16_linear_create(struct coop_bf16_linear **out, const float *w, const
     return 0;
 }
 
-/* Makes l->prim the primitive for M rows. */
+/* Makes l->mm.prim the primitive for M rows. */
 static int prepare(struct coop_bf16_linear *l, int M, struct coop_err *e)
 {
-    if (l->prim && l->M == M)
+    if (l->mm.prim && l->mm.n == M)
         return 0;
-    dnnl_primitive_destroy(l->prim);
-    l->prim = NULL;
-    l->M = 0;
+    mm_reset(&l->mm);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = matmul_pd(&pd, l, M, &l->w_md);
-    if (st == dnnl_success)
-        st = dnnl_primitive_create(&l->prim, pd);
-    const char *impl = NULL;
-    if (st == dnnl_success &&
-        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
-        snprintf(l->impl, sizeof l->impl, "%s", impl ? impl : "?");
-    dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success)
-        return dnnl_fail(e, st, "matmul (bf16) for this row count");
-    l->M = M;
-    return 0;
+    st = mm_set(&l->mm, st, pd, M);
+    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16) for this row count");
 }
 
 static int round_activations(struct coop_bf16_linear *l, const float *inp, int M,
@@ -241,22 +273,20 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
     const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
                                {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
-    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, l->bias ? 4 : 3);
+    dnnl_status_t st = run_matmul(&l->mm, a, l->bias ? 4 : 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
 }
 
 const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l)
 {
-    return l ? l->impl : "";
+    return l ? l->mm.impl : "";
 }
 
 void coop_bf16_linear_free(struct coop_bf16_linear *l)
 {
     if (!l)
         return;
-    dnnl_primitive_destroy(l->prim);
-    dnnl_stream_destroy(l->stream);
-    dnnl_engine_destroy(l->eng);
+    mm_close(&l->mm);
     coop_free(l->w);
     coop_free(l->bias);
     coop_free(l->act);
@@ -265,12 +295,9 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
 
 /* ---- frozen left factor ------------------------------------------------ */
 struct coop_bf16_wmat {
-    int M, K, N;             /* N: columns of the primitive below; 0 = none yet */
-    dnnl_engine_t eng;
-    dnnl_stream_t stream;
-    uint16_t *a;             /* [M,K] bf16 */
-    dnnl_primitive_t prim;
-    char impl[64];
+    int M, K;
+    struct mm mm; /* mm.n: the columns of its primitive */
+    uint16_t *a;  /* [M,K] bf16 */
 };
 
 int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
@@ -286,9 +313,7 @@ int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, in
     if (!l)
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
     l->M = M, l->K = K;
-    dnnl_status_t st = dnnl_engine_create(&l->eng, dnnl_cpu, 0);
-    if (st == dnnl_success)
-        st = dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags);
+    dnnl_status_t st = mm_open(&l->mm);
     l->a = st == dnnl_success ? coop_alloc((size_t)M * K * sizeof *l->a) : NULL;
     if (st != dnnl_success || !l->a) {
         rc = st != dnnl_success ? dnnl_fail(e, st, "engine")
@@ -302,14 +327,12 @@ int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, in
     return 0;
 }
 
-/* Makes l->prim the primitive for N columns (plain layouts throughout). */
+/* Makes l->mm.prim the primitive for N columns (plain layouts throughout). */
 static int wmat_prepare(struct coop_bf16_wmat *l, int N, struct coop_err *e)
 {
-    if (l->prim && l->N == N)
+    if (l->mm.prim && l->mm.n == N)
         return 0;
-    dnnl_primitive_destroy(l->prim);
-    l->prim = NULL;
-    l->N = 0;
+    mm_reset(&l->mm);
     dnnl_memory_desc_t src, wei, dst;
     md2(&src, l->M, l->K, dnnl_bf16, dnnl_ab);
     md2(&wei, l->K, N, dnnl_bf16, dnnl_ab);
@@ -318,18 +341,10 @@ static int wmat_prepare(struct coop_bf16_wmat *l, int N, struct coop_err *e)
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, &wei, NULL, &dst);
     if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->eng, NULL);
-    if (st == dnnl_success)
-        st = dnnl_primitive_create(&l->prim, pd);
-    const char *impl = NULL;
-    if (st == dnnl_success &&
-        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
-        snprintf(l->impl, sizeof l->impl, "%s", impl ? impl : "?");
-    dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success)
-        return dnnl_fail(e, st, "matmul (bf16, left factor) for this column count");
-    l->N = N;
-    return 0;
+        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->mm.eng, NULL);
+    st = mm_set(&l->mm, st, pd, N);
+    return st == dnnl_success ? 0
+                              : dnnl_fail(e, st, "matmul (bf16, left factor) for this column count");
 }
 
 int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b, int N,
@@ -347,22 +362,20 @@ int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t 
     const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->a},
                                {DNNL_ARG_WEIGHTS, &wei_md, (void *)b},
                                {DNNL_ARG_DST, &dst_md, out}};
-    dnnl_status_t st = run_matmul(l->prim, l->eng, l->stream, a, 3);
+    dnnl_status_t st = run_matmul(&l->mm, a, 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16, left factor)");
 }
 
 const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l)
 {
-    return l ? l->impl : "";
+    return l ? l->mm.impl : "";
 }
 
 void coop_bf16_wmat_free(struct coop_bf16_wmat *l)
 {
     if (!l)
         return;
-    dnnl_primitive_destroy(l->prim);
-    dnnl_stream_destroy(l->stream);
-    dnnl_engine_destroy(l->eng);
+    mm_close(&l->mm);
     coop_free(l->a);
     free(l);
 }
