@@ -19,6 +19,15 @@ int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, i
 int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_config *c,
                         uint64_t stream, uint64_t i, struct coop_err *e);
 
+/* The caption of training pair idx (scene sc) into buf [len >= 2 *
+ * COOP_WORLD_CAPTION_MAX]: one description, or with probability
+ * c->long_captions (a draw of its own) two independent descriptions of the
+ * same scene as two sentences, which reach text positions that one rarely
+ * does. Deterministic in (c, stream, idx). */
+int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
+                          const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
+                          struct coop_err *e);
+
 struct coop_pretrain_state;
 /* Initialised model and optimiser state; c and tok must outlive it. */
 int coop_pretrain_state_new(struct coop_pretrain_state **out, const struct coop_pretrain_config *c,

@@ -54,6 +54,24 @@ int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, i
     return rc;
 }
 
+int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
+                          const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
+                          struct coop_err *e)
+{
+    if (len < 2 * COOP_WORLD_CAPTION_MAX)
+        return coop_fail(e, COOP_E_INVAL, "pretrain: caption buffer of %zu bytes is too small",
+                         len);
+    int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
+    double u = (double)(coop_mix64(stream ^ coop_mix64(idx ^ 0x10C0A7105ULL)) >> 11) * 0x1.0p-53;
+    if (rc || !(u < c->long_captions))
+        return rc;
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] != '.')
+        buf[n++] = '.';
+    buf[n++] = ' ';
+    return coop_world_caption(buf + n, len - n, sc, coop_mix64(stream ^ ~idx ^ 0x5EC0DCA97105ULL), e);
+}
+
 int coop_pretrain_vocab(const struct coop_pretrain_config *c, const char *gz_path,
                         struct coop_err *e)
 {
@@ -193,13 +211,13 @@ static int make_batch(struct batch *b, const struct coop_pretrain_config *c,
     for (int i = 0; i < b->B; i++) {
         struct coop_err le;
         struct coop_world_scene sc;
-        char cap[COOP_WORLD_CAPTION_MAX];
+        char cap[2 * COOP_WORLD_CAPTION_MAX];
         uint64_t idx = (uint64_t)step * (uint64_t)b->B + (uint64_t)i;
         uint64_t scene = c->data_pool > 0 ? idx % (uint64_t)c->data_pool : idx;
         int rc = coop_pretrain_scene(&sc, c, stream, scene, &le);
         rc = rc ? rc : coop_pretrain_pixels(b->pix + (size_t)i * 3 * S * S, &sc, S,
                                             c->supersample, &le);
-        rc = rc ? rc : coop_world_caption(cap, sizeof cap, &sc, coop_mix64(stream ^ ~idx), &le);
+        rc = rc ? rc : coop_pretrain_caption(cap, sizeof cap, &sc, c, stream, idx, &le);
         rc = rc ? rc : coop_tokenizer_tokenize(tok, cap, b->L, true, b->ids + (size_t)i * b->L,
                                                &b->eot[i], &le);
         if (rc) {

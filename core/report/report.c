@@ -109,7 +109,16 @@ static int one_setting(struct gen *g, int k, struct coop_err *e)
     }
     struct rp_table t;
     struct rp_curves cv;
-    int rc = coop_rp_table_fewshot(&t, &cv, &g->s, k);
+    int rc = coop_rp_table_findings(&t, &g->s, k);
+    if (!rc && coop_rp_table_rows(&t) > 0)
+        rc = emit(g, &t, suffix, true, e);
+    coop_rp_table_free(&t);
+    if (rc) {
+        if (rc == COOP_E_NOMEM && !e->msg[0])
+            coop_fail(e, rc, "report: out of memory");
+        return rc;
+    }
+    rc = coop_rp_table_fewshot(&t, &cv, &g->s, k);
     if (!rc) /* a base-to-new study alone has no few-shot table */
         rc = emit(g, &t, suffix, coop_rp_setting_has(&g->s, k, false), e);
     coop_rp_table_free(&t);

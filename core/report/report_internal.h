@@ -128,6 +128,9 @@ int coop_rp_table_dg(struct rp_table *out, struct rp_set *s, int setting);
 int coop_rp_table_base2new(struct rp_table *out, struct rp_set *s, int setting);
 /* Whether the setting has trials of the protocol (true) or other ones. */
 bool coop_rp_setting_has(const struct rp_set *s, int setting, bool base2new);
+/* The paper's headline claims checked against the setting (findings.c);
+ * no rows when the setting has no few-shot trials. */
+int coop_rp_table_findings(struct rp_table *out, struct rp_set *s, int setting);
 int coop_rp_table_ablation(struct rp_table *out, struct rp_set *s, int setting, const char *axis);
 
 /* Figures (figure_cairo.c or figure_none.c): writes <stem>.png and .svg. */

@@ -68,11 +68,10 @@ static int warn_small_classes(struct rt *rt, const struct coop_trial *t, struct 
 static int open_trial_data(struct rt *rt, const struct coop_trial *t, struct rt_dataset **src,
                            struct coop_err *e)
 {
-    struct coop_params none = {NULL, 0};
     int rc = coop_rt_dataset(rt, t->dataset, &t->dataset_params, t->data_root, src, e);
     for (size_t k = 0; rc == 0 && k < t->n_targets; k++) {
         struct rt_dataset *tg = NULL;
-        rc = coop_rt_dataset(rt, t->targets[k], &none, t->data_root, &tg, e);
+        rc = coop_rt_target(rt, t, k, &tg, e);
         if (rc)
             coop_fail_prefix(e, rc, "target '%s' of", t->targets[k]);
     }

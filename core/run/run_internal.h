@@ -93,6 +93,12 @@ void coop_rt_init(struct rt *rt, const struct coop_registry *reg,
 int coop_rt_backbone(struct rt *rt, const struct coop_trial *t, struct coop_err *e);
 int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *params,
                     const char *data_root, struct rt_dataset **out, struct coop_err *e);
+/* Domain-shift target k of trial t, opened with the source dataset's options
+ * that the target's own parameter spec declares (a world target follows its
+ * source's seed, image size and split choice; a target of another plugin
+ * gets only the keys it knows). */
+int coop_rt_target(struct rt *rt, const struct coop_trial *t, size_t k, struct rt_dataset **out,
+                   struct coop_err *e);
 /* Whether every option is at its plugin default (canonical text). */
 bool coop_rt_default_options(const struct rt_dataset *d, const struct coop_params *params);
 /* The few-shot cache identity's source text for an open dataset: plugin name

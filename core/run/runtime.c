@@ -147,6 +147,28 @@ int coop_rt_dataset(struct rt *rt, const char *name, const struct coop_params *p
     return 0;
 }
 
+int coop_rt_target(struct rt *rt, const struct coop_trial *t, size_t k, struct rt_dataset **out,
+                   struct coop_err *e)
+{
+    const char *name = t->targets[k];
+    const struct coop_plugin *p = coop_registry_find(rt->reg, COOP_PLUGIN_DATASET, name);
+    const struct coop_dataset_ops *ops = p ? coop_plugin_dataset(p, NULL) : NULL;
+    const struct coop_params *src = &t->dataset_params;
+    struct coop_kv *kv = src->n ? calloc(src->n, sizeof *kv) : NULL;
+    if (src->n && !kv)
+        return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    struct coop_params inherited = {kv, 0};
+    for (size_t i = 0; ops && ops->params && i < src->n; i++)
+        for (const struct coop_param_spec *ps = ops->params; ps->name; ps++)
+            if (strcmp(ps->name, src->kv[i].key) == 0) {
+                kv[inherited.n++] = src->kv[i];
+                break;
+            }
+    int rc = coop_rt_dataset(rt, name, &inherited, t->data_root, out, e);
+    free(kv);
+    return rc;
+}
+
 /* SHA-256 over every item id of a split: identifies the split's content. */
 static int split_hash(struct rt_dataset *d, enum coop_split s, struct coop_err *e)
 {

@@ -204,11 +204,11 @@ static int check_prompt_fits(struct rt *rt, const struct coop_trial *t, struct c
     int rc = 0;
     for (size_t i = 0; i <= t->n_targets && rc == 0; i++) {
         const char *name = i == 0 ? t->dataset : t->targets[i - 1];
-        struct coop_params none = {NULL, 0};
         struct rt_dataset *d = NULL;
         int K = 0;
         const char **names = NULL;
-        if (coop_rt_dataset(rt, name, i == 0 ? &t->dataset_params : &none, t->data_root, &d, &te) ||
+        if ((i == 0 ? coop_rt_dataset(rt, name, &t->dataset_params, t->data_root, &d, &te)
+                    : coop_rt_target(rt, t, i - 1, &d, &te)) ||
             !(names = coop_run_class_names(d, &K, &te)))
             continue;
         struct coop_prompt_args a = {&rt->host, &t->method_params, rt->bb, names, K,

@@ -563,8 +563,7 @@ static int evaluate_targets(struct rt *rt, const struct coop_trial *t, struct me
     int rc = coop_run_evaluate(rt, m, src, false, "test", w, &met, e);
     for (size_t i = 0; i < t->n_targets && rc == 0; i++) {
         struct rt_dataset *tg = NULL;
-        struct coop_params none = {NULL, 0};
-        rc = coop_rt_dataset(rt, t->targets[i], &none, t->data_root, &tg, e);
+        rc = coop_rt_target(rt, t, i, &tg, e);
         if (rc == 0)
             rc = coop_run_evaluate(rt, m, tg, true, t->targets[i], w, NULL, e);
     }

@@ -119,6 +119,8 @@ const char *coop_world_task_class_name(const struct coop_world_task *t, int k, c
 size_t coop_world_task_split_size(const struct coop_world_task *t,
                                   const struct coop_world_config *c, int split)
 {
+    if (split == COOP_WORLD_SPLIT_DEV)
+        split = 2; /* the test split's size */
     if (split < 0 || split > 2 || c->per_class[split] < 0)
         return 0;
     return (size_t)c->per_class[split] * (size_t)coop_world_task_num_classes(t);
@@ -189,7 +191,7 @@ int coop_world_task_item(const struct coop_world_task *t, const struct coop_worl
                          int split, size_t index, struct coop_world_scene *scene, int *label,
                          struct coop_err *e)
 {
-    static const char *const split_names[] = {"train", "val", "test"};
+    static const char *const split_names[] = {"train", "val", "test", "dev"};
     size_t n = coop_world_task_split_size(t, c, split);
     if (index >= n)
         return coop_fail(e, COOP_E_INVAL, "%s: item %zu past the end of split %d (%zu items)",

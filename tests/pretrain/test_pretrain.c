@@ -241,6 +241,46 @@ START_TEST(stream_cooccurrence_share)
 }
 END_TEST
 
+/* long_captions: 0 gives the world's one caption as before; 1 two
+ * sentences about the same scene (the first is that caption); a share in
+ * between is followed, and the result is deterministic. */
+START_TEST(long_captions_share)
+{
+    struct coop_pretrain_config c;
+    coop_pretrain_config_default(&c);
+    ck_assert(c.long_captions == 0);
+    struct coop_err e;
+    const int n = 2000;
+    int two = 0;
+    for (int i = 0; i < n; i++) {
+        struct coop_world_scene s;
+        char one[COOP_WORLD_CAPTION_MAX], buf[2 * COOP_WORLD_CAPTION_MAX], again[sizeof buf];
+        ck_assert_int_eq(coop_pretrain_scene(&s, &c, 77, (uint64_t)i, &e), 0);
+        ck_assert_int_eq(coop_world_caption(one, sizeof one, &s, coop_mix64(77 ^ ~(uint64_t)i), &e),
+                         0);
+        c.long_captions = 0;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 77, (uint64_t)i, &e), 0);
+        ck_assert_str_eq(buf, one);
+        c.long_captions = 1;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 77, (uint64_t)i, &e), 0);
+        ck_assert_int_eq(strncmp(buf, one, strlen(one)), 0);
+        ck_assert_ptr_nonnull(strstr(buf + strlen(one), " "));
+        ck_assert_uint_gt(strlen(buf), strlen(one) + 4);
+        c.long_captions = 0.5;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 77, (uint64_t)i, &e), 0);
+        ck_assert_int_eq(coop_pretrain_caption(again, sizeof again, &s, &c, 77, (uint64_t)i, &e),
+                         0);
+        ck_assert_str_eq(buf, again);
+        two += strcmp(buf, one) != 0;
+        if (i == 0) /* a buffer for one caption only is refused */
+            ck_assert_int_eq(coop_pretrain_caption(one, sizeof one, &s, &c, 77, 0, &e),
+                             COOP_E_INVAL);
+    }
+    ck_assert_double_eq_tol(two / (double)n, 0.5, 0.04);
+    expect_check_refuses("long_captions", "1.5");
+}
+END_TEST
+
 /* ---- whole-chain gradient ------------------------------------------------------------ */
 static void tiny_config(struct coop_pretrain_config *c)
 {
@@ -437,6 +477,7 @@ int main(void)
     tcase_add_test(tc, bpe_world_vocab_round_trips_captions);
     tcase_add_test(tc, config_file_and_errors);
     tcase_add_test(tc, stream_cooccurrence_share);
+    tcase_add_test(tc, long_captions_share);
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     suite_add_tcase(s, tc);

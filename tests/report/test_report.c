@@ -355,6 +355,59 @@ START_TEST(domain_generalisation_table)
 }
 END_TEST
 
+/* The findings table: each claim's verdict from a small fixture (two
+ * datasets of 2 classes: chance 50, a seed trains from 60). */
+START_TEST(findings_table)
+{
+    put_trial(&(struct spec){"b", "zeroshot", 0, 0, .acc = 60, .acc_a = 30.5, .acc_s = NAN,
+                             .a_name = "b_r"});
+    S("a", "ensemble", 0, 0, .acc = 52);
+    S("b", "ensemble", 0, 0, .acc = 62);
+    put_trial(&(struct spec){"a", "zeroshot", 0, 0, .acc = 50, .acc_a = 45.5, .acc_s = NAN,
+                             .a_name = "a-sketch"});
+    const double a1[3] = {61, 62, 63}, b1[3] = {65, 66, 55};
+    for (int s = 1; s <= 3; s++) {
+        S("a", "linear_probe", 1, s, .acc = 40);
+        S("b", "linear_probe", 1, s, .acc = 40);
+        put_trial(&(struct spec){"a", "linear_probe", 16, s, .acc = 70, .acc_a = 40,
+                                 .acc_s = NAN, .a_name = "a-sketch"});
+        put_trial(&(struct spec){"b", "linear_probe", 16, s, .acc = 70, .acc_a = 10,
+                                 .acc_s = NAN, .a_name = "b_r"});
+        S("a", "coop", 1, s, "16", "end", "false", .acc = a1[s - 1]);
+        S("b", "coop", 1, s, "16", "end", "false", .acc = b1[s - 1]);
+        put_trial(&(struct spec){"a", "coop", 16, s, "16", "end", "false", .acc = 58,
+                                 .acc_a = 45, .acc_s = NAN, .a_name = "a-sketch"});
+        put_trial(&(struct spec){"b", "coop", 16, s, "16", "end", "false", .acc = 65,
+                                 .acc_a = 30, .acc_s = NAN, .a_name = "b_r"});
+        S("a", "coop", 16, s, "16", "middle", "true", .acc = 68);
+        S("b", "coop", 16, s, "16", "middle", "true", .acc = 70);
+    }
+    struct rp_set s;
+    struct coop_err e;
+    OK(coop_rp_load(&s, tmpdir, &e));
+    struct rp_table t;
+    ck_assert_int_eq(coop_rp_table_findings(&t, &s, 0), 0);
+    ck_assert_uint_eq(t.ncol, 3);
+    ck_assert_uint_eq(coop_rp_table_rows(&t), 6);
+    const char *const verdict[6] = {"does not hold", "holds", "holds",
+                                    "does not hold", "holds", "holds"};
+    const char *const measured[6] = {
+        "1 shot: 62.0 (M=16 end unified) vs 40.0; 16 shots: 69.0 (M=16 middle CSC) vs 70.0",
+        "16 shots: 69.0; zero-shot 55.0",
+        "a 58.0 vs 50.0; b 65.0 vs 60.0 (above on 2 of 2; needed 2)",
+        "a: lowest of 3 seeds 61.0 (bar 60.0); b: lowest of 3 seeds 55.0 (bar 60.0)",
+        "ensemble 57.0 vs one template 55.0",
+        "a-sketch: CoOp 45.0, zero-shot 45.5, probe 40.0; b_r: CoOp 30.0, zero-shot 30.5, "
+        "probe 10.0"};
+    for (size_t r = 0; r < 6; r++) {
+        ck_assert_str_eq(coop_rp_table_cell(&t, r, 1), measured[r]);
+        ck_assert_str_eq(coop_rp_table_cell(&t, r, 2), verdict[r]);
+    }
+    coop_rp_table_free(&t);
+    coop_rp_set_free(&s);
+}
+END_TEST
+
 START_TEST(labels_show_only_varying_axes)
 {
     for (int s = 1; s <= 2; s++) {
@@ -791,6 +844,7 @@ int main(void)
     tcase_add_test(tc, fewshot_table_cells);
     tcase_add_test(tc, typed_and_string_axes_read_alike);
     tcase_add_test(tc, domain_generalisation_table);
+    tcase_add_test(tc, findings_table);
     tcase_add_test(tc, base2new_table);
     tcase_add_test(tc, never_mixes_incompatible_trials);
     tcase_add_test(tc, labels_show_only_varying_axes);

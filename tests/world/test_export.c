@@ -267,6 +267,65 @@ START_TEST(plugin_descriptors_items_and_pixels)
 }
 END_TEST
 
+/* test_split = dev: the test split holds the world's dev split (same size,
+ * its own stream, ids under dev/), train and val are unchanged; another
+ * value is refused with the key named. */
+START_TEST(dev_split_replaces_test)
+{
+    coop_plugin_enum_fn fn;
+    (void)open_module(&fn);
+    const struct coop_dataset_ops *ops = fn(0)->ops; /* world-shapes */
+    struct coop_host host = {COOP_HOST_VERSION, NULL, NULL, NULL};
+    struct coop_err e;
+    struct coop_kv dev_kv[7];
+    memcpy(dev_kv, small_kv, sizeof small_kv);
+    dev_kv[6] = (struct coop_kv){"test_split", "dev"};
+    struct coop_params pt = {small_kv, 6}, pd = {dev_kv, 7};
+    struct coop_dataset *a, *b;
+    ck_assert_msg(ops->open(&host, NULL, &pt, &a, &e) == 0, "%s", e.msg);
+    ck_assert_msg(ops->open(&host, NULL, &pd, &b, &e) == 0, "%s", e.msg);
+    const struct coop_world_task *t = coop_world_task_find(fn(0)->name);
+    struct coop_world_config cfg;
+    coop_world_config_default(&cfg);
+    cfg.per_class[2] = 2;
+    ck_assert_uint_eq(coop_world_task_split_size(t, &cfg, COOP_WORLD_SPLIT_DEV),
+                      coop_world_task_split_size(t, &cfg, 2));
+    for (int s = 0; s < 3; s++) {
+        size_t n = ops->split_size(a, (enum coop_split)s);
+        ck_assert_uint_eq(ops->split_size(b, (enum coop_split)s), n);
+        int differ = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct coop_item ia, ib;
+            ck_assert_int_eq(ops->get_item(a, (enum coop_split)s, i, &ia, &e), 0);
+            ck_assert_int_eq(ops->get_item(b, (enum coop_split)s, i, &ib, &e), 0);
+            ck_assert_int_eq(ia.label, ib.label);
+            if (s == 2)
+                ck_assert_ptr_nonnull(strstr(ib.id, "/dev/"));
+            else
+                ck_assert_str_eq(ia.id, ib.id);
+            uint8_t *ra, *rb;
+            int w, h;
+            ck_assert_int_eq(ops->read_pixels(a, (enum coop_split)s, i, &ra, &w, &h, &e), 0);
+            ck_assert_int_eq(ops->read_pixels(b, (enum coop_split)s, i, &rb, &w, &h, &e), 0);
+            differ += memcmp(ra, rb, (size_t)w * h * 3) != 0;
+            ops->free_pixels(a, ra);
+            ops->free_pixels(b, rb);
+        }
+        if (s == 2)
+            ck_assert_int_eq(differ, (int)n); /* every dev image is a new one */
+        else
+            ck_assert_int_eq(differ, 0);
+    }
+    ops->close(a);
+    ops->close(b);
+    dev_kv[6].value = "train";
+    struct coop_dataset *c = NULL;
+    ck_assert_int_eq(ops->open(&host, NULL, &pd, &c, &e), COOP_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "test_split"));
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* ---- export tool ----------------------------------------------------------- */
 
 static void png_size(const char *path, int *w, int *h)
@@ -495,6 +554,7 @@ int main(void)
     TCase *tc = tcase_create("export");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, plugin_descriptors_items_and_pixels);
+    tcase_add_test(tc, dev_split_replaces_test);
     tcase_add_test(tc, export_writes_valid_layout);
     tcase_add_test(tc, export_reports_errors);
     tcase_add_test(tc, export_copies_file_items);

@@ -64,6 +64,8 @@ struct coop_pretrain_config {
     int log_every;                 /* steps between progress reports */
     long data_pool;                /* distinct training scenes (0: a fresh scene every pair) */
     int decay_embeddings;          /* 1: weight decay on token and position embeddings too */
+    double long_captions;          /* share of pairs whose caption is two descriptions of the
+                                      scene, so that later text positions are trained too */
 };
 COOP_API void coop_pretrain_config_default(struct coop_pretrain_config *c);
 /* Sets one key (names as the struct fields) from its text value. */

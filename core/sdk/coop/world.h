@@ -194,9 +194,13 @@ COOP_API const char *coop_world_task_class_name(const struct coop_world_task *t,
 COOP_API const char *coop_world_task_source(const struct coop_world_task *t);
 /* Target class k's label in the source task (identity except for subsets). */
 COOP_API int coop_world_task_source_class(const struct coop_world_task *t, int k);
+/* Splits: 0 train, 1 val, 2 test, and COOP_WORLD_SPLIT_DEV, a held-out split
+ * of the test split's size drawn from its own stream ("dev"): the split a
+ * recipe is chosen on, so that test is never looked at for that. */
+#define COOP_WORLD_SPLIT_DEV 3
 COOP_API size_t coop_world_task_split_size(const struct coop_world_task *t,
                                            const struct coop_world_config *c, int split);
-/* The scene and label of item index of split (0 train, 1 val, 2 test). */
+/* The scene and label of item index of split (0 train, 1 val, 2 test, 3 dev). */
 COOP_API int coop_world_task_item(const struct coop_world_task *t,
                                   const struct coop_world_config *c, int split, size_t index,
                                   struct coop_world_scene *scene, int *label, struct coop_err *e);

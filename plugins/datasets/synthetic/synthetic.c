@@ -16,11 +16,13 @@ struct coop_dataset {
     int K;
     char **names;      /* [K] class names */
     char *ids[3];      /* per split: n ids of ID_LEN bytes each */
+    int world_split[3]; /* the world's split behind each: train, val, test or dev */
 };
 #define ID_LEN 64
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a number macro's text, for a parameter's default */
 
+static const char *const test_splits[] = {"test", "dev", NULL};
 static const struct coop_param_spec params[] = {
     {"seed", COOP_PARAM_INT, "1", 0, 2147483647.0, NULL, "world seed: same seed, same images"},
     {"image_size", COOP_PARAM_INT, "32", 8, 512, NULL,
@@ -32,6 +34,9 @@ static const struct coop_param_spec params[] = {
     {"collection_bias", COOP_PARAM_FLOAT, STR(COOP_WORLD_COLLECTION_BIAS), 0, 1, NULL,
      "share of a source (or -v2) task's items whose background, and whose colour (pattern "
      "where colour is in the label), follow their class's own habit; 0 = none"},
+    {"test_split", COOP_PARAM_CHOICE, "test", 0, 0, test_splits,
+     "what the test split holds: test, or dev (a held-out split of the same size from its own "
+     "stream, for choosing a recipe without looking at test)"},
     COOP_PARAM_END};
 
 static void ds_close(struct coop_dataset *ds)
@@ -74,7 +79,7 @@ static int read_config(struct coop_world_config *c, const struct coop_params *o,
 
 static int fill_names(struct coop_dataset *ds, struct coop_err *e)
 {
-    static const char *const split_names[] = {"train", "val", "test"};
+    static const char *const split_names[] = {"train", "val", "test", "dev"};
     ds->names = calloc((size_t)ds->K, sizeof *ds->names);
     if (!ds->names)
         return coop_fail(e, COOP_E_NOMEM, "synthetic: class names");
@@ -83,12 +88,12 @@ static int fill_names(struct coop_dataset *ds, struct coop_err *e)
         if (!(ds->names[k] = strdup(coop_world_task_class_name(ds->task, k, buf, sizeof buf))))
             return coop_fail(e, COOP_E_NOMEM, "synthetic: class names");
     for (int s = 0; s < 3; s++) {
-        size_t n = coop_world_task_split_size(ds->task, &ds->cfg, s);
+        size_t n = coop_world_task_split_size(ds->task, &ds->cfg, ds->world_split[s]);
         if (!(ds->ids[s] = malloc(n * ID_LEN + 1)))
             return coop_fail(e, COOP_E_NOMEM, "synthetic: %zu item ids", n);
         for (size_t i = 0; i < n; i++)
             snprintf(ds->ids[s] + i * ID_LEN, ID_LEN, "%s/%s/%06zu",
-                     coop_world_task_name(ds->task), split_names[s], i);
+                     coop_world_task_name(ds->task), split_names[ds->world_split[s]], i);
     }
     return COOP_OK;
 }
@@ -107,6 +112,12 @@ static int open_task(const char *name, const struct coop_params *o, struct coop_
     }
     ds->K = coop_world_task_num_classes(ds->task);
     int rc = read_config(&ds->cfg, o, e);
+    const char *ts = coop_params_str(o, "test_split", "test");
+    ds->world_split[0] = 0;
+    ds->world_split[1] = 1;
+    ds->world_split[2] = strcmp(ts, "dev") == 0 ? COOP_WORLD_SPLIT_DEV : 2;
+    if (!rc && strcmp(ts, "dev") != 0 && strcmp(ts, "test") != 0)
+        rc = coop_fail(e, COOP_E_INVAL, "synthetic: test_split = '%s' is neither test nor dev", ts);
     if (!rc)
         rc = fill_names(ds, e);
     if (rc) {
@@ -126,7 +137,9 @@ static const char *ds_class_name(const struct coop_dataset *ds, int k)
 
 static size_t ds_split_size(const struct coop_dataset *ds, enum coop_split s)
 {
-    return coop_world_task_split_size(ds->task, &ds->cfg, (int)s);
+    return (int)s >= 0 && (int)s < 3
+               ? coop_world_task_split_size(ds->task, &ds->cfg, ds->world_split[s])
+               : 0;
 }
 
 static int ds_get_item(const struct coop_dataset *ds, enum coop_split s, size_t i,
@@ -148,7 +161,9 @@ static int ds_read_pixels(const struct coop_dataset *ds, enum coop_split s, size
 {
     struct coop_world_scene scene;
     int label, n = ds->cfg.image_size;
-    int rc = coop_world_task_item(ds->task, &ds->cfg, (int)s, i, &scene, &label, e);
+    if ((int)s < 0 || (int)s >= 3)
+        return coop_fail(e, COOP_E_INVAL, "%s: no split %d", coop_world_task_name(ds->task), (int)s);
+    int rc = coop_world_task_item(ds->task, &ds->cfg, ds->world_split[s], i, &scene, &label, e);
     if (rc)
         return rc;
     uint8_t *buf = malloc((size_t)n * n * 3);
