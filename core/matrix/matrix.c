@@ -39,25 +39,14 @@ static int parse_experiment(struct coop_matrix *m, const struct ynode *n, struct
     return 0;
 }
 
-static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+/* plugin_path: one folder or a list, each relative to the file's folder. */
+static int parse_plugin_paths(struct coop_matrix *m, const struct ynode *root,
+                              struct coop_err *e)
 {
-    const struct ynode *n = coop_ymap_get(root, "results_dir");
+    const struct ynode *n = coop_ymap_get(root, "plugin_path");
+    if (!n)
+        return 0;
     int rc = 0;
-    m->results_dir = "results";
-    if (n && !(rc = coop_mx_expect_scalar(m, n, "results_dir", e)))
-        m->results_dir = coop_mx_strdup(m, n->str);
-    n = rc ? NULL : coop_ymap_get(root, "data_root");
-    if (n && !(rc = coop_mx_expect_scalar(m, n, "data_root", e))) {
-        m->data_root = coop_mx_path(m, n->str);
-        if (!m->data_root)
-            return coop_fail(e, COOP_E_NOMEM, "out of memory");
-        if (!coop_dir_exists(m->data_root))
-            rc = coop_mx_fail(e, m, n, COOP_E_IO, "data_root: folder '%s' does not exist",
-                         m->data_root);
-    }
-    n = coop_ymap_get(root, "plugin_path");
-    if (rc || !n)
-        return rc;
     size_t cnt = n->kind == YNODE_SEQ ? n->n : 1;
     m->plugin_paths = coop_mx_alloc(m, cnt * sizeof(char *));
     if (!m->plugin_paths)
@@ -75,6 +64,25 @@ static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct c
         m->n_plugin_paths++;
     }
     return rc;
+}
+
+static int parse_paths(struct coop_matrix *m, const struct ynode *root, struct coop_err *e)
+{
+    const struct ynode *n = coop_ymap_get(root, "results_dir");
+    int rc = 0;
+    m->results_dir = "results";
+    if (n && !(rc = coop_mx_expect_scalar(m, n, "results_dir", e)))
+        m->results_dir = coop_mx_strdup(m, n->str);
+    n = rc ? NULL : coop_ymap_get(root, "data_root");
+    if (n && !(rc = coop_mx_expect_scalar(m, n, "data_root", e))) {
+        m->data_root = coop_mx_path(m, n->str);
+        if (!m->data_root)
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+        if (!coop_dir_exists(m->data_root))
+            rc = coop_mx_fail(e, m, n, COOP_E_IO, "data_root: folder '%s' does not exist",
+                         m->data_root);
+    }
+    return rc ? rc : parse_plugin_paths(m, root, e);
 }
 
 static const char *const top_keys[] = {
@@ -294,8 +302,8 @@ int coop_matrix_peek_plugin_paths(const char *path, char ***paths, size_t *n,
     if (!rc) {
         if (doc.root && doc.root->kind != YNODE_MAP)
             rc = coop_mx_fail(e, &m, doc.root, COOP_E_INVAL, "top level: expected a mapping");
-        else if (doc.root)
-            rc = parse_paths(&m, doc.root, e);
+        else if (doc.root) /* only plugin_path: the rest waits for the overrides */
+            rc = parse_plugin_paths(&m, doc.root, e);
         coop_ydoc_free(&doc);
     }
     if (!rc && m.n_plugin_paths) {
