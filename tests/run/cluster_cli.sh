@@ -134,6 +134,11 @@ done
 grep -qF -- '--threads "$OMP_NUM_THREADS" --trial "$id"' "$a" ||
     fail "the array task does not set its threads: $(cat "$a")"
 bash -n "$a" || fail "$a is not a valid script"
+# --threads N asks for N CPUs a task (over the section's 4); --cpus-per-task wins over it
+expect 0 "$run" --slurm --no-submit --threads 3 "$ys"
+grep -qxF -- '#SBATCH --cpus-per-task=3' "$a" || fail "--threads 3 not forwarded: $(cat "$a")"
+expect 0 "$run" --slurm --no-submit --threads 3 --cpus-per-task 5 "$ys"
+grep -qxF -- '#SBATCH --cpus-per-task=5' "$a" || fail "--cpus-per-task lost to --threads: $(cat "$a")"
 expect 3 "$run" --slurm --sbatch "$tmp/no-such-sbatch" "$ys"
 has "cannot run $tmp/no-such-sbatch"
 printf '#!/bin/sh\necho "sbatch: error: invalid partition specified: long" >&2\nexit 1\n' \

@@ -52,7 +52,8 @@ static void usage(FILE *f)
             "                   (one trial a task) and a coop-report job after it\n"
             "                   (docs/cluster.md); resources from the YAML's slurm: section\n"
             "                   or --partition P --account A --cpus-per-task N --mem M\n"
-            "                   --time T --max-parallel P --job-name J --sbatch-option OPT\n"
+            "                   --time T --max-parallel P --job-name J --sbatch-option OPT;\n"
+            "                   --threads N asks for N CPUs a task unless --cpus-per-task\n"
             "  --no-submit      with --slurm: only write the scripts (<results>/slurm/)\n"
             "  --sbatch PROG    the sbatch program (default: sbatch on PATH)\n"
             "  --force          re-run trials whose results are already completed\n"
@@ -414,6 +415,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (slurm.on) {
+        /* --threads N asks Slurm for N CPUs a task (--cpus-per-task wins) */
+        if (threads && !slurm.set.cpus_per_task)
+            slurm.set.cpus_per_task = (int)threads;
         slurm.cache = cache;
         slurm.plugin_paths = extra;
         slurm.n_plugin_paths = n_extra;
