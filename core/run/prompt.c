@@ -243,7 +243,12 @@ static int show(struct rt *rt, const struct stored *s, const struct coop_prompt_
     struct table t = {0};
     int rc = load_table(rt, &t, e);
     size_t D = (size_t)t.D, R = rc ? 0 : s->ctx_n / D;
-    if (rc == 0 && (D == 0 || s->ctx_n % D))
+    if (rc == 0 && s->ctx_rank != 2 && s->ctx_rank != 3)
+        rc = coop_fail(e, COOP_E_INVAL, "%s: method '%s' stores no context of token vectors "
+                                        "(params/ctx has rank %d, not [M, D] or [K, M, D]); "
+                                        "coop-prompt reads CoOp-style contexts only",
+                       q->file, s->method ? s->method : "?", s->ctx_rank);
+    else if (rc == 0 && (D == 0 || s->ctx_n % D))
         rc = coop_fail(e, COOP_E_FORMAT, "params/ctx holds %zu values, not a multiple of the "
                                          "backbone's token width %zu", s->ctx_n, D);
     bool csc = s->ctx_rank == 3;

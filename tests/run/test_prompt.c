@@ -303,6 +303,38 @@ START_TEST(exported_prompt_evaluates_as_the_trial)
 }
 END_TEST
 
+/* A CoCoOp trial stores its meta-net with its context as one flat vector:
+ * coop-prompt refuses it by name instead of misreading it. */
+START_TEST(cocoop_trial_is_refused_by_name)
+{
+    struct coop_registry *reg = coop_test_registry();
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "prompt"), 0);
+    struct coop_run_summary s;
+    const char *root = getenv("COOP_SOURCE_ROOT");
+    /* the shipped world CLIP: the toy backbone's 8-d embedding is too narrow for a meta-net */
+    char *body = coop_asprintf("experiment: p\nbackbone: {plugin: clip, checkpoint: "
+                               "%s/models/world-clip/world-clip.safetensors}\n"
+                               "datasets: [{name: world-shapes, options: {train_per_class: 2, "
+                               "val_per_class: 1, test_per_class: 1}}]\n"
+                               "methods: [cocoop]\nshots: 1\ntrain: {epochs: 1}\n",
+                               root ? root : ".");
+    coop_test_toy_sweep(reg, tmpdir, "p.yaml", body, &s);
+    free(body);
+    ck_assert_uint_eq(s.completed, 1);
+    coop_run_summary_free(&s);
+    char *f = trial_file("cocoop", false);
+    FILE *out = tmpfile();
+    struct coop_prompt_request q = {f, 5, false, NULL};
+    struct coop_err e;
+    ck_assert_int_eq(coop_prompt_show(&q, reg, out, &e), COOP_E_INVAL);
+    ck_assert_msg(strstr(e.msg, "method 'cocoop' stores no context of token vectors"), "%s",
+                  e.msg);
+    fclose(out);
+    free(f);
+    coop_registry_free(reg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("prompt");
@@ -313,6 +345,7 @@ int main(void)
     tcase_add_test(tc, token_text_matches_the_world_vocabulary);
     tcase_add_test(tc, nearest_words_of_a_toy_sweep);
     tcase_add_test(tc, exported_prompt_evaluates_as_the_trial);
+    tcase_add_test(tc, cocoop_trial_is_refused_by_name);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
