@@ -190,6 +190,18 @@ static void reexec(char **argv, const char *coretype, const char *detected, bool
     unsetenv(COOP_BLAS_REEXEC_ENV);
 }
 
+int coop_threads_parse(const char *prog, const char *text, int *n)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || end == text || v < 1 || v > 4096) {
+        fprintf(stderr, "%s: --threads %s: want a whole number from 1 to 4096\n", prog, text);
+        return -1;
+    }
+    *n = (int)v;
+    return 0;
+}
+
 void coop_threads_set(int n)
 {
     if (n < 1)

@@ -3,6 +3,7 @@
 #include "coop/results.h"
 #include "coop/util.h"
 #include "run_internal.h"
+#include "coop/cpu.h"
 #include "stored.h"
 #include <libgen.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ int coop_run_eval_stored(const struct coop_eval_request *q, const struct coop_re
         rc = coop_results_begin(dir, id, true, &w, e);
     if (rc == 0)
         rc = coop_results_attr_str(w, "source_results", q->results_file, e);
+    if (rc == 0)
+        rc = coop_results_attr_int(w, "threads", coop_threads_get(), e);
     struct coop_metrics met;
     if (rc == 0)
         rc = coop_run_evaluate(&rt, &m, d, true, q->dataset, w, &met, e);

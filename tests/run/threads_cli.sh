@@ -4,7 +4,8 @@
 #   file:line:column (exit 2), as is a bad --threads; --threads beats the
 #   YAML, and results record the threads that ran; without OMP_WAIT_POLICY
 #   in the environment coop re-executes once with it passive (libgomp's spin
-#   count 0), and a policy the user set is kept
+#   count 0), and a policy the user set is kept; coop-eval --threads is
+#   recorded in what it writes, and coop-eval and coop-pretrain refuse a bad one
 # Usage: threads_cli.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
 set -u
 build=${1:?usage: threads_cli.sh BUILD_ROOT}
@@ -49,6 +50,26 @@ recorded() {
 [ "$(recorded)" = 3 ] || fail "threads: 3 recorded as '$(recorded)'"
 "$run" --quiet --force --threads 1 "$tmp/t3.yaml" > /dev/null || fail "run with --threads 1"
 [ "$(recorded)" = 1 ] || fail "--threads 1 recorded as '$(recorded)'"
+
+# coop-eval --threads: the evaluation it writes records them; coop-eval and
+# coop-pretrain refuse a bad value (exit 2)
+eval=$build/core/cli/coop-eval/coop-eval
+pre=$build/core/cli/coop-pretrain/coop-pretrain
+trial=""
+for f in "$tmp"/results/threads/*.h5; do
+    h5dump -a /method_plugin "$f" | grep -q '"coop"' && trial=$f
+done
+[ -n "$trial" ] || fail "no coop trial to evaluate"
+"$eval" --results "$trial" --dataset toy_colors_shift --threads 2 --out "$tmp/ev" > /dev/null ||
+    fail "coop-eval --threads 2"
+n=$(h5dump -a /threads "$tmp"/ev/*.h5 | sed -n 's/.*(0): *\([0-9]*\).*/\1/p')
+[ "$n" = 2 ] || fail "coop-eval --threads 2 recorded as '$n'"
+for prog in "$eval --results $trial --dataset toy_colors" "$pre --eval x"; do
+    out=$($prog --threads 0 2>&1)
+    [ $? = 2 ] || fail "$prog --threads 0 did not exit 2: $out"
+    printf '%s\n' "$out" | grep -q -- "--threads 0: want a whole number from 1 to 4096" ||
+        fail "$prog --threads 0: $out"
+done
 
 # OMP_WAIT_POLICY: libgomp shows its spin count at start-up (0 = passive)
 spin() {

@@ -11,10 +11,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: coop-eval --results TRIAL.h5 --dataset NAME [--data-root DIR]\n"
-               "                 [--out DIR] [--cache DIR] [--plugin-path P]...\n"
+               "                 [--out DIR] [--cache DIR] [--plugin-path P]... [--threads N]\n"
                "       coop-eval --prompt PROMPT.h5 --dataset NAME ...\n"
                "  --prompt FILE    a prompt file (coop-prompt --export) instead of a trial's\n"
                "                   results file\n"
+               "  --threads N      OpenMP and OpenBLAS threads (default: OMP_NUM_THREADS, else\n"
+               "                   one per CPU)\n"
                "Rebuilds the stored prompt learner for NAME's class names and prints its\n"
                "test accuracy and macro-F1; with --out, also writes\n"
                "DIR/<trial_id>-on-<NAME>.h5 (schema as in docs/results.md). NAME is checked\n"
@@ -43,13 +45,13 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         if (!strcmp(a, "--version")) { printf("coop-eval %s\n", coop_version_string()); return 0; }
         static const char *const known[] = {"--results", "--dataset", "--data-root", "--out",
-                                            "--cache", "--plugin-path", "--prompt", "--help",
-                                            "--version"};
+                                            "--cache", "--plugin-path", "--prompt", "--threads",
+                                            "--help", "--version"};
         size_t k = 0;
-        while (k < 7 && strcmp(a, known[k]) != 0)
+        while (k < 8 && strcmp(a, known[k]) != 0)
             k++;
-        if (k == 7) {
-            const char *s = coop_suggest(a, known, 9);
+        if (k == 8) {
+            const char *s = coop_suggest(a, known, 10);
             fprintf(stderr, "coop-eval: unknown option %s%s%s%s\n", a, s ? " (did you mean " : "",
                     s ? s : "", s ? "?)" : "");
             usage(stderr);
@@ -64,6 +66,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--data-root")) q.data_root = v;
         else if (!strcmp(a, "--out")) q.out_dir = v;
         else if (!strcmp(a, "--cache")) q.cache_dir = v;
+        else if (!strcmp(a, "--threads")) {
+            int t;
+            if (coop_threads_parse("coop-eval", v, &t))
+                return 2;
+            coop_threads_set(t);
+        }
         else if (n_extra < 64) extra[n_extra++] = v; /* --plugin-path */
         else { fprintf(stderr, "coop-eval: more than 64 --plugin-path values\n"); return 2; }
         i++;

@@ -21,6 +21,8 @@ static void usage(FILE *f)
             "trains and writes DIR/world-clip.safetensors, DIR/config.txt, DIR/train-log.tsv.\n"
             "Eval: zero-shot and N-shot nearest-class-mean test accuracy per world task\n"
             "(default every task, 4 shots) and the text forward+backward time for 50 prompts.\n"
+            "  --threads N  OpenMP and OpenBLAS threads (default: OMP_NUM_THREADS, else one\n"
+            "               per CPU)\n"
             "  --version, --help\n"
             "Example:\n"
             "  coop-pretrain --out /tmp/world-clip && coop-pretrain --eval "
@@ -225,6 +227,14 @@ int main(int argc, char **argv)
             tasks[ntasks++] = argv[++i];
         } else if (strcmp(a, "--shots") == 0 && has) {
             shots = atoi(argv[++i]);
+        } else if (strcmp(a, "--threads") == 0 && has) {
+            int t;
+            if (coop_threads_parse("coop-pretrain", argv[++i], &t)) {
+                free(sets);
+                free(tasks);
+                return 2;
+            }
+            coop_threads_set(t);
         } else {
             fprintf(stderr, "coop-pretrain: unknown or incomplete argument '%s'\n", a);
             usage(stderr);

@@ -318,13 +318,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--plugin-path") && i + 1 < argc && n_extra < 64) extra[n_extra++] = argv[++i];
         else if (!strcmp(a, "--status")) status_only = 1;
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            char *end;
-            threads = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || threads < 1 || threads > 4096) {
-                fprintf(stderr, "coop-run: --threads %s: want a whole number from 1 to 4096\n",
-                        argv[i]);
+            int t;
+            if (coop_threads_parse("coop-run", argv[++i], &t))
                 return 2;
-            }
+            threads = t;
         }
         else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
             where[n_where++] = argv[++i];
