@@ -283,8 +283,10 @@ static int train_step(struct pt *s, struct batch *b, double *loss, struct coop_e
         coop_l2norm_forward(b->vn, b->vnorm, b->vf, B, E);
         float ds = 0;
         *loss = coop_infonce(b->dvn, b->dtn, &ds, b->vn, b->tn, s->m.logit_scale, B, E);
-        if (isnan(*loss))
-            rc = coop_fail(e, COOP_E_NOMEM, "pretrain: loss is NaN or out of memory");
+        if (!isfinite(*loss)) /* coop_infonce's NaN also means out of memory */
+            rc = coop_fail(e, isnan(*loss) ? COOP_E_NOMEM : COOP_E_INVAL,
+                           "pretrain: the loss is %g (diverged, or out of memory): lower lr",
+                           *loss);
         s->g.logit_scale = ds;
         memset(b->dtf, 0, (size_t)B * E * sizeof(float));
         memset(b->dvf, 0, (size_t)B * E * sizeof(float));
@@ -402,8 +404,10 @@ int coop_pretrain_run(const struct coop_pretrain_config *c, const struct coop_to
         rc = coop_pretrain_state_batch(s, step, e);
         tdata += coop_now() - td;
         rc = rc ? rc : coop_pretrain_state_grad(s, &loss, e);
-        if (rc)
+        if (rc) {
+            coop_fail_prefix(e, rc, "step %ld", step + 1);
             break;
+        }
         coop_pretrain_state_step(s, lr, step + 1);
         acc += loss;
         nacc++;

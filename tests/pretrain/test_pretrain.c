@@ -400,6 +400,30 @@ static int grab(void *ud, const struct coop_pretrain_progress *p)
     return 0;
 }
 
+/* A learning rate that blows the weights up stops the run with the step named
+ * and no checkpoint written. */
+START_TEST(diverging_run_stops_with_its_step)
+{
+    struct coop_err e;
+    struct coop_pretrain_config c;
+    tiny_config(&c);
+    c.batch_size = 8;
+    c.steps = 20;
+    c.warmup = 0;
+    c.lr = 1e30;
+    c.log_every = 1;
+    const char *vocab = tmp_path("div_world.txt.gz"), *ck = tmp_path("div.safetensors");
+    ck_assert_msg(coop_pretrain_vocab(&c, vocab, &e) == 0, "%s", e.msg);
+    struct coop_tokenizer *t;
+    ck_assert_msg(coop_tokenizer_load(&t, vocab, &e) == 0, "%s", e.msg);
+    double fl;
+    ck_assert_int_ne(coop_pretrain_run(&c, t, ck, NULL, NULL, &fl, &e), 0);
+    ck_assert_msg(strstr(e.msg, "step ") && strstr(e.msg, "lower lr"), "%s", e.msg);
+    ck_assert_int_ne(access(ck, F_OK), 0);
+    coop_tokenizer_free(t);
+}
+END_TEST
+
 START_TEST(tiny_run_learns_and_round_trips)
 {
     struct coop_err e;
@@ -480,6 +504,7 @@ int main(void)
     tcase_add_test(tc, long_captions_share);
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
+    tcase_add_test(tc, diverging_run_stops_with_its_step);
     suite_add_tcase(s, tc);
     int rc = coop_check_run(s);
     coop_test_rmtree(tmpdir);
