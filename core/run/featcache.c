@@ -11,7 +11,9 @@
  * was repaired is reported through coop_featcache_warning. */
 #include "coop/featcache.h"
 #include "coop/util.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,34 @@ static void header_bytes(uint8_t *h, int dim, size_t n_items, const uint8_t *key
     memcpy(h + 24, key, 32);
 }
 
+/* Removes this cache file's temporaries that a process of this host left
+ * behind when it was killed between writing and linking one (".BASE.tmp-
+ * HOST-PID" whose PID no longer runs). Temporaries of other hosts, or of a
+ * process that is still alive, are left alone. */
+static void remove_stale_tmp(const char *dir, const char *base, const char *host)
+{
+    char *prefix = coop_asprintf(".%s.tmp-%s-", base, host);
+    DIR *d = prefix ? opendir(dir) : NULL;
+    size_t pl = prefix ? strlen(prefix) : 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, pl) != 0)
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + pl, &end, 10);
+        if (*end || pid <= 0 || (pid_t)pid == getpid() ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char *p = coop_asprintf("%s/%s", dir, de->d_name);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    free(prefix);
+}
+
 /* Puts a file holding only the header under c->path: written and synced
  * under a hidden temporary name first, so the name never shows a torn
  * header. replace = 0 links it (an existing file wins: *lost = 1), else it
@@ -80,6 +110,7 @@ static int create_file(struct coop_featcache *c, const char *dir, const uint8_t 
     char host[256];
     coop_host_name(host, sizeof host);
     const char *base = strrchr(c->path, '/') + 1;
+    remove_stale_tmp(dir, base, host);
     char *tmp = coop_asprintf("%s/.%s.tmp-%s-%ld", dir, base, host, (long)getpid());
     if (!tmp)
         return coop_fail(e, COOP_E_NOMEM, "out of memory");

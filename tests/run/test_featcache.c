@@ -472,6 +472,47 @@ START_TEST(resume_with_half_the_cache_is_bit_identical)
 }
 END_TEST
 
+/* A temporary left by a killed process of this host (its PID no longer
+ * runs) is removed when the file is next created; one of a live process
+ * (this test's parent) or of another host stays. */
+START_TEST(stale_temporaries_are_removed)
+{
+    ck_assert_int_eq(coop_test_tmpdir(dir, sizeof dir, "featcache"), 0);
+    struct coop_featcache *c;
+    struct coop_err e;
+    const char *key = "checkpoint=ccc\npreprocess=v1\nview=0\n";
+    ck_assert_int_eq(coop_featcache_open(dir, key, 4, 2, &c, &e), 0);
+    char *path = coop_strdup(coop_featcache_path(c));
+    coop_featcache_close(c);
+    ck_assert_int_eq(unlink(path), 0); /* the next open creates it again */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    ck_assert_int_gt(dead, 0);
+    ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+    char host[256];
+    coop_host_name(host, sizeof host);
+    const char *base = strrchr(path, '/') + 1;
+    char *stale = coop_asprintf("%s/.%s.tmp-%s-%ld", dir, base, host, (long)dead);
+    char *live = coop_asprintf("%s/.%s.tmp-%s-%ld", dir, base, host, (long)getppid());
+    char *other = coop_asprintf("%s/.%s.tmp-otherhost-%ld", dir, base, (long)dead);
+    const char *all[] = {stale, live, other};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(all[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("0123456789", f);
+        fclose(f);
+    }
+    ck_assert_int_eq(coop_featcache_open(dir, key, 4, 2, &c, &e), 0);
+    coop_featcache_close(c);
+    ck_assert_int_ne(access(stale, F_OK), 0);
+    ck_assert_int_eq(access(live, F_OK), 0);
+    ck_assert_int_eq(access(other, F_OK), 0);
+    free(stale), free(live), free(other), free(path);
+    coop_test_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("featcache");
@@ -487,6 +528,7 @@ int main(void)
     tcase_add_test(tc, damaged_tail_is_cut_off);
     tcase_add_test(tc, readers_never_cut_an_appenders_record);
     tcase_add_test(tc, full_disk_leaves_no_broken_file);
+    tcase_add_test(tc, stale_temporaries_are_removed);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }
