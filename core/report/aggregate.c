@@ -265,8 +265,8 @@ static void push_average(struct rp_table *t, const struct rp_cell *cells, size_t
     coop_rp_strs_push(&t->cells, buf);
 }
 
-static int start_table(struct rp_table *t, const char *name, const char *title,
-                       const char *setting)
+int coop_rp_table_start(struct rp_table *t, const char *name, const char *title,
+                        const char *setting)
 {
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -336,7 +336,7 @@ static void fewshot_header(struct rp_table *t, const int *shots, size_t ns)
 
 int coop_rp_table_fewshot(struct rp_table *t, struct rp_curves *cv, struct rp_set *s, int setting)
 {
-    if (start_table(t, "fewshot", "Few-shot accuracy (%) on the test split",
+    if (coop_rp_table_start(t, "fewshot", "Few-shot accuracy (%) on the test split",
                     s->settings.v[setting]))
         return COOP_E_NOMEM;
     memset(cv, 0, sizeof *cv);
@@ -486,7 +486,7 @@ static void dg_rows(struct rp_set *s, struct rp_table *t, int setting, const cha
 
 int coop_rp_table_dg(struct rp_table *t, struct rp_set *s, int setting)
 {
-    if (start_table(t, "domain_generalisation",
+    if (coop_rp_table_start(t, "domain_generalisation",
                     "Domain generalisation: accuracy (%) on the source test split and each "
                     "target", s->settings.v[setting]))
         return COOP_E_NOMEM;
@@ -619,7 +619,7 @@ int coop_rp_table_ablation(struct rp_table *t, struct rp_set *s, int setting, co
     char key[64], name[80];
     snprintf(key, sizeof key, "axis_%s", axis);
     snprintf(name, sizeof name, "ablation_%s", axis);
-    if (start_table(t, name, ab_title(axis), s->settings.v[setting]))
+    if (coop_rp_table_start(t, name, ab_title(axis), s->settings.v[setting]))
         return COOP_E_NOMEM;
     struct rp_strs vals = {0};
     for (size_t i = 0; i < s->n; i++) {
@@ -760,7 +760,7 @@ static void b2n_average(struct rp_table *t, const char *label, int shots, struct
 
 int coop_rp_table_base2new(struct rp_table *t, struct rp_set *s, int setting)
 {
-    if (start_table(t, "base2new",
+    if (coop_rp_table_start(t, "base2new",
                     "Base-to-new generalisation: accuracy (%) on the base and the new classes, "
                     "harmonic mean H", s->settings.v[setting]))
         return COOP_E_NOMEM;

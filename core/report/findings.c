@@ -24,12 +24,6 @@ struct fnd {
     struct rp_strs datasets; /* sources with few-shot trials, sorted */
 };
 
-static bool truthy(const char *v)
-{
-    return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
-                 !strcasecmp(v, "csc") || !strcasecmp(v, "on"));
-}
-
 static bool in_setting(const struct fnd *f, const struct rp_trial *t)
 {
     return t->setting == f->setting && !t->base2new && t->completed && !t->failed;
@@ -43,7 +37,7 @@ static bool is_method(const struct rp_trial *t, const char *method, const struct
         return true;
     const char *n = coop_rp_get(t, "axis_n_ctx"), *p = coop_rp_get(t, "axis_position");
     return n && p && atoi(n) == v->n_ctx && !strcmp(p, v->position) &&
-           truthy(coop_rp_get(t, "axis_csc")) == v->csc;
+           (coop_rp_get(t, "axis_csc") && coop_rp_truthy(coop_rp_get(t, "axis_csc"))) == v->csc;
 }
 
 /* Accuracies (one per trial, i.e. per seed) of method/variant on dataset ds,
@@ -312,14 +306,9 @@ static int str_cmp_q(const void *a, const void *b)
 
 int coop_rp_table_findings(struct rp_table *t, struct rp_set *s, int setting)
 {
-    memset(t, 0, sizeof *t);
-    t->name = strdup("findings");
-    const char *title = "Findings: the paper's claims against these results";
-    size_t l = strlen(title) + strlen(s->settings.v[setting]) + 16;
-    t->title = malloc(l);
-    if (!t->name || !t->title)
+    if (coop_rp_table_start(t, "findings", "Findings: the paper's claims against these results",
+                            s->settings.v[setting]))
         return COOP_E_NOMEM;
-    snprintf(t->title, l, "%s [%s]", title, s->settings.v[setting]);
     struct fnd f = {s, setting, {0}};
     for (size_t i = 0; i < s->n; i++) {
         const struct rp_trial *tr = &s->t[i];

@@ -111,7 +111,7 @@ static const char *base_label(const char *m)
     return m;
 }
 
-static bool truthy(const char *v)
+bool coop_rp_truthy(const char *v)
 {
     return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
            strcasecmp(v, "csc") == 0 || strcasecmp(v, "on") == 0;
@@ -138,7 +138,7 @@ void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *
         append(buf, len, tmp);
     }
     if ((v = coop_rp_get(t, "axis_csc")) && !(omit && strcmp(omit, "csc") == 0))
-        append(buf, len, truthy(v) ? " CSC" : " unified");
+        append(buf, len, coop_rp_truthy(v) ? " CSC" : " unified");
     for (size_t i = 0; i < t->keys.n; i++) {
         const char *k = t->keys.v[i];
         if (strncmp(k, "axis_", 5) != 0 || coop_rp_axis_structural(k) ||
@@ -176,8 +176,8 @@ int coop_rp_axis_value_cmp(const char *axis, const char *a, const char *b)
 {
     if (strcmp(axis, "position") == 0 && position_rank(a) != position_rank(b))
         return position_rank(a) - position_rank(b);
-    if (strcmp(axis, "csc") == 0 && truthy(a) != truthy(b))
-        return truthy(a) ? 1 : -1;
+    if (strcmp(axis, "csc") == 0 && coop_rp_truthy(a) != coop_rp_truthy(b))
+        return coop_rp_truthy(a) ? 1 : -1;
     char *ea, *eb;
     double x = strtod(a, &ea), y = strtod(b, &eb);
     if (!*ea && !*eb && ea != a && eb != b && x != y)

@@ -75,6 +75,8 @@ enum { RP_LABEL_MAX = 256 };
 void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit_axis);
 /* Ordering of labels in tables: returns <0, 0, >0 like strcmp. */
 int coop_rp_label_cmp(const char *a, const char *b);
+/* A csc axis value that means class-specific (true, 1, yes, csc, on). */
+bool coop_rp_truthy(const char *v);
 /* Axis value ordering for ablation columns. */
 int coop_rp_axis_value_cmp(const char *axis, const char *a, const char *b);
 
@@ -87,6 +89,9 @@ struct rp_table {
     struct rp_strs cells; /* row-major, ncol per row */
     struct rp_strs notes; /* printed under the table */
 };
+/* t zeroed, with its file stem and the title "title [setting]"; COOP_E_NOMEM or 0. */
+int coop_rp_table_start(struct rp_table *t, const char *name, const char *title,
+                        const char *setting);
 size_t coop_rp_table_rows(const struct rp_table *t);
 const char *coop_rp_table_cell(const struct rp_table *t, size_t row, size_t col);
 void coop_rp_table_free(struct rp_table *t);
