@@ -38,6 +38,7 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->bpe_min_count = 2;
     c->log_every = 250;
     c->long_captions = 0;
+    c->style_words = 1;
 }
 
 enum ktype { K_INT, K_LONG, K_U64, K_DBL };
@@ -54,7 +55,7 @@ static const struct key {
     K(eps, K_DBL), K(init_logit_scale, K_DBL), K(sketch_fraction, K_DBL),
     K(rendition_fraction, K_DBL), K(cooccurrence, K_DBL), K(supersample, K_INT),
     K(bpe_captions, K_INT), K(bpe_merges, K_INT), K(bpe_min_count, K_LONG), K(log_every, K_INT),
-    K(data_pool, K_LONG), K(decay_embeddings, K_INT), K(long_captions, K_DBL),
+    K(data_pool, K_LONG), K(decay_embeddings, K_INT), K(long_captions, K_DBL), K(style_words, K_DBL),
 #undef K
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -207,6 +208,8 @@ int coop_pretrain_config_check(const struct coop_pretrain_config *c, struct coop
     BAD(c->log_every < 1, "log_every must be >= 1");
     BAD(!(c->long_captions >= 0 && c->long_captions <= 1), "long_captions %g outside [0, 1]",
         c->long_captions);
+    BAD(!(c->style_words >= 0 && c->style_words <= 1), "style_words %g outside [0, 1]",
+        c->style_words);
     BAD(c->decay_embeddings != 0 && c->decay_embeddings != 1, "decay_embeddings must be 0 or 1");
 #undef BAD
     return 0;

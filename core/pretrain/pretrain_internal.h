@@ -23,7 +23,9 @@ int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_c
  * COOP_WORLD_CAPTION_MAX]: one description, or with probability
  * c->long_captions (a draw of its own) two independent descriptions of the
  * same scene as two sentences, which reach text positions that one rarely
- * does. Deterministic in (c, stream, idx). */
+ * does. A sketch or rendition pair keeps its style phrase ("a sketch of")
+ * with probability c->style_words (another draw of its own) and otherwise
+ * loses it. Deterministic in (c, stream, idx). */
 int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
                           const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
                           struct coop_err *e);

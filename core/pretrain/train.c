@@ -54,6 +54,14 @@ int coop_pretrain_pixels(float *out, const struct coop_world_scene *sc, int S, i
     return rc;
 }
 
+/* Removes the style phrase that buf starts with, when there is one. */
+static void drop_style_phrase(char *buf, int style)
+{
+    size_t n = coop_world_style_phrase(buf, style);
+    if (n)
+        memmove(buf, buf + n, strlen(buf + n) + 1);
+}
+
 int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
                           const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
                           struct coop_err *e)
@@ -61,15 +69,24 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
     if (len < 2 * COOP_WORLD_CAPTION_MAX)
         return coop_fail(e, COOP_E_INVAL, "pretrain: caption buffer of %zu bytes is too small",
                          len);
-    int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
+    /* own draws, so that the defaults (long_captions 0, style_words 1) give
+     * exactly the one-caption stream */
     double u = (double)(coop_mix64(stream ^ coop_mix64(idx ^ 0x10C0A7105ULL)) >> 11) * 0x1.0p-53;
+    double w = (double)(coop_mix64(stream ^ coop_mix64(idx ^ 0x57E1E5A7ULL)) >> 11) * 0x1.0p-53;
+    int silent = sc->style != COOP_WORLD_STYLE_PHOTO && !(w < c->style_words);
+    int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
+    if (rc == 0 && silent)
+        drop_style_phrase(buf, sc->style);
     if (rc || !(u < c->long_captions))
         return rc;
     size_t n = strlen(buf);
     if (n > 0 && buf[n - 1] != '.')
         buf[n++] = '.';
     buf[n++] = ' ';
-    return coop_world_caption(buf + n, len - n, sc, coop_mix64(stream ^ ~idx ^ 0x5EC0DCA97105ULL), e);
+    rc = coop_world_caption(buf + n, len - n, sc, coop_mix64(stream ^ ~idx ^ 0x5EC0DCA97105ULL), e);
+    if (rc == 0 && silent)
+        drop_style_phrase(buf + n, sc->style);
+    return rc;
 }
 
 int coop_pretrain_vocab(const struct coop_pretrain_config *c, const char *gz_path,

@@ -96,21 +96,36 @@ static void put_object(struct sb *b, const struct coop_world_scene *s,
     }
 }
 
+static const char *const photo_prefix[] = {"", "", "a photo of ", "an image of ", "a picture of ",
+                                           "there is ", "this is ", "a rendering of ",
+                                           "a close up photo of "};
+static const char *const sketch_prefix[] = {"a sketch of ", "a drawing of ", "a pencil sketch of ",
+                                            "a line drawing of "};
+static const char *const cartoon_prefix[] = {"a cartoon of ", "an illustration of ",
+                                             "a cartoon drawing of ", "a painting of "};
+
 static void put_prefix(struct sb *b, int style, struct coop_rng *r)
 {
-    static const char *const photo[] = {"", "", "a photo of ", "an image of ", "a picture of ",
-                                        "there is ", "this is ", "a rendering of ",
-                                        "a close up photo of "};
-    static const char *const sketch[] = {"a sketch of ", "a drawing of ", "a pencil sketch of ",
-                                         "a line drawing of "};
-    static const char *const cartoon[] = {"a cartoon of ", "an illustration of ",
-                                          "a cartoon drawing of ", "a painting of "};
     if (style == COOP_WORLD_STYLE_SKETCH)
-        put(b, any(sketch, 4, r));
+        put(b, any(sketch_prefix, 4, r));
     else if (style == COOP_WORLD_STYLE_RENDITION)
-        put(b, any(cartoon, 4, r));
+        put(b, any(cartoon_prefix, 4, r));
     else
-        put(b, any(photo, sizeof photo / sizeof photo[0], r));
+        put(b, any(photo_prefix, sizeof photo_prefix / sizeof photo_prefix[0], r));
+}
+
+size_t coop_world_style_phrase(const char *caption, int style)
+{
+    const char *const *list = style == COOP_WORLD_STYLE_SKETCH      ? sketch_prefix
+                              : style == COOP_WORLD_STYLE_RENDITION ? cartoon_prefix
+                                                                    : NULL;
+    size_t best = 0;
+    for (int i = 0; list && caption && i < 4; i++) {
+        size_t n = strlen(list[i]);
+        if (n > best && strncmp(caption, list[i], n) == 0)
+            best = n;
+    }
+    return best;
 }
 
 int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s, uint64_t seed,

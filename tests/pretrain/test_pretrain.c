@@ -281,6 +281,55 @@ START_TEST(long_captions_share)
 }
 END_TEST
 
+/* style_words: 1 (the default) keeps every caption; 0 removes the style
+ * phrase from every sketch and rendition caption that has one ("a sketch of
+ * a star" -> "a star") and leaves photos alone; a share in between is
+ * followed. */
+START_TEST(style_words_share)
+{
+    struct coop_pretrain_config c;
+    coop_pretrain_config_default(&c);
+    ck_assert(c.style_words == 1);
+    c.sketch_fraction = 0.3;
+    c.rendition_fraction = 0.3;
+    struct coop_err e;
+    const int n = 3000;
+    int phrased = 0, kept = 0, photos = 0;
+    for (int i = 0; i < n; i++) {
+        struct coop_world_scene s;
+        char one[COOP_WORLD_CAPTION_MAX], buf[2 * COOP_WORLD_CAPTION_MAX];
+        ck_assert_int_eq(coop_pretrain_scene(&s, &c, 91, (uint64_t)i, &e), 0);
+        ck_assert_int_eq(coop_world_caption(one, sizeof one, &s, coop_mix64(91 ^ ~(uint64_t)i), &e),
+                         0);
+        size_t p = coop_world_style_phrase(one, s.style);
+        c.style_words = 1;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 91, (uint64_t)i, &e), 0);
+        ck_assert_str_eq(buf, one);
+        c.style_words = 0;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 91, (uint64_t)i, &e), 0);
+        ck_assert_str_eq(buf, one + p);
+        ck_assert_uint_eq(coop_world_style_phrase(buf, s.style), 0);
+        if (s.style == COOP_WORLD_STYLE_PHOTO) {
+            ck_assert_uint_eq(p, 0);
+            photos++;
+            continue;
+        }
+        if (!p)
+            continue;
+        ck_assert(strstr(one, " of ") == one + p - 4); /* "a sketch of ", "a cartoon of " */
+        phrased++;
+        c.style_words = 0.5;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 91, (uint64_t)i, &e), 0);
+        ck_assert(strcmp(buf, one) == 0 || strcmp(buf, one + p) == 0);
+        kept += strcmp(buf, one) == 0;
+    }
+    ck_assert_int_gt(photos, n / 4);
+    ck_assert_int_gt(phrased, n / 3);
+    ck_assert_double_eq_tol(kept / (double)phrased, 0.5, 0.05);
+    expect_check_refuses("style_words", "-0.1");
+}
+END_TEST
+
 /* ---- whole-chain gradient ------------------------------------------------------------ */
 static void tiny_config(struct coop_pretrain_config *c)
 {
@@ -502,6 +551,7 @@ int main(void)
     tcase_add_test(tc, config_file_and_errors);
     tcase_add_test(tc, stream_cooccurrence_share);
     tcase_add_test(tc, long_captions_share);
+    tcase_add_test(tc, style_words_share);
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     tcase_add_test(tc, diverging_run_stops_with_its_step);

@@ -66,6 +66,8 @@ struct coop_pretrain_config {
     int decay_embeddings;          /* 1: weight decay on token and position embeddings too */
     double long_captions;          /* share of pairs whose caption is two descriptions of the
                                       scene, so that later text positions are trained too */
+    double style_words;            /* share of sketch and rendition pairs whose caption names
+                                      the style ("a sketch of"); the rest say nothing of it */
 };
 COOP_API void coop_pretrain_config_default(struct coop_pretrain_config *c);
 /* Sets one key (names as the struct fields) from its text value. */

@@ -152,6 +152,12 @@ COOP_API int coop_world_main_mask(uint8_t *mask, const struct coop_world_scene *
 COOP_API int coop_world_caption(char *buf, size_t len, const struct coop_world_scene *s,
                                 uint64_t seed, struct coop_err *e);
 
+/* Length in bytes of the phrase naming the style ("a sketch of ", "a cartoon
+ * of ", ...) that a caption of a sketch or rendition scene starts with, or 0
+ * (a photo, or a caption that starts with its background). Removing it gives
+ * the caption of the same scene as alt text that does not say how it was drawn. */
+COOP_API size_t coop_world_style_phrase(const char *caption, int style);
+
 /* One image-caption pair for pretraining: samples a scene (c = NULL: the
  * normal world's defaults), renders rgb [size, size, 3] and writes one
  * caption (caption_len >= COOP_WORLD_CAPTION_MAX is always enough).
