@@ -13,16 +13,16 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     memset(c, 0, sizeof *c);
     c->seed = 1;
     c->image_size = 32;
-    c->patch_size = 4;
-    c->vision_width = 64;
+    c->patch_size = 8;
+    c->vision_width = 256;
     c->vision_layers = 2;
     c->context_length = 32;
     c->text_width = 64;
     c->text_layers = 2;
     c->embed_dim = 64;
     c->batch_size = 64;
-    c->steps = 20000;
-    c->warmup = 200;
+    c->steps = 14000;
+    c->warmup = 300;
     c->lr = 1e-3;
     c->weight_decay = 0.1;
     c->beta1 = 0.9;
@@ -37,7 +37,7 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->bpe_merges = 2000;
     c->bpe_min_count = 2;
     c->log_every = 250;
-    c->long_captions = 0;
+    c->long_captions = 0.5;
     c->style_words = 1;
 }
 

@@ -58,9 +58,9 @@ START_TEST(shipped_checkpoint)
     ck_assert_int_eq(m.text.layers, 2);
     ck_assert_int_eq(m.text.embed_dim, 64);
     ck_assert_int_eq(m.vit.image_size, 32);
-    ck_assert_int_eq(m.vit.patch_size, 4);
-    ck_assert_int_eq(m.vit.width, 64);
-    ck_assert_int_eq(m.vit.heads, 1);
+    ck_assert_int_eq(m.vit.patch_size, 8);
+    ck_assert_int_eq(m.vit.width, 256);
+    ck_assert_int_eq(m.vit.heads, 4);
     ck_assert_int_eq(m.vit.layers, 2);
     ck_assert_int_eq(m.vit.embed_dim, 64);
     struct coop_tokenizer *t;

@@ -80,9 +80,9 @@ static float *read_f32(const char *file, const char *path, size_t *n)
 }
 
 /* A fresh scratch folder and an experiment file in it: the shipped world CLIP
- * on world-textures (8 train and 4 test images per class), then rest
- * (methods, shots, train, augment). Returns the file's path. */
-static char *world_yaml(const char *rest)
+ * on dataset (8 train and 4 test images per class), then rest (methods,
+ * shots, train, augment). Returns the file's path. */
+static char *world_yaml_on(const char *dataset, const char *rest)
 {
     ck_assert_int_eq(coop_test_tmpdir(tmp, sizeof tmp, "e2e"), 0);
     const char *root = getenv("COOP_SOURCE_ROOT");
@@ -93,11 +93,16 @@ static char *world_yaml(const char *rest)
             "experiment: e2e\nresults_dir: %s/results\n"
             "backbone: {plugin: clip, checkpoint: %s/models/world-clip/world-clip.safetensors, "
             "vocab: %s/models/world-clip/bpe_world.txt.gz}\n"
-            "datasets: [{name: world-textures, options: {train_per_class: 8, test_per_class: 4}}]\n"
+            "datasets: [{name: %s, options: {train_per_class: 8, test_per_class: 4}}]\n"
             "%s",
-            tmp, root, root, rest);
+            tmp, root, root, dataset, rest);
     fclose(f);
     return yaml;
+}
+
+static char *world_yaml(const char *rest)
+{
+    return world_yaml_on("world-textures", rest);
 }
 
 START_TEST(coop_trains_through_the_clip_plugin)
@@ -161,7 +166,7 @@ static char *file_of(const char *dir, const char *method)
     return found;
 }
 
-static void check_learns(const char *dir, const char *method, int epochs)
+static void check_learns(const char *dir, const char *method, int epochs, double chance)
 {
     char *file = file_of(dir, method);
     size_t n;
@@ -177,13 +182,15 @@ static void check_learns(const char *dir, const char *method, int epochs)
     coop_results_close(r);
     printf("  %s: loss %.3f -> %.3f, test accuracy %.1f%%\n", method, loss[0], loss[epochs - 1],
            acc);
-    ck_assert_msg(acc > 40.0, "%s: test accuracy %g (chance 16.7)", method, acc);
+    ck_assert_msg(acc > chance + 25.0, "%s: test accuracy %g (chance %g)", method, acc, chance);
     free(loss), free(file);
 }
 
 START_TEST(cocoop_and_kgcoop_run_from_yaml)
 {
-    char *yaml = world_yaml(
+    /* world-shapes: the shipped model's texture prompt is far off (zero-shot
+     * 18 %), and both methods start from a hand-written prompt */
+    char *yaml = world_yaml_on("world-shapes",
         "methods:\n"
         "  - {name: cocoop, train: {epochs: 10, batch_size: 4, lr: 0.02}}\n"
         "  - {name: kgcoop, lambda: 1.0, train: {epochs: 40, batch_size: 8, lr: 0.02}}\n"
@@ -191,8 +198,8 @@ START_TEST(cocoop_and_kgcoop_run_from_yaml)
         "augment: {mode: views, views: 1}\n");
     ck_assert_int_eq(sweep(yaml, false), 2);
     char *dir = coop_asprintf("%s/results/e2e", tmp);
-    check_learns(dir, "cocoop", 10);
-    check_learns(dir, "kgcoop", 40);
+    check_learns(dir, "cocoop", 10, 100.0 / 12);
+    check_learns(dir, "kgcoop", 40, 100.0 / 12);
     free(dir), free(yaml);
     ck_assert_int_eq(coop_test_rmtree(tmp), 0);
 }
