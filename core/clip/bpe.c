@@ -378,12 +378,6 @@ int coop_tokenizer_load_hf(struct coop_tokenizer **out, const char *vocab_json,
     return 0;
 }
 
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 int coop_tokenizer_load(struct coop_tokenizer **out, const char *path, struct coop_err *e)
 {
     if (coop_dir_exists(path)) {
@@ -401,7 +395,7 @@ int coop_tokenizer_load(struct coop_tokenizer **out, const char *path, struct co
         free(vj);
         return rc;
     }
-    if (ends_with(path, ".json")) {
+    if (coop_str_ends_with(path, ".json")) {
         const char *slash = strrchr(path, '/');
         char *m = slash ? coop_asprintf("%.*s/merges.txt", (int)(slash - path), path)
                         : coop_strdup("merges.txt");

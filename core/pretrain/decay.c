@@ -1,18 +1,13 @@
 /* decay.c: CLIP's rule for which parameters get weight decay in pretraining
  * (the optimiser itself is coop_adamw_update, core/train/adamw.c). */
 #include "coop/pretrain.h"
+#include "coop/util.h"
 #include <string.h>
-
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
 
 bool coop_pretrain_decays(const char *name, int ndim)
 {
     if (ndim < 2 || strstr(name, "embedding") || strstr(name, "ln_") || strstr(name, "bn") ||
-        ends_with(name, "bias") || strstr(name, "logit_scale"))
+        coop_str_ends_with(name, "bias") || strstr(name, "logit_scale"))
         return false;
     return true;
 }

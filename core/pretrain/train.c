@@ -136,12 +136,6 @@ static void pt_free(struct pt *s)
     free(s->off);
 }
 
-static bool ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* Seeded towers, then CLIP's conventions: LayerNorm gains 1, biases 0. */
 static void pt_init(struct pt *s, const struct coop_pretrain_config *c)
 {
@@ -153,9 +147,9 @@ static void pt_init(struct pt *s, const struct coop_pretrain_config *c)
         for (int d = 0; d < s->pr[i].ndim; d++)
             n *= (size_t)s->pr[i].shape[d];
         const char *nm = s->pr[i].name;
-        if (ends_with(nm, "bias") || ends_with(nm, "_b"))
+        if (coop_str_ends_with(nm, "bias") || coop_str_ends_with(nm, "_b"))
             memset(p, 0, n * sizeof *p);
-        else if (strstr(nm, "ln_") && ends_with(nm, "weight"))
+        else if (strstr(nm, "ln_") && coop_str_ends_with(nm, "weight"))
             for (size_t k = 0; k < n; k++)
                 p[k] = 1.0f;
     }

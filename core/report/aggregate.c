@@ -169,7 +169,7 @@ static int label_cmp_q(const void *a, const void *b)
     return coop_rp_label_cmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int str_cmp_q(const void *a, const void *b)
+int coop_rp_str_cmp_q(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -193,7 +193,7 @@ static void distinct_datasets(struct rp_strs *out, const struct rp_set *s, int s
         if (in_scope(&s->t[i], setting, base2new) && coop_rp_strs_find(out, s->t[i].dataset) < 0)
             coop_rp_strs_push(out, s->t[i].dataset);
     if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, str_cmp_q);
+        qsort(out->v, out->n, sizeof *out->v, coop_rp_str_cmp_q);
 }
 
 static void distinct_labels(struct rp_strs *out, const struct rp_set *s, int setting,
@@ -425,9 +425,9 @@ static void dg_axes(struct rp_strs *src, struct rp_strs *tg, const struct rp_set
                 coop_rp_strs_push(tg, t->evals[j].target);
     }
     if (src->n)
-        qsort(src->v, src->n, sizeof *src->v, str_cmp_q);
+        qsort(src->v, src->n, sizeof *src->v, coop_rp_str_cmp_q);
     if (tg->n)
-        qsort(tg->v, tg->n, sizeof *tg->v, str_cmp_q);
+        qsort(tg->v, tg->n, sizeof *tg->v, coop_rp_str_cmp_q);
 }
 
 static bool dataset_has_target(const struct rp_set *s, int setting, const char *ds,

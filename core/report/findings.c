@@ -256,7 +256,7 @@ static void f_ensemble(struct fnd *f, struct rp_table *t)
     push_row(t, "Prompt ensembling is above the single hand-written template on average", &r);
 }
 
-static bool ends_with(const char *s, const char *suf)
+static bool ends_with_nocase(const char *s, const char *suf)
 {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && !strcasecmp(s + a - b, suf);
@@ -278,7 +278,7 @@ static void f_dg(struct fnd *f, struct rp_table *t)
                 continue;
             for (size_t j = 0; j < tr->n_evals; j++)
                 for (int k = 0; k < 4; k++)
-                    if (ends_with(tr->evals[j].target, kinds[k]) &&
+                    if (ends_with_nocase(tr->evals[j].target, kinds[k]) &&
                         coop_rp_strs_find(&tg, tr->evals[j].target) < 0)
                         coop_rp_strs_push(&tg, tr->evals[j].target);
         }
@@ -299,11 +299,6 @@ static void f_dg(struct fnd *f, struct rp_table *t)
                 "-R targets", &r);
 }
 
-static int str_cmp_q(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int coop_rp_table_findings(struct rp_table *t, struct rp_set *s, int setting)
 {
     if (coop_rp_table_start(t, "findings", "Findings: the paper's claims against these results",
@@ -317,7 +312,7 @@ int coop_rp_table_findings(struct rp_table *t, struct rp_set *s, int setting)
             coop_rp_strs_push(&f.datasets, tr->dataset);
     }
     if (f.datasets.n)
-        qsort(f.datasets.v, f.datasets.n, sizeof *f.datasets.v, str_cmp_q);
+        qsort(f.datasets.v, f.datasets.n, sizeof *f.datasets.v, coop_rp_str_cmp_q);
     coop_rp_strs_push(&t->header, "Claim (paper)");
     coop_rp_strs_push(&t->header, "Measured (test accuracy %, mean over seeds)");
     coop_rp_strs_push(&t->header, "Verdict");

@@ -77,6 +77,8 @@ void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *
 int coop_rp_label_cmp(const char *a, const char *b);
 /* A csc axis value that means class-specific (true, 1, yes, csc, on). */
 bool coop_rp_truthy(const char *v);
+/* qsort comparator of char * elements (strcmp order). */
+int coop_rp_str_cmp_q(const void *a, const void *b);
 /* Axis value ordering for ablation columns. */
 int coop_rp_axis_value_cmp(const char *axis, const char *a, const char *b);
 

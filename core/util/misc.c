@@ -11,6 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+bool coop_str_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 char *coop_strdup(const char *s)
 {
     if (!s)

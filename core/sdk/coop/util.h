@@ -52,6 +52,7 @@ COOP_API int coop_sha256_file(const char *path, char out[65], struct coop_err *e
 
 /* ---- strings and files -------------------------------------------------- */
 COOP_API char *coop_strdup(const char *s);                 /* NULL-safe strdup */
+COOP_API bool coop_str_ends_with(const char *s, const char *suffix); /* case-sensitive */
 COOP_API char *coop_asprintf(const char *fmt, ...) COOP_PRINTF(1, 2); /* malloc'd */
 /* Levenshtein distance (for "did you mean" suggestions). */
 COOP_API size_t coop_edit_distance(const char *a, const char *b);
