@@ -18,13 +18,19 @@
 
 #define LN100 4.605170186f
 
+/* A draw in [0, 1) from a 64-bit hash (53 bits). */
+static double unit_draw(uint64_t h)
+{
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
 int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_config *c,
                         uint64_t stream, uint64_t i, struct coop_err *e)
 {
     uint64_t seed = coop_mix64(stream ^ coop_mix64(i + 1));
     struct coop_world_constraints k;
     coop_world_constraints_default(&k);
-    double u = (double)(coop_mix64(seed ^ 0x5bd1e995u) >> 11) * 0x1.0p-53;
+    double u = unit_draw(coop_mix64(seed ^ 0x5bd1e995u));
     if (u < c->sketch_fraction) {
         k.style = COOP_WORLD_STYLE_SKETCH;
         k.ink_in_colour = (coop_mix64(seed) & 1) != 0;
@@ -32,7 +38,7 @@ int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_c
         k.style = COOP_WORLD_STYLE_RENDITION;
     }
     int rc = coop_world_scene_sample(s, &k, seed, e);
-    double v = (double)(coop_mix64(seed ^ 0xc2b2ae35u) >> 11) * 0x1.0p-53;
+    double v = unit_draw(coop_mix64(seed ^ 0xc2b2ae35u));
     if (rc == 0 && v < c->cooccurrence) {
         /* the web's co-occurrence: this kind in its usual colour */
         k.shape = s->main.shape;
@@ -71,8 +77,8 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
                          len);
     /* own draws, so that the defaults (long_captions 0, style_words 1) give
      * exactly the one-caption stream */
-    double u = (double)(coop_mix64(stream ^ coop_mix64(idx ^ 0x10C0A7105ULL)) >> 11) * 0x1.0p-53;
-    double w = (double)(coop_mix64(stream ^ coop_mix64(idx ^ 0x57E1E5A7ULL)) >> 11) * 0x1.0p-53;
+    double u = unit_draw(coop_mix64(stream ^ coop_mix64(idx ^ 0x10C0A7105ULL)));
+    double w = unit_draw(coop_mix64(stream ^ coop_mix64(idx ^ 0x57E1E5A7ULL)));
     int silent = sc->style != COOP_WORLD_STYLE_PHOTO && !(w < c->style_words);
     int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
     if (rc == 0 && silent)

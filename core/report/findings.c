@@ -37,7 +37,7 @@ static bool is_method(const struct rp_trial *t, const char *method, const struct
         return true;
     const char *n = coop_rp_get(t, "axis_n_ctx"), *p = coop_rp_get(t, "axis_position");
     return n && p && atoi(n) == v->n_ctx && !strcmp(p, v->position) &&
-           (coop_rp_get(t, "axis_csc") && coop_rp_truthy(coop_rp_get(t, "axis_csc"))) == v->csc;
+           coop_rp_truthy(coop_rp_get(t, "axis_csc")) == v->csc;
 }
 
 /* Accuracies (one per trial, i.e. per seed) of method/variant on dataset ds,

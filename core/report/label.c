@@ -113,8 +113,8 @@ static const char *base_label(const char *m)
 
 bool coop_rp_truthy(const char *v)
 {
-    return strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-           strcasecmp(v, "csc") == 0 || strcasecmp(v, "on") == 0;
+    return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
+           strcasecmp(v, "csc") == 0 || strcasecmp(v, "on") == 0);
 }
 
 static void append(char *buf, size_t len, const char *s)

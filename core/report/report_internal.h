@@ -75,7 +75,7 @@ enum { RP_LABEL_MAX = 256 };
 void coop_rp_label(char *buf, size_t len, const struct rp_trial *t, const char *omit_axis);
 /* Ordering of labels in tables: returns <0, 0, >0 like strcmp. */
 int coop_rp_label_cmp(const char *a, const char *b);
-/* A csc axis value that means class-specific (true, 1, yes, csc, on). */
+/* A csc axis value that means class-specific (true, 1, yes, csc, on); NULL: false. */
 bool coop_rp_truthy(const char *v);
 /* qsort comparator of char * elements (strcmp order). */
 int coop_rp_str_cmp_q(const void *a, const void *b);

@@ -103,13 +103,15 @@ static const char *const sketch_prefix[] = {"a sketch of ", "a drawing of ", "a 
                                             "a line drawing of "};
 static const char *const cartoon_prefix[] = {"a cartoon of ", "an illustration of ",
                                              "a cartoon drawing of ", "a painting of "};
+#define N_STYLE_PREFIXES (sizeof sketch_prefix / sizeof sketch_prefix[0])
+_Static_assert(sizeof sketch_prefix == sizeof cartoon_prefix, "one count for both style lists");
 
 static void put_prefix(struct sb *b, int style, struct coop_rng *r)
 {
     if (style == COOP_WORLD_STYLE_SKETCH)
-        put(b, any(sketch_prefix, 4, r));
+        put(b, any(sketch_prefix, N_STYLE_PREFIXES, r));
     else if (style == COOP_WORLD_STYLE_RENDITION)
-        put(b, any(cartoon_prefix, 4, r));
+        put(b, any(cartoon_prefix, N_STYLE_PREFIXES, r));
     else
         put(b, any(photo_prefix, sizeof photo_prefix / sizeof photo_prefix[0], r));
 }
@@ -120,7 +122,7 @@ size_t coop_world_style_phrase(const char *caption, int style)
                               : style == COOP_WORLD_STYLE_RENDITION ? cartoon_prefix
                                                                     : NULL;
     size_t best = 0;
-    for (int i = 0; list && caption && i < 4; i++) {
+    for (size_t i = 0; list && caption && i < N_STYLE_PREFIXES; i++) {
         size_t n = strlen(list[i]);
         if (n > best && strncmp(caption, list[i], n) == 0)
             best = n;

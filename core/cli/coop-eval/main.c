@@ -47,11 +47,13 @@ int main(int argc, char **argv)
         static const char *const known[] = {"--results", "--dataset", "--data-root", "--out",
                                             "--cache", "--plugin-path", "--prompt", "--threads",
                                             "--help", "--version"};
+        /* every option but the last two (--help, --version) takes a value */
+        const size_t n_known = sizeof known / sizeof known[0], n_valued = n_known - 2;
         size_t k = 0;
-        while (k < 8 && strcmp(a, known[k]) != 0)
+        while (k < n_valued && strcmp(a, known[k]) != 0)
             k++;
-        if (k == 8) {
-            const char *s = coop_suggest(a, known, 10);
+        if (k == n_valued) {
+            const char *s = coop_suggest(a, known, n_known);
             fprintf(stderr, "coop-eval: unknown option %s%s%s%s\n", a, s ? " (did you mean " : "",
                     s ? s : "", s ? "?)" : "");
             usage(stderr);
