@@ -18,15 +18,13 @@ struct bf16_entry {
     const float *w, *bias;          /* the float32 weight [N,K] and bias it stands for */
     struct coop_bf16_linear *fwd;   /* w (with bias) */
     struct coop_bf16_linear *bwd;   /* w^T [K,N], no bias; NULL: forward only */
-    struct coop_bf16_wmat *left;    /* a convolution's w [N,K] as the left factor */
+    struct coop_bf16_conv *conv;    /* a convolution's w [Co, Ci, k, k] */
 };
 
 struct coop_clip_bf16 {
     struct bf16_entry *ent;
     int n, cap;
     const char *last_impl;         /* oneDNN's kernel of the last product that ran */
-    uint16_t *col;                 /* a convolution's im2col [K, Ho*Wo] in bf16 */
-    size_t col_cap;
     int rc;                        /* first failure since the reset */
     struct coop_err err;
 };
@@ -38,10 +36,9 @@ static void set_free(struct coop_clip_bf16 *s)
     for (int i = 0; i < s->n; i++) {
         coop_bf16_linear_free(s->ent[i].fwd);
         coop_bf16_linear_free(s->ent[i].bwd);
-        coop_bf16_wmat_free(s->ent[i].left);
+        coop_bf16_conv_free(s->ent[i].conv);
     }
     free(s->ent);
-    coop_free(s->col);
     free(s);
 }
 
@@ -159,15 +156,14 @@ int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
     return enable(&v->bf16, add_vit, v, false, "image tower (ViT)", e);
 }
 
-/* A convolution w [Co, Ci, kh, kw]: the left factor [Co, Ci*kh*kw] of its
- * im2col product. */
-static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k,
-                    struct coop_err *e)
+/* A convolution w [Co, Ci, k, k] with its stride and padding. */
+static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k, int stride,
+                    int pad, struct coop_err *e)
 {
     struct bf16_entry *en = new_entry(s, w, NULL);
     if (!en)
         return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
-    int rc = coop_bf16_wmat_create(&en->left, w, Co, Ci * k * k, e);
+    int rc = coop_bf16_conv_create(&en->conv, w, Co, Ci, k, stride, pad, e);
     s->n += rc == 0;
     return rc;
 }
@@ -177,19 +173,19 @@ static int add_resnet(struct coop_clip_bf16 *s, const void *tower, bool backward
 {
     const struct coop_clip_resnet *r = tower;
     int W = r->width, D = 32 * W, rc;
-    if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, e)) ||
-        (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, e)) ||
-        (rc = add_conv(s, r->conv3_w, W, W / 2, 3, e)))
+    if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, 2, 1, e)) ||
+        (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, 1, 1, e)) ||
+        (rc = add_conv(s, r->conv3_w, W, W / 2, 3, 1, 1, e)))
         return rc;
     int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nb && rc == 0; k++) {
         const struct coop_clip_bottleneck *b = &r->blocks[k];
-        if ((rc = add_conv(s, b->conv1_w, b->planes, b->inplanes, 1, e)) ||
-            (rc = add_conv(s, b->conv2_w, b->planes, b->planes, 3, e)) ||
-            (rc = add_conv(s, b->conv3_w, 4 * b->planes, b->planes, 1, e)))
+        if ((rc = add_conv(s, b->conv1_w, b->planes, b->inplanes, 1, 1, 0, e)) ||
+            (rc = add_conv(s, b->conv2_w, b->planes, b->planes, 3, 1, 1, e)) ||
+            (rc = add_conv(s, b->conv3_w, 4 * b->planes, b->planes, 1, 1, 0, e)))
             break;
         if (b->has_downsample)
-            rc = add_conv(s, b->down_conv_w, 4 * b->planes, b->inplanes, 1, e);
+            rc = add_conv(s, b->down_conv_w, 4 * b->planes, b->inplanes, 1, 1, 0, e);
     }
     if (rc == 0 && (rc = add_weight(s, r->ap_q_w, r->ap_q_b, D, D, false, e)) == 0 &&
         (rc = add_weight(s, r->ap_k_w, r->ap_k_b, D, D, false, e)) == 0 &&
@@ -275,59 +271,17 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
         s->last_impl = coop_bf16_linear_impl(en->fwd);
 }
 
-/* colB [Ci*kh*kw, Ho*Wo] in bf16: row (c, ky, kx) holds the pixel of inp
- * [Ci, H, W] each output position reads through that tap (0 in the padding),
- * the layout of conv.c's im2col. */
-static void im2col_bf16(uint16_t *colB, const float *inp, int Ci, int H, int W, int kh, int kw,
-                        int stride, int pad, int Ho, int Wo)
-{
-    size_t N = (size_t)Ho * Wo;
-    int rows = Ci * kh * kw;
-#pragma omp parallel for schedule(static) if ((size_t)rows * N > ((size_t)1 << 20))
-    for (int r = 0; r < rows; r++) {
-        int c = r / (kh * kw), ky = r / kw % kh, kx = r % kw;
-        uint16_t *row = colB + (size_t)r * N;
-        for (int oy = 0; oy < Ho; oy++) {
-            int iy = oy * stride - pad + ky;
-            const float *src = inp + ((size_t)c * H + (iy < 0 ? 0 : iy)) * W;
-            bool in = iy >= 0 && iy < H;
-            for (int ox = 0; ox < Wo; ox++) {
-                int ix = ox * stride - pad + kx;
-                row[(size_t)oy * Wo + ox] =
-                    in && ix >= 0 && ix < W ? coop_bf16_round(src[ix]) : 0;
-            }
-        }
-    }
-}
-
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
-                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
-                           int stride, int pad)
+                           const float *w, int H, int W)
 {
     const struct bf16_entry *en = find(s, w);
-    if (!en || !en->left)
+    if (!en || !en->conv)
         return false;
-    int Ho = (H + 2 * pad - kh) / stride + 1, Wo = (W + 2 * pad - kw) / stride + 1;
-    size_t N = (size_t)Ho * Wo, n = N * (size_t)Ci * kh * kw;
     struct coop_err e;
-    if (n > s->col_cap) {
-        coop_free(s->col);
-        s->col = coop_alloc(n * sizeof *s->col);
-        s->col_cap = s->col ? n : 0;
-        if (!s->col) {
-            keep_failure(s, coop_fail(&e, COOP_E_NOMEM, "bf16 towers: out of memory for a "
-                                      "%zu-element im2col", n), &e);
-            return false;
-        }
-    }
-    if (kh == 1 && kw == 1 && stride == 1 && pad == 0)
-        coop_bf16_round_n(s->col, inp, n); /* pointwise: the input is its own im2col */
-    else
-        im2col_bf16(s->col, inp, Ci, H, W, kh, kw, stride, pad, Ho, Wo);
-    int rc = coop_bf16_wmat_forward(en->left, out, s->col, (int)N, &e);
+    int rc = coop_bf16_conv_forward(en->conv, out, inp, H, W, &e);
     keep_failure(s, rc, &e);
     if (rc == 0)
-        s->last_impl = coop_bf16_wmat_impl(en->left);
+        s->last_impl = coop_bf16_conv_impl(en->conv);
     return rc == 0;
 }
 

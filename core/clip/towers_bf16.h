@@ -18,13 +18,12 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
 void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
                                          float *dbias, const float *dout, const float *inp,
                                          const float *w, int M, int K, int N);
-/* The convolution of one image inp [Ci, H, W] by w [Co, Ci, kh, kw] (no
- * bias) into out [Co, Ho, Wo] as the bf16 GEMM w @ im2col (w the frozen
- * left factor, the im2col built in bf16);
- * false (nothing done) when the set has no bf16 copy of w. */
+/* The convolution of one image inp [Ci, H, W] by w [Co, Ci, k, k] (no bias,
+ * the stride and padding it was added with) into out [Co, Ho, Wo], through
+ * oneDNN's bf16 convolution (coop_bf16_conv of coop/bf16.h); false (nothing
+ * done) when the set has no bf16 copy of w. */
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
-                           const float *w, int Ci, int H, int W, int Co, int kh, int kw,
-                           int stride, int pad);
+                           const float *w, int H, int W);
 /* QuickGELU: with a set, the vectorised-exp kernels (coop/nn.h, _fast),
  * else the exact ones. */
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);

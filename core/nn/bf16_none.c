@@ -36,24 +36,24 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
 {
 }
 
-int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
-                          struct coop_err *e)
+int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, int Ci, int k,
+                          int stride, int pad, struct coop_err *e)
 {
     *out = NULL;
     return coop_bf16_check(e);
 }
 
-int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b, int N,
+int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp, int H, int W,
                            struct coop_err *e)
 {
     return coop_bf16_check(e);
 }
 
-const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l)
+const char *coop_bf16_conv_impl(const struct coop_bf16_conv *l)
 {
     return "";
 }
 
-void coop_bf16_wmat_free(struct coop_bf16_wmat *l)
+void coop_bf16_conv_free(struct coop_bf16_conv *l)
 {
 }

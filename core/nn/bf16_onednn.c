@@ -120,7 +120,7 @@ struct mm_arg {
     const dnnl_memory_desc_t *md;
     void *data;
 };
-static dnnl_status_t run_matmul(const struct mm *m, const struct mm_arg *a, int n)
+static dnnl_status_t run_args(const struct mm *m, const struct mm_arg *a, int n)
 {
     dnnl_exec_arg_t ex[4] = {{0, NULL}};
     dnnl_status_t st = dnnl_success;
@@ -273,7 +273,7 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
     const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
                                {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
-    dnnl_status_t st = run_matmul(&l->mm, a, l->bias ? 4 : 3);
+    dnnl_status_t st = run_args(&l->mm, a, l->bias ? 4 : 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
 }
 
@@ -293,89 +293,189 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
     free(l);
 }
 
-/* ---- frozen left factor ------------------------------------------------ */
-struct coop_bf16_wmat {
-    int M, K;
-    struct mm mm; /* mm.n: the columns of its primitive */
-    uint16_t *a;  /* [M,K] bf16 */
+/* ---- convolution ------------------------------------------------------- */
+/* oneDNN's convolution primitive for one image, in the layouts it prefers
+ * (format "any": blocked or channels-last), between the caller's plain
+ * float32 [C, H, W] planes: a reorder rounds the input to bf16 into the
+ * chosen layout, the convolution accumulates in float32, a second reorder
+ * (skipped when the chosen layout is already plain) writes the planes back.
+ * The primitives, the packed weights and both buffers are built for one
+ * input size and rebuilt when it changes. */
+struct coop_bf16_conv {
+    int Co, Ci, k, stride, pad;
+    struct mm mm;          /* mm.prim: the convolution; mm.n: 1 once built */
+    uint16_t *wplain;      /* [Co, Ci, k, k] bf16 */
+    int H, W, Ho, Wo;      /* the input size the primitives are for */
+    dnnl_primitive_t rin, rout; /* f32 plain -> bf16 chosen; f32 chosen -> plain (or NULL) */
+    dnnl_memory_desc_t src_md, wei_md, dst_md, usrc_md, udst_md;
+    void *wei, *src, *dst;
 };
 
-int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
-                          struct coop_err *e)
+static void md4(dnnl_memory_desc_t *md, int n, int c, int h, int w, dnnl_data_type_t t,
+                dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d = {n, c, h, w};
+    dnnl_memory_desc_init_by_tag(md, 4, d, t, tag);
+}
+
+static void conv_drop(struct coop_bf16_conv *l)
+{
+    mm_reset(&l->mm);
+    dnnl_primitive_destroy(l->rin);
+    dnnl_primitive_destroy(l->rout);
+    l->rin = l->rout = NULL;
+    coop_free(l->wei), coop_free(l->src), coop_free(l->dst);
+    l->wei = l->src = l->dst = NULL;
+    l->H = l->W = 0;
+}
+
+/* A reorder primitive from md a to md b. */
+static dnnl_status_t reorder_prim(dnnl_primitive_t *p, const dnnl_memory_desc_t *a,
+                                  const dnnl_memory_desc_t *b, dnnl_engine_t eng)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, a, eng, b, eng, NULL);
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(p, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* Runs p from data a (md ma) to data b (md mb). */
+static dnnl_status_t run_reorder(const struct mm *m, dnnl_primitive_t p,
+                                 const dnnl_memory_desc_t *ma, void *a,
+                                 const dnnl_memory_desc_t *mb, void *b)
+{
+    dnnl_memory_t from = NULL, to = NULL;
+    dnnl_status_t st = dnnl_memory_create(&from, ma, m->eng, a);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&to, mb, m->eng, b);
+    if (st == dnnl_success) {
+        dnnl_exec_arg_t x[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        st = run(p, m->stream, 2, x);
+    }
+    dnnl_memory_destroy(from);
+    dnnl_memory_destroy(to);
+    return st;
+}
+
+/* Allocates *buf for md (NULL-safe size 0 never happens: every md is
+ * non-empty here). */
+static dnnl_status_t alloc_md(void **buf, const dnnl_memory_desc_t *md)
+{
+    *buf = coop_alloc(dnnl_memory_desc_get_size(md));
+    return *buf ? dnnl_success : dnnl_out_of_memory;
+}
+
+/* Builds the primitives and buffers for an H x W input. */
+static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err *e)
+{
+    if (l->mm.prim && l->H == H && l->W == W)
+        return 0;
+    conv_drop(l);
+    int Ho = (H + 2 * l->pad - l->k) / l->stride + 1, Wo = (W + 2 * l->pad - l->k) / l->stride + 1;
+    if (Ho <= 0 || Wo <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: convolution of a %d x %d input with a %d x %d "
+                         "kernel", H, W, l->k, l->k);
+    dnnl_memory_desc_t src, wei, dst, uwei;
+    md4(&src, 1, l->Ci, H, W, dnnl_bf16, dnnl_format_tag_any);
+    md4(&wei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_format_tag_any);
+    md4(&dst, 1, l->Co, Ho, Wo, dnnl_f32, dnnl_format_tag_any);
+    md4(&l->usrc_md, 1, l->Ci, H, W, dnnl_f32, dnnl_nchw);
+    md4(&l->udst_md, 1, l->Co, Ho, Wo, dnnl_f32, dnnl_nchw);
+    md4(&uwei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_oihw);
+    dnnl_dims_t strides = {l->stride, l->stride}, pad = {l->pad, l->pad};
+    dnnl_convolution_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_convolution_forward_desc_init(
+        &d, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides,
+        pad, pad);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->mm.eng, NULL);
+    if (st == dnnl_success) {
+        l->src_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        l->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        l->dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    }
+    st = mm_set(&l->mm, st, pd, 1);
+    dnnl_primitive_t rw = NULL;
+    if (st == dnnl_success && (st = alloc_md(&l->wei, &l->wei_md)) == dnnl_success &&
+        (st = alloc_md(&l->src, &l->src_md)) == dnnl_success &&
+        (st = alloc_md(&l->dst, &l->dst_md)) == dnnl_success &&
+        (st = reorder_prim(&l->rin, &l->usrc_md, &l->src_md, l->mm.eng)) == dnnl_success &&
+        (dnnl_memory_desc_equal(&l->dst_md, &l->udst_md) ||
+         (st = reorder_prim(&l->rout, &l->dst_md, &l->udst_md, l->mm.eng)) == dnnl_success) &&
+        (st = reorder_prim(&rw, &uwei, &l->wei_md, l->mm.eng)) == dnnl_success)
+        st = run_reorder(&l->mm, rw, &uwei, l->wplain, &l->wei_md, l->wei);
+    dnnl_primitive_destroy(rw);
+    if (st != dnnl_success) {
+        conv_drop(l);
+        return dnnl_fail(e, st, "convolution (bf16) for this input size");
+    }
+    l->H = H, l->W = W, l->Ho = Ho, l->Wo = Wo;
+    return 0;
+}
+
+int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, int Ci, int k,
+                          int stride, int pad, struct coop_err *e)
 {
     *out = NULL;
     int rc = coop_bf16_check(e);
     if (rc)
         return rc;
-    if (M <= 0 || K <= 0)
-        return coop_fail(e, COOP_E_INVAL, "bf16: left factor of %d x %d", M, K);
-    struct coop_bf16_wmat *l = calloc(1, sizeof *l);
+    if (Co <= 0 || Ci <= 0 || k <= 0 || stride <= 0 || pad < 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: convolution %d -> %d channels, kernel %d, "
+                         "stride %d, padding %d", Ci, Co, k, stride, pad);
+    struct coop_bf16_conv *l = calloc(1, sizeof *l);
     if (!l)
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
-    l->M = M, l->K = K;
+    l->Co = Co, l->Ci = Ci, l->k = k, l->stride = stride, l->pad = pad;
+    size_t n = (size_t)Co * Ci * k * k;
     dnnl_status_t st = mm_open(&l->mm);
-    l->a = st == dnnl_success ? coop_alloc((size_t)M * K * sizeof *l->a) : NULL;
-    if (st != dnnl_success || !l->a) {
+    l->wplain = st == dnnl_success ? coop_alloc(n * sizeof *l->wplain) : NULL;
+    if (st != dnnl_success || !l->wplain) {
         rc = st != dnnl_success ? dnnl_fail(e, st, "engine")
-                                : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for %d x %d "
-                                            "weights", M, K);
-        coop_bf16_wmat_free(l);
+                                : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for a %d x %d "
+                                            "x %d x %d kernel", Co, Ci, k, k);
+        coop_bf16_conv_free(l);
         return rc;
     }
-    coop_bf16_round_n(l->a, a, (size_t)M * K);
+    coop_bf16_round_n(l->wplain, w, n);
     *out = l;
     return 0;
 }
 
-/* Makes l->mm.prim the primitive for N columns (plain layouts throughout). */
-static int wmat_prepare(struct coop_bf16_wmat *l, int N, struct coop_err *e)
-{
-    if (l->mm.prim && l->mm.n == N)
-        return 0;
-    mm_reset(&l->mm);
-    dnnl_memory_desc_t src, wei, dst;
-    md2(&src, l->M, l->K, dnnl_bf16, dnnl_ab);
-    md2(&wei, l->K, N, dnnl_bf16, dnnl_ab);
-    md2(&dst, l->M, N, dnnl_f32, dnnl_ab);
-    dnnl_matmul_desc_t d;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, &wei, NULL, &dst);
-    if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->mm.eng, NULL);
-    st = mm_set(&l->mm, st, pd, N);
-    return st == dnnl_success ? 0
-                              : dnnl_fail(e, st, "matmul (bf16, left factor) for this column count");
-}
-
-int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b, int N,
+int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp, int H, int W,
                            struct coop_err *e)
 {
-    if (N <= 0)
-        return coop_fail(e, COOP_E_INVAL, "bf16: product of %d columns", N);
-    int rc = wmat_prepare(l, N, e);
+    if (H <= 0 || W <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: convolution of a %d x %d input", H, W);
+    int rc = conv_prepare(l, H, W, e);
     if (rc)
         return rc;
-    dnnl_memory_desc_t src_md, wei_md, dst_md;
-    md2(&src_md, l->M, l->K, dnnl_bf16, dnnl_ab);
-    md2(&wei_md, l->K, N, dnnl_bf16, dnnl_ab);
-    md2(&dst_md, l->M, N, dnnl_f32, dnnl_ab);
-    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->a},
-                               {DNNL_ARG_WEIGHTS, &wei_md, (void *)b},
-                               {DNNL_ARG_DST, &dst_md, out}};
-    dnnl_status_t st = run_matmul(&l->mm, a, 3);
-    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16, left factor)");
+    dnnl_status_t st = run_reorder(&l->mm, l->rin, &l->usrc_md, (void *)inp, &l->src_md, l->src);
+    if (st == dnnl_success) {
+        const struct mm_arg a[] = {{DNNL_ARG_SRC, &l->src_md, l->src},
+                                   {DNNL_ARG_WEIGHTS, &l->wei_md, l->wei},
+                                   {DNNL_ARG_DST, &l->dst_md, l->rout ? l->dst : out}};
+        st = run_args(&l->mm, a, 3);
+    }
+    if (st == dnnl_success && l->rout)
+        st = run_reorder(&l->mm, l->rout, &l->dst_md, l->dst, &l->udst_md, out);
+    return st == dnnl_success ? 0 : dnnl_fail(e, st, "convolution (bf16)");
 }
 
-const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l)
+const char *coop_bf16_conv_impl(const struct coop_bf16_conv *l)
 {
     return l ? l->mm.impl : "";
 }
 
-void coop_bf16_wmat_free(struct coop_bf16_wmat *l)
+void coop_bf16_conv_free(struct coop_bf16_conv *l)
 {
     if (!l)
         return;
+    conv_drop(l);
     mm_close(&l->mm);
-    coop_free(l->a);
+    coop_free(l->wplain);
     free(l);
 }

@@ -52,7 +52,7 @@ struct bufs {
 static void conv(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
                  int Ci, int nb, int H, int W, int Co, int k, int stride, int pad, float *work)
 {
-    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, Ci, H, W, Co, k, k, stride, pad))
+    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, H, W))
         return;
     coop_conv2d_forward_batch(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
 }

@@ -3,8 +3,8 @@
  * bf16.h, per element and overall (max |out - ref| / max |ref| < 1e-2), and
  * against the bf16-rounded reference in double (only float32 accumulation
  * error left), at odd sizes and the text tower's shapes, with and without
- * bias, several row counts on one object; the frozen left factor
- * (coop_bf16_wmat, the ResNet's convolutions) against the same references;
+ * bias, several row counts on one object; the convolution (coop_bf16_conv,
+ * the ResNet's) against the same references on its im2col product;
  * the array rounding against coop_f32_to_bf16. Where bf16 cannot run (a build
  * without oneDNN, a CPU without AMX or AVX512-BF16) the refusal and its
  * message are what is tested. */
@@ -79,9 +79,9 @@ START_TEST(refusal)
     ck_assert_int_eq(coop_bf16_linear_create(&l, w, NULL, 2, 2, &e), COOP_E_UNSUPPORTED);
     ck_assert_ptr_null(l);
     ck_assert_int_eq(coop_bf16_linear_forward(NULL, out, w, 2, &e), COOP_E_UNSUPPORTED);
-    struct coop_bf16_wmat *wl = (void *)&sentinel;
-    ck_assert_int_eq(coop_bf16_wmat_create(&wl, w, 2, 2, &e), COOP_E_UNSUPPORTED);
-    ck_assert_ptr_null(wl);
+    struct coop_bf16_conv *cl = (void *)&sentinel;
+    ck_assert_int_eq(coop_bf16_conv_create(&cl, w, 1, 1, 2, 1, 0, &e), COOP_E_UNSUPPORTED);
+    ck_assert_ptr_null(cl);
     coop_bf16_linear_free(NULL);
 }
 END_TEST
@@ -227,37 +227,78 @@ START_TEST(round_n_matches)
 }
 END_TEST
 
-/* The frozen left factor: out = a @ b against the references of the layer
- * (a @ b is the linear layer with inputs a and weights b^T), two column
- * counts on one object, and its argument checks. */
-START_TEST(left_factor_matches_references)
+/* colT [Ho*Wo, Ci*k*k]: row p holds what output position p reads through
+ * each tap (c, ky, kx) of inp [Ci, H, W], 0 in the padding; the convolution
+ * is then the linear layer out [Co, P] = w [Co, K] @ colT^T. */
+static void im2col_t(float *colT, const float *inp, int Ci, int H, int W, int k, int stride,
+                     int pad, int Ho, int Wo)
+{
+    int K = Ci * k * k;
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++)
+            for (int c = 0; c < Ci; c++)
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                        bool in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                        colT[(size_t)(oy * Wo + ox) * K + (c * k + ky) * k + kx] =
+                            in ? inp[((size_t)c * H + iy) * W + ix] : 0.0f;
+                    }
+}
+
+/* The convolution against the references of its im2col product, at the
+ * ResNet's kinds of layer (the stem's 3 channels at stride 2, a 3 x 3, a
+ * pointwise one, odd sizes), two input sizes on one object and the first
+ * again (the same bits), and its argument checks. */
+START_TEST(conv_matches_references)
 {
     if (!can_run())
         return;
-    const int M = 64, K = 27, Ns[] = {3136, 49};
-    float *a = rand_buf(M * K, 61), *b = rand_buf(K * 3136, 62);
-    float *bt = coop_alloc_floats(3136 * K), *out = coop_alloc_floats(M * 3136);
-    uint16_t *b16 = malloc(sizeof *b16 * K * 3136);
-    ck_assert_ptr_nonnull(b16);
-    struct coop_bf16_wmat *l = NULL;
+    static const struct {
+        int Co, Ci, k, stride, pad, H[2], W[2];
+    } cs[] = {{32, 3, 3, 2, 1, {56, 17}, {56, 23}},
+              {64, 64, 3, 1, 1, {28, 7}, {28, 7}},
+              {96, 48, 1, 1, 0, {14, 5}, {14, 9}},
+              {5, 7, 3, 1, 0, {9, 4}, {11, 3}}};
     struct coop_err e;
-    ck_assert_msg(coop_bf16_wmat_create(&l, a, M, K, &e) == 0, "%s", e.msg);
-    for (int t = 0; t < 2; t++) {
-        int N = Ns[t];
-        for (int k = 0; k < K; k++)
-            for (int n = 0; n < N; n++)
-                bt[(size_t)n * K + k] = b[(size_t)k * N + n];
-        coop_bf16_round_n(b16, b, (size_t)K * N);
-        ck_assert_msg(coop_bf16_wmat_forward(l, out, b16, N, &e) == 0, "%s", e.msg);
-        ck_assert_double_lt(check_against_refs(out, a, bt, NULL, M, K, N), TOL_OVERALL);
+    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+        int Co = cs[t].Co, Ci = cs[t].Ci, k = cs[t].k, st = cs[t].stride, pd = cs[t].pad;
+        int K = Ci * k * k;
+        float *w = rand_buf((size_t)Co * K, 70 + t);
+        struct coop_bf16_conv *l = NULL;
+        ck_assert_msg(coop_bf16_conv_create(&l, w, Co, Ci, k, st, pd, &e) == 0, "%s", e.msg);
+        float *first = NULL;
+        for (int r = 0; r < 3; r++) {
+            int H = cs[t].H[r % 2], W = cs[t].W[r % 2];
+            int Ho = (H + 2 * pd - k) / st + 1, Wo = (W + 2 * pd - k) / st + 1, P = Ho * Wo;
+            float *x = rand_buf((size_t)Ci * H * W, 80 + t + r % 2);
+            float *colT = coop_alloc_floats((size_t)P * K), *out = coop_alloc_floats((size_t)Co * P);
+            im2col_t(colT, x, Ci, H, W, k, st, pd, Ho, Wo);
+            ck_assert_msg(coop_bf16_conv_forward(l, out, x, H, W, &e) == 0, "%s", e.msg);
+            double err = check_against_refs(out, w, colT, NULL, Co, K, P);
+            fprintf(stderr, "conv %d -> %d, k %d, stride %d, %d x %d: %.2e (%s)\n", Ci, Co, k,
+                    st, H, W, err, coop_bf16_conv_impl(l));
+            ck_assert_double_lt(err, TOL_OVERALL);
+            if (r == 0)
+                first = out;
+            else if (r == 2)
+                ck_assert_int_eq(memcmp(out, first, sizeof(float) * (size_t)Co * P), 0);
+            if (out != first)
+                coop_free(out);
+            coop_free(x), coop_free(colT);
+        }
+        ck_assert_str_ne(coop_bf16_conv_impl(l), "");
+        ck_assert_int_eq(coop_bf16_conv_forward(l, first, w, 0, 4, &e), COOP_E_INVAL);
+        int tiny = k - 1 - 2 * pd; /* no output position (0: no input) */
+        ck_assert_int_eq(coop_bf16_conv_forward(l, first, w, tiny, tiny ? tiny : 1, &e), COOP_E_INVAL);
+        coop_bf16_conv_free(l);
+        coop_free(first), coop_free(w);
     }
-    ck_assert_str_ne(coop_bf16_wmat_impl(l), "");
-    ck_assert_int_eq(coop_bf16_wmat_forward(l, out, b16, 0, &e), COOP_E_INVAL);
-    coop_bf16_wmat_free(l);
-    ck_assert_int_eq(coop_bf16_wmat_create(&l, a, 0, K, &e), COOP_E_INVAL);
+    struct coop_bf16_conv *l = NULL;
+    float w1[1] = {1};
+    ck_assert_int_eq(coop_bf16_conv_create(&l, w1, 1, 1, 1, 0, 0, &e), COOP_E_INVAL);
     ck_assert_ptr_null(l);
-    free(b16);
-    coop_free(a), coop_free(b), coop_free(bt), coop_free(out);
+    coop_bf16_conv_free(NULL);
 }
 END_TEST
 
@@ -272,7 +313,7 @@ int main(void)
     tcase_add_loop_test(tc, matches_references, 0, (int)(sizeof shapes / sizeof *shapes));
     tcase_add_test(tc, row_counts_change);
     tcase_add_test(tc, round_n_matches);
-    tcase_add_test(tc, left_factor_matches_references);
+    tcase_add_test(tc, conv_matches_references);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -56,18 +56,22 @@ COOP_API int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, co
 COOP_API const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l);
 COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
 
-/* A frozen LEFT factor: out[M,N] = bf16(a)[M,K] @ b[K,N] with a [M,K] (a
- * convolution's weights [Co, Ci*kh*kw]) converted once and b given in bf16
- * on every call (an im2col, channel-major: no transposes). Same error bound
- * as the layer above. One forward at a time per object. */
-struct coop_bf16_wmat;
-COOP_API int coop_bf16_wmat_create(struct coop_bf16_wmat **out, const float *a, int M, int K,
-                                   struct coop_err *e);
-/* out [M,N] (float32, overwritten) = a @ b, b [K,N] bf16 (coop_bf16_round_n), N >= 1. */
-COOP_API int coop_bf16_wmat_forward(struct coop_bf16_wmat *l, float *out, const uint16_t *b,
-                                    int N, struct coop_err *e);
-COOP_API const char *coop_bf16_wmat_impl(const struct coop_bf16_wmat *l);
-COOP_API void coop_bf16_wmat_free(struct coop_bf16_wmat *l);
+/* A frozen convolution w [Co, Ci, k, k] (PyTorch's layout; square kernel,
+ * the same stride and zero padding on both axes, no bias) over one image:
+ * out [Co, Ho, Wo] = conv(bf16(inp) [Ci, H, W], bf16(w)), Ho = (H + 2 pad -
+ * k) / stride + 1, with oneDNN's convolution primitive in the layouts it
+ * prefers (reordered to and from the plain planes on every call). The same
+ * error bound as the layer above with K = Ci k k. w is converted once; the
+ * primitive is built at the first forward and again when H or W changes.
+ * One forward at a time per object. */
+struct coop_bf16_conv;
+COOP_API int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, int Ci,
+                                   int k, int stride, int pad, struct coop_err *e);
+/* out (float32, overwritten) from inp [Ci, H, W], H, W >= 1. */
+COOP_API int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp,
+                                    int H, int W, struct coop_err *e);
+COOP_API const char *coop_bf16_conv_impl(const struct coop_bf16_conv *l);
+COOP_API void coop_bf16_conv_free(struct coop_bf16_conv *l);
 
 /* dst[i] = coop_f32_to_bf16(src[i]) (round to nearest even), vectorised for
  * AVX-512 where the CPU has it, on the OpenMP threads for large n. */
