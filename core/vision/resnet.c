@@ -10,6 +10,9 @@
 #include "vision.h"
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Sizes of the per-image buffers: the largest activation and im2col. */
 struct plan {
@@ -57,38 +60,85 @@ static void conv(struct coop_clip_bf16 *bf, float *out, const float *inp, const 
     coop_conv2d_forward_batch(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
 }
 
+/* The element-wise passes between convolutions, split over channels: on the
+ * OpenMP threads in the bf16 path (its convolutions are oneDNN's, with no
+ * OpenBLAS pool to fight), serial in float32 (conv.c). Every element is
+ * computed as in one serial pass, so the split changes no bit. */
+static int pass_threads(const struct coop_clip_bf16 *bf)
+{
+#ifdef _OPENMP
+    return bf ? omp_get_max_threads() : 1;
+#else
+    (void)bf;
+    return 1;
+#endif
+}
+
+static void bn_act(const struct coop_clip_bf16 *bf, float *x, const struct coop_clip_bn *bn,
+                   int C, int HW, int relu)
+{
+    int T = pass_threads(bf);
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) {
+        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T);
+        struct coop_clip_bn sub = {bn->w + c0, bn->b + c0, bn->mean + c0, bn->var + c0};
+        coop_vision_bn_act(x + (size_t)c0 * HW, &sub, c1 - c0, HW, relu);
+    }
+}
+
+static void avgpool(const struct coop_clip_bf16 *bf, float *out, const float *inp, int C, int H,
+                    int W, int k)
+{
+    int T = pass_threads(bf);
+    size_t in_plane = (size_t)H * W, out_plane = (size_t)(H / k) * (W / k);
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) {
+        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T);
+        coop_vision_avgpool(out + c0 * out_plane, inp + c0 * in_plane, c1 - c0, H, W, k);
+    }
+}
+
+/* x = relu(a + id), n elements. */
+static void add_relu(const struct coop_clip_bf16 *bf, float *x, const float *a, const float *id,
+                     size_t n)
+{
+    int T = pass_threads(bf);
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++)
+        for (size_t i = n * t / T; i < n * (t + 1) / T; i++) {
+            float y = a[i] + id[i];
+            x[i] = y > 0.0f ? y : 0.0f;
+        }
+}
+
 /* x [C, nb, R, R] -> x [4 planes, nb, R/s, R/s]; t1..t3 scratch. */
 static void bottleneck(struct coop_clip_bf16 *bf, const struct coop_clip_bottleneck *b,
                        struct bufs *u, int R)
 {
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
     conv(bf, u->t1, u->x, b->conv1_w, b->inplanes, nb, R, R, p, 1, 1, 0, NULL);
-    coop_vision_bn_act(u->t1, &b->bn1, p, nb * R * R, 1);
+    bn_act(bf, u->t1, &b->bn1, p, nb * R * R, 1);
     conv(bf, u->t2, u->t1, b->conv2_w, p, nb, R, R, p, 3, 1, 1, u->work);
-    coop_vision_bn_act(u->t2, &b->bn2, p, nb * R * R, 1);
+    bn_act(bf, u->t2, &b->bn2, p, nb * R * R, 1);
     float *mid = u->t2;
     if (s > 1) {
-        coop_vision_avgpool(u->t1, u->t2, p * nb, R, R, s);
+        avgpool(bf, u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
     conv(bf, u->t3, mid, b->conv3_w, p, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
-    coop_vision_bn_act(u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
+    bn_act(bf, u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
     const float *id = u->x;
     if (b->has_downsample) {
         const float *pooled = u->x;
         if (s > 1) {
-            coop_vision_avgpool(u->t1, u->x, b->inplanes * nb, R, R, s);
+            avgpool(bf, u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
         conv(bf, u->t2, pooled, b->down_conv_w, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
-        coop_vision_bn_act(u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
+        bn_act(bf, u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
         id = u->t2;
     }
-    size_t n = (size_t)4 * p * nb * Ro * Ro;
-    for (size_t i = 0; i < n; i++) {
-        float y = u->t3[i] + id[i];
-        u->x[i] = y > 0.0f ? y : 0.0f;
-    }
+    add_relu(bf, u->x, u->t3, id, (size_t)4 * p * nb * Ro * Ro);
 }
 
 /* pixels [nb, 3, S, S] -> tokens [nb, G*G + 1, 32W] (mean token first, +
@@ -103,12 +153,12 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
             memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
                    sizeof(float) * plane);
     conv(r->bf16, u->t1, u->t3, r->conv1_w, 3, nb, S, S, W / 2, 3, 2, 1, u->work);
-    coop_vision_bn_act(u->t1, &r->bn1, W / 2, nb * h * h, 1);
+    bn_act(r->bf16, u->t1, &r->bn1, W / 2, nb * h * h, 1);
     conv(r->bf16, u->t2, u->t1, r->conv2_w, W / 2, nb, h, h, W / 2, 3, 1, 1, u->work);
-    coop_vision_bn_act(u->t2, &r->bn2, W / 2, nb * h * h, 1);
+    bn_act(r->bf16, u->t2, &r->bn2, W / 2, nb * h * h, 1);
     conv(r->bf16, u->t1, u->t2, r->conv3_w, W / 2, nb, h, h, W, 3, 1, 1, u->work);
-    coop_vision_bn_act(u->t1, &r->bn3, W, nb * h * h, 1);
-    coop_vision_avgpool(u->x, u->t1, W * nb, h, h, 2);
+    bn_act(r->bf16, u->t1, &r->bn3, W, nb * h * h, 1);
+    avgpool(r->bf16, u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {
         bottleneck(r->bf16, &r->blocks[k], u, R);
