@@ -113,14 +113,15 @@ static dnnl_status_t run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_
     return st == dnnl_success ? dnnl_stream_wait(s) : st;
 }
 
-/* Runs matmul p on the n (argument, descriptor, data) triples, wrapping the
- * data in memory objects for the call. */
+/* Runs primitive p on the n (argument, descriptor, data) triples, wrapping
+ * the data in memory objects for the call. */
 struct mm_arg {
     int arg;
     const dnnl_memory_desc_t *md;
     void *data;
 };
-static dnnl_status_t run_args(const struct mm *m, const struct mm_arg *a, int n)
+static dnnl_status_t run_args(const struct mm *m, dnnl_primitive_t p, const struct mm_arg *a,
+                              int n)
 {
     dnnl_exec_arg_t ex[4] = {{0, NULL}};
     dnnl_status_t st = dnnl_success;
@@ -130,34 +131,43 @@ static dnnl_status_t run_args(const struct mm *m, const struct mm_arg *a, int n)
         st = dnnl_memory_create(&ex[made].memory, a[made].md, m->eng, a[made].data);
     }
     if (st == dnnl_success)
-        st = run(m->prim, m->stream, n, ex);
+        st = run(p, m->stream, n, ex);
     for (int i = 0; i < made; i++)
         dnnl_memory_destroy(ex[i].memory);
     return st;
 }
 
-/* Reorders plain bf16 w [N,K] (the K x N matrix in "ba" order) into mem. */
-static dnnl_status_t reorder_weights(struct coop_bf16_linear *l, uint16_t *plain,
-                                     dnnl_memory_t dst)
+/* A reorder primitive from layout a to layout b. */
+static dnnl_status_t reorder_prim(dnnl_primitive_t *p, const dnnl_memory_desc_t *a,
+                                  const dnnl_memory_desc_t *b, dnnl_engine_t eng)
 {
-    dnnl_memory_desc_t src_md;
-    md2(&src_md, l->K, l->N, dnnl_bf16, dnnl_ba);
-    dnnl_memory_t src = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_status_t st = dnnl_memory_create(&src, &src_md, l->mm.eng, plain);
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, a, eng, b, eng, NULL);
     if (st == dnnl_success)
-        st = dnnl_reorder_primitive_desc_create(&pd, &src_md, l->mm.eng, &l->w_md, l->mm.eng,
-                                                NULL);
-    if (st == dnnl_success)
-        st = dnnl_primitive_create(&p, pd);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-        st = run(p, l->mm.stream, 2, a);
-    }
-    dnnl_primitive_destroy(p);
+        st = dnnl_primitive_create(p, pd);
     dnnl_primitive_desc_destroy(pd);
-    dnnl_memory_destroy(src);
+    return st;
+}
+
+/* Runs reorder p from data from (layout ma) to data to (layout mb). */
+static dnnl_status_t run_reorder(const struct mm *m, dnnl_primitive_t p,
+                                 const dnnl_memory_desc_t *ma, void *from,
+                                 const dnnl_memory_desc_t *mb, void *to)
+{
+    const struct mm_arg a[] = {{DNNL_ARG_FROM, ma, from}, {DNNL_ARG_TO, mb, to}};
+    return run_args(m, p, a, 2);
+}
+
+/* Reorders from (layout ma) into to (layout mb) once, through a primitive
+ * made for the call: a frozen weight's packing. */
+static dnnl_status_t reorder_once(const struct mm *m, const dnnl_memory_desc_t *ma, void *from,
+                                  const dnnl_memory_desc_t *mb, void *to)
+{
+    dnnl_primitive_t p = NULL;
+    dnnl_status_t st = reorder_prim(&p, ma, mb, m->eng);
+    if (st == dnnl_success)
+        st = run_reorder(m, p, ma, from, mb, to);
+    dnnl_primitive_destroy(p);
     return st;
 }
 
@@ -186,11 +196,9 @@ static int pack_weights(struct coop_bf16_linear *l, const float *w, struct coop_
     }
     for (size_t i = 0; i < nk; i++)
         plain[i] = coop_bf16_round(w[i]);
-    dnnl_memory_t dst = NULL;
-    st = dnnl_memory_create(&dst, &l->w_md, l->mm.eng, l->w);
-    if (st == dnnl_success)
-        st = reorder_weights(l, plain, dst);
-    dnnl_memory_destroy(dst);
+    dnnl_memory_desc_t plain_md; /* w [N,K] is the K x N matrix in "ba" order */
+    md2(&plain_md, l->K, l->N, dnnl_bf16, dnnl_ba);
+    st = reorder_once(&l->mm, &plain_md, plain, &l->w_md, l->w);
     free(plain);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "weight reorder");
 }
@@ -273,7 +281,7 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
     const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
                                {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
-    dnnl_status_t st = run_args(&l->mm, a, l->bias ? 4 : 3);
+    dnnl_status_t st = run_args(&l->mm, l->mm.prim, a, l->bias ? 4 : 3);
     return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
 }
 
@@ -305,7 +313,7 @@ struct coop_bf16_conv {
     int Co, Ci, k, stride, pad;
     struct mm mm;          /* mm.prim: the convolution; mm.n: 1 once built */
     uint16_t *wplain;      /* [Co, Ci, k, k] bf16 */
-    int H, W, Ho, Wo;      /* the input size the primitives are for */
+    int H, W;              /* the input size the primitives are for */
     dnnl_primitive_t rin, rout; /* f32 plain -> bf16 chosen; f32 chosen -> plain (or NULL) */
     dnnl_memory_desc_t src_md, wei_md, dst_md, usrc_md, udst_md;
     void *wei, *src, *dst;
@@ -329,38 +337,7 @@ static void conv_drop(struct coop_bf16_conv *l)
     l->H = l->W = 0;
 }
 
-/* A reorder primitive from md a to md b. */
-static dnnl_status_t reorder_prim(dnnl_primitive_t *p, const dnnl_memory_desc_t *a,
-                                  const dnnl_memory_desc_t *b, dnnl_engine_t eng)
-{
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, a, eng, b, eng, NULL);
-    if (st == dnnl_success)
-        st = dnnl_primitive_create(p, pd);
-    dnnl_primitive_desc_destroy(pd);
-    return st;
-}
-
-/* Runs p from data a (md ma) to data b (md mb). */
-static dnnl_status_t run_reorder(const struct mm *m, dnnl_primitive_t p,
-                                 const dnnl_memory_desc_t *ma, void *a,
-                                 const dnnl_memory_desc_t *mb, void *b)
-{
-    dnnl_memory_t from = NULL, to = NULL;
-    dnnl_status_t st = dnnl_memory_create(&from, ma, m->eng, a);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&to, mb, m->eng, b);
-    if (st == dnnl_success) {
-        dnnl_exec_arg_t x[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        st = run(p, m->stream, 2, x);
-    }
-    dnnl_memory_destroy(from);
-    dnnl_memory_destroy(to);
-    return st;
-}
-
-/* Allocates *buf for md (NULL-safe size 0 never happens: every md is
- * non-empty here). */
+/* A buffer of *buf for data in layout md. */
 static dnnl_status_t alloc_md(void **buf, const dnnl_memory_desc_t *md)
 {
     *buf = coop_alloc(dnnl_memory_desc_get_size(md));
@@ -398,21 +375,18 @@ static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err 
         l->dst_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     }
     st = mm_set(&l->mm, st, pd, 1);
-    dnnl_primitive_t rw = NULL;
     if (st == dnnl_success && (st = alloc_md(&l->wei, &l->wei_md)) == dnnl_success &&
         (st = alloc_md(&l->src, &l->src_md)) == dnnl_success &&
         (st = alloc_md(&l->dst, &l->dst_md)) == dnnl_success &&
         (st = reorder_prim(&l->rin, &l->usrc_md, &l->src_md, l->mm.eng)) == dnnl_success &&
         (dnnl_memory_desc_equal(&l->dst_md, &l->udst_md) ||
-         (st = reorder_prim(&l->rout, &l->dst_md, &l->udst_md, l->mm.eng)) == dnnl_success) &&
-        (st = reorder_prim(&rw, &uwei, &l->wei_md, l->mm.eng)) == dnnl_success)
-        st = run_reorder(&l->mm, rw, &uwei, l->wplain, &l->wei_md, l->wei);
-    dnnl_primitive_destroy(rw);
+         (st = reorder_prim(&l->rout, &l->dst_md, &l->udst_md, l->mm.eng)) == dnnl_success))
+        st = reorder_once(&l->mm, &uwei, l->wplain, &l->wei_md, l->wei);
     if (st != dnnl_success) {
         conv_drop(l);
         return dnnl_fail(e, st, "convolution (bf16) for this input size");
     }
-    l->H = H, l->W = W, l->Ho = Ho, l->Wo = Wo;
+    l->H = H, l->W = W;
     return 0;
 }
 
@@ -458,7 +432,7 @@ int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *in
         const struct mm_arg a[] = {{DNNL_ARG_SRC, &l->src_md, l->src},
                                    {DNNL_ARG_WEIGHTS, &l->wei_md, l->wei},
                                    {DNNL_ARG_DST, &l->dst_md, l->rout ? l->dst : out}};
-        st = run_args(&l->mm, a, 3);
+        st = run_args(&l->mm, l->mm.prim, a, 3);
     }
     if (st == dnnl_success && l->rout)
         st = run_reorder(&l->mm, l->rout, &l->dst_md, l->dst, &l->udst_md, out);

@@ -74,13 +74,20 @@ static int pass_threads(const struct coop_clip_bf16 *bf)
 #endif
 }
 
+/* The start of part t of T of n items (part t is [part_start(n, t, T),
+ * part_start(n, t + 1, T))). */
+static size_t part_start(size_t n, int t, int T)
+{
+    return n * (size_t)t / (size_t)T;
+}
+
 static void bn_act(const struct coop_clip_bf16 *bf, float *x, const struct coop_clip_bn *bn,
                    int C, int HW, int relu)
 {
     int T = pass_threads(bf);
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
-        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T);
+        int c0 = (int)part_start((size_t)C, t, T), c1 = (int)part_start((size_t)C, t + 1, T);
         struct coop_clip_bn sub = {bn->w + c0, bn->b + c0, bn->mean + c0, bn->var + c0};
         coop_vision_bn_act(x + (size_t)c0 * HW, &sub, c1 - c0, HW, relu);
     }
@@ -93,7 +100,7 @@ static void avgpool(const struct coop_clip_bf16 *bf, float *out, const float *in
     size_t in_plane = (size_t)H * W, out_plane = (size_t)(H / k) * (W / k);
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
-        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T);
+        int c0 = (int)part_start((size_t)C, t, T), c1 = (int)part_start((size_t)C, t + 1, T);
         coop_vision_avgpool(out + c0 * out_plane, inp + c0 * in_plane, c1 - c0, H, W, k);
     }
 }
@@ -105,7 +112,7 @@ static void add_relu(const struct coop_clip_bf16 *bf, float *x, const float *a, 
     int T = pass_threads(bf);
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++)
-        for (size_t i = n * t / T; i < n * (t + 1) / T; i++) {
+        for (size_t i = part_start(n, t, T); i < part_start(n, t + 1, T); i++) {
             float y = a[i] + id[i];
             x[i] = y > 0.0f ? y : 0.0f;
         }
