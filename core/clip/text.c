@@ -10,6 +10,7 @@
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
+#include "nn/nn_internal.h"
 #include "towers_bf16.h"
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ static float *layer_out(const struct coop_clip_text_tape *tp, struct stream *s, 
 
 static void add3(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
@@ -399,7 +400,7 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
     for (int i = 0; i < tp->P; i++)
         add3(xp + (size_t)i * W, emb + (size_t)i * W, t->positional_embedding + (size_t)i * W,
              (size_t)W);
-#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > COOP_PAR_MIN_ELEMS)
     for (int k = 0; k < tp->K; k++)
         for (int i = 0; i < tp->len[k]; i++) {
             int pos = tp->P + i;
@@ -618,7 +619,7 @@ static void embed_backward(const struct coop_clip_text_tape *tp, const float *dx
             if (dw)
                 dw->positional_embedding[(size_t)i * W + c] += g;
         }
-#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > COOP_PAR_MIN_ELEMS)
     for (int k = 0; k < tp->K; k++)
         for (int i = 0; i < tp->len[k]; i++)
             for (int c = 0; c < W; c++)

@@ -1,13 +1,14 @@
 /* activations.c: element-wise QuickGELU and row-wise L2 normalisation,
  * forward and backward (OpenMP over elements / rows), with references. */
 #include "coop/nn.h"
+#include "nn_internal.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 void coop_quick_gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = x / (1.0f + expf(-1.702f * x));
@@ -17,7 +18,7 @@ void coop_quick_gelu_forward(float *out, const float *inp, size_t n)
 void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
     /* d/dx x*s(ax) = s + a x s (1 - s) */
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float s = 1.0f / (1.0f + expf(-1.702f * x));
@@ -58,7 +59,7 @@ static inline float exp_fast(float x)
 
 FAST_CLONES void coop_quick_gelu_forward_fast(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = x / (1.0f + exp_fast(-1.702f * x));
@@ -68,7 +69,7 @@ FAST_CLONES void coop_quick_gelu_forward_fast(float *out, const float *inp, size
 FAST_CLONES void coop_quick_gelu_backward_fast(float *dinp, const float *dout,
                                                const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float s = 1.0f / (1.0f + exp_fast(-1.702f * x));
@@ -85,7 +86,7 @@ void coop_quick_gelu_forward_ref(float *out, const float *inp, size_t n)
 void coop_l2norm_forward(float *out, float *norm, const float *x, int M, int C)
 {
     /* out, x [M,C]; norm [M] or NULL. A zero row stays zero (norm clamped). */
-#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int i = 0; i < M; i++) {
         const float *r = x + (size_t)i * C;
         double s = 0.0;
@@ -118,7 +119,7 @@ void coop_l2norm_forward_ref(float *out, float *norm, const float *x, int M, int
 void coop_l2norm_backward(float *dx, const float *dout, const float *out, const float *norm,
                           int M, int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int i = 0; i < M; i++) {
         const float *dy = dout + (size_t)i * C, *y = out + (size_t)i * C;
         float d = 0.0f;

@@ -6,8 +6,8 @@
  * sequences [prefix ; suffix_b] restricted to the suffix rows.
  * Per head, the prefix part is one big GEMM over all B*S suffix rows (the
  * probabilities are laid out head-major for that); the small S x S suffix
- * blocks use plain loops, OpenMP over b. No allocation: the caller passes
- * scratch. */
+ * blocks use plain loops, OpenMP over b (and the per-head GEMMs OpenMP over
+ * heads). No allocation: the caller passes scratch. */
 #include "coop/nn.h"
 #include "nn_internal.h"
 #include <math.h>
@@ -68,9 +68,12 @@ static void small_atb(float *dst, int ldd, const float *a, int lda, const float 
         }
 }
 
-/* Below this many multiply-adds in the S x S suffix blocks the loop over
- * suffixes stays on one thread (fork/join costs more on a loaded machine). */
-#define PAR_MIN_FLOPS 4e6
+/* Below this many multiply-adds (B S (P + S) C: the scores and the weighted
+ * values of every head) the loops over heads and suffixes stay on one thread,
+ * and the per-head GEMMs use OpenBLAS's own threads. Above it the heads'
+ * GEMMs run on the OpenMP threads with OpenBLAS on one thread each: one
+ * thread pool, no OpenBLAS workers spinning while OpenMP runs. */
+#define PAR_MIN_FLOPS 1e6
 
 /* Suffix block of sequence b, all heads: scores, softmax over [prefix ;
  * causal suffix]; a = att + b*S*n for head 0, heads hstride apart. */
@@ -95,13 +98,18 @@ void coop_attention_prefix_forward(float *out, float *att, const float *qkv, con
     int n = P + S, BS = B * S, hs = C / H;
     size_t hstride = (size_t)BS * n;
     float scale = 1.0f / sqrtf((float)hs);
-    int par = (double)B * S * S * C > PAR_MIN_FLOPS;
-    for (int h = 0; h < H && P > 0; h++) /* scores against the prefix: one GEMM per head */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, scale, qkv + h * hs,
-                    3 * C, pqkv + C + h * hs, 3 * C, 0.0f, att + h * hstride, n);
+    int par = (double)B * S * n * C > PAR_MIN_FLOPS;
+    int nb = par ? coop_blas_single_begin() : 1;
+    if (P > 0) { /* scores against the prefix: one GEMM per head */
+#pragma omp parallel for schedule(static) if (par)
+        for (int h = 0; h < H; h++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, scale, qkv + h * hs,
+                        3 * C, pqkv + C + h * hs, 3 * C, 0.0f, att + h * hstride, n);
+    }
 #pragma omp parallel for schedule(static) if (par)
     for (int b = 0; b < B; b++)
         suffix_scores(att + (size_t)b * S * n, hstride, qkv + (size_t)b * S * 3 * C, S, P, C, H);
+#pragma omp parallel for schedule(static) if (par)
     for (int h = 0; h < H; h++) {
         float *o = out + h * hs;
         if (P > 0)
@@ -117,6 +125,7 @@ void coop_attention_prefix_forward(float *out, float *att, const float *qkv, con
         for (int h = 0; h < H; h++)
             small_ab(out + (size_t)b * S * C + h * hs, C, att + h * hstride + (size_t)b * S * n + P,
                      n, qkv + (size_t)b * S * 3 * C + 2 * C + h * hs, 3 * C, S, S, hs, 1.0f);
+    coop_blas_single_end(nb);
 }
 
 /* Suffix block of sequence b, all heads: d(att) of the suffix columns, dv of
@@ -156,8 +165,10 @@ void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch, c
     int n = P + S, BS = B * S, hs = C / H;
     size_t hstride = (size_t)BS * n;
     float scale = 1.0f / sqrtf((float)hs);
-    int par = (double)B * S * S * C > PAR_MIN_FLOPS;
-    for (int h = 0; h < H && P > 0; h++) {
+    int par = (double)B * S * n * C > PAR_MIN_FLOPS;
+    int nb = par ? coop_blas_single_begin() : 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int h = 0; h < (P > 0 ? H : 0); h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BS, P, hs, 1.0f, dout + h * hs, C,
                     pqkv + 2 * C + h * hs, 3 * C, 0.0f, scratch + h * hstride, n);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, hs, BS, 1.0f, att + h * hstride,
@@ -169,7 +180,8 @@ void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch, c
         suffix_backward(dqkv + ro * 3 * C, scratch + ro * n, hstride, att + ro * n,
                         qkv + ro * 3 * C, dout + ro * C, S, P, C, H);
     }
-    for (int h = 0; h < H && P > 0; h++) {
+#pragma omp parallel for schedule(static) if (par)
+    for (int h = 0; h < (P > 0 ? H : 0); h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BS, hs, P, scale,
                     scratch + h * hstride, n, pqkv + C + h * hs, 3 * C, 1.0f, dqkv + h * hs,
                     3 * C);
@@ -177,4 +189,5 @@ void coop_attention_prefix_backward(float *dqkv, float *dpqkv, float *scratch, c
                     scratch + h * hstride, n, qkv + h * hs, 3 * C, 1.0f, dpqkv + C + h * hs,
                     3 * C);
     }
+    coop_blas_single_end(nb);
 }

@@ -4,6 +4,7 @@
  * The layer itself is bf16_onednn.c, or bf16_none.c in a build without
  * oneDNN. Never prints. */
 #include "bf16_internal.h"
+#include "nn_internal.h"
 #include "coop/safetensors.h"
 #include "coop/util.h"
 
@@ -46,7 +47,7 @@ __attribute__((target_clones("avx512f", "default")))
 #endif
 void coop_bf16_round_n(uint16_t *restrict dst, const float *restrict src, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > ((size_t)1 << 18))
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++)
         dst[i] = coop_bf16_round(src[i]);
 }

@@ -1,13 +1,14 @@
 /* layernorm.c: LayerNorm over the last dimension (biased variance), forward
  * and backward with OpenMP over rows, plus naive references for the tests. */
 #include "coop/nn.h"
+#include "nn_internal.h"
 #include <math.h>
 
 void coop_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                             const float *w, const float *b, int M, int C, float eps)
 {
     /* out, inp [M,C]; w, b [C]; mean, rstd [M] or NULL */
-#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int i = 0; i < M; i++) {
         const float *x = inp + (size_t)i * C;
         float *y = out + (size_t)i * C;
@@ -59,7 +60,7 @@ static void layernorm_backward_input(float *dinp, const float *dout, const float
                                      const float *w, const float *mean, const float *rstd, int M,
                                      int C)
 {
-#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int i = 0; i < M; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
         float m = mean[i], s = rstd[i], sg = 0.0f, sgx = 0.0f;
@@ -85,7 +86,7 @@ void coop_layernorm_backward(float *dinp, float *dw, float *db, const float *dou
     if (!dw && !db)
         return;
     /* weight gradients: columns in parallel, rows inner (no reduction races) */
-#pragma omp parallel for schedule(static) if ((size_t)M * C > ((size_t)1 << 20))
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int c = 0; c < C; c++) {
         float sw = 0.0f, sb = 0.0f;
         for (int i = 0; i < M; i++) {
