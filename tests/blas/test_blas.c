@@ -132,6 +132,46 @@ START_TEST(choice_names)
 }
 END_TEST
 
+/* NULL-safe string equality */
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+START_TEST(wait_decide)
+{
+    static const struct {
+        struct coop_wait_env env, want;
+        const char *what;
+    } w[] = {
+        {{NULL, NULL, NULL}, {"passive", COOP_GOMP_SPINCOUNT, COOP_OPENBLAS_THREAD_TIMEOUT},
+         "nothing set: all three"},
+        {{"", "", ""}, {"passive", COOP_GOMP_SPINCOUNT, COOP_OPENBLAS_THREAD_TIMEOUT},
+         "empty counts as unset"},
+        {{"active", NULL, NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
+         "the user's policy kept, no spin count added"},
+        {{"passive", NULL, NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
+         "an explicit passive stays spin-free"},
+        {{NULL, "0", NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
+         "the user's spin count kept, no policy added"},
+        {{NULL, NULL, "12"}, {"passive", COOP_GOMP_SPINCOUNT, NULL},
+         "the user's OpenBLAS timeout kept"},
+        {{"active", "100", "30"}, {NULL, NULL, NULL}, "all set: nothing"},
+    };
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
+        struct coop_wait_env set;
+        memset(&set, 0x5a, sizeof set);
+        coop_threads_wait_decide(&w[i].env, &set);
+        ck_assert_msg(same(set.omp_wait_policy, w[i].want.omp_wait_policy) &&
+                          same(set.gomp_spincount, w[i].want.gomp_spincount) &&
+                          same(set.openblas_thread_timeout, w[i].want.openblas_thread_timeout),
+                      "%s: got %s %s %s", w[i].what, set.omp_wait_policy ? set.omp_wait_policy : "-",
+                      set.gomp_spincount ? set.gomp_spincount : "-",
+                      set.openblas_thread_timeout ? set.openblas_thread_timeout : "-");
+    }
+}
+END_TEST
+
 /* 1 when the "flags" line of /proc/cpuinfo names flag, 0 when not, -1 when
  * there is no such line. */
 static int cpuinfo_has(const char *flag)
@@ -330,6 +370,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, decide_table, 0, (int)(sizeof cases / sizeof *cases));
     tcase_add_test(tc, choice_names);
+    tcase_add_test(tc, wait_decide);
     tcase_add_test(tc, detect_matches_cpuinfo);
     tcase_add_test(tc, reexec_end_to_end);
     tcase_add_test(tc, results_record_core);

@@ -3,8 +3,8 @@
 #   `threads:` changes no trial id; a bad value is an error with
 #   file:line:column (exit 2), as is a bad --threads; --threads beats the
 #   YAML, and results record the threads that ran; without OMP_WAIT_POLICY
-#   in the environment coop re-executes once with it passive (libgomp's spin
-#   count 0), and a policy the user set is kept; coop-eval --threads is
+#   in the environment coop re-executes once with short spinning (libgomp's spin
+#   count 10000, OpenBLAS's thread timeout 4), and what the user set is kept; coop-eval --threads is
 #   recorded in what it writes, and coop-eval and coop-pretrain refuse a bad one
 # Usage: threads_cli.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
 set -u
@@ -71,11 +71,21 @@ for prog in "$eval --results $trial --dataset toy_colors" "$pre --eval x"; do
         fail "$prog --threads 0: $out"
 done
 
-# OMP_WAIT_POLICY: libgomp shows its spin count at start-up (0 = passive)
+# Idle threads: libgomp shows its spin count at start-up (the process after
+# coop's re-execution prints last); the verbose BLAS line shows OpenBLAS's timeout.
+clean="env -u COOP_BLAS_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_THREAD_TIMEOUT"
 spin() {
-    env -u COOP_BLAS_REEXEC OMP_DISPLAY_ENV=verbose "$@" "$run" --version 2>&1 |
+    $clean OMP_DISPLAY_ENV=verbose "$@" "$run" --version 2>&1 |
         sed -n "s/.*GOMP_SPINCOUNT = '\([0-9]*\)'.*/\1/p" | tail -n 1
 }
-[ "$(spin env -u OMP_WAIT_POLICY)" = 0 ] || fail "OMP_WAIT_POLICY not made passive"
-[ "$(spin env OMP_WAIT_POLICY=active)" != 0 ] || fail "the user's OMP_WAIT_POLICY not kept"
+timeout_of() {
+    $clean COOP_VERBOSE=1 "$@" "$run" --version 2>&1 |
+        sed -n 's/.*OPENBLAS_THREAD_TIMEOUT=\([0-9a-z]*\).*/\1/p' | tail -n 1
+}
+[ "$(spin)" = 10000 ] || fail "idle OpenMP threads: spin count '$(spin)', not coop's 10000"
+[ "$(spin OMP_WAIT_POLICY=passive)" = 0 ] || fail "the user's OMP_WAIT_POLICY=passive not kept"
+[ "$(spin OMP_WAIT_POLICY=active)" -gt 10000 ] || fail "the user's OMP_WAIT_POLICY=active not kept"
+[ "$(spin GOMP_SPINCOUNT=77)" = 77 ] || fail "the user's GOMP_SPINCOUNT not kept"
+[ "$(timeout_of)" = 4 ] || fail "OPENBLAS_THREAD_TIMEOUT '$(timeout_of)', not coop's 4"
+[ "$(timeout_of OPENBLAS_THREAD_TIMEOUT=9)" = 9 ] || fail "the user's OPENBLAS_THREAD_TIMEOUT not kept"
 echo "threads_cli: ok"

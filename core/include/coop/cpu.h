@@ -74,11 +74,31 @@ COOP_API void coop_blas_decide(const struct coop_blas_inputs *in, struct coop_bl
 COOP_API const char *coop_blas_core_name(void);
 COOP_API enum coop_blas_choice coop_blas_core_choice(void);
 
+/* How idle threads wait: the variables libgomp and OpenBLAS read only as they
+ * load. NULL or "" is unset. */
+struct coop_wait_env {
+    const char *omp_wait_policy;         /* OMP_WAIT_POLICY */
+    const char *gomp_spincount;          /* GOMP_SPINCOUNT */
+    const char *openblas_thread_timeout; /* OPENBLAS_THREAD_TIMEOUT */
+};
+#define COOP_GOMP_SPINCOUNT "10000"
+#define COOP_OPENBLAS_THREAD_TIMEOUT "4"
+
+/* Pure: what coop sets (static strings; NULL = leave the variable as it is)
+ * from the environment's values. Where neither OMP_WAIT_POLICY nor
+ * GOMP_SPINCOUNT is set: OMP_WAIT_POLICY=passive and
+ * GOMP_SPINCOUNT=COOP_GOMP_SPINCOUNT (an idle OpenMP thread spins that many
+ * rounds, well under a millisecond, then sleeps: the next fork finds it
+ * awake, and a loaded machine loses little). Where OPENBLAS_THREAD_TIMEOUT is
+ * unset: COOP_OPENBLAS_THREAD_TIMEOUT (OpenBLAS's workers sleep almost at once
+ * after a call instead of spinning 2^28 cycles against the OpenMP threads).
+ * A value the user set is always kept. */
+COOP_API void coop_threads_wait_decide(const struct coop_wait_env *env, struct coop_wait_env *set);
+
 /* Call first thing in main. Decides; when the decision is to re-execute, sets
  * OPENBLAS_CORETYPE and COOP_BLAS_REEXEC and execs /proc/self/exe with argv
- * (does not return). The same single re-execution sets OMP_WAIT_POLICY=passive
- * when the environment has no OMP_WAIT_POLICY (libgomp reads it only as it
- * loads; idle OpenMP threads must not spin against OpenBLAS's): then
+ * (does not return). The same single re-execution sets the thread-waiting
+ * variables coop_threads_wait_decide chooses: with only those to set,
  * COOP_BLAS_REEXEC is "<core>:" (no core type set) and OPENBLAS_CORETYPE is
  * left alone. A process that COOP_BLAS_REEXEC marks never re-executes.
  * Otherwise (or when exec fails: the process goes on with the current core)
