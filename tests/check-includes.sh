@@ -26,7 +26,7 @@ core/cli        *
 core/util       common util json @config
 core/nn         common util nn cpu bf16 safetensors
 core/clip       common util json nn cpu bf16 safetensors clip checkpoint tokenizer nn/bf16_internal.h nn/nn_internal.h
-core/vision     common util json nn cpu bf16 clip clip/towers_bf16.h
+core/vision     common util json nn cpu bf16 clip clip/towers_bf16.h nn/nn_internal.h
 core/image      common util cpu image
 core/world      common util world image
 core/data       common util json plugin image data

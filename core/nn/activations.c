@@ -26,43 +26,13 @@ void coop_quick_gelu_backward(float *dinp, const float *dout, const float *inp, 
     }
 }
 
-/* e^x for x in [-87, 88] (clamped) as 2^n e^r: n = round(x log2 e), r = x -
- * n ln 2 in two steps (Cody-Waite, ln 2 split so n ln2_hi is exact), e^r by
- * its Taylor series to degree 7 (|r| <= 0.35: truncation 5e-9). Plain
- * arithmetic and a bit cast, so loops over it vectorise. */
-static inline float exp_fast(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504f;
-    float n = (t + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23 */
-    float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* AVX-512 where the CPU has it (all bf16 CPUs do), else the baseline. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FAST_CLONES __attribute__((target_clones("avx512f", "default")))
-#else
-#define FAST_CLONES
-#endif
 
 FAST_CLONES void coop_quick_gelu_forward_fast(float *out, const float *inp, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = x / (1.0f + exp_fast(-1.702f * x));
+        out[i] = x / (1.0f + coop_exp_fast(-1.702f * x));
     }
 }
 
@@ -72,7 +42,7 @@ FAST_CLONES void coop_quick_gelu_backward_fast(float *dinp, const float *dout,
 #pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        float s = 1.0f / (1.0f + exp_fast(-1.702f * x));
+        float s = 1.0f / (1.0f + coop_exp_fast(-1.702f * x));
         dinp[i] += dout[i] * (s + 1.702f * x * s * (1.0f - s));
     }
 }

@@ -97,6 +97,69 @@ void coop_attention_forward(float *out, float *att, const float *qkv, int B, int
     free(scratch);
 }
 
+/* The bf16 towers' softmax: max and sum over 16 lanes, coop_exp_fast, so
+ * every loop vectorises (coop_exp_fast is within 1e-6 of expf; the sums run
+ * in another order than softmax_row's). */
+#define LANES 16
+static inline __attribute__((always_inline)) void softmax_row_fast(float *r, int n, int lim)
+{
+    int m = lim + 1 < n ? lim + 1 : n, j = 0;
+    float acc[LANES], mx = -INFINITY, s = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        acc[l] = -INFINITY;
+    for (; j + LANES <= m; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] = r[j + l] > acc[l] ? r[j + l] : acc[l];
+    for (; j < m; j++)
+        mx = r[j] > mx ? r[j] : mx;
+    for (int l = 0; l < LANES; l++)
+        mx = acc[l] > mx ? acc[l] : mx;
+    for (j = 0; j < m; j++)
+        r[j] = coop_exp_fast(r[j] - mx);
+    for (int l = 0; l < LANES; l++)
+        acc[l] = 0.0f;
+    for (j = 0; j + LANES <= m; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += r[j + l];
+    for (; j < m; j++)
+        s += r[j];
+    for (int l = 0; l < LANES; l++)
+        s += acc[l];
+    float inv = 1.0f / s;
+    for (j = 0; j < m; j++)
+        r[j] *= inv;
+    for (; j < n; j++)
+        r[j] = 0.0f;
+}
+
+FAST_CLONES void coop_attention_forward_fast(float *out, float *att, const float *qkv, int B,
+                                             int T, int C, int H, int causal)
+{
+    int hs = C / H;
+    float *scratch = att ? NULL : malloc(sizeof(float) * T * T * max_threads());
+    if (!att && !scratch) {
+        fill_nan(out, (size_t)B * T * C);
+        return;
+    }
+    float scale = 1.0f / sqrtf((float)hs);
+    int par = (double)B * H * T * T * hs > PAR_MIN_FLOPS;
+    int nb = par ? coop_blas_single_begin() : 1;
+#pragma omp parallel for schedule(dynamic) if (par)
+    for (int p = 0; p < B * H; p++) {
+        int b = p / H, h = p % H;
+        float *a = att ? att + (size_t)p * T * T : scratch + (size_t)thread_id() * T * T;
+        const float *qb = qkv + (size_t)b * T * 3 * C;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qb + h * hs, 3 * C,
+                    qb + C + h * hs, 3 * C, 0.0f, a, T);
+        for (int i = 0; i < T; i++)
+            softmax_row_fast(a + (size_t)i * T, T, causal ? i : T - 1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T,
+                    qb + 2 * C + h * hs, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
+    }
+    coop_blas_single_end(nb);
+    free(scratch);
+}
+
 void coop_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int C,
                                 int H, int causal)
 {

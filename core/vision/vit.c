@@ -9,6 +9,7 @@
 #include "coop/nn.h"
 #include "coop/util.h"
 #include "clip/towers_bf16.h"
+#include "nn/nn_internal.h"
 #include "vision.h"
 #include <string.h>
 
@@ -109,6 +110,7 @@ static void extract_patches(float *patches, const float *pixels, int B, int S, i
 
 static void add_inplace(float *y, const float *x, size_t n)
 {
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
@@ -134,7 +136,10 @@ static void block_forward(struct coop_clip_bf16 *bf, const struct coop_clip_bloc
     coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
                            LN_EPS);
     coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
-    coop_attention_forward(a->ao, a->att, a->qkv, B, T, W, H, 0);
+    if (bf)
+        coop_attention_forward_fast(a->ao, a->att, a->qkv, B, T, W, H, 0);
+    else
+        coop_attention_forward(a->ao, a->att, a->qkv, B, T, W, H, 0);
     coop_clip_bf16_linear(bf, a->xm, a->ao, k->out_proj_w, k->out_proj_b, BT, W, W);
     add_inplace(a->xm, a->x, (size_t)BT * W);
     mlp_residual(bf, k, a, x_out, BT, W);

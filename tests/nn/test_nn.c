@@ -368,6 +368,17 @@ START_TEST(attention_matches_ref_and_fd)
             ck_assert_double_lt(tu_relerr(y, yr, no), TOL_REF);
             ck_assert_double_lt(tu_relerr(y2, yr, no), TOL_REF);
             ck_assert_double_lt(tu_relerr(a, ar, na), TOL_REF);
+            /* the bf16 towers' vectorised softmax: close, not identical */
+            float *yf = tu_zeros(no), *af = tu_zeros(na), *yf2 = tu_zeros(no);
+            coop_attention_forward_fast(yf, af, qkv, B, T, C, H, causal);
+            coop_attention_forward_fast(yf2, NULL, qkv, B, T, C, H, causal);
+            ck_assert_double_lt(tu_relerr(yf, yr, no), 1e-5);
+            ck_assert_double_lt(tu_relerr(yf2, yr, no), 1e-5);
+            ck_assert_double_lt(tu_relerr(af, ar, na), 1e-5);
+            for (size_t i = 0; causal && i < na; i++) /* masked entries are exact zeros */
+                if (ar[i] == 0.0f)
+                    ck_assert_float_eq(af[i], 0.0f);
+            coop_free(yf), coop_free(af), coop_free(yf2);
             if (T <= 17) {
                 float *r = tu_rand(no, 9 + s, -1, 1), *dq = tu_zeros(nq);
                 coop_attention_backward(dq, r, qkv, a, B, T, C, H, causal);
