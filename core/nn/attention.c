@@ -60,43 +60,6 @@ static void softmax_row(float *r, int n, int lim)
         r[j] = j <= lim ? r[j] * inv : 0.0f;
 }
 
-static void attention_pair_forward(float *out, float *a, const float *qkv, int T, int C, int hs,
-                                   int h, int causal)
-{
-    /* out [T,C] (this batch), a [T,T], qkv [T,3C] */
-    const float *q = qkv + h * hs, *k = qkv + C + h * hs, *v = qkv + 2 * C + h * hs;
-    float scale = 1.0f / sqrtf((float)hs);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C,
-                0.0f, a, T);
-    for (int i = 0; i < T; i++)
-        softmax_row(a + (size_t)i * T, T, causal ? i : T - 1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, 3 * C, 0.0f,
-                out + h * hs, C);
-}
-
-void coop_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
-                            int causal)
-{
-    /* out [B,T,C], att [B,H,T,T] or NULL, qkv [B,T,3C] */
-    int hs = C / H;
-    float *scratch = att ? NULL : malloc(sizeof(float) * T * T * max_threads());
-    if (!att && !scratch) {
-        fill_nan(out, (size_t)B * T * C);
-        return;
-    }
-    int par = (double)B * H * T * T * hs > PAR_MIN_FLOPS;
-    int nb = par ? coop_blas_single_begin() : 1;
-#pragma omp parallel for schedule(dynamic) if (par)
-    for (int p = 0; p < B * H; p++) {
-        int b = p / H, h = p % H;
-        float *a = att ? att + (size_t)p * T * T : scratch + (size_t)thread_id() * T * T;
-        attention_pair_forward(out + (size_t)b * T * C, a, qkv + (size_t)b * T * 3 * C, T, C, hs,
-                               h, causal);
-    }
-    coop_blas_single_end(nb);
-    free(scratch);
-}
-
 /* The bf16 towers' softmax: max and sum over 16 lanes, coop_exp_fast, so
  * every loop vectorises (coop_exp_fast is within 1e-6 of expf; the sums run
  * in another order than softmax_row's). */
@@ -132,8 +95,44 @@ static inline __attribute__((always_inline)) void softmax_row_fast(float *r, int
         r[j] = 0.0f;
 }
 
-FAST_CLONES void coop_attention_forward_fast(float *out, float *att, const float *qkv, int B,
-                                             int T, int C, int H, int causal)
+/* out [T,C] (this batch), a [T,T], qkv [T,3C]; fast: softmax_row_fast */
+static inline __attribute__((always_inline)) void pair_forward(float *out, float *a,
+                                                               const float *qkv, int T, int C,
+                                                               int hs, int h, int causal, int fast)
+{
+    const float *q = qkv + h * hs, *k = qkv + C + h * hs, *v = qkv + 2 * C + h * hs;
+    float scale = 1.0f / sqrtf((float)hs);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C,
+                0.0f, a, T);
+    for (int i = 0; i < T; i++) {
+        if (fast)
+            softmax_row_fast(a + (size_t)i * T, T, causal ? i : T - 1);
+        else
+            softmax_row(a + (size_t)i * T, T, causal ? i : T - 1);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, 3 * C, 0.0f,
+                out + h * hs, C);
+}
+
+static void attention_pair_forward(float *out, float *a, const float *qkv, int T, int C, int hs,
+                                   int h, int causal)
+{
+    pair_forward(out, a, qkv, T, C, hs, h, causal, 0);
+}
+
+/* the same with the vectorised softmax, AVX-512 where the CPU has it */
+FAST_CLONES static void attention_pair_forward_fast(float *out, float *a, const float *qkv, int T,
+                                                    int C, int hs, int h, int causal)
+{
+    pair_forward(out, a, qkv, T, C, hs, h, causal, 1);
+}
+
+typedef void (*pair_forward_fn)(float *out, float *a, const float *qkv, int T, int C, int hs,
+                                int h, int causal);
+
+/* out [B,T,C], att [B,H,T,T] or NULL, qkv [B,T,3C]: pair() on every (batch, head). */
+static void attention_forward_pairs(float *out, float *att, const float *qkv, int B, int T, int C,
+                                    int H, int causal, pair_forward_fn pair)
 {
     int hs = C / H;
     float *scratch = att ? NULL : malloc(sizeof(float) * T * T * max_threads());
@@ -141,23 +140,28 @@ FAST_CLONES void coop_attention_forward_fast(float *out, float *att, const float
         fill_nan(out, (size_t)B * T * C);
         return;
     }
-    float scale = 1.0f / sqrtf((float)hs);
     int par = (double)B * H * T * T * hs > PAR_MIN_FLOPS;
     int nb = par ? coop_blas_single_begin() : 1;
 #pragma omp parallel for schedule(dynamic) if (par)
     for (int p = 0; p < B * H; p++) {
         int b = p / H, h = p % H;
         float *a = att ? att + (size_t)p * T * T : scratch + (size_t)thread_id() * T * T;
-        const float *qb = qkv + (size_t)b * T * 3 * C;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qb + h * hs, 3 * C,
-                    qb + C + h * hs, 3 * C, 0.0f, a, T);
-        for (int i = 0; i < T; i++)
-            softmax_row_fast(a + (size_t)i * T, T, causal ? i : T - 1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T,
-                    qb + 2 * C + h * hs, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
+        pair(out + (size_t)b * T * C, a, qkv + (size_t)b * T * 3 * C, T, C, hs, h, causal);
     }
     coop_blas_single_end(nb);
     free(scratch);
+}
+
+void coop_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H,
+                            int causal)
+{
+    attention_forward_pairs(out, att, qkv, B, T, C, H, causal, attention_pair_forward);
+}
+
+void coop_attention_forward_fast(float *out, float *att, const float *qkv, int B, int T, int C,
+                                 int H, int causal)
+{
+    attention_forward_pairs(out, att, qkv, B, T, C, H, causal, attention_pair_forward_fast);
 }
 
 void coop_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int C,
