@@ -10,6 +10,7 @@
 #include "nn/bf16_internal.h"
 #include "coop/util.h"
 #include "towers_bf16.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,14 +157,24 @@ int coop_clip_vit_bf16_enable(struct coop_clip_vit *v, struct coop_err *e)
     return enable(&v->bf16, add_vit, v, false, "image tower (ViT)", e);
 }
 
-/* A convolution w [Co, Ci, k, k] with its stride and padding. */
-static int add_conv(struct coop_clip_bf16 *s, const float *w, int Co, int Ci, int k, int stride,
-                    int pad, struct coop_err *e)
+/* A convolution w [Co, Ci, k, k] with its stride and padding, followed by the
+ * BatchNorm bn (and a ReLU when relu), folded into it. */
+static int add_conv(struct coop_clip_bf16 *s, const float *w, const struct coop_clip_bn *bn,
+                    bool relu, int Co, int Ci, int k, int stride, int pad, struct coop_err *e)
 {
     struct bf16_entry *en = new_entry(s, w, NULL);
-    if (!en)
+    float *scale = coop_alloc_floats(2 * (size_t)Co), *shift = scale ? scale + Co : NULL;
+    if (!en || !scale) {
+        coop_free(scale);
         return coop_fail(e, COOP_E_NOMEM, "bf16 towers: out of memory");
-    int rc = coop_bf16_conv_create(&en->conv, w, Co, Ci, k, stride, pad, e);
+    }
+    for (int c = 0; c < Co; c++) { /* as coop_vision_bn_act computes them */
+        scale[c] = bn->w[c] / sqrtf(bn->var[c] + COOP_CLIP_BN_EPS);
+        shift[c] = bn->b[c] - bn->mean[c] * scale[c];
+    }
+    int rc = coop_bf16_conv_create_affine(&en->conv, w, Co, Ci, k, stride, pad, scale, shift,
+                                          relu, e);
+    coop_free(scale);
     s->n += rc == 0;
     return rc;
 }
@@ -173,19 +184,20 @@ static int add_resnet(struct coop_clip_bf16 *s, const void *tower, bool backward
 {
     const struct coop_clip_resnet *r = tower;
     int W = r->width, D = 32 * W, rc;
-    if ((rc = add_conv(s, r->conv1_w, W / 2, 3, 3, 2, 1, e)) ||
-        (rc = add_conv(s, r->conv2_w, W / 2, W / 2, 3, 1, 1, e)) ||
-        (rc = add_conv(s, r->conv3_w, W, W / 2, 3, 1, 1, e)))
+    if ((rc = add_conv(s, r->conv1_w, &r->bn1, true, W / 2, 3, 3, 2, 1, e)) ||
+        (rc = add_conv(s, r->conv2_w, &r->bn2, true, W / 2, W / 2, 3, 1, 1, e)) ||
+        (rc = add_conv(s, r->conv3_w, &r->bn3, true, W, W / 2, 3, 1, 1, e)))
         return rc;
     int nb = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nb && rc == 0; k++) {
         const struct coop_clip_bottleneck *b = &r->blocks[k];
-        if ((rc = add_conv(s, b->conv1_w, b->planes, b->inplanes, 1, 1, 0, e)) ||
-            (rc = add_conv(s, b->conv2_w, b->planes, b->planes, 3, 1, 1, e)) ||
-            (rc = add_conv(s, b->conv3_w, 4 * b->planes, b->planes, 1, 1, 0, e)))
+        int p = b->planes;
+        if ((rc = add_conv(s, b->conv1_w, &b->bn1, true, p, b->inplanes, 1, 1, 0, e)) ||
+            (rc = add_conv(s, b->conv2_w, &b->bn2, true, p, p, 3, 1, 1, e)) ||
+            (rc = add_conv(s, b->conv3_w, &b->bn3, false, 4 * p, p, 1, 1, 0, e)))
             break;
         if (b->has_downsample)
-            rc = add_conv(s, b->down_conv_w, 4 * b->planes, b->inplanes, 1, 1, 0, e);
+            rc = add_conv(s, b->down_conv_w, &b->down_bn, false, 4 * p, b->inplanes, 1, 1, 0, e);
     }
     if (rc == 0 && (rc = add_weight(s, r->ap_q_w, r->ap_q_b, D, D, false, e)) == 0 &&
         (rc = add_weight(s, r->ap_k_w, r->ap_k_b, D, D, false, e)) == 0 &&

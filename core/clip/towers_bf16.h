@@ -19,9 +19,10 @@ void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, 
                                          float *dbias, const float *dout, const float *inp,
                                          const float *w, int M, int K, int N);
 /* The convolution of one image inp [Ci, H, W] by w [Co, Ci, k, k] (no bias,
- * the stride and padding it was added with) into out [Co, Ho, Wo], through
- * oneDNN's bf16 convolution (coop_bf16_conv of coop/bf16.h); false (nothing
- * done) when the set has no bf16 copy of w. */
+ * the stride and padding it was added with) followed by the BatchNorm (and
+ * ReLU) it was added with, into out [Co, Ho, Wo], through oneDNN's bf16
+ * convolution with the BatchNorm folded in (coop_bf16_conv_create_affine of
+ * coop/bf16.h); false (nothing done) when the set has no bf16 copy of w. */
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, int H, int W);
 /* QuickGELU: with a set, the vectorised-exp kernels (coop/nn.h, _fast),

@@ -43,6 +43,14 @@ int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, i
     return coop_bf16_check(e);
 }
 
+int coop_bf16_conv_create_affine(struct coop_bf16_conv **out, const float *w, int Co, int Ci,
+                                 int k, int stride, int pad, const float *scale,
+                                 const float *shift, bool relu, struct coop_err *e)
+{
+    *out = NULL;
+    return coop_bf16_check(e);
+}
+
 int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp, int H, int W,
                            struct coop_err *e)
 {

@@ -311,6 +311,8 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
  * input size and rebuilt when it changes. */
 struct coop_bf16_conv {
     int Co, Ci, k, stride, pad;
+    float *bias;           /* [Co] or NULL: the affine map's shift */
+    bool relu;             /* ReLU as a post-op */
     struct mm mm;          /* mm.prim: the convolution; mm.n: 1 once built */
     uint16_t *wplain;      /* [Co, Ci, k, k] bf16 */
     int H, W;              /* the input size the primitives are for */
@@ -362,13 +364,25 @@ static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err 
     md4(&l->udst_md, 1, l->Co, Ho, Wo, dnnl_f32, dnnl_nchw);
     md4(&uwei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_oihw);
     dnnl_dims_t strides = {l->stride, l->stride}, pad = {l->pad, l->pad};
+    dnnl_memory_desc_t bias;
+    dnnl_dims_t bd = {l->Co};
+    dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_x);
     dnnl_convolution_desc_t d;
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     dnnl_status_t st = dnnl_convolution_forward_desc_init(
-        &d, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, NULL, &dst, strides,
-        pad, pad);
+        &d, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, l->bias ? &bias : NULL,
+        &dst, strides, pad, pad);
+    if (st == dnnl_success && l->relu && (st = dnnl_primitive_attr_create(&attr)) == dnnl_success &&
+        (st = dnnl_post_ops_create(&po)) == dnnl_success &&
+        (st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f)) ==
+            dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(attr, po);
     if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&pd, &d, NULL, l->mm.eng, NULL);
+        st = dnnl_primitive_desc_create(&pd, &d, attr, l->mm.eng, NULL);
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
     if (st == dnnl_success) {
         l->src_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
         l->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -393,6 +407,13 @@ static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err 
 int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, int Ci, int k,
                           int stride, int pad, struct coop_err *e)
 {
+    return coop_bf16_conv_create_affine(out, w, Co, Ci, k, stride, pad, NULL, NULL, false, e);
+}
+
+int coop_bf16_conv_create_affine(struct coop_bf16_conv **out, const float *w, int Co, int Ci,
+                                 int k, int stride, int pad, const float *scale,
+                                 const float *shift, bool relu, struct coop_err *e)
+{
     *out = NULL;
     int rc = coop_bf16_check(e);
     if (rc)
@@ -403,18 +424,29 @@ int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, i
     struct coop_bf16_conv *l = calloc(1, sizeof *l);
     if (!l)
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
-    l->Co = Co, l->Ci = Ci, l->k = k, l->stride = stride, l->pad = pad;
-    size_t n = (size_t)Co * Ci * k * k;
+    l->Co = Co, l->Ci = Ci, l->k = k, l->stride = stride, l->pad = pad, l->relu = relu;
+    size_t n = (size_t)Co * Ci * k * k, per = n / (size_t)Co;
     dnnl_status_t st = mm_open(&l->mm);
     l->wplain = st == dnnl_success ? coop_alloc(n * sizeof *l->wplain) : NULL;
-    if (st != dnnl_success || !l->wplain) {
+    float *scaled = scale && l->wplain ? coop_alloc_floats(n) : NULL;
+    l->bias = shift && l->wplain ? coop_alloc_floats((size_t)Co) : NULL;
+    if (st != dnnl_success || !l->wplain || (scale && !scaled) || (shift && !l->bias)) {
+        coop_free(scaled);
         rc = st != dnnl_success ? dnnl_fail(e, st, "engine")
                                 : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for a %d x %d "
                                             "x %d x %d kernel", Co, Ci, k, k);
         coop_bf16_conv_free(l);
         return rc;
     }
+    if (scale) { /* folded before the rounding, as a BatchNorm folds into its convolution */
+        for (size_t i = 0; i < n; i++)
+            scaled[i] = w[i] * scale[i / per];
+        w = scaled;
+    }
+    if (shift)
+        memcpy(l->bias, shift, sizeof(float) * (size_t)Co);
     coop_bf16_round_n(l->wplain, w, n);
+    coop_free(scaled);
     *out = l;
     return 0;
 }
@@ -429,10 +461,14 @@ int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *in
         return rc;
     dnnl_status_t st = run_reorder(&l->mm, l->rin, &l->usrc_md, (void *)inp, &l->src_md, l->src);
     if (st == dnnl_success) {
+        dnnl_memory_desc_t bmd;
+        dnnl_dims_t bd = {l->Co};
+        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
         const struct mm_arg a[] = {{DNNL_ARG_SRC, &l->src_md, l->src},
                                    {DNNL_ARG_WEIGHTS, &l->wei_md, l->wei},
-                                   {DNNL_ARG_DST, &l->dst_md, l->rout ? l->dst : out}};
-        st = run_args(&l->mm, l->mm.prim, a, 3);
+                                   {DNNL_ARG_DST, &l->dst_md, l->rout ? l->dst : out},
+                                   {DNNL_ARG_BIAS, &bmd, l->bias}};
+        st = run_args(&l->mm, l->mm.prim, a, l->bias ? 4 : 3);
     }
     if (st == dnnl_success && l->rout)
         st = run_reorder(&l->mm, l->rout, &l->dst_md, l->dst, &l->udst_md, out);
@@ -451,5 +487,6 @@ void coop_bf16_conv_free(struct coop_bf16_conv *l)
     conv_drop(l);
     mm_close(&l->mm);
     coop_free(l->wplain);
+    coop_free(l->bias);
     free(l);
 }

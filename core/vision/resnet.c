@@ -50,15 +50,6 @@ struct bufs {
     float *x, *t1, *t2, *t3, *work;
 };
 
-/* coop_conv2d_forward_batch without bias, through the bf16 copy of w when bf
- * has one. */
-static void conv(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
-                 int Ci, int nb, int H, int W, int Co, int k, int stride, int pad, float *work)
-{
-    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, H, W))
-        return;
-    coop_conv2d_forward_batch(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
-}
 
 /* The element-wise passes between convolutions, split over channels: on the
  * OpenMP threads in the bf16 path (its convolutions are oneDNN's, with no
@@ -93,6 +84,20 @@ static void bn_act(const struct coop_clip_bf16 *bf, float *x, const struct coop_
     }
 }
 
+/* out = [relu](bn(conv(inp, w))), conv without bias: through the bf16 copy of
+ * w (the BatchNorm and ReLU folded in) when bf has one, else
+ * coop_conv2d_forward_batch and the float32 pass. */
+static void conv_bn(struct coop_clip_bf16 *bf, float *out, const float *inp, const float *w,
+                    const struct coop_clip_bn *bn, int relu, int Ci, int nb, int H, int W, int Co,
+                    int k, int stride, int pad, float *work)
+{
+    if (nb == 1 && coop_clip_bf16_conv2d(bf, out, inp, w, H, W))
+        return;
+    coop_conv2d_forward_batch(out, inp, w, NULL, Ci, nb, H, W, Co, k, k, stride, pad, work);
+    int Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    bn_act(bf, out, bn, Co, nb * Ho * Wo, relu);
+}
+
 static void avgpool(const struct coop_clip_bf16 *bf, float *out, const float *inp, int C, int H,
                     int W, int k)
 {
@@ -123,17 +128,14 @@ static void bottleneck(struct coop_clip_bf16 *bf, const struct coop_clip_bottlen
                        struct bufs *u, int R)
 {
     int p = b->planes, s = b->stride, Ro = R / s, nb = u->nb;
-    conv(bf, u->t1, u->x, b->conv1_w, b->inplanes, nb, R, R, p, 1, 1, 0, NULL);
-    bn_act(bf, u->t1, &b->bn1, p, nb * R * R, 1);
-    conv(bf, u->t2, u->t1, b->conv2_w, p, nb, R, R, p, 3, 1, 1, u->work);
-    bn_act(bf, u->t2, &b->bn2, p, nb * R * R, 1);
+    conv_bn(bf, u->t1, u->x, b->conv1_w, &b->bn1, 1, b->inplanes, nb, R, R, p, 1, 1, 0, NULL);
+    conv_bn(bf, u->t2, u->t1, b->conv2_w, &b->bn2, 1, p, nb, R, R, p, 3, 1, 1, u->work);
     float *mid = u->t2;
     if (s > 1) {
         avgpool(bf, u->t1, u->t2, p * nb, R, R, s);
         mid = u->t1;
     }
-    conv(bf, u->t3, mid, b->conv3_w, p, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
-    bn_act(bf, u->t3, &b->bn3, 4 * p, nb * Ro * Ro, 0);
+    conv_bn(bf, u->t3, mid, b->conv3_w, &b->bn3, 0, p, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
     const float *id = u->x;
     if (b->has_downsample) {
         const float *pooled = u->x;
@@ -141,8 +143,8 @@ static void bottleneck(struct coop_clip_bf16 *bf, const struct coop_clip_bottlen
             avgpool(bf, u->t1, u->x, b->inplanes * nb, R, R, s);
             pooled = u->t1;
         }
-        conv(bf, u->t2, pooled, b->down_conv_w, b->inplanes, nb, Ro, Ro, 4 * p, 1, 1, 0, NULL);
-        bn_act(bf, u->t2, &b->down_bn, 4 * p, nb * Ro * Ro, 0);
+        conv_bn(bf, u->t2, pooled, b->down_conv_w, &b->down_bn, 0, b->inplanes, nb, Ro, Ro,
+                4 * p, 1, 1, 0, NULL);
         id = u->t2;
     }
     add_relu(bf, u->x, u->t3, id, (size_t)4 * p * nb * Ro * Ro);
@@ -159,12 +161,10 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
         for (int c = 0; c < 3; c++)
             memcpy(u->t3 + ((size_t)c * nb + b) * plane, pixels + ((size_t)b * 3 + c) * plane,
                    sizeof(float) * plane);
-    conv(r->bf16, u->t1, u->t3, r->conv1_w, 3, nb, S, S, W / 2, 3, 2, 1, u->work);
-    bn_act(r->bf16, u->t1, &r->bn1, W / 2, nb * h * h, 1);
-    conv(r->bf16, u->t2, u->t1, r->conv2_w, W / 2, nb, h, h, W / 2, 3, 1, 1, u->work);
-    bn_act(r->bf16, u->t2, &r->bn2, W / 2, nb * h * h, 1);
-    conv(r->bf16, u->t1, u->t2, r->conv3_w, W / 2, nb, h, h, W, 3, 1, 1, u->work);
-    bn_act(r->bf16, u->t1, &r->bn3, W, nb * h * h, 1);
+    conv_bn(r->bf16, u->t1, u->t3, r->conv1_w, &r->bn1, 1, 3, nb, S, S, W / 2, 3, 2, 1, u->work);
+    conv_bn(r->bf16, u->t2, u->t1, r->conv2_w, &r->bn2, 1, W / 2, nb, h, h, W / 2, 3, 1, 1,
+            u->work);
+    conv_bn(r->bf16, u->t1, u->t2, r->conv3_w, &r->bn3, 1, W / 2, nb, h, h, W, 3, 1, 1, u->work);
     avgpool(r->bf16, u->x, u->t1, W * nb, h, h, 2);
     int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
     for (int k = 0; k < nbk; k++) {

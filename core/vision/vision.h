@@ -8,7 +8,7 @@
 #include "coop/clip.h"
 #include <stddef.h>
 
-#define VISION_BN_EPS 1e-5f
+#define VISION_BN_EPS COOP_CLIP_BN_EPS
 
 /* In place on x [C, HW]: eval-mode BatchNorm (eps 1e-5), then ReLU if relu. */
 void coop_vision_bn_act(float *x, const struct coop_clip_bn *bn, int C, int HW, int relu);

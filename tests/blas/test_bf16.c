@@ -302,6 +302,56 @@ START_TEST(conv_matches_references)
 }
 END_TEST
 
+/* The affine form (a BatchNorm folded in, ReLU as a post-op) equals the plain
+ * convolution by the pre-scaled weights, the shift added and the ReLU applied
+ * in float32 afterwards: the same bf16 weights, so only the bias's place in the
+ * accumulation differs. Without scale and shift it is the plain convolution. */
+START_TEST(conv_affine_matches_plain)
+{
+    if (!can_run())
+        return;
+    static const struct {
+        int Co, Ci, k, stride, pad, H, W;
+    } cs[] = {{32, 3, 3, 2, 1, 30, 26}, {48, 40, 1, 1, 0, 14, 14}, {7, 5, 3, 1, 1, 9, 11}};
+    struct coop_err e;
+    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++)
+        for (int relu = 0; relu < 2; relu++) {
+            int Co = cs[t].Co, Ci = cs[t].Ci, k = cs[t].k, st = cs[t].stride, pd = cs[t].pad;
+            int H = cs[t].H, W = cs[t].W, Ho = (H + 2 * pd - k) / st + 1;
+            int Wo = (W + 2 * pd - k) / st + 1;
+            size_t nw = (size_t)Co * Ci * k * k, no = (size_t)Co * Ho * Wo, per = nw / Co;
+            float *w = rand_buf(nw, 90 + t), *x = rand_buf((size_t)Ci * H * W, 95 + t);
+            float *scale = rand_buf((size_t)Co, 100 + t), *shift = rand_buf((size_t)Co, 105 + t);
+            float *ws = coop_alloc_floats(nw), *ref = coop_alloc_floats(no);
+            float *out = coop_alloc_floats(no);
+            for (size_t i = 0; i < nw; i++)
+                ws[i] = w[i] * scale[i / per];
+            struct coop_bf16_conv *plain = NULL, *aff = NULL;
+            ck_assert_msg(coop_bf16_conv_create(&plain, ws, Co, Ci, k, st, pd, &e) == 0, "%s",
+                          e.msg);
+            ck_assert_msg(coop_bf16_conv_create_affine(&aff, w, Co, Ci, k, st, pd, scale, shift,
+                                                       relu, &e) == 0, "%s", e.msg);
+            ck_assert_msg(coop_bf16_conv_forward(plain, ref, x, H, W, &e) == 0, "%s", e.msg);
+            ck_assert_msg(coop_bf16_conv_forward(aff, out, x, H, W, &e) == 0, "%s", e.msg);
+            double worst = 0, big = 0;
+            int zeros = 0;
+            for (size_t i = 0; i < no; i++) {
+                float y = ref[i] + shift[i / (no / Co)];
+                y = relu && y < 0.0f ? 0.0f : y;
+                worst = fmax(worst, fabs((double)out[i] - y));
+                big = fmax(big, fabs((double)y));
+                zeros += out[i] == 0.0f;
+            }
+            ck_assert_msg(worst <= 1e-5 * big, "conv %d -> %d relu %d: %.3g of %.3g", Ci, Co,
+                          relu, worst, big);
+            ck_assert(relu ? zeros > 0 : zeros == 0); /* the ReLU did (not) clip */
+            coop_bf16_conv_free(plain), coop_bf16_conv_free(aff);
+            coop_free(w), coop_free(x), coop_free(scale), coop_free(shift), coop_free(ws);
+            coop_free(ref), coop_free(out);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bf16");
@@ -314,6 +364,7 @@ int main(void)
     tcase_add_test(tc, row_counts_change);
     tcase_add_test(tc, round_n_matches);
     tcase_add_test(tc, conv_matches_references);
+    tcase_add_test(tc, conv_affine_matches_plain);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

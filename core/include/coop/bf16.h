@@ -67,6 +67,15 @@ COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
 struct coop_bf16_conv;
 COOP_API int coop_bf16_conv_create(struct coop_bf16_conv **out, const float *w, int Co, int Ci,
                                    int k, int stride, int pad, struct coop_err *e);
+/* The same followed by a per-output-channel affine map and, with relu, a
+ * ReLU: out = max(0, scale[co] conv(inp, w) + shift[co]) (a BatchNorm in
+ * eval mode and its activation). scale is folded into w before the rounding
+ * (bf16(scale w)), shift is the convolution's float32 bias, the ReLU a
+ * oneDNN post-op: no float32 pass after the convolution. scale or shift
+ * NULL: none. */
+COOP_API int coop_bf16_conv_create_affine(struct coop_bf16_conv **out, const float *w, int Co,
+                                          int Ci, int k, int stride, int pad, const float *scale,
+                                          const float *shift, bool relu, struct coop_err *e);
 /* out (float32, overwritten) from inp [Ci, H, W], H, W >= 1. */
 COOP_API int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp,
                                     int H, int W, struct coop_err *e);

@@ -54,7 +54,8 @@ struct coop_clip_vit {
     struct coop_clip_bf16 *bf16;   /* NULL: fp32 products; coop_clip_vit_bf16_enable */
 };
 
-struct coop_clip_bn {               /* BatchNorm2d in eval mode, eps 1e-5 */
+#define COOP_CLIP_BN_EPS 1e-5f       /* BatchNorm2d's eps */
+struct coop_clip_bn {               /* BatchNorm2d in eval mode, eps COOP_CLIP_BN_EPS */
     float *w, *b, *mean, *var;     /* [C] */
 };
 struct coop_clip_bottleneck {       /* expansion 4 */
