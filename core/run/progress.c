@@ -147,7 +147,7 @@ static size_t join_tokens(char *out, size_t cap, char **tok, const bool *keep, i
 static bool fit_label(const char *axes, size_t max, char *out, size_t cap)
 {
     char buf[256], *tok[32];
-    bool keep[32];
+    bool keep[32] = {false};
     int n = 0;
     snprintf(buf, sizeof buf, "%s", axes);
     for (char *p = strtok(buf, " "); p && n < 32; p = strtok(NULL, " "))
