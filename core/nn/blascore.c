@@ -173,12 +173,8 @@ enum coop_blas_choice coop_blas_core_choice(void)
 void coop_threads_wait_decide(const struct coop_wait_env *env, struct coop_wait_env *set)
 {
     memset(set, 0, sizeof *set);
-    if (!is_set(env->omp_wait_policy) && !is_set(env->gomp_spincount)) {
+    if (!is_set(env->omp_wait_policy) && !is_set(env->gomp_spincount))
         set->omp_wait_policy = "passive";
-        set->gomp_spincount = COOP_GOMP_SPINCOUNT;
-    }
-    if (!is_set(env->openblas_thread_timeout))
-        set->openblas_thread_timeout = COOP_OPENBLAS_THREAD_TIMEOUT;
 }
 
 static bool wait_any(const struct coop_wait_env *w)

@@ -144,18 +144,11 @@ START_TEST(wait_decide)
         struct coop_wait_env env, want;
         const char *what;
     } w[] = {
-        {{NULL, NULL, NULL}, {"passive", COOP_GOMP_SPINCOUNT, COOP_OPENBLAS_THREAD_TIMEOUT},
-         "nothing set: all three"},
-        {{"", "", ""}, {"passive", COOP_GOMP_SPINCOUNT, COOP_OPENBLAS_THREAD_TIMEOUT},
-         "empty counts as unset"},
-        {{"active", NULL, NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
-         "the user's policy kept, no spin count added"},
-        {{"passive", NULL, NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
-         "an explicit passive stays spin-free"},
-        {{NULL, "0", NULL}, {NULL, NULL, COOP_OPENBLAS_THREAD_TIMEOUT},
-         "the user's spin count kept, no policy added"},
-        {{NULL, NULL, "12"}, {"passive", COOP_GOMP_SPINCOUNT, NULL},
-         "the user's OpenBLAS timeout kept"},
+        {{NULL, NULL, NULL}, {"passive", NULL, NULL}, "nothing set: the passive policy only"},
+        {{"", "", ""}, {"passive", NULL, NULL}, "empty counts as unset"},
+        {{"active", NULL, NULL}, {NULL, NULL, NULL}, "the user's policy kept"},
+        {{NULL, "10000", NULL}, {NULL, NULL, NULL}, "the user's spin count kept, no policy added"},
+        {{NULL, NULL, "4"}, {"passive", NULL, NULL}, "the user's OpenBLAS timeout beside"},
         {{"active", "100", "30"}, {NULL, NULL, NULL}, "all set: nothing"},
     };
     for (size_t i = 0; i < sizeof w / sizeof *w; i++) {

@@ -81,18 +81,13 @@ struct coop_wait_env {
     const char *gomp_spincount;          /* GOMP_SPINCOUNT */
     const char *openblas_thread_timeout; /* OPENBLAS_THREAD_TIMEOUT */
 };
-#define COOP_GOMP_SPINCOUNT "10000"
-#define COOP_OPENBLAS_THREAD_TIMEOUT "4"
-
 /* Pure: what coop sets (static strings; NULL = leave the variable as it is)
- * from the environment's values. Where neither OMP_WAIT_POLICY nor
- * GOMP_SPINCOUNT is set: OMP_WAIT_POLICY=passive and
- * GOMP_SPINCOUNT=COOP_GOMP_SPINCOUNT (an idle OpenMP thread spins that many
- * rounds, well under a millisecond, then sleeps: the next fork finds it
- * awake, and a loaded machine loses little). Where OPENBLAS_THREAD_TIMEOUT is
- * unset: COOP_OPENBLAS_THREAD_TIMEOUT (OpenBLAS's workers sleep almost at once
- * after a call instead of spinning 2^28 cycles against the OpenMP threads).
- * A value the user set is always kept. */
+ * from the environment's values: OMP_WAIT_POLICY=passive where neither
+ * OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (idle OpenMP threads sleep at
+ * once and leave the cores to OpenBLAS's); nothing else. A short spin
+ * (GOMP_SPINCOUNT=10000) with OPENBLAS_THREAD_TIMEOUT=4 is faster for the
+ * bf16 towers of a full-size CLIP but slower for the float32 main job, so it
+ * is the user's to set (docs/running.md). A value the user set is kept. */
 COOP_API void coop_threads_wait_decide(const struct coop_wait_env *env, struct coop_wait_env *set);
 
 /* Call first thing in main. Decides; when the decision is to re-execute, sets
