@@ -170,60 +170,42 @@ enum coop_blas_choice coop_blas_core_choice(void)
     return choice_of(getenv("OPENBLAS_CORETYPE"), getenv(COOP_BLAS_REEXEC_ENV));
 }
 
-void coop_threads_wait_decide(const struct coop_wait_env *env, struct coop_wait_env *set)
+const char *coop_threads_wait_decide(const char *omp_wait_policy, const char *gomp_spincount)
 {
-    memset(set, 0, sizeof *set);
-    if (!is_set(env->omp_wait_policy) && !is_set(env->gomp_spincount))
-        set->omp_wait_policy = "passive";
-}
-
-static bool wait_any(const struct coop_wait_env *w)
-{
-    return w->omp_wait_policy || w->gomp_spincount || w->openblas_thread_timeout;
-}
-
-static const char *const wait_names[3] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                                          "OPENBLAS_THREAD_TIMEOUT"};
-
-static void wait_values(const struct coop_wait_env *w, const char *v[3])
-{
-    v[0] = w->omp_wait_policy, v[1] = w->gomp_spincount, v[2] = w->openblas_thread_timeout;
+    return is_set(omp_wait_policy) || is_set(gomp_spincount) ? NULL : "passive";
 }
 
 /* "; idle threads: OMP_WAIT_POLICY=... GOMP_SPINCOUNT=... OPENBLAS_THREAD_TIMEOUT=..."
  * as this process runs them ("unset" for an unset one). */
 static const char *wait_line(char *buf, size_t n)
 {
+    static const char *const names[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                        "OPENBLAS_THREAD_TIMEOUT"};
     size_t at = (size_t)snprintf(buf, n, "; idle threads:");
     for (int i = 0; i < 3 && at < n; i++) {
-        const char *v = getenv(wait_names[i]);
-        at += (size_t)snprintf(buf + at, n - at, " %s=%s", wait_names[i], is_set(v) ? v : "unset");
+        const char *v = getenv(names[i]);
+        at += (size_t)snprintf(buf + at, n - at, " %s=%s", names[i], is_set(v) ? v : "unset");
     }
     return buf;
 }
 
-/* Sets the variables (OPENBLAS_CORETYPE only when coretype is not NULL, the
- * waiting ones that wait names) and execs; returns only when that failed,
- * with the environment as it was. */
-static void reexec(char **argv, const char *coretype, const char *detected,
-                   const struct coop_wait_env *wait)
+/* Sets the variables (OPENBLAS_CORETYPE only when coretype is not NULL,
+ * OMP_WAIT_POLICY when policy is not NULL) and execs; returns only when that
+ * failed, with the environment as it was. */
+static void reexec(char **argv, const char *coretype, const char *detected, const char *policy)
 {
     char marker[128];
     snprintf(marker, sizeof marker, "%s:%s", detected, coretype ? coretype : "");
-    const char *v[3];
-    wait_values(wait, v);
-    bool ok = !coretype || setenv("OPENBLAS_CORETYPE", coretype, 1) == 0;
-    for (int i = 0; i < 3; i++)
-        ok = ok && (!v[i] || setenv(wait_names[i], v[i], 1) == 0);
-    if (ok && setenv(COOP_BLAS_REEXEC_ENV, marker, 1) == 0) {
+    if ((!coretype || setenv("OPENBLAS_CORETYPE", coretype, 1) == 0) &&
+        (!policy || setenv("OMP_WAIT_POLICY", policy, 1) == 0) &&
+        setenv(COOP_BLAS_REEXEC_ENV, marker, 1) == 0) {
         fflush(NULL);
         execv("/proc/self/exe", argv);
     }
     if (coretype)
         unsetenv("OPENBLAS_CORETYPE");
-    for (int i = 0; i < 3; i++)
-        if (v[i])
-            unsetenv(wait_names[i]);
+    if (policy)
+        unsetenv("OMP_WAIT_POLICY");
     unsetenv(COOP_BLAS_REEXEC_ENV);
 }
 
@@ -270,17 +252,16 @@ void coop_blas_select_core(char **argv, char *line, size_t n)
     coop_blas_decide(&in, &d);
     char feats[160], waits[160];
     coop_cpu_describe(&cpu, feats, sizeof feats);
-    struct coop_wait_env env = {getenv("OMP_WAIT_POLICY"), getenv("GOMP_SPINCOUNT"),
-                                getenv("OPENBLAS_THREAD_TIMEOUT")},
-                         wait = {0};
-    if (!getenv(COOP_BLAS_REEXEC_ENV))
-        coop_threads_wait_decide(&env, &wait);
-    if (!d.reexec && wait_any(&wait) && argv && argv[0])
-        reexec(argv, NULL, core, &wait); /* returns only when exec failed: go on */
+    const char *policy = getenv(COOP_BLAS_REEXEC_ENV)
+                             ? NULL
+                             : coop_threads_wait_decide(getenv("OMP_WAIT_POLICY"),
+                                                        getenv("GOMP_SPINCOUNT"));
+    if (!d.reexec && policy && argv && argv[0])
+        reexec(argv, NULL, core, policy); /* returns only when exec failed: go on */
     if (d.reexec) {
         int err = 0;
         if (argv && argv[0]) {
-            reexec(argv, d.coretype, core, &wait);
+            reexec(argv, d.coretype, core, policy);
             err = errno;
         }
         snprintf(line, n, "BLAS core %s, chosen by openblas: re-executing with "

@@ -74,26 +74,20 @@ COOP_API void coop_blas_decide(const struct coop_blas_inputs *in, struct coop_bl
 COOP_API const char *coop_blas_core_name(void);
 COOP_API enum coop_blas_choice coop_blas_core_choice(void);
 
-/* How idle threads wait: the variables libgomp and OpenBLAS read only as they
- * load. NULL or "" is unset. */
-struct coop_wait_env {
-    const char *omp_wait_policy;         /* OMP_WAIT_POLICY */
-    const char *gomp_spincount;          /* GOMP_SPINCOUNT */
-    const char *openblas_thread_timeout; /* OPENBLAS_THREAD_TIMEOUT */
-};
-/* Pure: what coop sets (static strings; NULL = leave the variable as it is)
- * from the environment's values: OMP_WAIT_POLICY=passive where neither
- * OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (idle OpenMP threads sleep at
- * once and leave the cores to OpenBLAS's); nothing else. A short spin
- * (GOMP_SPINCOUNT=10000) with OPENBLAS_THREAD_TIMEOUT=4 is faster for the
- * bf16 towers of a full-size CLIP but slower for the float32 main job, so it
- * is the user's to set (docs/running.md). A value the user set is kept. */
-COOP_API void coop_threads_wait_decide(const struct coop_wait_env *env, struct coop_wait_env *set);
+/* Pure: the OMP_WAIT_POLICY coop sets from the environment's OMP_WAIT_POLICY
+ * and GOMP_SPINCOUNT (NULL or "" = unset; libgomp reads both only as it
+ * loads): "passive" where neither is set (idle OpenMP threads sleep at once
+ * and leave the cores to OpenBLAS's), else NULL (the user's choice is kept).
+ * A short spin (GOMP_SPINCOUNT=10000) with OPENBLAS_THREAD_TIMEOUT=4 is
+ * faster for the bf16 towers of a full-size CLIP but slower for the float32
+ * main job, so it is the user's to set (docs/running.md). */
+COOP_API const char *coop_threads_wait_decide(const char *omp_wait_policy,
+                                              const char *gomp_spincount);
 
 /* Call first thing in main. Decides; when the decision is to re-execute, sets
  * OPENBLAS_CORETYPE and COOP_BLAS_REEXEC and execs /proc/self/exe with argv
- * (does not return). The same single re-execution sets the thread-waiting
- * variables coop_threads_wait_decide chooses: with only those to set,
+ * (does not return). The same single re-execution sets the OMP_WAIT_POLICY
+ * coop_threads_wait_decide chooses: with only that to set,
  * COOP_BLAS_REEXEC is "<core>:" (no core type set) and OPENBLAS_CORETYPE is
  * left alone. A process that COOP_BLAS_REEXEC marks never re-executes.
  * Otherwise (or when exec fails: the process goes on with the current core)
