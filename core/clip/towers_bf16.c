@@ -314,6 +314,15 @@ void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, c
         coop_quick_gelu_backward(dinp, dout, inp, n);
 }
 
+void coop_clip_bf16_attention(const struct coop_clip_bf16 *s, float *out, float *att,
+                              const float *qkv, int B, int T, int C, int H, int causal)
+{
+    if (s)
+        coop_attention_forward_fast(out, att, qkv, B, T, C, H, causal);
+    else
+        coop_attention_forward(out, att, qkv, B, T, C, H, causal);
+}
+
 void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,
                                          float *dbias, const float *dout, const float *inp,
                                          const float *w, int M, int K, int N)

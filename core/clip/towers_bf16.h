@@ -30,6 +30,10 @@ bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *in
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);
 void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
                                   const float *inp, size_t n);
+/* Self-attention (coop_attention_forward's arguments): with a set, the
+ * vectorised softmax (coop_attention_forward_fast), else the exact one. */
+void coop_clip_bf16_attention(const struct coop_clip_bf16 *s, float *out, float *att,
+                              const float *qkv, int B, int T, int C, int H, int causal);
 /* Forgets an earlier failure (call at the start of a tower's pass). */
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s);
 /* 0, or the first failure since the reset (copied into e). */

@@ -312,6 +312,7 @@ void coop_bf16_linear_free(struct coop_bf16_linear *l)
 struct coop_bf16_conv {
     int Co, Ci, k, stride, pad;
     float *bias;           /* [Co] or NULL: the affine map's shift */
+    dnnl_memory_desc_t bias_md; /* [Co] float32 */
     bool relu;             /* ReLU as a post-op */
     struct mm mm;          /* mm.prim: the convolution; mm.n: 1 once built */
     uint16_t *wplain;      /* [Co, Ci, k, k] bf16 */
@@ -364,15 +365,12 @@ static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err 
     md4(&l->udst_md, 1, l->Co, Ho, Wo, dnnl_f32, dnnl_nchw);
     md4(&uwei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_oihw);
     dnnl_dims_t strides = {l->stride, l->stride}, pad = {l->pad, l->pad};
-    dnnl_memory_desc_t bias;
-    dnnl_dims_t bd = {l->Co};
-    dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_x);
     dnnl_convolution_desc_t d;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_status_t st = dnnl_convolution_forward_desc_init(
-        &d, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, l->bias ? &bias : NULL,
+        &d, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, l->bias ? &l->bias_md : NULL,
         &dst, strides, pad, pad);
     if (st == dnnl_success && l->relu && (st = dnnl_primitive_attr_create(&attr)) == dnnl_success &&
         (st = dnnl_post_ops_create(&po)) == dnnl_success &&
@@ -425,6 +423,8 @@ int coop_bf16_conv_create_affine(struct coop_bf16_conv **out, const float *w, in
     if (!l)
         return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
     l->Co = Co, l->Ci = Ci, l->k = k, l->stride = stride, l->pad = pad, l->relu = relu;
+    dnnl_dims_t bd = {Co};
+    dnnl_memory_desc_init_by_tag(&l->bias_md, 1, bd, dnnl_f32, dnnl_x);
     size_t n = (size_t)Co * Ci * k * k, per = n / (size_t)Co;
     dnnl_status_t st = mm_open(&l->mm);
     l->wplain = st == dnnl_success ? coop_alloc(n * sizeof *l->wplain) : NULL;
@@ -461,13 +461,10 @@ int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *in
         return rc;
     dnnl_status_t st = run_reorder(&l->mm, l->rin, &l->usrc_md, (void *)inp, &l->src_md, l->src);
     if (st == dnnl_success) {
-        dnnl_memory_desc_t bmd;
-        dnnl_dims_t bd = {l->Co};
-        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
         const struct mm_arg a[] = {{DNNL_ARG_SRC, &l->src_md, l->src},
                                    {DNNL_ARG_WEIGHTS, &l->wei_md, l->wei},
                                    {DNNL_ARG_DST, &l->dst_md, l->rout ? l->dst : out},
-                                   {DNNL_ARG_BIAS, &bmd, l->bias}};
+                                   {DNNL_ARG_BIAS, &l->bias_md, l->bias}};
         st = run_args(&l->mm, l->mm.prim, a, l->bias ? 4 : 3);
     }
     if (st == dnnl_success && l->rout)

@@ -136,10 +136,7 @@ static void block_forward(struct coop_clip_bf16 *bf, const struct coop_clip_bloc
     coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
                            LN_EPS);
     coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);
-    if (bf)
-        coop_attention_forward_fast(a->ao, a->att, a->qkv, B, T, W, H, 0);
-    else
-        coop_attention_forward(a->ao, a->att, a->qkv, B, T, W, H, 0);
+    coop_clip_bf16_attention(bf, a->ao, a->att, a->qkv, B, T, W, H, 0);
     coop_clip_bf16_linear(bf, a->xm, a->ao, k->out_proj_w, k->out_proj_b, BT, W, W);
     add_inplace(a->xm, a->x, (size_t)BT * W);
     mlp_residual(bf, k, a, x_out, BT, W);
