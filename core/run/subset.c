@@ -82,10 +82,18 @@ static int subset_source_class(const struct coop_dataset *ds, int k)
     return sv(ds)->lo == 0 ? k : -1;
 }
 
+static const char *const *subset_ensemble(const struct coop_dataset *ds)
+{
+    const struct subset *v = sv(ds);
+    return COOP_OPS_HAS(v->parent.ops, ensemble_templates, 2)
+               ? v->parent.ops->ensemble_templates(v->parent.ds)
+               : NULL;
+}
+
 static const struct coop_dataset_ops subset_ops = {
     COOP_DATASET_OPS_VERSION, NULL, NULL, subset_close, subset_num_classes, subset_class_name,
     subset_split_size, subset_get_item, subset_read_pixels, subset_free_pixels, subset_template,
-    subset_source_class,
+    subset_source_class, subset_ensemble,
 };
 
 static int subset_split(struct subset *v, enum coop_split s, struct coop_err *e)

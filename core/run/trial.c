@@ -41,6 +41,14 @@ static const char *template_of(struct rt_dataset *d)
     return t ? t : "a photo of a {}.";
 }
 
+/* The dataset's own list of ensemble templates, or NULL. */
+static const char *const *ensemble_of(struct rt_dataset *d)
+{
+    return COOP_OPS_HAS(d->ref.ops, ensemble_templates, 2)
+               ? d->ref.ops->ensemble_templates(d->ref.ds)
+               : NULL;
+}
+
 /* ---- training-batch sources -------------------------------------------- */
 struct fetch_ctx {
     struct rt *rt;
@@ -404,7 +412,7 @@ static int fit_baseline(struct rt *rt, const struct coop_trial *t, struct method
         struct coop_baseline_args ba = {&rt->host, &t->method_params, rt->bb, names, K,
                                         template_of(src), tx, fs ? fs->train.label : NULL, nt,
                                         vx, fs ? fs->val.label : NULL, nv, E,
-                                        (uint64_t)t->seed};
+                                        (uint64_t)t->seed, ensemble_of(src)};
         coop_rt_progress(rt, "fitting");
         double t0 = coop_now();
         rc = m->bops->fit(&ba, &m->base, e);

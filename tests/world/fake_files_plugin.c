@@ -57,7 +57,7 @@ static int fk_get_item(const struct coop_dataset *ds, enum coop_split s, size_t 
 
 static const struct coop_dataset_ops ops = {
     COOP_DATASET_OPS_VERSION, NULL, fk_open, fk_close, fk_num_classes, fk_class_name,
-    fk_split_size, fk_get_item, NULL, NULL, NULL, NULL};
+    fk_split_size, fk_get_item, NULL, NULL, NULL, NULL, NULL};
 static const struct coop_plugin desc = {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, "test-files", "0",
                                         "test-only file-backed dataset", &ops};
 

@@ -675,6 +675,41 @@ START_TEST(tasks_balanced_and_labelled_by_their_attribute)
 }
 END_TEST
 
+/* Each task's ensemble list: its own template first, then the same noun
+ * phrase at each main-object size and on each photo background, named as
+ * the captions name them (vocab's first synonyms); one "{}" each; a target
+ * shares its source's list. */
+START_TEST(ensemble_lists_speak_the_captions_language)
+{
+    for (size_t i = 0; coop_world_task_at(i); i++) {
+        const struct coop_world_task *t = coop_world_task_at(i);
+        const char *const *l = coop_world_task_ensemble(t);
+        ck_assert_ptr_nonnull(l);
+        ck_assert_str_eq(l[0], coop_world_task_template(t));
+        int n = 0;
+        for (; l[n]; n++) {
+            const char *h = strstr(l[n], "{}");
+            ck_assert_ptr_nonnull(h);
+            ck_assert_ptr_null(strstr(h + 2, "{}"));
+        }
+        ck_assert_int_eq(n, 1 + COOP_WORLD_TINY + COOP_WORLD_NUM_PHOTO_BACKGROUNDS);
+        for (int z = 0; z < COOP_WORLD_TINY; z++) {
+            char *want = coop_asprintf("a photo of a %s {}", coop_world_synonyms('z', z)[0]);
+            ck_assert_ptr_nonnull(strstr(l[1 + z], want));
+            free(want);
+        }
+        for (int b = 0; b < COOP_WORLD_NUM_PHOTO_BACKGROUNDS; b++) {
+            char *want = coop_asprintf(" on a %s background.", coop_world_synonyms('b', b)[0]);
+            ck_assert_ptr_nonnull(strstr(l[1 + COOP_WORLD_TINY + b], want));
+            free(want);
+        }
+        const char *src = coop_world_task_source(t);
+        if (src)
+            ck_assert_ptr_eq(l, coop_world_task_ensemble(coop_world_task_find(src)));
+    }
+}
+END_TEST
+
 /* Targets: the right style; the hard sets are small, cluttered, and their
  * distractors never belong to the target's label space. */
 START_TEST(targets_have_their_style)
@@ -866,6 +901,7 @@ int main(void)
     tcase_add_test(tc, captions_mention_only_true_attributes);
     tcase_add_test(tc, captions_vary);
     tcase_add_test(tc, tasks_balanced_and_labelled_by_their_attribute);
+    tcase_add_test(tc, ensemble_lists_speak_the_captions_language);
     tcase_add_test(tc, targets_have_their_style);
     tcase_add_test(tc, collection_habits);
     tcase_add_test(tc, image_caption_pairs);

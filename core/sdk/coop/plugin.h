@@ -42,9 +42,11 @@
  * terms added to the loss; train_defaults); coop_prompt_args.template_text;
  * clip.h COOP_CLIP_LAYOUT and checkpoint.h coop_clip_model_load_sized
  * (coop_clip_model_load becomes a macro passing the caller's size and
- * layout; the unsized symbol refuses every call). */
+ * layout; the unsized symbol refuses every call).
+ * 1.5: dataset ops version 2 (ensemble_templates: a dataset's own list of
+ * templates for prompt ensembling); coop_baseline_args.ensemble_templates. */
 #define COOP_PLUGIN_ABI_MAJOR 1
-#define COOP_PLUGIN_ABI_MINOR 4
+#define COOP_PLUGIN_ABI_MINOR 5
 #define COOP_PLUGIN_ABI_VERSION(major, minor) ((uint32_t)(major) | (uint32_t)(minor) << 16)
 #define COOP_PLUGIN_ABI_MAJOR_OF(abi) ((uint32_t)(abi) & 0xffffu)
 #define COOP_PLUGIN_ABI_MINOR_OF(abi) ((uint32_t)(abi) >> 16)
@@ -218,7 +220,7 @@ struct coop_item {
     const char *id;   /* stable identifier (relative path or generated name) */
     uint32_t version; /* COOP_ITEM_VERSION (1.1) */
 };
-#define COOP_DATASET_OPS_VERSION 1
+#define COOP_DATASET_OPS_VERSION 2 /* 2: ensemble_templates */
 struct coop_dataset_ops {
     uint32_t version;
     const struct coop_param_spec *params;
@@ -241,6 +243,11 @@ struct coop_dataset_ops {
     /* Domain-shift targets: class k's label in the source dataset, or -1.
      * NULL = same label space as the source. */
     int (*source_class)(const struct coop_dataset *ds, int k);
+    /* Optional, version >= 2: the dataset's own templates for prompt
+     * ensembling, each with "{}", ended by NULL (as CLIP gives each dataset
+     * its own list), valid until close. NULL: the ensemble uses CoOp's 7
+     * ImageNet templates and default_template. */
+    const char *const *(*ensemble_templates)(const struct coop_dataset *ds);
 };
 
 /* ---- prompt variant (learnable prompts) ---------------------------------- */
@@ -320,6 +327,9 @@ struct coop_baseline_args {
     const float *val_x; const int *val_y; size_t n_val;
     int dim;
     uint64_t seed;
+    /* 1.5: the source dataset's ensemble_templates (NULL-terminated), or
+     * NULL where it has none. */
+    const char *const *ensemble_templates;
 };
 #define COOP_BASELINE_OPS_VERSION 1
 struct coop_baseline_ops {

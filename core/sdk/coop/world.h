@@ -192,6 +192,12 @@ COOP_API const struct coop_world_task *coop_world_task_find(const char *name);
 COOP_API const char *coop_world_task_name(const struct coop_world_task *t);
 COOP_API const char *coop_world_task_summary(const struct coop_world_task *t);
 COOP_API const char *coop_world_task_template(const struct coop_world_task *t);
+/* The task's templates for prompt ensembling, NULL-terminated: its own
+ * template, then the same noun phrase in the world's caption language at
+ * each main-object size and on each photo background (the nuisances an
+ * image of the task varies in, as CLIP's lists cover "the large" and "the
+ * small" ones); a target shares its source's kind of list. */
+COOP_API const char *const *coop_world_task_ensemble(const struct coop_world_task *t);
 COOP_API int coop_world_task_num_classes(const struct coop_world_task *t);
 /* Class k's name ("star", "red star", "striped", ...) into buf; NULL if k is out of range. */
 COOP_API const char *coop_world_task_class_name(const struct coop_world_task *t, int k,

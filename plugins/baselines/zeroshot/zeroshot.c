@@ -4,7 +4,9 @@
  *    own by default, e.g. "a photo of a {}, a type of pet.");
  *  - "ensemble": prompt ensembling, the average of the L2-normalised text
  *    features over several templates, re-normalised (CoOp's reference uses
- *    the 7 templates below plus the dataset's own).
+ *    the 7 templates below plus the dataset's own; a dataset that has its
+ *    own ensemble list, as CLIP gives each dataset one, is averaged over
+ *    that list instead unless template_set says coop7).
  * Both need no training data; they rebuild for any class list (targets). */
 #include "coop/nn.h"
 #include "coop/plugin.h"
@@ -22,6 +24,7 @@ struct coop_baseline {
     float scale;
     bool ensemble;
     char *templates; /* user templates, ';'-separated, or NULL */
+    char **listed;   /* the source dataset's ensemble list (NULL-terminated), or NULL */
     float *text;     /* [K, E] normalised */
 };
 
@@ -29,9 +32,13 @@ static const struct coop_param_spec zs_params[] = {
     {"template", COOP_PARAM_STRING, "", 0, 0, NULL,
      "template with {} for the class name; empty = the dataset's hand-crafted one"},
     COOP_PARAM_END};
+static const char *const template_sets[] = {"dataset", "coop7", NULL};
 static const struct coop_param_spec ens_params[] = {
     {"templates", COOP_PARAM_STRING, "", 0, 0, NULL,
-     "';'-separated templates with {}; empty = CoOp's 7 ImageNet templates + the dataset's"},
+     "';'-separated templates with {}; empty = template_set's"},
+    {"template_set", COOP_PARAM_CHOICE, "dataset", 0, 0, template_sets,
+     "without templates: dataset = the dataset's own ensemble list where it has one, else "
+     "coop7 = CoOp's 7 ImageNet templates + the dataset's template"},
     COOP_PARAM_END};
 
 /* Fills with the template, each "{}" replaced by name (underscores -> spaces). */
@@ -118,6 +125,9 @@ static int build_text(struct coop_baseline *b, const char *const *names, int K,
             rc = add_template(b, t, names, acc, e);
         }
         free(copy);
+    } else if (b->listed) {
+        for (int i = 0; b->listed[i] && rc == 0; i++)
+            rc = add_template(b, b->listed[i], names, acc, e);
     } else {
         for (int i = 0; coop_imagenet7[i] && rc == 0; i++)
             rc = add_template(b, coop_imagenet7[i], names, acc, e);
@@ -139,8 +149,28 @@ static void destroy(struct coop_baseline *b)
     if (!b)
         return;
     free(b->templates);
+    for (int i = 0; b->listed && b->listed[i]; i++)
+        free(b->listed[i]);
+    free(b->listed);
     coop_free(b->text);
     free(b);
+}
+
+/* b->listed = a copy of the dataset's ensemble list (targets keep the
+ * source's list, as the reference keeps ImageNet's templates for its
+ * variants). */
+static int keep_list(struct coop_baseline *b, const char *const *list, struct coop_err *e)
+{
+    size_t n = 0;
+    while (list[n])
+        n++;
+    if (n == 0)
+        return 0;
+    b->listed = calloc(n + 1, sizeof *b->listed);
+    for (size_t i = 0; b->listed && i < n; i++)
+        if (!(b->listed[i] = coop_strdup(list[i])))
+            return coop_fail(e, COOP_E_NOMEM, "out of memory");
+    return b->listed ? 0 : coop_fail(e, COOP_E_NOMEM, "out of memory");
 }
 
 static int fit_common(const struct coop_baseline_args *a, bool ensemble,
@@ -157,7 +187,12 @@ static int fit_common(const struct coop_baseline_args *a, bool ensemble,
     b->scale = info.logit_scale;
     b->ensemble = ensemble;
     b->templates = coop_strdup(coop_params_str(a->params, ensemble ? "templates" : "template", ""));
-    int rc = build_text(b, a->classnames, a->num_classes, a->template_text, e);
+    int rc = 0;
+    if (ensemble && a->ensemble_templates &&
+        strcmp(coop_params_str(a->params, "template_set", "dataset"), "dataset") == 0)
+        rc = keep_list(b, a->ensemble_templates, e);
+    if (rc == 0)
+        rc = build_text(b, a->classnames, a->num_classes, a->template_text, e);
     if (rc) {
         destroy(b);
         return rc;
@@ -195,7 +230,26 @@ static int set_classes(struct coop_baseline *b, const char *const *names, int K,
 
 static int describe(const struct coop_baseline *b, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s over %d classes", b->ensemble ? "prompt ensemble" : "zero-shot", b->K);
+    if (!b->ensemble) {
+        snprintf(buf, len, "zero-shot over %d classes", b->K);
+        return 0;
+    }
+    int n = 0;
+    if (b->templates && *b->templates) {
+        n = 1;
+        for (const char *c = b->templates; *c; c++)
+            n += *c == ';';
+    } else if (b->listed) {
+        while (b->listed[n])
+            n++;
+    } else {
+        n = (int)(sizeof coop_imagenet7 / sizeof coop_imagenet7[0]); /* 7 + the dataset's */
+    }
+    snprintf(buf, len, "prompt ensemble of %d templates (%s) over %d classes", n,
+             b->templates && *b->templates ? "user's"
+             : b->listed                   ? "the dataset's list"
+                                           : "CoOp's 7 ImageNet templates + the dataset's",
+             b->K);
     return 0;
 }
 
@@ -211,8 +265,9 @@ static const struct coop_baseline_ops ens_ops = {
 static const struct coop_plugin plugins[] = {
     {COOP_PLUGIN_ABI, COOP_PLUGIN_BASELINE, "zeroshot", "1.0.0",
      "zero-shot CLIP with the dataset's hand-crafted template", &zs_ops},
-    {COOP_PLUGIN_ABI, COOP_PLUGIN_BASELINE, "ensemble", "1.0.0",
-     "prompt ensembling over templates (CoOp's 7 + the dataset's)", &ens_ops},
+    {COOP_PLUGIN_ABI, COOP_PLUGIN_BASELINE, "ensemble", "1.1.0",
+     "prompt ensembling over templates (the dataset's list, or CoOp's 7 + its template)",
+     &ens_ops},
 };
 
 __attribute__((visibility("default"))) const struct coop_plugin *coop_plugin_enum(uint32_t i)

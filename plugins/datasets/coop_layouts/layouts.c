@@ -293,7 +293,7 @@ LAY_LIST(X)
                                                       : params_none,                         \
      lay_open_##id, lay_close, lay_num_classes, lay_class_name, lay_split_size, lay_get_item, \
      lay_read_pixels, lay_free_pixels, lay_template,                                          \
-     kind == LAY_V2 || kind == LAY_SKETCH || kind == LAY_SUBSET ? lay_source_class : NULL},
+     kind == LAY_V2 || kind == LAY_SKETCH || kind == LAY_SUBSET ? lay_source_class : NULL, NULL},
 static const struct coop_dataset_ops lay_ops[LAY_COUNT] = {LAY_LIST(X)};
 #undef X
 

@@ -300,7 +300,7 @@ static const char *fm_template(const struct coop_dataset *d)
 
 static const struct coop_dataset_ops fm_ops = {
     COOP_DATASET_OPS_VERSION, fm_params, fm_open, fm_close, fm_num_classes, fm_class_name,
-    fm_split_size, fm_get_item, fm_read_pixels, fm_free_pixels, fm_template, NULL};
+    fm_split_size, fm_get_item, fm_read_pixels, fm_free_pixels, fm_template, NULL, NULL};
 
 static const struct coop_plugin fm_plugin = {
     COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, "fashion_mnist", "1.0.0",

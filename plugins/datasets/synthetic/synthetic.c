@@ -190,6 +190,11 @@ static const char *ds_template(const struct coop_dataset *ds)
     return coop_world_task_template(ds->task);
 }
 
+static const char *const *ds_ensemble(const struct coop_dataset *ds)
+{
+    return coop_world_task_ensemble(ds->task);
+}
+
 static int ds_source_class(const struct coop_dataset *ds, int k)
 {
     return coop_world_task_source_class(ds->task, k);
@@ -215,7 +220,8 @@ TASKS(DEF_OPEN)
 
 #define DEF_OPS(i, name)                                                                      \
     {COOP_DATASET_OPS_VERSION, params, open_##i, ds_close, ds_num_classes, ds_class_name,      \
-     ds_split_size, ds_get_item, ds_read_pixels, ds_free_pixels, ds_template, NULL},
+     ds_split_size, ds_get_item, ds_read_pixels, ds_free_pixels, ds_template, NULL,          \
+     ds_ensemble},
 static struct coop_dataset_ops ops[] = {TASKS(DEF_OPS)};
 
 #define DEF_DESC(i, name) {COOP_PLUGIN_ABI, COOP_PLUGIN_DATASET, name, "3.0", NULL, &ops[i]},
