@@ -71,13 +71,23 @@ const char *coop_world_task_template(const struct coop_world_task *t) { return t
 
 /* Sizes of a main object and the photo backgrounds, in vocab.c's first
  * synonyms, around the noun phrase of the task's template. */
-#define ENSEMBLE(own, np)                                                                         {own,                                                                                           "a photo of a small " np ".",                                                                  "a photo of a medium sized " np ".",                                                           "a photo of a large " np ".",                                                                  "a photo of a " np " on a plain background.",                                                  "a photo of a " np " on a noisy background.",                                                  "a photo of a " np " on a gradient background.",                                               "a photo of a " np " on a grid background.",                                                   NULL}
+#define ENSEMBLE(own, np)                                                                     \
+    {own,                                                                                     \
+     "a photo of a small " np ".",                                                            \
+     "a photo of a medium sized " np ".",                                                     \
+     "a photo of a large " np ".",                                                            \
+     "a photo of a " np " on a plain background.",                                            \
+     "a photo of a " np " on a noisy background.",                                            \
+     "a photo of a " np " on a gradient background.",                                         \
+     "a photo of a " np " on a grid background.",                                             \
+     NULL}
 static const char *const ensemble_kind[][9] = {
     [BY_SHAPE] = ENSEMBLE(SHAPES_T, "{}"),
     [BY_COLOUR] = ENSEMBLE("a photo of a {} object.", "{} object"),
     [BY_PATTERN] = ENSEMBLE("a {} texture.", "{} texture"),
     [BY_OBJECT] = ENSEMBLE(SHAPES_T, "{}"),
 };
+#undef ENSEMBLE
 
 const char *const *coop_world_task_ensemble(const struct coop_world_task *t)
 {
