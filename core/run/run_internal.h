@@ -135,6 +135,8 @@ struct method {
 };
 void coop_run_method_free(struct method *m);
 const char **coop_run_class_names(struct rt_dataset *d, int *K, struct coop_err *e);
+/* The dataset's own ensemble templates (dataset ops version 2), or NULL. */
+const char *const *coop_run_ensemble_templates(struct coop_dataset_ref d);
 /* Evaluates m on d's test split and writes eval/<label>/ to w. */
 int coop_run_evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, bool is_target,
                       const char *label, struct coop_results_writer *w,

@@ -84,10 +84,7 @@ static int subset_source_class(const struct coop_dataset *ds, int k)
 
 static const char *const *subset_ensemble(const struct coop_dataset *ds)
 {
-    const struct subset *v = sv(ds);
-    return COOP_OPS_HAS(v->parent.ops, ensemble_templates, 2)
-               ? v->parent.ops->ensemble_templates(v->parent.ds)
-               : NULL;
+    return coop_run_ensemble_templates(sv(ds)->parent);
 }
 
 static const struct coop_dataset_ops subset_ops = {

@@ -41,12 +41,9 @@ static const char *template_of(struct rt_dataset *d)
     return t ? t : "a photo of a {}.";
 }
 
-/* The dataset's own list of ensemble templates, or NULL. */
-static const char *const *ensemble_of(struct rt_dataset *d)
+const char *const *coop_run_ensemble_templates(struct coop_dataset_ref d)
 {
-    return COOP_OPS_HAS(d->ref.ops, ensemble_templates, 2)
-               ? d->ref.ops->ensemble_templates(d->ref.ds)
-               : NULL;
+    return COOP_OPS_HAS(d.ops, ensemble_templates, 2) ? d.ops->ensemble_templates(d.ds) : NULL;
 }
 
 /* ---- training-batch sources -------------------------------------------- */
@@ -412,7 +409,7 @@ static int fit_baseline(struct rt *rt, const struct coop_trial *t, struct method
         struct coop_baseline_args ba = {&rt->host, &t->method_params, rt->bb, names, K,
                                         template_of(src), tx, fs ? fs->train.label : NULL, nt,
                                         vx, fs ? fs->val.label : NULL, nv, E,
-                                        (uint64_t)t->seed, ensemble_of(src)};
+                                        (uint64_t)t->seed, coop_run_ensemble_templates(src->ref)};
         coop_rt_progress(rt, "fitting");
         double t0 = coop_now();
         rc = m->bops->fit(&ba, &m->base, e);
