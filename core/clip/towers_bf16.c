@@ -8,6 +8,7 @@
 #include "coop/cpu.h"
 #include "coop/nn.h"
 #include "nn/bf16_internal.h"
+#include "nn/nn_internal.h"
 #include "coop/util.h"
 #include "towers_bf16.h"
 #include <math.h>
@@ -25,6 +26,8 @@ struct bf16_entry {
 struct coop_clip_bf16 {
     struct bf16_entry *ent;
     int n, cap;
+    struct coop_bf16_attention *att; /* for att_T positions, att_W wide, att_H heads */
+    int att_T, att_W, att_H;
     const char *last_impl;         /* oneDNN's kernel of the last product that ran */
     int rc;                        /* first failure since the reset */
     struct coop_err err;
@@ -39,6 +42,7 @@ static void set_free(struct coop_clip_bf16 *s)
         coop_bf16_linear_free(s->ent[i].bwd);
         coop_bf16_conv_free(s->ent[i].conv);
     }
+    coop_bf16_attention_free(s->att);
     free(s->ent);
     free(s);
 }
@@ -281,6 +285,92 @@ void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *in
         coop_linear_forward(out, inp, w, bias, M, K, N);
     else
         s->last_impl = coop_bf16_linear_impl(en->fwd);
+}
+
+static void add_into(float *x, const float *y, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+/* Runs en's forward with flags; false (the failure kept) when it fails. */
+static bool run_ex(struct coop_clip_bf16 *s, const struct bf16_entry *en, void *out,
+                   const void *inp, int M, unsigned flags)
+{
+    struct coop_err e;
+    int rc = coop_bf16_linear_forward_ex(en->fwd, out, inp, M, flags, &e);
+    keep_failure(s, rc, &e);
+    if (rc == 0)
+        s->last_impl = coop_bf16_linear_impl(en->fwd);
+    return rc == 0;
+}
+
+void coop_clip_bf16_linear_acc(struct coop_clip_bf16 *s, float *x, const float *inp,
+                               const float *w, const float *bias, int M, int K, int N,
+                               float *tmp)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (en && en->bias == bias && M > 0 && run_ex(s, en, x, inp, M, COOP_BF16_ACCUMULATE))
+        return;
+    coop_linear_forward(tmp, inp, w, bias, M, K, N);
+    add_into(x, tmp, (size_t)M * N);
+}
+
+/* The set's attention object for (T, W, H), made (again) when it has none
+ * for that shape; NULL when that fails (the failure kept). */
+static struct coop_bf16_attention *attention_for(struct coop_clip_bf16 *s, int T, int W, int H)
+{
+    if (s->att && s->att_T == T && s->att_W == W && s->att_H == H)
+        return s->att;
+    coop_bf16_attention_free(s->att);
+    s->att = NULL;
+    struct coop_err e;
+    int rc = coop_bf16_attention_create(&s->att, T, W, H, &e);
+    keep_failure(s, rc, &e);
+    s->att_T = T, s->att_W = W, s->att_H = H;
+    return s->att;
+}
+
+void coop_clip_bf16_attn_acc(struct coop_clip_bf16 *s, float *x, const struct coop_clip_block *k,
+                             int T, int W, int H, float eps, float *ln, float *qkv, float *ao)
+{
+    const struct bf16_entry *a = find(s, k->in_proj_w), *b = find(s, k->out_proj_w);
+    struct coop_bf16_attention *at = NULL;
+    if (a && b && a->bias == k->in_proj_b && b->bias == k->out_proj_b && T > 0 &&
+        (at = attention_for(s, T, W, H))) {
+        coop_bf16_layernorm((uint16_t *)ln, x, k->ln_1_w, k->ln_1_b, T, W, eps);
+        struct coop_err e;
+        int rc = -1;
+        if (run_ex(s, a, qkv, ln, T, COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16)) {
+            rc = coop_bf16_attention_forward(at, (uint16_t *)ao, (const uint16_t *)qkv, &e);
+            keep_failure(s, rc, &e);
+        }
+        if (rc == 0 && run_ex(s, b, x, ao, T, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
+            return;
+    }
+    coop_layernorm_forward(ln, NULL, NULL, x, k->ln_1_w, k->ln_1_b, T, W, eps);
+    coop_clip_bf16_linear(s, qkv, ln, k->in_proj_w, k->in_proj_b, T, W, 3 * W);
+    coop_clip_bf16_attention(s, ao, NULL, qkv, 1, T, W, H, 0);
+    coop_clip_bf16_linear_acc(s, x, ao, k->out_proj_w, k->out_proj_b, T, W, W, qkv);
+}
+
+void coop_clip_bf16_mlp_acc(struct coop_clip_bf16 *s, float *x, const struct coop_clip_block *k,
+                            int M, int W, float eps, float *ln, float *fc, float *ge)
+{
+    const struct bf16_entry *a = find(s, k->c_fc_w), *b = find(s, k->c_proj_w);
+    if (a && b && a->bias == k->c_fc_b && b->bias == k->c_proj_b && M > 0) {
+        coop_bf16_layernorm((uint16_t *)ln, x, k->ln_2_w, k->ln_2_b, M, W, eps);
+        if (run_ex(s, a, fc, ln, M,
+                   COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16 | COOP_BF16_QUICK_GELU) &&
+            run_ex(s, b, x, fc, M, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
+            return;
+    }
+    coop_layernorm_forward(ln, NULL, NULL, x, k->ln_2_w, k->ln_2_b, M, W, eps);
+    coop_clip_bf16_linear(s, fc, ln, k->c_fc_w, k->c_fc_b, M, W, 4 * W);
+    coop_clip_bf16_gelu(s, ge, fc, (size_t)M * 4 * W);
+    coop_clip_bf16_linear(s, fc, ge, k->c_proj_w, k->c_proj_b, M, 4 * W, W);
+    add_into(x, fc, (size_t)M * W);
 }
 
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,

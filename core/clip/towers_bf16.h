@@ -12,6 +12,29 @@
 /* coop_linear_forward: out [M,N] = inp [M,K] @ w [N,K]^T + bias. */
 void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, const float *bias, int M, int K, int N);
+/* x [M,N] += inp [M,K] @ w^T + bias: through w's bf16 copy with the add as
+ * the product's post-op, else (no copy, or it failed) in float32 through
+ * tmp [M,N]. */
+void coop_clip_bf16_linear_acc(struct coop_clip_bf16 *s, float *x, const float *inp,
+                               const float *w, const float *bias, int M, int K, int N,
+                               float *tmp);
+/* The attention half of a pre-norm residual block on one sequence (no
+ * mask), in place: x [T,W] += out_proj(attention(in_proj(ln_1(x)))), H heads,
+ * LayerNorm epsilon eps. With bf16 copies of both projections the LayerNorm
+ * writes bf16 (coop_bf16_layernorm), the in-projection reads and writes bf16,
+ * the attention runs in bf16 (coop_bf16_attention of coop/bf16.h, kept in
+ * the set for the last shape) and the out-projection adds into x as a
+ * post-op; else float32 (the _fast softmax when the set is non-NULL).
+ * Scratch: ln [T,W], qkv [T,3W], ao [T,W]. */
+void coop_clip_bf16_attn_acc(struct coop_clip_bf16 *s, float *x, const struct coop_clip_block *k,
+                             int T, int W, int H, float eps, float *ln, float *qkv, float *ao);
+/* The MLP half, in place: x [M,W] += c_proj(QuickGELU(c_fc(ln_2(x)))). With
+ * bf16 copies of both weights the LayerNorm writes bf16, c_fc writes
+ * QuickGELU of its output in bf16 (a post-op) and c_proj reads that and adds
+ * into x, with no float32 pass between them; else float32 (the _fast
+ * QuickGELU when the set is non-NULL). Scratch: ln [M,W], fc and ge [M,4W]. */
+void coop_clip_bf16_mlp_acc(struct coop_clip_bf16 *s, float *x, const struct coop_clip_block *k,
+                            int M, int W, float eps, float *ln, float *fc, float *ge);
 /* coop_linear_backward with dinp = (not +=) dout [M,N] @ w: through w's bf16
  * transpose when the set has one, straight into dinp; else zeroing, then
  * coop_linear_backward. dw and dbias (may be NULL) in float32, +=. */

@@ -7,6 +7,7 @@
 #include "nn_internal.h"
 #include "coop/safetensors.h"
 #include "coop/util.h"
+#include <math.h>
 
 enum coop_bf16_isa coop_bf16_isa(const struct coop_cpu_features *f)
 {
@@ -50,6 +51,40 @@ void coop_bf16_round_n(uint16_t *restrict dst, const float *restrict src, size_t
 #pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++)
         dst[i] = coop_bf16_round(src[i]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "default")))
+#endif
+void coop_bf16_layernorm(uint16_t *restrict out, const float *restrict inp,
+                         const float *restrict w, const float *restrict b, int M, int C,
+                         float eps)
+{
+#pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
+    for (int i = 0; i < M; i++) {
+        const float *x = inp + (size_t)i * C;
+        uint16_t *y = out + (size_t)i * C;
+        float acc[16] = {0}, m = 0.0f, v = 0.0f;
+        int c = 0;
+        for (; c + 16 <= C; c += 16)
+            for (int l = 0; l < 16; l++)
+                acc[l] += x[c + l];
+        for (; c < C; c++)
+            m += x[c];
+        for (int l = 0; l < 16; l++)
+            m += acc[l], acc[l] = 0.0f;
+        m /= (float)C;
+        for (c = 0; c + 16 <= C; c += 16)
+            for (int l = 0; l < 16; l++)
+                acc[l] += (x[c + l] - m) * (x[c + l] - m);
+        for (; c < C; c++)
+            v += (x[c] - m) * (x[c] - m);
+        for (int l = 0; l < 16; l++)
+            v += acc[l];
+        float s = 1.0f / sqrtf(v / (float)C + eps);
+        for (c = 0; c < C; c++)
+            y[c] = coop_bf16_round((x[c] - m) * s * w[c] + b[c]);
+    }
 }
 
 int coop_bf16_cpu_check(struct coop_err *e)

@@ -21,4 +21,12 @@ static inline uint16_t coop_bf16_round(float x)
     return (uint16_t)(u >> 16);
 }
 
+/* LayerNorm of the rows of inp [M,C] (weight w, bias b [C]) written in bf16
+ * (rounded to nearest even) for the next product's COOP_BF16_IN_BF16: the
+ * float32 computation of coop_layernorm_forward with its sums over 16 lanes
+ * (vectorised, AVX-512 where the CPU has it), on the OpenMP threads for large
+ * inputs. */
+void coop_bf16_layernorm(uint16_t *out, const float *inp, const float *w, const float *b, int M,
+                         int C, float eps);
+
 #endif

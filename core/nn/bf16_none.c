@@ -27,6 +27,34 @@ int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float
     return coop_bf16_check(e);
 }
 
+int coop_bf16_linear_forward_ex(struct coop_bf16_linear *l, void *out, const void *inp, int M,
+                                unsigned flags, struct coop_err *e)
+{
+    return coop_bf16_check(e);
+}
+
+int coop_bf16_attention_create(struct coop_bf16_attention **out, int T, int C, int H,
+                               struct coop_err *e)
+{
+    *out = NULL;
+    return coop_bf16_check(e);
+}
+
+int coop_bf16_attention_forward(struct coop_bf16_attention *a, uint16_t *out,
+                                const uint16_t *qkv, struct coop_err *e)
+{
+    return coop_bf16_check(e);
+}
+
+const char *coop_bf16_attention_impl(const struct coop_bf16_attention *a)
+{
+    return "";
+}
+
+void coop_bf16_attention_free(struct coop_bf16_attention *a)
+{
+}
+
 const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l)
 {
     return "";

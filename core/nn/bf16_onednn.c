@@ -5,7 +5,9 @@
  * keeps and runs one matmul, whose primitive is rebuilt only when the row
  * count changes (oneDNN also caches primitives). Never prints. */
 #include "bf16_internal.h"
+#include "nn_internal.h"
 #include "coop/util.h"
+#include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,23 @@ struct mm {
     char impl[64]; /* oneDNN's implementation of prim */
 };
 
+/* A matmul primitive of a linear layer for one row count and one set of
+ * COOP_BF16_* flags (the ones that shape it: output type, post-op). */
+#define PRIM_SLOTS 4
+struct prim_slot {
+    dnnl_primitive_t prim;
+    int M;              /* 0: empty */
+    unsigned flags;
+    unsigned long used; /* the layer's tick at its last use */
+    char impl[64];      /* oneDNN's implementation */
+};
+
 struct coop_bf16_linear {
     int K, N;
-    struct mm mm;
+    struct mm mm;            /* engine and stream (mm.prim unused) */
+    struct prim_slot slot[PRIM_SLOTS]; /* the least recently used is rebuilt first */
+    unsigned long tick;
+    char impl[64];           /* of the last forward */
     dnnl_memory_desc_t w_md; /* the packed layout */
     void *w;                 /* packed bf16 weights */
     float *bias;             /* [N] or NULL */
@@ -94,17 +110,50 @@ static void mm_close(struct mm *m)
     dnnl_engine_destroy(m->eng);
 }
 
-/* Matmul primitive descriptor for M rows with weights laid out as w_md. */
+static dnnl_data_type_t dst_type(unsigned flags)
+{
+    return flags & COOP_BF16_OUT_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+/* The post-ops of flags in attr: QuickGELU as oneDNN's swish (x sigmoid(alpha
+ * x), alpha = 1.702), the accumulation as its sum (dst = dst + product). */
+static dnnl_status_t post_ops_attr(dnnl_primitive_attr_t *attr, unsigned flags)
+{
+    *attr = NULL;
+    if (!(flags & (COOP_BF16_QUICK_GELU | COOP_BF16_ACCUMULATE)))
+        return dnnl_success;
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success)
+        st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success && (flags & COOP_BF16_QUICK_GELU))
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.702f, 0.0f);
+    if (st == dnnl_success && (flags & COOP_BF16_ACCUMULATE))
+        st = dnnl_post_ops_append_sum(po, 1.0f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(*attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+/* Matmul primitive descriptor for M rows with weights laid out as w_md and
+ * the output type and post-ops of flags. */
 static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, const struct coop_bf16_linear *l,
-                               int M, const dnnl_memory_desc_t *w_md)
+                               int M, const dnnl_memory_desc_t *w_md, unsigned flags)
 {
     dnnl_memory_desc_t src, dst, bias;
     md2(&src, M, l->K, dnnl_bf16, dnnl_ab);
-    md2(&dst, M, l->N, dnnl_f32, dnnl_ab);
+    md2(&dst, M, l->N, dst_type(flags), dnnl_ab);
     md2(&bias, 1, l->N, dnnl_f32, dnnl_ab);
     dnnl_matmul_desc_t d;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_status_t st = dnnl_matmul_desc_init(&d, &src, w_md, l->bias ? &bias : NULL, &dst);
-    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &d, NULL, l->mm.eng, NULL) : st;
+    if (st == dnnl_success)
+        st = post_ops_attr(&attr, flags);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(pd, &d, attr, l->mm.eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
 }
 
 static dnnl_status_t run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_exec_arg_t *a)
@@ -177,7 +226,7 @@ static int pack_weights(struct coop_bf16_linear *l, const float *w, struct coop_
     dnnl_memory_desc_t any;
     md2(&any, l->K, l->N, dnnl_bf16, dnnl_format_tag_any);
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = matmul_pd(&pd, l, PROBE_ROWS, &any);
+    dnnl_status_t st = matmul_pd(&pd, l, PROBE_ROWS, &any, 0);
     if (st != dnnl_success)
         return dnnl_fail(e, st, "matmul (bf16) setup");
     const dnnl_memory_desc_t *chosen =
@@ -237,16 +286,40 @@ int coop_bf16_linear_create(struct coop_bf16_linear **out, const float *w, const
     return 0;
 }
 
-/* Makes l->mm.prim the primitive for M rows. */
-static int prepare(struct coop_bf16_linear *l, int M, struct coop_err *e)
+/* The primitive for M rows and flags: a slot that has it, else the least
+ * recently used slot rebuilt for it. NULL on failure (*rc and e say why). */
+static struct prim_slot *prepare(struct coop_bf16_linear *l, int M, unsigned flags, int *rc,
+                                 struct coop_err *e)
 {
-    if (l->mm.prim && l->mm.n == M)
-        return 0;
-    mm_reset(&l->mm);
+    struct prim_slot *sl = &l->slot[0];
+    for (int i = 0; i < PRIM_SLOTS; i++) {
+        struct prim_slot *c = &l->slot[i];
+        if (c->prim && c->M == M && c->flags == flags) {
+            c->used = ++l->tick;
+            return c;
+        }
+        if (c->used < sl->used)
+            sl = c;
+    }
+    dnnl_primitive_destroy(sl->prim);
+    memset(sl, 0, sizeof *sl);
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = matmul_pd(&pd, l, M, &l->w_md);
-    st = mm_set(&l->mm, st, pd, M);
-    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16) for this row count");
+    dnnl_status_t st = matmul_pd(&pd, l, M, &l->w_md, flags);
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(&sl->prim, pd);
+    const char *impl = NULL;
+    if (st == dnnl_success &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+        snprintf(sl->impl, sizeof sl->impl, "%s", impl ? impl : "?");
+    dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success) {
+        dnnl_primitive_destroy(sl->prim);
+        memset(sl, 0, sizeof *sl);
+        *rc = dnnl_fail(e, st, "matmul (bf16) for this row count and these post-ops");
+        return NULL;
+    }
+    sl->M = M, sl->flags = flags, sl->used = ++l->tick;
+    return sl;
 }
 
 static int round_activations(struct coop_bf16_linear *l, const float *inp, int M,
@@ -265,35 +338,60 @@ static int round_activations(struct coop_bf16_linear *l, const float *inp, int M
     return 0;
 }
 
-int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float *inp, int M,
-                             struct coop_err *e)
+int coop_bf16_linear_forward_ex(struct coop_bf16_linear *l, void *out, const void *inp, int M,
+                                unsigned flags, struct coop_err *e)
 {
+    if (!l) { /* a layer that could not be created: say why */
+        int rc = coop_bf16_check(e);
+        return rc ? rc : coop_fail(e, COOP_E_INVAL, "bf16: forward through no layer");
+    }
     if (M <= 0)
         return coop_fail(e, COOP_E_INVAL, "bf16: forward over %d rows", M);
-    int rc = round_activations(l, inp, M, e);
-    if (!rc)
-        rc = prepare(l, M, e);
-    if (rc)
+    if ((flags & ~(unsigned)COOP_BF16_FLAGS) ||
+        ((flags & COOP_BF16_ACCUMULATE) && (flags & (COOP_BF16_OUT_BF16 | COOP_BF16_QUICK_GELU))))
+        return coop_fail(e, COOP_E_INVAL, "bf16: forward flags 0x%x (accumulation takes a "
+                         "float32 output and no QuickGELU)", flags);
+    const void *src = inp;
+    int rc = 0;
+    if (!(flags & COOP_BF16_IN_BF16)) {
+        if ((rc = round_activations(l, inp, M, e)))
+            return rc;
+        src = l->act;
+    }
+    struct prim_slot *sl = prepare(l, M, flags & ~(unsigned)COOP_BF16_IN_BF16, &rc, e);
+    if (!sl)
         return rc;
     dnnl_memory_desc_t src_md, dst_md, b_md;
     md2(&src_md, M, l->K, dnnl_bf16, dnnl_ab);
-    md2(&dst_md, M, l->N, dnnl_f32, dnnl_ab);
+    md2(&dst_md, M, l->N, dst_type(flags), dnnl_ab);
     md2(&b_md, 1, l->N, dnnl_f32, dnnl_ab);
-    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, l->act}, {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &src_md, (void *)src},
+                               {DNNL_ARG_WEIGHTS, &l->w_md, l->w},
                                {DNNL_ARG_DST, &dst_md, out}, {DNNL_ARG_BIAS, &b_md, l->bias}};
-    dnnl_status_t st = run_args(&l->mm, l->mm.prim, a, l->bias ? 4 : 3);
-    return st == dnnl_success ? 0 : dnnl_fail(e, st, "matmul (bf16)");
+    dnnl_status_t st = run_args(&l->mm, sl->prim, a, l->bias ? 4 : 3);
+    if (st != dnnl_success)
+        return dnnl_fail(e, st, "matmul (bf16)");
+    memcpy(l->impl, sl->impl, sizeof l->impl);
+    return 0;
+}
+
+int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float *inp, int M,
+                             struct coop_err *e)
+{
+    return coop_bf16_linear_forward_ex(l, out, inp, M, 0, e);
 }
 
 const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l)
 {
-    return l ? l->mm.impl : "";
+    return l ? l->impl : "";
 }
 
 void coop_bf16_linear_free(struct coop_bf16_linear *l)
 {
     if (!l)
         return;
+    for (int i = 0; i < PRIM_SLOTS; i++)
+        dnnl_primitive_destroy(l->slot[i].prim);
     mm_close(&l->mm);
     coop_free(l->w);
     coop_free(l->bias);
@@ -486,4 +584,172 @@ void coop_bf16_conv_free(struct coop_bf16_conv *l)
     coop_free(l->wplain);
     coop_free(l->bias);
     free(l);
+}
+
+/* ---- attention --------------------------------------------------------- */
+/* One sequence's multi-head attention: the heads' q, k, v copied out of the
+ * packed bf16 qkv into dense head-major [H, T, d] arrays (the layout oneDNN's
+ * AMX batched matmul takes; a strided view of qkv falls back to a slower
+ * kernel), scores = q k^T in float32, the softmax in float32 written as bf16
+ * probabilities, o = p v in bf16, copied back into the [T, C] rows. */
+struct coop_bf16_attention {
+    int T, C, H, d;
+    struct mm scores, pv; /* one primitive each */
+    dnnl_memory_desc_t q_md, kt_md, s_md, p_md, v_md, o_md;
+    uint16_t *q, *k, *v, *p, *o; /* [H, T, d] x 3, [H, T, T], [H, T, d] */
+    float *s;                    /* [H, T, T] */
+};
+
+static dnnl_status_t md3(dnnl_memory_desc_t *md, int a, int b, int c, dnnl_data_type_t t,
+                         long sa, long sb, long sc)
+{
+    dnnl_dims_t d = {a, b, c}, st = {sa, sb, sc};
+    return dnnl_memory_desc_init_by_strides(md, 3, d, t, st);
+}
+
+static dnnl_status_t batched_matmul(struct mm *m, const dnnl_memory_desc_t *src,
+                                    const dnnl_memory_desc_t *wei, const dnnl_memory_desc_t *dst)
+{
+    dnnl_matmul_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = mm_open(m);
+    if (st == dnnl_success)
+        st = dnnl_matmul_desc_init(&d, src, wei, NULL, dst);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&pd, &d, NULL, m->eng, NULL);
+    return mm_set(m, st, pd, 1);
+}
+
+int coop_bf16_attention_create(struct coop_bf16_attention **out, int T, int C, int H,
+                               struct coop_err *e)
+{
+    *out = NULL;
+    int rc = coop_bf16_check(e);
+    if (rc)
+        return rc;
+    if (T <= 0 || H <= 0 || C <= 0 || C % H)
+        return coop_fail(e, COOP_E_INVAL, "bf16: attention of %d positions, width %d, %d heads",
+                         T, C, H);
+    struct coop_bf16_attention *a = calloc(1, sizeof *a);
+    if (!a)
+        return coop_fail(e, COOP_E_NOMEM, "bf16: out of memory");
+    int d = C / H;
+    long td = (long)T * d, tt = (long)T * T;
+    a->T = T, a->C = C, a->H = H, a->d = d;
+    dnnl_status_t st = md3(&a->q_md, H, T, d, dnnl_bf16, td, d, 1);
+    if (st == dnnl_success) /* k [H, T, d] read as k^T [H, d, T] */
+        st = md3(&a->kt_md, H, d, T, dnnl_bf16, td, 1, d);
+    if (st == dnnl_success)
+        st = md3(&a->s_md, H, T, T, dnnl_f32, tt, T, 1);
+    if (st == dnnl_success)
+        st = md3(&a->p_md, H, T, T, dnnl_bf16, tt, T, 1);
+    if (st == dnnl_success)
+        st = md3(&a->v_md, H, T, d, dnnl_bf16, td, d, 1);
+    if (st == dnnl_success)
+        st = md3(&a->o_md, H, T, d, dnnl_bf16, td, d, 1);
+    if (st == dnnl_success)
+        st = batched_matmul(&a->scores, &a->q_md, &a->kt_md, &a->s_md);
+    if (st == dnnl_success)
+        st = batched_matmul(&a->pv, &a->p_md, &a->v_md, &a->o_md);
+    size_t nh = (size_t)H * td, ns = (size_t)H * tt;
+    uint16_t *buf = st == dnnl_success ? coop_alloc((4 * nh + ns) * sizeof *buf) : NULL;
+    a->s = buf ? coop_alloc_floats(ns) : NULL;
+    if (st != dnnl_success || !a->s) {
+        coop_free(buf);
+        rc = st != dnnl_success ? dnnl_fail(e, st, "attention (bf16) setup")
+                                : coop_fail(e, COOP_E_NOMEM, "bf16: out of memory for the "
+                                            "attention of %d positions", T);
+        coop_bf16_attention_free(a);
+        return rc;
+    }
+    a->q = buf, a->k = buf + nh, a->v = buf + 2 * nh, a->o = buf + 3 * nh, a->p = buf + 4 * nh;
+    *out = a;
+    return 0;
+}
+
+/* Each row of the scores s [rows, T] scaled and softmaxed in float32 (max
+ * subtracted, coop_exp_fast, sums over 16 lanes; s is overwritten with the
+ * exponentials), the probabilities rounded into p. */
+FAST_CLONES static void softmax_rows_bf16(uint16_t *p, float *s, int rows, int T, float scale)
+{
+#pragma omp parallel for schedule(static) if ((size_t)rows * T > COOP_PAR_MIN_ELEMS)
+    for (int r = 0; r < rows; r++) {
+        float *x = s + (size_t)r * T, acc[16], mx = -INFINITY, sum = 0.0f;
+        uint16_t *y = p + (size_t)r * T;
+        int j = 0;
+        for (int l = 0; l < 16; l++)
+            acc[l] = -INFINITY;
+        for (; j + 16 <= T; j += 16)
+            for (int l = 0; l < 16; l++)
+                acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+        for (; j < T; j++)
+            mx = x[j] > mx ? x[j] : mx;
+        for (int l = 0; l < 16; l++)
+            mx = acc[l] > mx ? acc[l] : mx;
+        for (j = 0; j < T; j++)
+            x[j] = coop_exp_fast((x[j] - mx) * scale);
+        for (int l = 0; l < 16; l++)
+            acc[l] = 0.0f;
+        for (j = 0; j + 16 <= T; j += 16)
+            for (int l = 0; l < 16; l++)
+                acc[l] += x[j + l];
+        for (; j < T; j++)
+            sum += x[j];
+        for (int l = 0; l < 16; l++)
+            sum += acc[l];
+        float inv = 1.0f / sum;
+        for (j = 0; j < T; j++)
+            y[j] = coop_bf16_round(x[j] * inv);
+    }
+}
+
+int coop_bf16_attention_forward(struct coop_bf16_attention *a, uint16_t *out,
+                                const uint16_t *qkv, struct coop_err *e)
+{
+    if (!a) {
+        int rc = coop_bf16_check(e);
+        return rc ? rc : coop_fail(e, COOP_E_INVAL, "bf16: attention through no object");
+    }
+    int T = a->T, C = a->C, H = a->H, d = a->d;
+    size_t row = sizeof *out * (size_t)d;
+    for (int t = 0; t < T; t++) /* q | k | v of each head, head-major */
+        for (int h = 0; h < H; h++) {
+            const uint16_t *src = qkv + (size_t)t * 3 * C + (size_t)h * d;
+            size_t at = ((size_t)h * T + t) * d;
+            memcpy(a->q + at, src, row);
+            memcpy(a->k + at, src + C, row);
+            memcpy(a->v + at, src + 2 * C, row);
+        }
+    const struct mm_arg sa[] = {{DNNL_ARG_SRC, &a->q_md, a->q}, {DNNL_ARG_WEIGHTS, &a->kt_md, a->k},
+                                {DNNL_ARG_DST, &a->s_md, a->s}};
+    dnnl_status_t st = run_args(&a->scores, a->scores.prim, sa, 3);
+    if (st == dnnl_success) {
+        softmax_rows_bf16(a->p, a->s, H * T, T, 1.0f / sqrtf((float)d));
+        const struct mm_arg pa[] = {{DNNL_ARG_SRC, &a->p_md, a->p},
+                                    {DNNL_ARG_WEIGHTS, &a->v_md, a->v},
+                                    {DNNL_ARG_DST, &a->o_md, a->o}};
+        st = run_args(&a->pv, a->pv.prim, pa, 3);
+    }
+    if (st != dnnl_success)
+        return dnnl_fail(e, st, "attention (bf16)");
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++)
+            memcpy(out + (size_t)t * C + (size_t)h * d, a->o + ((size_t)h * T + t) * d, row);
+    return 0;
+}
+
+const char *coop_bf16_attention_impl(const struct coop_bf16_attention *a)
+{
+    return a ? a->scores.impl : "";
+}
+
+void coop_bf16_attention_free(struct coop_bf16_attention *a)
+{
+    if (!a)
+        return;
+    mm_close(&a->scores);
+    mm_close(&a->pv);
+    coop_free(a->q);
+    coop_free(a->s);
+    free(a);
 }

@@ -133,6 +133,15 @@ static void block_forward(struct coop_clip_bf16 *bf, const struct coop_clip_bloc
                           struct vit_acts *a, float *x_out, int B, int T, int W, int H)
 {
     int BT = B * T;
+    if (bf && x_out == a->x) { /* inference in bf16: both halves in place, adds as post-ops */
+        for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * T * W;
+            coop_clip_bf16_attn_acc(bf, a->x + o, k, T, W, H, LN_EPS, a->ln1 + o, a->qkv + 3 * o,
+                                    a->ao + o);
+        }
+        coop_clip_bf16_mlp_acc(bf, a->x, k, BT, W, LN_EPS, a->ln2, a->fc, a->ge);
+        return;
+    }
     coop_layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->x, k->ln_1_w, k->ln_1_b, BT, W,
                            LN_EPS);
     coop_clip_bf16_linear(bf, a->qkv, a->ln1, k->in_proj_w, k->in_proj_b, BT, W, 3 * W);

@@ -3,7 +3,9 @@
  * bf16.h, per element and overall (max |out - ref| / max |ref| < 1e-2), and
  * against the bf16-rounded reference in double (only float32 accumulation
  * error left), at odd sizes and the text tower's shapes, with and without
- * bias, several row counts on one object; the convolution (coop_bf16_conv,
+ * bias, several row counts on one object; the forward's flags (bf16 input
+ * and output, QuickGELU, accumulation) against the plain forward; the bf16
+ * LayerNorm and attention against their double references; the convolution (coop_bf16_conv,
  * the ResNet's) against the same references on its im2col product;
  * the array rounding against coop_f32_to_bf16. Where bf16 cannot run (a build
  * without oneDNN, a CPU without AMX or AVX512-BF16) the refusal and its
@@ -79,6 +81,11 @@ START_TEST(refusal)
     ck_assert_int_eq(coop_bf16_linear_create(&l, w, NULL, 2, 2, &e), COOP_E_UNSUPPORTED);
     ck_assert_ptr_null(l);
     ck_assert_int_eq(coop_bf16_linear_forward(NULL, out, w, 2, &e), COOP_E_UNSUPPORTED);
+    ck_assert_int_eq(coop_bf16_linear_forward_ex(NULL, out, w, 2, 0, &e), COOP_E_UNSUPPORTED);
+    struct coop_bf16_attention *at = (void *)&sentinel;
+    ck_assert_int_eq(coop_bf16_attention_create(&at, 4, 8, 2, &e), COOP_E_UNSUPPORTED);
+    ck_assert_ptr_null(at);
+    ck_assert_int_eq(coop_bf16_attention_forward(NULL, NULL, NULL, &e), COOP_E_UNSUPPORTED);
     struct coop_bf16_conv *cl = (void *)&sentinel;
     ck_assert_int_eq(coop_bf16_conv_create(&cl, w, 1, 1, 2, 1, 0, &e), COOP_E_UNSUPPORTED);
     ck_assert_ptr_null(cl);
@@ -352,6 +359,155 @@ START_TEST(conv_affine_matches_plain)
 }
 END_TEST
 
+/* coop_bf16_linear_forward_ex's flags against the plain forward y of the same
+ * layer: IN_BF16 on pre-rounded input gives y bit for bit; OUT_BF16 with
+ * QUICK_GELU gives QuickGELU(y) rounded to bf16 (within one bf16 step: the
+ * post-op's exp is oneDNN's); ACCUMULATE gives r + y for the residual r in out
+ * (one float32 rounding); six (rows, flags) primitives on one layer, more than
+ * it keeps, then the first again, bit for bit; bad combinations are refused. */
+START_TEST(forward_flags_match_plain)
+{
+    if (!can_run())
+        return;
+    static const int fs[][3] = {{7, 13, 5}, {197, 768, 3072}, {33, 65, 17}};
+    struct coop_err e;
+    for (size_t t = 0; t < sizeof fs / sizeof *fs; t++) {
+        int M = fs[t][0], K = fs[t][1], N = fs[t][2];
+        size_t mk = (size_t)M * K, mn = (size_t)M * N;
+        float *x = rand_buf(mk, 120 + t), *w = rand_buf((size_t)N * K, 125 + t);
+        float *b = rand_buf((size_t)N, 130 + t), *r = rand_buf(mn, 135 + t);
+        float *y = coop_alloc_floats(mn), *out = coop_alloc_floats(mn), *g = coop_alloc_floats(mn);
+        uint16_t *x16 = coop_alloc(mk * sizeof *x16), *o16 = coop_alloc(mn * sizeof *o16);
+        struct coop_bf16_linear *l = NULL;
+        ck_assert_msg(coop_bf16_linear_create(&l, w, b, K, N, &e) == 0, "%s", e.msg);
+        ck_assert_msg(coop_bf16_linear_forward(l, y, x, M, &e) == 0, "%s", e.msg);
+        coop_bf16_round_n(x16, x, mk);
+        ck_assert_msg(coop_bf16_linear_forward_ex(l, out, x16, M, COOP_BF16_IN_BF16, &e) == 0,
+                      "%s", e.msg);
+        ck_assert_int_eq(memcmp(out, y, mn * sizeof *out), 0);
+        ck_assert_msg(coop_bf16_linear_forward_ex(l, o16, x, M, COOP_BF16_OUT_BF16 |
+                                                  COOP_BF16_QUICK_GELU, &e) == 0, "%s", e.msg);
+        coop_quick_gelu_forward(g, y, mn);
+        double big = 0, worst = 0;
+        for (size_t i = 0; i < mn; i++)
+            big = fmax(big, fabs((double)g[i]));
+        for (size_t i = 0; i < mn; i++) {
+            double ref = coop_bf16_to_f32(coop_f32_to_bf16(g[i]));
+            double d = fabs(coop_bf16_to_f32(o16[i]) - ref);
+            ck_assert_msg(d <= fabs(ref) / 128 + 1e-6 * big, "%dx%dx%d [%zu]: gelu %g vs %g", M,
+                          K, N, i, coop_bf16_to_f32(o16[i]), ref);
+            worst = fmax(worst, d);
+        }
+        ck_assert_double_gt(big, 0);
+        memcpy(out, r, mn * sizeof *out);
+        ck_assert_msg(coop_bf16_linear_forward_ex(l, out, x, M, COOP_BF16_ACCUMULATE, &e) == 0,
+                      "%s", e.msg);
+        for (size_t i = 0; i < mn; i++) {
+            double want = (double)r[i] + y[i];
+            ck_assert_msg(fabs(out[i] - want) <= 2 * U_F32 * (fabs(r[i]) + fabs(y[i])),
+                          "%dx%dx%d [%zu]: accumulated %g vs %g", M, K, N, i, out[i], want);
+        }
+        fprintf(stderr, "%4d x %4d x %4d flags: QuickGELU in bf16 within %.2e of %.2e (%s)\n", M,
+                K, N, worst, big, coop_bf16_linear_impl(l));
+        /* more (rows, flags) pairs than the layer keeps, then the first again */
+        static const unsigned fl[] = {0, COOP_BF16_ACCUMULATE, COOP_BF16_OUT_BF16,
+                                      COOP_BF16_QUICK_GELU};
+        for (int m = 1; m <= 2; m++)
+            for (size_t f = 0; f < sizeof fl / sizeof *fl; f++) {
+                memcpy(out, r, mn * sizeof *out);
+                ck_assert_msg(coop_bf16_linear_forward_ex(l, out, x, M - (m == 2 && M > 1), fl[f],
+                                                          &e) == 0, "%s", e.msg);
+            }
+        ck_assert_int_eq(coop_bf16_linear_forward(l, out, x, M, &e), 0);
+        ck_assert_int_eq(memcmp(out, y, mn * sizeof *out), 0);
+        ck_assert_int_eq(coop_bf16_linear_forward_ex(l, out, x, M, COOP_BF16_ACCUMULATE |
+                                                     COOP_BF16_OUT_BF16, &e), COOP_E_INVAL);
+        ck_assert_int_eq(coop_bf16_linear_forward_ex(l, out, x, M, COOP_BF16_ACCUMULATE |
+                                                     COOP_BF16_QUICK_GELU, &e), COOP_E_INVAL);
+        ck_assert_int_eq(coop_bf16_linear_forward_ex(l, out, x, M, 16, &e), COOP_E_INVAL);
+        coop_bf16_linear_free(l);
+        coop_free(x), coop_free(w), coop_free(b), coop_free(r), coop_free(y), coop_free(out);
+        coop_free(g), coop_free(x16), coop_free(o16);
+    }
+}
+END_TEST
+
+/* The bf16 LayerNorm against the double reference (coop_layernorm_forward_ref)
+ * rounded to bf16: within one bf16 step, at an odd width and at ViT-B's. */
+START_TEST(layernorm_bf16_matches_reference)
+{
+    static const int ls[][2] = {{5, 37}, {197, 768}};
+    for (size_t t = 0; t < sizeof ls / sizeof *ls; t++) {
+        int M = ls[t][0], C = ls[t][1];
+        size_t n = (size_t)M * C;
+        float *x = rand_buf(n, 140 + t), *w = rand_buf((size_t)C, 145 + t);
+        float *b = rand_buf((size_t)C, 150 + t), *ref = coop_alloc_floats(n);
+        uint16_t *y = coop_alloc(n * sizeof *y);
+        for (size_t i = 0; i < n; i++)
+            x[i] = 3.0f * x[i] + 0.5f; /* a mean and a scale to remove */
+        coop_layernorm_forward_ref(ref, NULL, NULL, x, w, b, M, C, 1e-5f);
+        coop_bf16_layernorm(y, x, w, b, M, C, 1e-5f);
+        for (size_t i = 0; i < n; i++) {
+            double got = coop_bf16_to_f32(y[i]);
+            ck_assert_msg(fabs(got - ref[i]) <= fabs(ref[i]) / 128 + 1e-6, "[%zu] %g vs %g", i,
+                          got, ref[i]);
+        }
+        coop_free(x), coop_free(w), coop_free(b), coop_free(ref), coop_free(y);
+    }
+}
+END_TEST
+
+/* The bf16 attention of one sequence against coop_attention_forward_ref on
+ * the bf16-rounded qkv: within the rounding of the probabilities and of the
+ * output (2^-7 of the largest |v| of the head's column, per element), at an
+ * odd shape and at ViT-B/16's (197 positions, 12 heads of 64). */
+START_TEST(attention_matches_reference)
+{
+    if (!can_run())
+        return;
+    static const int as[][3] = {{5, 12, 3}, {197, 768, 12}};
+    struct coop_err e;
+    for (size_t t = 0; t < sizeof as / sizeof *as; t++) {
+        int T = as[t][0], C = as[t][1], H = as[t][2];
+        size_t nq = (size_t)T * 3 * C, no = (size_t)T * C;
+        float *qkv = rand_buf(nq, 160 + t), *ref = coop_alloc_floats(no);
+        uint16_t *q16 = coop_alloc(nq * sizeof *q16), *o16 = coop_alloc(no * sizeof *o16);
+        for (size_t i = 0; i < nq; i++) /* scores of a few units: a peaked softmax */
+            qkv[i] *= 2.0f;
+        coop_bf16_round_n(q16, qkv, nq);
+        for (size_t i = 0; i < nq; i++)
+            qkv[i] = coop_bf16_to_f32(q16[i]);
+        coop_attention_forward_ref(ref, NULL, qkv, 1, T, C, H, 0);
+        struct coop_bf16_attention *a = NULL;
+        ck_assert_msg(coop_bf16_attention_create(&a, T, C, H, &e) == 0, "%s", e.msg);
+        for (int rep = 0; rep < 2; rep++) { /* the object is reused */
+            ck_assert_msg(coop_bf16_attention_forward(a, o16, q16, &e) == 0, "%s", e.msg);
+            double worst = 0;
+            for (int i = 0; i < T; i++)
+                for (int c = 0; c < C; c++) {
+                    double vmax = 0;
+                    for (int j = 0; j < T; j++)
+                        vmax = fmax(vmax, fabs(qkv[(size_t)j * 3 * C + 2 * C + c]));
+                    double d = fabs(coop_bf16_to_f32(o16[(size_t)i * C + c]) - ref[(size_t)i * C + c]);
+                    ck_assert_msg(d <= vmax / 128, "%dx%d/%d [%d,%d]: %g vs %g", T, C, H, i, c,
+                                  coop_bf16_to_f32(o16[(size_t)i * C + c]), ref[(size_t)i * C + c]);
+                    worst = fmax(worst, d);
+                }
+            if (rep == 0)
+                fprintf(stderr, "attention %d x %d, %d heads: within %.2e (%s)\n", T, C, H, worst,
+                        coop_bf16_attention_impl(a));
+        }
+        ck_assert_str_ne(coop_bf16_attention_impl(a), "");
+        coop_bf16_attention_free(a);
+        coop_free(qkv), coop_free(ref), coop_free(q16), coop_free(o16);
+    }
+    struct coop_bf16_attention *a = (void *)&e;
+    ck_assert_int_eq(coop_bf16_attention_create(&a, 4, 10, 3, &e), COOP_E_INVAL);
+    ck_assert_ptr_null(a);
+    coop_bf16_attention_free(NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bf16");
@@ -362,6 +518,9 @@ int main(void)
     tcase_add_test(tc, refusal);
     tcase_add_loop_test(tc, matches_references, 0, (int)(sizeof shapes / sizeof *shapes));
     tcase_add_test(tc, row_counts_change);
+    tcase_add_test(tc, forward_flags_match_plain);
+    tcase_add_test(tc, layernorm_bf16_matches_reference);
+    tcase_add_test(tc, attention_matches_reference);
     tcase_add_test(tc, round_n_matches);
     tcase_add_test(tc, conv_matches_references);
     tcase_add_test(tc, conv_affine_matches_plain);

@@ -51,10 +51,50 @@ COOP_API int coop_bf16_linear_create(struct coop_bf16_linear **out, const float 
 /* out[M,N] = inp[M,K] @ w^T + bias, M >= 1. */
 COOP_API int coop_bf16_linear_forward(struct coop_bf16_linear *l, float *out, const float *inp,
                                       int M, struct coop_err *e);
+/* What coop_bf16_linear_forward_ex does around the product (or'ed):
+ * IN_BF16     inp is already bf16 (uint16_t [M,K], e.g. another layer's
+ *             OUT_BF16 output), used as it is;
+ * OUT_BF16    out is bf16 (uint16_t [M,N]): the float32 result rounded to
+ *             nearest even, as the next layer's rounding would;
+ * QUICK_GELU  out = QuickGELU(product + bias) = y sigmoid(1.702 y), CLIP's
+ *             activation, in float32 before any OUT_BF16 rounding (oneDNN's
+ *             swish post-op);
+ * ACCUMULATE  out (float32, holding the residual) += product + bias (oneDNN's
+ *             sum post-op); not with OUT_BF16 or QUICK_GELU.
+ * A residual block's products run without a float32 pass between them. */
+enum {
+    COOP_BF16_IN_BF16 = 1u,
+    COOP_BF16_OUT_BF16 = 2u,
+    COOP_BF16_QUICK_GELU = 4u,
+    COOP_BF16_ACCUMULATE = 8u,
+    COOP_BF16_FLAGS = 15u
+};
+/* coop_bf16_linear_forward with flags; COOP_E_INVAL for unknown flags or
+ * ACCUMULATE with another output flag. Up to 4 (row count, flags) primitives
+ * are kept per layer, all over the same packed weights. */
+COOP_API int coop_bf16_linear_forward_ex(struct coop_bf16_linear *l, void *out, const void *inp,
+                                         int M, unsigned flags, struct coop_err *e);
 /* oneDNN's implementation of the last forward (e.g. "brg:avx512_core_bf16"),
  * or "" before the first. */
 COOP_API const char *coop_bf16_linear_impl(const struct coop_bf16_linear *l);
 COOP_API void coop_bf16_linear_free(struct coop_bf16_linear *l);
+
+/* Multi-head self-attention of one sequence in bf16, no mask: out [T, C]
+ * (bf16, for the next layer's COOP_BF16_IN_BF16) from qkv [T, 3C] (bf16,
+ * q | k | v per row, as an in-projection writes it with COOP_BF16_OUT_BF16),
+ * H heads of C / H: scores = q k^T / sqrt(C / H) and out = softmax(scores) v
+ * through oneDNN's batched matmul (bf16 factors, float32 accumulation), the
+ * softmax in float32 with its probabilities rounded to bf16 for the second
+ * product. The object is made for one (T, C, H) and keeps its buffers; one
+ * forward at a time. */
+struct coop_bf16_attention;
+COOP_API int coop_bf16_attention_create(struct coop_bf16_attention **out, int T, int C, int H,
+                                        struct coop_err *e);
+COOP_API int coop_bf16_attention_forward(struct coop_bf16_attention *a, uint16_t *out,
+                                         const uint16_t *qkv, struct coop_err *e);
+/* oneDNN's implementation of the scores' product, "" when none. */
+COOP_API const char *coop_bf16_attention_impl(const struct coop_bf16_attention *a);
+COOP_API void coop_bf16_attention_free(struct coop_bf16_attention *a);
 
 /* A frozen convolution w [Co, Ci, k, k] (PyTorch's layout; square kernel,
  * the same stride and zero padding on both axes, no bias) over one image:
