@@ -387,6 +387,20 @@ bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *in
     return rc == 0;
 }
 
+bool coop_clip_bf16_conv2d_nhwc(struct coop_clip_bf16 *s, void *out, const uint16_t *inp,
+                                const float *w, int H, int W, unsigned flags)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (!en || !en->conv)
+        return false;
+    struct coop_err e;
+    int rc = coop_bf16_conv_forward_nhwc(en->conv, out, inp, H, W, flags, &e);
+    keep_failure(s, rc, &e);
+    if (rc == 0)
+        s->last_impl = coop_bf16_conv_impl(en->conv);
+    return rc == 0;
+}
+
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n)
 {
     if (s)

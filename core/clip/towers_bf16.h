@@ -48,6 +48,13 @@ void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, 
  * coop/bf16.h); false (nothing done) when the set has no bf16 copy of w. */
 bool coop_clip_bf16_conv2d(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, int H, int W);
+/* The same convolution (and its BatchNorm and ReLU) on channels-last data
+ * (coop_bf16_conv_forward_nhwc of coop/bf16.h): inp [H, W, Ci] bf16, out
+ * [Ho, Wo, Co] float32 or (COOP_BF16_OUT_BF16) bf16, COOP_BF16_ACCUMULATE
+ * adding into out before the ReLU; false (nothing done) when the set has no
+ * bf16 copy of w or the product failed (the failure kept). */
+bool coop_clip_bf16_conv2d_nhwc(struct coop_clip_bf16 *s, void *out, const uint16_t *inp,
+                                const float *w, int H, int W, unsigned flags);
 /* QuickGELU: with a set, the vectorised-exp kernels (coop/nn.h, _fast),
  * else the exact ones. */
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);

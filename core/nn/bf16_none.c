@@ -85,6 +85,12 @@ int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *in
     return coop_bf16_check(e);
 }
 
+int coop_bf16_conv_forward_nhwc(struct coop_bf16_conv *l, void *out, const uint16_t *inp, int H,
+                                int W, unsigned flags, struct coop_err *e)
+{
+    return coop_bf16_check(e);
+}
+
 const char *coop_bf16_conv_impl(const struct coop_bf16_conv *l)
 {
     return "";

@@ -418,6 +418,14 @@ struct coop_bf16_conv {
     dnnl_primitive_t rin, rout; /* f32 plain -> bf16 chosen; f32 chosen -> plain (or NULL) */
     dnnl_memory_desc_t src_md, wei_md, dst_md, usrc_md, udst_md;
     void *wei, *src, *dst;
+    /* channels-last mode (coop_bf16_conv_forward_nhwc): its own primitive and
+     * packed weights, for one (H, W, flags) */
+    dnnl_primitive_t nprim;
+    int nH, nW;
+    unsigned nflags;
+    dnnl_memory_desc_t n_src_md, n_wei_md, n_dst_md;
+    void *nwei;
+    char nimpl[64];
 };
 
 static void md4(dnnl_memory_desc_t *md, int n, int c, int h, int w, dnnl_data_type_t t,
@@ -425,6 +433,15 @@ static void md4(dnnl_memory_desc_t *md, int n, int c, int h, int w, dnnl_data_ty
 {
     dnnl_dims_t d = {n, c, h, w};
     dnnl_memory_desc_init_by_tag(md, 4, d, t, tag);
+}
+
+static void conv_drop_nhwc(struct coop_bf16_conv *l)
+{
+    dnnl_primitive_destroy(l->nprim);
+    l->nprim = NULL;
+    coop_free(l->nwei);
+    l->nwei = NULL;
+    l->nH = l->nW = 0;
 }
 
 static void conv_drop(struct coop_bf16_conv *l)
@@ -497,6 +514,100 @@ static int conv_prepare(struct coop_bf16_conv *l, int H, int W, struct coop_err 
         return dnnl_fail(e, st, "convolution (bf16) for this input size");
     }
     l->H = H, l->W = W;
+    return 0;
+}
+
+/* The convolution's post-ops: [sum (accumulate)], [ReLU]. */
+static dnnl_status_t conv_attr(dnnl_primitive_attr_t *attr, bool accumulate, bool relu)
+{
+    *attr = NULL;
+    if (!accumulate && !relu)
+        return dnnl_success;
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(attr);
+    if (st == dnnl_success)
+        st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success && accumulate)
+        st = dnnl_post_ops_append_sum(po, 1.0f);
+    if (st == dnnl_success && relu)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(*attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+/* Builds the channels-last primitive and its packed weights for an H x W
+ * input and flags. */
+static int conv_prepare_nhwc(struct coop_bf16_conv *l, int H, int W, unsigned flags,
+                             struct coop_err *e)
+{
+    if (l->nprim && l->nH == H && l->nW == W && l->nflags == flags)
+        return 0;
+    conv_drop_nhwc(l);
+    int Ho = (H + 2 * l->pad - l->k) / l->stride + 1, Wo = (W + 2 * l->pad - l->k) / l->stride + 1;
+    if (Ho <= 0 || Wo <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: convolution of a %d x %d input with a %d x %d "
+                         "kernel", H, W, l->k, l->k);
+    dnnl_memory_desc_t wei, uwei;
+    md4(&l->n_src_md, 1, l->Ci, H, W, dnnl_bf16, dnnl_nhwc);
+    md4(&wei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_format_tag_any);
+    md4(&l->n_dst_md, 1, l->Co, Ho, Wo, dst_type(flags), dnnl_nhwc);
+    md4(&uwei, l->Co, l->Ci, l->k, l->k, dnnl_bf16, dnnl_oihw);
+    dnnl_dims_t strides = {l->stride, l->stride}, pad = {l->pad, l->pad};
+    dnnl_convolution_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st = dnnl_convolution_forward_desc_init(
+        &d, dnnl_forward_inference, dnnl_convolution_direct, &l->n_src_md, &wei,
+        l->bias ? &l->bias_md : NULL, &l->n_dst_md, strides, pad, pad);
+    if (st == dnnl_success)
+        st = conv_attr(&attr, flags & COOP_BF16_ACCUMULATE, l->relu || (flags & COOP_BF16_RELU));
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&pd, &d, attr, l->mm.eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    const char *impl = NULL;
+    if (st == dnnl_success) {
+        l->n_wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success)
+            snprintf(l->nimpl, sizeof l->nimpl, "%s", impl ? impl : "?");
+        st = dnnl_primitive_create(&l->nprim, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (st == dnnl_success && (st = alloc_md(&l->nwei, &l->n_wei_md)) == dnnl_success)
+        st = reorder_once(&l->mm, &uwei, l->wplain, &l->n_wei_md, l->nwei);
+    if (st != dnnl_success) {
+        conv_drop_nhwc(l);
+        return dnnl_fail(e, st, "channels-last convolution (bf16) for this input size");
+    }
+    l->nH = H, l->nW = W, l->nflags = flags;
+    return 0;
+}
+
+int coop_bf16_conv_forward_nhwc(struct coop_bf16_conv *l, void *out, const uint16_t *inp, int H,
+                                int W, unsigned flags, struct coop_err *e)
+{
+    if (!l) {
+        int rc = coop_bf16_check(e);
+        return rc ? rc : coop_fail(e, COOP_E_INVAL, "bf16: convolution through no object");
+    }
+    if (H <= 0 || W <= 0)
+        return coop_fail(e, COOP_E_INVAL, "bf16: convolution of a %d x %d input", H, W);
+    if ((flags & ~(unsigned)(COOP_BF16_OUT_BF16 | COOP_BF16_ACCUMULATE | COOP_BF16_RELU)) ||
+        (flags & COOP_BF16_OUT_BF16 && flags & COOP_BF16_ACCUMULATE))
+        return coop_fail(e, COOP_E_INVAL, "bf16: channels-last convolution flags 0x%x (bf16 "
+                         "output or accumulation into float32)", flags);
+    int rc = conv_prepare_nhwc(l, H, W, flags, e);
+    if (rc)
+        return rc;
+    const struct mm_arg a[] = {{DNNL_ARG_SRC, &l->n_src_md, (void *)inp},
+                               {DNNL_ARG_WEIGHTS, &l->n_wei_md, l->nwei},
+                               {DNNL_ARG_DST, &l->n_dst_md, out},
+                               {DNNL_ARG_BIAS, &l->bias_md, l->bias}};
+    dnnl_status_t st = run_args(&l->mm, l->nprim, a, l->bias ? 4 : 3);
+    if (st != dnnl_success)
+        return dnnl_fail(e, st, "channels-last convolution (bf16)");
+    memcpy(l->mm.impl, l->nimpl, sizeof l->mm.impl);
     return 0;
 }
 
@@ -580,6 +691,7 @@ void coop_bf16_conv_free(struct coop_bf16_conv *l)
     if (!l)
         return;
     conv_drop(l);
+    conv_drop_nhwc(l);
     mm_close(&l->mm);
     coop_free(l->wplain);
     coop_free(l->bias);

@@ -3,6 +3,7 @@
  * (AvgPool) strides, and the AttentionPool2d head. Images go through one at
  * a time (nb = 1 in the channel-major [C, nb, H, W] layout that conv.c
  * serves), so an image's features never depend on its batch. */
+#include "coop/bf16.h"
 #include "coop/clip.h"
 #include "coop/nn.h"
 #include "coop/util.h"
@@ -39,6 +40,7 @@ static struct plan resnet_plan(const struct coop_clip_resnet *r)
         plan_max(&p.act, (size_t)b->inplanes * R * R);
         plan_max(&p.act, (size_t)b->planes * R * R);
         plan_max(&p.work, coop_conv2d_work(b->planes, R, R, 3, 3, 1, 1));
+        plan_max(&p.work, (size_t)b->inplanes * R * R); /* the bf16 trunk's pooled planes */
         R /= b->stride;
         plan_max(&p.act, (size_t)4 * b->planes * R * R);
     }
@@ -190,6 +192,113 @@ static void resnet_trunk(const struct coop_clip_resnet *r, const float *pixels, 
     }
 }
 
+/* ---- the bf16 trunk: channels-last from the first convolution to the
+ * tokens, every convolution oneDNN's on bf16 NHWC input, the residual stream
+ * in float32 NHWC with each block's add (and ReLU) a post-op of its last
+ * convolution; the float32 passes left are the poolings and one rounding of
+ * the stream per block. */
+
+/* out [H/k, W/k, C] = k x k mean of inp [H, W, C] (float32, NHWC). */
+static void pool_nhwc(float *out, const float *inp, int H, int W, int C, int k)
+{
+    int Ho = H / k, Wo = W / k;
+    float div = (float)(k * k);
+#pragma omp parallel for schedule(static)
+    for (int oy = 0; oy < Ho; oy++)
+        for (int ox = 0; ox < Wo; ox++) {
+            float *y = out + ((size_t)oy * Wo + ox) * C;
+            for (int c = 0; c < C; c++)
+                y[c] = 0.0f;
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    const float *x = inp + (((size_t)oy * k + ky) * W + ox * k + kx) * C;
+                    for (int c = 0; c < C; c++)
+                        y[c] += x[c];
+                }
+            for (int c = 0; c < C; c++)
+                y[c] /= div;
+        }
+}
+
+/* The same written in bf16 into out, through tmp [H/k, W/k, C]. */
+static void pool_nhwc_bf16(uint16_t *out, float *tmp, const float *inp, int H, int W, int C,
+                           int k)
+{
+    pool_nhwc(tmp, inp, H, W, C, k);
+    coop_bf16_round_n(out, tmp, (size_t)(H / k) * (W / k) * C);
+}
+
+/* One bottleneck on the float32 NHWC stream x [R, R, inplanes] -> x [R/s,
+ * R/s, 4 planes], in place; t1..t3 scratch. false: a convolution failed. */
+static bool bottleneck_bf16(struct coop_clip_bf16 *bf, const struct coop_clip_bottleneck *b,
+                            struct bufs *u, int R)
+{
+    int p = b->planes, s = b->stride, Ro = R / s, Ci = b->inplanes;
+    uint16_t *xb = (uint16_t *)u->t1, *h1 = (uint16_t *)u->t2, *mid = (uint16_t *)u->t2;
+    coop_bf16_round_n(xb, u->x, (size_t)R * R * Ci);
+    if (!coop_clip_bf16_conv2d_nhwc(bf, h1, xb, b->conv1_w, R, R, COOP_BF16_OUT_BF16))
+        return false;
+    if (s > 1) { /* conv2 in float32, pooled into bf16 */
+        if (!coop_clip_bf16_conv2d_nhwc(bf, u->t3, h1, b->conv2_w, R, R, 0))
+            return false;
+        pool_nhwc_bf16(mid, u->work, u->t3, R, R, p, s);
+    } else {
+        mid = (uint16_t *)u->t3;
+        if (!coop_clip_bf16_conv2d_nhwc(bf, mid, h1, b->conv2_w, R, R, COOP_BF16_OUT_BF16))
+            return false;
+    }
+    if (b->has_downsample) { /* the identity: the (pooled) input's projection, over x */
+        const uint16_t *pooled = xb;
+        if (s > 1) {
+            pool_nhwc_bf16(xb, u->work, u->x, R, R, Ci, s);
+            pooled = xb;
+        }
+        if (!coop_clip_bf16_conv2d_nhwc(bf, u->x, pooled, b->down_conv_w, Ro, Ro, 0))
+            return false;
+    }
+    return coop_clip_bf16_conv2d_nhwc(bf, u->x, mid, b->conv3_w, Ro, Ro,
+                                      COOP_BF16_ACCUMULATE | COOP_BF16_RELU);
+}
+
+/* resnet_trunk through the bf16 convolutions; false (tokens unset) when one
+ * of them is missing or failed. */
+static bool resnet_trunk_bf16(const struct coop_clip_resnet *r, const float *pixels,
+                              struct bufs *u, float *tokens)
+{
+    struct coop_clip_bf16 *bf = r->bf16;
+    int S = r->image_size, W = r->width, h = S / 2;
+    size_t plane = (size_t)S * S;
+    uint16_t *px = (uint16_t *)u->t3, *a = (uint16_t *)u->t1, *c = (uint16_t *)u->t2;
+    for (size_t i = 0; i < plane; i++) /* [3, S, S] -> [S, S, 3] */
+        for (int ch = 0; ch < 3; ch++)
+            u->t2[i * 3 + ch] = pixels[ch * plane + i];
+    coop_bf16_round_n(px, u->t2, 3 * plane);
+    if (!coop_clip_bf16_conv2d_nhwc(bf, a, px, r->conv1_w, S, S, COOP_BF16_OUT_BF16) ||
+        !coop_clip_bf16_conv2d_nhwc(bf, c, a, r->conv2_w, h, h, COOP_BF16_OUT_BF16) ||
+        !coop_clip_bf16_conv2d_nhwc(bf, u->t3, c, r->conv3_w, h, h, 0))
+        return false;
+    pool_nhwc(u->x, u->t3, h, h, W, 2);
+    int R = h / 2, nbk = r->layers[0] + r->layers[1] + r->layers[2] + r->layers[3];
+    for (int k = 0; k < nbk; k++) {
+        if (!bottleneck_bf16(bf, &r->blocks[k], u, R))
+            return false;
+        R /= r->blocks[k].stride;
+    }
+    /* u->x [R*R, D] is the tokens' rows: tokens [R*R + 1, D], the mean first */
+    int D = 32 * W, N = R * R, T = N + 1;
+    memcpy(tokens + D, u->x, sizeof(float) * (size_t)N * D);
+    for (int ch = 0; ch < D; ch++) {
+        float sum = 0.0f;
+        for (int t = 0; t < N; t++)
+            sum += u->x[(size_t)t * D + ch];
+        tokens[ch] = sum / (float)N;
+    }
+    const float *pos = r->ap_positional_embedding;
+    for (size_t i = 0; i < (size_t)T * D; i++)
+        tokens[i] += pos[i];
+    return true;
+}
+
 /* Single-query multi-head attention pool over tokens [B, T, D] -> feat [B, E].
  * kv [B, T, 2D], q [B, D], o [B, D], sc [T] scratch. */
 static void attnpool(const struct coop_clip_resnet *r, const float *tokens, int B, int T,
@@ -234,7 +343,8 @@ int coop_clip_resnet_forward(const struct coop_clip_resnet *r, const float *pixe
      * kernel, with other rounding, as its size changes: docs/vision.md). */
     coop_clip_bf16_reset(r->bf16);
     for (int b = 0; b < B; b++) {
-        resnet_trunk(r, pixels + (size_t)b * px, &u, tokens);
+        if (!r->bf16 || !resnet_trunk_bf16(r, pixels + (size_t)b * px, &u, tokens))
+            resnet_trunk(r, pixels + (size_t)b * px, &u, tokens);
         attnpool(r, tokens, 1, T, feat + (size_t)b * r->embed_dim, kv, q, o, sc);
     }
     coop_free(mem);

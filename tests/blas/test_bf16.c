@@ -5,7 +5,8 @@
  * error left), at odd sizes and the text tower's shapes, with and without
  * bias, several row counts on one object; the forward's flags (bf16 input
  * and output, QuickGELU, accumulation) against the plain forward; the bf16
- * LayerNorm and attention against their double references; the convolution (coop_bf16_conv,
+ * LayerNorm and attention against their double references; the channels-last
+ * convolution against the plain-plane one; the convolution (coop_bf16_conv,
  * the ResNet's) against the same references on its im2col product;
  * the array rounding against coop_f32_to_bf16. Where bf16 cannot run (a build
  * without oneDNN, a CPU without AMX or AVX512-BF16) the refusal and its
@@ -432,6 +433,75 @@ START_TEST(forward_flags_match_plain)
 }
 END_TEST
 
+/* The channels-last convolution against the plain-plane one of the same
+ * object (the same bf16 weights and input; only the accumulation order may
+ * differ): float32 output, bf16 output (within one bf16 step), accumulation
+ * into a residual followed by the ReLU COOP_BF16_RELU adds (on the
+ * convolution without a ReLU of its own), and the refusal of bad flags. */
+START_TEST(conv_nhwc_matches_planes)
+{
+    if (!can_run())
+        return;
+    static const struct {
+        int Co, Ci, k, stride, pad, H, W, relu;
+    } cs[] = {{32, 3, 3, 2, 1, 30, 26, 1}, {48, 40, 1, 1, 0, 14, 14, 0}, {7, 5, 3, 1, 1, 9, 11, 1}};
+    struct coop_err e;
+    for (size_t t = 0; t < sizeof cs / sizeof *cs; t++) {
+        int Co = cs[t].Co, Ci = cs[t].Ci, k = cs[t].k, st = cs[t].stride, pd = cs[t].pad;
+        int H = cs[t].H, W = cs[t].W, relu = cs[t].relu;
+        int Ho = (H + 2 * pd - k) / st + 1, Wo = (W + 2 * pd - k) / st + 1;
+        size_t nw = (size_t)Co * Ci * k * k, ni = (size_t)Ci * H * W, no = (size_t)Co * Ho * Wo;
+        float *w = rand_buf(nw, 170 + t), *x = rand_buf(ni, 175 + t);
+        float *shift = rand_buf((size_t)Co, 180 + t), *r = rand_buf(no, 185 + t);
+        float *ref = coop_alloc_floats(no), *out = coop_alloc_floats(no);
+        uint16_t *x16 = coop_alloc(ni * sizeof *x16), *o16 = coop_alloc(no * sizeof *o16);
+        struct coop_bf16_conv *l = NULL;
+        ck_assert_msg(coop_bf16_conv_create_affine(&l, w, Co, Ci, k, st, pd, NULL, shift, relu,
+                                                   &e) == 0, "%s", e.msg);
+        ck_assert_msg(coop_bf16_conv_forward(l, ref, x, H, W, &e) == 0, "%s", e.msg);
+        for (int c = 0; c < Ci; c++) /* [Ci, H, W] -> [H, W, Ci] */
+            for (int i = 0; i < H * W; i++)
+                x16[(size_t)i * Ci + c] = coop_f32_to_bf16(x[(size_t)c * H * W + i]);
+        double big = 0;
+        for (size_t i = 0; i < no; i++)
+            big = fmax(big, fabs((double)ref[i]));
+        for (int mode = 0; mode < 3; mode++) {
+            unsigned fl = mode == 1 ? COOP_BF16_OUT_BF16
+                                    : mode == 2 ? COOP_BF16_ACCUMULATE | COOP_BF16_RELU : 0;
+            if (mode == 2)
+                for (int c = 0; c < Co; c++)
+                    for (int i = 0; i < Ho * Wo; i++)
+                        out[(size_t)i * Co + c] = r[(size_t)c * Ho * Wo + i];
+            ck_assert_msg(coop_bf16_conv_forward_nhwc(l, mode == 1 ? (void *)o16 : out, x16, H, W,
+                                                      fl, &e) == 0, "%s", e.msg);
+            for (int c = 0; c < Co; c++)
+                for (int i = 0; i < Ho * Wo; i++) {
+                    size_t pl = (size_t)c * Ho * Wo + i, cl = (size_t)i * Co + c;
+                    double want = ref[pl], got = mode == 1 ? coop_bf16_to_f32(o16[cl]) : out[cl];
+                    double tol = 1e-5 * big + (mode == 1 ? fabs(want) / 128 : 0);
+                    if (mode == 2) { /* relu(conv + shift [+ relu] + r), from the planes' value */
+                        if (relu)
+                            continue; /* the ReLU came before the add in ref: not comparable */
+                        want = fmax(0.0, want + r[pl]);
+                    }
+                    ck_assert_msg(fabs(got - want) <= tol, "conv %d -> %d mode %d [%d,%d]: %g vs %g",
+                                  Ci, Co, mode, c, i, got, want);
+                }
+        }
+        ck_assert_int_eq(coop_bf16_conv_forward_nhwc(l, out, x16, H, W, COOP_BF16_ACCUMULATE |
+                                                     COOP_BF16_OUT_BF16, &e), COOP_E_INVAL);
+        ck_assert_int_eq(coop_bf16_conv_forward_nhwc(l, out, x16, H, W, COOP_BF16_QUICK_GELU, &e),
+                         COOP_E_INVAL);
+        /* the plain-plane forward is unaffected by the channels-last one */
+        ck_assert_msg(coop_bf16_conv_forward(l, out, x, H, W, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(memcmp(out, ref, no * sizeof *out), 0);
+        coop_bf16_conv_free(l);
+        coop_free(w), coop_free(x), coop_free(shift), coop_free(r), coop_free(ref);
+        coop_free(out), coop_free(x16), coop_free(o16);
+    }
+}
+END_TEST
+
 /* The bf16 LayerNorm against the double reference (coop_layernorm_forward_ref)
  * rounded to bf16: within one bf16 step, at an odd width and at ViT-B's. */
 START_TEST(layernorm_bf16_matches_reference)
@@ -524,6 +594,7 @@ int main(void)
     tcase_add_test(tc, round_n_matches);
     tcase_add_test(tc, conv_matches_references);
     tcase_add_test(tc, conv_affine_matches_plain);
+    tcase_add_test(tc, conv_nhwc_matches_planes);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

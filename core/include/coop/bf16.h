@@ -67,7 +67,8 @@ enum {
     COOP_BF16_OUT_BF16 = 2u,
     COOP_BF16_QUICK_GELU = 4u,
     COOP_BF16_ACCUMULATE = 8u,
-    COOP_BF16_FLAGS = 15u
+    COOP_BF16_FLAGS = 15u,    /* the linear layer's */
+    COOP_BF16_RELU = 16u      /* coop_bf16_conv_forward_nhwc only: a ReLU last */
 };
 /* coop_bf16_linear_forward with flags; COOP_E_INVAL for unknown flags or
  * ACCUMULATE with another output flag. Up to 4 (row count, flags) primitives
@@ -119,6 +120,17 @@ COOP_API int coop_bf16_conv_create_affine(struct coop_bf16_conv **out, const flo
 /* out (float32, overwritten) from inp [Ci, H, W], H, W >= 1. */
 COOP_API int coop_bf16_conv_forward(struct coop_bf16_conv *l, float *out, const float *inp,
                                     int H, int W, struct coop_err *e);
+/* The same convolution on channels-last data, with no reorder: inp [H, W, Ci]
+ * bf16 (NHWC), out [Ho, Wo, Co] float32, or bf16 with COOP_BF16_OUT_BF16;
+ * with COOP_BF16_ACCUMULATE (float32 out only) out += the convolution (a
+ * residual block's add) before the convolution's own ReLU, if it has one;
+ * COOP_BF16_RELU adds a ReLU after that add where the convolution has none of
+ * its own (max(0, conv + shift + out) for a block's last convolution). Its
+ * own primitive and packed weights, built at the first call and again when
+ * H, W or flags change; the plain-plane forward above is unaffected. */
+COOP_API int coop_bf16_conv_forward_nhwc(struct coop_bf16_conv *l, void *out,
+                                         const uint16_t *inp, int H, int W, unsigned flags,
+                                         struct coop_err *e);
 COOP_API const char *coop_bf16_conv_impl(const struct coop_bf16_conv *l);
 COOP_API void coop_bf16_conv_free(struct coop_bf16_conv *l);
 
