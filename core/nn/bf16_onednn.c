@@ -824,8 +824,10 @@ int coop_bf16_attention_forward(struct coop_bf16_attention *a, uint16_t *out,
     }
     int T = a->T, C = a->C, H = a->H, d = a->d;
     size_t row = sizeof *out * (size_t)d;
-    for (int t = 0; t < T; t++) /* q | k | v of each head, head-major */
-        for (int h = 0; h < H; h++) {
+    int par = (size_t)T * C > COOP_PAR_MIN_ELEMS;
+#pragma omp parallel for schedule(static) if (par)
+    for (int h = 0; h < H; h++) /* q | k | v of each head, head-major */
+        for (int t = 0; t < T; t++) {
             const uint16_t *src = qkv + (size_t)t * 3 * C + (size_t)h * d;
             size_t at = ((size_t)h * T + t) * d;
             memcpy(a->q + at, src, row);
@@ -844,8 +846,9 @@ int coop_bf16_attention_forward(struct coop_bf16_attention *a, uint16_t *out,
     }
     if (st != dnnl_success)
         return dnnl_fail(e, st, "attention (bf16)");
-    for (int h = 0; h < H; h++)
-        for (int t = 0; t < T; t++)
+#pragma omp parallel for schedule(static) if (par)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
             memcpy(out + (size_t)t * C + (size_t)h * d, a->o + ((size_t)h * T + t) * d, row);
     return 0;
 }
