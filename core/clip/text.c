@@ -12,6 +12,7 @@
 #include "coop/util.h"
 #include "nn/nn_internal.h"
 #include "towers_bf16.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,8 @@ struct coop_clip_text_tape {
                                * its suffix length (eot - P + 1; T - P for the plain path) */
     struct stream pre, suf;
     float *xe, *lnf, *lnf_mean, *lnf_rstd; /* [K,W], [K,W], [K], [K] */
+    int trim;                 /* the last layer runs on the EOT rows alone (fast path) */
+    float *dxk;               /* [K,W] its backward's gathered gradient (tapes only) */
     struct scratch sc_pre, sc_suf; /* forward + backward scratch, kept for reuse */
     void **allocs;
     size_t nalloc, cap;
@@ -275,6 +278,204 @@ static void layer_backward_bottom(const struct coop_clip_text *t, int l,
 
 #undef D
 
+/* ---- the last layer on the EOT rows alone (fast path) ------------------
+ * Only each prompt's EOT row of the last layer reaches the head, and on the
+ * fast path it is the last row of the prompt's suffix. So the last layer
+ * computes qkv for every row (all rows are keys and values), then the
+ * attention, out_proj and the MLP for the K EOT rows only; the prefix stream
+ * computes only its qkv. The layer's activations for those rows are kept
+ * compact: y, x_mid, fc, ln2 statistics in rows 0..K-1, the probabilities
+ * of prompt k (H x (P + len_k)) at att_off(k). Mathematically the full
+ * layer's EOT rows; the backward mirrors it. */
+
+/* Offset of prompt k's probabilities in the last layer's att. */
+static size_t att_off(const struct coop_clip_text_tape *tp, int k)
+{
+    size_t o = 0;
+    for (int i = 0; i < k; i++)
+        o += (size_t)tp->H * (tp->P + tp->len[i]);
+    return o;
+}
+
+/* One query q (head h's slice at q + h d) against the P prefix keys of pqkv
+ * and the n own keys of kqkv (rows of 3W): y [W], p [H, P + n]. */
+static void one_query_forward(float *y, float *p, const float *q, const float *pqkv, int P,
+                              const float *kqkv, int n, int W, int H)
+{
+    int d = W / H, m = P + n;
+    size_t ld = (size_t)3 * W;
+    float scale = 1.0f / sqrtf((float)d);
+    for (int h = 0; h < H; h++) {
+        const float *qh = q + h * d;
+        float *ph = p + (size_t)h * m, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < m; j++) {
+            const float *k = (j < P ? pqkv + j * ld : kqkv + (j - P) * ld) + W + h * d;
+            float acc = 0.0f;
+            for (int c = 0; c < d; c++)
+                acc += qh[c] * k[c];
+            ph[j] = acc * scale;
+            mx = ph[j] > mx ? ph[j] : mx;
+        }
+        for (int j = 0; j < m; j++) {
+            ph[j] = expf(ph[j] - mx);
+            sum += ph[j];
+        }
+        float inv = 1.0f / sum, *yh = y + h * d;
+        for (int c = 0; c < d; c++)
+            yh[c] = 0.0f;
+        for (int j = 0; j < m; j++) {
+            const float *v = (j < P ? pqkv + j * ld : kqkv + (j - P) * ld) + 2 * W + h * d;
+            ph[j] *= inv;
+            for (int c = 0; c < d; c++)
+                yh[c] += ph[j] * v[c];
+        }
+    }
+}
+
+/* Its backward for head h from dy [W]: dq (+=), the own keys' and values'
+ * rows of dkqkv (+=), the prefix's of dpqkv (+=; may be NULL when P = 0). */
+static void one_query_backward_head(float *dq, float *dkqkv, float *dpqkv, const float *dy,
+                                    const float *q, const float *pqkv, int P,
+                                    const float *kqkv, int n, const float *p, int W, int H,
+                                    int h)
+{
+    int d = W / H, m = P + n;
+    size_t ld = (size_t)3 * W;
+    float scale = 1.0f / sqrtf((float)d), dot = 0.0f;
+    const float *ph = p + (size_t)h * m, *dyh = dy + h * d, *qh = q + h * d;
+    float *ds = malloc(sizeof(float) * (size_t)m);
+    if (!ds) { /* a few floats; should they be missing, the gradient turns NaN, not wrong */
+        for (int c = 0; c < d; c++)
+            dq[h * d + c] = NAN;
+        return;
+    }
+    for (int j = 0; j < m; j++) {
+        const float *v = (j < P ? pqkv + j * ld : kqkv + (j - P) * ld) + 2 * W + h * d;
+        float acc = 0.0f;
+        for (int c = 0; c < d; c++)
+            acc += dyh[c] * v[c];
+        ds[j] = acc;
+        dot += ph[j] * acc;
+    }
+    for (int j = 0; j < m; j++) {
+        ds[j] = ph[j] * (ds[j] - dot) * scale;
+        const float *k = (j < P ? pqkv + j * ld : kqkv + (j - P) * ld) + W + h * d;
+        float *dk = (j < P ? dpqkv + j * ld : dkqkv + (j - P) * ld) + W + h * d;
+        float *dv = dk + W;
+        for (int c = 0; c < d; c++) {
+            dq[h * d + c] += ds[j] * k[c];
+            dk[c] += ds[j] * qh[c];
+            dv[c] += ph[j] * dyh[c];
+        }
+    }
+    free(ds);
+}
+
+/* The last layer of the prefix stream: its rows are only keys and values. */
+static void last_forward_prefix(const struct coop_clip_text *t, int l, struct layer_acts *a,
+                                const struct stream *s, const struct scratch *sc)
+{
+    const struct coop_clip_block *bk = &t->blocks[l];
+    int W = t->width, N = s->N;
+    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
+                           W, LN_EPS);
+    coop_clip_bf16_linear(t->bf16, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+}
+
+/* The last layer of the suffix stream on the EOT rows: x_out [row k] for
+ * each prompt k (the other rows of x_out are not written). */
+static void last_forward_suffix(const struct coop_clip_text_tape *tp,
+                                const struct coop_clip_text *t, int l, struct layer_acts *a,
+                                float *x_out, const struct stream *s, const struct scratch *sc,
+                                const float *pqkv)
+{
+    const struct coop_clip_block *bk = &t->blocks[l];
+    struct coop_clip_bf16 *bf = t->bf16;
+    int W = t->width, H = t->heads, N = s->N, K = tp->K, P = tp->P;
+    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
+                           W, LN_EPS);
+    coop_clip_bf16_linear(bf, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+#pragma omp parallel for schedule(dynamic) if ((size_t)K * (P + tp->S) * W > COOP_PAR_MIN_ELEMS)
+    for (int k = 0; k < K; k++)
+        one_query_forward(a->y + (size_t)k * W, a->att + att_off(tp, k),
+                          a->qkv + (size_t)tp->rows[k] * 3 * W, pqkv, P,
+                          a->qkv + (size_t)tp->off[k] * 3 * W, tp->len[k], W, H);
+    size_t KW = (size_t)K * W;
+    coop_clip_bf16_linear(bf, sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, K, W, W);
+    for (int k = 0; k < K; k++)
+        add3(a->x_mid + (size_t)k * W, a->x_in + (size_t)tp->rows[k] * W, sc->tmp + (size_t)k * W,
+             (size_t)W);
+    coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, K,
+                           W, LN_EPS);
+    coop_clip_bf16_linear(bf, a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, K, W, 4 * W);
+    coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * KW);
+    coop_clip_bf16_linear(bf, sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, K, 4 * W, W);
+    for (int k = 0; k < K; k++)
+        add3(x_out + (size_t)tp->rows[k] * W, a->x_mid + (size_t)k * W, sc->tmp + (size_t)k * W,
+             (size_t)W);
+}
+
+#define D(field) (dbk ? dbk->field : NULL)
+
+/* layer_backward_top of the trimmed last layer of the suffix stream: sc->dx
+ * holds d(x_out) on the EOT rows (zero elsewhere) and leaves with d(x_mid)
+ * there; dqkv (+=) and dpqkv (+=) from the EOT queries. */
+static void last_backward_suffix(const struct coop_clip_text_tape *tp,
+                                 const struct coop_clip_text *t, int l,
+                                 struct coop_clip_block *dbk, const struct layer_acts *a,
+                                 const struct scratch *sc, const float *pqkv, float *dpqkv)
+{
+    const struct coop_clip_block *bk = &t->blocks[l];
+    struct coop_clip_bf16 *bf = t->bf16;
+    int W = t->width, H = t->heads, K = tp->K, P = tp->P;
+    size_t KW = (size_t)K * W;
+    float *dxk = tp->dxk;
+    for (int k = 0; k < K; k++)
+        memcpy(dxk + (size_t)k * W, sc->dx + (size_t)tp->rows[k] * W, sizeof(float) * W);
+    if (dbk) {
+        coop_layernorm_forward(sc->ln, NULL, NULL, a->x_mid, bk->ln_2_w, bk->ln_2_b, K, W,
+                               LN_EPS);
+        coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * KW);
+    }
+    coop_clip_bf16_linear_backward_into(bf, sc->dg, D(c_proj_w), D(c_proj_b), dxk, sc->g,
+                                        bk->c_proj_w, K, 4 * W, W);
+    zero(sc->g, 4 * KW);
+    coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * KW);
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln,
+                                        bk->c_fc_w, K, W, 4 * W);
+    coop_layernorm_backward(dxk, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
+                            a->ln2_mean, a->ln2_rstd, K, W);
+    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(out_proj_w), D(out_proj_b), dxk, a->y,
+                                        bk->out_proj_w, K, W, W);
+    /* heads write disjoint columns of dqkv and dpqkv: parallel over heads */
+#pragma omp parallel for schedule(static) if ((size_t)K * (P + tp->S) * W > COOP_PAR_MIN_ELEMS)
+    for (int h = 0; h < H; h++)
+        for (int k = 0; k < K; k++)
+            one_query_backward_head(sc->dqkv + (size_t)tp->rows[k] * 3 * W,
+                                    sc->dqkv + (size_t)tp->off[k] * 3 * W, dpqkv,
+                                    sc->tmp + (size_t)k * W, a->qkv + (size_t)tp->rows[k] * 3 * W,
+                                    pqkv, P, a->qkv + (size_t)tp->off[k] * 3 * W, tp->len[k],
+                                    a->att + att_off(tp, k), W, H, h);
+    for (int k = 0; k < K; k++)
+        memcpy(sc->dx + (size_t)tp->rows[k] * W, dxk + (size_t)k * W, sizeof(float) * W);
+}
+
+#undef D
+
+/* Layer l forward of stream s (the trimmed form for the last layer of a
+ * trimming tape). */
+static void forward_layer(const struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                          int l, struct layer_acts *a, float *x_out, const struct stream *s,
+                          const struct scratch *sc, const float *pqkv)
+{
+    if (!tp->trim || l + 1 < tp->layers)
+        layer_forward(t, l, a, x_out, s, sc, pqkv);
+    else if (s == &tp->pre)
+        last_forward_prefix(t, l, a, s, sc);
+    else
+        last_forward_suffix(tp, t, l, a, x_out, s, sc, pqkv);
+}
+
 static void scratch_free(struct scratch *sc)
 {
     coop_free(sc->ln), coop_free(sc->g), coop_free(sc->tmp), coop_free(sc->dg);
@@ -429,11 +630,11 @@ static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_tex
         const float *pqkv = NULL;
         if (tp->P > 0) {
             struct layer_acts *a = acts(tp, &tp->pre, l);
-            layer_forward(t, l, a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL);
+            forward_layer(tp, t, l, a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL);
             pqkv = a->qkv;
         }
-        layer_forward(t, l, acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf, &ss,
-                      pqkv);
+        forward_layer(tp, t, l, acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
+                      &ss, pqkv);
     }
     if (own) {
         scratch_free(&sp);
@@ -489,10 +690,12 @@ static int text_run(const struct coop_clip_text *t, const float *emb, const int 
         ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
              (tp->xe = talloc(tp, KW)) && (tp->lnf = talloc(tp, KW)) &&
              (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K)) &&
+             (tp->mode == TAPE_NONE || (tp->dxk = talloc(tp, KW))) &&
              (tp->mode == TAPE_NONE || (!scratch_talloc(tp, &tp->sc_pre, &tp->pre) &&
                                         !scratch_talloc(tp, &tp->sc_suf, &tp->suf)));
     }
     if (ok) {
+        tp->trim = ragged && t->layers > 0;
         embed_input(tp, t, emb);
         coop_clip_bf16_reset(t->bf16);
         ok = !run_layers(tp, t);
@@ -582,7 +785,9 @@ static struct layer_acts *acts_bwd(struct coop_clip_text_tape *tp, const struct 
     struct layer_acts *a = acts(tp, s, l);
     if (tp->mode == TAPE_CKPT) {
         struct scratch fw = {.ln = sc->ln, .g = sc->g, .tmp = sc->tmp};
-        layer_forward(t, l, a, sc->dg /* x_out unused */, s, &fw, pqkv);
+        /* x_out unused; the trimmed last layer writes only its EOT rows of it, and
+         * sc->dg holds N * 4W floats, more than any row index */
+        forward_layer(tp, t, l, a, sc->dg, s, &fw, pqkv);
     }
     return a;
 }
@@ -661,10 +866,16 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
         }
         as = acts_bwd(tp, t, &tp->suf, &ss, l, ap ? ap->qkv : NULL);
         zero(ss.dqkv, 3 * NWs);
-        layer_backward_top(t, l, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv);
+        int last = tp->trim && l + 1 == tp->layers;
+        if (last)
+            last_backward_suffix(tp, t, l, dbk, as, &ss, ap ? ap->qkv : NULL, sp.dqkv);
+        else
+            layer_backward_top(t, l, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv);
         layer_backward_bottom(t, l, dbk, as, &tp->suf, &ss);
-        if (tp->P > 0) { /* prefix: its own path, on top of the suffixes' dK/dV */
-            layer_backward_top(t, l, dbk, ap, &tp->pre, &sp, NULL, NULL);
+        if (tp->P > 0) { /* prefix: its own path, on top of the suffixes' dK/dV (in the
+                          * trimmed last layer it has only those: its rows reach no EOT) */
+            if (!last)
+                layer_backward_top(t, l, dbk, ap, &tp->pre, &sp, NULL, NULL);
             layer_backward_bottom(t, l, dbk, ap, &tp->pre, &sp);
         }
     }
