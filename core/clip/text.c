@@ -4,6 +4,9 @@
  * a prefix shared by every prompt is run once as its own sequence whose keys
  * and values all prompts' suffixes attend to (coop_attention_prefix_*); in the
  * backward the prefix collects the suffixes' key/value gradients plus its own.
+ * The prefix's rows come first in the one stream of rows, so every row-wise
+ * pass (LayerNorm, the products, QuickGELU, the residual adds) runs once over
+ * prefix and suffixes together; only the attention tells them apart.
  * Activations live on a tape: every layer in full, or (large batches) only
  * each layer's input, the layer being recomputed in the backward. No printing;
  * errors are status codes with a message. */
@@ -30,21 +33,22 @@ struct layer_acts {
     float *fc;                                   /* [N,4W] c_fc output, before QuickGELU */
 };
 
-/* B sequences of the same length S, rows [row, row + B*S) of their stream,
- * attention probabilities from att offset att_at: P > 0: [H,B,S,P+S]; else
- * [B,H,S,S]. */
+/* B sequences of the same length S, rows [row, row + B*S) of the stream,
+ * attention probabilities from att offset att_at: pre (suffixes attending to
+ * the P prefix rows): [H,B,S,P+S]; else (plain causal) [B,H,S,S]. */
 struct group {
-    int B, S;
+    int B, S, pre;
     size_t row, att_at;
 };
 
-/* One set of sequences run together: the shared prefix (one sequence of P
- * rows) or the prompts' suffixes (K sequences attending to P prefix rows;
- * P = 0 means plain causal attention). The fast path cuts every prompt at its
- * own EOT: suffixes of equal length form a group (row-wise layers run over all
- * N rows at once, the attention per group). S: the longest sequence. */
+/* Every row the run computes: the shared prefix (one causal sequence of P
+ * rows, rows 0..P-1; none when P = 0), then the prompts' suffixes (K
+ * sequences attending to the prefix rows; plain causal when P = 0). The fast
+ * path cuts every prompt at its own EOT: suffixes of equal length form a
+ * group. Row-wise layers run over all N rows at once, the attention per
+ * group. S: the longest suffix. */
 struct stream {
-    int N, B, S, P, ng;
+    int N, S, P, ng;
     struct group *g;          /* [ng] */
     size_t natt;              /* floats of att, all groups */
     struct layer_acts *lay;   /* [layers] (FULL: everything; CKPT: x_in only) */
@@ -62,14 +66,14 @@ struct scratch {
 struct coop_clip_text_tape {
     enum tape_mode mode;
     int K, T, P, S, W, E, H, layers, L;
-    int *rows;                /* [K] suffix-stream row of each prompt's EOT */
-    int *off, *len;           /* [K] suffix-stream row of each prompt's first suffix row, and
+    int *rows;                /* [K] stream row of each prompt's EOT */
+    int *off, *len;           /* [K] stream row of each prompt's first suffix row, and
                                * its suffix length (eot - P + 1; T - P for the plain path) */
-    struct stream pre, suf;
+    struct stream st;
     float *xe, *lnf, *lnf_mean, *lnf_rstd; /* [K,W], [K,W], [K], [K] */
     int trim;                 /* the last layer runs on the EOT rows alone (fast path) */
     float *dxk;               /* [K,W] its backward's gathered gradient (tapes only) */
-    struct scratch sc_pre, sc_suf; /* forward + backward scratch, kept for reuse */
+    struct scratch sc;        /* forward + backward scratch, kept for reuse */
     void **allocs;
     size_t nalloc, cap;
 };
@@ -97,13 +101,11 @@ void coop_clip_text_tape_free(struct coop_clip_text_tape *tp)
     for (size_t i = 0; i < tp->nalloc; i++)
         coop_free(tp->allocs[i]);
     free(tp->allocs);
-    free(tp->pre.lay);
-    free(tp->suf.lay);
+    free(tp->st.lay);
     free(tp->rows);
     free(tp->off);
     free(tp->len);
-    free(tp->pre.g);
-    free(tp->suf.g);
+    free(tp->st.g);
     free(tp);
 }
 
@@ -170,70 +172,67 @@ static void add3(float *out, const float *a, const float *b, size_t n)
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
-/* The attention of every group of s: y [N,W] from qkv [N,3W] (pqkv: the prefix's). */
-static void attention_forward(const struct stream *s, struct layer_acts *a, const float *pqkv,
-                              int W, int H)
+/* The attention of every group of s: y [N,W] from qkv [N,3W] (the prefix's
+ * keys and values: its first P rows). */
+static void attention_forward(const struct stream *s, struct layer_acts *a, int W, int H)
 {
     for (int i = 0; i < s->ng; i++) {
         const struct group *g = &s->g[i];
         float *y = a->y + g->row * W, *att = a->att + g->att_at;
         const float *qkv = a->qkv + g->row * 3 * W;
-        if (s->P > 0)
-            coop_attention_prefix_forward(y, att, qkv, pqkv, g->B, g->S, s->P, W, H);
+        if (g->pre)
+            coop_attention_prefix_forward(y, att, qkv, a->qkv, g->B, g->S, s->P, W, H);
         else
             coop_attention_forward(y, att, qkv, g->B, g->S, W, H, 1);
     }
 }
 
-/* dqkv (+=) and dpqkv (+=) from dy [N,W] = sc->tmp, group by group. */
+/* dqkv (+=) from dy [N,W] = sc->tmp, group by group: the suffixes first
+ * (their key and value gradients of the prefix into its rows), then the
+ * prefix's own. */
 static void attention_backward(const struct stream *s, const struct layer_acts *a,
-                               const struct scratch *sc, const float *pqkv, float *dpqkv, int W,
-                               int H)
+                               const struct scratch *sc, int W, int H)
 {
-    for (int i = 0; i < s->ng; i++) {
-        const struct group *g = &s->g[i];
+    int first = s->P > 0; /* group 0 is the prefix's */
+    for (int j = 0; j < s->ng; j++) {
+        const struct group *g = &s->g[(j + first) % s->ng];
         float *dqkv = sc->dqkv + g->row * 3 * W;
         const float *dy = sc->tmp + g->row * W, *qkv = a->qkv + g->row * 3 * W;
         const float *att = a->att + g->att_at;
-        if (s->P > 0)
-            coop_attention_prefix_backward(dqkv, dpqkv, sc->att, dy, qkv, pqkv, att, g->B, g->S,
-                                           s->P, W, H);
+        if (g->pre)
+            coop_attention_prefix_backward(dqkv, sc->dqkv, sc->att, dy, qkv, a->qkv, att, g->B,
+                                           g->S, s->P, W, H);
         else
             coop_attention_backward(dqkv, dy, qkv, att, g->B, g->S, W, H, 1);
     }
 }
 
 static void layer_forward(const struct coop_clip_text *t, int l, struct layer_acts *a,
-                          float *x_out, const struct stream *s, const struct scratch *sc,
-                          const float *pqkv)
+                          float *x_out, const struct stream *s, const struct scratch *sc)
 {
     const struct coop_clip_block *bk = &t->blocks[l];
     struct coop_clip_bf16 *bf = t->bf16;
     int W = t->width, H = t->heads;
     int N = s->N;
     size_t NW = (size_t)N * W;
-    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
-                           W, LN_EPS);
-    coop_clip_bf16_linear(bf, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
-    attention_forward(s, a, pqkv, W, H);
+    coop_clip_bf16_ln_linear(bf, a->qkv, sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w,
+                             bk->ln_1_b, LN_EPS, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+    attention_forward(s, a, W, H);
     coop_clip_bf16_linear(bf, sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, N, W, W);
     add3(a->x_mid, a->x_in, sc->tmp, NW);
-    coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, N,
-                           W, LN_EPS);
-    coop_clip_bf16_linear(bf, a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
-    coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * NW);
-    coop_clip_bf16_linear(bf, sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, N, 4 * W, W);
+    coop_clip_bf16_ln_linear(bf, a->fc, sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w,
+                             bk->ln_2_b, LN_EPS, bk->c_fc_w, bk->c_fc_b, N, W, 4 * W);
+    coop_clip_bf16_gelu_linear(bf, sc->tmp, sc->g, a->fc, bk->c_proj_w, bk->c_proj_b, N, 4 * W,
+                               W);
     add3(x_out, a->x_mid, sc->tmp, NW);
 }
 
 #define D(field) (dbk ? dbk->field : NULL)
 
-/* dx [N,W]: in d(x_out), out d(x_mid); the attention's dqkv (+=) and, for
- * suffixes attending to a prefix, the prefix's dpqkv (+=). */
+/* dx [N,W]: in d(x_out), out d(x_mid); the attention's dqkv (+=). */
 static void layer_backward_top(const struct coop_clip_text *t, int l,
                                struct coop_clip_block *dbk, const struct layer_acts *a,
-                               const struct stream *s, const struct scratch *sc,
-                               const float *pqkv, float *dpqkv)
+                               const struct stream *s, const struct scratch *sc)
 {
     const struct coop_clip_block *bk = &t->blocks[l];
     struct coop_clip_bf16 *bf = t->bf16;
@@ -247,16 +246,15 @@ static void layer_backward_top(const struct coop_clip_text *t, int l,
     }
     coop_clip_bf16_linear_backward_into(bf, sc->dg, D(c_proj_w), D(c_proj_b), sc->dx, sc->g,
                                         bk->c_proj_w, N, 4 * W, W);
-    zero(sc->g, 4 * NW); /* g now receives d(fc) */
-    coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * NW);
-    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln,
-                                        bk->c_fc_w, N, W, 4 * W);
-    coop_layernorm_backward(sc->dx, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
-                            a->ln2_mean, a->ln2_rstd, N, W);
+    /* g now receives d(fc) */
+    coop_clip_bf16_gelu_backward_linear(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->dg, a->fc,
+                                        sc->ln, bk->c_fc_w, N, W, 4 * W);
+    coop_clip_bf16_layernorm_backward(bf, sc->dx, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid,
+                                      bk->ln_2_w, a->ln2_mean, a->ln2_rstd, N, W);
     /* tmp receives d(y) */
     coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(out_proj_w), D(out_proj_b), sc->dx,
                                         a->y, bk->out_proj_w, N, W, W);
-    attention_backward(s, a, sc, pqkv, dpqkv, W, H);
+    attention_backward(s, a, sc, W, H);
 }
 
 /* dqkv -> dx: in d(x_mid), out d(x_in). */
@@ -272,8 +270,8 @@ static void layer_backward_bottom(const struct coop_clip_text *t, int l,
                                LN_EPS);
     coop_clip_bf16_linear_backward_into(t->bf16, sc->tmp, D(in_proj_w), D(in_proj_b), sc->dqkv,
                                         sc->ln, bk->in_proj_w, N, W, 3 * W);
-    coop_layernorm_backward(sc->dx, D(ln_1_w), D(ln_1_b), sc->tmp, a->x_in, bk->ln_1_w,
-                            a->ln1_mean, a->ln1_rstd, N, W);
+    coop_clip_bf16_layernorm_backward(t->bf16, sc->dx, D(ln_1_w), D(ln_1_b), sc->tmp, a->x_in,
+                                      bk->ln_1_w, a->ln1_mean, a->ln1_rstd, N, W);
 }
 
 #undef D
@@ -282,8 +280,8 @@ static void layer_backward_bottom(const struct coop_clip_text *t, int l,
  * Only each prompt's EOT row of the last layer reaches the head, and on the
  * fast path it is the last row of the prompt's suffix. So the last layer
  * computes qkv for every row (all rows are keys and values), then the
- * attention, out_proj and the MLP for the K EOT rows only; the prefix stream
- * computes only its qkv. The layer's activations for those rows are kept
+ * attention, out_proj and the MLP for the K EOT rows only (the prefix's rows
+ * are only keys and values). The layer's activations for those rows are kept
  * compact: y, x_mid, fc, ln2 statistics in rows 0..K-1, the probabilities
  * of prompt k (H x (P + len_k)) at att_off(k). Mathematically the full
  * layer's EOT rows; the backward mirrors it. */
@@ -371,45 +369,30 @@ static void one_query_backward_head(float *dq, float *dkqkv, float *dpqkv, const
     free(ds);
 }
 
-/* The last layer of the prefix stream: its rows are only keys and values. */
-static void last_forward_prefix(const struct coop_clip_text *t, int l, struct layer_acts *a,
-                                const struct stream *s, const struct scratch *sc)
-{
-    const struct coop_clip_block *bk = &t->blocks[l];
-    int W = t->width, N = s->N;
-    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
-                           W, LN_EPS);
-    coop_clip_bf16_linear(t->bf16, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
-}
-
-/* The last layer of the suffix stream on the EOT rows: x_out [row k] for
- * each prompt k (the other rows of x_out are not written). */
-static void last_forward_suffix(const struct coop_clip_text_tape *tp,
-                                const struct coop_clip_text *t, int l, struct layer_acts *a,
-                                float *x_out, const struct stream *s, const struct scratch *sc,
-                                const float *pqkv)
+/* The last layer on the EOT rows: x_out [row k] for each prompt k (the
+ * other rows of x_out are not written). */
+static void last_forward(const struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                         int l, struct layer_acts *a, float *x_out, const struct stream *s,
+                         const struct scratch *sc)
 {
     const struct coop_clip_block *bk = &t->blocks[l];
     struct coop_clip_bf16 *bf = t->bf16;
     int W = t->width, H = t->heads, N = s->N, K = tp->K, P = tp->P;
-    coop_layernorm_forward(sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w, bk->ln_1_b, N,
-                           W, LN_EPS);
-    coop_clip_bf16_linear(bf, a->qkv, sc->ln, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
+    coop_clip_bf16_ln_linear(bf, a->qkv, sc->ln, a->ln1_mean, a->ln1_rstd, a->x_in, bk->ln_1_w,
+                             bk->ln_1_b, LN_EPS, bk->in_proj_w, bk->in_proj_b, N, W, 3 * W);
 #pragma omp parallel for schedule(dynamic) if ((size_t)K * (P + tp->S) * W > COOP_PAR_MIN_ELEMS)
     for (int k = 0; k < K; k++)
         one_query_forward(a->y + (size_t)k * W, a->att + att_off(tp, k),
-                          a->qkv + (size_t)tp->rows[k] * 3 * W, pqkv, P,
+                          a->qkv + (size_t)tp->rows[k] * 3 * W, a->qkv, P,
                           a->qkv + (size_t)tp->off[k] * 3 * W, tp->len[k], W, H);
-    size_t KW = (size_t)K * W;
     coop_clip_bf16_linear(bf, sc->tmp, a->y, bk->out_proj_w, bk->out_proj_b, K, W, W);
     for (int k = 0; k < K; k++)
         add3(a->x_mid + (size_t)k * W, a->x_in + (size_t)tp->rows[k] * W, sc->tmp + (size_t)k * W,
              (size_t)W);
-    coop_layernorm_forward(sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w, bk->ln_2_b, K,
-                           W, LN_EPS);
-    coop_clip_bf16_linear(bf, a->fc, sc->ln, bk->c_fc_w, bk->c_fc_b, K, W, 4 * W);
-    coop_clip_bf16_gelu(bf, sc->g, a->fc, 4 * KW);
-    coop_clip_bf16_linear(bf, sc->tmp, sc->g, bk->c_proj_w, bk->c_proj_b, K, 4 * W, W);
+    coop_clip_bf16_ln_linear(bf, a->fc, sc->ln, a->ln2_mean, a->ln2_rstd, a->x_mid, bk->ln_2_w,
+                             bk->ln_2_b, LN_EPS, bk->c_fc_w, bk->c_fc_b, K, W, 4 * W);
+    coop_clip_bf16_gelu_linear(bf, sc->tmp, sc->g, a->fc, bk->c_proj_w, bk->c_proj_b, K, 4 * W,
+                               W);
     for (int k = 0; k < K; k++)
         add3(x_out + (size_t)tp->rows[k] * W, a->x_mid + (size_t)k * W, sc->tmp + (size_t)k * W,
              (size_t)W);
@@ -417,13 +400,13 @@ static void last_forward_suffix(const struct coop_clip_text_tape *tp,
 
 #define D(field) (dbk ? dbk->field : NULL)
 
-/* layer_backward_top of the trimmed last layer of the suffix stream: sc->dx
- * holds d(x_out) on the EOT rows (zero elsewhere) and leaves with d(x_mid)
- * there; dqkv (+=) and dpqkv (+=) from the EOT queries. */
-static void last_backward_suffix(const struct coop_clip_text_tape *tp,
-                                 const struct coop_clip_text *t, int l,
-                                 struct coop_clip_block *dbk, const struct layer_acts *a,
-                                 const struct scratch *sc, const float *pqkv, float *dpqkv)
+/* layer_backward_top of the trimmed last layer: sc->dx holds d(x_out) on
+ * the EOT rows (zero elsewhere) and leaves with d(x_mid) there; dqkv (+=)
+ * from the EOT queries (the prefix's rows receive only key and value
+ * gradients). */
+static void last_backward(const struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
+                          int l, struct coop_clip_block *dbk, const struct layer_acts *a,
+                          const struct scratch *sc)
 {
     const struct coop_clip_block *bk = &t->blocks[l];
     struct coop_clip_bf16 *bf = t->bf16;
@@ -439,22 +422,20 @@ static void last_backward_suffix(const struct coop_clip_text_tape *tp,
     }
     coop_clip_bf16_linear_backward_into(bf, sc->dg, D(c_proj_w), D(c_proj_b), dxk, sc->g,
                                         bk->c_proj_w, K, 4 * W, W);
-    zero(sc->g, 4 * KW);
-    coop_clip_bf16_gelu_backward(bf, sc->g, sc->dg, a->fc, 4 * KW);
-    coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->ln,
-                                        bk->c_fc_w, K, W, 4 * W);
-    coop_layernorm_backward(dxk, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid, bk->ln_2_w,
-                            a->ln2_mean, a->ln2_rstd, K, W);
+    coop_clip_bf16_gelu_backward_linear(bf, sc->tmp, D(c_fc_w), D(c_fc_b), sc->g, sc->dg, a->fc,
+                                        sc->ln, bk->c_fc_w, K, W, 4 * W);
+    coop_clip_bf16_layernorm_backward(bf, dxk, D(ln_2_w), D(ln_2_b), sc->tmp, a->x_mid,
+                                      bk->ln_2_w, a->ln2_mean, a->ln2_rstd, K, W);
     coop_clip_bf16_linear_backward_into(bf, sc->tmp, D(out_proj_w), D(out_proj_b), dxk, a->y,
                                         bk->out_proj_w, K, W, W);
-    /* heads write disjoint columns of dqkv and dpqkv: parallel over heads */
+    /* heads write disjoint columns of dqkv: parallel over heads */
 #pragma omp parallel for schedule(static) if ((size_t)K * (P + tp->S) * W > COOP_PAR_MIN_ELEMS)
     for (int h = 0; h < H; h++)
         for (int k = 0; k < K; k++)
             one_query_backward_head(sc->dqkv + (size_t)tp->rows[k] * 3 * W,
-                                    sc->dqkv + (size_t)tp->off[k] * 3 * W, dpqkv,
+                                    sc->dqkv + (size_t)tp->off[k] * 3 * W, sc->dqkv,
                                     sc->tmp + (size_t)k * W, a->qkv + (size_t)tp->rows[k] * 3 * W,
-                                    pqkv, P, a->qkv + (size_t)tp->off[k] * 3 * W, tp->len[k],
+                                    a->qkv, P, a->qkv + (size_t)tp->off[k] * 3 * W, tp->len[k],
                                     a->att + att_off(tp, k), W, H, h);
     for (int k = 0; k < K; k++)
         memcpy(sc->dx + (size_t)tp->rows[k] * W, dxk + (size_t)k * W, sizeof(float) * W);
@@ -462,18 +443,14 @@ static void last_backward_suffix(const struct coop_clip_text_tape *tp,
 
 #undef D
 
-/* Layer l forward of stream s (the trimmed form for the last layer of a
- * trimming tape). */
+/* Layer l forward (the trimmed form for the last layer of a trimming tape). */
 static void forward_layer(const struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
-                          int l, struct layer_acts *a, float *x_out, const struct stream *s,
-                          const struct scratch *sc, const float *pqkv)
+                          int l, struct layer_acts *a, float *x_out, const struct scratch *sc)
 {
     if (!tp->trim || l + 1 < tp->layers)
-        layer_forward(t, l, a, x_out, s, sc, pqkv);
-    else if (s == &tp->pre)
-        last_forward_prefix(t, l, a, s, sc);
+        layer_forward(t, l, a, x_out, &tp->st, sc);
     else
-        last_forward_suffix(tp, t, l, a, x_out, s, sc, pqkv);
+        last_forward(tp, t, l, a, x_out, &tp->st, sc);
 }
 
 static void scratch_free(struct scratch *sc)
@@ -529,15 +506,30 @@ static int check_text(const struct coop_clip_text *t, const float *emb, const in
     return COOP_OK;
 }
 
-/* Groups the suffixes by length (shortest first) and lays out their rows:
- * off[k], and the groups with their attention offsets. -1: out of memory. */
-static int group_suffixes(struct coop_clip_text_tape *tp)
+/* Row counts of the bf16 products are rounded up to this: oneDNN 2.6's AMX
+ * matmul blocks M by its largest divisor in [32, 64], and some of those
+ * (57 for 171 rows, 51 for 153) run at half the rate of the neighbouring row
+ * counts; multiples of 16 run at the full rate (docs/performance.md). */
+#define BF16_ROW_QUANTUM 16
+
+/* Lays out the stream: the prefix's group (rows 0..P-1), then the suffixes
+ * grouped by length (shortest first): off[k], and the groups with their
+ * attention offsets. With pad_rows, N is rounded up to BF16_ROW_QUANTUM:
+ * the rows past the last suffix belong to no group; they start at zero and
+ * stay finite through the row-wise passes, and their gradients stay exactly
+ * zero (no group's attention reads or writes them, and zero rows of the
+ * output gradient add nothing to a weight's). -1: out of memory. */
+static int group_rows(struct coop_clip_text_tape *tp, int pad_rows)
 {
-    struct stream *s = &tp->suf;
-    int maxlen = tp->S, K = tp->K;
-    if (!(s->g = calloc((size_t)maxlen, sizeof(*s->g))))
+    struct stream *s = &tp->st;
+    int maxlen = tp->S, K = tp->K, P = tp->P;
+    if (!(s->g = calloc((size_t)maxlen + 1, sizeof(*s->g))))
         return -1;
     size_t row = 0, att = 0;
+    if (P > 0) {
+        s->g[s->ng++] = (struct group){1, P, 0, 0, 0};
+        row = (size_t)P, att = (size_t)tp->H * P * P;
+    }
     for (int S = 1; S <= maxlen; S++) {
         int B = 0;
         for (int k = 0; k < K; k++)
@@ -545,11 +537,13 @@ static int group_suffixes(struct coop_clip_text_tape *tp)
                 tp->off[k] = (int)(row + (size_t)B++ * S);
         if (B == 0)
             continue;
-        s->g[s->ng++] = (struct group){B, S, row, att};
+        s->g[s->ng++] = (struct group){B, S, P > 0, row, att};
         row += (size_t)B * S;
-        att += (size_t)tp->H * B * S * (s->P > 0 ? s->P + S : S);
+        att += (size_t)tp->H * B * S * ((size_t)P + S);
     }
-    s->N = (int)row, s->B = K, s->natt = att;
+    if (pad_rows)
+        row = (row + BF16_ROW_QUANTUM - 1) / BF16_ROW_QUANTUM * BF16_ROW_QUANTUM;
+    s->N = (int)row, s->natt = att;
     return 0;
 }
 
@@ -563,26 +557,21 @@ static struct coop_clip_text_tape *plan(const struct coop_clip_text *t, const in
         return NULL;
     tp->K = K, tp->T = T, tp->P = P, tp->S = T - P, tp->W = t->width, tp->E = t->embed_dim;
     tp->H = t->heads, tp->layers = t->layers, tp->L = t->context_length;
-    tp->pre = (struct stream){.N = P, .B = 1, .S = P, .P = 0, .ng = 1};
-    tp->pre.natt = (size_t)tp->H * P * P;
-    tp->suf = (struct stream){.S = tp->S, .P = P};
+    tp->st = (struct stream){.S = tp->S, .P = P};
     if (!(tp->rows = malloc(sizeof(int) * K)) || !(tp->off = malloc(sizeof(int) * K)) ||
-        !(tp->len = malloc(sizeof(int) * K)) ||
-        !(tp->pre.g = calloc(1, sizeof(*tp->pre.g)))) {
+        !(tp->len = malloc(sizeof(int) * K))) {
         coop_clip_text_tape_free(tp);
         return NULL;
     }
-    tp->pre.g[0] = (struct group){1, P, 0, 0};
     for (int k = 0; k < K; k++)
         tp->len[k] = ragged ? eot[k] - P + 1 : tp->S;
-    if (group_suffixes(tp)) {
+    if (group_rows(tp, t->bf16 != NULL)) {
         coop_clip_text_tape_free(tp);
         return NULL;
     }
     for (int k = 0; k < K; k++)
         tp->rows[k] = tp->off[k] + eot[k] - P;
-    size_t per_layer = ((size_t)P + (size_t)tp->suf.N) * (10 * (size_t)tp->W + 4) +
-                       tp->pre.natt + tp->suf.natt;
+    size_t per_layer = (size_t)tp->st.N * (10 * (size_t)tp->W + 4) + tp->st.natt;
     size_t budget = t->tape_budget ? t->tape_budget : COOP_CLIP_TEXT_TAPE_BUDGET;
     tp->mode = !want_tape ? TAPE_NONE
                : per_layer * tp->layers * sizeof(float) <= budget ? TAPE_FULL : TAPE_CKPT;
@@ -594,13 +583,10 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
                         const float *emb)
 {
     int W = tp->W, L = tp->L;
-    float *xp = tp->P ? (tp->mode == TAPE_NONE ? tp->pre.xbuf[0] : tp->pre.lay[0].x_in) : NULL;
-    float *xs = tp->mode == TAPE_NONE ? tp->suf.xbuf[0] : tp->suf.lay[0].x_in;
-    if (tp->layers == 0)
-        xp = tp->pre.x_final, xs = tp->suf.x_final;
-    for (int i = 0; i < tp->P; i++)
-        add3(xp + (size_t)i * W, emb + (size_t)i * W, t->positional_embedding + (size_t)i * W,
-             (size_t)W);
+    float *xs = tp->layers == 0       ? tp->st.x_final
+                : tp->mode == TAPE_NONE ? tp->st.xbuf[0]
+                                        : tp->st.lay[0].x_in;
+    add3(xs, emb, t->positional_embedding, (size_t)tp->P * W);
 #pragma omp parallel for schedule(static) if ((size_t)tp->K * tp->S * tp->W > COOP_PAR_MIN_ELEMS)
     for (int k = 0; k < tp->K; k++)
         for (int i = 0; i < tp->len[k]; i++) {
@@ -616,30 +602,16 @@ static void embed_input(struct coop_clip_text_tape *tp, const struct coop_clip_t
 /* Scratch: a tape's own (kept for the backward and for reuse), else local. */
 static int run_layers(struct coop_clip_text_tape *tp, const struct coop_clip_text *t)
 {
-    struct scratch sp, ss;
+    struct scratch sc;
     const int own = tp->mode == TAPE_NONE;
-    memset(&ss, 0, sizeof(ss));
-    if (!own) {
-        sp = tp->sc_pre, ss = tp->sc_suf;
-    } else if (scratch_alloc(&sp, &tp->pre, tp->W) || scratch_alloc(&ss, &tp->suf, tp->W)) {
-        scratch_free(&sp);
-        scratch_free(&ss);
+    if (!own)
+        sc = tp->sc;
+    else if (scratch_alloc(&sc, &tp->st, tp->W))
         return -1;
-    }
-    for (int l = 0; l < tp->layers; l++) {
-        const float *pqkv = NULL;
-        if (tp->P > 0) {
-            struct layer_acts *a = acts(tp, &tp->pre, l);
-            forward_layer(tp, t, l, a, layer_out(tp, &tp->pre, l), &tp->pre, &sp, NULL);
-            pqkv = a->qkv;
-        }
-        forward_layer(tp, t, l, acts(tp, &tp->suf, l), layer_out(tp, &tp->suf, l), &tp->suf,
-                      &ss, pqkv);
-    }
-    if (own) {
-        scratch_free(&sp);
-        scratch_free(&ss);
-    }
+    for (int l = 0; l < tp->layers; l++)
+        forward_layer(tp, t, l, acts(tp, &tp->st, l), layer_out(tp, &tp->st, l), &sc);
+    if (own)
+        scratch_free(&sc);
     return 0;
 }
 
@@ -649,7 +621,7 @@ static void head_forward(struct coop_clip_text_tape *tp, const struct coop_clip_
 {
     int W = tp->W;
     for (int k = 0; k < tp->K; k++)
-        memcpy(tp->xe + (size_t)k * W, tp->suf.x_final + (size_t)tp->rows[k] * W,
+        memcpy(tp->xe + (size_t)k * W, tp->st.x_final + (size_t)tp->rows[k] * W,
                sizeof(float) * W);
     coop_layernorm_forward(tp->lnf, tp->lnf_mean, tp->lnf_rstd, tp->xe, t->ln_final_w,
                            t->ln_final_b, tp->K, W, LN_EPS);
@@ -661,10 +633,10 @@ static int same_plan(const struct coop_clip_text_tape *a, const struct coop_clip
 {
     if (!(a->mode == b->mode && a->K == b->K && a->T == b->T && a->P == b->P && a->S == b->S &&
           a->W == b->W && a->E == b->E && a->H == b->H && a->layers == b->layers &&
-          a->L == b->L && a->suf.N == b->suf.N && a->suf.ng == b->suf.ng))
+          a->L == b->L && a->st.N == b->st.N && a->st.ng == b->st.ng))
         return 0;
-    for (int i = 0; i < a->suf.ng; i++)
-        if (a->suf.g[i].B != b->suf.g[i].B || a->suf.g[i].S != b->suf.g[i].S)
+    for (int i = 0; i < a->st.ng; i++)
+        if (a->st.g[i].B != b->st.g[i].B || a->st.g[i].S != b->st.g[i].S)
             return 0;
     return 1;
 }
@@ -687,12 +659,11 @@ static int text_run(const struct coop_clip_text *t, const float *emb, const int 
         tp = old, ok = 1;
     } else {
         coop_clip_text_tape_free(old);
-        ok = tp && !stream_alloc(tp, &tp->pre) && !stream_alloc(tp, &tp->suf) &&
+        ok = tp && !stream_alloc(tp, &tp->st) &&
              (tp->xe = talloc(tp, KW)) && (tp->lnf = talloc(tp, KW)) &&
              (tp->lnf_mean = talloc(tp, K)) && (tp->lnf_rstd = talloc(tp, K)) &&
              (tp->mode == TAPE_NONE || (tp->dxk = talloc(tp, KW))) &&
-             (tp->mode == TAPE_NONE || (!scratch_talloc(tp, &tp->sc_pre, &tp->pre) &&
-                                        !scratch_talloc(tp, &tp->sc_suf, &tp->suf)));
+             (tp->mode == TAPE_NONE || !scratch_talloc(tp, &tp->sc, &tp->st));
     }
     if (ok) {
         tp->trim = ragged && t->layers > 0;
@@ -779,20 +750,19 @@ int coop_clip_text_forward_plain(const struct coop_clip_text *t, const float *em
 /* Layer l's activations for the backward; CKPT recomputes them from the
  * stored input (scratch buffers serve as the forward's scratch). */
 static struct layer_acts *acts_bwd(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
-                                   struct stream *s, const struct scratch *sc, int l,
-                                   const float *pqkv)
+                                   const struct scratch *sc, int l)
 {
-    struct layer_acts *a = acts(tp, s, l);
+    struct layer_acts *a = acts(tp, &tp->st, l);
     if (tp->mode == TAPE_CKPT) {
         struct scratch fw = {.ln = sc->ln, .g = sc->g, .tmp = sc->tmp};
         /* x_out unused; the trimmed last layer writes only its EOT rows of it, and
          * sc->dg holds N * 4W floats, more than any row index */
-        forward_layer(tp, t, l, a, sc->dg, s, &fw, pqkv);
+        forward_layer(tp, t, l, a, sc->dg, &fw);
     }
     return a;
 }
 
-/* ln_final and text_projection backward, scattered to the suffix rows. */
+/* ln_final and text_projection backward, scattered to the EOT rows. */
 static int head_backward(struct coop_clip_text_tape *tp, const struct coop_clip_text *t,
                          const float *dfeat, struct coop_clip_text *dw, float *dx)
 {
@@ -812,14 +782,14 @@ static int head_backward(struct coop_clip_text_tape *tp, const struct coop_clip_
     return 0;
 }
 
-/* demb (+=) and the positional embedding's gradient from d(x0). */
-static void embed_backward(const struct coop_clip_text_tape *tp, const float *dxp,
-                           const float *dxs, float *demb, struct coop_clip_text *dw)
+/* demb (+=) and the positional embedding's gradient from d(x0) = dxs. */
+static void embed_backward(const struct coop_clip_text_tape *tp, const float *dxs, float *demb,
+                           struct coop_clip_text *dw)
 {
     int W = tp->W;
     for (int i = 0; i < tp->P; i++)
         for (int c = 0; c < W; c++) {
-            float g = dxp[(size_t)i * W + c];
+            float g = dxs[(size_t)i * W + c];
             demb[(size_t)i * W + c] += g;
             if (dw)
                 dw->positional_embedding[(size_t)i * W + c] += g;
@@ -848,38 +818,24 @@ int coop_clip_text_backward(const struct coop_clip_text *t, struct coop_clip_tex
     if (tp->W != t->width || tp->layers != t->layers || tp->E != t->embed_dim)
         return coop_fail(e, COOP_E_INVAL, "text tower backward: tape was recorded for another "
                          "model (width %d, %d layers)", tp->W, tp->layers);
-    struct scratch sp = tp->sc_pre, ss = tp->sc_suf; /* the tape's own */
-    size_t NWp = (size_t)tp->pre.N * tp->W, NWs = (size_t)tp->suf.N * tp->W;
-    if (NWp)
-        zero(sp.dx, NWp);
-    zero(ss.dx, NWs);
+    struct scratch sc = tp->sc; /* the tape's own */
+    size_t NW = (size_t)tp->st.N * tp->W;
+    zero(sc.dx, NW);
     coop_clip_bf16_reset(t->bf16);
-    if (head_backward(tp, t, dfeat, dw, ss.dx))
+    if (head_backward(tp, t, dfeat, dw, sc.dx))
         return coop_fail(e, COOP_E_NOMEM, "text tower backward: cannot allocate scratch for %d "
                          "prompts", tp->K);
     for (int l = tp->layers - 1; l >= 0; l--) {
         struct coop_clip_block *dbk = dw ? &dw->blocks[l] : NULL;
-        struct layer_acts *ap = NULL, *as;
-        if (tp->P > 0) {
-            ap = acts_bwd(tp, t, &tp->pre, &sp, l, NULL);
-            zero(sp.dqkv, 3 * NWp);
-        }
-        as = acts_bwd(tp, t, &tp->suf, &ss, l, ap ? ap->qkv : NULL);
-        zero(ss.dqkv, 3 * NWs);
-        int last = tp->trim && l + 1 == tp->layers;
-        if (last)
-            last_backward_suffix(tp, t, l, dbk, as, &ss, ap ? ap->qkv : NULL, sp.dqkv);
+        struct layer_acts *a = acts_bwd(tp, t, &sc, l);
+        zero(sc.dqkv, 3 * NW);
+        if (tp->trim && l + 1 == tp->layers)
+            last_backward(tp, t, l, dbk, a, &sc);
         else
-            layer_backward_top(t, l, dbk, as, &tp->suf, &ss, ap ? ap->qkv : NULL, sp.dqkv);
-        layer_backward_bottom(t, l, dbk, as, &tp->suf, &ss);
-        if (tp->P > 0) { /* prefix: its own path, on top of the suffixes' dK/dV (in the
-                          * trimmed last layer it has only those: its rows reach no EOT) */
-            if (!last)
-                layer_backward_top(t, l, dbk, ap, &tp->pre, &sp, NULL, NULL);
-            layer_backward_bottom(t, l, dbk, ap, &tp->pre, &sp);
-        }
+            layer_backward_top(t, l, dbk, a, &tp->st, &sc);
+        layer_backward_bottom(t, l, dbk, a, &tp->st, &sc);
     }
-    embed_backward(tp, sp.dx, ss.dx, demb, dw);
+    embed_backward(tp, sc.dx, demb, dw);
     return coop_clip_bf16_status(t->bf16, e);
 }
 

@@ -339,7 +339,7 @@ void coop_clip_bf16_attn_acc(struct coop_clip_bf16 *s, float *x, const struct co
     struct coop_bf16_attention *at = NULL;
     if (a && b && a->bias == k->in_proj_b && b->bias == k->out_proj_b && T > 0 &&
         (at = attention_for(s, T, W, H))) {
-        coop_bf16_layernorm((uint16_t *)ln, x, k->ln_1_w, k->ln_1_b, T, W, eps);
+        coop_bf16_layernorm((uint16_t *)ln, NULL, NULL, x, k->ln_1_w, k->ln_1_b, T, W, eps);
         struct coop_err e;
         int rc = -1;
         if (run_ex(s, a, qkv, ln, T, COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16)) {
@@ -360,7 +360,7 @@ void coop_clip_bf16_mlp_acc(struct coop_clip_bf16 *s, float *x, const struct coo
 {
     const struct bf16_entry *a = find(s, k->c_fc_w), *b = find(s, k->c_proj_w);
     if (a && b && a->bias == k->c_fc_b && b->bias == k->c_proj_b && M > 0) {
-        coop_bf16_layernorm((uint16_t *)ln, x, k->ln_2_w, k->ln_2_b, M, W, eps);
+        coop_bf16_layernorm((uint16_t *)ln, NULL, NULL, x, k->ln_2_w, k->ln_2_b, M, W, eps);
         if (run_ex(s, a, fc, ln, M,
                    COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16 | COOP_BF16_QUICK_GELU) &&
             run_ex(s, b, x, fc, M, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
@@ -418,6 +418,20 @@ void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, c
         coop_quick_gelu_backward(dinp, dout, inp, n);
 }
 
+void coop_clip_bf16_layernorm_backward(const struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                       float *db, const float *dout, const float *inp,
+                                       const float *w, const float *mean, const float *rstd,
+                                       int M, int C)
+{
+    if (!s) {
+        coop_layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, M, C);
+        return;
+    }
+    if (dinp)
+        coop_layernorm_backward_input_fast(dinp, dout, inp, w, mean, rstd, M, C);
+    coop_layernorm_backward(NULL, dw, db, dout, inp, w, mean, rstd, M, C);
+}
+
 void coop_clip_bf16_attention(const struct coop_clip_bf16 *s, float *out, float *att,
                               const float *qkv, int B, int T, int C, int H, int causal)
 {
@@ -425,6 +439,55 @@ void coop_clip_bf16_attention(const struct coop_clip_bf16 *s, float *out, float 
         coop_attention_forward_fast(out, att, qkv, B, T, C, H, causal);
     else
         coop_attention_forward(out, att, qkv, B, T, C, H, causal);
+}
+
+void coop_clip_bf16_ln_linear(struct coop_clip_bf16 *s, float *out, float *ln, float *mean,
+                              float *rstd, const float *x, const float *ln_w, const float *ln_b,
+                              float eps, const float *w, const float *bias, int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (en && en->bias == bias && M > 0) {
+        coop_bf16_layernorm((uint16_t *)ln, mean, rstd, x, ln_w, ln_b, M, K, eps);
+        if (run_ex(s, en, out, ln, M, COOP_BF16_IN_BF16))
+            return;
+    }
+    coop_layernorm_forward(ln, mean, rstd, x, ln_w, ln_b, M, K, eps);
+    coop_clip_bf16_linear(s, out, ln, w, bias, M, K, N);
+}
+
+void coop_clip_bf16_gelu_linear(struct coop_clip_bf16 *s, float *out, float *g, const float *fc,
+                                const float *w, const float *bias, int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    if (en && en->bias == bias && M > 0) {
+        coop_quick_gelu_forward_bf16((uint16_t *)g, fc, (size_t)M * K);
+        if (run_ex(s, en, out, g, M, COOP_BF16_IN_BF16))
+            return;
+    }
+    coop_clip_bf16_gelu(s, g, fc, (size_t)M * K);
+    coop_clip_bf16_linear(s, out, g, w, bias, M, K, N);
+}
+
+void coop_clip_bf16_gelu_backward_linear(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, float *dfc, const float *dy,
+                                         const float *fc, const float *inp, const float *w,
+                                         int M, int K, int N)
+{
+    const struct bf16_entry *en = find(s, w);
+    size_t n = (size_t)M * N;
+    if (!dw && !dbias && en && en->bwd && M > 0) {
+        struct coop_err e;
+        coop_quick_gelu_backward_bf16((uint16_t *)dfc, dy, fc, n);
+        int rc = coop_bf16_linear_forward_ex(en->bwd, dinp, dfc, M, COOP_BF16_IN_BF16, &e);
+        keep_failure(s, rc, &e);
+        if (rc == 0) {
+            s->last_impl = coop_bf16_linear_impl(en->bwd);
+            return;
+        }
+    }
+    memset(dfc, 0, sizeof(float) * n);
+    coop_clip_bf16_gelu_backward(s, dfc, dy, fc, n);
+    coop_clip_bf16_linear_backward_into(s, dinp, dw, dbias, dfc, inp, w, M, K, N);
 }
 
 void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, float *dw,

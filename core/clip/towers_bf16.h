@@ -35,6 +35,29 @@ void coop_clip_bf16_attn_acc(struct coop_clip_bf16 *s, float *x, const struct co
  * QuickGELU when the set is non-NULL). Scratch: ln [M,W], fc and ge [M,4W]. */
 void coop_clip_bf16_mlp_acc(struct coop_clip_bf16 *s, float *x, const struct coop_clip_block *k,
                             int M, int W, float eps, float *ln, float *fc, float *ge);
+/* out [M,N] = LayerNorm(x [M,K]) @ w^T + bias, with the LayerNorm's row
+ * statistics in mean, rstd [M] (for its backward; may be NULL) and ln [M,K]
+ * scratch. With a bf16 copy of w the LayerNorm writes bf16 into ln
+ * (coop_bf16_layernorm) and the product reads it as it is; else float32
+ * (coop_layernorm_forward, then coop_clip_bf16_linear). */
+void coop_clip_bf16_ln_linear(struct coop_clip_bf16 *s, float *out, float *ln, float *mean,
+                              float *rstd, const float *x, const float *ln_w, const float *ln_b,
+                              float eps, const float *w, const float *bias, int M, int K, int N);
+/* out [M,N] = QuickGELU(fc [M,K]) @ w^T + bias, g [M,K] scratch. With a bf16
+ * copy of w QuickGELU writes bf16 into g (coop_quick_gelu_forward_bf16) for
+ * the product; else coop_clip_bf16_gelu into g, then coop_clip_bf16_linear. */
+void coop_clip_bf16_gelu_linear(struct coop_clip_bf16 *s, float *out, float *g, const float *fc,
+                                const float *w, const float *bias, int M, int K, int N);
+/* The input gradient through QuickGELU(fc [M,N]) and the product by w
+ * [N,K] (an MLP's c_fc): d(fc) = dy * QuickGELU'(fc) into dfc [M,N] scratch,
+ * then coop_clip_bf16_linear_backward_into(dinp, dw, dbias, d(fc), inp, w).
+ * Without weight gradients (dw and dbias NULL) and with w's bf16 transpose,
+ * d(fc) is written in bf16 (coop_quick_gelu_backward_bf16) and read by the
+ * product as it is. */
+void coop_clip_bf16_gelu_backward_linear(struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                         float *dbias, float *dfc, const float *dy,
+                                         const float *fc, const float *inp, const float *w,
+                                         int M, int K, int N);
 /* coop_linear_backward with dinp = (not +=) dout [M,N] @ w: through w's bf16
  * transpose when the set has one, straight into dinp; else zeroing, then
  * coop_linear_backward. dw and dbias (may be NULL) in float32, +=. */
@@ -60,6 +83,12 @@ bool coop_clip_bf16_conv2d_nhwc(struct coop_clip_bf16 *s, void *out, const uint1
 void coop_clip_bf16_gelu(const struct coop_clip_bf16 *s, float *out, const float *inp, size_t n);
 void coop_clip_bf16_gelu_backward(const struct coop_clip_bf16 *s, float *dinp, const float *dout,
                                   const float *inp, size_t n);
+/* coop_layernorm_backward: with a set, its input gradient through the
+ * vectorised coop_layernorm_backward_input_fast (dw, db as before). */
+void coop_clip_bf16_layernorm_backward(const struct coop_clip_bf16 *s, float *dinp, float *dw,
+                                       float *db, const float *dout, const float *inp,
+                                       const float *w, const float *mean, const float *rstd,
+                                       int M, int C);
 /* Self-attention (coop_attention_forward's arguments): with a set, the
  * vectorised softmax (coop_attention_forward_fast), else the exact one. */
 void coop_clip_bf16_attention(const struct coop_clip_bf16 *s, float *out, float *att,

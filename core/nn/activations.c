@@ -1,6 +1,7 @@
 /* activations.c: element-wise QuickGELU and row-wise L2 normalisation,
  * forward and backward (OpenMP over elements / rows), with references. */
 #include "coop/nn.h"
+#include "bf16_internal.h"
 #include "nn_internal.h"
 #include <math.h>
 #include <stdint.h>
@@ -44,6 +45,44 @@ FAST_CLONES void coop_quick_gelu_backward_fast(float *dinp, const float *dout,
         float x = inp[i];
         float s = 1.0f / (1.0f + coop_exp_fast(-1.702f * x));
         dinp[i] += dout[i] * (s + 1.702f * x * s * (1.0f - s));
+    }
+}
+
+/* The bf16 forms work in chunks: the float32 values of a chunk first (the
+ * loop the _fast kernels vectorise), then their rounding (a loop of its own:
+ * with the rounding's NaN branch in the same loop, GCC vectorises neither). */
+#define BF16_CHUNK 256
+
+FAST_CLONES void coop_quick_gelu_forward_bf16(uint16_t *out, const float *inp, size_t n)
+{
+    size_t nb = (n + BF16_CHUNK - 1) / BF16_CHUNK;
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * BF16_CHUNK, m = n - i0 < BF16_CHUNK ? n - i0 : BF16_CHUNK;
+        const float *x = inp + i0;
+        float y[BF16_CHUNK];
+        for (size_t i = 0; i < m; i++)
+            y[i] = x[i] / (1.0f + coop_exp_fast(-1.702f * x[i]));
+        for (size_t i = 0; i < m; i++)
+            out[i0 + i] = coop_bf16_round(y[i]);
+    }
+}
+
+FAST_CLONES void coop_quick_gelu_backward_bf16(uint16_t *dinp, const float *dout,
+                                               const float *inp, size_t n)
+{
+    size_t nb = (n + BF16_CHUNK - 1) / BF16_CHUNK;
+#pragma omp parallel for schedule(static) if (n > COOP_PAR_MIN_ELEMS)
+    for (size_t b = 0; b < nb; b++) {
+        size_t i0 = b * BF16_CHUNK, m = n - i0 < BF16_CHUNK ? n - i0 : BF16_CHUNK;
+        const float *x = inp + i0, *dy = dout + i0;
+        float d[BF16_CHUNK];
+        for (size_t i = 0; i < m; i++) {
+            float s = 1.0f / (1.0f + coop_exp_fast(-1.702f * x[i]));
+            d[i] = 0.0f + dy[i] * (s + 1.702f * x[i] * s * (1.0f - s));
+        }
+        for (size_t i = 0; i < m; i++)
+            dinp[i0 + i] = coop_bf16_round(d[i]);
     }
 }
 

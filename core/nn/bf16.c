@@ -56,9 +56,9 @@ void coop_bf16_round_n(uint16_t *restrict dst, const float *restrict src, size_t
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "default")))
 #endif
-void coop_bf16_layernorm(uint16_t *restrict out, const float *restrict inp,
-                         const float *restrict w, const float *restrict b, int M, int C,
-                         float eps)
+void coop_bf16_layernorm(uint16_t *restrict out, float *restrict mean, float *restrict rstd,
+                         const float *restrict inp, const float *restrict w,
+                         const float *restrict b, int M, int C, float eps)
 {
 #pragma omp parallel for schedule(static) if ((size_t)M * C > COOP_PAR_MIN_ELEMS)
     for (int i = 0; i < M; i++) {
@@ -84,6 +84,10 @@ void coop_bf16_layernorm(uint16_t *restrict out, const float *restrict inp,
         float s = 1.0f / sqrtf(v / (float)C + eps);
         for (c = 0; c < C; c++)
             y[c] = coop_bf16_round((x[c] - m) * s * w[c] + b[c]);
+        if (mean)
+            mean[i] = m;
+        if (rstd)
+            rstd[i] = s;
     }
 }
 

@@ -25,8 +25,17 @@ static inline uint16_t coop_bf16_round(float x)
  * (rounded to nearest even) for the next product's COOP_BF16_IN_BF16: the
  * float32 computation of coop_layernorm_forward with its sums over 16 lanes
  * (vectorised, AVX-512 where the CPU has it), on the OpenMP threads for large
- * inputs. */
-void coop_bf16_layernorm(uint16_t *out, const float *inp, const float *w, const float *b, int M,
-                         int C, float eps);
+ * inputs. mean, rstd [M] (may be NULL) receive each row's statistics, as
+ * coop_layernorm_forward's do, for its backward. */
+void coop_bf16_layernorm(uint16_t *out, float *mean, float *rstd, const float *inp,
+                         const float *w, const float *b, int M, int C, float eps);
+
+/* QuickGELU written in bf16 for the next product's COOP_BF16_IN_BF16:
+ * out[i] = bf16(coop_quick_gelu_forward_fast's value). The backward writes
+ * (does not add) dinp[i] = bf16(dout[i] QuickGELU'(inp[i])), the value
+ * coop_quick_gelu_backward_fast adds to a zeroed float32 array, rounded.
+ * On the OpenMP threads for large n (activations.c). */
+void coop_quick_gelu_forward_bf16(uint16_t *out, const float *inp, size_t n);
+void coop_quick_gelu_backward_bf16(uint16_t *dinp, const float *dout, const float *inp, size_t n);
 
 #endif

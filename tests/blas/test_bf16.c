@@ -503,7 +503,8 @@ START_TEST(conv_nhwc_matches_planes)
 END_TEST
 
 /* The bf16 LayerNorm against the double reference (coop_layernorm_forward_ref)
- * rounded to bf16: within one bf16 step, at an odd width and at ViT-B's. */
+ * rounded to bf16: within one bf16 step, at an odd width and at ViT-B's; its
+ * row statistics within float32 rounding of the reference's. */
 START_TEST(layernorm_bf16_matches_reference)
 {
     static const int ls[][2] = {{5, 37}, {197, 768}};
@@ -512,18 +513,53 @@ START_TEST(layernorm_bf16_matches_reference)
         size_t n = (size_t)M * C;
         float *x = rand_buf(n, 140 + t), *w = rand_buf((size_t)C, 145 + t);
         float *b = rand_buf((size_t)C, 150 + t), *ref = coop_alloc_floats(n);
-        uint16_t *y = coop_alloc(n * sizeof *y);
+        float *st = coop_alloc_floats((size_t)4 * M);
+        uint16_t *y = coop_alloc(n * sizeof *y), *y2 = coop_alloc(n * sizeof *y2);
         for (size_t i = 0; i < n; i++)
             x[i] = 3.0f * x[i] + 0.5f; /* a mean and a scale to remove */
-        coop_layernorm_forward_ref(ref, NULL, NULL, x, w, b, M, C, 1e-5f);
-        coop_bf16_layernorm(y, x, w, b, M, C, 1e-5f);
+        coop_layernorm_forward_ref(ref, st, st + M, x, w, b, M, C, 1e-5f);
+        coop_bf16_layernorm(y, NULL, NULL, x, w, b, M, C, 1e-5f);
+        coop_bf16_layernorm(y2, st + 2 * M, st + 3 * M, x, w, b, M, C, 1e-5f);
+        ck_assert_int_eq(memcmp(y, y2, n * sizeof *y), 0); /* statistics change nothing */
         for (size_t i = 0; i < n; i++) {
             double got = coop_bf16_to_f32(y[i]);
             ck_assert_msg(fabs(got - ref[i]) <= fabs(ref[i]) / 128 + 1e-6, "[%zu] %g vs %g", i,
                           got, ref[i]);
         }
+        for (int i = 0; i < M; i++) {
+            ck_assert_msg(fabs(st[2 * M + i] - st[i]) <= 1e-5 * (fabs(st[i]) + 3.0),
+                          "mean[%d] %g vs %g", i, st[2 * M + i], st[i]);
+            ck_assert_msg(fabs(st[3 * M + i] - st[M + i]) <= 1e-5 * st[M + i],
+                          "rstd[%d] %g vs %g", i, st[3 * M + i], st[M + i]);
+        }
         coop_free(x), coop_free(w), coop_free(b), coop_free(ref), coop_free(y);
+        coop_free(y2), coop_free(st);
     }
+}
+END_TEST
+
+/* QuickGELU in bf16 is the float32 _fast kernel's value rounded, forward and
+ * backward (written, not added), bit for bit, over several binades of
+ * either sign and on more elements than one thread takes. */
+START_TEST(quick_gelu_bf16_matches_rounded)
+{
+    size_t n = 70001;
+    float *x = rand_buf(n, 170), *dy = rand_buf(n, 171), *f = coop_alloc_floats(n);
+    float *d = coop_alloc_floats(n);
+    uint16_t *g = coop_alloc(n * sizeof *g), *dg = coop_alloc(n * sizeof *dg);
+    for (size_t i = 0; i < n; i++)
+        x[i] *= (float)(1 << (i % 5)); /* |x| up to 16: both tails of the sigmoid */
+    coop_quick_gelu_forward_fast(f, x, n);
+    memset(d, 0, n * sizeof *d);
+    coop_quick_gelu_backward_fast(d, dy, x, n);
+    coop_quick_gelu_forward_bf16(g, x, n);
+    memset(dg, 0xff, n * sizeof *dg); /* written, not added */
+    coop_quick_gelu_backward_bf16(dg, dy, x, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(g[i] == coop_f32_to_bf16(f[i]), "forward [%zu] x %g", i, x[i]);
+        ck_assert_msg(dg[i] == coop_f32_to_bf16(d[i]), "backward [%zu] x %g", i, x[i]);
+    }
+    coop_free(x), coop_free(dy), coop_free(f), coop_free(d), coop_free(g), coop_free(dg);
 }
 END_TEST
 
@@ -590,6 +626,7 @@ int main(void)
     tcase_add_test(tc, row_counts_change);
     tcase_add_test(tc, forward_flags_match_plain);
     tcase_add_test(tc, layernorm_bf16_matches_reference);
+    tcase_add_test(tc, quick_gelu_bf16_matches_rounded);
     tcase_add_test(tc, attention_matches_reference);
     tcase_add_test(tc, round_n_matches);
     tcase_add_test(tc, conv_matches_references);

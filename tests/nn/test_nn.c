@@ -139,6 +139,11 @@ START_TEST(layernorm_matches_ref_and_fd)
         coop_layernorm_backward_ref(dxr, dwr, dbr, dy, x, w, mr, rsr, M, C);
         if (C > 1) /* C == 1: dx is exactly 0 up to rounding */
             ck_assert_double_lt(tu_relerr(dx, dxr, n), 1e-4);
+        float *dxf = tu_zeros(n);
+        coop_layernorm_backward_input_fast(dxf, dy, x, w, m, rs, M, C);
+        if (C > 1)
+            ck_assert_double_lt(tu_relerr(dxf, dx, n), 1e-5);
+        coop_free(dxf);
         ck_assert_double_lt(tu_relerr(dw, dwr, C), TOL_REF);
         ck_assert_double_lt(tu_relerr(db, dbr, C), TOL_REF);
         if (n < 2000 && C > 1) {

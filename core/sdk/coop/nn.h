@@ -44,6 +44,13 @@ COOP_API void coop_layernorm_backward(float *dinp, float *dw, float *db, const f
 COOP_API void coop_layernorm_backward_ref(float *dinp, float *dw, float *db, const float *dout,
                                           const float *inp, const float *w, const float *mean,
                                           const float *rstd, int M, int C);
+/* coop_layernorm_backward's dinp (+=) alone, its row sums over 16 lanes so
+ * that it vectorises (tests/nn: within 1e-5 of it): the towers' bf16 path.
+ * Not bit-identical to coop_layernorm_backward. */
+COOP_API void coop_layernorm_backward_input_fast(float *dinp, const float *dout,
+                                                 const float *inp, const float *w,
+                                                 const float *mean, const float *rstd, int M,
+                                                 int C);
 
 /* QuickGELU: x * sigmoid(1.702 x) */
 COOP_API void coop_quick_gelu_forward(float *out, const float *inp, size_t n);
