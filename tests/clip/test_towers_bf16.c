@@ -195,6 +195,56 @@ START_TEST(text_tower_recompute_tape)
 }
 END_TEST
 
+/* Weight gradients through the bf16 tower (pretraining's backward): the
+ * stream's rows are padded to a multiple of 16 for the bf16 products (here
+ * 5 prefix + 25 suffix rows -> 32); the padding rows must add nothing, so
+ * every weight's gradient is finite and within the input gradient's
+ * tolerance of float32's, and the features and input gradient are those of
+ * the run without weight gradients. */
+START_TEST(text_tower_weight_gradients)
+{
+    if (!can_run())
+        return;
+    enum { L = 16, V = 64, W = 64, H = 2, LAYERS = 3, E = 32, K = 7, P = 5 };
+    struct coop_clip_text t, g32, g16;
+    float *arena, *a32, *a16;
+    struct coop_err e;
+    ck_assert_int_eq(coop_clip_text_alloc(&t, L, V, W, H, LAYERS, E, &arena, &e), 0);
+    coop_clip_text_init_random(&t, 5);
+    ck_assert_int_eq(coop_clip_text_grads_alloc(&g32, &t, &a32, &e), 0);
+    ck_assert_int_eq(coop_clip_text_grads_alloc(&g16, &t, &a16, &e), 0);
+    size_t nw = coop_clip_text_size(L, V, W, LAYERS, E);
+    int eot[K];
+    float *emb = coop_prompts(&t, K, P, eot), *dfeat = tu_rand((size_t)K * E, 10, -1, 1);
+    size_t ng = (size_t)K * L * W;
+    float *feat = tu_zeros((size_t)K * E), *demb = tu_zeros(ng);
+    struct coop_clip_text_tape *tape = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            ck_assert_int_eq(coop_clip_text_bf16_enable(&t, true, &e), 0);
+        memset(demb, 0, sizeof(float) * ng);
+        ck_assert_msg(coop_clip_text_forward(&t, emb, eot, K, P, feat, &tape, &e) == 0, "%s",
+                      e.msg);
+        ck_assert_msg(coop_clip_text_backward(&t, tape, dfeat, demb, pass ? &g16 : &g32, &e) == 0,
+                      "%s", e.msg);
+        coop_clip_text_tape_free(tape);
+        tape = NULL;
+    }
+    struct text_run plain = text_pass(&t, emb, eot, K, P, dfeat);
+    ck_assert_int_eq(memcmp(plain.feat, feat, sizeof(float) * K * E), 0);
+    for (size_t i = 0; i < nw; i++)
+        ck_assert_msg(isfinite(a16[i]), "weight gradient [%zu] = %g", i, a16[i]);
+    double ew = tu_relerr(a16, a32, nw);
+    fprintf(stderr, "text tower bf16 weight gradients: %.2e of float32's\n", ew);
+    ck_assert_double_gt(ew, 0);
+    ck_assert_double_lt(ew, TEXT_GRAD_TOL);
+    run_free(&plain);
+    coop_free(emb), coop_free(dfeat), coop_free(feat), coop_free(demb);
+    coop_clip_text_free(&g32, a32), coop_clip_text_free(&g16, a16);
+    coop_clip_text_free(&t, arena);
+}
+END_TEST
+
 /* An image tower behind three calls, for the check below. */
 struct image_tower {
     const char *name;
@@ -302,6 +352,7 @@ int main(void)
     tcase_add_test(tc, refusal);
     tcase_add_test(tc, text_tower_forward_only);
     tcase_add_test(tc, text_tower_recompute_tape);
+    tcase_add_test(tc, text_tower_weight_gradients);
     tcase_add_test(tc, text_tower_full_size);
     tcase_add_test(tc, vit_full_size);
     tcase_add_test(tc, resnet_full_size);
