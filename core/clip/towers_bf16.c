@@ -270,21 +270,25 @@ static void keep_failure(struct coop_clip_bf16 *s, int rc, const struct coop_err
     }
 }
 
+/* Runs the bf16 layer l (an entry's fwd or bwd) with flags; false (the
+ * failure kept) when it fails. */
+static bool run_ex(struct coop_clip_bf16 *s, struct coop_bf16_linear *l, void *out,
+                   const void *inp, int M, unsigned flags)
+{
+    struct coop_err e;
+    int rc = coop_bf16_linear_forward_ex(l, out, inp, M, flags, &e);
+    keep_failure(s, rc, &e);
+    if (rc == 0)
+        s->last_impl = coop_bf16_linear_impl(l);
+    return rc == 0;
+}
+
 void coop_clip_bf16_linear(struct coop_clip_bf16 *s, float *out, const float *inp,
                            const float *w, const float *bias, int M, int K, int N)
 {
     const struct bf16_entry *en = find(s, w);
-    if (!en || en->bias != bias || M <= 0) {
+    if (!en || en->bias != bias || M <= 0 || !run_ex(s, en->fwd, out, inp, M, 0))
         coop_linear_forward(out, inp, w, bias, M, K, N);
-        return;
-    }
-    struct coop_err e;
-    int rc = coop_bf16_linear_forward(en->fwd, out, inp, M, &e);
-    keep_failure(s, rc, &e);
-    if (rc)
-        coop_linear_forward(out, inp, w, bias, M, K, N);
-    else
-        s->last_impl = coop_bf16_linear_impl(en->fwd);
 }
 
 static void add_into(float *x, const float *y, size_t n)
@@ -294,24 +298,12 @@ static void add_into(float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
-/* Runs en's forward with flags; false (the failure kept) when it fails. */
-static bool run_ex(struct coop_clip_bf16 *s, const struct bf16_entry *en, void *out,
-                   const void *inp, int M, unsigned flags)
-{
-    struct coop_err e;
-    int rc = coop_bf16_linear_forward_ex(en->fwd, out, inp, M, flags, &e);
-    keep_failure(s, rc, &e);
-    if (rc == 0)
-        s->last_impl = coop_bf16_linear_impl(en->fwd);
-    return rc == 0;
-}
-
 void coop_clip_bf16_linear_acc(struct coop_clip_bf16 *s, float *x, const float *inp,
                                const float *w, const float *bias, int M, int K, int N,
                                float *tmp)
 {
     const struct bf16_entry *en = find(s, w);
-    if (en && en->bias == bias && M > 0 && run_ex(s, en, x, inp, M, COOP_BF16_ACCUMULATE))
+    if (en && en->bias == bias && M > 0 && run_ex(s, en->fwd, x, inp, M, COOP_BF16_ACCUMULATE))
         return;
     coop_linear_forward(tmp, inp, w, bias, M, K, N);
     add_into(x, tmp, (size_t)M * N);
@@ -342,11 +334,11 @@ void coop_clip_bf16_attn_acc(struct coop_clip_bf16 *s, float *x, const struct co
         coop_bf16_layernorm((uint16_t *)ln, NULL, NULL, x, k->ln_1_w, k->ln_1_b, T, W, eps);
         struct coop_err e;
         int rc = -1;
-        if (run_ex(s, a, qkv, ln, T, COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16)) {
+        if (run_ex(s, a->fwd, qkv, ln, T, COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16)) {
             rc = coop_bf16_attention_forward(at, (uint16_t *)ao, (const uint16_t *)qkv, &e);
             keep_failure(s, rc, &e);
         }
-        if (rc == 0 && run_ex(s, b, x, ao, T, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
+        if (rc == 0 && run_ex(s, b->fwd, x, ao, T, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
             return;
     }
     coop_layernorm_forward(ln, NULL, NULL, x, k->ln_1_w, k->ln_1_b, T, W, eps);
@@ -361,9 +353,9 @@ void coop_clip_bf16_mlp_acc(struct coop_clip_bf16 *s, float *x, const struct coo
     const struct bf16_entry *a = find(s, k->c_fc_w), *b = find(s, k->c_proj_w);
     if (a && b && a->bias == k->c_fc_b && b->bias == k->c_proj_b && M > 0) {
         coop_bf16_layernorm((uint16_t *)ln, NULL, NULL, x, k->ln_2_w, k->ln_2_b, M, W, eps);
-        if (run_ex(s, a, fc, ln, M,
+        if (run_ex(s, a->fwd, fc, ln, M,
                    COOP_BF16_IN_BF16 | COOP_BF16_OUT_BF16 | COOP_BF16_QUICK_GELU) &&
-            run_ex(s, b, x, fc, M, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
+            run_ex(s, b->fwd, x, fc, M, COOP_BF16_IN_BF16 | COOP_BF16_ACCUMULATE))
             return;
     }
     coop_layernorm_forward(ln, NULL, NULL, x, k->ln_2_w, k->ln_2_b, M, W, eps);
@@ -448,7 +440,7 @@ void coop_clip_bf16_ln_linear(struct coop_clip_bf16 *s, float *out, float *ln, f
     const struct bf16_entry *en = find(s, w);
     if (en && en->bias == bias && M > 0) {
         coop_bf16_layernorm((uint16_t *)ln, mean, rstd, x, ln_w, ln_b, M, K, eps);
-        if (run_ex(s, en, out, ln, M, COOP_BF16_IN_BF16))
+        if (run_ex(s, en->fwd, out, ln, M, COOP_BF16_IN_BF16))
             return;
     }
     coop_layernorm_forward(ln, mean, rstd, x, ln_w, ln_b, M, K, eps);
@@ -461,7 +453,7 @@ void coop_clip_bf16_gelu_linear(struct coop_clip_bf16 *s, float *out, float *g, 
     const struct bf16_entry *en = find(s, w);
     if (en && en->bias == bias && M > 0) {
         coop_quick_gelu_forward_bf16((uint16_t *)g, fc, (size_t)M * K);
-        if (run_ex(s, en, out, g, M, COOP_BF16_IN_BF16))
+        if (run_ex(s, en->fwd, out, g, M, COOP_BF16_IN_BF16))
             return;
     }
     coop_clip_bf16_gelu(s, g, fc, (size_t)M * K);
@@ -476,14 +468,9 @@ void coop_clip_bf16_gelu_backward_linear(struct coop_clip_bf16 *s, float *dinp, 
     const struct bf16_entry *en = find(s, w);
     size_t n = (size_t)M * N;
     if (!dw && !dbias && en && en->bwd && M > 0) {
-        struct coop_err e;
         coop_quick_gelu_backward_bf16((uint16_t *)dfc, dy, fc, n);
-        int rc = coop_bf16_linear_forward_ex(en->bwd, dinp, dfc, M, COOP_BF16_IN_BF16, &e);
-        keep_failure(s, rc, &e);
-        if (rc == 0) {
-            s->last_impl = coop_bf16_linear_impl(en->bwd);
+        if (run_ex(s, en->bwd, dinp, dfc, M, COOP_BF16_IN_BF16))
             return;
-        }
     }
     memset(dfc, 0, sizeof(float) * n);
     coop_clip_bf16_gelu_backward(s, dfc, dy, fc, n);
@@ -495,17 +482,10 @@ void coop_clip_bf16_linear_backward_into(struct coop_clip_bf16 *s, float *dinp, 
                                          const float *w, int M, int K, int N)
 {
     const struct bf16_entry *en = find(s, w);
-    int rc = -1;
-    struct coop_err e;
-    if (en && en->bwd && M > 0) {
-        rc = coop_bf16_linear_forward(en->bwd, dinp, dout, M, &e);
-        keep_failure(s, rc, &e);
-        if (rc == 0)
-            s->last_impl = coop_bf16_linear_impl(en->bwd);
-    }
-    if (rc)
+    bool done = en && en->bwd && M > 0 && run_ex(s, en->bwd, dinp, dout, M, 0);
+    if (!done)
         memset(dinp, 0, sizeof(float) * (size_t)M * K);
-    coop_linear_backward(rc ? dinp : NULL, dw, dbias, dout, inp, w, M, K, N);
+    coop_linear_backward(done ? NULL : dinp, dw, dbias, dout, inp, w, M, K, N);
 }
 
 void coop_clip_bf16_reset(struct coop_clip_bf16 *s)
