@@ -89,21 +89,26 @@ static const char *const top_keys[] = {
     "experiment", "description", "results_dir", "data_root", "plugin_path", "backbone",
     "datasets",   "methods",     "shots",       "seeds",     "train",       "augment",
     "zip",        "exclude",     "slurm",       /* slurm: coop-run --slurm's (core/run/slurm.c) */
-    "threads"}; /* threads: how the trials run, not what they compute: in no trial id */
+    "threads",    "jobs"}; /* threads, jobs: how the trials run, not what they compute:
+                              * in no trial id */
 #define N_TOP (sizeof top_keys / sizeof *top_keys)
 
-/* threads: N, 1 <= N <= 4096 (coop-run sets OpenMP and OpenBLAS to it). */
-static int parse_threads(struct coop_matrix *m, const struct ynode *n, struct coop_err *e)
+/* threads: N (1..4096; coop-run sets OpenMP and OpenBLAS to it) and jobs: N
+ * (1..256 worker processes), into *out (0 when absent or bad). */
+static int parse_count(struct coop_matrix *m, const struct ynode *n, const char *key, long max,
+                       const char *what, int *out, struct coop_err *e)
 {
+    *out = 0;
     if (!n)
         return 0;
-    int rc = coop_mx_expect_scalar(m, n, "threads", e);
+    int rc = coop_mx_expect_scalar(m, n, key, e);
     char *end = NULL;
     long v = rc ? 0 : strtol(n->str, &end, 10);
-    if (!rc && (end == n->str || *end || v < 1 || v > 4096))
-        rc = coop_mx_fail(e, m, n, COOP_E_INVAL, "threads: want a whole number from 1 to 4096 "
-                          "(OpenMP and OpenBLAS threads), got '%.80s'", n->str);
-    m->threads = rc ? 0 : (int)v;
+    if (!rc && (end == n->str || *end || v < 1 || v > max))
+        rc = coop_mx_fail(e, m, n, COOP_E_INVAL, "%s: want a whole number from 1 to %ld (%s), "
+                          "got '%.80s'", key, max, what, n->str);
+    if (!rc)
+        *out = (int)v;
     return rc;
 }
 
@@ -122,7 +127,11 @@ static int parse_sections(struct coop_matrix *m, const struct ynode *root, struc
     if ((n = coop_ymap_get(root, "description")))
         rc = coop_mx_note(m, coop_mx_expect_scalar(m, n, "description", e), e);
     if (!rc)
-        rc = coop_mx_note(m, parse_threads(m, coop_ymap_get(root, "threads"), e), e);
+        rc = coop_mx_note(m, parse_count(m, coop_ymap_get(root, "threads"), "threads", 4096,
+                                         "OpenMP and OpenBLAS threads", &m->threads, e), e);
+    if (!rc)
+        rc = coop_mx_note(m, parse_count(m, coop_ymap_get(root, "jobs"), "jobs", 256,
+                                         "worker processes", &m->jobs, e), e);
     if (!rc)
         rc = coop_mx_note(m, parse_experiment(m, coop_ymap_get(root, "experiment"), e), e);
     if (!rc)
@@ -357,6 +366,11 @@ const char *coop_matrix_experiment(const struct coop_matrix *m)
 int coop_matrix_threads(const struct coop_matrix *m)
 {
     return m ? m->threads : 0;
+}
+
+int coop_matrix_jobs(const struct coop_matrix *m)
+{
+    return m ? m->jobs : 0;
 }
 
 const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t *n)

@@ -106,6 +106,7 @@ struct coop_matrix {
     struct mx_errs *errs;
     const char *yaml_text; /* keep_yaml: the document after overrides */
     int threads; /* top-level threads: (0 = not given); in no trial's config or id */
+    int jobs;    /* top-level jobs: (0 = not given); likewise */
     /* pool; oom is set when an allocation through it failed */
     bool oom;
     void **pool;

@@ -7,8 +7,10 @@
  * wrapper is thin. A value of OPENBLAS_CORETYPE that coop did not set is never
  * overridden (some hosts set it because old builds crash on them). Never
  * prints. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "coop/cpu.h"
 #include <errno.h>
+#include <sched.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -229,6 +231,17 @@ void coop_threads_set(int n)
     omp_set_num_threads(n);
 #endif
     openblas_set_num_threads(n);
+}
+
+int coop_cpu_count(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 /* OpenMP's thread count; without OpenMP (-Dopenmp=disabled) OpenBLAS's. */

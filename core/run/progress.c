@@ -75,7 +75,7 @@ static double eta_seconds(const struct rt *rt, double now)
         double cur = eta_estimate(rt, rt->cur_eta) - (now - rt->trial_t0);
         left += cur > 0 ? cur : 0;
     }
-    return left;
+    return rt->o->jobs > 1 ? left / rt->o->jobs : left; /* workers share what is left */
 }
 
 /* ---- labels ----------------------------------------------------------------- */

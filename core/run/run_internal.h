@@ -144,4 +144,16 @@ int coop_run_evaluate(struct rt *rt, struct method *m, struct rt_dataset *d, boo
 int coop_run_trial(struct rt *rt, const struct coop_trial *t, struct coop_results_writer *w,
                    struct coop_err *e);
 
+/* ---- sweep.c, jobs.c ------------------------------------------------------ */
+/* The sweep in this process alone (coop_run_sweep with o->jobs <= 1). */
+int coop_run_sweep_one(const struct coop_matrix *m, const struct coop_registry *reg,
+                       const struct coop_run_options *o, struct coop_run_summary *s,
+                       struct coop_err *e);
+/* The sweep in o->jobs forked workers, their summaries added up into s. */
+int coop_run_sweep_jobs(const struct coop_matrix *m, const struct coop_registry *reg,
+                        const struct coop_run_options *o, struct coop_run_summary *s,
+                        struct coop_err *e);
+/* Result files in dir that no trial of m names. */
+size_t coop_run_count_foreign(const struct coop_matrix *m, const char *dir);
+
 #endif

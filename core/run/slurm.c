@@ -244,8 +244,9 @@ static void write_array(FILE *f, const struct coop_slurm_config *c,
           "$(hostname): trial $id\"\n"
           "# exec: Slurm's SIGTERM (time limit, preemption) reaches coop-run, which gives the\n"
           "# trial's claim back; a resubmission or requeue runs it again\nexec ", f);
-    /* --threads: the task's CPUs, also over a threads: in the YAML */
-    put_coop_run(f, j, "--no-progress --threads \"$OMP_NUM_THREADS\" --trial \"$id\"");
+    /* --threads: the task's CPUs, also over a threads: in the YAML; one trial
+     * a task, so one process (--jobs 1 over a jobs: in the YAML) */
+    put_coop_run(f, j, "--no-progress --jobs 1 --threads \"$OMP_NUM_THREADS\" --trial \"$id\"");
     fputc('\n', f);
 }
 

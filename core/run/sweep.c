@@ -9,8 +9,10 @@
 #include "run_internal.h"
 #include <dirent.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- resolver over the registry ---------------------------------------- */
 static int resolve(void *ctx, enum coop_plugin_kind kind, const char *name,
@@ -282,7 +284,7 @@ static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop
 }
 
 /* Result files (<16 hex digits>.h5) in dir that are not trials of m. */
-static size_t count_foreign(const struct coop_matrix *m, const char *dir)
+size_t coop_run_count_foreign(const struct coop_matrix *m, const char *dir)
 {
     DIR *d = opendir(dir);
     size_t n = 0, k = coop_matrix_count(m);
@@ -312,6 +314,24 @@ static bool written_since(const char *dir, const char *id, double since)
     return yes;
 }
 
+/* Whether a claim's holder is another worker of this process's coop-run
+ * --jobs (same host, same parent): its trials are not news. */
+static bool is_sibling(const struct rt *rt, const struct claim_holder *h)
+{
+    char host[256] = "", path[64], stat[512];
+    if (rt->o->jobs <= 1 || gethostname(host, sizeof host - 1) != 0 || strcmp(host, h->host))
+        return false;
+    snprintf(path, sizeof path, "/proc/%ld/stat", h->pid);
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[got] = '\0';
+    const char *p = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
+    long ppid = -1;
+    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == (long)getppid();
+}
+
 /* Claims t for this process. Returns 0 with *cl held (run it), 1 when it is
  * another process's (counted in s->elsewhere) or now completed, or an error
  * (the trial cannot be claimed: its folder cannot be written). */
@@ -324,8 +344,9 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        coop_rt_info(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id, h.host,
-                    h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
+        if (!is_sibling(rt, &h))
+            coop_rt_info(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id,
+                         h.host, h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;
     }
     enum coop_trial_state st = COOP_TRIAL_MISSING;
@@ -374,6 +395,15 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
                    const struct coop_run_options *o, struct coop_run_summary *s,
                    struct coop_err *e)
 {
+    if (o->jobs > 1)
+        return coop_run_sweep_jobs(m, reg, o, s, e);
+    return coop_run_sweep_one(m, reg, o, s, e);
+}
+
+int coop_run_sweep_one(const struct coop_matrix *m, const struct coop_registry *reg,
+                       const struct coop_run_options *o, struct coop_run_summary *s,
+                       struct coop_err *e)
+{
     memset(s, 0, sizeof *s);
     size_t n = coop_matrix_count(m);
     s->total = n;
@@ -397,7 +427,7 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     if (rc == 0)
         rc = check_prompts_fit(&rt, m, o->force, e);
     if (rc == 0)
-        s->foreign = count_foreign(m, s->results_dir);
+        s->foreign = coop_run_count_foreign(m, s->results_dir);
     if (rc == 0)
         rc = plan_progress(&rt, m, e);
     for (size_t i = 0, no = 0; i < n && rc == 0; i++) {
@@ -427,7 +457,10 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
             continue;
         }
         if (st == COOP_TRIAL_COMPLETED && !o->force) {
-            s->skipped++;
+            if (written_since(dir, t->id, round))
+                s->elsewhere++; /* completed by another process since this run started */
+            else
+                s->skipped++;
             free(dir);
             continue;
         }

@@ -7,10 +7,14 @@
  * claim or temporary file may be left, and every stored result must equal
  * the single-process run bit for bit. A fourth process started afterwards
  * finds nothing to do. Also: --shard I/N over N processes, one after the
- * other, covers each trial once. */
+ * other, covers each trial once; and one coop-run --jobs 3 (three forked
+ * workers) computes each trial once with the same results, while SIGTERM
+ * to it stops every worker (exit 130, nothing left behind) and the same
+ * command then finishes the sweep. */
 #include "coop/util.h"
 #include <check.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +211,132 @@ START_TEST(shards_cover_each_trial_once)
 }
 END_TEST
 
+/* The processes whose parent is pid (Linux's /proc). */
+static int children_of(pid_t pid)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[got] = '\0';
+        const char *p = strrchr(buf, ')');
+        long ppid = -1;
+        n += p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == (long)pid;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The claims in dir, each of which must say "released" (given back by an
+ * interrupted process, docs/cluster.md). */
+static size_t claims_released(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (!strstr(de->d_name, ".claim"))
+            continue;
+        char *path = coop_asprintf("%s/%s", dir, de->d_name), *text;
+        size_t len;
+        struct coop_err e;
+        ck_assert_msg(coop_read_file(path, 1 << 16, &text, &len, &e) == 0, "%s", e.msg);
+        ck_assert_msg(strstr(text, "\nreleased\n") || !strncmp(text, "released\n", 9),
+                      "claim %s not given back:\n%s", path, text);
+        free(text);
+        free(path);
+        n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(jobs_share_the_trials)
+{
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "concurrent"), 0);
+    char *ya = write_yaml("alone"), *yb = write_yaml("jobs");
+    char *ca = coop_asprintf("%s/alone/cache", tmpdir);
+    char *cb = coop_asprintf("%s/jobs/cache", tmpdir);
+    char *da = coop_asprintf("%s/alone/results/conc", tmpdir);
+    char *db = coop_asprintf("%s/jobs/results/conc", tmpdir);
+    char *out = coop_asprintf("%s/jobs.out", tmpdir);
+    run_alone(ya, ca);
+    const char *args[] = {"--no-progress", "--jobs", "3", "--cache", cb, yb, NULL};
+    pid_t pid = spawn(out, args);
+    int most = 0;
+    for (int i = 0; i < 3000 && most < 3; i++) { /* the workers, while they run */
+        int c = children_of(pid);
+        most = c > most ? c : most;
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(most, 3);
+    ck_assert_int_eq(wait_exit(pid, out), 0);
+    size_t total;
+    ck_assert_uint_eq(completed_now(out, &total), N_TRIALS); /* the workers' counts added */
+    ck_assert_uint_eq(total, N_TRIALS);
+    ck_assert_uint_eq(count_named(db, ".claim"), 0);
+    ck_assert_uint_eq(count_named(db, ".tmp-"), 0);
+    ck_assert_uint_eq(coop_test_compare_folders(da, db), N_TRIALS);
+    /* again: everything is done, and said to be */
+    ck_assert_int_eq(wait_exit(spawn(out, args), out), 0);
+    ck_assert_uint_eq(completed_now(out, &total), 0);
+    char *text;
+    size_t len;
+    struct coop_err e;
+    ck_assert_int_eq(coop_read_file(out, 1 << 20, &text, &len, &e), 0);
+    ck_assert_msg(strstr(text, "0 completed now, 25 already completed (skipped), 0 failed"),
+                  "%s", text);
+    free(text);
+    free(ya), free(yb), free(ca), free(cb), free(da), free(db), free(out);
+}
+END_TEST
+
+START_TEST(sigterm_stops_every_job)
+{
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "concurrent"), 0);
+    char *ya = write_yaml("alone"), *yb = write_yaml("term");
+    char *ca = coop_asprintf("%s/alone/cache", tmpdir);
+    char *cb = coop_asprintf("%s/term/cache", tmpdir);
+    char *da = coop_asprintf("%s/alone/results/conc", tmpdir);
+    char *db = coop_asprintf("%s/term/results/conc", tmpdir);
+    char *out = coop_asprintf("%s/term.out", tmpdir);
+    run_alone(ya, ca);
+    const char *args[] = {"--no-progress", "--jobs", "2", "--cache", cb, yb, NULL};
+    pid_t pid = spawn(out, args);
+    int i = 0;
+    while (count_named(db, ".claim") == 0 && i++ < 3000) /* a trial in flight */
+        usleep(10000);
+    ck_assert_int_lt(i, 3000);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 130);
+    for (i = 0; i < 500 && children_of(pid) > 0; i++) /* no worker outlives it */
+        usleep(10000);
+    ck_assert_uint_gt(claims_released(db), 0); /* the trials in flight given back */
+    ck_assert_int_eq(count_named(db, ".tmp-"), 0);
+    /* the same command finishes the sweep; the results are the lone run's */
+    ck_assert_int_eq(wait_exit(spawn(out, args), out), 0);
+    size_t total;
+    size_t now = completed_now(out, &total);
+    ck_assert_uint_gt(now, 0);
+    ck_assert_uint_le(now, N_TRIALS);
+    ck_assert_uint_eq(coop_test_compare_folders(da, db), N_TRIALS);
+    free(ya), free(yb), free(ca), free(cb), free(da), free(db), free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("concurrent");
@@ -215,6 +345,8 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, remove_tmp);
     tcase_add_test(tc, three_processes_compute_each_trial_once);
     tcase_add_test(tc, shards_cover_each_trial_once);
+    tcase_add_test(tc, jobs_share_the_trials);
+    tcase_add_test(tc, sigterm_stops_every_job);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

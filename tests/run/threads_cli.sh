@@ -5,7 +5,9 @@
 #   YAML, and results record the threads that ran; without OMP_WAIT_POLICY
 #   in the environment coop re-executes once with it passive (libgomp's spin
 #   count 0), and what the user set (a spin count, OpenBLAS's timeout) is kept; coop-eval --threads is
-#   recorded in what it writes, and coop-eval and coop-pretrain refuse a bad one
+#   recorded in what it writes, and coop-eval and coop-pretrain refuse a bad one;
+#   `jobs:` / --jobs likewise change no id and refuse a bad value, and share
+#   the CPUs among the workers when no thread count is given
 # Usage: threads_cli.sh BUILD_ROOT (meson passes it; COOP_PLUGIN_PATH is set).
 set -u
 build=${1:?usage: threads_cli.sh BUILD_ROOT}
@@ -30,6 +32,8 @@ EOF
 write_yaml "$tmp/plain.yaml" ""
 write_yaml "$tmp/t3.yaml" "threads: 3"
 write_yaml "$tmp/bad.yaml" "threads: two"
+write_yaml "$tmp/j2.yaml" "jobs: 2"
+write_yaml "$tmp/badj.yaml" "jobs: 0"
 ids() { "$run" --dry-run "$1" | grep -E '^[0-9a-f]{16} ' | cut -c1-16; }
 [ -n "$(ids "$tmp/plain.yaml")" ] || fail "no trials"
 [ "$(ids "$tmp/plain.yaml")" = "$(ids "$tmp/t3.yaml")" ] || fail "threads: changed trial ids"
@@ -40,6 +44,14 @@ printf '%s\n' "$out" | grep -q "bad.yaml:8:10: threads: want a whole number" ||
     fail "no file:line:col for threads: two: $out"
 out=$("$run" --threads 0 "$tmp/plain.yaml" 2>&1)
 [ $? = 2 ] || fail "--threads 0 did not exit 2: $out"
+[ "$(ids "$tmp/plain.yaml")" = "$(ids "$tmp/j2.yaml")" ] || fail "jobs: changed trial ids"
+out=$("$run" --dry-run "$tmp/badj.yaml" 2>&1)
+[ $? = 2 ] || fail "jobs: 0 did not exit 2: $out"
+printf '%s\n' "$out" | grep -q "badj.yaml:8:7: jobs: want a whole number from 1 to 256" ||
+    fail "no file:line:col for jobs: 0: $out"
+out=$("$run" --jobs x "$tmp/plain.yaml" 2>&1)
+[ $? = 2 ] || fail "--jobs x did not exit 2: $out"
+printf '%s\n' "$out" | grep -q -- "--jobs x: want a whole number from 1 to 256" || fail "--jobs x: $out"
 
 # the threads a result records
 recorded() {
@@ -50,6 +62,12 @@ recorded() {
 [ "$(recorded)" = 3 ] || fail "threads: 3 recorded as '$(recorded)'"
 "$run" --quiet --force --threads 1 "$tmp/t3.yaml" > /dev/null || fail "run with --threads 1"
 [ "$(recorded)" = 1 ] || fail "--threads 1 recorded as '$(recorded)'"
+# jobs: 2 without a thread count: the CPUs shared out (at least one each)
+share=$(( $(nproc) / 2 )); [ "$share" -ge 1 ] || share=1
+env -u OMP_NUM_THREADS "$run" --quiet --force "$tmp/j2.yaml" > /dev/null || fail "run with jobs: 2"
+[ "$(recorded)" = "$share" ] || fail "jobs: 2 on $(nproc) CPUs recorded threads '$(recorded)'"
+"$run" --quiet --force --jobs 2 --threads 3 "$tmp/j2.yaml" > /dev/null || fail "--jobs 2 --threads 3"
+[ "$(recorded)" = 3 ] || fail "--jobs 2 --threads 3 recorded threads '$(recorded)'"
 
 # coop-eval --threads: the evaluation it writes records them; coop-eval and
 # coop-pretrain refuse a bad value (exit 2)

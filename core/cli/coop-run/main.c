@@ -66,7 +66,11 @@ static void usage(FILE *f)
             "  --progress / --no-progress   force the one-line terminal display on or off\n"
             "                   (not a terminal: a line as each trial starts and ends)\n"
             "  --threads N      OpenMP and OpenBLAS threads (default: the YAML's threads:,\n"
-            "                   else OMP_NUM_THREADS, else one per CPU)\n"
+            "                   else OMP_NUM_THREADS, else one per CPU; with --jobs N,\n"
+            "                   the CPUs divided among the workers)\n"
+            "  --jobs N         N worker processes share the trials (default: the YAML's\n"
+            "                   jobs:, else 1); for small models, where threads mostly wait\n"
+            "                   for each other (docs/running.md#threads)\n"
             "  --quiet          only errors, warnings and the final summary\n"
             "  --verbose        a line per phase and every 10th training epoch\n"
             "  --version, --help\n"
@@ -291,7 +295,7 @@ int main(int argc, char **argv)
     size_t n_extra = 0, n_ids = 0, n_where = 0, n_sets = 0;
     struct coop_run_selection sel = {0};
     double claim_timeout = 0;
-    long threads = 0;
+    long threads = 0, jobs = 0;
     int dry = 0, force = 0, list = 0, verbosity = 0, progress = -1, status_only = 0,
         show_config = 0;
     struct slurm_cli slurm;
@@ -322,6 +326,15 @@ int main(int argc, char **argv)
             if (coop_threads_parse("coop-run", argv[++i], &t))
                 return 2;
             threads = t;
+        }
+        else if (!strcmp(a, "--jobs") && i + 1 < argc) {
+            char *end;
+            jobs = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || jobs < 1 || jobs > 256) {
+                fprintf(stderr, "coop-run: --jobs %s: want a whole number from 1 to 256\n",
+                        argv[i]);
+                return 2;
+            }
         }
         else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
             where[n_where++] = argv[++i];
@@ -442,8 +455,12 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (!jobs)
+        jobs = coop_matrix_jobs(m);
     if (!threads)
         threads = coop_matrix_threads(m);
+    if (!threads && jobs > 1 && !getenv("OMP_NUM_THREADS")) /* the CPUs shared out */
+        threads = coop_cpu_count() / jobs > 1 ? coop_cpu_count() / jobs : 1;
     if (threads)
         coop_threads_set((int)threads);
     struct coop_run_options o = {
@@ -451,7 +468,7 @@ int main(int argc, char **argv)
         .tty = progress >= 0 ? progress : isatty(fileno(stderr)),
         .out = stderr, .verbosity = verbosity, .cancel = &cancel_flag,
         .threads = coop_threads_get(),
-        .selected = keep, .claim_timeout = claim_timeout};
+        .selected = keep, .claim_timeout = claim_timeout, .jobs = (int)jobs};
     struct coop_run_summary s;
     rc = coop_run_sweep(m, reg, &o, &s, &e);
     int status = 0;

@@ -99,6 +99,9 @@ COOP_API void coop_blas_select_core(char **argv, char *line, size_t n);
  * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS), and the OpenMP count in use. */
 COOP_API void coop_threads_set(int n);
 COOP_API int coop_threads_get(void);
+/* The CPUs this process may run on (its affinity mask, so a Slurm or
+ * taskset allocation counts, not the machine), at least 1. */
+COOP_API int coop_cpu_count(void);
 /* A --threads value: a whole number from 1 to 4096 into *n (0), else -1
  * after "PROG: --threads TEXT: want a whole number from 1 to 4096" on stderr. */
 COOP_API int coop_threads_parse(const char *prog, const char *text, int *n);

@@ -128,6 +128,9 @@ COOP_API const char *const *coop_matrix_axes(const struct coop_matrix *m, size_t
 /* The top-level `threads:` (1..4096), or 0 when the file has none. Part of no
  * trial's config_yaml or id. */
 COOP_API int coop_matrix_threads(const struct coop_matrix *m);
+/* The top-level `jobs:` (1..256 worker processes, coop-run --jobs), or 0 when
+ * the file has none. Part of no trial's config_yaml or id. */
+COOP_API int coop_matrix_jobs(const struct coop_matrix *m);
 COOP_API void coop_matrix_free(struct coop_matrix *m);
 
 /* ---- overrides and every error at once ---------------------------------- */

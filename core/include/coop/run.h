@@ -28,6 +28,13 @@ struct coop_run_options {
     /* Seconds without a heartbeat after which another process takes a trial's
      * claim over (docs/cluster.md); 0 = 300. */
     double claim_timeout;
+    /* Worker processes (coop-run --jobs, the YAML's jobs:); > 1: the sweep
+     * forks that many, each runs the selected trials with the claims deciding
+     * who runs which (threads each: the process's, set before), and the
+     * summaries are added up here. Call it before any OpenMP parallel region
+     * of the process (libgomp's pool does not survive fork). 0 or 1: this
+     * process alone. */
+    int jobs;
 };
 
 struct coop_run_failure {
