@@ -188,10 +188,7 @@ int coop_run_sweep_jobs(const struct coop_matrix *m, const struct coop_registry 
                         struct coop_err *e)
 {
     memset(s, 0, sizeof *s);
-    size_t n = coop_matrix_count(m);
-    s->total = n;
-    for (size_t i = 0; o->selected && i < n; i++)
-        s->total -= !o->selected[i];
+    s->total = coop_run_selected_count(m, o->selected);
     if (s->total == 0)
         return 0;
     if (o->jobs > MAX_JOBS)

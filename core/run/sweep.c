@@ -400,15 +400,21 @@ int coop_run_sweep(const struct coop_matrix *m, const struct coop_registry *reg,
     return coop_run_sweep_one(m, reg, o, s, e);
 }
 
+size_t coop_run_selected_count(const struct coop_matrix *m, const unsigned char *selected)
+{
+    size_t n = coop_matrix_count(m), k = n;
+    for (size_t i = 0; selected && i < n; i++)
+        k -= !selected[i];
+    return k;
+}
+
 int coop_run_sweep_one(const struct coop_matrix *m, const struct coop_registry *reg,
                        const struct coop_run_options *o, struct coop_run_summary *s,
                        struct coop_err *e)
 {
     memset(s, 0, sizeof *s);
     size_t n = coop_matrix_count(m);
-    s->total = n;
-    for (size_t i = 0; o->selected && i < n; i++)
-        s->total -= !o->selected[i];
+    s->total = coop_run_selected_count(m, o->selected);
     if (s->total == 0)
         return 0;
     const struct coop_trial *t0 = coop_matrix_trial(m, 0);

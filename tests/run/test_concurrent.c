@@ -259,18 +259,37 @@ static size_t claims_released(const char *dir)
     return n;
 }
 
+/* A lone run's folder (alone) and a second folder (name) for the same sweep,
+ * the lone run done. */
+struct pair {
+    char *ya, *yb, *ca, *cb, *da, *db, *out;
+};
+
+static struct pair pair_setup(const char *name)
+{
+    struct pair p;
+    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "concurrent"), 0);
+    p.ya = write_yaml("alone");
+    p.yb = write_yaml(name);
+    p.ca = coop_asprintf("%s/alone/cache", tmpdir);
+    p.cb = coop_asprintf("%s/%s/cache", tmpdir, name);
+    p.da = coop_asprintf("%s/alone/results/conc", tmpdir);
+    p.db = coop_asprintf("%s/%s/results/conc", tmpdir, name);
+    p.out = coop_asprintf("%s/%s.out", tmpdir, name);
+    run_alone(p.ya, p.ca);
+    return p;
+}
+
+static void pair_free(struct pair *p)
+{
+    free(p->ya), free(p->yb), free(p->ca), free(p->cb), free(p->da), free(p->db), free(p->out);
+}
+
 START_TEST(jobs_share_the_trials)
 {
-    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "concurrent"), 0);
-    char *ya = write_yaml("alone"), *yb = write_yaml("jobs");
-    char *ca = coop_asprintf("%s/alone/cache", tmpdir);
-    char *cb = coop_asprintf("%s/jobs/cache", tmpdir);
-    char *da = coop_asprintf("%s/alone/results/conc", tmpdir);
-    char *db = coop_asprintf("%s/jobs/results/conc", tmpdir);
-    char *out = coop_asprintf("%s/jobs.out", tmpdir);
-    run_alone(ya, ca);
-    const char *args[] = {"--no-progress", "--jobs", "3", "--cache", cb, yb, NULL};
-    pid_t pid = spawn(out, args);
+    struct pair p = pair_setup("jobs");
+    const char *args[] = {"--no-progress", "--jobs", "3", "--cache", p.cb, p.yb, NULL};
+    pid_t pid = spawn(p.out, args);
     int most = 0;
     for (int i = 0; i < 3000 && most < 3; i++) { /* the workers, while they run */
         int c = children_of(pid);
@@ -280,41 +299,34 @@ START_TEST(jobs_share_the_trials)
         usleep(10000);
     }
     ck_assert_int_eq(most, 3);
-    ck_assert_int_eq(wait_exit(pid, out), 0);
+    ck_assert_int_eq(wait_exit(pid, p.out), 0);
     size_t total;
-    ck_assert_uint_eq(completed_now(out, &total), N_TRIALS); /* the workers' counts added */
+    ck_assert_uint_eq(completed_now(p.out, &total), N_TRIALS); /* the workers' counts added */
     ck_assert_uint_eq(total, N_TRIALS);
-    ck_assert_uint_eq(count_named(db, ".claim"), 0);
-    ck_assert_uint_eq(count_named(db, ".tmp-"), 0);
-    ck_assert_uint_eq(coop_test_compare_folders(da, db), N_TRIALS);
+    ck_assert_uint_eq(count_named(p.db, ".claim"), 0);
+    ck_assert_uint_eq(count_named(p.db, ".tmp-"), 0);
+    ck_assert_uint_eq(coop_test_compare_folders(p.da, p.db), N_TRIALS);
     /* again: everything is done, and said to be */
-    ck_assert_int_eq(wait_exit(spawn(out, args), out), 0);
-    ck_assert_uint_eq(completed_now(out, &total), 0);
+    ck_assert_int_eq(wait_exit(spawn(p.out, args), p.out), 0);
+    ck_assert_uint_eq(completed_now(p.out, &total), 0);
     char *text;
     size_t len;
     struct coop_err e;
-    ck_assert_int_eq(coop_read_file(out, 1 << 20, &text, &len, &e), 0);
+    ck_assert_int_eq(coop_read_file(p.out, 1 << 20, &text, &len, &e), 0);
     ck_assert_msg(strstr(text, "0 completed now, 25 already completed (skipped), 0 failed"),
                   "%s", text);
     free(text);
-    free(ya), free(yb), free(ca), free(cb), free(da), free(db), free(out);
+    pair_free(&p);
 }
 END_TEST
 
 START_TEST(sigterm_stops_every_job)
 {
-    ck_assert_int_eq(coop_test_tmpdir(tmpdir, sizeof tmpdir, "concurrent"), 0);
-    char *ya = write_yaml("alone"), *yb = write_yaml("term");
-    char *ca = coop_asprintf("%s/alone/cache", tmpdir);
-    char *cb = coop_asprintf("%s/term/cache", tmpdir);
-    char *da = coop_asprintf("%s/alone/results/conc", tmpdir);
-    char *db = coop_asprintf("%s/term/results/conc", tmpdir);
-    char *out = coop_asprintf("%s/term.out", tmpdir);
-    run_alone(ya, ca);
-    const char *args[] = {"--no-progress", "--jobs", "2", "--cache", cb, yb, NULL};
-    pid_t pid = spawn(out, args);
+    struct pair p = pair_setup("term");
+    const char *args[] = {"--no-progress", "--jobs", "2", "--cache", p.cb, p.yb, NULL};
+    pid_t pid = spawn(p.out, args);
     int i = 0;
-    while (count_named(db, ".claim") == 0 && i++ < 3000) /* a trial in flight */
+    while (count_named(p.db, ".claim") == 0 && i++ < 3000) /* a trial in flight */
         usleep(10000);
     ck_assert_int_lt(i, 3000);
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
@@ -324,16 +336,16 @@ START_TEST(sigterm_stops_every_job)
     ck_assert_int_eq(WEXITSTATUS(st), 130);
     for (i = 0; i < 500 && children_of(pid) > 0; i++) /* no worker outlives it */
         usleep(10000);
-    ck_assert_uint_gt(claims_released(db), 0); /* the trials in flight given back */
-    ck_assert_int_eq(count_named(db, ".tmp-"), 0);
+    ck_assert_uint_gt(claims_released(p.db), 0); /* the trials in flight given back */
+    ck_assert_int_eq(count_named(p.db, ".tmp-"), 0);
     /* the same command finishes the sweep; the results are the lone run's */
-    ck_assert_int_eq(wait_exit(spawn(out, args), out), 0);
+    ck_assert_int_eq(wait_exit(spawn(p.out, args), p.out), 0);
     size_t total;
-    size_t now = completed_now(out, &total);
+    size_t now = completed_now(p.out, &total);
     ck_assert_uint_gt(now, 0);
     ck_assert_uint_le(now, N_TRIALS);
-    ck_assert_uint_eq(coop_test_compare_folders(da, db), N_TRIALS);
-    free(ya), free(yb), free(ca), free(cb), free(da), free(db), free(out);
+    ck_assert_uint_eq(coop_test_compare_folders(p.da, p.db), N_TRIALS);
+    pair_free(&p);
 }
 END_TEST
 
