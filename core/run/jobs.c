@@ -64,19 +64,6 @@ static int buf_str(struct buf *b, const char *s)
     return buf_add(b, &len, sizeof len) || buf_add(b, s ? s : "", len) ? -1 : 0;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* A worker: the sweep on its own, its summary to fd; never returns. */
 static void worker(int fd, pid_t parent, const struct coop_matrix *m,
                    const struct coop_registry *reg, const struct coop_run_options *o)
@@ -110,7 +97,7 @@ static void worker(int fd, pid_t parent, const struct coop_matrix *m,
         bad = buf_add(&b, s.failures[i].id, sizeof s.failures[i].id) ||
               buf_str(&b, s.failures[i].summary) || buf_str(&b, s.failures[i].message);
     if (!bad)
-        write_all(fd, b.p, b.n);
+        bad = coop_write_all(fd, b.p, b.n);
     fflush(NULL);
     _exit(bad ? 3 : 0); /* the caller's atexit handlers are not this process's */
 }

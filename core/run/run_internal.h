@@ -155,7 +155,5 @@ int coop_run_sweep_jobs(const struct coop_matrix *m, const struct coop_registry 
                         struct coop_err *e);
 /* The trials of m that selected (NULL: all) takes. */
 size_t coop_run_selected_count(const struct coop_matrix *m, const unsigned char *selected);
-/* Result files in dir that no trial of m names. */
-size_t coop_run_count_foreign(const struct coop_matrix *m, const char *dir);
 
 #endif

@@ -284,7 +284,7 @@ static int plan_progress(struct rt *rt, const struct coop_matrix *m, struct coop
 }
 
 /* Result files (<16 hex digits>.h5) in dir that are not trials of m. */
-size_t coop_run_count_foreign(const struct coop_matrix *m, const char *dir)
+static size_t count_foreign(const struct coop_matrix *m, const char *dir)
 {
     DIR *d = opendir(dir);
     size_t n = 0, k = coop_matrix_count(m);
@@ -318,8 +318,11 @@ static bool written_since(const char *dir, const char *id, double since)
  * --jobs (same host, same parent): its trials are not news. */
 static bool is_sibling(const struct rt *rt, const struct claim_holder *h)
 {
-    char host[256] = "", path[64], stat[512];
-    if (rt->o->jobs <= 1 || gethostname(host, sizeof host - 1) != 0 || strcmp(host, h->host))
+    char host[256], path[64], stat[512];
+    if (rt->o->jobs <= 1)
+        return false;
+    coop_host_name(host, sizeof host); /* as claims record it */
+    if (strcmp(host, h->host) != 0)
         return false;
     snprintf(path, sizeof path, "/proc/%ld/stat", h->pid);
     FILE *f = fopen(path, "r");
@@ -433,7 +436,7 @@ int coop_run_sweep_one(const struct coop_matrix *m, const struct coop_registry *
     if (rc == 0)
         rc = check_prompts_fit(&rt, m, o->force, e);
     if (rc == 0)
-        s->foreign = coop_run_count_foreign(m, s->results_dir);
+        s->foreign = count_foreign(m, s->results_dir);
     if (rc == 0)
         rc = plan_progress(&rt, m, e);
     for (size_t i = 0, no = 0; i < n && rc == 0; i++) {

@@ -459,8 +459,11 @@ int main(int argc, char **argv)
         jobs = coop_matrix_jobs(m);
     if (!threads)
         threads = coop_matrix_threads(m);
-    if (!threads && jobs > 1 && !getenv("OMP_NUM_THREADS")) /* the CPUs shared out */
-        threads = coop_cpu_count() / jobs > 1 ? coop_cpu_count() / jobs : 1;
+    if (!threads && jobs > 1 && !getenv("OMP_NUM_THREADS")) { /* the CPUs shared out */
+        threads = coop_cpu_count() / jobs;
+        if (threads < 1)
+            threads = 1;
+    }
     if (threads)
         coop_threads_set((int)threads);
     struct coop_run_options o = {
