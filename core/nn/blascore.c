@@ -211,16 +211,21 @@ static void reexec(char **argv, const char *coretype, const char *detected, cons
     unsetenv(COOP_BLAS_REEXEC_ENV);
 }
 
-int coop_threads_parse(const char *prog, const char *text, int *n)
+int coop_count_parse(const char *prog, const char *flag, const char *text, int max, int *n)
 {
     char *end;
     long v = strtol(text, &end, 10);
-    if (*end || end == text || v < 1 || v > 4096) {
-        fprintf(stderr, "%s: --threads %s: want a whole number from 1 to 4096\n", prog, text);
+    if (*end || end == text || v < 1 || v > max) {
+        fprintf(stderr, "%s: %s %s: want a whole number from 1 to %d\n", prog, flag, text, max);
         return -1;
     }
     *n = (int)v;
     return 0;
+}
+
+int coop_threads_parse(const char *prog, const char *text, int *n)
+{
+    return coop_count_parse(prog, "--threads", text, 4096, n);
 }
 
 void coop_threads_set(int n)

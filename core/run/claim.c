@@ -135,15 +135,26 @@ static void parse_holder(const char *text, struct claim_holder *h, char *ns, siz
     }
 }
 
-/* Whether the holder's process is known to be gone: only judged on its own
- * host and pid namespace (elsewhere the heartbeat decides). */
-static bool holder_gone(const struct claim_holder *h, const char *ns)
+/* Whether the holder runs here: same host (as claims record it) and pid
+ * namespace, so that its pid names a process this one can see. */
+static bool holder_local(const struct claim_holder *h, const char *ns)
 {
     char host[256], my_ns[128];
     coop_host_name(host, sizeof host);
     pid_namespace(my_ns, sizeof my_ns);
-    return h->pid > 0 && strcmp(h->host, host) == 0 && strcmp(ns, my_ns) == 0 &&
-           kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
+    return h->pid > 0 && strcmp(h->host, host) == 0 && strcmp(ns, my_ns) == 0;
+}
+
+/* Whether the holder's process is known to be gone: only judged for local
+ * holders (elsewhere the heartbeat decides). */
+static bool holder_gone(const struct claim_holder *h)
+{
+    return h->local && kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
+}
+
+bool coop_claim_sibling(const struct claim_holder *h)
+{
+    return h->local && coop_proc_parent(h->pid) == (long)getppid();
 }
 
 /* Reads generation n of a trial's claim and judges it at time now. A file
@@ -167,11 +178,12 @@ static int read_holder(const char *path, int n, double now, double timeout,
     text[len] = '\0';
     if (strncmp(text, CLAIM_MAGIC, strlen(CLAIM_MAGIC)) == 0)
         parse_holder(text, h, ns, sizeof ns);
+    h->local = holder_local(h, ns);
     h->age = now - mtime_of(&st);
     h->state = CLAIM_DEAD;
     if (h->released)
         snprintf(h->why, sizeof h->why, "released");
-    else if (holder_gone(h, ns))
+    else if (holder_gone(h))
         snprintf(h->why, sizeof h->why, "process %ld is gone", h->pid);
     else if (h->age > timeout)
         snprintf(h->why, sizeof h->why, "no heartbeat for %.0f s", h->age);

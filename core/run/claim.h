@@ -34,10 +34,15 @@ struct claim_holder {
     char slurm[64];     /* "<job>_<task>" or "<job>" or "" */
     double age;         /* seconds since the last heartbeat */
     bool released;
+    bool local;         /* on this host and in this pid namespace: pid means a process here */
     char why[96];       /* why a dead claim is dead */
 };
 
 struct claim;
+
+/* Whether h's process is a sibling of this one: a local holder whose parent
+ * is ours (another worker of the same coop-run --jobs). */
+bool coop_claim_sibling(const struct claim_holder *h);
 
 /* Claims trial id in dir. Returns 0 with *out the held claim (release with
  * coop_claim_release), or 0 with *out NULL when a live holder has it (described in

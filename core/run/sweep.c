@@ -316,25 +316,6 @@ static bool written_since(const char *dir, const char *id, double since)
 
 /* Whether a claim's holder is another worker of this process's coop-run
  * --jobs (same host, same parent): its trials are not news. */
-static bool is_sibling(const struct rt *rt, const struct claim_holder *h)
-{
-    char host[256], path[64], stat[512];
-    if (rt->o->jobs <= 1)
-        return false;
-    coop_host_name(host, sizeof host); /* as claims record it */
-    if (strcmp(host, h->host) != 0)
-        return false;
-    snprintf(path, sizeof path, "/proc/%ld/stat", h->pid);
-    FILE *f = fopen(path, "r");
-    size_t got = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
-    if (f)
-        fclose(f);
-    stat[got] = '\0';
-    const char *p = strrchr(stat, ')'); /* "pid (comm) state ppid ..." */
-    long ppid = -1;
-    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == (long)getppid();
-}
-
 /* Claims t for this process. Returns 0 with *cl held (run it), 1 when it is
  * another process's (counted in s->elsewhere) or now completed, or an error
  * (the trial cannot be claimed: its folder cannot be written). */
@@ -347,7 +328,7 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        if (!is_sibling(rt, &h))
+        if (rt->o->jobs <= 1 || !coop_claim_sibling(&h))
             coop_rt_info(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id,
                          h.host, h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;

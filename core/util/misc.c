@@ -182,6 +182,20 @@ void coop_host_name(char *out, size_t len)
             *p = '_';
 }
 
+long coop_proc_parent(long pid)
+{
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[got] = '\0';
+    const char *p = strrchr(stat, ')'); /* "pid (comm) state ppid ...": comm may hold ')' */
+    long ppid = -1;
+    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
 bool coop_file_exists(const char *path)
 {
     struct stat st;

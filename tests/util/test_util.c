@@ -3,6 +3,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "../common/check_run.h"
 
 START_TEST(sha256_known_vectors)
@@ -61,6 +63,19 @@ START_TEST(rng_reproducible_and_unbiased)
 }
 END_TEST
 
+START_TEST(proc_parent)
+{
+    ck_assert_int_eq(coop_proc_parent((long)getpid()), (long)getppid());
+    pid_t c = fork();
+    if (c == 0)
+        _exit(0);
+    ck_assert_int_eq(coop_proc_parent((long)c), (long)getpid()); /* running or a zombie */
+    waitpid(c, NULL, 0);
+    ck_assert_int_eq(coop_proc_parent((long)c), -1); /* reaped */
+    ck_assert_int_eq(coop_proc_parent(0), -1);
+}
+END_TEST
+
 START_TEST(suggestions)
 {
     const char *c[] = {"datasets", "methods", "shots", "seeds"};
@@ -79,6 +94,7 @@ int main(void)
     tcase_add_test(tc, hash_uniform_is_counter_based);
     tcase_add_test(tc, rng_reproducible_and_unbiased);
     tcase_add_test(tc, suggestions);
+    tcase_add_test(tc, proc_parent);
     suite_add_tcase(s, tc);
     return coop_check_run(s);
 }

@@ -328,13 +328,10 @@ int main(int argc, char **argv)
             threads = t;
         }
         else if (!strcmp(a, "--jobs") && i + 1 < argc) {
-            char *end;
-            jobs = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || jobs < 1 || jobs > 256) {
-                fprintf(stderr, "coop-run: --jobs %s: want a whole number from 1 to 256\n",
-                        argv[i]);
+            int j;
+            if (coop_count_parse("coop-run", "--jobs", argv[++i], 256, &j))
                 return 2;
-            }
+            jobs = j;
         }
         else if (!strcmp(a, "--where") && i + 1 < argc && n_where < 64)
             where[n_where++] = argv[++i];

@@ -102,8 +102,11 @@ COOP_API int coop_threads_get(void);
 /* The CPUs this process may run on (its affinity mask, so a Slurm or
  * taskset allocation counts, not the machine), at least 1. */
 COOP_API int coop_cpu_count(void);
-/* A --threads value: a whole number from 1 to 4096 into *n (0), else -1
- * after "PROG: --threads TEXT: want a whole number from 1 to 4096" on stderr. */
+/* A count given to option FLAG: a whole number from 1 to max into *n (0),
+ * else -1 after "PROG: FLAG TEXT: want a whole number from 1 to MAX" on stderr. */
+COOP_API int coop_count_parse(const char *prog, const char *flag, const char *text, int max,
+                              int *n);
+/* A --threads value: coop_count_parse with max 4096. */
 COOP_API int coop_threads_parse(const char *prog, const char *text, int *n);
 
 #endif

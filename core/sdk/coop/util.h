@@ -73,6 +73,9 @@ COOP_API int coop_write_all(int fd, const void *buf, size_t n);
  * gethostname, "localhost" if that fails, with '/' and '-' made '_' so the pid
  * is what follows the last '-'. */
 COOP_API void coop_host_name(char *out, size_t len);
+/* The parent of process pid as /proc/<pid>/stat gives it, or -1 when the
+ * process does not exist or /proc cannot tell. */
+COOP_API long coop_proc_parent(long pid);
 /* The version every program prints for --version after its own name:
  * "0.1.0 (git <revision>)", the revision being the commit the library was built
  * from (coop_revision.h; "-dirty" for uncommitted changes). Static storage. */
