@@ -39,6 +39,7 @@ void coop_pretrain_config_default(struct coop_pretrain_config *c)
     c->log_every = 250;
     c->long_captions = 0.5;
     c->style_words = 1;
+    c->caption_noise = 0;
 }
 
 enum ktype { K_INT, K_LONG, K_U64, K_DBL };
@@ -56,6 +57,7 @@ static const struct key {
     K(rendition_fraction, K_DBL), K(cooccurrence, K_DBL), K(supersample, K_INT),
     K(bpe_captions, K_INT), K(bpe_merges, K_INT), K(bpe_min_count, K_LONG), K(log_every, K_INT),
     K(data_pool, K_LONG), K(decay_embeddings, K_INT), K(long_captions, K_DBL), K(style_words, K_DBL),
+    K(caption_noise, K_DBL),
 #undef K
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -210,6 +212,8 @@ int coop_pretrain_config_check(const struct coop_pretrain_config *c, struct coop
         c->long_captions);
     BAD(!(c->style_words >= 0 && c->style_words <= 1), "style_words %g outside [0, 1]",
         c->style_words);
+    BAD(!(c->caption_noise >= 0 && c->caption_noise <= 1), "caption_noise %g outside [0, 1]",
+        c->caption_noise);
     BAD(c->decay_embeddings != 0 && c->decay_embeddings != 1, "decay_embeddings must be 0 or 1");
 #undef BAD
     return 0;

@@ -25,7 +25,9 @@ int coop_pretrain_scene(struct coop_world_scene *s, const struct coop_pretrain_c
  * same scene as two sentences, which reach text positions that one rarely
  * does. A sketch or rendition pair keeps its style phrase ("a sketch of")
  * with probability c->style_words (another draw of its own) and otherwise
- * loses it. Deterministic in (c, stream, idx). */
+ * loses it. With probability c->caption_noise (a third draw) 1-6 content-free
+ * web words go before or after the whole caption, where they fit in len.
+ * Deterministic in (c, stream, idx). */
 int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
                           const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
                           struct coop_err *e);

@@ -68,6 +68,47 @@ static void drop_style_phrase(char *buf, int style)
         memmove(buf, buf + n, strlen(buf + n) + 1);
 }
 
+/* Content-free words of web alt text (file names, site boilerplate): they
+ * say nothing of the image, so a text tower trained with them learns to read
+ * a description past tokens that carry no meaning, as a learned context is. */
+static const char *const noise_words[] = {
+    "img", "dsc", "jpg", "png", "hd", "hq", "stock", "free", "download", "wallpaper",
+    "thumbnail", "copyright", "royalty", "vector", "upload", "file", "page", "view", "best",
+    "top", "new", "cool", "cute", "click", "here", "com", "www", "via"};
+#define N_NOISE_WORDS (sizeof noise_words / sizeof noise_words[0])
+
+/* With probability c->caption_noise, 1-6 noise words (a word or a 1-4 digit
+ * number each) before the caption or after it, from draws of their own. */
+static void add_noise(char *buf, size_t len, const struct coop_pretrain_config *c,
+                      uint64_t stream, uint64_t idx)
+{
+    uint64_t h = coop_mix64(stream ^ coop_mix64(idx ^ 0x4015E30D5ULL));
+    if (!(unit_draw(h) < c->caption_noise))
+        return;
+    char words[128];
+    size_t n = 0;
+    int k = 1 + (int)(coop_mix64(h + 1) % 6);
+    for (int i = 0; i < k; i++) {
+        uint64_t r = coop_mix64(h + 2 + (uint64_t)i);
+        if (r % 4 == 0)
+            n += (size_t)snprintf(words + n, sizeof words - n, "%s%u", i ? " " : "",
+                                  (unsigned)(r >> 8) % (r & 16 ? 10000u : 100u));
+        else
+            n += (size_t)snprintf(words + n, sizeof words - n, "%s%s", i ? " " : "",
+                                  noise_words[(r >> 8) % N_NOISE_WORDS]);
+    }
+    size_t m = strlen(buf);
+    if (m + n + 2 > len)
+        return;
+    if (coop_mix64(h + 9) & 1) { /* after */
+        snprintf(buf + m, len - m, " %s", words);
+    } else {
+        memmove(buf + n + 1, buf, m + 1);
+        memcpy(buf, words, n);
+        buf[n] = ' ';
+    }
+}
+
 int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
                           const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
                           struct coop_err *e)
@@ -83,8 +124,11 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
     int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
     if (rc == 0 && silent)
         drop_style_phrase(buf, sc->style);
-    if (rc || !(u < c->long_captions))
+    if (rc || !(u < c->long_captions)) {
+        if (rc == 0)
+            add_noise(buf, len, c, stream, idx);
         return rc;
+    }
     size_t n = strlen(buf);
     if (n > 0 && buf[n - 1] != '.')
         buf[n++] = '.';
@@ -92,6 +136,8 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
     rc = coop_world_caption(buf + n, len - n, sc, coop_mix64(stream ^ ~idx ^ 0x5EC0DCA97105ULL), e);
     if (rc == 0 && silent)
         drop_style_phrase(buf + n, sc->style);
+    if (rc == 0)
+        add_noise(buf, len, c, stream, idx);
     return rc;
 }
 

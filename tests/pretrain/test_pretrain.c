@@ -331,6 +331,65 @@ START_TEST(style_words_share)
 }
 END_TEST
 
+/* caption_noise: 0 (the default) leaves every caption as it was; 1 puts 1-6
+ * words of the noise list or numbers before or after every one of them, the
+ * caption itself unchanged; a share in between is followed. */
+START_TEST(caption_noise_share)
+{
+    static const char *const allowed[] = {
+        "img", "dsc", "jpg", "png", "hd", "hq", "stock", "free", "download", "wallpaper",
+        "thumbnail", "copyright", "royalty", "vector", "upload", "file", "page", "view", "best",
+        "top", "new", "cool", "cute", "click", "here", "com", "www", "via", NULL};
+    struct coop_pretrain_config c;
+    coop_pretrain_config_default(&c);
+    ck_assert(c.caption_noise == 0);
+    struct coop_err e;
+    const int n = 2000;
+    int before = 0, after = 0, noisy = 0;
+    for (int i = 0; i < n; i++) {
+        struct coop_world_scene s;
+        char plain[2 * COOP_WORLD_CAPTION_MAX], buf[2 * COOP_WORLD_CAPTION_MAX];
+        ck_assert_int_eq(coop_pretrain_scene(&s, &c, 77, (uint64_t)i, &e), 0);
+        c.caption_noise = 0;
+        ck_assert_int_eq(coop_pretrain_caption(plain, sizeof plain, &s, &c, 77, (uint64_t)i, &e), 0);
+        c.caption_noise = 1;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 77, (uint64_t)i, &e), 0);
+        char *at = strstr(buf, plain);
+        ck_assert_msg(at, "'%s' does not hold '%s'", buf, plain);
+        size_t pl = strlen(plain), bl = strlen(buf);
+        ck_assert_uint_gt(bl, pl);
+        char extra[2 * COOP_WORLD_CAPTION_MAX];
+        if (at == buf) { /* after: " w1 w2 ..." */
+            ck_assert_int_eq(buf[pl], ' ');
+            snprintf(extra, sizeof extra, "%s", buf + pl + 1);
+            after++;
+        } else {         /* before: "w1 w2 ... " */
+            ck_assert_uint_eq((size_t)(at - buf) + pl, bl);
+            ck_assert_int_eq(at[-1], ' ');
+            snprintf(extra, sizeof extra, "%.*s", (int)(at - buf - 1), buf);
+            before++;
+        }
+        int words = 0;
+        for (char *sv, *w = strtok_r(extra, " ", &sv); w; w = strtok_r(NULL, " ", &sv)) {
+            bool ok = strspn(w, "0123456789") == strlen(w) && strlen(w) <= 4;
+            for (int k = 0; !ok && allowed[k]; k++)
+                ok = strcmp(w, allowed[k]) == 0;
+            ck_assert_msg(ok, "noise word '%s' in '%s'", w, buf);
+            words++;
+        }
+        ck_assert_int_ge(words, 1);
+        ck_assert_int_le(words, 6);
+        c.caption_noise = 0.3;
+        ck_assert_int_eq(coop_pretrain_caption(buf, sizeof buf, &s, &c, 77, (uint64_t)i, &e), 0);
+        noisy += strcmp(buf, plain) != 0;
+    }
+    ck_assert_int_gt(before, n / 3);
+    ck_assert_int_gt(after, n / 3);
+    ck_assert_double_eq_tol(noisy / (double)n, 0.3, 0.04);
+    expect_check_refuses("caption_noise", "1.5");
+}
+END_TEST
+
 /* ---- whole-chain gradient ------------------------------------------------------------ */
 static void tiny_config(struct coop_pretrain_config *c)
 {
@@ -553,6 +612,7 @@ int main(void)
     tcase_add_test(tc, stream_cooccurrence_share);
     tcase_add_test(tc, long_captions_share);
     tcase_add_test(tc, style_words_share);
+    tcase_add_test(tc, caption_noise_share);
     tcase_add_test(tc, whole_chain_gradient_matches_fd);
     tcase_add_test(tc, tiny_run_learns_and_round_trips);
     tcase_add_test(tc, diverging_run_stops_with_its_step);
