@@ -109,9 +109,10 @@ static void add_noise(char *buf, size_t len, const struct coop_pretrain_config *
     }
 }
 
-int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
-                          const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
-                          struct coop_err *e)
+/* The caption before its noise: one or two descriptions, style phrase or not. */
+static int describe(char *buf, size_t len, const struct coop_world_scene *sc,
+                    const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
+                    struct coop_err *e)
 {
     if (len < 2 * COOP_WORLD_CAPTION_MAX)
         return coop_fail(e, COOP_E_INVAL, "pretrain: caption buffer of %zu bytes is too small",
@@ -124,11 +125,8 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
     int rc = coop_world_caption(buf, COOP_WORLD_CAPTION_MAX, sc, coop_mix64(stream ^ ~idx), e);
     if (rc == 0 && silent)
         drop_style_phrase(buf, sc->style);
-    if (rc || !(u < c->long_captions)) {
-        if (rc == 0)
-            add_noise(buf, len, c, stream, idx);
+    if (rc || !(u < c->long_captions))
         return rc;
-    }
     size_t n = strlen(buf);
     if (n > 0 && buf[n - 1] != '.')
         buf[n++] = '.';
@@ -136,6 +134,14 @@ int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *
     rc = coop_world_caption(buf + n, len - n, sc, coop_mix64(stream ^ ~idx ^ 0x5EC0DCA97105ULL), e);
     if (rc == 0 && silent)
         drop_style_phrase(buf + n, sc->style);
+    return rc;
+}
+
+int coop_pretrain_caption(char *buf, size_t len, const struct coop_world_scene *sc,
+                          const struct coop_pretrain_config *c, uint64_t stream, uint64_t idx,
+                          struct coop_err *e)
+{
+    int rc = describe(buf, len, sc, c, stream, idx, e);
     if (rc == 0)
         add_noise(buf, len, c, stream, idx);
     return rc;

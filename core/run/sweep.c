@@ -314,8 +314,6 @@ static bool written_since(const char *dir, const char *id, double since)
     return yes;
 }
 
-/* Whether a claim's holder is another worker of this process's coop-run
- * --jobs (same host, same parent): its trials are not news. */
 /* Claims t for this process. Returns 0 with *cl held (run it), 1 when it is
  * another process's (counted in s->elsewhere) or now completed, or an error
  * (the trial cannot be claimed: its folder cannot be written). */
@@ -328,7 +326,7 @@ static int claim_trial(struct rt *rt, const struct coop_trial *t, const char *di
         return rc;
     if (!*cl) {
         s->elsewhere++;
-        if (rt->o->jobs <= 1 || !coop_claim_sibling(&h))
+        if (rt->o->jobs <= 1 || !coop_claim_sibling(&h)) /* a sibling's trials are not news */
             coop_rt_info(rt, "trial %s: running on %s (pid %ld%s%s); left to it", t->id,
                          h.host, h.pid, h.slurm[0] ? ", Slurm " : "", h.slurm);
         return 1;

@@ -67,7 +67,8 @@ struct coop_pretrain_config {
     double long_captions;          /* share of pairs whose caption is two descriptions of the
                                       scene, so that later text positions are trained too */
     double style_words;            /* share of sketch and rendition pairs whose caption names
-                                      the style ("a sketch of"); the rest say nothing of it */    double caption_noise;          /* share of pairs whose caption gets 1-6 content-free web
+                                      the style ("a sketch of"); the rest say nothing of it */
+    double caption_noise;          /* share of pairs whose caption gets 1-6 content-free web
                                       words ("img", "jpg", "hd", numbers) before or after it */
 };
 COOP_API void coop_pretrain_config_default(struct coop_pretrain_config *c);
